@@ -1,0 +1,442 @@
+//! The on-disk test PKI made by `egovctl pki init`.
+//!
+//! Layout of the directory:
+//!
+//! | file | content |
+//! |---|---|
+//! | `pki.json` | settings: CRL/OCSP URLs, the next CRL number, the CRL lifetime |
+//! | `root.cert.pem`, `root.key.pem` | the test root CA |
+//! | `issuing.cert.pem`, `issuing.key.pem` | the issuing CA (signs every end-entity certificate) |
+//! | `chain.pem` | issuing CA then root CA |
+//! | `crl.pem` | the issuing CA's current CRL |
+//! | `index.jsonl` | one line per issued or revoked certificate (like OpenSSL's `index.txt`) |
+//! | `systems/<id>.sign.{key,cert}.pem` | each system's transport-signing identity |
+//! | `systems/<id>.tls.{key,cert}.pem` | each system's mutual-TLS identity (cert file holds the chain) |
+//!
+//! Every key here is test material, generated on the machine that runs the system.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::authority::{Authority, CertProfile, Endpoints, IssuedCert, RevokedEntry, SubjectSpec};
+use crate::cert::CertInfo;
+use crate::crl::Crl;
+use crate::keys::KeyAlgorithm;
+use crate::systems::SYSTEMS;
+use crate::verify::Verifier;
+use crate::{Error, Result};
+
+/// Settings stored in `pki.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Meta {
+    /// When the PKI was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// URLs written into issued certificates.
+    pub endpoints: Endpoints,
+    /// The number the next CRL gets.
+    pub next_crl_number: u64,
+    /// Lifetime of a CRL in days (its nextUpdate).
+    pub crl_days: i64,
+}
+
+/// Options of [`PkiDir::init`].
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Key algorithm of the CAs and system certificates.
+    pub algorithm: KeyAlgorithm,
+    /// URLs written into issued certificates.
+    pub endpoints: Endpoints,
+    /// The current time.
+    pub now: OffsetDateTime,
+    /// Lifetime of system certificates, days.
+    pub system_days: i64,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            algorithm: KeyAlgorithm::Rsa2048,
+            endpoints: Endpoints::default(),
+            now: OffsetDateTime::now_utc(),
+            system_days: 365 * 2,
+        }
+    }
+}
+
+/// One line of `index.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum IndexRecord {
+    /// A certificate was issued.
+    Issue {
+        /// Serial, hex.
+        serial: String,
+        /// Subject (RFC 4514).
+        subject: String,
+        /// Profile.
+        profile: CertProfile,
+        /// End of validity.
+        #[serde(with = "time::serde::rfc3339")]
+        not_after: OffsetDateTime,
+    },
+    /// A certificate was revoked.
+    Revoke {
+        /// Serial, hex.
+        serial: String,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+        /// RFC 5280 reason code.
+        reason: u8,
+    },
+}
+
+/// Paths of one system's identities.
+#[derive(Debug, Clone)]
+pub struct SystemFiles {
+    /// Transport-signing key.
+    pub sign_key: PathBuf,
+    /// Transport-signing certificate.
+    pub sign_cert: PathBuf,
+    /// TLS key.
+    pub tls_key: PathBuf,
+    /// TLS certificate chain (leaf, issuing CA).
+    pub tls_cert: PathBuf,
+}
+
+/// An opened test PKI directory.
+#[derive(Debug)]
+pub struct PkiDir {
+    path: PathBuf,
+    /// The root CA certificate.
+    pub root: CertInfo,
+    /// The issuing CA.
+    pub issuing: Authority,
+    /// Settings.
+    pub meta: Meta,
+}
+
+fn write(path: &Path, content: &[u8], secret: bool) -> Result<()> {
+    fs::write(path, content).map_err(|e| Error::io(path, e))?;
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    let _ = secret;
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+impl PkiDir {
+    /// Whether `path` holds a test PKI.
+    pub fn exists(path: &Path) -> bool {
+        path.join("pki.json").is_file()
+    }
+
+    /// Creates a new test PKI: root CA, issuing CA, an empty CRL and the system
+    /// certificates of every system in [`SYSTEMS`]. Refuses to overwrite an existing one.
+    pub fn init(path: &Path, opts: &InitOptions) -> Result<Self> {
+        if Self::exists(path) {
+            return Err(Error::Invalid(format!(
+                "{} already holds a test PKI (pki.json exists)",
+                path.display()
+            )));
+        }
+        fs::create_dir_all(path.join("systems")).map_err(|e| Error::io(path, e))?;
+        let root = Authority::new_root("TEST egov-mirror Root CA", opts.algorithm, opts.now, 20)?;
+        let mut issuing = root.new_issuing(
+            "TEST egov-mirror Issuing CA (НУЦ РК model)",
+            opts.algorithm,
+            opts.now,
+            10,
+        )?;
+        issuing.endpoints = opts.endpoints.clone();
+        write(
+            &path.join("root.cert.pem"),
+            root.cert.to_pem().as_bytes(),
+            false,
+        )?;
+        write(
+            &path.join("root.key.pem"),
+            root.key.to_pem().as_bytes(),
+            true,
+        )?;
+        write(
+            &path.join("issuing.cert.pem"),
+            issuing.cert.to_pem().as_bytes(),
+            false,
+        )?;
+        write(
+            &path.join("issuing.key.pem"),
+            issuing.key.to_pem().as_bytes(),
+            true,
+        )?;
+        write(
+            &path.join("chain.pem"),
+            format!("{}{}", issuing.cert.to_pem(), root.cert.to_pem()).as_bytes(),
+            false,
+        )?;
+        write(&path.join("index.jsonl"), b"", false)?;
+        let meta = Meta {
+            created_at: opts.now,
+            endpoints: opts.endpoints.clone(),
+            next_crl_number: 1,
+            crl_days: 7,
+        };
+        let mut dir = PkiDir {
+            path: path.to_path_buf(),
+            root: root.cert,
+            issuing,
+            meta,
+        };
+        dir.save_meta()?;
+        dir.write_crl(opts.now)?;
+        for s in SYSTEMS {
+            let spec = SubjectSpec::system(s.id, s.organization, s.bin);
+            let files = dir.system_files(s.id);
+            let not_after = opts.now + Duration::days(opts.system_days);
+            for (profile, key_path, cert_path) in [
+                (
+                    CertProfile::SystemSigning,
+                    &files.sign_key,
+                    &files.sign_cert,
+                ),
+                (CertProfile::SystemTls, &files.tls_key, &files.tls_cert),
+            ] {
+                let issued = dir.issue(
+                    &spec,
+                    profile,
+                    opts.algorithm,
+                    opts.now - Duration::minutes(5),
+                    not_after,
+                )?;
+                dir.write_issued(
+                    &issued,
+                    key_path,
+                    cert_path,
+                    profile == CertProfile::SystemTls,
+                )?;
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Opens an existing test PKI.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !Self::exists(path) {
+            return Err(Error::Invalid(format!(
+                "{} holds no test PKI: run `egovctl pki init --dir {}` first",
+                path.display(),
+                path.display()
+            )));
+        }
+        let meta: Meta = serde_json::from_str(&read(&path.join("pki.json"))?)
+            .map_err(|e| Error::malformed("pki.json", e))?;
+        let root = CertInfo::from_pem(&read(&path.join("root.cert.pem"))?)?;
+        let issuing = Authority::from_pem(
+            &read(&path.join("issuing.cert.pem"))?,
+            &read(&path.join("issuing.key.pem"))?,
+            meta.endpoints.clone(),
+        )?;
+        Ok(PkiDir {
+            path: path.to_path_buf(),
+            root,
+            issuing,
+            meta,
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Path of the root CA certificate.
+    pub fn root_cert_path(&self) -> PathBuf {
+        self.path.join("root.cert.pem")
+    }
+
+    /// Path of the issuing CA certificate.
+    pub fn issuing_cert_path(&self) -> PathBuf {
+        self.path.join("issuing.cert.pem")
+    }
+
+    /// Path of the CRL.
+    pub fn crl_path(&self) -> PathBuf {
+        self.path.join("crl.pem")
+    }
+
+    /// Paths of a system's identities.
+    pub fn system_files(&self, id: &str) -> SystemFiles {
+        let d = self.path.join("systems");
+        SystemFiles {
+            sign_key: d.join(format!("{id}.sign.key.pem")),
+            sign_cert: d.join(format!("{id}.sign.cert.pem")),
+            tls_key: d.join(format!("{id}.tls.key.pem")),
+            tls_cert: d.join(format!("{id}.tls.cert.pem")),
+        }
+    }
+
+    fn save_meta(&self) -> Result<()> {
+        let json =
+            serde_json::to_vec_pretty(&self.meta).map_err(|e| Error::Invalid(e.to_string()))?;
+        write(&self.path.join("pki.json"), &json, false)
+    }
+
+    fn append_index(&self, rec: &IndexRecord) -> Result<()> {
+        let p = self.path.join("index.jsonl");
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&p)
+            .map_err(|e| Error::io(&p, e))?;
+        let mut line = serde_json::to_vec(rec).map_err(|e| Error::Invalid(e.to_string()))?;
+        line.push(b'\n');
+        f.write_all(&line).map_err(|e| Error::io(&p, e))
+    }
+
+    /// Every record of the index, in order.
+    pub fn index(&self) -> Result<Vec<IndexRecord>> {
+        let p = self.path.join("index.jsonl");
+        let text = match fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io(&p, e)),
+        };
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l)
+                    .map_err(|e| Error::malformed("index.jsonl", format!("line {}: {e}", i + 1)))
+            })
+            .collect()
+    }
+
+    /// Revoked serials with their time and reason, from the index.
+    pub fn revoked(&self) -> Result<HashMap<String, (OffsetDateTime, u8)>> {
+        Ok(self
+            .index()?
+            .into_iter()
+            .filter_map(|r| match r {
+                IndexRecord::Revoke { serial, at, reason } => Some((serial, (at, reason))),
+                IndexRecord::Issue { .. } => None,
+            })
+            .collect())
+    }
+
+    /// Issues a certificate from the issuing CA and records it in the index.
+    pub fn issue(
+        &self,
+        spec: &SubjectSpec,
+        profile: CertProfile,
+        alg: KeyAlgorithm,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<IssuedCert> {
+        let issued = self
+            .issuing
+            .issue(spec, profile, alg, not_before, not_after)?;
+        self.append_index(&IndexRecord::Issue {
+            serial: issued.cert.serial_hex.clone(),
+            subject: issued.cert.subject_string(),
+            profile,
+            not_after: issued.cert.not_after,
+        })?;
+        Ok(issued)
+    }
+
+    /// Writes an issued certificate (and its key) to files. `with_chain` appends the
+    /// issuing CA certificate to the certificate file, as TLS servers send it.
+    pub fn write_issued(
+        &self,
+        issued: &IssuedCert,
+        key_path: &Path,
+        cert_path: &Path,
+        with_chain: bool,
+    ) -> Result<()> {
+        if let Some(k) = &issued.key {
+            write(key_path, k.to_pem().as_bytes(), true)?;
+        }
+        let mut pem = issued.cert.to_pem();
+        if with_chain {
+            pem.push_str(&self.issuing.cert.to_pem());
+        }
+        write(cert_path, pem.as_bytes(), false)
+    }
+
+    /// Revokes a certificate issued by this PKI's issuing CA and regenerates the CRL.
+    pub fn revoke(&mut self, cert: &CertInfo, reason: u8, at: OffsetDateTime) -> Result<()> {
+        if cert.issuer() != self.issuing.cert.subject()
+            || crate::verify::cert_signed_by(cert, &self.issuing.cert).is_err()
+        {
+            return Err(Error::Invalid(format!(
+                "certificate {} was not issued by this PKI's issuing CA",
+                cert.serial_hex
+            )));
+        }
+        if self.revoked()?.contains_key(&cert.serial_hex) {
+            return Err(Error::Invalid(format!(
+                "certificate {} is already revoked",
+                cert.serial_hex
+            )));
+        }
+        self.append_index(&IndexRecord::Revoke {
+            serial: cert.serial_hex.clone(),
+            at,
+            reason,
+        })?;
+        self.write_crl(at)
+    }
+
+    /// Regenerates `crl.pem` from the index, valid from `now` for `crl_days`.
+    pub fn write_crl(&mut self, now: OffsetDateTime) -> Result<()> {
+        let revoked: Vec<RevokedEntry> = self
+            .revoked()?
+            .into_iter()
+            .map(|(serial_hex, (revoked_at, reason))| RevokedEntry {
+                serial_hex,
+                revoked_at,
+                reason,
+            })
+            .collect();
+        let der = self.issuing.crl(
+            &revoked,
+            self.meta.next_crl_number,
+            now - Duration::minutes(1),
+            now + Duration::days(self.meta.crl_days),
+        )?;
+        self.meta.next_crl_number += 1;
+        self.save_meta()?;
+        write(
+            &self.crl_path(),
+            pem::encode(&pem::Pem::new("X509 CRL", der)).as_bytes(),
+            false,
+        )
+    }
+
+    /// The current CRL.
+    pub fn crl(&self) -> Result<Crl> {
+        Crl::all_from_pem(&read(&self.crl_path())?)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::malformed("crl.pem", "empty"))
+    }
+
+    /// A verifier trusting this PKI's root, knowing its issuing CA, with its current CRL.
+    pub fn verifier(&self) -> Result<Verifier> {
+        Ok(Verifier::new(vec![self.root.clone()])
+            .with_cas(vec![self.issuing.cert.clone()])
+            .with_crls(vec![self.crl()?]))
+    }
+}

@@ -1,0 +1,556 @@
+//! The verifier of CMS signatures and certificates.
+//!
+//! It checks, each with its own [`VerifyError`]: the signature over the exact bytes, the
+//! chain to a trusted root, the validity period at the signing time, the key usage, an
+//! expected IIN, and revocation (OCSP when configured, falling back to CRLs).
+
+use std::sync::Arc;
+
+use der::Encode;
+use egov_iin::Iin;
+use sha2::Digest;
+use time::OffsetDateTime;
+
+use crate::cert::{CertInfo, Identity};
+use crate::crl::{Crl, CrlError};
+use crate::ocsp::{self, OcspError};
+use crate::sig::SigError;
+use crate::{cms, oids};
+
+/// Why a signature or certificate was not accepted. [`VerifyError::reason`] gives the
+/// stable name printed by `egovctl verify` and used in status codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a CMS signature, or a structurally broken one.
+    #[error("malformed signature: {0}")]
+    Malformed(String),
+    /// The signature does not match the bytes.
+    #[error("the signature does not verify: {0}")]
+    BadSignature(String),
+    /// No chain to a trusted root.
+    #[error("untrusted certificate: {0}")]
+    Untrusted(String),
+    /// A certificate of the chain had expired at the signing time.
+    #[error("certificate {subject} expired at {not_after} (checked at {at})")]
+    Expired {
+        /// Subject of the expired certificate.
+        subject: String,
+        /// Its notAfter.
+        not_after: OffsetDateTime,
+        /// The time checked.
+        at: OffsetDateTime,
+    },
+    /// A certificate of the chain was not yet valid at the signing time.
+    #[error("certificate {subject} is not valid before {not_before} (checked at {at})")]
+    NotYetValid {
+        /// Subject.
+        subject: String,
+        /// Its notBefore.
+        not_before: OffsetDateTime,
+        /// The time checked.
+        at: OffsetDateTime,
+    },
+    /// The signer's certificate is revoked.
+    #[error("certificate {serial} was revoked at {at} ({source_name})")]
+    Revoked {
+        /// Serial, hex.
+        serial: String,
+        /// Revocation time.
+        at: OffsetDateTime,
+        /// Where it was learned: "ocsp" or "crl".
+        source_name: &'static str,
+    },
+    /// The CRL given for the issuer is not usable (bad signature, wrong issuer).
+    #[error("CRL not usable: {0}")]
+    CrlInvalid(String),
+    /// The CRL given for the issuer is past its nextUpdate.
+    #[error("{0}")]
+    CrlExpired(String),
+    /// Revocation could not be determined and the caller requires it.
+    #[error("revocation status unknown: {0}")]
+    RevocationUnknown(String),
+    /// The certificate's key usage does not allow this use.
+    #[error("wrong key usage: {0}")]
+    WrongUsage(String),
+    /// The IIN in the certificate is not the expected one.
+    #[error("the certificate's IIN {found} is not the expected {expected}")]
+    IinMismatch {
+        /// The IIN the caller expected.
+        expected: Iin,
+        /// What the certificate holds ("none" when absent).
+        found: String,
+    },
+}
+
+impl VerifyError {
+    /// The stable reason name.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            VerifyError::Malformed(_) => "malformed",
+            VerifyError::BadSignature(_) => "bad-signature",
+            VerifyError::Untrusted(_) => "untrusted",
+            VerifyError::Expired { .. } => "expired",
+            VerifyError::NotYetValid { .. } => "not-yet-valid",
+            VerifyError::Revoked { .. } => "revoked",
+            VerifyError::CrlInvalid(_) => "crl-invalid",
+            VerifyError::CrlExpired(_) => "crl-expired",
+            VerifyError::RevocationUnknown(_) => "revocation-unknown",
+            VerifyError::WrongUsage(_) => "wrong-usage",
+            VerifyError::IinMismatch { .. } => "iin-mismatch",
+        }
+    }
+}
+
+/// How revocation was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Revocation {
+    /// An OCSP answer said good.
+    Ocsp,
+    /// A current CRL of the issuer does not list it.
+    Crl,
+    /// Neither OCSP nor a CRL was configured.
+    NotChecked,
+}
+
+/// What is required of the signer's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Usage {
+    /// Document or envelope signing: keyUsage nonRepudiation, extKeyUsage emailProtection.
+    #[default]
+    Signing,
+    /// Any key usage (certificate checks only).
+    Any,
+}
+
+/// Per-call options.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The IIN the signer must have.
+    pub expected_iin: Option<Iin>,
+    /// Check validity at this time instead of the signingTime attribute.
+    pub at: Option<OffsetDateTime>,
+    /// Fail when revocation cannot be established.
+    pub require_revocation: bool,
+    /// Required key usage.
+    pub usage: Usage,
+}
+
+/// The result of a successful verification.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    /// The signer's identity (IIN, name, organisation BIN).
+    pub identity: Identity,
+    /// The signer's certificate.
+    pub cert: CertInfo,
+    /// The chain, signer first, root last.
+    pub chain: Vec<CertInfo>,
+    /// The time the validity was checked at (signingTime, or the given time, or now).
+    pub signing_time: OffsetDateTime,
+    /// How revocation was established.
+    pub revocation: Revocation,
+    /// The signed content (the attached content, or the given bytes).
+    pub content: Vec<u8>,
+}
+
+/// Verifies signatures against trust anchors, with optional CRLs and OCSP.
+#[derive(Debug, Clone, Default)]
+pub struct Verifier {
+    roots: Vec<CertInfo>,
+    intermediates: Vec<CertInfo>,
+    crls: Vec<Crl>,
+    ocsp: Option<Arc<ocsp::Client>>,
+}
+
+/// Verifies that `cert` was signed by `issuer`'s key.
+pub fn cert_signed_by(cert: &CertInfo, issuer: &CertInfo) -> Result<(), SigError> {
+    let tbs = cert
+        .cert
+        .tbs_certificate
+        .to_der()
+        .map_err(|e| SigError::Unsupported(e.to_string()))?;
+    let sig = cert.cert.signature.as_bytes().ok_or(SigError::Invalid)?;
+    crate::sig::verify(
+        &cert.cert.signature_algorithm.oid,
+        None,
+        &issuer.cert.tbs_certificate.subject_public_key_info,
+        &tbs,
+        sig,
+    )
+}
+
+impl Verifier {
+    /// A verifier trusting `roots`. Self-signed certificates only are accepted as roots.
+    pub fn new(roots: Vec<CertInfo>) -> Self {
+        Verifier {
+            roots,
+            ..Default::default()
+        }
+    }
+
+    /// Adds CA certificates (trusted or intermediate): a self-signed one becomes a trust
+    /// anchor, others are intermediates that must chain to one.
+    pub fn with_cas(mut self, cas: Vec<CertInfo>) -> Self {
+        for c in cas {
+            if c.subject() == c.issuer() && cert_signed_by(&c, &c).is_ok() {
+                self.roots.push(c);
+            } else {
+                self.intermediates.push(c);
+            }
+        }
+        self
+    }
+
+    /// Adds CRLs (their signatures are checked when used).
+    pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
+        self.crls.extend(crls);
+        self
+    }
+
+    /// Uses an OCSP responder, with a CRL fallback.
+    pub fn with_ocsp(mut self, client: Arc<ocsp::Client>) -> Self {
+        self.ocsp = Some(client);
+        self
+    }
+
+    /// Replaces the CRLs (e.g. after fetching a fresh one).
+    pub fn set_crls(&mut self, crls: Vec<Crl>) {
+        self.crls = crls;
+    }
+
+    /// The trust anchors.
+    pub fn roots(&self) -> &[CertInfo] {
+        &self.roots
+    }
+
+    /// Verifies a detached signature over `data` (an attached signature is accepted too,
+    /// when its content equals `data`).
+    pub async fn verify_detached(
+        &self,
+        data: &[u8],
+        signature: &[u8],
+        opts: &VerifyOptions,
+    ) -> Result<Signer, VerifyError> {
+        let parsed = cms::parse(signature).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        if let Some(c) = &parsed.content
+            && c != data
+        {
+            return Err(VerifyError::BadSignature(
+                "the signature's attached content differs from the given data".into(),
+            ));
+        }
+        self.verify_parsed(parsed, data.to_vec(), opts).await
+    }
+
+    /// Verifies an attached signature and returns its content with the signer.
+    pub async fn verify_attached(
+        &self,
+        signature: &[u8],
+        opts: &VerifyOptions,
+    ) -> Result<Signer, VerifyError> {
+        let parsed = cms::parse(signature).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let content = parsed.content.clone().ok_or_else(|| {
+            VerifyError::Malformed("the signature is detached: give the signed data".into())
+        })?;
+        self.verify_parsed(parsed, content, opts).await
+    }
+
+    async fn verify_parsed(
+        &self,
+        parsed: cms::Parsed,
+        content: Vec<u8>,
+        opts: &VerifyOptions,
+    ) -> Result<Signer, VerifyError> {
+        let sd = &parsed.signed_data;
+        let mut infos = sd.signer_infos.0.iter();
+        let si = infos
+            .next()
+            .ok_or_else(|| VerifyError::Malformed("no SignerInfo".into()))?;
+        if infos.next().is_some() {
+            return Err(VerifyError::Malformed("more than one signer".into()));
+        }
+        let signer_cert = find_signer_cert(si, &parsed.certificates, &self.intermediates)?;
+        let digest_oid = si.digest_alg.oid;
+        let digest = digest(&digest_oid, &content)?;
+        let signed_bytes =
+            match cms::signed_attrs_der(si).map_err(|e| VerifyError::Malformed(e.to_string()))? {
+                Some(attrs) => {
+                    let md = cms::attr_value(si, oids::MESSAGE_DIGEST)
+                        .ok_or_else(|| {
+                            VerifyError::Malformed("signed attributes without messageDigest".into())
+                        })?
+                        .decode_as::<der::asn1::OctetString>()
+                        .map_err(|e| VerifyError::Malformed(format!("messageDigest: {e}")))?;
+                    if md.as_bytes() != digest.as_slice() {
+                        return Err(VerifyError::BadSignature(
+                            "the message digest does not match the data".into(),
+                        ));
+                    }
+                    let ct = cms::attr_value(si, oids::CONTENT_TYPE)
+                        .ok_or_else(|| {
+                            VerifyError::Malformed("signed attributes without contentType".into())
+                        })?
+                        .decode_as::<const_oid::ObjectIdentifier>()
+                        .map_err(|e| VerifyError::Malformed(format!("contentType: {e}")))?;
+                    if ct != sd.encap_content_info.econtent_type {
+                        return Err(VerifyError::BadSignature(
+                            "contentType attribute mismatch".into(),
+                        ));
+                    }
+                    attrs
+                }
+                None => content.clone(),
+            };
+        crate::sig::verify(
+            &si.signature_algorithm.oid,
+            Some(&digest_oid),
+            &signer_cert.cert.tbs_certificate.subject_public_key_info,
+            &signed_bytes,
+            si.signature.as_bytes(),
+        )
+        .map_err(|e| match e {
+            SigError::Invalid => VerifyError::BadSignature(
+                "the signature value does not verify with the signer's key".into(),
+            ),
+            SigError::Unsupported(m) => VerifyError::Malformed(m),
+        })?;
+        let signing_time = match opts.at {
+            Some(t) => t,
+            None => match cms::attr_value(si, oids::SIGNING_TIME) {
+                Some(v) => crate::to_offset(
+                    v.to_der()
+                        .and_then(|d| <x509_cert::time::Time as der::Decode>::from_der(&d))
+                        .map_err(|e| VerifyError::Malformed(format!("signingTime: {e}")))?,
+                ),
+                None => OffsetDateTime::now_utc(),
+            },
+        };
+        let mut pool = parsed.certificates.clone();
+        pool.extend(self.intermediates.iter().cloned());
+        let (chain, revocation) = self
+            .check_chain(&signer_cert, &pool, signing_time, opts)
+            .await?;
+        Ok(Signer {
+            identity: signer_cert.identity.clone(),
+            cert: signer_cert,
+            chain,
+            signing_time,
+            revocation,
+            content,
+        })
+    }
+
+    /// Checks a certificate alone: chain, validity at `at`, usage, IIN and revocation.
+    pub async fn check_certificate(
+        &self,
+        cert: &CertInfo,
+        extra: &[CertInfo],
+        at: OffsetDateTime,
+        opts: &VerifyOptions,
+    ) -> Result<(Vec<CertInfo>, Revocation), VerifyError> {
+        let mut pool = extra.to_vec();
+        pool.extend(self.intermediates.iter().cloned());
+        self.check_chain(cert, &pool, at, opts).await
+    }
+
+    async fn check_chain(
+        &self,
+        leaf: &CertInfo,
+        pool: &[CertInfo],
+        at: OffsetDateTime,
+        opts: &VerifyOptions,
+    ) -> Result<(Vec<CertInfo>, Revocation), VerifyError> {
+        let chain = self.build_chain(leaf, pool)?;
+        for c in &chain {
+            if at < c.not_before {
+                return Err(VerifyError::NotYetValid {
+                    subject: c.subject_string(),
+                    not_before: c.not_before,
+                    at,
+                });
+            }
+            if at > c.not_after {
+                return Err(VerifyError::Expired {
+                    subject: c.subject_string(),
+                    not_after: c.not_after,
+                    at,
+                });
+            }
+        }
+        if opts.usage == Usage::Signing && !leaf.allows_document_signing() {
+            return Err(VerifyError::WrongUsage(format!(
+                "certificate {} is not a signing certificate (needs keyUsage nonRepudiation and extKeyUsage emailProtection)",
+                leaf.serial_hex
+            )));
+        }
+        if let Some(expected) = opts.expected_iin
+            && leaf.identity.iin != Some(expected)
+        {
+            return Err(VerifyError::IinMismatch {
+                expected,
+                found: leaf
+                    .identity
+                    .iin
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "none".into()),
+            });
+        }
+        let issuer = chain.get(1).unwrap_or(&chain[0]);
+        let revocation = self.check_revocation(leaf, issuer, opts).await?;
+        Ok((chain, revocation))
+    }
+
+    async fn check_revocation(
+        &self,
+        cert: &CertInfo,
+        issuer: &CertInfo,
+        opts: &VerifyOptions,
+    ) -> Result<Revocation, VerifyError> {
+        let now = OffsetDateTime::now_utc();
+        let mut ocsp_failure = None;
+        if let Some(client) = &self.ocsp {
+            match client.status(cert, issuer, now).await {
+                Ok(a) => match a.status {
+                    ocsp::Status::Good => return Ok(Revocation::Ocsp),
+                    ocsp::Status::Revoked { at, .. } => {
+                        return Err(VerifyError::Revoked {
+                            serial: cert.serial_hex.clone(),
+                            at,
+                            source_name: "ocsp",
+                        });
+                    }
+                    ocsp::Status::Unknown => {
+                        return Err(VerifyError::Untrusted(format!(
+                            "the OCSP responder does not know certificate {}",
+                            cert.serial_hex
+                        )));
+                    }
+                },
+                Err(
+                    e @ (OcspError::Unreachable(_)
+                    | OcspError::ResponderStatus(_)
+                    | OcspError::Stale(_)
+                    | OcspError::Invalid(_)),
+                ) => {
+                    tracing::warn!(error = %e, "OCSP failed, falling back to the CRL");
+                    ocsp_failure = Some(e.to_string());
+                }
+            }
+        }
+        let crls: Vec<&Crl> = self.crls.iter().filter(|c| c.is_from(issuer)).collect();
+        if crls.is_empty() {
+            if self.crls.is_empty() && self.ocsp.is_none() && !opts.require_revocation {
+                return Ok(Revocation::NotChecked);
+            }
+            if !self.crls.is_empty() && ocsp_failure.is_none() && self.ocsp.is_none() {
+                return Err(VerifyError::CrlInvalid(format!(
+                    "no CRL given is issued by {}",
+                    issuer.subject_string()
+                )));
+            }
+            if opts.require_revocation || ocsp_failure.is_some() {
+                return Err(VerifyError::RevocationUnknown(ocsp_failure.unwrap_or_else(
+                    || "no OCSP responder and no CRL of the issuer".into(),
+                )));
+            }
+            return Ok(Revocation::NotChecked);
+        }
+        let mut last_err = None;
+        for crl in crls {
+            match crl.check(issuer, now) {
+                Ok(()) => {
+                    if let Some(at) = crl.revoked_at(&cert.serial_hex) {
+                        return Err(VerifyError::Revoked {
+                            serial: cert.serial_hex.clone(),
+                            at,
+                            source_name: "crl",
+                        });
+                    }
+                    return Ok(Revocation::Crl);
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(match last_err.expect("at least one CRL") {
+            e @ CrlError::Expired(_) => VerifyError::CrlExpired(e.to_string()),
+            e => VerifyError::CrlInvalid(e.to_string()),
+        })
+    }
+
+    fn build_chain(
+        &self,
+        leaf: &CertInfo,
+        pool: &[CertInfo],
+    ) -> Result<Vec<CertInfo>, VerifyError> {
+        let mut chain = vec![leaf.clone()];
+        let mut cur = leaf.clone();
+        for _ in 0..8 {
+            if self.roots.iter().any(|r| r.der == cur.der) {
+                return Ok(chain);
+            }
+            let candidates = self.roots.iter().chain(pool.iter());
+            let issuer = candidates
+                .filter(|c| c.subject() == cur.issuer() && c.der != cur.der)
+                .find(|c| cert_signed_by(&cur, c).is_ok());
+            let Some(issuer) = issuer else {
+                return Err(VerifyError::Untrusted(format!(
+                    "no trusted issuer found for {} (issuer {})",
+                    cur.subject_string(),
+                    cur.issuer()
+                )));
+            };
+            if !issuer.allows_cert_signing() {
+                return Err(VerifyError::Untrusted(format!(
+                    "{} is not a CA allowed to sign certificates",
+                    issuer.subject_string()
+                )));
+            }
+            chain.push(issuer.clone());
+            cur = issuer.clone();
+        }
+        Err(VerifyError::Untrusted("certificate chain too long".into()))
+    }
+}
+
+fn find_signer_cert(
+    si: &cms::SignerInfoRef,
+    embedded: &[CertInfo],
+    extra: &[CertInfo],
+) -> Result<CertInfo, VerifyError> {
+    use ::cms::signed_data::SignerIdentifier;
+    let mut all = embedded.iter().chain(extra.iter());
+    let found = match &si.sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => all
+            .find(|c| {
+                c.issuer() == &ias.issuer
+                    && c.cert.tbs_certificate.serial_number == ias.serial_number
+            })
+            .cloned(),
+        SignerIdentifier::SubjectKeyIdentifier(ski) => all
+            .find(|c| {
+                c.cert.tbs_certificate.extensions.iter().flatten().any(|e| {
+                    e.extn_id == oids::EXT_SUBJECT_KEY_ID
+                        && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())
+                })
+            })
+            .cloned(),
+    };
+    found.ok_or_else(|| {
+        VerifyError::Untrusted(
+            "the signer's certificate is neither in the signature nor known".into(),
+        )
+    })
+}
+
+fn digest(oid: &const_oid::ObjectIdentifier, data: &[u8]) -> Result<Vec<u8>, VerifyError> {
+    Ok(match oid {
+        o if *o == oids::SHA256 => sha2::Sha256::digest(data).to_vec(),
+        o if *o == oids::SHA384 => sha2::Sha384::digest(data).to_vec(),
+        o if *o == oids::SHA512 => sha2::Sha512::digest(data).to_vec(),
+        o => {
+            return Err(VerifyError::Malformed(format!(
+                "unsupported digest algorithm {o}"
+            )));
+        }
+    })
+}

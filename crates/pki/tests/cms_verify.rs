@@ -1,0 +1,331 @@
+//! Signing and verification: roundtrips and every failure, each with its own reason.
+
+mod common;
+
+use common::*;
+use egov_pki::authority::CertProfile;
+use egov_pki::cms;
+use egov_pki::keys::KeyAlgorithm;
+use egov_pki::verify::{Revocation, VerifyError, VerifyOptions};
+use time::Duration;
+
+const DATA: &[u8] = "Заявление о постановке на учёт / Өтініш".as_bytes();
+
+fn opts() -> VerifyOptions {
+    VerifyOptions::default()
+}
+
+#[tokio::test]
+async fn detached_and_attached_roundtrip_rsa_and_ecdsa() {
+    for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::EcdsaP256] {
+        let fx = Fx::new(alg);
+        let p = fx.person(CertProfile::Signing, alg);
+        let key = p.key.as_ref().unwrap();
+        let det = cms::sign(DATA, key, &p.cert, &[], true, now()).unwrap();
+        let s = fx
+            .verifier()
+            .verify_detached(DATA, &det, &opts())
+            .await
+            .unwrap();
+        assert_eq!(s.identity.iin, Some(iin()));
+        assert_eq!(s.identity.common_name.as_deref(), Some("АХМЕТОВ ЕРЛАН"));
+        assert_eq!(s.identity.surname.as_deref(), Some("АХМЕТОВ"));
+        assert_eq!(s.identity.given_name.as_deref(), Some("САБИТОВИЧ"));
+        assert_eq!(s.chain.len(), 3);
+        assert_eq!(s.revocation, Revocation::NotChecked);
+
+        let att = cms::sign(DATA, key, &p.cert, &[fx.issuing.cert.clone()], false, now()).unwrap();
+        // only the root is trusted: the issuing CA comes from the signature itself
+        let only_root = egov_pki::Verifier::new(vec![fx.root.cert.clone()]);
+        let s = only_root.verify_attached(&att, &opts()).await.unwrap();
+        assert_eq!(s.content, DATA);
+    }
+}
+
+#[tokio::test]
+async fn tampered_data_and_signature_are_bad_signature() {
+    let fx = Fx::new(KeyAlgorithm::Rsa2048);
+    let p = fx.person(CertProfile::Signing, KeyAlgorithm::Rsa2048);
+    let sig = cms::sign(DATA, p.key.as_ref().unwrap(), &p.cert, &[], true, now()).unwrap();
+    let e = fx
+        .verifier()
+        .verify_detached(b"other bytes", &sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "bad-signature", "{e}");
+
+    // flip a byte of the signature value (the last bytes of the DER are in it)
+    let mut bad = sig.clone();
+    let n = bad.len();
+    bad[n - 10] ^= 0x01;
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &bad, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "bad-signature", "{e}");
+}
+
+#[tokio::test]
+async fn garbage_is_malformed_not_a_panic() {
+    let fx = Fx::new(KeyAlgorithm::EcdsaP256);
+    for input in [
+        &b""[..],
+        b"garbage instead of a CMS",
+        &[0x30, 0x82, 0xff, 0xff, 0x01],
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    ] {
+        let e = fx
+            .verifier()
+            .verify_detached(DATA, input, &opts())
+            .await
+            .unwrap_err();
+        assert_eq!(e.reason(), "malformed", "{input:?}: {e}");
+    }
+    // a detached signature given to verify_attached
+    let p = fx.person(CertProfile::Signing, KeyAlgorithm::EcdsaP256);
+    let sig = cms::sign(DATA, p.key.as_ref().unwrap(), &p.cert, &[], true, now()).unwrap();
+    let e = fx
+        .verifier()
+        .verify_attached(&sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "malformed");
+}
+
+#[tokio::test]
+async fn unknown_root_is_untrusted() {
+    let fx = Fx::new(KeyAlgorithm::EcdsaP256);
+    let other = Fx::new(KeyAlgorithm::EcdsaP256);
+    let p = fx.person(CertProfile::Signing, KeyAlgorithm::EcdsaP256);
+    let sig = cms::sign(
+        DATA,
+        p.key.as_ref().unwrap(),
+        &p.cert,
+        &[fx.issuing.cert.clone()],
+        true,
+        now(),
+    )
+    .unwrap();
+    let e = other
+        .verifier()
+        .verify_detached(DATA, &sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "untrusted", "{e}");
+}
+
+#[tokio::test]
+async fn validity_at_signing_time() {
+    let fx = Fx::new(KeyAlgorithm::EcdsaP256);
+    let alg = KeyAlgorithm::EcdsaP256;
+    let expired = fx.person_valid(
+        CertProfile::Signing,
+        alg,
+        now() - Duration::days(10),
+        now() - Duration::days(1),
+    );
+    let sig = cms::sign(
+        DATA,
+        expired.key.as_ref().unwrap(),
+        &expired.cert,
+        &[],
+        true,
+        now(),
+    )
+    .unwrap();
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "expired", "{e}");
+    // the same certificate was valid when the document was signed 5 days ago
+    let old = cms::sign(
+        DATA,
+        expired.key.as_ref().unwrap(),
+        &expired.cert,
+        &[],
+        true,
+        now() - Duration::days(5),
+    )
+    .unwrap();
+    fx.verifier()
+        .verify_detached(DATA, &old, &opts())
+        .await
+        .unwrap();
+
+    let future = fx.person_valid(
+        CertProfile::Signing,
+        alg,
+        now() + Duration::days(1),
+        now() + Duration::days(10),
+    );
+    let sig = cms::sign(
+        DATA,
+        future.key.as_ref().unwrap(),
+        &future.cert,
+        &[],
+        true,
+        now(),
+    )
+    .unwrap();
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "not-yet-valid", "{e}");
+}
+
+#[tokio::test]
+async fn authentication_certificate_cannot_sign_documents() {
+    let fx = Fx::new(KeyAlgorithm::EcdsaP256);
+    let p = fx.person(CertProfile::Authentication, KeyAlgorithm::EcdsaP256);
+    let sig = cms::sign(DATA, p.key.as_ref().unwrap(), &p.cert, &[], true, now()).unwrap();
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "wrong-usage", "{e}");
+}
+
+#[tokio::test]
+async fn expected_iin_must_match() {
+    let fx = Fx::new(KeyAlgorithm::EcdsaP256);
+    let p = fx.person(CertProfile::Signing, KeyAlgorithm::EcdsaP256);
+    let sig = cms::sign(DATA, p.key.as_ref().unwrap(), &p.cert, &[], true, now()).unwrap();
+    let mut o = opts();
+    o.expected_iin = Some(iin());
+    fx.verifier().verify_detached(DATA, &sig, &o).await.unwrap();
+    o.expected_iin = Some(egov_iin::Iin::parse("900101400019").unwrap_or_else(|_| {
+        egov_iin::Iin::from_parts(
+            time::macros::date!(1990 - 01 - 01),
+            egov_iin::Sex::Female,
+            1,
+        )
+        .unwrap()
+    }));
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &sig, &o)
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "iin-mismatch", "{e}");
+    assert!(matches!(e, VerifyError::IinMismatch { .. }));
+}
+
+#[tokio::test]
+async fn crl_revocation_and_expired_crl() {
+    let fx = Fx::new(KeyAlgorithm::EcdsaP256);
+    let alg = KeyAlgorithm::EcdsaP256;
+    let good = fx.person(CertProfile::Signing, alg);
+    let bad = fx.person(CertProfile::Signing, alg);
+    let entry = egov_pki::authority::RevokedEntry {
+        serial_hex: bad.cert.serial_hex.clone(),
+        revoked_at: now() - Duration::minutes(1),
+        reason: 1,
+    };
+    let crl_der = fx
+        .issuing
+        .crl(
+            &[entry.clone()],
+            1,
+            now() - Duration::minutes(2),
+            now() + Duration::days(1),
+        )
+        .unwrap();
+    let crl = egov_pki::crl::Crl::from_der(&crl_der).unwrap();
+    let v = fx.verifier().with_crls(vec![crl]);
+
+    let sig = cms::sign(
+        DATA,
+        good.key.as_ref().unwrap(),
+        &good.cert,
+        &[],
+        true,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        v.verify_detached(DATA, &sig, &opts())
+            .await
+            .unwrap()
+            .revocation,
+        Revocation::Crl
+    );
+
+    let sig = cms::sign(DATA, bad.key.as_ref().unwrap(), &bad.cert, &[], true, now()).unwrap();
+    let e = v.verify_detached(DATA, &sig, &opts()).await.unwrap_err();
+    assert_eq!(e.reason(), "revoked", "{e}");
+
+    let stale_der = fx
+        .issuing
+        .crl(&[], 2, now() - Duration::days(3), now() - Duration::days(1))
+        .unwrap();
+    let stale = fx
+        .verifier()
+        .with_crls(vec![egov_pki::crl::Crl::from_der(&stale_der).unwrap()]);
+    let sig = cms::sign(
+        DATA,
+        good.key.as_ref().unwrap(),
+        &good.cert,
+        &[],
+        true,
+        now(),
+    )
+    .unwrap();
+    let e = stale
+        .verify_detached(DATA, &sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "crl-expired", "{e}");
+
+    // a CRL signed by another CA with the same name is not accepted
+    let other = Fx::new(alg);
+    let forged = other
+        .issuing
+        .crl(
+            &[],
+            1,
+            now() - Duration::minutes(1),
+            now() + Duration::days(1),
+        )
+        .unwrap();
+    let v = fx
+        .verifier()
+        .with_crls(vec![egov_pki::crl::Crl::from_der(&forged).unwrap()]);
+    let e = v.verify_detached(DATA, &sig, &opts()).await.unwrap_err();
+    assert_eq!(e.reason(), "crl-invalid", "{e}");
+}
+
+#[tokio::test]
+async fn revocation_required_without_sources_is_unknown() {
+    let fx = Fx::new(KeyAlgorithm::EcdsaP256);
+    let p = fx.person(CertProfile::Signing, KeyAlgorithm::EcdsaP256);
+    let sig = cms::sign(DATA, p.key.as_ref().unwrap(), &p.cert, &[], true, now()).unwrap();
+    let mut o = opts();
+    o.require_revocation = true;
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &sig, &o)
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "revocation-unknown", "{e}");
+}
+
+#[test]
+fn pem_that_is_not_a_certificate() {
+    let e =
+        egov_pki::CertInfo::from_pem("-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n")
+            .unwrap_err();
+    assert!(
+        e.to_string().contains("expected a CERTIFICATE block"),
+        "{e}"
+    );
+    let e = egov_pki::CertInfo::from_pem("hello").unwrap_err();
+    assert!(e.to_string().contains("certificate PEM"), "{e}");
+    let e = egov_pki::CertInfo::from_der(b"\x30\x03\x02\x01\x01").unwrap_err();
+    assert!(e.to_string().contains("not a DER X.509 certificate"), "{e}");
+}

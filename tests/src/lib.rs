@@ -1,0 +1,1 @@
+//! egov-tests
