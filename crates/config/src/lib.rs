@@ -1,1 +1,217 @@
-//! egov-config
+//! Configuration from `EGOV_*` environment variables, with local defaults that work on a
+//! development machine, validated once at start.
+//!
+//! Layers, later ones winning: the defaults of the config type → a TOML file named by
+//! `EGOV_CONFIG` (optional) → environment variables `EGOV_<FIELD>` (nested fields with
+//! `__`, e.g. `EGOV_UC__HTTP_PORT`). A bad value is a [`Error`] naming the variable;
+//! binaries print it and exit with [`EXIT_CONFIG`] (64, `EX_USAGE`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use egov_telemetry::{LogFormat, TelemetryConfig};
+
+/// Exit code of a binary whose configuration is invalid.
+pub const EXIT_CONFIG: i32 = 64;
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value could not be read or has the wrong type.
+    #[error("configuration: {0}")]
+    Load(String),
+    /// A value was read but is not acceptable.
+    #[error("configuration: {var}: {problem}")]
+    Invalid {
+        /// The environment variable that sets it.
+        var: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl Error {
+    /// An invalid value of `EGOV_<field>`.
+    pub fn invalid(field: &str, problem: impl Into<String>) -> Self {
+        Error::Invalid {
+            var: format!("EGOV_{}", field.to_ascii_uppercase().replace('.', "__")),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Validation after loading.
+pub trait Validate {
+    /// Checks values that types alone cannot.
+    fn validate(&self) -> Result<(), Error>;
+}
+
+/// Loads `T` from defaults, the optional `EGOV_CONFIG` TOML file and `EGOV_*` variables.
+pub fn load<T: DeserializeOwned + Serialize + Default + Validate>() -> Result<T, Error> {
+    let mut fig = Figment::from(Serialized::defaults(T::default()));
+    if let Ok(path) = std::env::var("EGOV_CONFIG") {
+        if !std::path::Path::new(&path).is_file() {
+            return Err(Error::invalid(
+                "config",
+                format!("file {path} does not exist"),
+            ));
+        }
+        fig = fig.merge(Toml::file(path));
+    }
+    let cfg: T = fig
+        .merge(Env::prefixed("EGOV_").split("__"))
+        .extract()
+        .map_err(|e| {
+            let msgs: Vec<String> = e
+                .into_iter()
+                .map(|e| {
+                    let var = format!("EGOV_{}", e.path.join("__").to_ascii_uppercase());
+                    let from = e
+                        .metadata
+                        .as_ref()
+                        .map(|m| format!(" (from {})", m.name))
+                        .unwrap_or_default();
+                    format!("{var}: {}{from}", e.kind)
+                })
+                .collect();
+            Error::Load(msgs.join("; "))
+        })?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Settings every service and the launcher share.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Common {
+    /// PostgreSQL URL (`EGOV_DATABASE_URL`).
+    pub database_url: String,
+    /// NATS URL (`EGOV_NATS_URL`).
+    pub nats_url: String,
+    /// Folder for local state: the test PKI, private database and broker (`EGOV_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The test PKI folder (`EGOV_PKI_DIR`); default `<data_dir>/pki`.
+    pub pki_dir: Option<PathBuf>,
+    /// Address services bind to (`EGOV_BIND_HOST`).
+    pub bind_host: IpAddr,
+    /// Log format, `pretty` or `json` (`EGOV_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Log filter, `RUST_LOG` syntax; `RUST_LOG` itself wins (`EGOV_LOG_FILTER`).
+    pub log_filter: String,
+    /// OTLP/gRPC collector for traces, e.g. `http://127.0.0.1:4317` (`EGOV_OTLP_ENDPOINT`).
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Common {
+            database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
+            nats_url: "nats://127.0.0.1:4222".into(),
+            data_dir: PathBuf::from(".egov"),
+            pki_dir: None,
+            bind_host: IpAddr::from([127, 0, 0, 1]),
+            log_format: LogFormat::default(),
+            log_filter: TelemetryConfig::default().log_filter,
+            otlp_endpoint: None,
+        }
+    }
+}
+
+impl Common {
+    /// The telemetry settings.
+    pub fn telemetry(&self) -> TelemetryConfig {
+        TelemetryConfig {
+            log_format: self.log_format,
+            log_filter: self.log_filter.clone(),
+            otlp_endpoint: self.otlp_endpoint.clone(),
+        }
+    }
+
+    /// The test PKI folder.
+    pub fn pki_dir(&self) -> PathBuf {
+        self.pki_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("pki"))
+    }
+}
+
+impl Validate for Common {
+    fn validate(&self) -> Result<(), Error> {
+        if !(self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(Error::invalid(
+                "database_url",
+                format!("{:?} is not a postgres:// URL", self.database_url),
+            ));
+        }
+        if !(self.nats_url.starts_with("nats://") || self.nats_url.starts_with("tls://")) {
+            return Err(Error::invalid(
+                "nats_url",
+                format!("{:?} is not a nats:// URL", self.nats_url),
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(Error::invalid("data_dir", "empty path"));
+        }
+        if let Some(ep) = &self.otlp_endpoint
+            && !(ep.starts_with("http://") || ep.starts_with("https://"))
+        {
+            return Err(Error::invalid(
+                "otlp_endpoint",
+                format!("{ep:?} is not an http(s) URL"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn defaults_env_and_errors() {
+        figment::Jail::expect_with(|jail| {
+            let c: Common = load().unwrap();
+            assert_eq!(c, Common::default());
+            assert_eq!(c.pki_dir(), PathBuf::from(".egov/pki"));
+
+            jail.set_env("EGOV_DATABASE_URL", "postgres://u@h:1/db");
+            jail.set_env("EGOV_LOG_FORMAT", "json");
+            let c: Common = load().unwrap();
+            assert_eq!(c.database_url, "postgres://u@h:1/db");
+            assert_eq!(c.log_format, LogFormat::Json);
+
+            jail.set_env("EGOV_DATABASE_URL", "mysql://x");
+            let e = load::<Common>().unwrap_err().to_string();
+            assert!(e.contains("EGOV_DATABASE_URL"), "{e}");
+
+            jail.set_env("EGOV_DATABASE_URL", "postgres://u@h:1/db");
+            jail.set_env("EGOV_BIND_HOST", "not-an-ip");
+            let e = load::<Common>().unwrap_err().to_string();
+            assert!(e.contains("EGOV_BIND_HOST"), "{e}");
+
+            jail.set_env("EGOV_BIND_HOST", "127.0.0.1");
+            jail.set_env("EGOV_LOG_FORMAT", "xml");
+            let e = load::<Common>().unwrap_err().to_string();
+            assert!(e.contains("EGOV_LOG_FORMAT"), "{e}");
+
+            jail.set_env("EGOV_LOG_FORMAT", "json");
+            jail.create_file("egov.toml", "nats_url = \"nats://10.0.0.1:4222\"")?;
+            jail.set_env("EGOV_CONFIG", "egov.toml");
+            let c: Common = load().unwrap();
+            assert_eq!(c.nats_url, "nats://10.0.0.1:4222");
+            jail.set_env("EGOV_CONFIG", "missing.toml");
+            let e = load::<Common>().unwrap_err().to_string();
+            assert!(e.contains("EGOV_CONFIG"), "{e}");
+            Ok(())
+        });
+    }
+}

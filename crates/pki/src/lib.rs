@@ -50,12 +50,12 @@ pub enum Error {
     #[error("crypto operation failed: {0}")]
     Crypto(String),
     /// Reading or writing PKI files.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file or directory.
         path: String,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (kept out of `source()` so that it is printed once).
+        cause: std::io::Error,
     },
 }
 
@@ -67,10 +67,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &std::path::Path, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         }
     }
 }
@@ -102,4 +102,9 @@ pub(crate) fn x509_time(t: time::OffsetDateTime) -> Result<x509_cert::time::Time
     } else {
         x509_cert::time::Time::GeneralTime(der::asn1::GeneralizedTime::from_date_time(dt))
     })
+}
+
+/// PEM-encodes DER bytes under `tag`.
+pub fn pem_encode(tag: &str, der: impl Into<Vec<u8>>) -> String {
+    pem::encode(&pem::Pem::new(tag, der.into()))
 }

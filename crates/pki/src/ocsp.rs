@@ -413,3 +413,22 @@ impl Client {
 pub fn serial_of(id: &CertId) -> String {
     serial_hex(id.serial_number.as_bytes())
 }
+
+/// The serial numbers (hex) a DER OCSP request asks about, to look their status up
+/// before answering with [`respond`]. Garbage gives an empty list.
+pub fn requested_serials(request: &[u8]) -> Vec<String> {
+    OcspRequest::from_der(request)
+        .map(|r| {
+            r.tbs_request
+                .request_list
+                .iter()
+                .map(|r| serial_of(&r.req_cert))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A DER OCSPResponse with status `internalError` (the responder could not decide).
+pub fn internal_error() -> Vec<u8> {
+    OcspResponse::internal_error().to_der().unwrap_or_default()
+}

@@ -34,7 +34,15 @@ async fn detached_and_attached_roundtrip_rsa_and_ecdsa() {
         assert_eq!(s.chain.len(), 3);
         assert_eq!(s.revocation, Revocation::NotChecked);
 
-        let att = cms::sign(DATA, key, &p.cert, &[fx.issuing.cert.clone()], false, now()).unwrap();
+        let att = cms::sign(
+            DATA,
+            key,
+            &p.cert,
+            std::slice::from_ref(&fx.issuing.cert),
+            false,
+            now(),
+        )
+        .unwrap();
         // only the root is trusted: the issuing CA comes from the signature itself
         let only_root = egov_pki::Verifier::new(vec![fx.root.cert.clone()]);
         let s = only_root.verify_attached(&att, &opts()).await.unwrap();
@@ -102,7 +110,7 @@ async fn unknown_root_is_untrusted() {
         DATA,
         p.key.as_ref().unwrap(),
         &p.cert,
-        &[fx.issuing.cert.clone()],
+        std::slice::from_ref(&fx.issuing.cert),
         true,
         now(),
     )
@@ -230,7 +238,7 @@ async fn crl_revocation_and_expired_crl() {
     let crl_der = fx
         .issuing
         .crl(
-            &[entry.clone()],
+            std::slice::from_ref(&entry),
             1,
             now() - Duration::minutes(2),
             now() + Duration::days(1),

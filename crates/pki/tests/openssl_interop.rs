@@ -43,7 +43,7 @@ async fn our_signatures_verify_with_openssl() {
             DATA,
             p.key.as_ref().unwrap(),
             &p.cert,
-            &[fx.issuing.cert.clone()],
+            std::slice::from_ref(&fx.issuing.cert),
             false,
             now(),
         )

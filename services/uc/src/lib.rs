@@ -1,1 +1,342 @@
-//! egov-uc
+//! ИС УЦ: the test certification authority service.
+//!
+//! **Test infrastructure.** It exists so that the rest of the system runs with real X.509
+//! certificates: it issues certificates for test citizens, employees and systems (keys
+//! generated here, or a CSR), revokes them with a reason, publishes the issuing CA's CRL
+//! over HTTP and answers OCSP (RFC 6960) over HTTP, as НУЦ РК does for real ones.
+//!
+//! HTTP (plain, as CRL distribution points and OCSP responders are):
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /crl` | the current CRL, DER (`application/pkix-crl`) |
+//! | `GET /crl.pem` | the same, PEM |
+//! | `POST /ocsp` | OCSP, `application/ocsp-request` → `application/ocsp-response` |
+//! | `GET /ocsp/{base64}` | OCSP by GET (RFC 6960 appendix A.1) |
+//! | `GET /ca/root.pem`, `GET /ca/issuing.pem` | the CA certificates |
+//! | `GET /health` | JSON: database and CA checks, 200 or 503 |
+//! | `GET /metrics` | Prometheus |
+//!
+//! gRPC (`egov.uc.v1.CertificationAuthority`, mutual TLS with the `uc` system identity):
+//! issue, revoke, get and list certificates; plus `grpc.health.v1`.
+
+pub mod grpc;
+pub mod http;
+pub mod store;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egov_pki::PkiDir;
+use egov_pki::authority::RevokedEntry;
+use egov_pki::dir::IndexRecord;
+use egov_pki::ocsp::Status;
+use sqlx::PgPool;
+use time::{Duration, OffsetDateTime};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// The uc service's settings (`EGOV_UC__*` when loaded through `egov-config`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// HTTP address (CRL, OCSP, health, metrics).
+    pub http_addr: SocketAddr,
+    /// gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// The test PKI folder whose issuing CA this service runs.
+    pub pki_dir: PathBuf,
+    /// PostgreSQL URL.
+    pub database_url: String,
+    /// Schema of this service.
+    pub schema: String,
+    /// How long an OCSP answer is valid (nextUpdate - thisUpdate), seconds.
+    pub ocsp_validity_secs: i64,
+    /// How long a CRL is valid (nextUpdate - thisUpdate), hours.
+    pub crl_validity_hours: i64,
+}
+
+/// Fixed local port of the uc HTTP endpoint (CRL, OCSP).
+pub const HTTP_PORT: u16 = 7010;
+/// Fixed local port of the uc gRPC endpoint.
+pub const GRPC_PORT: u16 = 7011;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], HTTP_PORT)),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], GRPC_PORT)),
+            pki_dir: PathBuf::from(".egov/pki"),
+            database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
+            schema: "uc".into(),
+            ocsp_validity_secs: 3600,
+            crl_validity_hours: 24,
+        }
+    }
+}
+
+/// Start-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The PKI folder cannot be used.
+    #[error("test PKI: {0}")]
+    Pki(#[from] egov_pki::Error),
+    /// The database cannot be used.
+    #[error(transparent)]
+    Db(#[from] egov_db::Error),
+    /// Migrations failed.
+    #[error("uc migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A socket cannot be bound.
+    #[error("bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TLS identity problems.
+    #[error(transparent)]
+    Transport(#[from] egov_grpc::Error),
+    /// The servers failed while running.
+    #[error("uc server: {0}")]
+    Serve(String),
+}
+
+struct CachedCrl {
+    der: Vec<u8>,
+    fingerprint: (usize, Option<OffsetDateTime>),
+    next_update: OffsetDateTime,
+    made_at: OffsetDateTime,
+}
+
+/// Shared state of the HTTP and gRPC handlers.
+pub struct State {
+    pki: PkiDir,
+    pool: PgPool,
+    config: Config,
+    crl: Mutex<Option<CachedCrl>>,
+}
+
+impl State {
+    /// The database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The PKI.
+    pub fn pki(&self) -> &PkiDir {
+        &self.pki
+    }
+
+    /// Every revoked certificate, from the database and the PKI folder's index.
+    async fn revoked(&self) -> Result<Vec<RevokedEntry>, String> {
+        let mut out: HashMap<String, RevokedEntry> = HashMap::new();
+        for (serial, at, reason) in store::revoked(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            out.insert(
+                serial.clone(),
+                RevokedEntry {
+                    serial_hex: serial,
+                    revoked_at: at,
+                    reason: reason as u8,
+                },
+            );
+        }
+        for (serial, (at, reason)) in self.pki.revoked().map_err(|e| e.to_string())? {
+            out.entry(serial.clone()).or_insert(RevokedEntry {
+                serial_hex: serial,
+                revoked_at: at,
+                reason,
+            });
+        }
+        let mut v: Vec<_> = out.into_values().collect();
+        v.sort_by(|a, b| a.serial_hex.cmp(&b.serial_hex));
+        Ok(v)
+    }
+
+    /// The current CRL (DER): reissued when a revocation happened or half its life passed.
+    pub async fn crl_der(&self) -> Result<Vec<u8>, String> {
+        let revoked = self.revoked().await?;
+        let fingerprint = (revoked.len(), revoked.iter().map(|r| r.revoked_at).max());
+        let now = OffsetDateTime::now_utc();
+        let life = Duration::hours(self.config.crl_validity_hours);
+        let mut cache = self.crl.lock().await;
+        if let Some(c) = cache.as_ref()
+            && c.fingerprint == fingerprint
+            && now < c.made_at + life / 2
+            && now < c.next_update
+        {
+            return Ok(c.der.clone());
+        }
+        let number = store::next_crl_number(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let next_update = now + life;
+        let der = self
+            .pki
+            .issuing
+            .crl(
+                &revoked,
+                number as u64,
+                now - Duration::minutes(1),
+                next_update,
+            )
+            .map_err(|e| e.to_string())?;
+        metrics::counter!("egov_uc_crl_issued_total").increment(1);
+        *cache = Some(CachedCrl {
+            der: der.clone(),
+            fingerprint,
+            next_update,
+            made_at: now,
+        });
+        Ok(der)
+    }
+
+    /// Status of serials: database first, then the PKI folder's index; unknown otherwise.
+    pub async fn statuses(&self, serials: &[String]) -> Result<HashMap<String, Status>, String> {
+        let mut out = HashMap::new();
+        for r in store::by_serials(&self.pool, serials)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let st = match (r.revoked_at, r.revocation_reason) {
+                (Some(at), Some(reason)) => Status::Revoked {
+                    at,
+                    reason: reason as u8,
+                },
+                _ => Status::Good,
+            };
+            out.insert(r.serial, st);
+        }
+        let missing: Vec<&String> = serials.iter().filter(|s| !out.contains_key(*s)).collect();
+        if !missing.is_empty() {
+            let index = self.pki.index().map_err(|e| e.to_string())?;
+            for rec in index {
+                match rec {
+                    IndexRecord::Issue { serial, .. } if missing.contains(&&serial) => {
+                        out.entry(serial).or_insert(Status::Good);
+                    }
+                    IndexRecord::Revoke { serial, at, reason } if missing.contains(&&serial) => {
+                        out.insert(serial, Status::Revoked { at, reason });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Answers a DER OCSP request.
+    pub async fn ocsp(&self, request: &[u8]) -> Vec<u8> {
+        let serials = egov_pki::ocsp::requested_serials(request);
+        let statuses = match self.statuses(&serials).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "OCSP status look-up failed");
+                return egov_pki::ocsp::internal_error();
+            }
+        };
+        for s in &serials {
+            let label = match statuses.get(s) {
+                Some(Status::Good) => "good",
+                Some(Status::Revoked { .. }) => "revoked",
+                _ => "unknown",
+            };
+            metrics::counter!("egov_uc_ocsp_answers_total", "status" => label).increment(1);
+        }
+        egov_pki::ocsp::respond(
+            request,
+            &self.pki.issuing,
+            OffsetDateTime::now_utc(),
+            Duration::seconds(self.config.ocsp_validity_secs),
+            |s| statuses.get(s).copied().unwrap_or(Status::Unknown),
+        )
+    }
+}
+
+/// A built, bound uc service, ready to run.
+pub struct Uc {
+    state: Arc<State>,
+    http: TcpListener,
+    grpc: TcpListener,
+    tls: egov_grpc::TlsIdentity,
+}
+
+impl Uc {
+    /// Opens the PKI, connects to the database, runs the migrations and binds both ports
+    /// (port 0 picks a free one).
+    pub async fn build(config: Config) -> Result<Self, Error> {
+        let pki = PkiDir::open(&config.pki_dir)?;
+        let tls = egov_grpc::TlsIdentity::load(&config.pki_dir, "uc")?;
+        egov_db::ensure_database(&config.database_url).await?;
+        let pool = egov_db::pool(&config.database_url, &config.schema, 8).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { addr, source })
+        };
+        let http = bind(config.http_addr).await?;
+        let grpc = bind(config.grpc_addr).await?;
+        Ok(Uc {
+            state: Arc::new(State {
+                pki,
+                pool,
+                config,
+                crl: Mutex::new(None),
+            }),
+            http,
+            grpc,
+            tls,
+        })
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound")
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("bound")
+    }
+
+    /// The shared state (for tests and the launcher's checks).
+    pub fn state(&self) -> Arc<State> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains in-flight requests.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let app = http::router(self.state.clone());
+        let http_cancel = shutdown.clone();
+        let http = axum::serve(self.http, app)
+            .with_graceful_shutdown(async move { http_cancel.cancelled().await });
+
+        let (reporter, health) = egov_grpc::health();
+        reporter
+            .set_serving::<egov_proto::uc::v1::certification_authority_server::CertificationAuthorityServer<grpc::Service>>()
+            .await;
+        let grpc_cancel = shutdown.clone();
+        let grpc = tonic::transport::Server::builder()
+            .tls_config(self.tls.server_tls())
+            .map_err(|e| Error::Serve(e.to_string()))?
+            .add_service(health)
+            .add_service(grpc::server(self.state.clone()))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
+                async move { grpc_cancel.cancelled().await },
+            );
+        let (h, g) = tokio::join!(http, grpc);
+        self.state.pool.close().await;
+        h.map_err(|e| Error::Serve(format!("http: {e}")))?;
+        g.map_err(|e| Error::Serve(format!("grpc: {e}")))?;
+        Ok(())
+    }
+}

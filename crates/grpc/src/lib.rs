@@ -1,0 +1,119 @@
+//! gRPC transport shared by the services: mutual TLS with identities from the test PKI
+//! (every hop presents a certificate of the trusted CA), health checking, and reading
+//! which information system the peer is.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tonic::transport::{
+    Certificate, Channel, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig,
+};
+
+/// Transport set-up problems.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A PKI file is missing or unreadable.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The endpoint or TLS settings are not acceptable.
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+/// Installs aws-lc-rs as the process-wide rustls provider (idempotent). Every binary and
+/// test calls it before the first TLS connection.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// A system's TLS identity and the trust anchor it accepts peers from.
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    /// The system id (certificate CN and DNS name).
+    pub system_id: String,
+    /// Certificate chain PEM (leaf, issuing CA).
+    pub cert_pem: String,
+    /// Private key PEM.
+    pub key_pem: String,
+    /// The root CA PEM peers must chain to.
+    pub ca_pem: String,
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl TlsIdentity {
+    /// Loads `system_id`'s TLS identity from a test PKI folder.
+    pub fn load(pki_dir: &Path, system_id: &str) -> Result<Self, Error> {
+        let d = pki_dir.join("systems");
+        Ok(TlsIdentity {
+            system_id: system_id.to_string(),
+            cert_pem: read(&d.join(format!("{system_id}.tls.cert.pem")))?,
+            key_pem: read(&d.join(format!("{system_id}.tls.key.pem")))?,
+            ca_pem: read(&pki_dir.join("root.cert.pem"))?,
+        })
+    }
+
+    /// Server TLS: presents this identity, requires a client certificate of the CA.
+    pub fn server_tls(&self) -> ServerTlsConfig {
+        ServerTlsConfig::new()
+            .identity(Identity::from_pem(&self.cert_pem, &self.key_pem))
+            .client_ca_root(Certificate::from_pem(&self.ca_pem))
+            .client_auth_optional(false)
+    }
+
+    /// Client TLS towards the system `server_id` (its DNS name in the certificate).
+    pub fn client_tls(&self, server_id: &str) -> ClientTlsConfig {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.ca_pem))
+            .identity(Identity::from_pem(&self.cert_pem, &self.key_pem))
+            .domain_name(server_id.to_string())
+    }
+
+    /// A lazily connecting mTLS channel to `https://addr` served by `server_id`.
+    pub fn channel(
+        &self,
+        addr: &str,
+        server_id: &str,
+        timeout: Duration,
+    ) -> Result<Channel, Error> {
+        let uri = if addr.starts_with("https://") {
+            addr.to_string()
+        } else {
+            format!("https://{addr}")
+        };
+        Ok(Endpoint::from_shared(uri)
+            .map_err(|e| Error::Transport(format!("endpoint {addr}: {e}")))?
+            .tls_config(self.client_tls(server_id))
+            .map_err(|e| Error::Transport(format!("TLS for {addr}: {e}")))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .tcp_nodelay(true)
+            .connect_lazy())
+    }
+}
+
+/// The information system a gRPC peer authenticated as: the CN of its client certificate.
+pub fn peer_system<T>(req: &tonic::Request<T>) -> Option<String> {
+    let certs = req.peer_certs()?;
+    let leaf = certs.first()?;
+    let info = egov_pki::CertInfo::from_der(leaf.as_ref()).ok()?;
+    info.identity.common_name
+}
+
+/// A `grpc.health.v1` service and its reporter.
+pub fn health() -> (
+    tonic_health::server::HealthReporter,
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) {
+    tonic_health::server::health_reporter()
+}

@@ -1,0 +1,434 @@
+//! The uc service against the real PostgreSQL, over real HTTP and gRPC with mutual TLS,
+//! checked with our verifier and with the `openssl` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egov_pki::PkiDir;
+use egov_pki::authority::{CertProfile, SubjectSpec};
+use egov_pki::dir::InitOptions;
+use egov_pki::keys::KeyAlgorithm;
+use egov_pki::verify::{Revocation, VerifyOptions};
+use egov_proto::uc::v1 as pb;
+use pb::certification_authority_client::CertificationAuthorityClient;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+struct App {
+    http: String,
+    grpc: std::net::SocketAddr,
+    pki: PathBuf,
+    _dir: tempfile::TempDir,
+    cancel: CancellationToken,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn spawn_uc() -> App {
+    egov_grpc::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    PkiDir::init(
+        &pki,
+        &InitOptions {
+            algorithm: KeyAlgorithm::EcdsaP256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "uc")
+        .await
+        .unwrap();
+    let config = egov_uc::Config {
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        pki_dir: pki.clone(),
+        database_url: db.url.clone(),
+        ..Default::default()
+    };
+    let uc = egov_uc::Uc::build(config).await.unwrap();
+    let http = format!("http://{}", uc.http_addr());
+    let grpc = uc.grpc_addr();
+    let cancel = CancellationToken::new();
+    tokio::spawn(uc.run(cancel.clone()));
+    App {
+        http,
+        grpc,
+        pki,
+        _dir: dir,
+        cancel,
+    }
+}
+
+impl App {
+    fn client(&self) -> CertificationAuthorityClient<Channel> {
+        let id = egov_grpc::TlsIdentity::load(&self.pki, "portal").unwrap();
+        CertificationAuthorityClient::new(
+            id.channel(&self.grpc.to_string(), "uc", Duration::from_secs(10))
+                .unwrap(),
+        )
+    }
+
+    fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.pki.join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    fn openssl_ocsp(&self, cert: &Path) -> String {
+        let out = Command::new("openssl")
+            .args(["ocsp", "-url", &format!("{}/ocsp", self.http), "-issuer"])
+            .arg(self.pki.join("issuing.cert.pem"))
+            .arg("-cert")
+            .arg(cert)
+            .arg("-CAfile")
+            .arg(self.pki.join("chain.pem"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "openssl ocsp failed: {text}");
+        assert!(text.contains("Response verify OK"), "{text}");
+        text
+    }
+}
+
+fn issue_req(iin: &str) -> pb::IssueCertificateRequest {
+    pb::IssueCertificateRequest {
+        iin: iin.into(),
+        name: "СЕРИКОВА АЙГУЛЬ МАРАТОВНА".into(),
+        profile: pb::Profile::Signing as i32,
+        algorithm: pb::KeyAlgorithm::EcdsaP256 as i32,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_ocsp_revoke_crl_with_openssl_and_our_verifier() {
+    let app = spawn_uc().await;
+    let mut c = app.client();
+    let resp = c
+        .issue_certificate(issue_req("870312300046"))
+        .await
+        .unwrap()
+        .into_inner();
+    let rec = resp.certificate.unwrap();
+    assert_eq!(rec.status, "GOOD");
+    assert_eq!(rec.iin, "870312300046");
+    let cert_path = app.write("citizen.pem", &rec.certificate_pem);
+
+    // openssl asks our responder over HTTP (with a nonce) and verifies the answer
+    let text = app.openssl_ocsp(&cert_path);
+    assert!(text.contains(": good"), "{text}");
+
+    // a document signed with the returned key verifies with OCSP as the revocation source
+    let key = egov_pki::PrivateKey::from_pem(&resp.private_key_pem).unwrap();
+    let cert = egov_pki::CertInfo::from_pem(&rec.certificate_pem).unwrap();
+    let sig = egov_pki::cms::sign(
+        b"doc",
+        &key,
+        &cert,
+        &[],
+        true,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let pki = PkiDir::open(&app.pki).unwrap();
+    let ocsp = Arc::new(egov_pki::ocsp::Client::new(
+        format!("{}/ocsp", app.http),
+        Duration::from_secs(5),
+        time::Duration::hours(1),
+    ));
+    let verifier = egov_pki::Verifier::new(vec![pki.root.clone()])
+        .with_cas(vec![pki.issuing.cert.clone()])
+        .with_ocsp(ocsp.clone());
+    let s = verifier
+        .verify_detached(b"doc", &sig, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s.revocation, Revocation::Ocsp);
+
+    // revoke through gRPC
+    let r = c
+        .revoke_certificate(pb::RevokeCertificateRequest {
+            serial: rec.serial.clone(),
+            reason: "key-compromise".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.certificate.unwrap().status, "REVOKED");
+    let text = app.openssl_ocsp(&cert_path);
+    assert!(text.contains(": revoked"), "{text}");
+    assert!(text.contains("keyCompromise"), "{text}");
+
+    // the cached "good" answer is still valid, by design, until it expires; a fresh
+    // client sees the revocation at once
+    ocsp.clear_cache();
+    let e = verifier
+        .verify_detached(b"doc", &sig, &VerifyOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "revoked", "{e}");
+
+    // the CRL over HTTP lists it and verifies with openssl
+    let der = reqwest::get(format!("{}/crl", app.http))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let crl = egov_pki::crl::Crl::from_der(&der).unwrap();
+    assert!(crl.revoked_at(&rec.serial).is_some());
+    let pem = reqwest::get(format!("{}/crl.pem", app.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let crl_path = app.write("served-crl.pem", pem);
+    let out = Command::new("openssl")
+        .args(["crl", "-noout", "-verify", "-in"])
+        .arg(&crl_path)
+        .arg("-CAfile")
+        .arg(app.pki.join("issuing.cert.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // with the responder unreachable, the verifier falls back to the CRL
+    let dead = Arc::new(egov_pki::ocsp::Client::new(
+        "http://127.0.0.1:9/ocsp",
+        Duration::from_millis(500),
+        time::Duration::hours(1),
+    ));
+    let v = egov_pki::Verifier::new(vec![pki.root.clone()])
+        .with_cas(vec![pki.issuing.cert.clone()])
+        .with_crls(vec![crl])
+        .with_ocsp(dead);
+    let e = v
+        .verify_detached(b"doc", &sig, &VerifyOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "revoked", "{e}");
+    assert!(e.to_string().contains("crl"), "{e}");
+
+    // listing by IIN
+    let list = c
+        .list_certificates(pb::ListCertificatesRequest {
+            iin: "870312300046".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list.certificates.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_issued_certificates_are_known_to_the_responder() {
+    let app = spawn_uc().await;
+    let mut pki = PkiDir::open(&app.pki).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let spec = SubjectSpec::person(
+        egov_iin::Iin::parse("870312300046").unwrap(),
+        "АХМЕТОВ ЕРЛАН",
+    );
+    let issued = pki
+        .issue(
+            &spec,
+            CertProfile::Signing,
+            KeyAlgorithm::EcdsaP256,
+            now,
+            now + time::Duration::days(1),
+        )
+        .unwrap();
+    let p = app.write("offline.pem", issued.cert.to_pem());
+    assert!(app.openssl_ocsp(&p).contains(": good"));
+    pki.revoke(&issued.cert, 4, now).unwrap();
+    assert!(app.openssl_ocsp(&p).contains(": revoked"));
+    let der = reqwest::get(format!("{}/crl", app.http))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        egov_pki::crl::Crl::from_der(&der)
+            .unwrap()
+            .revoked_at(&issued.cert.serial_hex)
+            .is_some()
+    );
+
+    // a certificate the CA never issued (another PKI, same names) is "unknown"
+    let other = tempfile::tempdir().unwrap();
+    let opki = PkiDir::init(
+        other.path(),
+        &InitOptions {
+            algorithm: KeyAlgorithm::EcdsaP256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let stranger = opki
+        .issue(
+            &spec,
+            CertProfile::Signing,
+            KeyAlgorithm::EcdsaP256,
+            now,
+            now + time::Duration::days(1),
+        )
+        .unwrap();
+    let ocsp = egov_pki::ocsp::Client::new(
+        format!("{}/ocsp", app.http),
+        Duration::from_secs(5),
+        time::Duration::hours(1),
+    );
+    // ask about the stranger's serial as if our CA issued it: the responder does not know it
+    let fake = egov_pki::CertInfo::from_der(&stranger.cert.der).unwrap();
+    let a = ocsp.status(&fake, &pki.issuing.cert, now).await.unwrap();
+    assert_eq!(a.status, egov_pki::ocsp::Status::Unknown);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_get_specific_errors() {
+    let app = spawn_uc().await;
+    let mut c = app.client();
+    let e = c
+        .issue_certificate(issue_req("870312300047"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().starts_with("invalid-iin:"), "{}", e.message());
+    assert_eq!(e.metadata().get("egov-error-code").unwrap(), "invalid-iin");
+
+    let mut r = issue_req("870312300046");
+    r.name = "ОДНОСЛОВО".into();
+    let e = c.issue_certificate(r).await.unwrap_err();
+    assert!(
+        e.message().starts_with("invalid-subject:"),
+        "{}",
+        e.message()
+    );
+
+    let mut r = issue_req("870312300046");
+    r.bin = "12345".into();
+    let e = c.issue_certificate(r).await.unwrap_err();
+    assert!(e.message().contains("BIN"), "{}", e.message());
+
+    let mut r = issue_req("870312300046");
+    r.csr_pem =
+        "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n".into();
+    let e = c.issue_certificate(r).await.unwrap_err();
+    assert!(e.message().starts_with("invalid-csr:"), "{}", e.message());
+
+    let e = c
+        .revoke_certificate(pb::RevokeCertificateRequest {
+            serial: "zz".into(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        e.message().starts_with("invalid-serial:"),
+        "{}",
+        e.message()
+    );
+    let e = c
+        .revoke_certificate(pb::RevokeCertificateRequest {
+            serial: "ABCDEF".into(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+
+    let rec = c
+        .issue_certificate(issue_req("870312300046"))
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate
+        .unwrap();
+    let e = c
+        .revoke_certificate(pb::RevokeCertificateRequest {
+            serial: rec.serial.clone(),
+            reason: "bogus".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        e.message().starts_with("invalid-reason:"),
+        "{}",
+        e.message()
+    );
+    c.revoke_certificate(pb::RevokeCertificateRequest {
+        serial: rec.serial.clone(),
+        reason: String::new(),
+    })
+    .await
+    .unwrap();
+    let e = c
+        .revoke_certificate(pb::RevokeCertificateRequest {
+            serial: rec.serial.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+
+    // OCSP: garbage gets malformedRequest (status 1), a wrong content type 415
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/ocsp", app.http))
+        .header("content-type", "application/ocsp-request")
+        .body("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        &resp.bytes().await.unwrap()[..],
+        &[0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
+    let resp = http
+        .post(format!("{}/ocsp", app.http))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    let resp = http
+        .get(format!("{}/ocsp/!!notbase64!!", app.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &resp.bytes().await.unwrap()[..],
+        &[0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
+
+    // health and metrics
+    let h: serde_json::Value = http
+        .get(format!("{}/health", app.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok", "{h}");
+    assert_eq!(h["checks"]["database"]["status"], "ok");
+}
