@@ -1,1 +1,115 @@
-fn main() {}
+//! `egov`: the launcher. `egov up` runs every service in one process.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "egov",
+    version,
+    about = "Runs the e-government mirror on this machine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Starts PostgreSQL and NATS if needed, creates the test PKI on first start, runs
+    /// every service on its fixed loopback port, and stops them all on Ctrl-C.
+    Up,
+}
+
+/// Resolves on the first SIGINT or SIGTERM; a second one exits at once.
+async fn stop_signal() {
+    let first = async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    first.await;
+    tokio::spawn(async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("egov: second interrupt, exiting now");
+        std::process::exit(130);
+    });
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let settings: egov_launcher::Settings = match egov_config::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("egov: {e}");
+            std::process::exit(egov_config::EXIT_CONFIG);
+        }
+    };
+    let _guard = match egov_telemetry::init(&settings.common.telemetry(), "egov") {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("egov: telemetry: {e}");
+            std::process::exit(egov_config::EXIT_CONFIG);
+        }
+    };
+    match cli.command {
+        Command::Up => {
+            let system = match egov_launcher::start(settings).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("egov: {e}");
+                    std::process::exit(1);
+                }
+            };
+            println!(
+                "egov: database {}{}",
+                system.env.database_url(),
+                if system.env.postgres_is_private() {
+                    " (private instance)"
+                } else {
+                    ""
+                }
+            );
+            println!(
+                "egov: NATS {}{}",
+                system.env.nats_url(),
+                if system.env.nats_is_private() {
+                    " (private instance)"
+                } else {
+                    ""
+                }
+            );
+            println!(
+                "egov: test PKI {}{}",
+                system.pki_dir.display(),
+                if system.pki_created {
+                    " (created now)"
+                } else {
+                    ""
+                }
+            );
+            print!("{}", system.endpoints_table());
+            println!(
+                "egov: a key for a test citizen: egovctl pki issue --dir {} --iin 870312300046 --name \"АХМЕТОВ ЕРЛАН\" --out citizen",
+                system.pki_dir.display()
+            );
+            println!("egov: ready; Ctrl-C stops every service");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            if let Err(e) = system.run_until(stop_signal()).await {
+                eprintln!("egov: {e}");
+                std::process::exit(1);
+            }
+            println!("egov: stopped");
+        }
+    }
+}

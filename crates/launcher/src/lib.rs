@@ -1,0 +1,267 @@
+//! The launcher: runs every service of the workspace in one process, still over real
+//! gRPC/HTTP on loopback and real NATS and PostgreSQL, for development and end-to-end
+//! tests. Each service is a library with `build(config)` and `run(shutdown)`; the
+//! launcher builds them all, prints where each listens, and stops them on Ctrl-C.
+//!
+//! Fixed local ports (override with `EGOV_<SERVICE>__<SETTING>`):
+//!
+//! | service | lane | port | protocol |
+//! |---|---|---|---|
+//! | uc | ИС УЦ | 7010 | HTTP: CRL, OCSP, health, metrics |
+//! | uc | ИС УЦ | 7011 | gRPC (mTLS) |
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use egov_config::{Common, Validate};
+use egov_pki::PkiDir;
+use egov_pki::authority::Endpoints;
+use egov_pki::dir::InitOptions;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Everything the launcher reads from the environment.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Shared settings (`EGOV_DATABASE_URL`, `EGOV_NATS_URL`, `EGOV_DATA_DIR`, ...).
+    #[serde(flatten)]
+    pub common: Common,
+    /// The certification authority (`EGOV_UC__HTTP_ADDR`, `EGOV_UC__GRPC_ADDR`, ...).
+    pub uc: egov_uc::Config,
+    /// Seconds to wait for services to drain on shutdown (`EGOV_GRACE_SECS`).
+    pub grace_secs: u64,
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), egov_config::Error> {
+        self.common.validate()?;
+        if self.uc.http_addr == self.uc.grpc_addr && self.uc.http_addr.port() != 0 {
+            return Err(egov_config::Error::invalid(
+                "uc.grpc_addr",
+                "same address as uc.http_addr",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One listening endpoint, as printed at start.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Service name.
+    pub service: &'static str,
+    /// The lane of the regulations' diagrams.
+    pub lane: &'static str,
+    /// What is served there.
+    pub what: &'static str,
+    /// The address.
+    pub addr: SocketAddr,
+    /// URL scheme.
+    pub scheme: &'static str,
+}
+
+/// Launcher failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// PostgreSQL or NATS cannot be had.
+    #[error(transparent)]
+    Environment(#[from] egov_devenv::Error),
+    /// The test PKI cannot be created or opened.
+    #[error("test PKI: {0}")]
+    Pki(#[from] egov_pki::Error),
+    /// NATS answers but JetStream does not work.
+    #[error("NATS at {url}: {message}")]
+    Nats {
+        /// URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// A service failed to start.
+    #[error("{service}: {message}")]
+    Service {
+        /// Which.
+        service: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The running system.
+pub struct System {
+    /// Where each service listens.
+    pub endpoints: Vec<Endpoint>,
+    /// The test PKI folder.
+    pub pki_dir: PathBuf,
+    /// Whether the PKI was created by this start.
+    pub pki_created: bool,
+    /// The database and broker in use (private instances stop when this drops).
+    pub env: egov_devenv::Ensured,
+    tasks: JoinSet<(&'static str, Result<(), String>)>,
+    shutdown: CancellationToken,
+    grace: Duration,
+}
+
+/// Ensures PostgreSQL, NATS and the test PKI, then builds and starts every service.
+pub async fn start(settings: Settings) -> Result<System, Error> {
+    egov_grpc::install_crypto_provider();
+    let common = &settings.common;
+    std::fs::create_dir_all(&common.data_dir).map_err(|e| Error::Service {
+        service: "launcher",
+        message: format!("data folder {}: {e}", common.data_dir.display()),
+    })?;
+    let env =
+        egov_devenv::ensure_services(&common.data_dir, &common.database_url, &common.nats_url)
+            .await?;
+    check_jetstream(env.nats_url()).await?;
+
+    let pki_dir = common.pki_dir();
+    let pki_created = !PkiDir::exists(&pki_dir);
+    if pki_created {
+        let http = settings.uc.http_addr;
+        let base = format!(
+            "http://{}:{}",
+            http.ip(),
+            if http.port() == 0 {
+                egov_uc::HTTP_PORT
+            } else {
+                http.port()
+            }
+        );
+        PkiDir::init(
+            &pki_dir,
+            &InitOptions {
+                endpoints: Endpoints {
+                    crl_url: Some(format!("{base}/crl")),
+                    ocsp_url: Some(format!("{base}/ocsp")),
+                },
+                ..Default::default()
+            },
+        )?;
+        tracing::info!(dir = %pki_dir.display(), "created the test PKI");
+    } else {
+        PkiDir::open(&pki_dir)?;
+    }
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let mut endpoints = Vec::new();
+
+    // ИС УЦ
+    let mut uc_cfg = settings.uc.clone();
+    uc_cfg.database_url = env.database_url().to_string();
+    uc_cfg.pki_dir = pki_dir.clone();
+    let uc = egov_uc::Uc::build(uc_cfg)
+        .await
+        .map_err(|e| Error::Service {
+            service: "uc",
+            message: e.to_string(),
+        })?;
+    endpoints.push(Endpoint {
+        service: "uc",
+        lane: "ИС УЦ",
+        what: "CRL /crl, OCSP /ocsp, /health, /metrics",
+        addr: uc.http_addr(),
+        scheme: "http",
+    });
+    endpoints.push(Endpoint {
+        service: "uc",
+        lane: "ИС УЦ",
+        what: "gRPC egov.uc.v1 (mTLS)",
+        addr: uc.grpc_addr(),
+        scheme: "https",
+    });
+    let token = shutdown.child_token();
+    tasks.spawn(async move { ("uc", uc.run(token).await.map_err(|e| e.to_string())) });
+
+    Ok(System {
+        endpoints,
+        pki_dir,
+        pki_created,
+        env,
+        tasks,
+        shutdown,
+        grace: Duration::from_secs(if settings.grace_secs == 0 {
+            10
+        } else {
+            settings.grace_secs
+        }),
+    })
+}
+
+async fn check_jetstream(url: &str) -> Result<(), Error> {
+    let err = |message: String| Error::Nats {
+        url: url.to_string(),
+        message,
+    };
+    let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url))
+        .await
+        .map_err(|_| err("connection timed out".into()))?
+        .map_err(|e| err(e.to_string()))?;
+    let js = async_nats::jetstream::new(client);
+    // a cheap JetStream round trip: looking up a stream that does not exist must answer
+    // "not found", which proves JetStream is enabled
+    match js.get_stream("EGOV_LAUNCHER_PROBE").await {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().to_lowercase().contains("not found") => Ok(()),
+        Err(e) => Err(err(format!(
+            "JetStream is not available (start nats-server with -js): {e}"
+        ))),
+    }
+}
+
+impl System {
+    /// Renders the table of endpoints.
+    pub fn endpoints_table(&self) -> String {
+        let mut s = String::from("service  lane     address                        serves\n");
+        for e in &self.endpoints {
+            s.push_str(&format!(
+                "{:<8} {:<8} {:<30} {}\n",
+                e.service,
+                e.lane,
+                format!("{}://{}", e.scheme, e.addr),
+                e.what
+            ));
+        }
+        s
+    }
+
+    /// Waits until `stop` resolves or a service exits, then shuts everything down within
+    /// the grace period. Returns the first service error, if any.
+    pub async fn run_until(
+        mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let mut first_error = None;
+        tokio::select! {
+            _ = stop => tracing::info!("shutting down"),
+            Some(joined) = self.tasks.join_next() => {
+                let (service, result) = joined.unwrap_or(("?", Err("task panicked".into())));
+                tracing::error!(service, ?result, "a service stopped; shutting the rest down");
+                if let Err(message) = result {
+                    first_error = Some(Error::Service { service, message });
+                }
+            }
+        }
+        self.shutdown.cancel();
+        let drain = async {
+            while let Some(joined) = self.tasks.join_next().await {
+                if let Ok((service, Err(message))) = joined {
+                    tracing::error!(service, %message, "service failed while stopping");
+                    first_error.get_or_insert(Error::Service { service, message });
+                }
+            }
+        };
+        if tokio::time::timeout(self.grace, drain).await.is_err() {
+            tracing::warn!(grace = ?self.grace, "services did not stop in time; aborting them");
+            self.tasks.abort_all();
+        }
+        self.env.shutdown().await;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `egov up` as a user runs it: a child process that starts a private NATS when none
+//! answers, creates the test PKI, serves, and stops cleanly on SIGINT.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_and_stops_on_ctrl_c() {
+    let data = tempfile::tempdir().unwrap();
+    let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "launcher")
+        .await
+        .unwrap();
+    let nats_port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_egov"))
+        .arg("up")
+        .env("EGOV_DATA_DIR", data.path())
+        .env("EGOV_DATABASE_URL", &db.url)
+        .env("EGOV_NATS_URL", format!("nats://127.0.0.1:{nats_port}"))
+        .env("EGOV_UC__HTTP_ADDR", "127.0.0.1:0")
+        .env("EGOV_UC__GRPC_ADDR", "127.0.0.1:0")
+        .env("EGOV_LOG_FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lines.iter().any(|l: &String| l.contains("ready")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => lines.push(l),
+            Err(_) => panic!("egov up did not become ready: {lines:#?}"),
+        }
+    }
+    let text = lines.join("\n");
+    assert!(
+        text.contains("(private instance)"),
+        "a private NATS was expected: {text}"
+    );
+    assert!(text.contains("(created now)"), "{text}");
+    assert!(data.path().join("pki/root.cert.pem").is_file());
+    let http = lines
+        .iter()
+        .find(|l| l.starts_with("uc") && l.contains("http://"))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .unwrap_or_else(|| panic!("no uc endpoint in {text}"))
+        .to_string();
+    let health: serde_json::Value = reqwest::get(format!("{http}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    let crl = reqwest::get(format!("{http}/crl")).await.unwrap();
+    assert_eq!(crl.status(), 200);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "egov up did not stop within 20 s of SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+    // the private NATS is gone with it
+    assert!(
+        !egov_devenv::tcp_reachable(
+            &format!("127.0.0.1:{nats_port}"),
+            Duration::from_millis(300)
+        )
+        .await
+    );
+
+    db.drop_database().await.unwrap();
+}
+
+#[test]
+fn bad_configuration_exits_64_naming_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_egov"))
+        .arg("up")
+        .env("EGOV_DATABASE_URL", "mysql://nope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("EGOV_DATABASE_URL"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_egov"))
+        .arg("up")
+        .env("EGOV_UC__HTTP_ADDR", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("EGOV_UC__HTTP_ADDR"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_egov"))
+        .arg("down")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Prepares a Debian machine for the system: installs the packages it needs (apt-get)
+# and, with --services, starts PostgreSQL and NATS (JetStream) on their standard
+# loopback ports when they do not answer. Says what it does; changes nothing that
+# is already in place.
+set -euo pipefail
+
+say() { echo "prepare: $*"; }
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+need=()
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+{ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; } || need+=(nats-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ "${#need[@]}" -gt 0 ]; then
+    say "installing ${need[*]} with apt-get"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    say "cargo is missing: install Rust with rustup (https://rustup.rs), then run this again"
+    exit 1
+fi
+
+if [ "${1:-}" = "--services" ]; then
+    if answers 5432; then
+        say "PostgreSQL answers on 127.0.0.1:5432"
+    else
+        cluster=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
+        if [ -n "$cluster" ]; then
+            say "starting PostgreSQL $cluster (pg_ctlcluster)"
+            $SUDO pg_ctlcluster --skip-systemctl-redirect "$cluster" main start
+        else
+            say "no PostgreSQL cluster in /etc/postgresql: create one with pg_createcluster"
+            exit 1
+        fi
+        for _ in $(seq 1 30); do answers 5432 && break; sleep 0.5; done
+        answers 5432 || { say "PostgreSQL did not come up on 5432"; exit 1; }
+    fi
+    if answers 4222; then
+        say "NATS answers on 127.0.0.1:4222"
+    else
+        store="${EGOV_DATA_DIR:-$PWD/.egov}/nats-system"
+        mkdir -p "$store"
+        nats=$(command -v nats-server || echo /usr/sbin/nats-server)
+        say "starting NATS with JetStream on 127.0.0.1:4222 (store $store)"
+        setsid "$nats" -a 127.0.0.1 -p 4222 -js -sd "$store" -l "$store/nats-server.log" </dev/null >/dev/null 2>&1 &
+        for _ in $(seq 1 30); do answers 4222 && break; sleep 0.3; done
+        answers 4222 || { say "NATS did not come up on 4222 (see $store/nats-server.log)"; exit 1; }
+    fi
+fi
