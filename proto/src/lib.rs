@@ -14,3 +14,10 @@ pub mod uc {
         tonic::include_proto!("egov.uc.v1");
     }
 }
+
+/// `egov.shep.v1`: the gateway envelope and its sync and async channels.
+pub mod shep {
+    pub mod v1 {
+        tonic::include_proto!("egov.shep.v1");
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! It checks and generates IINs, runs the on-disk test PKI (create it, issue and revoke
 //! certificates, refresh the CRL), makes CMS signatures and verifies them the way the
-//! gateways do, and shows what a certificate holds.
+//! gateways do, and shows what a certificate holds. It also talks through the gateway
+//! (ШЭП/РШЭП) as an information system and checks the gateways' message log.
 //!
 //! Exit codes: 0 on success, 1 when an input is rejected (the reason on stderr, one line
 //! starting with `egovctl: `), 2 on a usage error (unknown flag, missing argument, a value
@@ -15,6 +16,7 @@
 mod cert;
 mod iin;
 mod pki;
+mod shep;
 mod sign;
 mod util;
 mod verify;
@@ -35,7 +37,7 @@ const EXIT_REJECTED: u8 = 1;
     about = "Command line for integration testers of the e-government gateway mirror",
     long_about = "Command line for integration testers of the e-government gateway mirror: \
                   IINs, the test PKI (TEST MATERIAL ONLY, no real authority), CMS signing \
-                  and verification.",
+                  and verification, calls through ШЭП and its message log.",
     after_help = "Exit codes: 0 success, 1 rejected input (reason on stderr, one line \
                   starting with \"egovctl: \"), 2 usage error.",
     propagate_version = true
@@ -62,6 +64,10 @@ enum Command {
     /// Inspect certificates.
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Talk through the gateway (ШЭП/РШЭП) as an information system, and check the
+    /// gateways' message log.
+    #[command(subcommand)]
+    Shep(shep::ShepCommand),
 }
 
 /// Runs one command, writing its normal output to `out`.
@@ -72,6 +78,7 @@ fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Sign(a) => sign::run(a, out),
         Command::Verify(a) => verify::run(a, out),
         Command::Cert(c) => cert::run(c, out),
+        Command::Shep(c) => shep::run(c, out),
     }?;
     out.flush()?;
     Ok(())

@@ -9,6 +9,10 @@
 //! |---|---|---|---|
 //! | uc | ИС УЦ | 7010 | HTTP: CRL, OCSP, health, metrics |
 //! | uc | ИС УЦ | 7011 | gRPC (mTLS) |
+//! | gateway | ШЭП | 7100 / 7110 | gRPC SyncChannel, AsyncChannel (mTLS) / HTTP health, metrics |
+//! | gateway | РШЭП Алматы | 7101 / 7111 | the same |
+//! | gateway | РШЭП Атырау | 7102 / 7112 | the same |
+//! | gateway | РШЭП СКО | 7103 / 7113 | the same |
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +36,11 @@ pub struct Settings {
     pub uc: egov_uc::Config,
     /// Seconds to wait for services to drain on shutdown (`EGOV_GRACE_SECS`).
     pub grace_secs: u64,
+    /// Bind every service to a free port instead of its fixed one (`EGOV_EPHEMERAL_PORTS`),
+    /// for running beside another instance (tests).
+    pub ephemeral_ports: bool,
+    /// Prefix of the JetStream inbox stream and subjects (`EGOV_NATS_PREFIX`).
+    pub nats_prefix: String,
 }
 
 impl Validate for Settings {
@@ -149,8 +158,20 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     let mut tasks = JoinSet::new();
     let mut endpoints = Vec::new();
 
+    let service_err = |service: &'static str| {
+        move |e: &dyn std::fmt::Display| Error::Service {
+            service,
+            message: e.to_string(),
+        }
+    };
+    let any_port = |a: SocketAddr| SocketAddr::new(a.ip(), 0);
+
     // ИС УЦ
     let mut uc_cfg = settings.uc.clone();
+    if settings.ephemeral_ports {
+        uc_cfg.http_addr = any_port(uc_cfg.http_addr);
+        uc_cfg.grpc_addr = any_port(uc_cfg.grpc_addr);
+    }
     uc_cfg.database_url = env.database_url().to_string();
     uc_cfg.pki_dir = pki_dir.clone();
     let uc = egov_uc::Uc::build(uc_cfg)
@@ -173,8 +194,68 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         addr: uc.grpc_addr(),
         scheme: "https",
     });
+    let ocsp_url = format!("http://{}/ocsp", uc.http_addr());
     let token = shutdown.child_token();
     tasks.spawn(async move { ("uc", uc.run(token).await.map_err(|e| e.to_string())) });
+
+    // ШЭП and the three РШЭП
+    let mut gateways = Vec::new();
+    for (id, _, _) in egov_gateway::GRPC_PORTS {
+        let mut cfg = egov_gateway::Config::for_gateway(id);
+        cfg.bind_host(common.bind_host);
+        if settings.ephemeral_ports {
+            cfg.grpc_addr = any_port(cfg.grpc_addr);
+            cfg.http_addr = any_port(cfg.http_addr);
+        }
+        cfg.pki_dir = pki_dir.clone();
+        cfg.database_url = env.database_url().to_string();
+        cfg.nats_url = env.nats_url().to_string();
+        cfg.nats_prefix = settings.nats_prefix.clone();
+        cfg.ocsp_url = Some(ocsp_url.clone());
+        let gw = egov_gateway::Gateway::build(cfg)
+            .await
+            .map_err(|e| service_err("gateway")(&e))?;
+        gateways.push(gw);
+    }
+    let addrs: Vec<(String, SocketAddr)> = gateways
+        .iter()
+        .map(|g| (g.id().to_string(), g.grpc_addr()))
+        .collect();
+    for gw in &mut gateways {
+        for (id, addr) in &addrs {
+            if id != gw.id() {
+                gw.set_endpoint(id, &addr.to_string());
+            }
+        }
+    }
+    for gw in gateways {
+        let lane = if gw.id() == "shep" {
+            "ШЭП"
+        } else {
+            "РШЭП"
+        };
+        let id: &'static str = egov_gateway::GRPC_PORTS
+            .iter()
+            .find(|(n, _, _)| *n == gw.id())
+            .map(|(n, _, _)| *n)
+            .unwrap_or("gateway");
+        endpoints.push(Endpoint {
+            service: id,
+            lane,
+            what: "gRPC SyncChannel, AsyncChannel (mTLS)",
+            addr: gw.grpc_addr(),
+            scheme: "https",
+        });
+        endpoints.push(Endpoint {
+            service: id,
+            lane,
+            what: "/health, /metrics",
+            addr: gw.http_addr(),
+            scheme: "http",
+        });
+        let token = shutdown.child_token();
+        tasks.spawn(async move { (id, gw.run(token).await.map_err(|e| e.to_string())) });
+    }
 
     Ok(System {
         endpoints,
@@ -215,10 +296,10 @@ async fn check_jetstream(url: &str) -> Result<(), Error> {
 impl System {
     /// Renders the table of endpoints.
     pub fn endpoints_table(&self) -> String {
-        let mut s = String::from("service  lane     address                        serves\n");
+        let mut s = String::from("service       lane   address                        serves\n");
         for e in &self.endpoints {
             s.push_str(&format!(
-                "{:<8} {:<8} {:<30} {}\n",
+                "{:<13} {:<6} {:<30} {}\n",
                 e.service,
                 e.lane,
                 format!("{}://{}", e.scheme, e.addr),

@@ -25,8 +25,8 @@ async fn up_serves_and_stops_on_ctrl_c() {
         .env("EGOV_DATA_DIR", data.path())
         .env("EGOV_DATABASE_URL", &db.url)
         .env("EGOV_NATS_URL", format!("nats://127.0.0.1:{nats_port}"))
-        .env("EGOV_UC__HTTP_ADDR", "127.0.0.1:0")
-        .env("EGOV_UC__GRPC_ADDR", "127.0.0.1:0")
+        .env("EGOV_EPHEMERAL_PORTS", "true")
+        .env("EGOV_NATS_PREFIX", egov_devenv::unique_prefix("up"))
         .env("EGOV_LOG_FILTER", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -70,6 +70,26 @@ async fn up_serves_and_stops_on_ctrl_c() {
     assert_eq!(health["status"], "ok", "{health}");
     let crl = reqwest::get(format!("{http}/crl")).await.unwrap();
     assert_eq!(crl.status(), 200);
+    // the four gateways are up, each naming its dependencies
+    let gateways: Vec<String> = lines
+        .iter()
+        .filter(|l| (l.starts_with("shep") || l.starts_with("rshep")) && l.contains("/health"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(gateways.len(), 4, "{text}");
+    for g in &gateways {
+        let h: serde_json::Value = reqwest::get(format!("{g}/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(h["status"], "ok", "{g}: {h}");
+    }
 
     let pid = child.id().to_string();
     assert!(

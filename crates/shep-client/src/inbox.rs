@@ -1,0 +1,317 @@
+//! The JetStream inboxes: one stream for every information system's inbox, a subject
+//! and a durable consumer per recipient. Only the gateway publishes; each recipient
+//! reads its own consumer and acknowledges after its own transaction commits.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::PullConsumer, stream::Stream};
+use egov_pki::Verifier;
+use egov_proto::shep::v1::{Envelope, RequestInfo};
+use futures::StreamExt;
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+
+use crate::envelope::{self, Opened};
+
+/// Header naming the gateways the message crossed (comma separated).
+pub const ROUTE_HEADER: &str = "Egov-Route";
+/// Header with the sender id.
+pub const SENDER_HEADER: &str = "Egov-Sender";
+
+/// Names of the stream, subjects and consumers, under an optional prefix that keeps
+/// tests (or several deployments on one broker) apart.
+#[derive(Debug, Clone)]
+pub struct InboxNames {
+    prefix: String,
+}
+
+impl InboxNames {
+    /// `prefix` may be empty; otherwise letters, digits and `_`.
+    pub fn new(prefix: &str) -> Self {
+        InboxNames {
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// The stream holding every inbox.
+    pub fn stream(&self) -> String {
+        if self.prefix.is_empty() {
+            "EGOV_INBOX".into()
+        } else {
+            format!("{}_EGOV_INBOX", self.prefix.to_ascii_uppercase())
+        }
+    }
+
+    fn base(&self) -> String {
+        if self.prefix.is_empty() {
+            "egov.inbox".into()
+        } else {
+            format!("{}.egov.inbox", self.prefix)
+        }
+    }
+
+    /// The subject of one recipient's inbox.
+    pub fn subject(&self, system_id: &str) -> String {
+        format!("{}.{system_id}", self.base())
+    }
+
+    /// The durable consumer of one recipient.
+    pub fn consumer(&self, system_id: &str) -> String {
+        format!("inbox_{system_id}")
+    }
+
+    /// Creates (or updates) the stream: file storage, deduplication by message id over
+    /// `duplicate_window`, messages kept at most `max_age`.
+    pub async fn ensure_stream(
+        &self,
+        js: &jetstream::Context,
+        duplicate_window: Duration,
+        max_age: Duration,
+    ) -> Result<Stream, String> {
+        js.get_or_create_stream(jetstream::stream::Config {
+            name: self.stream(),
+            subjects: vec![format!("{}.>", self.base())],
+            storage: jetstream::stream::StorageType::File,
+            duplicate_window,
+            max_age,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("stream {}: {e}", self.stream()))
+    }
+
+    /// The recipient's durable pull consumer (created if missing).
+    pub async fn consumer_for(
+        &self,
+        js: &jetstream::Context,
+        system_id: &str,
+        ack_wait: Duration,
+        max_deliver: i64,
+    ) -> Result<PullConsumer, String> {
+        let stream = js
+            .get_stream(self.stream())
+            .await
+            .map_err(|e| format!("stream {}: {e}", self.stream()))?;
+        stream
+            .get_or_create_consumer(
+                &self.consumer(system_id),
+                jetstream::consumer::pull::Config {
+                    durable_name: Some(self.consumer(system_id)),
+                    filter_subject: self.subject(system_id),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait,
+                    max_deliver,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| format!("consumer {}: {e}", self.consumer(system_id)))
+    }
+}
+
+/// Encodes an envelope for the inbox.
+pub fn encode(env: &Envelope) -> Vec<u8> {
+    env.encode_to_vec()
+}
+
+/// A verified message from the inbox.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The verified request.
+    pub opened: Opened<RequestInfo>,
+    /// The gateways it crossed.
+    pub route: Vec<String>,
+    /// 1 on the first delivery.
+    pub attempt: u64,
+}
+
+/// What the handler decided.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Committed: acknowledge.
+    Done,
+    /// Not committed (a transient failure): deliver again later.
+    Retry(String),
+    /// Refused for good (e.g. an invalid application): do not deliver again.
+    Reject(String),
+}
+
+/// Delivery notifications back to the gateway (the [`crate::Client`] implements it).
+pub trait Notifier: Send + Sync + 'static {
+    /// Reports the final fate of a message.
+    fn notify(
+        &self,
+        message_id: String,
+        delivered: bool,
+        detail: String,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+impl Notifier for crate::Client {
+    async fn notify(&self, message_id: String, delivered: bool, detail: String) {
+        if let Err(e) = self.notify_delivery(&message_id, delivered, &detail).await {
+            tracing::warn!(%message_id, error = %e, "delivery notification failed");
+        }
+    }
+}
+
+/// Inbox consumption settings.
+#[derive(Debug, Clone)]
+pub struct InboxConfig {
+    /// The recipient system.
+    pub system_id: String,
+    /// How long a delivery may stay unacknowledged before redelivery.
+    pub ack_wait: Duration,
+    /// Deliveries before giving up (the last failure is reported NOT_DELIVERED).
+    pub max_deliver: i64,
+    /// Delay before a retried message comes back.
+    pub retry_delay: Duration,
+    /// Messages fetched per batch.
+    pub batch: usize,
+}
+
+impl InboxConfig {
+    /// Defaults for `system_id`.
+    pub fn new(system_id: &str) -> Self {
+        InboxConfig {
+            system_id: system_id.to_string(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 20,
+            retry_delay: Duration::from_millis(500),
+            batch: 64,
+        }
+    }
+}
+
+/// Consumes the inbox until `shutdown`: verifies each message, runs `handler` (which
+/// commits its own transaction, deduplicating by messageId with [`first_time`]),
+/// acknowledges only after it returns [`Outcome::Done`], and notifies the gateway.
+pub async fn consume<H, F, N>(
+    js: jetstream::Context,
+    names: InboxNames,
+    config: InboxConfig,
+    verifier: Arc<Verifier>,
+    notifier: Arc<N>,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<(), String>
+where
+    H: Fn(Delivery) -> F + Send + Sync + 'static,
+    F: Future<Output = Outcome> + Send,
+    N: Notifier,
+{
+    let consumer = names
+        .consumer_for(&js, &config.system_id, config.ack_wait, config.max_deliver)
+        .await?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(config.batch)
+        .heartbeat(Duration::from_secs(5))
+        .messages()
+        .await
+        .map_err(|e| format!("inbox {}: {e}", config.system_id))?;
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            m = messages.next() => m,
+        };
+        let msg = match next {
+            None => return Err("inbox stream ended".into()),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "inbox receive error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Some(Ok(m)) => m,
+        };
+        let attempt = msg.info().map(|i| i.delivered as u64).unwrap_or(1);
+        let route: Vec<String> = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(ROUTE_HEADER))
+            .map(|v| {
+                v.as_str()
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let span = tracing::info_span!("inbox", lane = %config.system_id, attempt);
+        if let Some(h) = &msg.headers {
+            egov_telemetry::set_parent(&span, egov_telemetry::extract_nats(h));
+        }
+        let _e = span.enter();
+        let env = match Envelope::decode(msg.payload.as_ref()) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "undecodable inbox message, terminated");
+                let _ = msg.ack_with(jetstream::AckKind::Term).await;
+                continue;
+            }
+        };
+        let opened = match envelope::open_request(&env, &verifier).await {
+            Ok(o) => o,
+            Err(e) => {
+                let id = envelope::decode_request(&env)
+                    .map(|h| h.message_id)
+                    .unwrap_or_default();
+                tracing::error!(error = %e, message_id = %id, "inbox message failed verification, refused");
+                let _ = msg.ack_with(jetstream::AckKind::Term).await;
+                notifier
+                    .notify(id, false, format!("verification failed: {e}"))
+                    .await;
+                continue;
+            }
+        };
+        let message_id = opened.header.message_id.clone();
+        drop(_e);
+        let outcome = handler(Delivery {
+            opened,
+            route,
+            attempt,
+        })
+        .await;
+        match outcome {
+            Outcome::Done => {
+                if let Err(e) = msg.double_ack().await {
+                    // committed but not acknowledged: it comes back and the handler's
+                    // deduplication absorbs it
+                    tracing::warn!(%message_id, error = %e, "ack failed");
+                } else {
+                    notifier.notify(message_id, true, String::new()).await;
+                }
+            }
+            Outcome::Retry(why) if (attempt as i64) < config.max_deliver => {
+                tracing::warn!(%message_id, attempt, %why, "handler failed, will retry");
+                let _ = msg
+                    .ack_with(jetstream::AckKind::Nak(Some(config.retry_delay)))
+                    .await;
+            }
+            Outcome::Retry(why) | Outcome::Reject(why) => {
+                tracing::warn!(%message_id, attempt, %why, "message refused");
+                let _ = msg.ack_with(jetstream::AckKind::Term).await;
+                notifier.notify(message_id, false, why).await;
+            }
+        }
+    }
+}
+
+/// SQL a recipient adds to its migrations for [`first_time`].
+pub const DEDUP_TABLE_SQL: &str = "create table if not exists shep_inbox_seen (
+    message_id  text primary key,
+    received_at timestamptz not null default now()
+)";
+
+/// Records `message_id` in the recipient's transaction; false when it was seen before
+/// (a redelivery of something already committed: acknowledge and skip it).
+pub async fn first_time(conn: &mut sqlx::PgConnection, message_id: &str) -> sqlx::Result<bool> {
+    let r =
+        sqlx::query("insert into shep_inbox_seen (message_id) values ($1) on conflict do nothing")
+            .bind(message_id)
+            .execute(conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,445 @@
+//! The async channel: verify, log, publish into the recipient's JetStream inbox (or pass
+//! to the next gateway), answer ACCEPTED; polling, delivery status and notifications.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use egov_proto::shep::v1::async_channel_client::AsyncChannelClient;
+use egov_proto::shep::v1::async_channel_server::AsyncChannel;
+use egov_proto::shep::v1::{
+    AsyncSendMessageRequest, AsyncSendMessageResponse, DeliveryStatus, Envelope,
+    GetMessageStatusRequest, GetMessageStatusResponse, GetMessagesRequest, GetMessagesResponse,
+    InboxMessage, SendDeliveryNotificationRequest, SendDeliveryNotificationResponse,
+};
+use egov_shep_client::envelope::{self, codes, timestamp};
+use egov_shep_client::inbox::{InboxNames, ROUTE_HEADER, SENDER_HEADER};
+use futures::StreamExt;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use crate::core::{Core, Trail};
+use crate::journal::{Channel, Event};
+use crate::registry::Hop;
+use crate::sync::{ROUTE_METADATA, incoming_route, observe, refuse};
+
+/// The AsyncChannel service of one gateway.
+pub struct Async {
+    pub(crate) core: Arc<Core>,
+    pub(crate) js: jetstream::Context,
+    pub(crate) names: InboxNames,
+    pub(crate) pool: PgPool,
+    pub(crate) ack_wait: Duration,
+    pub(crate) max_deliver: i64,
+}
+
+fn delivery_status(s: &str) -> DeliveryStatus {
+    match s {
+        "ON_DELIVERY" => DeliveryStatus::OnDelivery,
+        "DELIVERED" => DeliveryStatus::Delivered,
+        "NOT_DELIVERED" => DeliveryStatus::NotDelivered,
+        "DELIVERY_STOPPED" => DeliveryStatus::DeliveryStopped,
+        _ => DeliveryStatus::Unspecified,
+    }
+}
+
+impl Async {
+    async fn publish(
+        &self,
+        accepted: &crate::core::Accepted,
+        env: &Envelope,
+        route: &[String],
+    ) -> Result<bool, String> {
+        let subject = self.names.subject(&accepted.recipient);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", accepted.info.message_id.as_str());
+        headers.insert(ROUTE_HEADER, route.join(",").as_str());
+        headers.insert(
+            SENDER_HEADER,
+            accepted
+                .info
+                .sender
+                .as_ref()
+                .map(|s| s.sender_id.as_str())
+                .unwrap_or(""),
+        );
+        egov_telemetry::inject_nats(&mut headers);
+        let ack = self
+            .js
+            .publish_with_headers(
+                subject,
+                headers,
+                egov_shep_client::inbox::encode(env).into(),
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ack.duplicate)
+    }
+
+    async fn pipeline(&self, env: Option<Envelope>, trail: &Trail) -> Envelope {
+        let core = &self.core;
+        let accepted = match core.check(env.as_ref()).await {
+            Ok(a) => a,
+            Err((info, refusal)) => {
+                return refuse(
+                    core,
+                    Channel::Async,
+                    info.as_ref(),
+                    env.as_ref(),
+                    trail,
+                    refusal,
+                )
+                .await;
+            }
+        };
+        let env = env.expect("checked");
+        let mut rec = match core
+            .log_accepted(Channel::Async, &accepted, &env, trail)
+            .await
+        {
+            Ok(r) => r,
+            Err(refusal) => return refusal,
+        };
+        let (code, message, relayed) = match &accepted.hop {
+            Hop::System { id } => {
+                let sender = accepted
+                    .info
+                    .sender
+                    .as_ref()
+                    .map(|s| s.sender_id.clone())
+                    .unwrap_or_default();
+                let row = sqlx::query(
+                    "insert into deliveries (message_id, sender_id, recipient_id, service_id, gateway_id, status)
+                     values ($1, $2, $3, $4, $5, 'ON_DELIVERY') on conflict (message_id) do nothing",
+                )
+                .bind(&accepted.info.message_id)
+                .bind(&sender)
+                .bind(id)
+                .bind(&accepted.info.service_id)
+                .bind(&core.id)
+                .execute(&self.pool)
+                .await;
+                match row {
+                    Err(e) => {
+                        tracing::error!(error = %e, "delivery state not recorded");
+                        (
+                            codes::INTERNAL,
+                            "the delivery state could not be recorded".to_string(),
+                            None,
+                        )
+                    }
+                    Ok(_) => match self.publish(&accepted, &env, &trail.route).await {
+                        Ok(duplicate) => {
+                            rec.event = Event::Published;
+                            let note = if duplicate {
+                                " (already in the inbox)"
+                            } else {
+                                ""
+                            };
+                            (
+                                codes::ACCEPTED,
+                                format!("accepted for delivery to {id}{note}"),
+                                None,
+                            )
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "publish into the inbox failed");
+                            let _ = sqlx::query("delete from deliveries where message_id = $1 and status = 'ON_DELIVERY'")
+                                .bind(&accepted.info.message_id)
+                                .execute(&self.pool)
+                                .await;
+                            (
+                                codes::UNAVAILABLE,
+                                format!("the inbox of {id} is unavailable"),
+                                None,
+                            )
+                        }
+                    },
+                }
+            }
+            hop @ Hop::Gateway { id } => match core.channel(hop, Duration::from_secs(60)) {
+                Err(r) => (r.code, r.message, None),
+                Ok(ch) => {
+                    let mut req = Request::new(AsyncSendMessageRequest {
+                        envelope: Some(env.clone()),
+                    });
+                    req.set_timeout(Duration::from_millis(accepted.service.deadline_ms));
+                    egov_telemetry::inject_grpc(req.metadata_mut());
+                    if let Ok(v) = trail.route.join(",").parse() {
+                        req.metadata_mut().insert(ROUTE_METADATA, v);
+                    }
+                    rec.request_out_at = Some(OffsetDateTime::now_utc());
+                    match AsyncChannelClient::new(ch).send_message(req).await {
+                        Err(s) => (
+                            codes::UNAVAILABLE,
+                            format!("gateway {id} is unavailable: {}", s.message()),
+                            None,
+                        ),
+                        Ok(resp) => match resp.into_inner().envelope {
+                            None => (
+                                codes::BAD_RESPONSE,
+                                format!("gateway {id} answered without an envelope"),
+                                None,
+                            ),
+                            Some(answer) => {
+                                match envelope::open_response(&answer, &core.verifier).await {
+                                    Ok(o) => {
+                                        let st = o.header.status.clone().unwrap_or_default();
+                                        ("", st.message, Some((answer, st.code)))
+                                    }
+                                    Err(e) => (
+                                        codes::BAD_RESPONSE,
+                                        format!("the answer of {id} is not correctly signed: {e}"),
+                                        None,
+                                    ),
+                                }
+                            }
+                        },
+                    }
+                }
+            },
+        };
+        let (out, status_code) = match relayed {
+            Some((env, c)) => (env, c),
+            None => (
+                core.own_response(Some(&accepted.info), code, &message, &trail.route),
+                code.to_string(),
+            ),
+        };
+        let now = OffsetDateTime::now_utc();
+        if rec.event != Event::Published {
+            rec.event = Event::ResponseOut;
+        }
+        rec.at = now;
+        rec.response_out_at = Some(now);
+        rec.status_code = status_code.clone();
+        rec.status_message = message;
+        rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
+        if let Err(e) = core.journal.append(rec.clone()).await {
+            tracing::error!(error = %e, "message log write failed");
+        }
+        observe(core, "async", &rec.service_id, &status_code, trail);
+        out
+    }
+
+    fn caller(&self, peer: Option<String>, claimed: &str) -> Result<(), Status> {
+        match peer {
+            Some(p) if p == claimed => Ok(()),
+            Some(p) => Err(Status::permission_denied(format!(
+                "access-denied: the client certificate is {p:?}, not {claimed:?}"
+            ))),
+            None => Err(Status::unauthenticated("no client certificate")),
+        }
+    }
+
+    async fn set_status(
+        &self,
+        message_id: &str,
+        recipient: &str,
+        status: &str,
+        detail: &str,
+    ) -> Result<Option<String>, Status> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "update deliveries set status = $3, detail = $4, updated_at = now()
+             where message_id = $1 and recipient_id = $2 and status = 'ON_DELIVERY' returning status",
+        )
+        .bind(message_id)
+        .bind(recipient)
+        .bind(status)
+        .bind(detail)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "delivery status update failed");
+            Status::internal("internal error")
+        })?;
+        Ok(row.map(|r| r.0))
+    }
+}
+
+#[tonic::async_trait]
+impl AsyncChannel for Async {
+    async fn send_message(
+        &self,
+        request: Request<AsyncSendMessageRequest>,
+    ) -> Result<Response<AsyncSendMessageResponse>, Status> {
+        let route = incoming_route(&request, &self.core.id);
+        let span =
+            tracing::info_span!("shep.async", lane = %self.core.lane, gateway = %self.core.id);
+        egov_telemetry::set_parent(&span, egov_telemetry::extract_grpc(request.metadata()));
+        let env = request.into_inner().envelope;
+        let trail = Trail {
+            started: Instant::now(),
+            request_in_at: OffsetDateTime::now_utc(),
+            route,
+        };
+        let out = self.pipeline(env, &trail).instrument(span).await;
+        Ok(Response::new(AsyncSendMessageResponse {
+            envelope: Some(out),
+        }))
+    }
+
+    async fn get_messages(
+        &self,
+        request: Request<GetMessagesRequest>,
+    ) -> Result<Response<GetMessagesResponse>, Status> {
+        let peer = egov_grpc::peer_system(&request);
+        let r = request.into_inner();
+        self.caller(peer, &r.recipient_id)?;
+        match self.core.registry.system(&r.recipient_id) {
+            Some(s) if s.gateway == self.core.id => {}
+            _ => {
+                return Err(Status::failed_precondition(format!(
+                    "unknown-recipient: {} is not registered on {}",
+                    r.recipient_id, self.core.id
+                )));
+            }
+        }
+        let max = r.max_messages.clamp(1, 100) as usize;
+        let wait = Duration::from_millis(u64::from(r.wait_millis.min(30_000)).max(10));
+        let consumer = self
+            .names
+            .consumer_for(&self.js, &r.recipient_id, self.ack_wait, self.max_deliver)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "inbox consumer unavailable");
+                Status::unavailable("the inbox is unavailable")
+            })?;
+        let mut batch = consumer
+            .fetch()
+            .max_messages(max)
+            .expires(wait)
+            .messages()
+            .await
+            .map_err(|e| Status::unavailable(format!("the inbox is unavailable: {e}")))?;
+        let mut out = Vec::new();
+        while let Some(m) = batch.next().await {
+            let Ok(m) = m else { break };
+            let Ok(env) = <Envelope as prost::Message>::decode(m.payload.as_ref()) else {
+                let _ = m.ack_with(jetstream::AckKind::Term).await;
+                continue;
+            };
+            let route = m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(ROUTE_HEADER))
+                .map(|v| v.as_str().split(',').map(String::from).collect())
+                .unwrap_or_default();
+            out.push(InboxMessage {
+                envelope: Some(env),
+                delivery_id: m.reply.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+                delivery_attempt: m.info().map(|i| i.delivered as u32).unwrap_or(1),
+                route,
+            });
+        }
+        Ok(Response::new(GetMessagesResponse { messages: out }))
+    }
+
+    async fn get_message_status(
+        &self,
+        request: Request<GetMessageStatusRequest>,
+    ) -> Result<Response<GetMessageStatusResponse>, Status> {
+        let peer = egov_grpc::peer_system(&request);
+        let r = request.into_inner();
+        self.caller(peer, &r.sender_id)?;
+        let row: Option<(String, OffsetDateTime, String)> = sqlx::query_as(
+            "select status, updated_at, detail from deliveries where message_id = $1 and sender_id = $2",
+        )
+        .bind(&r.message_id)
+        .bind(&r.sender_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "status look-up failed");
+            Status::internal("internal error")
+        })?;
+        let (status, at, detail) = row.ok_or_else(|| {
+            Status::not_found(format!(
+                "unknown-message: no async message {} from {}",
+                r.message_id, r.sender_id
+            ))
+        })?;
+        Ok(Response::new(GetMessageStatusResponse {
+            message_id: r.message_id,
+            status: delivery_status(&status) as i32,
+            updated_at: Some(timestamp(at)),
+            detail,
+        }))
+    }
+
+    async fn send_delivery_notification(
+        &self,
+        request: Request<SendDeliveryNotificationRequest>,
+    ) -> Result<Response<SendDeliveryNotificationResponse>, Status> {
+        let peer = egov_grpc::peer_system(&request);
+        let r = request.into_inner();
+        self.caller(peer, &r.recipient_id)?;
+        if !r.delivery_id.is_empty() {
+            // a polling recipient: acknowledge (or terminate) the JetStream delivery
+            if !r.delivery_id.starts_with("$JS.ACK.") {
+                return Err(Status::invalid_argument(
+                    "invalid-delivery-id: not a delivery id from GetMessages",
+                ));
+            }
+            let body = if r.delivered { "+ACK" } else { "+TERM" };
+            self.js
+                .publish(r.delivery_id.clone(), body.into())
+                .await
+                .map_err(|e| Status::unavailable(format!("ack failed: {e}")))?;
+        }
+        let target = if r.delivered {
+            "DELIVERED"
+        } else {
+            "NOT_DELIVERED"
+        };
+        let updated = self
+            .set_status(&r.message_id, &r.recipient_id, target, &r.detail)
+            .await?;
+        let current: Option<(String,)> = sqlx::query_as(
+            "select status from deliveries where message_id = $1 and recipient_id = $2",
+        )
+        .bind(&r.message_id)
+        .bind(&r.recipient_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|_| Status::internal("internal error"))?;
+        let Some((status,)) = current else {
+            return Err(Status::not_found(format!(
+                "unknown-message: no async message {} for {}",
+                r.message_id, r.recipient_id
+            )));
+        };
+        if updated.is_some() {
+            let trail = Trail {
+                started: Instant::now(),
+                request_in_at: OffsetDateTime::now_utc(),
+                route: vec![self.core.id.clone()],
+            };
+            let mut rec = self.core.record(
+                if r.delivered {
+                    Event::Delivered
+                } else {
+                    Event::NotDelivered
+                },
+                Channel::Async,
+                None,
+                None,
+                &trail,
+            );
+            rec.message_id = r.message_id.clone();
+            rec.recipient_id = Some(r.recipient_id.clone());
+            rec.status_code = status.clone();
+            rec.status_message = r.detail.clone();
+            if let Err(e) = self.core.journal.append(rec).await {
+                tracing::error!(error = %e, "message log write failed");
+            }
+        }
+        Ok(Response::new(SendDeliveryNotificationResponse {
+            status: delivery_status(&status) as i32,
+        }))
+    }
+}

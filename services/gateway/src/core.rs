@@ -1,0 +1,418 @@
+//! What every envelope goes through: the checks, each with its own status code, the
+//! refusal signed by the gateway, and the message log.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use egov_pki::Verifier;
+use egov_proto::shep::v1::{Envelope, ErrorInfo, RequestInfo, ResponseInfo, Status};
+use egov_shep_client::envelope::{self, SystemSigner, codes, timestamp};
+use sha2::Digest;
+use time::{Duration, OffsetDateTime};
+use tonic::transport::Channel;
+
+use crate::journal::{self, Journal, Record};
+use crate::registry::{Hop, Registry, RouteError, ServiceEntry};
+
+/// A refusal: the status code and a human message.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// Status code (see [`codes`]).
+    pub code: &'static str,
+    /// Human message.
+    pub message: String,
+    /// Verification reason for the log ("bad-signature", ...), when a signature was checked.
+    pub verification: Option<String>,
+}
+
+impl Refusal {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+            verification: None,
+        }
+    }
+}
+
+/// A request that passed every check.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// Its header.
+    pub info: RequestInfo,
+    /// The service.
+    pub service: ServiceEntry,
+    /// The final recipient.
+    pub recipient: String,
+    /// The next hop.
+    pub hop: Hop,
+    /// Serial of the sender's certificate.
+    pub signer_serial: String,
+}
+
+/// Shared state of one gateway instance.
+pub struct Core {
+    /// This gateway's id (`shep`, `rshep-almaty`, ...).
+    pub id: String,
+    /// Its lane name.
+    pub lane: String,
+    /// The registry (endpoints filled).
+    pub registry: Registry,
+    /// Signs the gateway's own answers.
+    pub signer: SystemSigner,
+    /// Verifies transport signatures.
+    pub verifier: Arc<Verifier>,
+    /// TLS identity for onward calls.
+    pub tls: egov_grpc::TlsIdentity,
+    /// The message log.
+    pub journal: Journal,
+    /// Allowed |messageDate − now|.
+    pub max_skew: Duration,
+    seen: Mutex<HashMap<String, OffsetDateTime>>,
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+/// Where in the pipeline a log row is written.
+pub struct Trail {
+    /// When the request arrived.
+    pub started: Instant,
+    /// The same as a timestamp.
+    pub request_in_at: OffsetDateTime,
+    /// Gateways crossed so far (including this one).
+    pub route: Vec<String>,
+}
+
+impl Core {
+    /// A new core.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        lane: String,
+        registry: Registry,
+        signer: SystemSigner,
+        verifier: Arc<Verifier>,
+        tls: egov_grpc::TlsIdentity,
+        journal: Journal,
+        max_skew: Duration,
+    ) -> Self {
+        Core {
+            id,
+            lane,
+            registry,
+            signer,
+            verifier,
+            tls,
+            journal,
+            max_skew,
+            seen: Mutex::new(HashMap::new()),
+            channels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Remembers message ids seen in the replay window (after a restart, from the log).
+    pub fn preload_seen(&self, ids: impl IntoIterator<Item = (String, OffsetDateTime)>) {
+        let mut seen = self.seen.lock().expect("seen lock");
+        seen.extend(ids);
+    }
+
+    /// Runs every check on an incoming envelope.
+    pub async fn check(
+        &self,
+        env: Option<&Envelope>,
+    ) -> Result<Accepted, (Option<RequestInfo>, Refusal)> {
+        let env = env.ok_or((
+            None,
+            Refusal::new(codes::MALFORMED, "the request carries no envelope"),
+        ))?;
+        let info = envelope::decode_request(env)
+            .map_err(|e| (None, Refusal::new(codes::MALFORMED, e.to_string())))?;
+        let fail = |r: Refusal| (Some(info.clone()), r);
+        let sender = info
+            .sender
+            .as_ref()
+            .map(|s| s.sender_id.clone())
+            .unwrap_or_default();
+        for (name, v) in [
+            ("messageId", &info.message_id),
+            ("serviceId", &info.service_id),
+            ("senderId", &sender),
+        ] {
+            if v.trim().is_empty() {
+                return Err(fail(Refusal::new(
+                    codes::MALFORMED,
+                    format!("{name} is empty"),
+                )));
+            }
+        }
+        if info.message_id.len() > 128 {
+            return Err(fail(Refusal::new(
+                codes::MALFORMED,
+                "messageId is longer than 128 characters",
+            )));
+        }
+        let date = info
+            .message_date
+            .as_ref()
+            .and_then(envelope::from_timestamp)
+            .ok_or_else(|| {
+                fail(Refusal::new(
+                    codes::MALFORMED,
+                    "messageDate is missing or invalid",
+                ))
+            })?;
+        let service = self
+            .registry
+            .service(&info.service_id)
+            .cloned()
+            .ok_or_else(|| {
+                fail(Refusal::new(
+                    codes::UNKNOWN_SERVICE,
+                    format!("unknown service {:?}", info.service_id),
+                ))
+            })?;
+        let recipient = self
+            .registry
+            .recipient(&service, &info.route_id)
+            .map_err(|e| match e {
+                RouteError::UnknownRegion(m) => fail(Refusal::new(codes::UNKNOWN_REGION, m)),
+                RouteError::UnknownService(m) | RouteError::Misconfigured(m) => {
+                    fail(Refusal::new(codes::INTERNAL, m))
+                }
+            })?;
+        if self.registry.system(&sender).is_none() {
+            return Err(fail(Refusal::new(
+                codes::UNKNOWN_SENDER,
+                format!("{sender:?} is not a registered information system"),
+            )));
+        }
+        if env.payload.len() > service.max_payload {
+            return Err(fail(Refusal::new(
+                codes::TOO_LARGE,
+                format!(
+                    "payload of {} bytes exceeds the {} bytes allowed for {}",
+                    env.payload.len(),
+                    service.max_payload,
+                    service.id
+                ),
+            )));
+        }
+        let now = OffsetDateTime::now_utc();
+        if (date - now).abs() > self.max_skew {
+            return Err(fail(Refusal::new(
+                codes::STALE_MESSAGE,
+                format!(
+                    "messageDate {date} is more than {} s from the gateway's clock {now}",
+                    self.max_skew.whole_seconds()
+                ),
+            )));
+        }
+        let signer = envelope::verify_signature(env, &self.verifier)
+            .await
+            .map_err(|e| {
+                let (code, reason) = match &e {
+                    envelope::OpenError::Signature(v) => match v.reason() {
+                        "bad-signature" | "malformed" => (codes::BAD_SIGNATURE, v.reason()),
+                        other => (codes::CERTIFICATE_REJECTED, other),
+                    },
+                    _ => (codes::BAD_SIGNATURE, "malformed"),
+                };
+                fail(Refusal {
+                    code,
+                    message: e.to_string(),
+                    verification: Some(reason.to_string()),
+                })
+            })?;
+        let cn = signer.identity.common_name.clone().unwrap_or_default();
+        if cn != sender {
+            return Err(fail(Refusal {
+                code: codes::SENDER_MISMATCH,
+                message: format!("signed by {cn:?}, but senderId is {sender:?}"),
+                verification: Some("sender-mismatch".into()),
+            }));
+        }
+        if !self.registry.allowed(&sender, &service.id) {
+            return Err(fail(Refusal::new(
+                codes::ACCESS_DENIED,
+                format!("{sender} may not call {}", service.id),
+            )));
+        }
+        let hop = self
+            .registry
+            .next_hop(&self.id, &recipient)
+            .map_err(|e| fail(Refusal::new(codes::INTERNAL, format!("{e:?}"))))?;
+        {
+            let mut seen = self.seen.lock().expect("seen lock");
+            let key = format!("{sender}/{}", info.message_id);
+            if seen.contains_key(&key) {
+                return Err(fail(Refusal::new(
+                    codes::DUPLICATE,
+                    format!(
+                        "messageId {} was already received from {sender}",
+                        info.message_id
+                    ),
+                )));
+            }
+            if seen.len() > 200_000 {
+                let horizon = now - self.max_skew * 2;
+                seen.retain(|_, at| *at > horizon);
+            }
+            seen.insert(key, now);
+        }
+        Ok(Accepted {
+            info,
+            service,
+            recipient,
+            hop,
+            signer_serial: signer.cert.serial_hex.clone(),
+        })
+    }
+
+    /// A response made and signed by this gateway.
+    pub fn own_response(
+        &self,
+        request: Option<&RequestInfo>,
+        code: &str,
+        message: &str,
+        route: &[String],
+    ) -> Envelope {
+        let now = OffsetDateTime::now_utc();
+        let error_info = (!codes::is_success(code)).then(|| ErrorInfo {
+            error_code: code.to_string(),
+            error_message: message.to_string(),
+            error_data: String::new(),
+            error_date: Some(timestamp(now)),
+            sub_error: None,
+        });
+        let info = ResponseInfo {
+            message_id: uuid::Uuid::new_v4().to_string(),
+            correlation_id: request
+                .map(|r| r.correlation_id.clone())
+                .unwrap_or_default(),
+            response_date: Some(timestamp(now)),
+            status: Some(Status {
+                code: code.to_string(),
+                message: message.to_string(),
+            }),
+            session_id: request.map(|r| r.session_id.clone()).unwrap_or_default(),
+            responder_id: self.id.clone(),
+            error_info,
+            route: route.to_vec(),
+        };
+        match self.signer.seal_response(&info, Vec::new()) {
+            Ok(env) => env,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign the gateway's own response");
+                Envelope::default()
+            }
+        }
+    }
+
+    /// A log record skeleton for an envelope.
+    pub fn record(
+        &self,
+        event: journal::Event,
+        channel: journal::Channel,
+        info: Option<&RequestInfo>,
+        env: Option<&Envelope>,
+        trail: &Trail,
+    ) -> Record {
+        let sender = info
+            .and_then(|i| i.sender.as_ref())
+            .map(|s| s.sender_id.clone())
+            .unwrap_or_default();
+        Record {
+            gateway_id: self.id.clone(),
+            event,
+            channel,
+            message_id: info.map(|i| i.message_id.clone()).unwrap_or_default(),
+            correlation_id: info.map(|i| i.correlation_id.clone()).unwrap_or_default(),
+            service_id: info.map(|i| i.service_id.clone()).unwrap_or_default(),
+            sender_id: sender,
+            recipient_id: None,
+            message_type: info
+                .map(|i| {
+                    egov_proto::shep::v1::MessageType::try_from(i.message_type)
+                        .map(|t| t.as_str_name().to_string())
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default(),
+            region: info.map(|i| i.route_id.clone()).filter(|r| !r.is_empty()),
+            route: trail.route.clone(),
+            payload_size: env.map(|e| e.payload.len() as i64).unwrap_or(0),
+            signature_size: env.map(|e| e.signature.len() as i64).unwrap_or(0),
+            payload_sha256: hex::encode(sha2::Sha256::digest(
+                env.map(|e| e.payload.as_slice()).unwrap_or_default(),
+            )),
+            signer_serial: None,
+            verification: String::new(),
+            status_code: String::new(),
+            status_message: String::new(),
+            at: OffsetDateTime::now_utc(),
+            request_in_at: Some(trail.request_in_at),
+            request_out_at: None,
+            response_in_at: None,
+            response_out_at: None,
+            duration_ms: None,
+            trace_id: egov_telemetry::current_trace_id(),
+        }
+    }
+
+    /// Writes the accepted request to the log before it goes anywhere. On failure the
+    /// gateway refuses (SE014) rather than forward what it could not log.
+    pub async fn log_accepted(
+        &self,
+        channel: journal::Channel,
+        accepted: &Accepted,
+        env: &Envelope,
+        trail: &Trail,
+    ) -> Result<Record, Envelope> {
+        let mut rec = self.record(
+            journal::Event::RequestIn,
+            channel,
+            Some(&accepted.info),
+            Some(env),
+            trail,
+        );
+        rec.recipient_id = Some(accepted.recipient.clone());
+        rec.signer_serial = Some(accepted.signer_serial.clone());
+        rec.verification = "ok".into();
+        rec.status_code = "IN".into();
+        match self.journal.append(rec.clone()).await {
+            Ok(_) => Ok(rec),
+            Err(e) => {
+                tracing::error!(error = %e, "message log unavailable; refusing to forward");
+                Err(self.own_response(
+                    Some(&accepted.info),
+                    codes::INTERNAL,
+                    "the message log is unavailable",
+                    &trail.route,
+                ))
+            }
+        }
+    }
+
+    /// A cached mTLS channel to a hop.
+    pub fn channel(&self, hop: &Hop, timeout: std::time::Duration) -> Result<Channel, Refusal> {
+        let (id, kind) = match hop {
+            Hop::System { id } => (id.clone(), "system"),
+            Hop::Gateway { id } => (id.clone(), "gateway"),
+        };
+        let endpoint = self.registry.endpoint(hop).ok_or_else(|| {
+            Refusal::new(
+                codes::UNAVAILABLE,
+                format!("{kind} {id} has no registered endpoint"),
+            )
+        })?;
+        let mut channels = self.channels.lock().expect("channel lock");
+        if let Some(c) = channels.get(&id) {
+            return Ok(c.clone());
+        }
+        let ch = self
+            .tls
+            .channel(&endpoint, &id, timeout)
+            .map_err(|e| Refusal::new(codes::INTERNAL, e.to_string()))?;
+        channels.insert(id, ch.clone());
+        Ok(ch)
+    }
+}

@@ -1,0 +1,406 @@
+//! ШЭП and РШЭП: the e-government gateway in its central or regional role.
+//!
+//! One service, two roles chosen by configuration (`gateway_id` names an entry of the
+//! registry: the one without a region is the central ШЭП). Every envelope is checked
+//! (registered sender, transport signature by a valid, non-revoked system certificate,
+//! access table, known service and region, clock skew, replay, payload size), written to
+//! the tamper-evident message log, then forwarded: sync to the next hop's `SyncChannel`
+//! within the service's deadline, async into the recipient's JetStream inbox (or to the
+//! next gateway). The interface and status codes are in `docs/shep-interface.md`.
+
+pub mod asyncch;
+pub mod core;
+pub mod http;
+pub mod journal;
+pub mod metrics_names;
+pub mod registry;
+pub mod sync;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use egov_shep_client::SystemSigner;
+use egov_shep_client::inbox::InboxNames;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::journal::{Journal, JournalOptions};
+use crate::registry::Registry;
+
+/// Fixed local gRPC ports: ШЭП, then the regional gateways in registry order.
+pub const GRPC_PORTS: [(&str, u16, u16); 4] = [
+    ("shep", 7100, 7110),
+    ("rshep-almaty", 7101, 7111),
+    ("rshep-atyrau", 7102, 7112),
+    ("rshep-nko", 7103, 7113),
+];
+
+/// One gateway instance's settings.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Which gateway of the registry this is (`shep`, `rshep-almaty`, ...).
+    pub gateway_id: String,
+    /// gRPC address (SyncChannel, AsyncChannel, health).
+    pub grpc_addr: SocketAddr,
+    /// HTTP address (health, metrics).
+    pub http_addr: SocketAddr,
+    /// The test PKI folder.
+    pub pki_dir: PathBuf,
+    /// PostgreSQL URL.
+    pub database_url: String,
+    /// Schema.
+    pub schema: String,
+    /// NATS URL.
+    pub nats_url: String,
+    /// Prefix of the inbox stream and subjects (empty in deployments; unique in tests).
+    pub nats_prefix: String,
+    /// OCSP responder for checking senders' certificates (the uc service).
+    pub ocsp_url: Option<String>,
+    /// A registry file instead of the shipped one.
+    pub registry_file: Option<PathBuf>,
+    /// Allowed |messageDate − now|, seconds.
+    pub max_clock_skew_secs: i64,
+    /// Message log retention, days.
+    pub retention_days: i64,
+    /// How long an undelivered message waits in an inbox, hours.
+    pub inbox_max_age_hours: u64,
+    /// Seconds a recipient has to acknowledge before redelivery.
+    pub ack_wait_secs: u64,
+    /// Deliveries before a message is given up.
+    pub max_deliver: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            gateway_id: "shep".into(),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 7100)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 7110)),
+            pki_dir: PathBuf::from(".egov/pki"),
+            database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
+            schema: "gateway".into(),
+            nats_url: "nats://127.0.0.1:4222".into(),
+            nats_prefix: String::new(),
+            ocsp_url: Some("http://127.0.0.1:7010/ocsp".into()),
+            registry_file: None,
+            max_clock_skew_secs: 300,
+            retention_days: 90,
+            inbox_max_age_hours: 24 * 7,
+            ack_wait_secs: 30,
+            max_deliver: 20,
+        }
+    }
+}
+
+impl Config {
+    /// The settings of the gateway `id` on its fixed local ports.
+    pub fn for_gateway(id: &str) -> Self {
+        let mut c = Config {
+            gateway_id: id.to_string(),
+            ..Default::default()
+        };
+        if let Some((_, g, h)) = GRPC_PORTS.iter().find(|(n, _, _)| *n == id) {
+            c.grpc_addr = SocketAddr::from(([127, 0, 0, 1], *g));
+            c.http_addr = SocketAddr::from(([127, 0, 0, 1], *h));
+        }
+        c
+    }
+}
+
+/// Start-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Configuration or registry problems.
+    #[error("gateway {0}")]
+    Config(String),
+    /// The database cannot be used.
+    #[error(transparent)]
+    Db(#[from] egov_db::Error),
+    /// Migrations failed.
+    #[error("gateway migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// NATS cannot be used.
+    #[error("gateway NATS: {0}")]
+    Nats(String),
+    /// Identity problems.
+    #[error("gateway identity: {0}")]
+    Identity(String),
+    /// Binding failed.
+    #[error("bind {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The message log failed.
+    #[error("gateway message log: {0}")]
+    Journal(String),
+    /// Serving failed.
+    #[error("gateway server: {0}")]
+    Serve(String),
+}
+
+/// A built gateway, bound and ready to run.
+pub struct Gateway {
+    config: Config,
+    registry: Registry,
+    pool: PgPool,
+    journal: Journal,
+    nats: async_nats::Client,
+    js: jetstream::Context,
+    grpc: TcpListener,
+    http: TcpListener,
+}
+
+impl Gateway {
+    /// Loads the registry, connects to PostgreSQL and NATS, runs the migrations, creates
+    /// the inbox stream and binds both ports.
+    pub async fn build(config: Config) -> Result<Self, Error> {
+        let text = match &config.registry_file {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| Error::Config(format!("registry {}: {e}", p.display())))?,
+            None => registry::DEFAULT_REGISTRY.to_string(),
+        };
+        let registry = Registry::from_toml(&text).map_err(Error::Config)?;
+        if registry.gateway(&config.gateway_id).is_none() {
+            return Err(Error::Config(format!(
+                "{} is not a gateway of the registry",
+                config.gateway_id
+            )));
+        }
+        egov_db::ensure_database(&config.database_url).await?;
+        let pool = egov_db::pool(&config.database_url, &config.schema, 16).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let journal = Journal::open(pool.clone(), JournalOptions::default())
+            .await
+            .map_err(|e| Error::Journal(e.to_string()))?;
+        let nats = async_nats::connect(&config.nats_url)
+            .await
+            .map_err(|e| Error::Nats(format!("{}: {e}", config.nats_url)))?;
+        let js = jetstream::new(nats.clone());
+        InboxNames::new(&config.nats_prefix)
+            .ensure_stream(
+                &js,
+                Duration::from_secs(600),
+                Duration::from_secs(config.inbox_max_age_hours * 3600),
+            )
+            .await
+            .map_err(Error::Nats)?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { addr, source })
+        };
+        let grpc = bind(config.grpc_addr).await?;
+        let http = bind(config.http_addr).await?;
+        Ok(Gateway {
+            config,
+            registry,
+            pool,
+            journal,
+            nats,
+            js,
+            grpc,
+            http,
+        })
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("bound")
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound")
+    }
+
+    /// The gateway id.
+    pub fn id(&self) -> &str {
+        &self.config.gateway_id
+    }
+
+    /// The message log.
+    pub fn journal(&self) -> Journal {
+        self.journal.clone()
+    }
+
+    /// Sets where a system or another gateway listens (before `run`).
+    pub fn set_endpoint(&mut self, id: &str, addr: &str) -> bool {
+        self.registry.set_endpoint(id, addr)
+    }
+
+    /// Serves until `shutdown`, then drains.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let cfg = self.config.clone();
+        let entry = self
+            .registry
+            .gateway(&cfg.gateway_id)
+            .cloned()
+            .expect("checked in build");
+        let signer = SystemSigner::load(&cfg.pki_dir, &cfg.gateway_id)
+            .map_err(|e| Error::Identity(e.to_string()))?;
+        let verifier =
+            egov_shep_client::envelope::pki_verifier(&cfg.pki_dir, cfg.ocsp_url.as_deref())
+                .map_err(|e| Error::Identity(e.to_string()))?;
+        let tls = egov_grpc::TlsIdentity::load(&cfg.pki_dir, &cfg.gateway_id)
+            .map_err(|e| Error::Identity(e.to_string()))?;
+        let core = Arc::new(core::Core::new(
+            cfg.gateway_id.clone(),
+            entry.lane.clone(),
+            self.registry.clone(),
+            signer,
+            verifier,
+            tls.clone(),
+            self.journal.clone(),
+            time::Duration::seconds(cfg.max_clock_skew_secs),
+        ));
+        // replays within the skew window are refused across restarts too
+        let horizon =
+            time::OffsetDateTime::now_utc() - time::Duration::seconds(cfg.max_clock_skew_secs * 2);
+        let seen: Vec<(String, String, time::OffsetDateTime)> = sqlx::query_as(
+            "select sender_id, message_id, at from journal where gateway_id = $1 and event = 'request_in' and at > $2",
+        )
+        .bind(&cfg.gateway_id)
+        .bind(horizon)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| Error::Journal(e.to_string()))?;
+        core.preload_seen(seen.into_iter().map(|(s, m, at)| (format!("{s}/{m}"), at)));
+
+        let names = InboxNames::new(&cfg.nats_prefix);
+        let async_svc = asyncch::Async {
+            core: core.clone(),
+            js: self.js.clone(),
+            names: names.clone(),
+            pool: self.pool.clone(),
+            ack_wait: Duration::from_secs(cfg.ack_wait_secs),
+            max_deliver: cfg.max_deliver,
+        };
+        let (reporter, health) = egov_grpc::health();
+        reporter
+            .set_serving::<egov_proto::shep::v1::sync_channel_server::SyncChannelServer<sync::Sync>>()
+            .await;
+        reporter
+            .set_serving::<egov_proto::shep::v1::async_channel_server::AsyncChannelServer<asyncch::Async>>()
+            .await;
+        let grpc_cancel = shutdown.clone();
+        let grpc = tonic::transport::Server::builder()
+            .tls_config(tls.server_tls())
+            .map_err(|e| Error::Serve(e.to_string()))?
+            .add_service(health)
+            .add_service(
+                egov_proto::shep::v1::sync_channel_server::SyncChannelServer::new(sync::Sync {
+                    core: core.clone(),
+                })
+                .max_decoding_message_size(64 << 20)
+                .max_encoding_message_size(64 << 20),
+            )
+            .add_service(
+                egov_proto::shep::v1::async_channel_server::AsyncChannelServer::new(async_svc)
+                    .max_decoding_message_size(64 << 20)
+                    .max_encoding_message_size(64 << 20),
+            )
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
+                async move { grpc_cancel.cancelled().await },
+            );
+
+        let http_state = Arc::new(http::HealthState {
+            core: core.clone(),
+            pool: self.pool.clone(),
+            nats: self.nats.clone(),
+            ocsp_url: cfg.ocsp_url.clone(),
+            pki_dir: cfg.pki_dir.clone(),
+        });
+        let http_cancel = shutdown.clone();
+        let http = axum::serve(self.http, http::router(http_state))
+            .with_graceful_shutdown(async move { http_cancel.cancelled().await });
+
+        let housekeeping = housekeeping(
+            core.clone(),
+            self.pool.clone(),
+            self.js.clone(),
+            names,
+            cfg.clone(),
+            shutdown.clone(),
+        );
+        let (g, h, _) = tokio::join!(grpc, http, housekeeping);
+        self.journal.shutdown().await;
+        self.pool.close().await;
+        g.map_err(|e| Error::Serve(format!("grpc: {e}")))?;
+        h.map_err(|e| Error::Serve(format!("http: {e}")))?;
+        Ok(())
+    }
+}
+
+/// Periodic work: expired deliveries become DELIVERY_STOPPED, the inbox lag gauge, and
+/// the message log's retention.
+async fn housekeeping(
+    core: Arc<core::Core>,
+    pool: PgPool,
+    js: jetstream::Context,
+    names: InboxNames,
+    cfg: Config,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let max_age = time::Duration::hours(cfg.inbox_max_age_hours as i64);
+        if let Err(e) = sqlx::query(
+            "update deliveries set status = 'DELIVERY_STOPPED', detail = 'expired in the inbox', updated_at = now()
+             where gateway_id = $1 and status = 'ON_DELIVERY' and created_at < $2",
+        )
+        .bind(&core.id)
+        .bind(time::OffsetDateTime::now_utc() - max_age)
+        .execute(&pool)
+        .await
+        {
+            tracing::warn!(error = %e, "delivery expiry sweep failed");
+        }
+        for s in core
+            .registry
+            .systems
+            .iter()
+            .filter(|s| s.gateway == core.id)
+        {
+            if let Ok(stream) = js.get_stream(names.stream()).await
+                && let Ok(mut c) = stream
+                    .get_consumer::<jetstream::consumer::pull::Config>(&names.consumer(&s.id))
+                    .await
+                && let Ok(info) = c.info().await
+            {
+                metrics::gauge!(metrics_names::INBOX_PENDING, "recipient" => s.id.clone())
+                    .set(info.num_pending as f64 + info.num_ack_pending as f64);
+            }
+        }
+        if last_purge.elapsed() > Duration::from_secs(3600) {
+            last_purge = std::time::Instant::now();
+            let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(cfg.retention_days);
+            match core.journal.purge_before(cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "message log retention"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "message log retention failed"),
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Binds both addresses to `host`, keeping their ports.
+    pub fn bind_host(&mut self, host: std::net::IpAddr) {
+        self.grpc_addr.set_ip(host);
+        self.http_addr.set_ip(host);
+    }
+}

@@ -1,0 +1,887 @@
+//! The gateway journal against a real PostgreSQL: one fresh database per
+//! test (`EGOV_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
+//!
+//! The benchmark is ignored by default:
+//! `cargo test --release -p egov-gateway --test journal -- --ignored --nocapture`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use egov_devenv::TestDatabase;
+use egov_gateway::journal::*;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use time::OffsetDateTime;
+
+struct Db {
+    pool: PgPool,
+    db: TestDatabase,
+}
+
+impl Db {
+    async fn new() -> Self {
+        let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "journal")
+            .await
+            .expect("fresh database");
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect(&db.url)
+            .await
+            .expect("connect to the test database");
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .expect("migrations");
+        Self { pool, db }
+    }
+
+    async fn journal(&self, options: JournalOptions) -> Journal {
+        Journal::open(self.pool.clone(), options)
+            .await
+            .expect("open journal")
+    }
+
+    /// Runs `sql` the way an intruder with the table owner's rights would:
+    /// past the trigger that refuses UPDATE.
+    async fn tamper(&self, sql: &str) {
+        let mut tx = self.pool.begin().await.unwrap();
+        sqlx::query("alter table journal disable trigger journal_append_only")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("alter table journal enable trigger journal_append_only")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn seqs(&self, gateway_id: &str) -> Vec<i64> {
+        sqlx::query_scalar("select seq from journal where gateway_id = $1 order by seq")
+            .bind(gateway_id)
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn drop(self) {
+        self.pool.close().await;
+        self.db.drop_database().await.expect("drop test database");
+    }
+}
+
+fn record(gateway_id: &str, message_id: &str) -> Record {
+    let payload = format!("<request id=\"{message_id}\"/>");
+    let now = OffsetDateTime::now_utc();
+    Record {
+        gateway_id: gateway_id.into(),
+        event: Event::RequestIn,
+        channel: Channel::Sync,
+        message_id: message_id.into(),
+        correlation_id: format!("corr-{message_id}"),
+        service_id: "gbdfl.person-by-iin".into(),
+        sender_id: "egov-portal".into(),
+        recipient_id: Some("gbdfl".into()),
+        message_type: "request".into(),
+        region: None,
+        route: vec![gateway_id.into()],
+        payload_size: payload.len() as i64,
+        signature_size: 1824,
+        payload_sha256: hex::encode(Sha256::digest(payload.as_bytes())),
+        signer_serial: Some("4F1A0C".into()),
+        verification: "ok".into(),
+        status_code: "SCSS001".into(),
+        status_message: "processed successfully".into(),
+        at: now,
+        request_in_at: Some(now),
+        request_out_at: None,
+        response_in_at: None,
+        response_out_at: None,
+        duration_ms: None,
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+    }
+}
+
+/// What a record looks like once stored: microsecond timestamps.
+fn as_stored(mut r: Record) -> Record {
+    r.at = truncate_to_micros(r.at);
+    for t in [
+        &mut r.request_in_at,
+        &mut r.request_out_at,
+        &mut r.response_in_at,
+        &mut r.response_out_at,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *t = truncate_to_micros(*t);
+    }
+    r
+}
+
+fn key(found: &[StoredRecord]) -> Vec<(String, i64)> {
+    found
+        .iter()
+        .map(|s| (s.record.gateway_id.clone(), s.seq))
+        .collect()
+}
+
+fn k(gateway_id: &str, seq: i64) -> (String, i64) {
+    (gateway_id.to_owned(), seq)
+}
+
+async fn append_n(journal: &Journal, gateway_id: &str, n: usize) {
+    for i in 0..n {
+        journal
+            .append(record(gateway_id, &format!("{gateway_id}-{i}")))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn append_and_search_by_each_filter() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::hours(1);
+    let sec = time::Duration::SECOND;
+
+    // Nanoseconds on purpose: they must not survive, nor break the hash.
+    let mut a = record("shep", "m1");
+    a.correlation_id = "c1".into();
+    a.at = t0 + time::Duration::nanoseconds(123_456_789);
+    a.request_in_at = Some(a.at);
+    let mut b = record("shep", "m2");
+    b.event = Event::ResponseOut;
+    b.correlation_id = "c1".into();
+    b.sender_id = "s2".into();
+    b.at = t0 + sec;
+    b.response_out_at = Some(b.at);
+    b.duration_ms = Some(42);
+    let mut c = record("rshep-almaty", "m3");
+    c.channel = Channel::Async;
+    c.event = Event::Published;
+    c.correlation_id = "c2".into();
+    c.service_id = "svc-b".into();
+    c.region = Some("almaty".into());
+    c.recipient_id = None;
+    c.route = vec!["shep".into(), "rshep-almaty".into()];
+    c.at = t0 + 2 * sec;
+    let mut d = record("rshep-almaty", "m1");
+    d.event = Event::RequestOut;
+    d.correlation_id = "c1".into();
+    d.verification = "bad-signature".into();
+    d.signer_serial = None;
+    d.trace_id = None;
+    d.route = vec![];
+    d.at = t0 + 3 * sec;
+
+    assert_eq!(journal.append(a.clone()).await.unwrap(), 1);
+    assert_eq!(journal.append(b.clone()).await.unwrap(), 2);
+    assert_eq!(journal.append(c.clone()).await.unwrap(), 1);
+    assert_eq!(journal.append(d.clone()).await.unwrap(), 2);
+
+    let search = |f: Filter| {
+        let journal = journal.clone();
+        async move { journal.search(&f).await.unwrap() }
+    };
+
+    // Round trip: every field back, timestamps truncated to microseconds.
+    let found = search(Filter {
+        message_id: Some("m1".into()),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(key(&found), [k("rshep-almaty", 2), k("shep", 1)]);
+    assert_eq!(found[1].record, as_stored(a.clone()));
+    assert_ne!(found[1].record.at, a.at);
+    assert_eq!(found[1].record.at.nanosecond(), 123_456_000);
+    assert_eq!(found[0].record, as_stored(d.clone()));
+    assert_eq!(found[1].prev_hash, GENESIS_HASH);
+    assert_eq!(
+        found[1].hash,
+        record_hash(1, GENESIS_HASH, &found[1].record)
+    );
+
+    let found = search(Filter {
+        correlation_id: Some("c1".into()),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(
+        key(&found),
+        [k("rshep-almaty", 2), k("shep", 2), k("shep", 1)]
+    );
+    assert_eq!(found[1].record, as_stored(b.clone()));
+    assert_eq!(found[1].prev_hash, found[2].hash, "shep 2 links to shep 1");
+
+    let found = search(Filter {
+        sender_id: Some("s2".into()),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(key(&found), [k("shep", 2)]);
+
+    let found = search(Filter {
+        service_id: Some("svc-b".into()),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(key(&found), [k("rshep-almaty", 1)]);
+    assert_eq!(found[0].record, as_stored(c.clone()));
+
+    let found = search(Filter {
+        gateway_id: Some("rshep-almaty".into()),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(key(&found), [k("rshep-almaty", 2), k("rshep-almaty", 1)]);
+
+    // [from, to): b sits exactly on `from`, d exactly on `to`.
+    let found = search(Filter {
+        from: Some(t0 + sec),
+        to: Some(t0 + 3 * sec),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(key(&found), [k("rshep-almaty", 1), k("shep", 2)]);
+    // a's `at` is t0 + 0.123456789 s, stored as t0 + 0.123456 s: a bound
+    // between the two excludes it, as it would have excluded the original.
+    let found = search(Filter {
+        from: Some(t0 + time::Duration::nanoseconds(123_456_500)),
+        to: Some(t0 + sec),
+        ..Filter::default()
+    })
+    .await;
+    assert!(found.is_empty(), "{:?}", key(&found));
+    let found = search(Filter {
+        to: Some(t0 + time::Duration::nanoseconds(123_456_500)),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(key(&found), [k("shep", 1)]);
+
+    let found = search(Filter {
+        sender_id: Some("egov-portal".into()),
+        gateway_id: Some("shep".into()),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(key(&found), [k("shep", 1)]);
+
+    // Limits: newest first, capped, and refused below 1.
+    let found = search(Filter {
+        limit: Some(2),
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(key(&found), [k("rshep-almaty", 2), k("rshep-almaty", 1)]);
+    assert_eq!(
+        search(Filter {
+            limit: Some(1_000_000),
+            ..Filter::default()
+        })
+        .await
+        .len(),
+        4
+    );
+    assert!(matches!(
+        journal
+            .search(&Filter {
+                limit: Some(0),
+                ..Filter::default()
+            })
+            .await,
+        Err(Error::InvalidFilter(_))
+    ));
+    assert!(
+        search(Filter {
+            message_id: Some("nope".into()),
+            ..Filter::default()
+        })
+        .await
+        .is_empty()
+    );
+
+    let report = journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    let gateways: Vec<_> = report
+        .chains
+        .iter()
+        .map(|c| c.gateway_id.as_str())
+        .collect();
+    assert_eq!(gateways, ["rshep-almaty", "shep"]);
+    assert!(report.chains.iter().all(|c| c.rows == 2 && c.head_seq == 2));
+
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_make_contiguous_chains() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    let tasks: Vec<_> = (0..500)
+        .map(|i| {
+            let journal = journal.clone();
+            let gateway = if i % 2 == 0 { "shep" } else { "rshep-almaty" };
+            tokio::spawn(async move {
+                let seq = journal
+                    .append(record(gateway, &format!("msg-{i}")))
+                    .await
+                    .unwrap();
+                (gateway, seq)
+            })
+        })
+        .collect();
+    let mut by_gateway: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for t in tasks {
+        let (g, seq) = t.await.unwrap();
+        by_gateway.entry(g).or_default().push(seq);
+    }
+    let expected: Vec<i64> = (1..=250).collect();
+    for (g, mut seqs) in by_gateway {
+        seqs.sort_unstable();
+        assert_eq!(seqs, expected, "{g}");
+        assert_eq!(db.seqs(g).await, expected, "{g}");
+    }
+    let report = journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.chains.len(), 2);
+    assert!(
+        report
+            .chains
+            .iter()
+            .all(|c| c.rows == 250 && c.head_seq == 250)
+    );
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+/// The launcher's layout: one journal per gateway, all in one database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_journal_per_gateway_in_one_database() {
+    let db = Db::new().await;
+    let gateways = ["shep", "rshep-almaty", "rshep-astana", "rshep-shymkent"];
+    let mut tasks = Vec::new();
+    let mut journals = Vec::new();
+    for g in gateways {
+        let journal = db.journal(JournalOptions::default()).await;
+        for i in 0..60 {
+            let journal = journal.clone();
+            tasks.push(tokio::spawn(async move {
+                journal.append(record(g, &format!("m{i}"))).await.unwrap()
+            }));
+        }
+        journals.push(journal);
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let expected: Vec<i64> = (1..=60).collect();
+    for g in gateways {
+        assert_eq!(db.seqs(g).await, expected, "{g}");
+    }
+    let report = journals[0].verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.chains.len(), 4);
+    for j in journals {
+        j.shutdown().await;
+    }
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn an_edited_row_is_reported() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    append_n(&journal, "shep", 5).await;
+    append_n(&journal, "rshep-almaty", 3).await;
+
+    // The application cannot rewrite the log...
+    let err = sqlx::query("update journal set status_code = 'SCSS001' where seq = 1")
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+
+    // ...and whoever gets past the trigger is caught.
+    db.tamper("update journal set status_code = 'ERR500' where gateway_id = 'shep' and seq = 2")
+        .await;
+    db.tamper(
+        "update journal set route = array['shep', 'elsewhere'] where gateway_id = 'shep' and seq = 4",
+    )
+    .await;
+    db.tamper(
+        "update journal set at = at + interval '1 microsecond' \
+         where gateway_id = 'rshep-almaty' and seq = 3",
+    )
+    .await;
+
+    let report = journal.verify(None).await.unwrap();
+    assert!(!report.ok());
+    assert_eq!(
+        report.chain("shep").unwrap().problems,
+        [Problem::Edited { seq: 2 }, Problem::Edited { seq: 4 }]
+    );
+    assert_eq!(
+        report.chain("rshep-almaty").unwrap().problems,
+        [Problem::Edited { seq: 3 }]
+    );
+    assert_eq!(
+        journal.verify(Some("shep")).await.unwrap().chains,
+        [report.chain("shep").unwrap().clone()]
+    );
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_row_deleted_in_the_middle_is_missing() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    append_n(&journal, "shep", 6).await;
+    db.tamper("delete from journal where seq in (3, 4)").await;
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(
+        report.chains[0].problems,
+        [Problem::Missing {
+            after_seq: 2,
+            next_seq: 5
+        }]
+    );
+    assert_eq!(report.chains[0].rows, 4);
+    assert_eq!(
+        report.chains[0].problems[0].to_string(),
+        "rows 3 to 4 are missing"
+    );
+    db.tamper("delete from journal where seq = 1").await;
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(
+        report.chains[0].problems,
+        [
+            Problem::Missing {
+                after_seq: 0,
+                next_seq: 2
+            },
+            Problem::Missing {
+                after_seq: 2,
+                next_seq: 5
+            }
+        ]
+    );
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_last_row_is_missing_through_the_head() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    append_n(&journal, "shep", 5).await;
+    db.tamper("delete from journal where seq = 5").await;
+    let missing = Problem::Missing {
+        after_seq: 4,
+        next_seq: 6,
+    };
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(report.chains[0].problems, [missing]);
+    assert_eq!(report.chains[0].head_seq, 5);
+
+    // A journal opened afterwards continues after the head: seq 5 is not
+    // reused, so the hole stays visible.
+    journal.shutdown().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    assert_eq!(journal.append(record("shep", "later")).await.unwrap(), 6);
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(report.chains[0].problems, [missing]);
+
+    // Deleting the head too hides nothing: the head is then missing.
+    db.tamper("delete from journal where seq = 6").await;
+    sqlx::query("delete from journal_head")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(
+        report.chains[0].problems,
+        [Problem::HeadMismatch {
+            head_seq: 0,
+            last_seq: 4
+        }]
+    );
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_changed_prev_hash_is_a_broken_link() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    append_n(&journal, "shep", 5).await;
+    append_n(&journal, "rshep-almaty", 5).await;
+    db.tamper(&format!(
+        "update journal set prev_hash = '{}' where gateway_id = 'shep' and seq = 3",
+        "1".repeat(64)
+    ))
+    .await;
+
+    // An intruder who knows the algorithm edits row 3 and recomputes its
+    // hash: the row is self-consistent, but row 4 no longer links to it.
+    let mut row3 = journal
+        .search(&Filter {
+            gateway_id: Some("rshep-almaty".into()),
+            message_id: Some("rshep-almaty-2".into()),
+            ..Filter::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(row3.seq, 3);
+    row3.record.status_code = "ERR500".into();
+    let forged = record_hash(3, &row3.prev_hash, &row3.record);
+    db.tamper(&format!(
+        "update journal set status_code = 'ERR500', hash = '{forged}' \
+         where gateway_id = 'rshep-almaty' and seq = 3"
+    ))
+    .await;
+
+    let report = journal.verify(None).await.unwrap();
+    assert_eq!(
+        report.chain("shep").unwrap().problems,
+        [Problem::BrokenLink { seq: 3 }]
+    );
+    assert_eq!(
+        report.chain("rshep-almaty").unwrap().problems,
+        [Problem::BrokenLink { seq: 4 }]
+    );
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn purge_removes_a_prefix_and_keeps_the_chain_verifiable() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    let t0 = OffsetDateTime::now_utc() - time::Duration::days(100);
+    let minute = time::Duration::MINUTE;
+    for i in 1..=10i64 {
+        let mut r = record("shep", &format!("shep-{i}"));
+        // Row 7 happened long ago but was logged late (e.g. a delayed
+        // async delivery report).
+        r.at = if i == 7 {
+            t0 - 60 * minute
+        } else {
+            t0 + time::Duration::minutes(i)
+        };
+        journal.append(r).await.unwrap();
+    }
+    for i in 1..=3i64 {
+        let mut r = record("rshep-almaty", &format!("almaty-{i}"));
+        r.at = t0 + time::Duration::minutes(100 + i);
+        journal.append(r).await.unwrap();
+    }
+
+    // Rows 1..3 are older than the cutoff, and so is row 7: the prefix up
+    // to 7 goes, rows 4..6 with it (never a hole).
+    let cutoff = t0 + 3 * minute + time::Duration::SECOND;
+    assert_eq!(journal.purge_before(cutoff).await.unwrap(), 7);
+    assert_eq!(db.seqs("shep").await, [8, 9, 10]);
+    assert_eq!(db.seqs("rshep-almaty").await, [1, 2, 3]);
+    let anchor: (i64, String) =
+        sqlx::query_as("select seq, hash from journal_anchor where gateway_id = 'shep'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(anchor.0, 7);
+    let row8 = journal
+        .search(&Filter {
+            message_id: Some("shep-8".into()),
+            ..Filter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(row8[0].prev_hash, anchor.1);
+
+    let report = journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.chain("shep").unwrap().rows, 3);
+
+    for purged in ["shep-1", "shep-5", "shep-7"] {
+        let found = journal
+            .search(&Filter {
+                message_id: Some(purged.into()),
+                ..Filter::default()
+            })
+            .await
+            .unwrap();
+        assert!(found.is_empty(), "{purged} is still there");
+    }
+    let found = journal
+        .search(&Filter {
+            gateway_id: Some("shep".into()),
+            ..Filter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(key(&found), [k("shep", 10), k("shep", 9), k("shep", 8)]);
+
+    // The chain goes on, and purging again is a no-op.
+    assert_eq!(journal.append(record("shep", "shep-11")).await.unwrap(), 11);
+    assert_eq!(journal.purge_before(cutoff).await.unwrap(), 0);
+    assert!(journal.verify(None).await.unwrap().ok());
+
+    // A hole right after the anchor is still seen.
+    db.tamper("delete from journal where gateway_id = 'shep' and seq = 8")
+        .await;
+    assert_eq!(
+        journal.verify(Some("shep")).await.unwrap().chains[0].problems,
+        [Problem::Missing {
+            after_seq: 7,
+            next_seq: 9
+        }]
+    );
+
+    // Purging everything leaves anchor = head; a new journal continues.
+    let everything = OffsetDateTime::now_utc() + time::Duration::days(1);
+    assert_eq!(journal.purge_before(everything).await.unwrap(), 3 + 3);
+    journal.shutdown().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    let report = journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert!(report.chains.iter().all(|c| c.rows == 0));
+    assert_eq!(journal.append(record("shep", "shep-12")).await.unwrap(), 12);
+    assert_eq!(
+        journal
+            .append(record("rshep-almaty", "almaty-4"))
+            .await
+            .unwrap(),
+        4
+    );
+    assert!(journal.verify(None).await.unwrap().ok());
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_database_error_fails_the_batch_and_leaves_no_gap() {
+    let db = Db::new().await;
+    // A constraint the journal does not check up front, standing in for any
+    // failure of the database.
+    sqlx::query("alter table journal add constraint test_no_poison check (message_id <> 'poison')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let journal = db
+        .journal(JournalOptions {
+            max_batch: 64,
+            max_delay: Duration::from_millis(500),
+        })
+        .await;
+    assert_eq!(journal.append(record("shep", "first")).await.unwrap(), 1);
+
+    // One poisoned record fails everyone in its batch...
+    let tasks: Vec<_> = ["good-a", "poison", "good-b", "good-c"]
+        .into_iter()
+        .map(|m| {
+            let journal = journal.clone();
+            tokio::spawn(async move { journal.append(record("shep", m)).await })
+        })
+        .collect();
+    for t in tasks {
+        let result = t.await.unwrap();
+        assert!(matches!(result, Err(Error::Database(_))), "{result:?}");
+    }
+    // ...and alone too; the next append takes the next seq.
+    let err = journal.append(record("shep", "poison")).await.unwrap_err();
+    assert!(err.to_string().contains("test_no_poison"), "{err}");
+    assert_eq!(journal.append(record("shep", "second")).await.unwrap(), 2);
+    assert_eq!(db.seqs("shep").await, [1, 2]);
+    assert!(journal.verify(None).await.unwrap().ok());
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_record_is_refused_before_the_database() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    let mut bad = record("", "m1");
+    bad.gateway_id.clear();
+    assert!(matches!(
+        journal.append(bad).await,
+        Err(Error::InvalidRecord(_))
+    ));
+    let mut bad = record("shep", "m1");
+    bad.payload_sha256 = "not a digest".into();
+    assert!(matches!(
+        journal.append(bad).await,
+        Err(Error::InvalidRecord(_))
+    ));
+    // The database refuses it as well.
+    let err = sqlx::query(
+        "insert into journal (gateway_id, seq, event, channel, message_id, correlation_id, \
+         service_id, sender_id, message_type, route, payload_size, signature_size, \
+         payload_sha256, verification, status_code, status_message, at, prev_hash, hash) \
+         values ('', 1, 'request_in', 'sync', 'm', 'c', 's', 's', 't', '{}', 0, 0, \
+         repeat('0', 64), 'ok', 'S', 'S', now(), repeat('0', 64), repeat('0', 64))",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("journal_gateway_id_not_empty"),
+        "{err}"
+    );
+    assert_eq!(journal.append(record("shep", "m1")).await.unwrap(), 1);
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+/// Not supported, but safe: a second writer of the same chain gets errors,
+/// never a fork.
+#[tokio::test]
+async fn two_writers_of_one_chain_clash_instead_of_forking() {
+    let db = Db::new().await;
+    let first = db.journal(JournalOptions::default()).await;
+    let second = db.journal(JournalOptions::default()).await;
+    assert_eq!(first.append(record("shep", "a")).await.unwrap(), 1);
+    assert_eq!(second.append(record("shep", "b")).await.unwrap(), 2);
+    // `first` still believes the chain ends at 1.
+    let err = first.append(record("shep", "c")).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    // It reloaded the tail: the retry continues the chain.
+    assert_eq!(first.append(record("shep", "c")).await.unwrap(), 3);
+    assert_eq!(db.seqs("shep").await, [1, 2, 3]);
+    let report = first.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    first.shutdown().await;
+    second.shutdown().await;
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_writes_what_is_queued() {
+    let db = Db::new().await;
+    let journal = db
+        .journal(JournalOptions {
+            max_batch: 1000,
+            max_delay: Duration::from_secs(30),
+        })
+        .await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let journal = journal.clone();
+            tokio::spawn(async move { journal.append(record("shep", &format!("m{i}"))).await })
+        })
+        .collect();
+    // Let them all queue; the writer is waiting for more (30 s).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let survivor = journal.clone();
+    let started = Instant::now();
+    journal.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap().unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=50).collect::<Vec<i64>>());
+    assert!(matches!(
+        survivor.append(record("shep", "late")).await,
+        Err(Error::Closed)
+    ));
+    // Reading still works.
+    assert!(survivor.verify(None).await.unwrap().ok());
+    db.drop().await;
+}
+
+/// More rows than one verification chunk (10,000), with a hole right at
+/// the chunk boundary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_streams_long_chains() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    let total = 10_003;
+    run_appenders(&journal, "shep", total, 32).await;
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.chains[0].rows, total as u64);
+    db.tamper("delete from journal where seq in (10000, 10001)")
+        .await;
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(
+        report.chains[0].problems,
+        [Problem::Missing {
+            after_seq: 9_999,
+            next_seq: 10_002
+        }]
+    );
+    journal.shutdown().await;
+    db.drop().await;
+}
+
+/// Appends `total` records to `gateway_id` from `appenders` concurrent
+/// tasks; returns how long it took.
+async fn run_appenders(
+    journal: &Journal,
+    gateway_id: &str,
+    total: usize,
+    appenders: usize,
+) -> Duration {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..appenders)
+        .map(|a| {
+            let journal = journal.clone();
+            let gateway_id = gateway_id.to_owned();
+            tokio::spawn(async move {
+                for i in (a..total).step_by(appenders) {
+                    journal
+                        .append(record(&gateway_id, &format!("m{i}")))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark; run with --ignored --nocapture (in --release)"]
+async fn bench_batching() {
+    const TOTAL: usize = 5_000;
+    const APPENDERS: usize = 32;
+    let db = Db::new().await;
+    for (label, max_batch) in [
+        ("batching on, max_batch 256", 256),
+        ("batching off, max_batch 1", 1),
+    ] {
+        let journal = db
+            .journal(JournalOptions {
+                max_batch,
+                ..JournalOptions::default()
+            })
+            .await;
+        let gateway_id = format!("bench-{max_batch}");
+        let elapsed = run_appenders(&journal, &gateway_id, TOTAL, APPENDERS).await;
+        let report = journal.verify(Some(&gateway_id)).await.unwrap();
+        assert!(report.ok(), "{report:?}");
+        assert_eq!(report.chains[0].rows, TOTAL as u64);
+        journal.shutdown().await;
+        println!(
+            "journal {label}: {TOTAL} appends from {APPENDERS} tasks in {:.3} s = {:.0} appends/s",
+            elapsed.as_secs_f64(),
+            TOTAL as f64 / elapsed.as_secs_f64()
+        );
+    }
+    db.drop().await;
+}

@@ -1,0 +1,381 @@
+//! The sync channel end to end: routing through ШЭП and РШЭП, every check with its own
+//! status code, each leaving a log row and nothing forwarded.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::*;
+use egov_gateway::journal::Event;
+use egov_pki::authority::{CertProfile, SubjectSpec};
+use egov_pki::keys::KeyAlgorithm;
+use egov_shep_client::envelope::{SystemSigner, codes, timestamp};
+use prost::Message;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_to_gbd_fl_through_shep() {
+    let w = world().await;
+    let portal = w.portal();
+    let reply = portal
+        .call(
+            "gbd-fl.person.get",
+            "",
+            "",
+            b"{\"iin\":\"870312300046\"}".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.code(), codes::SUCCESS, "{:?}", reply.info);
+    assert_eq!(reply.responder, "gbd-fl");
+    assert_eq!(reply.payload, b"{\"iin\":\"870312300046\"}");
+    let rows = w.rows(&reply.message_id).await;
+    assert_eq!(rows.first().unwrap().record.event, Event::RequestIn);
+    let last = &rows.last().unwrap().record;
+    assert_eq!(last.event, Event::ResponseOut);
+    assert_eq!(last.status_code, codes::SUCCESS);
+    assert_eq!(last.sender_id, "portal");
+    assert_eq!(last.recipient_id.as_deref(), Some("gbd-fl"));
+    assert!(last.request_out_at.is_some() && last.response_in_at.is_some());
+    assert_eq!(rows[0].record.verification, "ok");
+    assert!(w.journal.verify(Some("shep")).await.unwrap().ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_b_regional_to_central_and_back_down() {
+    let w = world().await;
+    // АРМ РШЭП (ИС МИО Алматы) → РШЭП Алматы → ШЭП → ГБД ФЛ
+    let reply = w
+        .mio()
+        .call("gbd-fl.person.get", "", "", b"person".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(reply.code(), codes::SUCCESS, "{:?}", reply.info);
+    let rows = w.rows(&reply.message_id).await;
+    let gateways: std::collections::BTreeSet<_> =
+        rows.iter().map(|r| r.record.gateway_id.clone()).collect();
+    assert!(
+        gateways.contains("shep") && gateways.contains("rshep-almaty"),
+        "{gateways:?}"
+    );
+    let at_shep = rows.iter().find(|r| r.record.gateway_id == "shep").unwrap();
+    assert_eq!(
+        at_shep.record.route,
+        vec!["rshep-almaty".to_string(), "shep".to_string()]
+    );
+
+    // ПЭП → ШЭП → РШЭП Алматы → ИС МИО Алматы
+    let reply = w
+        .portal()
+        .call("mio.queue.position", "almaty", "", b"queue".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(reply.code(), codes::SUCCESS, "{:?}", reply.info);
+    assert_eq!(reply.responder, "mio-almaty");
+    assert_eq!(w.mio_calls.load(Ordering::SeqCst), 1);
+    assert!(w.journal.verify(None).await.unwrap().ok());
+}
+
+async fn refused(
+    w: &World,
+    client: &egov_shep_client::Client,
+    info: egov_proto::shep::v1::RequestInfo,
+    payload: Vec<u8>,
+    code: &str,
+) -> egov_shep_client::Reply {
+    let before = w.gbd_calls.load(Ordering::SeqCst) + w.mio_calls.load(Ordering::SeqCst);
+    let id = info.message_id.clone();
+    let reply = client.call_with(info, payload).await.unwrap();
+    assert_eq!(reply.code(), code, "{:?}", reply.info);
+    assert_eq!(
+        reply.responder, "shep",
+        "refusals are signed by the gateway"
+    );
+    let err = reply
+        .info
+        .error_info
+        .clone()
+        .expect("errorInfo on a refusal");
+    assert_eq!(err.error_code, code);
+    assert!(!err.error_message.is_empty());
+    let rows = w.rows(&id).await;
+    assert!(
+        rows.iter()
+            .any(|r| r.record.event == Event::Rejected && r.record.status_code == code),
+        "{rows:#?}"
+    );
+    let after = w.gbd_calls.load(Ordering::SeqCst) + w.mio_calls.load(Ordering::SeqCst);
+    assert_eq!(before, after, "a refused request must not be forwarded");
+    reply
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_check_refuses_with_its_own_code() {
+    let w = world().await;
+    let portal = w.portal();
+    let ok_info = || portal.request_info("gbd-fl.person.get", "", "");
+
+    // forbidden service (portal may not call ЕНИС)
+    refused(
+        &w,
+        &portal,
+        portal.request_info("enis.poa.check", "", ""),
+        b"x".to_vec(),
+        codes::ACCESS_DENIED,
+    )
+    .await;
+    // unknown service, unknown region
+    refused(
+        &w,
+        &portal,
+        portal.request_info("nope.service", "", ""),
+        b"x".to_vec(),
+        codes::UNKNOWN_SERVICE,
+    )
+    .await;
+    refused(
+        &w,
+        &portal,
+        portal.request_info("mio.queue.position", "mars", ""),
+        b"x".to_vec(),
+        codes::UNKNOWN_REGION,
+    )
+    .await;
+    // stale messageDate
+    let mut info = ok_info();
+    info.message_date = Some(timestamp(
+        time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+    ));
+    refused(&w, &portal, info, b"x".to_vec(), codes::STALE_MESSAGE).await;
+    // oversize payload (the service allows 64 KiB)
+    refused(&w, &portal, ok_info(), vec![b'a'; 70_000], codes::TOO_LARGE).await;
+    // unknown sender (a name the registry does not know, signed by the portal)
+    let mut info = ok_info();
+    info.sender.as_mut().unwrap().sender_id = "stranger".into();
+    refused(&w, &portal, info, b"x".to_vec(), codes::UNKNOWN_SENDER).await;
+    // sender mismatch: the portal's certificate, ЦОН's name
+    let mut info = ok_info();
+    info.sender.as_mut().unwrap().sender_id = "con-is".into();
+    refused(&w, &portal, info, b"x".to_vec(), codes::SENDER_MISMATCH).await;
+
+    // replay: the same envelope twice
+    let info = ok_info();
+    let id = info.message_id.clone();
+    let env = portal
+        .signer()
+        .seal_request(&info, b"once".to_vec())
+        .unwrap();
+    let first = portal.send_sealed(&id, env.clone()).await.unwrap();
+    assert_eq!(first.code(), codes::SUCCESS);
+    let again = portal.send_sealed(&id, env).await.unwrap();
+    assert_eq!(again.code(), codes::DUPLICATE);
+
+    // tampered payload and tampered signature
+    let info = ok_info();
+    let id = info.message_id.clone();
+    let mut env = portal
+        .signer()
+        .seal_request(&info, b"original".to_vec())
+        .unwrap();
+    env.payload = b"tampered".to_vec();
+    let r = portal.send_sealed(&id, env).await.unwrap();
+    assert_eq!(r.code(), codes::BAD_SIGNATURE);
+    let rows = w.rows(&id).await;
+    assert_eq!(rows.last().unwrap().record.verification, "bad-signature");
+    let info = ok_info();
+    let id = info.message_id.clone();
+    let mut env = portal
+        .signer()
+        .seal_request(&info, b"original".to_vec())
+        .unwrap();
+    let n = env.signature.len();
+    env.signature[n - 5] ^= 0x20;
+    assert_eq!(
+        portal.send_sealed(&id, env).await.unwrap().code(),
+        codes::BAD_SIGNATURE
+    );
+
+    // malformed: a header that is not a RequestInfo, and no envelope at all
+    let env = egov_proto::shep::v1::Envelope {
+        header: vec![0xff, 0xff, 0xff],
+        payload: vec![],
+        signature: vec![1],
+    };
+    assert_eq!(
+        portal.send_sealed("x", env).await.unwrap().code(),
+        codes::MALFORMED
+    );
+    let mut info = ok_info();
+    info.message_id.clear();
+    let env = portal.signer().seal_request(&info, b"x".to_vec()).unwrap();
+    assert_eq!(
+        portal.send_sealed("", env).await.unwrap().code(),
+        codes::MALFORMED
+    );
+    let tls = egov_grpc::TlsIdentity::load(&w.pki, "portal").unwrap();
+    let ch = tls
+        .channel(&w.shep, "shep", std::time::Duration::from_secs(5))
+        .unwrap();
+    let raw = egov_proto::shep::v1::sync_channel_client::SyncChannelClient::new(ch)
+        .send_message(egov_proto::shep::v1::SyncSendMessageRequest { envelope: None })
+        .await
+        .unwrap()
+        .into_inner();
+    let header =
+        egov_proto::shep::v1::ResponseInfo::decode(raw.envelope.unwrap().header.as_slice())
+            .unwrap();
+    assert_eq!(header.status.unwrap().code, codes::MALFORMED);
+
+    assert_eq!(
+        w.gbd_calls.load(Ordering::SeqCst),
+        1,
+        "only the one good request reached ГБД ФЛ"
+    );
+    assert!(w.journal.verify(None).await.unwrap().ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_and_expired_system_certificates_are_refused() {
+    let w = world().await;
+    let mut pki = egov_pki::PkiDir::open(&w.pki).unwrap();
+    let sys = egov_pki::systems::by_id("portal").unwrap();
+    let spec = SubjectSpec::system(sys.id, sys.organization, sys.bin);
+    let now = time::OffsetDateTime::now_utc();
+
+    let revoked = pki
+        .issue(
+            &spec,
+            CertProfile::SystemSigning,
+            KeyAlgorithm::EcdsaP256,
+            now - time::Duration::minutes(1),
+            now + time::Duration::days(1),
+        )
+        .unwrap();
+    pki.revoke(&revoked.cert, 1, now).unwrap();
+    let signer = SystemSigner::from_pem(
+        "portal",
+        &revoked.key.as_ref().unwrap().to_pem(),
+        &revoked.cert.to_pem(),
+    )
+    .unwrap();
+    let client = w.client_with_signer("portal", "shep", &w.shep, signer);
+    let r = refused(
+        &w,
+        &client,
+        client.request_info("gbd-fl.person.get", "", ""),
+        b"x".to_vec(),
+        codes::CERTIFICATE_REJECTED,
+    )
+    .await;
+    assert!(r.info.status.unwrap().message.contains("revoked"));
+
+    let expired = pki
+        .issue(
+            &spec,
+            CertProfile::SystemSigning,
+            KeyAlgorithm::EcdsaP256,
+            now - time::Duration::hours(20),
+            now - time::Duration::hours(1),
+        )
+        .unwrap();
+    let signer = SystemSigner::from_pem(
+        "portal",
+        &expired.key.as_ref().unwrap().to_pem(),
+        &expired.cert.to_pem(),
+    )
+    .unwrap();
+    let client = w.client_with_signer("portal", "shep", &w.shep, signer);
+    let r = refused(
+        &w,
+        &client,
+        client.request_info("gbd-fl.person.get", "", ""),
+        b"x".to_vec(),
+        codes::CERTIFICATE_REJECTED,
+    )
+    .await;
+    assert!(r.info.status.unwrap().message.contains("expired"));
+
+    // a TLS certificate cannot make transport signatures
+    let files = pki.system_files("portal");
+    let signer = SystemSigner::from_pem(
+        "portal",
+        &std::fs::read_to_string(files.tls_key).unwrap(),
+        &std::fs::read_to_string(files.tls_cert).unwrap(),
+    )
+    .unwrap();
+    let client = w.client_with_signer("portal", "shep", &w.shep, signer);
+    refused(
+        &w,
+        &client,
+        client.request_info("gbd-fl.person.get", "", ""),
+        b"x".to_vec(),
+        codes::CERTIFICATE_REJECTED,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipient_timeout_and_bad_answer() {
+    let w = world().await;
+    let portal = w.portal();
+    // the service's deadline is 700 ms in the test registry
+    let started = std::time::Instant::now();
+    let r = portal
+        .call("gbd-fl.person.get", "", "", b"sleep:3000".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::TIMEOUT, "{:?}", r.info);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = portal
+        .call("gbd-fl.person.get", "", "", b"tamper-answer".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::BAD_RESPONSE, "{:?}", r.info);
+    let rows = w.rows(&r.message_id).await;
+    assert_eq!(rows.last().unwrap().record.status_code, codes::BAD_RESPONSE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipient_down_is_unavailable_not_a_hang() {
+    let w = world_with(false).await;
+    let r = w
+        .portal()
+        .call("gbd-fl.person.get", "", "", b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::UNAVAILABLE, "{:?}", r.info);
+    let rows = w.rows(&r.message_id).await;
+    assert_eq!(rows.last().unwrap().record.status_code, codes::UNAVAILABLE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_names_each_dependency() {
+    let w = world().await;
+    let r = w
+        .portal()
+        .call("gbd-fl.person.get", "", "", b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::SUCCESS);
+    let h: serde_json::Value = reqwest::get(format!("{}/health", w.shep_http))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok", "{h}");
+    for k in ["database", "nats", "ca", "certificate"] {
+        assert_eq!(h["checks"][k]["status"], "ok", "{k}: {h}");
+    }
+    let m = reqwest::get(format!("{}/metrics", w.shep_http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("egov_gateway_messages_total"), "{m}");
+    assert!(m.contains("egov_gateway_request_duration_seconds"), "{m}");
+}
