@@ -12,6 +12,7 @@ pub mod asyncch;
 pub mod core;
 pub mod http;
 pub mod journal;
+pub mod logsvc;
 pub mod metrics_names;
 pub mod registry;
 pub mod sync;
@@ -73,6 +74,8 @@ pub struct Config {
     pub ack_wait_secs: u64,
     /// Deliveries before a message is given up.
     pub max_deliver: i64,
+    /// Systems allowed to search and verify the message log over gRPC; empty: the gateways.
+    pub log_readers: Vec<String>,
 }
 
 impl Default for Config {
@@ -93,6 +96,7 @@ impl Default for Config {
             inbox_max_age_hours: 24 * 7,
             ack_wait_secs: 30,
             max_deliver: 20,
+            log_readers: Vec::new(),
         }
     }
 }
@@ -306,6 +310,22 @@ impl Gateway {
                 egov_proto::shep::v1::async_channel_server::AsyncChannelServer::new(async_svc)
                     .max_decoding_message_size(64 << 20)
                     .max_encoding_message_size(64 << 20),
+            )
+            .add_service(
+                egov_proto::shep::v1::message_log_server::MessageLogServer::new(
+                    logsvc::LogService {
+                        journal: self.journal.clone(),
+                        readers: Arc::new(if cfg.log_readers.is_empty() {
+                            self.registry
+                                .gateways
+                                .iter()
+                                .map(|g| g.id.clone())
+                                .collect()
+                        } else {
+                            cfg.log_readers.clone()
+                        }),
+                    },
+                ),
             )
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(self.grpc),

@@ -379,3 +379,84 @@ async fn health_names_each_dependency() {
     assert!(m.contains("egov_gateway_messages_total"), "{m}");
     assert!(m.contains("egov_gateway_request_duration_seconds"), "{m}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_across_hops_and_the_log_over_grpc() {
+    use egov_proto::shep::v1::message_log_client::MessageLogClient;
+    use egov_proto::shep::v1::{SearchLogRequest, VerifyLogRequest};
+    let w = world().await;
+    let reply = w
+        .mio()
+        .call("gbd-fl.person.get", "", "", b"trace me".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(reply.code(), codes::SUCCESS);
+    let rows = w.rows(&reply.message_id).await;
+    let traces: std::collections::BTreeSet<_> = rows
+        .iter()
+        .filter_map(|r| r.record.trace_id.clone())
+        .collect();
+    assert_eq!(traces.len(), 1, "one trace across РШЭП and ШЭП: {rows:#?}");
+    assert_eq!(traces.iter().next().unwrap().len(), 32);
+
+    // an operator tool with a log reader's certificate searches and verifies over gRPC
+    let tls = egov_grpc::TlsIdentity::load(&w.pki, "rshep-almaty").unwrap();
+    let mut log = MessageLogClient::new(
+        tls.channel(&w.shep, "shep", std::time::Duration::from_secs(5))
+            .unwrap(),
+    );
+    let found = log
+        .search(SearchLogRequest {
+            message_id: reply.message_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(found.records.len() >= 4, "{:?}", found.records);
+    assert!(
+        found
+            .records
+            .iter()
+            .all(|r| r.message_id == reply.message_id && r.hash.len() == 64)
+    );
+    let by_sender = log
+        .search(SearchLogRequest {
+            sender_id: "mio-almaty".into(),
+            gateway_id: "shep".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!by_sender.records.is_empty());
+    assert!(
+        by_sender
+            .records
+            .iter()
+            .all(|r| r.sender_id == "mio-almaty" && r.gateway_id == "shep")
+    );
+    let v = log
+        .verify(VerifyLogRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(v.ok, "{v:?}");
+    let e = log
+        .search(SearchLogRequest {
+            limit: 5000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    // a system that is not a log reader may not look
+    let tls = egov_grpc::TlsIdentity::load(&w.pki, "portal").unwrap();
+    let mut log = MessageLogClient::new(
+        tls.channel(&w.shep, "shep", std::time::Duration::from_secs(5))
+            .unwrap(),
+    );
+    let e = log.search(SearchLogRequest::default()).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+}
