@@ -4,6 +4,7 @@
 //! chain to a trusted root, the validity period at the signing time, the key usage, an
 //! expected IIN, and revocation (OCSP when configured, falling back to CRLs).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use der::Encode;
@@ -154,13 +155,21 @@ pub struct Signer {
 }
 
 /// Verifies signatures against trust anchors, with optional CRLs and OCSP.
+///
+/// Chains already built to a trust anchor are cached by the leaf certificate's hash
+/// (bounded), so a busy verifier checks the CA signatures of a sender's chain once;
+/// validity, usage, IIN and revocation are still checked on every call.
 #[derive(Debug, Clone, Default)]
 pub struct Verifier {
     roots: Vec<CertInfo>,
     intermediates: Vec<CertInfo>,
     crls: Vec<Crl>,
     ocsp: Option<Arc<ocsp::Client>>,
+    chains: Arc<std::sync::Mutex<HashMap<[u8; 32], Vec<CertInfo>>>>,
 }
+
+/// Largest number of cached chains; the cache is emptied when it is full.
+const CHAIN_CACHE_MAX: usize = 10_000;
 
 /// Verifies that `cert` was signed by `issuer`'s key.
 pub fn cert_signed_by(cert: &CertInfo, issuer: &CertInfo) -> Result<(), SigError> {
@@ -198,6 +207,7 @@ impl Verifier {
                 self.intermediates.push(c);
             }
         }
+        self.chains = Arc::default();
         self
     }
 
@@ -478,6 +488,24 @@ impl Verifier {
     }
 
     fn build_chain(
+        &self,
+        leaf: &CertInfo,
+        pool: &[CertInfo],
+    ) -> Result<Vec<CertInfo>, VerifyError> {
+        let key: [u8; 32] = sha2::Sha256::digest(&leaf.der).into();
+        if let Some(chain) = self.chains.lock().expect("chain cache").get(&key) {
+            return Ok(chain.clone());
+        }
+        let chain = self.build_chain_uncached(leaf, pool)?;
+        let mut cache = self.chains.lock().expect("chain cache");
+        if cache.len() >= CHAIN_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, chain.clone());
+        Ok(chain)
+    }
+
+    fn build_chain_uncached(
         &self,
         leaf: &CertInfo,
         pool: &[CertInfo],

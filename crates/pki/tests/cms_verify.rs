@@ -337,3 +337,41 @@ fn pem_that_is_not_a_certificate() {
     let e = egov_pki::CertInfo::from_der(b"\x30\x03\x02\x01\x01").unwrap_err();
     assert!(e.to_string().contains("not a DER X.509 certificate"), "{e}");
 }
+
+#[tokio::test]
+async fn cached_chains_still_check_validity_and_iin_every_time() {
+    let fx = Fx::new(KeyAlgorithm::EcdsaP256);
+    let p = fx.person(CertProfile::Signing, KeyAlgorithm::EcdsaP256);
+    let sig = cms::sign(DATA, p.key.as_ref().unwrap(), &p.cert, &[], true, now()).unwrap();
+    let v = fx.verifier();
+    v.verify_detached(DATA, &sig, &opts()).await.unwrap();
+    // the chain is cached now; a later check time past the certificate's end still fails
+    let mut o = opts();
+    o.at = Some(now() + Duration::days(60));
+    let e = v.verify_detached(DATA, &sig, &o).await.unwrap_err();
+    assert_eq!(e.reason(), "expired", "{e}");
+    let mut o = opts();
+    o.expected_iin = Some(
+        egov_iin::Iin::from_parts(
+            time::macros::date!(1990 - 01 - 01),
+            egov_iin::Sex::Female,
+            1,
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        v.verify_detached(DATA, &sig, &o)
+            .await
+            .unwrap_err()
+            .reason(),
+        "iin-mismatch"
+    );
+    // and a verifier trusting another root does not share the cache
+    let other = Fx::new(KeyAlgorithm::EcdsaP256);
+    let e = other
+        .verifier()
+        .verify_detached(DATA, &sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "untrusted");
+}
