@@ -135,35 +135,41 @@ async fn accepted_delivered_and_status_tracked() {
     assert_eq!(status, DeliveryStatus::Delivered);
     stop.cancel();
 
-    // the log shows the message at both gateways
-    let rows = w
-        .journal
-        .search(&egov_gateway::journal::Filter {
-            message_id: Some(r.message_id.clone()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let events: Vec<_> = rows
-        .iter()
-        .map(|r| (r.record.gateway_id.clone(), r.record.event))
-        .collect();
-    assert!(
-        events.contains(&(
+    // the log shows the message at both gateways (the delivery row is written right
+    // after the state changes, so give it a moment)
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        let rows = w
+            .journal
+            .search(&egov_gateway::journal::Filter {
+                message_id: Some(r.message_id.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        events = rows
+            .iter()
+            .map(|r| (r.record.gateway_id.clone(), r.record.event))
+            .collect();
+        if events.contains(&(
             "rshep-almaty".into(),
-            egov_gateway::journal::Event::Published
-        )),
+            egov_gateway::journal::Event::Delivered,
+        )) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    use egov_gateway::journal::Event;
+    assert!(
+        events.contains(&("rshep-almaty".into(), Event::Published)),
         "{events:?}"
     );
     assert!(
-        events.contains(&(
-            "rshep-almaty".into(),
-            egov_gateway::journal::Event::Delivered
-        )),
+        events.contains(&("rshep-almaty".into(), Event::Delivered)),
         "{events:?}"
     );
     assert!(
-        events.contains(&("shep".into(), egov_gateway::journal::Event::RequestIn)),
+        events.contains(&("shep".into(), Event::RequestIn)),
         "{events:?}"
     );
 
