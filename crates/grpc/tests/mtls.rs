@@ -31,7 +31,7 @@ async fn mtls_accepts_pki_clients_and_refuses_others() {
             .tls_config(server_id.server_tls())
             .unwrap()
             .add_service(health)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            .serve_with_incoming(egov_grpc::incoming(listener)),
     );
 
     let client_id = TlsIdentity::load(dir.path(), "portal").unwrap();

@@ -40,12 +40,15 @@
 //!
 //! [`Journal::append`] hands the record to a writer task over a channel. The
 //! task takes up to [`JournalOptions::max_batch`] records, waiting at most
-//! [`JournalOptions::max_delay`] after the first, assigns each its `seq` and
-//! hash in arrival order, inserts the whole batch with one `INSERT ...
-//! SELECT FROM UNNEST(...)` and moves `journal_head` in the same transaction,
-//! commits, and only then answers every appender. If anything fails, every
-//! appender of the batch gets the error and the task forgets the chain tails
-//! it cached for the batch's gateways, reloading them from the database for
+//! [`JournalOptions::max_delay`] after the first (and only for appends
+//! already under way, see there), assigns each its `seq` and hash in
+//! arrival order, and writes the whole batch with ONE statement,
+//! `WITH ins AS (INSERT ... SELECT FROM UNNEST(...) RETURNING ...) INSERT
+//! INTO journal_head ...`: a single transaction that inserts the rows and
+//! moves each chain's head, in a single round trip. Only once it has
+//! committed are the appenders answered. If anything fails, every appender
+//! of the batch gets the error and the task forgets the chain tails it
+//! cached for the batch's gateways, reloading them from the database for
 //! the next batch, so a failed batch leaves no gap.
 //!
 //! Records are checked before they are queued ([`Error::InvalidRecord`]), so
@@ -101,6 +104,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -132,9 +136,11 @@ const COLUMNS: &str = "gateway_id, seq, event, channel, message_id, correlation_
     request_in_at, request_out_at, response_in_at, response_out_at, duration_ms, trace_id, \
     prev_hash, hash";
 
-/// One batch, one statement: every column is an array, routes travel as JSON
-/// text because `unnest` would flatten an array of arrays.
-const INSERT_BATCH: &str = "insert into journal (gateway_id, seq, event, channel, message_id, \
+/// One batch, one statement, hence one transaction and one round trip: the
+/// rows go in, and the head of each chain they extend moves to the last of
+/// them. Every column is an array; routes travel as JSON text because
+/// `unnest` would flatten an array of arrays.
+const INSERT_BATCH: &str = "with ins as (insert into journal (gateway_id, seq, event, channel, message_id, \
     correlation_id, service_id, sender_id, recipient_id, message_type, region, route, \
     payload_size, signature_size, payload_sha256, signer_serial, verification, status_code, \
     status_message, at, request_in_at, request_out_at, response_in_at, response_out_at, \
@@ -154,10 +160,10 @@ const INSERT_BATCH: &str = "insert into journal (gateway_id, seq, event, channel
     as t(gateway_id, seq, event, channel, message_id, correlation_id, service_id, sender_id, \
     recipient_id, message_type, region, route, payload_size, signature_size, payload_sha256, \
     signer_serial, verification, status_code, status_message, at, request_in_at, \
-    request_out_at, response_in_at, response_out_at, duration_ms, trace_id, prev_hash, hash)";
-
-const UPSERT_HEADS: &str = "insert into journal_head (gateway_id, seq, hash) \
-    select * from unnest($1::text[], $2::int8[], $3::text[]) \
+    request_out_at, response_in_at, response_out_at, duration_ms, trace_id, prev_hash, hash) \
+    returning gateway_id, seq, hash) \
+    insert into journal_head (gateway_id, seq, hash) \
+    select distinct on (gateway_id) gateway_id, seq, hash from ins order by gateway_id, seq desc \
     on conflict (gateway_id) do update set seq = excluded.seq, hash = excluded.hash \
     where journal_head.seq < excluded.seq";
 
@@ -375,9 +381,18 @@ pub struct StoredRecord {
 pub struct JournalOptions {
     /// Most records per transaction (default 256; 0 counts as 1, i.e. no
     /// batching).
+    ///
+    /// With sqlx 0.9.0, which leaves Nagle's algorithm on (sqlx issue
+    /// #4335), a batch whose statement outgrows the socket buffer (about 28
+    /// typical records, 14 KB, on Linux loopback) waits ~40 ms for a delayed
+    /// ACK; batching still pays off at high concurrency, but far less.
     pub max_batch: usize,
     /// Longest wait for more records after the first of a batch arrived
-    /// (default 2 ms). Zero takes only what is already queued.
+    /// (default 2 ms). The writer waits only for appends already under way
+    /// (`append` called, record not yet received), never for appends nobody
+    /// has started: under load, the records that arrive while a batch
+    /// commits make up the next one, and waiting would only add latency.
+    /// Zero takes only what is already queued.
     pub max_delay: Duration,
 }
 
@@ -584,7 +599,34 @@ pub struct Journal {
 struct Inner {
     pool: PgPool,
     tx: mpsc::Sender<Msg>,
+    /// Appends started but not yet received by the writer.
+    underway: Arc<AtomicUsize>,
     writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Counts one append in [`Inner::underway`] until the writer has it (the
+/// writer then counts it out), or until the send fails or is abandoned.
+struct Underway<'a> {
+    counter: &'a AtomicUsize,
+    handed_over: bool,
+}
+
+impl<'a> Underway<'a> {
+    fn start(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Self {
+            counter,
+            handed_over: false,
+        }
+    }
+}
+
+impl Drop for Underway<'_> {
+    fn drop(&mut self) {
+        if !self.handed_over {
+            self.counter.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -612,9 +654,11 @@ impl Journal {
         .await?;
         let max_batch = options.max_batch.max(1);
         let (tx, rx) = mpsc::channel((max_batch * 4).max(1024));
+        let underway = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             pool: pool.clone(),
             rx,
+            underway: underway.clone(),
             max_batch,
             max_delay: options.max_delay,
             tails: HashMap::new(),
@@ -624,6 +668,7 @@ impl Journal {
             inner: Arc::new(Inner {
                 pool,
                 tx,
+                underway,
                 writer: Mutex::new(Some(handle)),
             }),
         })
@@ -635,12 +680,13 @@ impl Journal {
     /// Timestamps are truncated to microseconds. The record is checked first
     /// ([`Error::InvalidRecord`]); a database failure fails every record of
     /// the batch ([`Error::Database`], [`Error::Conflict`]) and leaves no gap.
-    /// Dropping the returned future after it started does not withdraw the
-    /// record.
+    /// Dropping the returned future once the record is queued does not
+    /// withdraw it: the row is written all the same.
     pub async fn append(&self, mut record: Record) -> Result<i64, Error> {
         validate(&record)?;
         normalize(&mut record);
         let (reply, answer) = oneshot::channel();
+        let mut underway = Underway::start(&self.inner.underway);
         self.inner
             .tx
             .send(Msg::Append {
@@ -649,6 +695,9 @@ impl Journal {
             })
             .await
             .map_err(|_| Error::Closed)?;
+        // Sent: the writer counts it out when it receives it.
+        underway.handed_over = true;
+        drop(underway);
         answer.await.map_err(|_| Error::Closed)?
     }
 
@@ -819,7 +868,9 @@ impl Journal {
             });
         } else if head_seq < last_seq {
             problems.push(Problem::HeadMismatch { head_seq, last_seq });
-        } else if rows > 0 && head_hash.as_deref() != Some(last_hash.as_str()) {
+        } else if head_seq > 0 && head_hash.as_deref() != Some(last_hash.as_str()) {
+            // The last row (or, if everything was purged, the anchor) is not
+            // the row the head recorded.
             let edited = Problem::Edited { seq: last_seq };
             if !problems.contains(&edited) {
                 problems.push(edited);
@@ -1186,6 +1237,8 @@ struct Tail {
 struct Writer {
     pool: PgPool,
     rx: mpsc::Receiver<Msg>,
+    /// See [`Inner::underway`].
+    underway: Arc<AtomicUsize>,
     max_batch: usize,
     max_delay: Duration,
     /// Tails of the chains written so far; only ever advanced after a
@@ -1205,22 +1258,7 @@ impl Writer {
                 break;
             };
             self.accept(first, &mut batch);
-            // More, until the batch is full or max_delay has passed. After a
-            // shutdown request the channel is closed and this only drains it.
-            let deadline = tokio::time::Instant::now() + self.max_delay;
-            while !batch.is_empty() && batch.len() < self.max_batch {
-                let room = self.max_batch - batch.len();
-                match tokio::time::timeout_at(deadline, self.rx.recv_many(&mut incoming, room))
-                    .await
-                {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        for msg in incoming.drain(..) {
-                            self.accept(msg, &mut batch);
-                        }
-                    }
-                }
-            }
+            self.collect(&mut batch, &mut incoming).await;
             if !batch.is_empty() {
                 self.write(&mut batch).await;
             }
@@ -1228,9 +1266,55 @@ impl Writer {
         tracing::debug!("journal writer stopped");
     }
 
+    /// Adds to the batch what is queued, and waits (at most `max_delay` from
+    /// now) for appends already under way, never for appends nobody has
+    /// started: under load, what arrives while a batch commits makes the
+    /// next batch anyway, and waiting would only add latency.
+    async fn collect(&mut self, batch: &mut Vec<Pending>, incoming: &mut Vec<Msg>) {
+        let deadline = tokio::time::Instant::now() + self.max_delay;
+        let mut yielded = false;
+        while batch.len() < self.max_batch {
+            let room = self.max_batch - batch.len();
+            // Everything already queued, without waiting.
+            while incoming.len() < room {
+                match self.rx.try_recv() {
+                    Ok(msg) => incoming.push(msg),
+                    Err(_) => break,
+                }
+            }
+            if !incoming.is_empty() {
+                for msg in incoming.drain(..) {
+                    self.accept(msg, batch);
+                }
+                continue;
+            }
+            if self.rx.is_closed() && self.rx.is_empty() {
+                break; // shutting down: nothing more will come
+            }
+            if !yielded {
+                // Appenders woken by the previous commit may be runnable on
+                // this worker: let them enqueue before deciding.
+                yielded = true;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            if self.underway.load(Ordering::Acquire) == 0 || tokio::time::Instant::now() >= deadline
+            {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.recv_many(incoming, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
     fn accept(&mut self, msg: Msg, batch: &mut Vec<Pending>) {
         match msg {
-            Msg::Append { record, reply } => batch.push((*record, reply)),
+            Msg::Append { record, reply } => {
+                self.underway.fetch_sub(1, Ordering::AcqRel);
+                batch.push((*record, reply));
+            }
             // Refuse new appends; those queued are still written.
             Msg::Shutdown => self.rx.close(),
         }
@@ -1258,17 +1342,17 @@ impl Writer {
         }
     }
 
-    /// Writes the batch in one transaction; returns the seqs in batch order.
-    /// Cached tails move only if the commit succeeds.
+    /// Writes the batch in one statement (one transaction); returns the seqs
+    /// in batch order. Cached tails move only if it succeeds.
     async fn commit(&mut self, batch: &[Pending]) -> Result<Vec<i64>, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
         let mut next: HashMap<&str, Tail> = HashMap::new();
         for (record, _) in batch {
             let g = record.gateway_id.as_str();
             if !next.contains_key(g) {
                 let tail = match self.tails.get(g) {
                     Some(t) => t.clone(),
-                    None => load_tail(&mut tx, g).await?,
+                    None => load_tail(&mut conn, g).await?,
                 };
                 next.insert(g, tail);
             }
@@ -1319,24 +1403,8 @@ impl Writer {
             .bind(c.trace_id)
             .bind(c.prev_hash)
             .bind(c.hash)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-
-        let mut head_ids = Vec::with_capacity(next.len());
-        let mut head_seqs = Vec::with_capacity(next.len());
-        let mut head_hashes = Vec::with_capacity(next.len());
-        for (g, t) in &next {
-            head_ids.push(*g);
-            head_seqs.push(t.seq);
-            head_hashes.push(t.hash.as_str());
-        }
-        sqlx::query(UPSERT_HEADS)
-            .bind(&head_ids)
-            .bind(&head_seqs)
-            .bind(&head_hashes)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
 
         for (g, t) in next {
             self.tails.insert(g.to_owned(), t);

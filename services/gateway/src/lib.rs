@@ -327,10 +327,9 @@ impl Gateway {
                     },
                 ),
             )
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
-                async move { grpc_cancel.cancelled().await },
-            );
+            .serve_with_incoming_shutdown(egov_grpc::incoming(self.grpc), async move {
+                grpc_cancel.cancelled().await
+            });
 
         let http_state = Arc::new(http::HealthState {
             core: core.clone(),

@@ -322,6 +322,34 @@ async fn append_and_search_by_each_filter() {
     db.drop().await;
 }
 
+/// Sub-microsecond parts are cut before hashing and storing. sqlx alone
+/// would round instants before 2000-01-01 the other way (towards its
+/// epoch), and the stored row would no longer match its hash.
+#[tokio::test]
+async fn timestamps_are_cut_to_microseconds_before_hashing() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    let mut r = record("shep", "old-clock");
+    r.at = time::macros::datetime!(1999-12-31 23:59:59.123456789 UTC);
+    r.request_in_at = Some(time::macros::datetime!(1969-07-20 20:17:40.000000999 UTC));
+    r.response_out_at = Some(time::macros::datetime!(2030-01-01 00:00:00.000000001 +05:00));
+    journal.append(r.clone()).await.unwrap();
+    let found = journal.search(&Filter::default()).await.unwrap();
+    assert_eq!(
+        found[0].record.at,
+        time::macros::datetime!(1999-12-31 23:59:59.123456 UTC)
+    );
+    assert_eq!(
+        found[0].record.request_in_at,
+        Some(time::macros::datetime!(1969-07-20 20:17:40 UTC))
+    );
+    assert_eq!(found[0].record, as_stored(r));
+    let report = journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    journal.shutdown().await;
+    db.drop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_make_contiguous_chains() {
     let db = Db::new().await;
@@ -768,36 +796,46 @@ async fn two_writers_of_one_chain_clash_instead_of_forking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_writes_what_is_queued() {
     let db = Db::new().await;
-    let journal = db
-        .journal(JournalOptions {
-            max_batch: 1000,
-            max_delay: Duration::from_secs(30),
-        })
-        .await;
-    let tasks: Vec<_> = (0..50)
+    let journal = db.journal(JournalOptions::default()).await;
+    assert_eq!(journal.append(record("shep", "m0")).await.unwrap(), 1);
+    // Stall the writer: its next batch waits for this lock, while the
+    // appends after it queue up.
+    let mut lock = db.pool.begin().await.unwrap();
+    sqlx::query("lock table journal in exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (1..=50)
         .map(|i| {
             let journal = journal.clone();
             tokio::spawn(async move { journal.append(record("shep", &format!("m{i}"))).await })
         })
         .collect();
-    // Let them all queue; the writer is waiting for more (30 s).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let survivor = journal.clone();
-    let started = Instant::now();
-    journal.shutdown().await;
-    assert!(started.elapsed() < Duration::from_secs(10));
+    let shutdown = tokio::spawn(journal.shutdown());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!shutdown.is_finished(), "shutdown must wait for the queue");
+    assert!(tasks.iter().all(|t| !t.is_finished()));
+    lock.rollback().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), shutdown)
+        .await
+        .expect("shutdown finishes once the database answers")
+        .unwrap();
     let mut seqs = Vec::new();
     for t in tasks {
         seqs.push(t.await.unwrap().unwrap());
     }
     seqs.sort_unstable();
-    assert_eq!(seqs, (1..=50).collect::<Vec<i64>>());
+    assert_eq!(seqs, (2..=51).collect::<Vec<i64>>());
     assert!(matches!(
         survivor.append(record("shep", "late")).await,
         Err(Error::Closed)
     ));
     // Reading still works.
-    assert!(survivor.verify(None).await.unwrap().ok());
+    let report = survivor.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.chains[0].rows, 51);
     db.drop().await;
 }
 

@@ -329,10 +329,9 @@ impl Uc {
             .map_err(|e| Error::Serve(e.to_string()))?
             .add_service(health)
             .add_service(grpc::server(self.state.clone()))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
-                async move { grpc_cancel.cancelled().await },
-            );
+            .serve_with_incoming_shutdown(egov_grpc::incoming(self.grpc), async move {
+                grpc_cancel.cancelled().await
+            });
         let (h, g) = tokio::join!(http, grpc);
         self.state.pool.close().await;
         h.map_err(|e| Error::Serve(format!("http: {e}")))?;

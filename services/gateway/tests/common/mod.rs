@@ -111,10 +111,9 @@ async fn spawn_echo(
             .tls_config(tls.server_tls())
             .unwrap()
             .add_service(SyncChannelServer::new(echo))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                async move { cancel.cancelled().await },
-            ),
+            .serve_with_incoming_shutdown(egov_grpc::incoming(listener), async move {
+                cancel.cancelled().await
+            }),
     );
     addr
 }
