@@ -67,7 +67,7 @@ pub async fn ensure_database(url: &str) -> Result<(), Error> {
             })?;
     if !exists {
         let q = format!("create database \"{}\"", name.replace('"', "\"\""));
-        match sqlx::query(sqlx::AssertSqlSafe(q)).execute(&mut conn).await {
+        match sqlx::query(&q).execute(&mut conn).await {
             Ok(_) => tracing::info!(database = %name, "created database"),
             // created concurrently by another service of the launcher
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
@@ -102,22 +102,20 @@ pub async fn pool(url: &str, schema: &str, max_connections: u32) -> Result<PgPoo
             what: format!("connect to {}", hide_password(url)),
             source,
         })?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "create schema if not exists {schema}"
-        )))
-        .execute(&mut conn)
-        .await
-        .or_else(|e| match &e {
-            // two services creating the same schema at once
-            sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
-                Ok(Default::default())
-            }
-            _ => Err(e),
-        })
-        .map_err(|source| Error::Sql {
-            what: format!("create schema {schema}"),
-            source,
-        })?;
+        sqlx::query(&format!("create schema if not exists {schema}"))
+            .execute(&mut conn)
+            .await
+            .or_else(|e| match &e {
+                // two services creating the same schema at once
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
+                    Ok(Default::default())
+                }
+                _ => Err(e),
+            })
+            .map_err(|source| Error::Sql {
+                what: format!("create schema {schema}"),
+                source,
+            })?;
         let _ = conn.close().await;
     }
     let opts = opts.options([("search_path", schema)]);
@@ -174,11 +172,9 @@ mod tests {
             .connect()
             .await
             .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "drop database {name} with (force)"
-        )))
-        .execute(&mut admin_conn)
-        .await
-        .unwrap();
+        sqlx::query(&format!("drop database {name} with (force)"))
+            .execute(&mut admin_conn)
+            .await
+            .unwrap();
     }
 }

@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::Connection;
 
 use crate::testdb::admin_connection;
 use crate::url::{self, redact};
@@ -170,7 +170,7 @@ async fn prepare_database(pg: &PrivatePostgres, user: Option<&str>, database: &s
                     .map_err(|e| Error::db("could not query pg_roles", e))?;
             if !exists {
                 let sql = format!("CREATE ROLE {} LOGIN CREATEDB", quote_ident(user));
-                sqlx::raw_sql(AssertSqlSafe(sql))
+                sqlx::raw_sql(&sql)
                     .execute(&mut conn)
                     .await
                     .map_err(|e| Error::db(format!("could not create role {user}"), e))?;
@@ -189,7 +189,7 @@ async fn prepare_database(pg: &PrivatePostgres, user: Option<&str>, database: &s
                     .map(|u| format!(" OWNER {}", quote_ident(u)))
                     .unwrap_or_default();
                 let sql = format!("CREATE DATABASE {}{owner}", quote_ident(database));
-                sqlx::raw_sql(AssertSqlSafe(sql))
+                sqlx::raw_sql(&sql)
                     .execute(&mut conn)
                     .await
                     .map_err(|e| Error::db(format!("could not create database {database}"), e))?;

@@ -1,4 +1,4 @@
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 
 use crate::url::{redact, with_database};
 use crate::{Error, Result};
@@ -29,7 +29,7 @@ impl TestDatabase {
     pub async fn drop_database(self) -> Result<()> {
         let mut conn = admin_connection(&self.admin_url).await?;
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-        let result = sqlx::raw_sql(AssertSqlSafe(sql))
+        let result = sqlx::raw_sql(&sql)
             .execute(&mut conn)
             .await
             .map_err(|e| Error::db(format!("could not drop database {}", self.name), e));
@@ -49,18 +49,15 @@ pub async fn fresh_database(admin_url: &str, prefix: &str) -> Result<TestDatabas
     let url = with_database(admin_url, &name)?;
     let mut conn = admin_connection(admin_url).await?;
     let sql = format!("CREATE DATABASE \"{name}\"");
-    let result = sqlx::raw_sql(AssertSqlSafe(sql))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| {
-            Error::db(
-                format!(
-                    "could not create database {name} through {} (the user needs CREATEDB)",
-                    redact(admin_url)
-                ),
-                e,
-            )
-        });
+    let result = sqlx::raw_sql(&sql).execute(&mut conn).await.map_err(|e| {
+        Error::db(
+            format!(
+                "could not create database {name} through {} (the user needs CREATEDB)",
+                redact(admin_url)
+            ),
+            e,
+        )
+    });
     let _ = conn.close().await;
     result?;
     tracing::debug!(%name, "created test database");

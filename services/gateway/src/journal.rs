@@ -753,7 +753,7 @@ impl Journal {
              order by at desc, gateway_id, seq desc limit ${}",
             n + 1
         );
-        let mut query = sqlx::query_as::<_, RawRow>(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, RawRow>(&sql);
         for t in texts {
             query = query.bind(t);
         }
@@ -813,7 +813,7 @@ impl Journal {
              order by seq limit $3"
         );
         loop {
-            let chunk: Vec<RawRow> = sqlx::query_as(sqlx::AssertSqlSafe(chunk_sql.as_str()))
+            let chunk: Vec<RawRow> = sqlx::query_as(chunk_sql.as_str())
                 .bind(&gateway_id)
                 .bind(last_seq)
                 .bind(VERIFY_CHUNK)

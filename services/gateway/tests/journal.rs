@@ -50,10 +50,7 @@ impl Db {
             .execute(&mut *tx)
             .await
             .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        sqlx::query(sql).execute(&mut *tx).await.unwrap();
         sqlx::query("alter table journal enable trigger journal_append_only")
             .execute(&mut *tx)
             .await

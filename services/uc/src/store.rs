@@ -51,9 +51,9 @@ pub async fn insert(pool: &PgPool, r: &Record) -> sqlx::Result<()> {
 
 /// One certificate.
 pub async fn get(pool: &PgPool, serial: &str) -> sqlx::Result<Option<Record>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(&format!(
         "select {COLUMNS} from certificates where serial = $1"
-    )))
+    ))
     .bind(serial)
     .fetch_optional(pool)
     .await
@@ -61,9 +61,9 @@ pub async fn get(pool: &PgPool, serial: &str) -> sqlx::Result<Option<Record>> {
 
 /// Certificates of one IIN, newest first.
 pub async fn by_iin(pool: &PgPool, iin: &str) -> sqlx::Result<Vec<Record>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(&format!(
         "select {COLUMNS} from certificates where iin = $1 order by issued_at desc limit 200"
-    )))
+    ))
     .bind(iin)
     .fetch_all(pool)
     .await
@@ -71,9 +71,9 @@ pub async fn by_iin(pool: &PgPool, iin: &str) -> sqlx::Result<Vec<Record>> {
 
 /// Several certificates by serial.
 pub async fn by_serials(pool: &PgPool, serials: &[String]) -> sqlx::Result<Vec<Record>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(&format!(
         "select {COLUMNS} from certificates where serial = any($1)"
-    )))
+    ))
     .bind(serials)
     .fetch_all(pool)
     .await
@@ -87,10 +87,10 @@ pub async fn revoke(
     at: OffsetDateTime,
     reason: u8,
 ) -> sqlx::Result<Option<Record>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(&format!(
         "update certificates set revoked_at = $2, revocation_reason = $3
          where serial = $1 and revoked_at is null returning {COLUMNS}"
-    )))
+    ))
     .bind(serial)
     .bind(at)
     .bind(i16::from(reason))
