@@ -129,11 +129,18 @@ pub struct Parsed {
 
 /// Parses a CMS signature (DER, BER or PEM) into its SignedData.
 pub fn parse(input: &[u8]) -> Result<Parsed> {
-    let der_bytes = decode_armor(input)?;
-    let der_bytes = crate::ber::to_der(&der_bytes)
-        .map_err(|e| Error::malformed("CMS signature", format!("not DER/BER: {e}")))?;
-    let ci = ContentInfo::from_der(&der_bytes)
-        .map_err(|e| Error::malformed("CMS signature", format!("not a ContentInfo: {e}")))?;
+    let raw = decode_armor(input)?;
+    // DER (what we and `openssl cms -sign` without -stream write) parses as it is; only
+    // BER input pays for re-encoding
+    let ci = match ContentInfo::from_der(&raw) {
+        Ok(ci) => ci,
+        Err(_) => {
+            let der_bytes = crate::ber::to_der(&raw)
+                .map_err(|e| Error::malformed("CMS signature", format!("not DER/BER: {e}")))?;
+            ContentInfo::from_der(&der_bytes)
+                .map_err(|e| Error::malformed("CMS signature", format!("not a ContentInfo: {e}")))?
+        }
+    };
     if ci.content_type != oids::SIGNED_DATA {
         return Err(Error::malformed(
             "CMS signature",
