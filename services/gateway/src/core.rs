@@ -15,6 +15,11 @@ use tonic::transport::Channel;
 use crate::journal::{self, Journal, Record};
 use crate::registry::{Hop, Registry, RouteError, ServiceEntry};
 
+/// The hex SHA-256 the message log keeps of a payload (never the payload itself).
+pub fn payload_digest(payload: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(payload))
+}
+
 /// A refusal: the status code and a human message.
 #[derive(Debug, Clone)]
 pub struct Refusal {
@@ -341,9 +346,7 @@ impl Core {
             route: trail.route.clone(),
             payload_size: env.map(|e| e.payload.len() as i64).unwrap_or(0),
             signature_size: env.map(|e| e.signature.len() as i64).unwrap_or(0),
-            payload_sha256: hex::encode(sha2::Sha256::digest(
-                env.map(|e| e.payload.as_slice()).unwrap_or_default(),
-            )),
+            payload_sha256: payload_digest(env.map(|e| e.payload.as_slice()).unwrap_or_default()),
             signer_serial: None,
             verification: String::new(),
             status_code: String::new(),

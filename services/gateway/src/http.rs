@@ -2,7 +2,6 @@
 //! NATS, the certification authority (OCSP reachable), or the gateway's own certificate
 //! (valid and not revoked).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +25,8 @@ pub struct HealthState {
     pub nats: async_nats::Client,
     /// The OCSP responder.
     pub ocsp_url: Option<String>,
-    /// The PKI folder (issuing CA).
-    pub pki_dir: PathBuf,
+    /// The issuing CA of the gateway's own certificate (loaded once at start).
+    pub issuing: egov_pki::CertInfo,
 }
 
 /// The router.
@@ -67,16 +66,15 @@ async fn health(State(s): State<Arc<HealthState>>) -> Response {
     };
     let own = s.core.signer.cert().clone();
     let now = time::OffsetDateTime::now_utc();
-    let (ca, certificate) = match (&s.ocsp_url, egov_pki::PkiDir::open(&s.pki_dir)) {
-        (_, Err(e)) => (error(e.to_string()), error("issuing CA unknown")),
-        (None, Ok(_)) => (json!({"status": "not-configured"}), validity(&own, now)),
-        (Some(url), Ok(pki)) => {
+    let (ca, certificate) = match &s.ocsp_url {
+        None => (json!({"status": "not-configured"}), validity(&own, now)),
+        Some(url) => {
             let client = egov_pki::ocsp::Client::new(
                 url.clone(),
                 Duration::from_secs(3),
                 time::Duration::minutes(1),
             );
-            match client.status(&own, &pki.issuing.cert, now).await {
+            match client.status(&own, &s.issuing, now).await {
                 Ok(a) => {
                     let cert = match a.status {
                         egov_pki::ocsp::Status::Revoked { at, .. } => {

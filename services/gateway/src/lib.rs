@@ -253,6 +253,10 @@ impl Gateway {
         let verifier =
             egov_shep_client::envelope::pki_verifier(&cfg.pki_dir, cfg.ocsp_url.as_deref())
                 .map_err(|e| Error::Identity(e.to_string()))?;
+        let issuing = egov_pki::PkiDir::open(&cfg.pki_dir)
+            .map_err(|e| Error::Identity(e.to_string()))?
+            .issuing
+            .cert;
         let tls = egov_grpc::TlsIdentity::load(&cfg.pki_dir, &cfg.gateway_id)
             .map_err(|e| Error::Identity(e.to_string()))?;
         let core = Arc::new(core::Core::new(
@@ -336,7 +340,7 @@ impl Gateway {
             pool: self.pool.clone(),
             nats: self.nats.clone(),
             ocsp_url: cfg.ocsp_url.clone(),
-            pki_dir: cfg.pki_dir.clone(),
+            issuing,
         });
         let http_cancel = shutdown.clone();
         let http = axum::serve(self.http, http::router(http_state))

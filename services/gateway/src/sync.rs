@@ -170,8 +170,10 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
     match envelope::open_response(&answer, &core.verifier).await {
         Ok(opened) => {
             let status = opened.header.status.clone().unwrap_or_default();
+            // the response row describes the answer, not the request
             rec.payload_size = answer.payload.len() as i64;
             rec.signature_size = answer.signature.len() as i64;
+            rec.payload_sha256 = crate::core::payload_digest(&answer.payload);
             finish(
                 core,
                 &accepted.info,
