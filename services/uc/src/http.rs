@@ -36,26 +36,21 @@ fn problem(status: StatusCode, code: &str, message: impl Into<String>) -> Respon
 }
 
 async fn crl_der(AxState(s): AxState<Arc<State>>) -> Response {
-    match s.crl_der().await {
-        Ok(der) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "CRL generation failed");
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "crl-unavailable",
-                "the CRL could not be generated",
-            )
-        }
-    }
+    crl(&s, false).await
 }
 
 async fn crl_pem(AxState(s): AxState<Arc<State>>) -> Response {
+    crl(&s, true).await
+}
+
+async fn crl(s: &State, as_pem: bool) -> Response {
     match s.crl_der().await {
-        Ok(der) => (
+        Ok(der) if as_pem => (
             [(header::CONTENT_TYPE, "application/x-pem-file")],
             egov_pki::pem_encode("X509 CRL", der),
         )
             .into_response(),
+        Ok(der) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "CRL generation failed");
             problem(
