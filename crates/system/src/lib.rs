@@ -1,0 +1,347 @@
+//! What every information system of the mirror (ГБД ФЛ, ЕНИС, ИС МИО, ИС ЦОН, ПЭП) has in
+//! common, so that each service's own code is only its business:
+//!
+//! - [`Identity`]: the system's transport-signing key and certificate, the verifier of
+//!   other systems' signatures (with OCSP against the certification authority), and its
+//!   mutual-TLS identity, all from the test PKI folder;
+//! - [`serve_sync`]: a `SyncChannel` gRPC server (mutual TLS, `grpc.health.v1`) for a
+//!   [`SyncHandler`], accepting calls only from the gateways the system is registered on;
+//! - [`http_router`]: `/health` (database, own certificate) and `/metrics` (Prometheus);
+//! - [`Config`] and [`Bound`]: the settings every system has (ports, PKI, database,
+//!   schema, OCSP, gateways) and a system built from them (database migrated, ports
+//!   bound) that [`Bound::run_sync`] serves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use egov_grpc::TlsIdentity;
+use egov_pki::Verifier;
+use egov_proto::shep::v1::sync_channel_server::SyncChannelServer;
+use egov_shep_client::SystemSigner;
+use egov_shep_client::server::{SyncHandler, SyncServer};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The settings every information system has (`EGOV_<SYSTEM>__*`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The system id (certificate CN, senderId).
+    pub system_id: String,
+    /// gRPC address (SyncChannel); port 0 picks a free one.
+    pub grpc_addr: SocketAddr,
+    /// HTTP address (health, metrics, and the system's own API where it has one).
+    pub http_addr: SocketAddr,
+    /// The test PKI folder.
+    pub pki_dir: PathBuf,
+    /// PostgreSQL URL.
+    pub database_url: String,
+    /// The system's schema.
+    pub schema: String,
+    /// OCSP responder for checking certificates (the uc service).
+    pub ocsp_url: Option<String>,
+    /// Gateways allowed to call the system (the one it is registered on).
+    pub gateways: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new("system", "system", 0, 0)
+    }
+}
+
+impl Config {
+    /// Local defaults for `system_id` on its fixed ports.
+    pub fn new(system_id: &str, schema: &str, grpc_port: u16, http_port: u16) -> Self {
+        Config {
+            system_id: system_id.to_string(),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], grpc_port)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], http_port)),
+            pki_dir: PathBuf::from(".egov/pki"),
+            database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
+            schema: schema.to_string(),
+            ocsp_url: Some("http://127.0.0.1:7010/ocsp".into()),
+            gateways: vec!["shep".into()],
+        }
+    }
+
+    /// Binds both addresses to `host`, keeping their ports.
+    pub fn bind_host(&mut self, host: std::net::IpAddr) {
+        self.grpc_addr.set_ip(host);
+        self.http_addr.set_ip(host);
+    }
+
+    /// Both ports 0 (tests, several instances on one machine).
+    pub fn any_ports(&mut self) {
+        self.grpc_addr.set_port(0);
+        self.http_addr.set_port(0);
+    }
+}
+
+/// Opens `schema` of the database at `url` (creating both if missing) and runs the
+/// system's migrations on it.
+pub async fn open_database(
+    url: &str,
+    schema: &str,
+    max_connections: u32,
+    migrator: &'static sqlx::migrate::Migrator,
+) -> Result<PgPool, Error> {
+    egov_db::ensure_database(url)
+        .await
+        .map_err(|e| Error::Database(e.to_string()))?;
+    let pool = egov_db::pool(url, schema, max_connections)
+        .await
+        .map_err(|e| Error::Database(e.to_string()))?;
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|e| Error::Database(format!("migrations of {schema}: {e}")))?;
+    Ok(pool)
+}
+
+/// A system with its database open and its ports bound.
+pub struct Bound {
+    /// Its settings.
+    pub config: Config,
+    /// Its database.
+    pub pool: PgPool,
+    grpc: TcpListener,
+    http: TcpListener,
+}
+
+impl Bound {
+    /// Opens the database (migrations) and binds both ports.
+    pub async fn build(
+        config: Config,
+        migrator: &'static sqlx::migrate::Migrator,
+    ) -> Result<Self, Error> {
+        let pool = open_database(&config.database_url, &config.schema, 16, migrator).await?;
+        let grpc = bind(config.grpc_addr).await?;
+        let http = bind(config.http_addr).await?;
+        Ok(Bound {
+            config,
+            pool,
+            grpc,
+            http,
+        })
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("bound")
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound")
+    }
+
+    /// Loads the identity.
+    pub fn identity(&self) -> Result<Identity, Error> {
+        Identity::load(
+            &self.config.pki_dir,
+            &self.config.system_id,
+            self.config.ocsp_url.as_deref(),
+        )
+    }
+
+    /// Serves `handler` on gRPC and `router` merged with health and metrics on HTTP
+    /// until `shutdown`, then closes the pool.
+    pub async fn run_sync<H: SyncHandler>(
+        self,
+        identity: Identity,
+        handler: Arc<H>,
+        router: Router,
+        lane: &str,
+        shutdown: CancellationToken,
+    ) -> Result<(), Error> {
+        let grpc = serve_sync(
+            self.grpc,
+            &identity,
+            handler,
+            self.config.gateways.clone(),
+            lane,
+            shutdown.clone(),
+        );
+        let http = serve_http(
+            self.http,
+            router.merge(http_router(self.pool.clone(), identity.clone())),
+            shutdown.clone(),
+        );
+        let (g, h) = tokio::join!(grpc, http);
+        self.pool.close().await;
+        g?;
+        h
+    }
+}
+
+/// Start-up problems shared by the systems.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Keys or certificates cannot be loaded.
+    #[error("identity of {system}: {message}")]
+    Identity {
+        /// The system.
+        system: String,
+        /// Why.
+        message: String,
+    },
+    /// A socket cannot be bound.
+    #[error("bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A server failed.
+    #[error("{0}")]
+    Serve(String),
+    /// The database cannot be opened or migrated.
+    #[error("database: {0}")]
+    Database(String),
+}
+
+/// A system's identities.
+#[derive(Clone)]
+pub struct Identity {
+    /// The system id.
+    pub system_id: String,
+    /// Signs the system's envelopes.
+    pub signer: Arc<SystemSigner>,
+    /// Verifies other systems' (and people's) signatures.
+    pub verifier: Arc<Verifier>,
+    /// Mutual TLS.
+    pub tls: TlsIdentity,
+}
+
+impl Identity {
+    /// Loads `system_id`'s identities from the test PKI folder; `ocsp_url` makes the
+    /// verifier check revocation by OCSP (with the CRL as fallback).
+    pub fn load(pki_dir: &Path, system_id: &str, ocsp_url: Option<&str>) -> Result<Self, Error> {
+        let err = |m: String| Error::Identity {
+            system: system_id.to_string(),
+            message: m,
+        };
+        let signer = SystemSigner::load(pki_dir, system_id).map_err(|e| err(e.to_string()))?;
+        let verifier = egov_shep_client::envelope::pki_verifier(pki_dir, ocsp_url)
+            .map_err(|e| err(e.to_string()))?;
+        let tls = TlsIdentity::load(pki_dir, system_id).map_err(|e| err(e.to_string()))?;
+        Ok(Identity {
+            system_id: system_id.to_string(),
+            signer: Arc::new(signer),
+            verifier,
+            tls,
+        })
+    }
+}
+
+/// Binds `addr` (port 0: any free port).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+/// Serves `handler` as the system's `SyncChannel` on `listener` until `shutdown`.
+pub async fn serve_sync<H: SyncHandler>(
+    listener: TcpListener,
+    identity: &Identity,
+    handler: Arc<H>,
+    gateways: Vec<String>,
+    lane: &str,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let (reporter, health) = egov_grpc::health();
+    reporter
+        .set_serving::<SyncChannelServer<SyncServer<H>>>()
+        .await;
+    let server = SyncServer::new(
+        handler,
+        identity.signer.clone(),
+        identity.verifier.clone(),
+        gateways,
+        lane,
+    );
+    tonic::transport::Server::builder()
+        .tls_config(identity.tls.server_tls())
+        .map_err(|e| Error::Serve(e.to_string()))?
+        .add_service(health)
+        .add_service(
+            SyncChannelServer::new(server)
+                .max_decoding_message_size(64 << 20)
+                .max_encoding_message_size(64 << 20),
+        )
+        .serve_with_incoming_shutdown(egov_grpc::incoming(listener), async move {
+            shutdown.cancelled().await
+        })
+        .await
+        .map_err(|e| Error::Serve(format!("grpc: {e}")))
+}
+
+struct HealthState {
+    pool: PgPool,
+    identity: Identity,
+}
+
+/// `/health` (the database answers; the system's own certificate is within its
+/// validity) and `/metrics`.
+pub fn http_router(pool: PgPool, identity: Identity) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .with_state(Arc::new(HealthState { pool, identity }))
+        .merge(egov_telemetry::metrics_router())
+}
+
+async fn health(State(s): State<Arc<HealthState>>) -> Response {
+    let database = match tokio::time::timeout(
+        Duration::from_secs(3),
+        sqlx::query_scalar::<_, i32>("select 1").fetch_one(&s.pool),
+    )
+    .await
+    {
+        Ok(Ok(_)) => json!({"status": "ok"}),
+        Ok(Err(e)) => json!({"status": "error", "message": e.to_string()}),
+        Err(_) => json!({"status": "error", "message": "no answer within 3 s"}),
+    };
+    let cert = s.identity.signer.cert();
+    let now = time::OffsetDateTime::now_utc();
+    let certificate = if now < cert.not_before || now > cert.not_after {
+        json!({"status": "error", "message": format!("valid {} to {}", cert.not_before, cert.not_after)})
+    } else {
+        json!({"status": "ok", "serial": cert.serial_hex, "not_after": cert.not_after.to_string()})
+    };
+    let ok = database["status"] == "ok" && certificate["status"] == "ok";
+    let body = json!({
+        "status": if ok { "ok" } else { "error" },
+        "system": s.identity.system_id,
+        "checks": {"database": database, "certificate": certificate},
+    });
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+/// Serves `router` on `listener` until `shutdown`.
+pub async fn serve_http(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(|e| Error::Serve(format!("http: {e}")))
+}

@@ -1,0 +1,319 @@
+//! A world for integration tests of the information systems, on real servers: a fresh
+//! test PKI (ECDSA P-256, fast to make), a fresh PostgreSQL database, a unique NATS
+//! prefix on the machine's broker, the certification authority (uc, for OCSP) and the
+//! gateways a test asks for (ШЭП and any РШЭП), all on loopback ports picked by the OS.
+//!
+//! Systems under test are built with [`World::system_config`], registered on the
+//! gateways with [`World::register`], and the gateways start with [`World::start`]
+//! once every endpoint is known. Dropping the world stops everything and removes the
+//! test's inbox stream and database.
+//!
+//! ```no_run
+//! # async fn f() {
+//! let mut w = egov_testkit::World::new(&["shep"]).await;
+//! // build the system under test on w.system_config("gbd-fl", "gbd_fl"), then
+//! // w.register("gbd-fl", addr); w.spawn(system.run(w.cancel.clone()));
+//! w.start();
+//! let portal = w.client("portal");
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use egov_gateway::Gateway;
+use egov_gateway::journal::Journal;
+use egov_gateway::registry::Registry;
+use egov_pki::PkiDir;
+use egov_pki::Verifier;
+use egov_pki::dir::InitOptions;
+use egov_pki::keys::KeyAlgorithm;
+use egov_shep_client::Client;
+use egov_shep_client::envelope::{self, SystemSigner};
+use egov_shep_client::inbox::InboxNames;
+use tokio_util::sync::CancellationToken;
+
+pub use egov_devenv::TestDatabase;
+
+/// The running world of one test.
+pub struct World {
+    /// Temporary files (the PKI lives under it).
+    pub dir: tempfile::TempDir,
+    /// The test PKI folder.
+    pub pki: PathBuf,
+    /// The test's database.
+    pub db: TestDatabase,
+    /// The test's NATS prefix (stream and subjects).
+    pub prefix: String,
+    /// Stops everything.
+    pub cancel: CancellationToken,
+    /// A NATS connection for the test's own checks.
+    pub nats: async_nats::Client,
+    /// The OCSP responder of the running uc.
+    pub ocsp_url: String,
+    /// The registry the gateways run with.
+    pub registry: Registry,
+    /// Where each gateway listens (gRPC).
+    pub gateway_addrs: BTreeMap<String, SocketAddr>,
+    /// Where each gateway serves health and metrics.
+    pub gateway_http: BTreeMap<String, SocketAddr>,
+    /// The message log (shared by every gateway of the world).
+    pub journal: Journal,
+    pending: Vec<Gateway>,
+}
+
+/// Options of a world.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The gateways to run (`shep`, `rshep-almaty`, ...).
+    pub gateways: Vec<String>,
+    /// A registry text instead of the shipped one.
+    pub registry: Option<String>,
+    /// Seconds a recipient has to acknowledge an inbox message.
+    pub ack_wait_secs: u64,
+    /// Key algorithm of the test PKI (ECDSA P-256 by default: fast to make; RSA-2048
+    /// as the real system, for benchmarks).
+    pub algorithm: KeyAlgorithm,
+}
+
+impl Options {
+    /// The shipped registry, the given gateways.
+    pub fn new(gateways: &[&str]) -> Self {
+        Options {
+            gateways: gateways.iter().map(|g| g.to_string()).collect(),
+            registry: None,
+            ack_wait_secs: 5,
+            algorithm: KeyAlgorithm::EcdsaP256,
+        }
+    }
+}
+
+impl World {
+    /// A world with the shipped registry and the gateways named.
+    pub async fn new(gateways: &[&str]) -> World {
+        World::with(Options::new(gateways)).await
+    }
+
+    /// A world with options.
+    pub async fn with(opts: Options) -> World {
+        egov_grpc::install_crypto_provider();
+        egov_telemetry::init_for_tests();
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let pki = dir.path().join("pki");
+        PkiDir::init(
+            &pki,
+            &InitOptions {
+                algorithm: opts.algorithm,
+                ..Default::default()
+            },
+        )
+        .expect("test PKI");
+        let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "t")
+            .await
+            .expect("a fresh test database");
+        let prefix = egov_devenv::unique_prefix("t");
+        let cancel = CancellationToken::new();
+
+        let uc = egov_uc::Uc::build(egov_uc::Config {
+            http_addr: "127.0.0.1:0".parse().expect("addr"),
+            grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+            pki_dir: pki.clone(),
+            database_url: db.url.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("uc builds");
+        let ocsp_url = format!("http://{}/ocsp", uc.http_addr());
+        tokio::spawn(uc.run(cancel.clone()));
+
+        let text = opts
+            .registry
+            .clone()
+            .unwrap_or_else(|| egov_gateway::registry::DEFAULT_REGISTRY.to_string());
+        let registry = Registry::from_toml(&text).expect("a valid registry");
+        let reg_file = dir.path().join("registry.toml");
+        std::fs::write(&reg_file, &text).expect("registry written");
+        let mut pending = Vec::new();
+        let mut gateway_addrs = BTreeMap::new();
+        let mut gateway_http = BTreeMap::new();
+        for id in &opts.gateways {
+            let gw = Gateway::build(egov_gateway::Config {
+                gateway_id: id.clone(),
+                grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+                http_addr: "127.0.0.1:0".parse().expect("addr"),
+                pki_dir: pki.clone(),
+                database_url: db.url.clone(),
+                nats_url: egov_devenv::default_nats_url(),
+                nats_prefix: prefix.clone(),
+                ocsp_url: Some(ocsp_url.clone()),
+                registry_file: Some(reg_file.clone()),
+                ack_wait_secs: opts.ack_wait_secs,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("gateway {id}: {e}"));
+            gateway_addrs.insert(id.clone(), gw.grpc_addr());
+            gateway_http.insert(id.clone(), gw.http_addr());
+            pending.push(gw);
+        }
+        let journal = pending
+            .first()
+            .map(|g| g.journal())
+            .expect("at least one gateway");
+        let nats = async_nats::connect(egov_devenv::default_nats_url())
+            .await
+            .expect("NATS");
+        World {
+            dir,
+            pki,
+            db,
+            prefix,
+            cancel,
+            nats,
+            ocsp_url,
+            registry,
+            gateway_addrs,
+            gateway_http,
+            journal,
+            pending,
+        }
+    }
+
+    /// The settings of `system_id` in this world: port 0, the world's PKI, database and
+    /// OCSP responder, and the gateway the registry registers it on.
+    pub fn system_config(&self, system_id: &str, schema: &str) -> egov_system::Config {
+        let mut c = egov_system::Config::new(system_id, schema, 0, 0);
+        c.pki_dir = self.pki.clone();
+        c.database_url = self.db.url.clone();
+        c.ocsp_url = Some(self.ocsp_url.clone());
+        c.gateways = vec![self.gateway_of(system_id)];
+        c
+    }
+
+    /// The gateway `system_id` is registered on.
+    pub fn gateway_of(&self, system_id: &str) -> String {
+        self.registry
+            .system(system_id)
+            .map(|s| s.gateway.clone())
+            .unwrap_or_else(|| panic!("{system_id} is not in the registry"))
+    }
+
+    /// The gRPC address of the gateway `system_id` is registered on.
+    pub fn gateway_addr_of(&self, system_id: &str) -> String {
+        let g = self.gateway_of(system_id);
+        self.gateway_addrs
+            .get(&g)
+            .unwrap_or_else(|| panic!("gateway {g} does not run in this world"))
+            .to_string()
+    }
+
+    /// Tells the gateways where `system_id`'s SyncChannel listens (before [`World::start`]).
+    pub fn register(&mut self, system_id: &str, addr: SocketAddr) {
+        assert!(
+            !self.pending.is_empty(),
+            "register systems before World::start"
+        );
+        for g in &mut self.pending {
+            g.set_endpoint(system_id, &addr.to_string());
+        }
+    }
+
+    /// Wires the gateways to each other and runs them.
+    pub fn start(&mut self) {
+        let addrs: Vec<(String, SocketAddr)> = self
+            .gateway_addrs
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        for mut g in self.pending.drain(..) {
+            for (id, addr) in &addrs {
+                if id != g.id() {
+                    g.set_endpoint(id, &addr.to_string());
+                }
+            }
+            tokio::spawn(g.run(self.cancel.clone()));
+        }
+    }
+
+    /// Runs a task until the world stops.
+    pub fn spawn<F>(&self, fut: F)
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(fut);
+    }
+
+    /// A client of `system` on the gateway it is registered on.
+    pub fn client(&self, system: &str) -> Client {
+        self.client_with(
+            system,
+            SystemSigner::load(&self.pki, system).expect("signer"),
+        )
+    }
+
+    /// A client of `system` signing with another signer (negative tests).
+    pub fn client_with(&self, system: &str, signer: SystemSigner) -> Client {
+        let gateway = self.gateway_of(system);
+        let tls = egov_grpc::TlsIdentity::load(&self.pki, system).expect("TLS identity");
+        Client::connect(
+            &self.gateway_addr_of(system),
+            &gateway,
+            &tls,
+            Arc::new(signer),
+            self.verifier(),
+            Duration::from_secs(10),
+        )
+        .expect("client")
+    }
+
+    /// A verifier of the world's PKI (no OCSP).
+    pub fn verifier(&self) -> Arc<Verifier> {
+        envelope::pki_verifier(&self.pki, None).expect("verifier")
+    }
+
+    /// The inbox names of the world.
+    pub fn names(&self) -> InboxNames {
+        InboxNames::new(&self.prefix)
+    }
+
+    /// JetStream of the world's broker.
+    pub fn js(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(self.nats.clone())
+    }
+
+    /// The PKI folder.
+    pub fn pki(&self) -> &Path {
+        &self.pki
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        let stream = self.names().stream();
+        let db = self.db.clone();
+        // the world's runtime may be gone: clean up on a runtime of our own
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async move {
+                    // a connection of this runtime's own: the world's may live on a
+                    // runtime that is blocked on this very thread
+                    if let Ok(nats) = async_nats::connect(egov_devenv::default_nats_url()).await {
+                        let _ = async_nats::jetstream::new(nats).delete_stream(stream).await;
+                    }
+                    // give the servers a moment to let go of their connections
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let _ = db.drop_database().await;
+                });
+            }
+        })
+        .join();
+    }
+}
