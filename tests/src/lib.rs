@@ -11,3 +11,5 @@
 //!   for a short run); it prints a table and writes `target/bench-pki.json`.
 //!
 //! More end-to-end scenarios come later, under `tests/`.
+
+pub mod bench;

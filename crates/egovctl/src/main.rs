@@ -16,6 +16,7 @@
 mod cert;
 mod iin;
 mod pki;
+mod seed;
 mod shep;
 mod sign;
 mod util;
@@ -68,6 +69,9 @@ enum Command {
     /// gateways' message log.
     #[command(subcommand)]
     Shep(shep::ShepCommand),
+    /// Fill ГБД ФЛ and ЕНИС with synthetic residents and powers of attorney
+    /// (deterministic from --seed), plus the named test citizens.
+    Seed(seed::SeedArgs),
 }
 
 /// Runs one command, writing its normal output to `out`.
@@ -79,6 +83,7 @@ fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Verify(a) => verify::run(a, out),
         Command::Cert(c) => cert::run(c, out),
         Command::Shep(c) => shep::run(c, out),
+        Command::Seed(a) => seed::run(a, out),
     }?;
     out.flush()?;
     Ok(())

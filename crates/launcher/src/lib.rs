@@ -13,6 +13,12 @@
 //! | gateway | РШЭП Алматы | 7101 / 7111 | the same |
 //! | gateway | РШЭП Атырау | 7102 / 7112 | the same |
 //! | gateway | РШЭП СКО | 7103 / 7113 | the same |
+//! | gbd-fl | ГБД ФЛ | 7200 / 7201 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
+//! | enis | ЕНИС | 7210 / 7211 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
+//!
+//! On a start with an empty ГБД ФЛ the launcher seeds both registries with
+//! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
+//! `EGOV_SEED` (default 1), and the named test citizens.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,7 +32,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// Everything the launcher reads from the environment.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// Shared settings (`EGOV_DATABASE_URL`, `EGOV_NATS_URL`, `EGOV_DATA_DIR`, ...).
@@ -41,7 +47,34 @@ pub struct Settings {
     pub ephemeral_ports: bool,
     /// Prefix of the JetStream inbox stream and subjects (`EGOV_NATS_PREFIX`).
     pub nats_prefix: String,
+    /// ГБД ФЛ (`EGOV_GBD_FL__GRPC_ADDR`, ...).
+    pub gbd_fl: egov_gbd_fl::Config,
+    /// ЕНИС (`EGOV_ENIS__GRPC_ADDR`, ...).
+    pub enis: egov_enis::Config,
+    /// Residents to seed into an empty ГБД ФЛ at start (`EGOV_SEED_PERSONS`).
+    pub seed_persons: u64,
+    /// The seed of the generated registries (`EGOV_SEED`).
+    pub seed: u64,
 }
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            common: Common::default(),
+            uc: egov_uc::Config::default(),
+            grace_secs: 0,
+            ephemeral_ports: false,
+            nats_prefix: String::new(),
+            gbd_fl: egov_gbd_fl::Config::default(),
+            enis: egov_enis::Config::default(),
+            seed_persons: DEFAULT_SEED_PERSONS,
+            seed: 1,
+        }
+    }
+}
+
+/// Residents seeded into an empty ГБД ФЛ by default.
+pub const DEFAULT_SEED_PERSONS: u64 = 2000;
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), egov_config::Error> {
@@ -106,6 +139,8 @@ pub struct System {
     pub pki_dir: PathBuf,
     /// Whether the PKI was created by this start.
     pub pki_created: bool,
+    /// What this start seeded into the registries (none when they held data already).
+    pub seeded: Option<egov_seed::Report>,
     /// The database and broker in use (private instances stop when this drops).
     pub env: egov_devenv::Ensured,
     tasks: JoinSet<(&'static str, Result<(), String>)>,
@@ -198,6 +233,89 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     let token = shutdown.child_token();
     tasks.spawn(async move { ("uc", uc.run(token).await.map_err(|e| e.to_string())) });
 
+    // the registries: ГБД ФЛ and ЕНИС, seeded on first start
+    let mut seeded = None;
+    if settings.seed_persons > 0
+        && !egov_seed::is_seeded(env.database_url(), &settings.gbd_fl.system.schema)
+            .await
+            .map_err(|e| service_err("seed")(&e))?
+    {
+        let mut opts = egov_seed::Options::new(
+            settings.seed_persons,
+            settings.seed,
+            time::OffsetDateTime::now_utc()
+                .to_offset(time::UtcOffset::from_hms(5, 0, 0).expect("valid offset"))
+                .date(),
+        );
+        opts.gbd_fl_schema = settings.gbd_fl.system.schema.clone();
+        opts.enis_schema = settings.enis.system.schema.clone();
+        let report = egov_seed::seed(env.database_url(), &opts)
+            .await
+            .map_err(|e| service_err("seed")(&e))?;
+        tracing::info!(
+            persons = report.persons,
+            poas = report.poas,
+            "seeded the registries"
+        );
+        seeded = Some(report);
+    }
+    let system_cfg = |mut c: egov_system::Config| {
+        c.bind_host(common.bind_host);
+        if settings.ephemeral_ports {
+            c.any_ports();
+        }
+        c.pki_dir = pki_dir.clone();
+        c.database_url = env.database_url().to_string();
+        c.ocsp_url = Some(ocsp_url.clone());
+        c
+    };
+    let mut gbd_cfg = settings.gbd_fl.clone();
+    gbd_cfg.system = system_cfg(gbd_cfg.system);
+    let gbd = egov_gbd_fl::GbdFl::build(gbd_cfg)
+        .await
+        .map_err(|e| service_err("gbd-fl")(&e))?;
+    let mut enis_cfg = settings.enis.clone();
+    enis_cfg.system = system_cfg(enis_cfg.system);
+    let enis = egov_enis::Enis::build(enis_cfg)
+        .await
+        .map_err(|e| service_err("enis")(&e))?;
+    let mut systems: Vec<(String, SocketAddr)> = vec![
+        ("gbd-fl".into(), gbd.grpc_addr()),
+        ("enis".into(), enis.grpc_addr()),
+    ];
+    endpoints.push(Endpoint {
+        service: "gbd-fl",
+        lane: "ГБД ФЛ",
+        what: "gRPC SyncChannel (mTLS)",
+        addr: gbd.grpc_addr(),
+        scheme: "https",
+    });
+    endpoints.push(Endpoint {
+        service: "gbd-fl",
+        lane: "ГБД ФЛ",
+        what: "/health, /metrics",
+        addr: gbd.http_addr(),
+        scheme: "http",
+    });
+    endpoints.push(Endpoint {
+        service: "enis",
+        lane: "ЕНИС",
+        what: "gRPC SyncChannel (mTLS)",
+        addr: enis.grpc_addr(),
+        scheme: "https",
+    });
+    endpoints.push(Endpoint {
+        service: "enis",
+        lane: "ЕНИС",
+        what: "/health, /metrics",
+        addr: enis.http_addr(),
+        scheme: "http",
+    });
+    let token = shutdown.child_token();
+    tasks.spawn(async move { ("gbd-fl", gbd.run(token).await.map_err(|e| e.to_string())) });
+    let token = shutdown.child_token();
+    tasks.spawn(async move { ("enis", enis.run(token).await.map_err(|e| e.to_string())) });
+
     // ШЭП and the three РШЭП
     let mut gateways = Vec::new();
     for (id, _, _) in egov_gateway::GRPC_PORTS {
@@ -217,10 +335,11 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             .map_err(|e| service_err("gateway")(&e))?;
         gateways.push(gw);
     }
-    let addrs: Vec<(String, SocketAddr)> = gateways
+    let mut addrs: Vec<(String, SocketAddr)> = gateways
         .iter()
         .map(|g| (g.id().to_string(), g.grpc_addr()))
         .collect();
+    addrs.append(&mut systems);
     for gw in &mut gateways {
         for (id, addr) in &addrs {
             if id != gw.id() {
@@ -261,6 +380,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         endpoints,
         pki_dir,
         pki_created,
+        seeded,
         env,
         tasks,
         shutdown,

@@ -98,6 +98,33 @@ async fn main() {
                 }
             );
             print!("{}", system.endpoints_table());
+            if let Some(r) = &system.seeded {
+                println!(
+                    "egov: seeded ГБД ФЛ with {} persons and ЕНИС with {} powers of attorney in {:.1} s; test citizens:",
+                    r.persons,
+                    r.poas,
+                    r.elapsed.as_secs_f64()
+                );
+                for c in &r.citizens {
+                    println!(
+                        "  {:<16} {}  {:<34} {}",
+                        c.key,
+                        c.iin.as_string(),
+                        c.name,
+                        c.case
+                    );
+                }
+                for p in &r.named_poas {
+                    println!(
+                        "  power of attorney {:<14} № {} ({})",
+                        p.key, p.poa.number, p.case
+                    );
+                }
+            } else {
+                println!(
+                    "egov: the registries hold data already (egovctl seed --replace refills them)"
+                );
+            }
             println!(
                 "egov: a key for a test citizen: egovctl pki issue --dir {} --iin 870312300046 --name \"АХМЕТОВ ЕРЛАН\" --out citizen",
                 system.pki_dir.display()

@@ -28,6 +28,7 @@ async fn up_serves_and_stops_on_ctrl_c() {
         .env("EGOV_EPHEMERAL_PORTS", "true")
         .env("EGOV_NATS_PREFIX", egov_devenv::unique_prefix("up"))
         .env("EGOV_LOG_FILTER", "warn")
+        .env("EGOV_SEED_PERSONS", "300")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -81,7 +82,49 @@ async fn up_serves_and_stops_on_ctrl_c() {
         })
         .collect();
     assert_eq!(gateways.len(), 4, "{text}");
-    for g in &gateways {
+    // the registries were seeded on this first start, and their test citizens printed
+    assert!(text.contains("seeded ГБД ФЛ with 3"), "{text}");
+    assert!(text.contains("870312300046"), "{text}");
+    let registries: Vec<String> = lines
+        .iter()
+        .filter(|l| (l.starts_with("gbd-fl") || l.starts_with("enis")) && l.contains("/health"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(registries.len(), 2, "{text}");
+    // a person look-up through the launched ШЭП reaches the launched ГБД ФЛ
+    let shep = lines
+        .iter()
+        .find(|l| l.starts_with("shep ") && l.contains("https://"))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("https://")))
+        .unwrap()
+        .to_string();
+    egov_grpc::install_crypto_provider();
+    let pki = data.path().join("pki");
+    let client = egov_shep_client::Client::connect(
+        &shep,
+        "shep",
+        &egov_grpc::TlsIdentity::load(&pki, "portal").unwrap(),
+        std::sync::Arc::new(egov_shep_client::SystemSigner::load(&pki, "portal").unwrap()),
+        egov_shep_client::envelope::pki_verifier(&pki, None).unwrap(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let reply = client
+        .call(
+            "gbd-fl.person.get",
+            "",
+            "",
+            br#"{"iin":"870312300046"}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert!(reply.is_success(), "{:?}", reply.info);
+    assert!(String::from_utf8_lossy(&reply.payload).contains("Ахметов"));
+    for g in gateways.iter().chain(&registries) {
         let h: serde_json::Value = reqwest::get(format!("{g}/health"))
             .await
             .unwrap()
