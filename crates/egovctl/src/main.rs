@@ -16,6 +16,7 @@
 mod cert;
 mod iin;
 mod pki;
+mod regulation;
 mod seed;
 mod shep;
 mod sign;
@@ -72,6 +73,9 @@ enum Command {
     /// Fill ГБД ФЛ and ЕНИС with synthetic residents and powers of attorney
     /// (deterministic from --seed), plus the named test citizens.
     Seed(seed::SeedArgs),
+    /// Regulations as data: validate regulation files.
+    #[command(subcommand)]
+    Regulation(regulation::RegulationCommand),
 }
 
 /// Runs one command, writing its normal output to `out`.
@@ -84,6 +88,7 @@ fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Cert(c) => cert::run(c, out),
         Command::Shep(c) => shep::run(c, out),
         Command::Seed(a) => seed::run(a, out),
+        Command::Regulation(c) => regulation::run(c, out),
     }?;
     out.flush()?;
     Ok(())
