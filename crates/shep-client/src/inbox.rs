@@ -12,6 +12,7 @@ use egov_proto::shep::v1::{Envelope, RequestInfo};
 use futures::StreamExt;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::envelope::{self, Opened};
 
@@ -243,36 +244,44 @@ where
         if let Some(h) = &msg.headers {
             egov_telemetry::set_parent(&span, egov_telemetry::extract_nats(h));
         }
-        let _e = span.enter();
-        let env = match Envelope::decode(msg.payload.as_ref()) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %e, "undecodable inbox message, terminated");
-                let _ = msg.ack_with(jetstream::AckKind::Term).await;
-                continue;
+        // the span is attached to the futures, never entered across an await: a task
+        // moves between worker threads, an entered span must not
+        let verified = async {
+            let env = match Envelope::decode(msg.payload.as_ref()) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "undecodable inbox message, terminated");
+                    let _ = msg.ack_with(jetstream::AckKind::Term).await;
+                    return None;
+                }
+            };
+            match envelope::open_request(&env, &verifier).await {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    let id = envelope::decode_request(&env)
+                        .map(|h| h.message_id)
+                        .unwrap_or_default();
+                    tracing::error!(error = %e, message_id = %id, "inbox message failed verification, refused");
+                    let _ = msg.ack_with(jetstream::AckKind::Term).await;
+                    notifier
+                        .notify(id, false, format!("verification failed: {e}"))
+                        .await;
+                    None
+                }
             }
-        };
-        let opened = match envelope::open_request(&env, &verifier).await {
-            Ok(o) => o,
-            Err(e) => {
-                let id = envelope::decode_request(&env)
-                    .map(|h| h.message_id)
-                    .unwrap_or_default();
-                tracing::error!(error = %e, message_id = %id, "inbox message failed verification, refused");
-                let _ = msg.ack_with(jetstream::AckKind::Term).await;
-                notifier
-                    .notify(id, false, format!("verification failed: {e}"))
-                    .await;
-                continue;
-            }
+        }
+        .instrument(span.clone())
+        .await;
+        let Some(opened) = verified else {
+            continue;
         };
         let message_id = opened.header.message_id.clone();
-        drop(_e);
         let outcome = handler(Delivery {
             opened,
             route,
             attempt,
         })
+        .instrument(span.clone())
         .await;
         match outcome {
             Outcome::Done => {
