@@ -63,6 +63,7 @@ use egov_proto::shep::v1::{MessageType, SyncSendMessageRequest, SyncSendMessageR
 use egov_shep_client::envelope::{self, SystemSigner, codes};
 use egov_shep_client::inbox::InboxNames;
 use egov_shep_client::{Client, Reply};
+use egov_tests::bench::{cpu_model, load_average};
 use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
@@ -1415,25 +1416,6 @@ fn json_path() -> PathBuf {
 
 // ---------------------------------------------------------------------------------------
 // the machine
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The 1, 5 and 15 minute load averages.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
 
 /// The command name and utime + stime (seconds) of a /proc/<pid>/stat text.
 fn parse_stat(text: &str) -> Option<(&str, f64)> {

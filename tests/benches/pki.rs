@@ -38,6 +38,7 @@ use egov_pki::keys::KeyAlgorithm;
 use egov_pki::ocsp::Client as OcspClient;
 use egov_pki::verify::{Revocation, VerifyOptions};
 use egov_pki::{PkiDir, PrivateKey, Verifier};
+use egov_tests::bench::{cpu_model, load_average};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
@@ -842,25 +843,6 @@ fn json_path() -> PathBuf {
         })
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     target.join("bench-pki.json")
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The 1, 5 and 15 minute load averages.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// Deterministic filler bytes (xorshift), distinct per seed.

@@ -345,3 +345,61 @@ pub async fn serve_http(
         .await
         .map_err(|e| Error::Serve(format!("http: {e}")))
 }
+
+/// What every service binary does around its service: loads its settings from `EGOV_*`
+/// (a bad value exits 64 naming the variable), starts telemetry, installs the TLS
+/// provider, and runs `body` with a token that the first SIGINT or SIGTERM cancels.
+/// An error of `body` is printed on one line and exits 1.
+pub async fn serve_binary<S, F, Fut>(
+    name: &str,
+    common: fn(&S) -> &egov_config::Common,
+    body: F,
+) -> std::process::ExitCode
+where
+    S: serde::de::DeserializeOwned + serde::Serialize + Default + egov_config::Validate,
+    F: FnOnce(S, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let settings: S = match egov_config::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::exit(egov_config::EXIT_CONFIG);
+        }
+    };
+    let _guard = match egov_telemetry::init(&common(&settings).telemetry(), name) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{name}: telemetry: {e}");
+            std::process::exit(egov_config::EXIT_CONFIG);
+        }
+    };
+    egov_grpc::install_crypto_provider();
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            } else {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        c.cancel();
+    });
+    match body(settings, cancel).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {}", e.replace('\n', " "));
+            std::process::ExitCode::from(1)
+        }
+    }
+}

@@ -17,27 +17,20 @@ impl Validate for Settings {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let settings: Settings = match egov_config::load() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("egov-gbd-fl: {e}");
-            std::process::exit(egov_config::EXIT_CONFIG);
-        }
-    };
-    let mut cfg = settings.gbd_fl.clone();
-    cfg.system.database_url = settings.common.database_url.clone();
-    cfg.system.pki_dir = settings.common.pki_dir();
-    let _guard = egov_telemetry::init(&settings.common.telemetry(), "gbd-fl")?;
-    egov_grpc::install_crypto_provider();
-    let svc = egov_gbd_fl::GbdFl::build(cfg).await?;
-    tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), "ГБД ФЛ listening");
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        c.cancel();
-    });
-    svc.run(cancel).await?;
-    Ok(())
+async fn main() -> std::process::ExitCode {
+    egov_system::serve_binary(
+        "egov-gbd-fl",
+        |s: &Settings| &s.common,
+        |s, cancel| async move {
+            let mut cfg = s.gbd_fl;
+            cfg.system.database_url = s.common.database_url.clone();
+            cfg.system.pki_dir = s.common.pki_dir();
+            let svc = egov_gbd_fl::GbdFl::build(cfg)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), "ГБД ФЛ listening");
+            svc.run(cancel).await.map_err(|e| e.to_string())
+        },
+    )
+    .await
 }

@@ -185,7 +185,11 @@ impl Registry {
         }
     }
 
-    async fn person_get(&self, req: &Incoming) -> Result<Answer, Answer> {
+    /// The checks of a person request, then the person (absent and cancelled refused).
+    async fn person_request(
+        &self,
+        req: &Incoming,
+    ) -> Result<(PersonRequest, String, BTreeSet<FieldGroup>, PersonRow), Answer> {
         let r: PersonRequest = parse(&req.opened.payload)?;
         let iin = valid_iin(&r.iin, "iin")?;
         check_purpose(&r.purpose)?;
@@ -194,6 +198,11 @@ impl Registry {
             .disclose(req.sender(), req.service(), r.fields.as_deref())
             .map_err(|m| refuse(errors::INVALID_REQUEST, m, serde_json::Value::Null))?;
         let row = self.subject(req, &iin, &r.purpose).await?;
+        Ok((r, iin, groups, row))
+    }
+
+    async fn person_get(&self, req: &Incoming) -> Result<Answer, Answer> {
+        let (r, iin, groups, row) = self.person_request(req).await?;
         let mut shown = groups.clone();
         shown.remove(&FieldGroup::Family);
         let outcome = if row.status() == PersonStatus::Deceased {
@@ -214,14 +223,7 @@ impl Registry {
     }
 
     async fn family_get(&self, req: &Incoming) -> Result<Answer, Answer> {
-        let r: PersonRequest = parse(&req.opened.payload)?;
-        let iin = valid_iin(&r.iin, "iin")?;
-        check_purpose(&r.purpose)?;
-        let groups = self
-            .policy
-            .disclose(req.sender(), req.service(), r.fields.as_deref())
-            .map_err(|m| refuse(errors::INVALID_REQUEST, m, serde_json::Value::Null))?;
-        let row = self.subject(req, &iin, &r.purpose).await?;
+        let (r, iin, groups, row) = self.person_request(req).await?;
         let relatives = if groups.contains(&FieldGroup::Family) {
             store::family(&self.pool, &iin).await.map_err(internal)?
         } else {
