@@ -17,6 +17,13 @@ command -v cc >/dev/null 2>&1 || need+=(build-essential)
 { command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; } || need+=(nats-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ "${1:-}" = "--services" ]; then
+    # the tests' own needs: the browser test of АРМ РШЭП (headless Chromium over
+    # WebDriver) and pdftotext to read the result documents back
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+    { [ -x /usr/bin/chromedriver ] || [ -x /usr/lib/chromium/chromedriver ]; } || need+=(chromium-driver)
+    command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
     say "installing ${need[*]} with apt-get"
     $SUDO apt-get update -qq

@@ -14,6 +14,7 @@
 
 pub mod enis;
 pub mod gbd_fl;
+pub mod mio;
 
 /// The payload of a business refusal.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

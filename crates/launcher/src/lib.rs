@@ -15,6 +15,7 @@
 //! | gateway | РШЭП СКО | 7103 / 7113 | the same |
 //! | gbd-fl | ГБД ФЛ | 7200 / 7201 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
 //! | enis | ЕНИС | 7210 / 7211 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
+//! | mio-almaty, mio-atyrau, mio-nko | ИС МИО / АРМ РШЭП | 7300–7302 / 7380–7382 | gRPC SyncChannel (mTLS) / HTTP АРМ (API and web UI), health, metrics |
 //!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
@@ -55,6 +56,12 @@ pub struct Settings {
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
     pub seed: u64,
+    /// ИС МИО Алматы (`EGOV_MIO_ALMATY__*`).
+    pub mio_almaty: egov_mio_is::Config,
+    /// ИС МИО Атырауской области (`EGOV_MIO_ATYRAU__*`).
+    pub mio_atyrau: egov_mio_is::Config,
+    /// ИС МИО Акжарского района (`EGOV_MIO_NKO__*`).
+    pub mio_nko: egov_mio_is::Config,
 }
 
 impl Default for Settings {
@@ -69,6 +76,9 @@ impl Default for Settings {
             enis: egov_enis::Config::default(),
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
+            mio_almaty: egov_mio_is::Config::for_system("mio-almaty"),
+            mio_atyrau: egov_mio_is::Config::for_system("mio-atyrau"),
+            mio_nko: egov_mio_is::Config::for_system("mio-nko"),
         }
     }
 }
@@ -102,6 +112,19 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     /// URL scheme.
     pub scheme: &'static str,
+}
+
+/// An АРМ РШЭП and its employee accounts.
+#[derive(Debug, Clone)]
+pub struct Workstation {
+    /// The ИС МИО.
+    pub system: String,
+    /// The АРМ's address.
+    pub url: String,
+    /// The password of its seeded accounts (test material).
+    pub password: String,
+    /// The accounts.
+    pub employees: Vec<egov_mio_is::employees::Employee>,
 }
 
 /// Launcher failures.
@@ -141,6 +164,8 @@ pub struct System {
     pub pki_created: bool,
     /// What this start seeded into the registries (none when they held data already).
     pub seeded: Option<egov_seed::Report>,
+    /// The АРМ РШЭП of each ИС МИО and its seeded accounts.
+    pub workstations: Vec<Workstation>,
     /// The database and broker in use (private instances stop when this drops).
     pub env: egov_devenv::Ensured,
     tasks: JoinSet<(&'static str, Result<(), String>)>,
@@ -316,6 +341,51 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     let token = shutdown.child_token();
     tasks.spawn(async move { ("enis", enis.run(token).await.map_err(|e| e.to_string())) });
 
+    // the three ИС МИО with their АРМ РШЭП (they run once the gateways are bound)
+    let mut mios = Vec::new();
+    let mut workstations = Vec::new();
+    for mut cfg in [
+        settings.mio_almaty.clone(),
+        settings.mio_atyrau.clone(),
+        settings.mio_nko.clone(),
+    ] {
+        cfg.system = system_cfg(cfg.system);
+        cfg.nats_url = env.nats_url().to_string();
+        cfg.nats_prefix = settings.nats_prefix.clone();
+        let mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
+            .await
+            .map_err(|e| service_err("mio-is")(&e))?;
+        let id: &'static str = egov_mio_is::INSTANCES
+            .iter()
+            .find(|i| i.0 == mio.system_id())
+            .map(|i| i.0)
+            .unwrap_or("mio-is");
+        systems.push((id.to_string(), mio.grpc_addr()));
+        endpoints.push(Endpoint {
+            service: id,
+            lane: "ИС МИО",
+            what: "gRPC SyncChannel (mTLS): mio.queue.position",
+            addr: mio.grpc_addr(),
+            scheme: "https",
+        });
+        endpoints.push(Endpoint {
+            service: id,
+            lane: "АРМ",
+            what: "АРМ РШЭП: web UI /, API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
+            addr: mio.http_addr(),
+            scheme: "http",
+        });
+        workstations.push(Workstation {
+            system: id.to_string(),
+            url: format!("http://{}", mio.http_addr()),
+            password: cfg.employee_password.clone(),
+            employees: egov_mio_is::employees::all(mio.pool())
+                .await
+                .map_err(|e| service_err("mio-is")(&e))?,
+        });
+        mios.push((mio, cfg.gateway_id.clone()));
+    }
+
     // ШЭП and the three РШЭП
     let mut gateways = Vec::new();
     for (id, _, _) in egov_gateway::GRPC_PORTS {
@@ -346,6 +416,18 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
                 gw.set_endpoint(id, &addr.to_string());
             }
         }
+    }
+    for (mut mio, gateway) in mios {
+        if let Some((_, addr)) = addrs.iter().find(|(id, _)| *id == gateway) {
+            mio.set_gateway(&addr.to_string());
+        }
+        let id: &'static str = egov_mio_is::INSTANCES
+            .iter()
+            .find(|i| i.0 == mio.system_id())
+            .map(|i| i.0)
+            .unwrap_or("mio-is");
+        let token = shutdown.child_token();
+        tasks.spawn(async move { (id, mio.run(token).await.map_err(|e| e.to_string())) });
     }
     for gw in gateways {
         let lane = if gw.id() == "shep" {
@@ -381,6 +463,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         pki_dir,
         pki_created,
         seeded,
+        workstations,
         env,
         tasks,
         shutdown,

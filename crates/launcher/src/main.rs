@@ -129,6 +129,35 @@ async fn main() {
                 "egov: a key for a test citizen: egovctl pki issue --dir {} --iin 870312300046 --name \"АХМЕТОВ ЕРЛАН\" --out citizen",
                 system.pki_dir.display()
             );
+            for w in &system.workstations {
+                println!(
+                    "egov: АРМ РШЭП of {} at {} ({} accounts, password {:?}); for example:",
+                    w.system,
+                    w.url,
+                    w.employees.len(),
+                    w.password
+                );
+                // the accounts of the first two providers; the rest are in the same shape
+                let mut providers: Vec<&str> = Vec::new();
+                for e in &w.employees {
+                    if !providers.contains(&e.provider_id.as_str()) {
+                        providers.push(&e.provider_id);
+                    }
+                }
+                for e in w
+                    .employees
+                    .iter()
+                    .filter(|e| providers.iter().take(2).any(|p| *p == e.provider_id))
+                {
+                    println!(
+                        "  {:<28} {:<10} {}  {}",
+                        e.provider_id,
+                        e.role,
+                        e.iin,
+                        e.full_name()
+                    );
+                }
+            }
             println!("egov: ready; Ctrl-C stops every service");
             use std::io::Write;
             let _ = std::io::stdout().flush();

@@ -95,6 +95,27 @@ async fn up_serves_and_stops_on_ctrl_c() {
         })
         .collect();
     assert_eq!(registries.len(), 2, "{text}");
+    // the three ИС МИО with their АРМ РШЭП
+    let workstations: Vec<String> = lines
+        .iter()
+        .filter(|l| l.starts_with("mio-") && l.contains("АРМ"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(workstations.len(), 3, "{text}");
+    assert!(text.contains("egov: АРМ РШЭП of mio-almaty"), "{text}");
+    for w in &workstations {
+        let login = reqwest::get(format!("{w}/login"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(login.contains("АРМ РШЭП"), "{login}");
+    }
     // a person look-up through the launched ШЭП reaches the launched ГБД ФЛ
     let shep = lines
         .iter()
@@ -124,7 +145,7 @@ async fn up_serves_and_stops_on_ctrl_c() {
         .unwrap();
     assert!(reply.is_success(), "{:?}", reply.info);
     assert!(String::from_utf8_lossy(&reply.payload).contains("Ахметов"));
-    for g in gateways.iter().chain(&registries) {
+    for g in gateways.iter().chain(&registries).chain(&workstations) {
         let h: serde_json::Value = reqwest::get(format!("{g}/health"))
             .await
             .unwrap()

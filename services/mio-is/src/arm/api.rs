@@ -1,0 +1,499 @@
+//! The АРМ's JSON API (`/api/v1`, described by `openapi.json`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::views;
+use super::{ApiError, Arm, Lookup, NewApplication};
+use crate::employees;
+use crate::engine::Completion;
+use crate::store;
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+type S = State<Arc<Arm>>;
+
+/// A JSON body whose rejection is an [`ApiError`] (400, naming the problem).
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &St) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
+}
+
+/// The API's routes.
+pub fn router() -> Router<Arc<Arm>> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/worklist", get(worklist))
+        .route("/api/v1/tasks/{id}", get(task))
+        .route("/api/v1/tasks/{id}/complete", post(complete))
+        .route("/api/v1/persons/lookup", post(lookup))
+        .route("/api/v1/applications", get(applications).post(submit))
+        .route("/api/v1/applications/{key}", get(application))
+        .route(
+            "/api/v1/applications/{key}/attachments/{id}",
+            get(attachment),
+        )
+        .route("/api/v1/applications/{key}/result.pdf", get(result_pdf))
+        .route(
+            "/api/v1/applications/{key}/result.p7s",
+            get(result_signature),
+        )
+        .route("/api/v1/commission/meetings", get(meetings).post(schedule))
+        .route("/api/v1/commission/meetings/{id}", get(meeting))
+        .route(
+            "/api/v1/commission/meetings/{id}/agenda",
+            post(add_to_agenda),
+        )
+        .route("/api/v1/commission/meetings/{id}/decisions", post(decide))
+        .route("/api/v1/commission/meetings/{id}/close", post(close))
+        .route("/api/v1/queue", get(queue))
+        .route("/api/v1/sla", get(sla))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    iin: String,
+    password: String,
+}
+
+async fn login(State(arm): S, Body(l): Body<Login>) -> Result<Response, ApiError> {
+    if egov_iin::Iin::parse(l.iin.trim()).is_err() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_IIN",
+            format!("{:?} is not a valid IIN", l.iin),
+        ));
+    }
+    match employees::login(
+        &arm.engine.pool,
+        l.iin.trim(),
+        &l.password,
+        arm.engine.clock.now(),
+        arm.session_lifetime,
+    )
+    .await?
+    {
+        Some((token, employee)) => {
+            Ok(axum::Json(json!({"token": token, "employee": employee})).into_response())
+        }
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_CREDENTIALS",
+            "wrong IIN or password",
+        )),
+    }
+}
+
+async fn logout(State(arm): S, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    arm.employee(&headers).await?;
+    if let Some(t) = super::bearer_token(&headers).or_else(|| super::cookie_token(&headers)) {
+        employees::logout(&arm.engine.pool, &t).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(arm): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let regs: Vec<Value> = arm
+        .engine
+        .catalog
+        .of_provider(&who.provider_id)
+        .into_iter()
+        .map(|r| json!({"id": r.id, "service": r.service, "title": r.service_name.ru, "channels": r.channels.iter().map(|c| c.id.clone()).collect::<Vec<_>>()}))
+        .collect();
+    Ok(axum::Json(json!({"employee": who, "regulations": regs})))
+}
+
+async fn worklist(State(arm): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let tasks = views::worklist(&arm.engine, &who).await?;
+    Ok(axum::Json(json!({"tasks": tasks})))
+}
+
+async fn task(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<views::TaskDetail>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    Ok(axum::Json(views::task(&arm.engine, &who, id).await?))
+}
+
+async fn complete(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Body(c): Body<Completion>,
+) -> Result<axum::Json<views::ApplicationView>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let app = arm.engine.complete(id, &who, c).await?;
+    Ok(axum::Json(views::application(&arm.engine, app).await?))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupBody {
+    iin: String,
+    #[serde(default)]
+    regulation: Option<String>,
+}
+
+async fn lookup(
+    State(arm): S,
+    headers: HeaderMap,
+    Body(b): Body<LookupBody>,
+) -> Result<Response, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let reg = arm.regulation_for(&who, b.regulation.as_deref())?;
+    match arm.lookup(&who, &b.iin, &reg.service).await? {
+        Lookup::Found(p) => {
+            Ok(axum::Json(json!({"person": p, "regulation": reg.id})).into_response())
+        }
+        Lookup::Refused(e) => {
+            let status = if e.code == "INVALID_IIN" || e.code == "INVALID_REQUEST" {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            Err(ApiError::new(status, &e.code, e.message))
+        }
+    }
+}
+
+async fn submit(
+    State(arm): S,
+    headers: HeaderMap,
+    Body(n): Body<NewApplication>,
+) -> Result<Response, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let s = arm.submit(&who, n, Duration::from_secs(15)).await?;
+    match (&s.application, &s.rejection) {
+        (Some(app), _) => {
+            let view = views::application(&arm.engine, app.clone()).await?;
+            Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+        }
+        (None, Some(r)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &r.code,
+            r.message.clone(),
+        )),
+        (None, None) => Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"message_id": s.message_id, "status": "submitted"})),
+        )
+            .into_response()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+    category: Option<String>,
+}
+
+async fn applications(
+    State(arm): S,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID",
+            "limit must be 1 to 1000",
+        ));
+    }
+    if let Some(s) = &q.status
+        && egov_regulation::Status::parse(s).is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID",
+            format!("unknown status {s:?}"),
+        ));
+    }
+    let list = views::applications(
+        &arm.engine.pool,
+        &who.provider_id,
+        q.status.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(axum::Json(json!({"applications": list})))
+}
+
+async fn own_application(
+    arm: &Arm,
+    headers: &HeaderMap,
+    key: &str,
+) -> Result<store::Application, ApiError> {
+    let who = arm.employee(headers).await?;
+    let app = store::application(&arm.engine.pool, key)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("no application {key}"),
+            )
+        })?;
+    if app.provider_id != who.provider_id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "the application is another provider's",
+        ));
+    }
+    Ok(app)
+}
+
+async fn application(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Result<axum::Json<views::ApplicationView>, ApiError> {
+    let app = own_application(&arm, &headers, &key).await?;
+    Ok(axum::Json(views::application(&arm.engine, app).await?))
+}
+
+async fn attachment(
+    State(arm): S,
+    headers: HeaderMap,
+    Path((key, id)): Path<(String, Uuid)>,
+) -> Result<Response, ApiError> {
+    let app = own_application(&arm, &headers, &key).await?;
+    let row: Option<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
+        "select name, media_type, content from attachments where id = $1 and application_id = $2",
+    )
+    .bind(id)
+    .bind(app.id)
+    .fetch_optional(&arm.engine.pool)
+    .await?;
+    match row {
+        Some((name, media, Some(content))) => Ok((
+            [
+                (header::CONTENT_TYPE, media),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}\"", name.replace('"', "")),
+                ),
+            ],
+            content,
+        )
+            .into_response()),
+        Some((_, _, None)) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "only the paper original was presented; there is no scan",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no such attachment",
+        )),
+    }
+}
+
+async fn result_bytes(
+    arm: &Arm,
+    headers: &HeaderMap,
+    key: &str,
+    signature: bool,
+) -> Result<Response, ApiError> {
+    let app = own_application(arm, headers, key).await?;
+    let row: Option<(Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
+        "select pdf, signature from results where application_id = $1 order by drafted_at desc limit 1",
+    )
+    .bind(app.id)
+    .fetch_optional(&arm.engine.pool)
+    .await?;
+    let (pdf, sig) = row.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no result document yet")
+    })?;
+    if signature {
+        let sig = sig.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "the result is not signed yet",
+            )
+        })?;
+        Ok(([(header::CONTENT_TYPE, "application/pkcs7-signature")], sig).into_response())
+    } else {
+        Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
+    }
+}
+
+async fn result_pdf(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    result_bytes(&arm, &headers, &key, false).await
+}
+
+async fn result_signature(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    result_bytes(&arm, &headers, &key, true).await
+}
+
+async fn meetings(State(arm): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let m = crate::commission::meetings(&arm.engine.pool, &who.provider_id).await?;
+    let waiting = crate::commission::waiting(&arm.engine.pool, &who.provider_id).await?;
+    let waiting: Vec<Value> = waiting
+        .into_iter()
+        .map(|a| json!({"id": a.id, "number": a.number, "applicant_name": a.applicant_name, "category": a.category}))
+        .collect();
+    Ok(axum::Json(json!({"meetings": m, "waiting": waiting})))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Schedule {
+    #[serde(with = "egov_contracts::date")]
+    date: time::Date,
+}
+
+async fn schedule(
+    State(arm): S,
+    headers: HeaderMap,
+    Body(b): Body<Schedule>,
+) -> Result<Response, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let m = arm.engine.schedule_meeting(&who, b.date).await?;
+    Ok((StatusCode::CREATED, axum::Json(m)).into_response())
+}
+
+async fn meeting(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let m = crate::commission::meeting(&arm.engine.pool, id)
+        .await?
+        .filter(|m| m.provider_id == who.provider_id)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("no meeting {id}"),
+            )
+        })?;
+    let agenda = crate::commission::agenda(&arm.engine.pool, id).await?;
+    Ok(axum::Json(json!({"meeting": m, "agenda": agenda})))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgendaBody {
+    application: String,
+}
+
+async fn add_to_agenda(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Body(b): Body<AgendaBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let agenda = arm.engine.add_to_agenda(&who, id, &b.application).await?;
+    Ok(axum::Json(json!({"agenda": agenda})))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    application: String,
+    decision: String,
+    #[serde(default)]
+    grounds: Vec<String>,
+    #[serde(default)]
+    amount: Option<i64>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn decide(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Body(b): Body<DecisionBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let agenda = arm
+        .engine
+        .decide(
+            &who,
+            id,
+            &b.application,
+            &b.decision,
+            &b.grounds,
+            b.amount,
+            b.note.as_deref(),
+        )
+        .await?;
+    Ok(axum::Json(json!({"agenda": agenda})))
+}
+
+async fn close(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let m = arm.engine.close_protocol(&who, id).await?;
+    let agenda = crate::commission::agenda(&arm.engine.pool, id).await?;
+    Ok(axum::Json(json!({"meeting": m, "agenda": agenda})))
+}
+
+async fn queue(
+    State(arm): S,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let entries = views::queue(&arm.engine.pool, &who.provider_id, q.category.as_deref()).await?;
+    Ok(axum::Json(
+        json!({"provider": who.provider_id, "entries": entries}),
+    ))
+}
+
+async fn sla(State(arm): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let tasks = views::overdue(&arm.engine, &who.provider_id).await?;
+    Ok(axum::Json(json!({"overdue": tasks})))
+}

@@ -1,0 +1,342 @@
+//! What the API returns and the UI shows: worklist rows, task details, applications.
+
+use egov_regulation::{Regulation, StepKind};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::employees::{self, Employee};
+use crate::engine::Engine;
+use crate::store::{self, Application, AttachmentRow, StatusChange, StepRun};
+
+/// A row of the worklist.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Task {
+    /// Task id.
+    pub id: i64,
+    /// Step.
+    pub step_id: String,
+    /// Kind.
+    pub kind: String,
+    /// Role.
+    pub role: Option<String>,
+    /// Assigned employee.
+    pub assignee_iin: Option<String>,
+    /// Started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Due.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub due_at: Option<OffsetDateTime>,
+    /// Past its deadline (flagged by the SLA monitor).
+    pub overdue: bool,
+    /// The application.
+    pub application_id: Uuid,
+    /// Its number.
+    pub number: String,
+    /// The regulation.
+    pub regulation_id: String,
+    /// Applicant.
+    pub applicant_name: String,
+    /// Category.
+    pub category: String,
+    /// Status.
+    pub status: String,
+    /// Channel.
+    pub channel: String,
+    /// What to do (Russian), from the regulation.
+    #[sqlx(skip)]
+    pub action: String,
+}
+
+/// The worklist of an employee: the open tasks of their role at their provider and the
+/// tasks assigned to them, due first.
+pub async fn worklist(engine: &Engine, who: &Employee) -> sqlx::Result<Vec<Task>> {
+    tasks(
+        engine,
+        "(r.assignee_iin = $2 or (r.assignee_iin is null and r.role = $3))",
+        &who.provider_id,
+        Some((&who.iin, &who.role)),
+    )
+    .await
+}
+
+/// Open tasks of a provider matching `condition` (over `step_runs r`), due first, with
+/// their action from the regulation.
+async fn tasks(
+    engine: &Engine,
+    condition: &str,
+    provider: &str,
+    who: Option<(&str, &str)>,
+) -> sqlx::Result<Vec<Task>> {
+    let sql = format!(
+        "select r.id, r.step_id, r.kind, r.role, r.assignee_iin, r.started_at, r.due_at, r.overdue,
+                a.id as application_id, a.number, a.regulation_id, a.applicant_name, a.category, a.status, a.channel
+         from step_runs r join applications a on a.id = r.application_id
+         where r.status = 'open' and a.provider_id = $1 and {condition}
+         order by r.due_at nulls last, r.id"
+    );
+    let mut q = sqlx::query_as::<_, Task>(&sql).bind(provider);
+    if let Some((iin, role)) = who {
+        q = q.bind(iin).bind(role);
+    }
+    let mut tasks = q.fetch_all(&engine.pool).await?;
+    for t in &mut tasks {
+        t.action = engine
+            .catalog
+            .get(&t.regulation_id)
+            .and_then(|r| r.step(&t.step_id))
+            .map(|s| s.action.ru.clone())
+            .unwrap_or_default();
+    }
+    Ok(tasks)
+}
+
+/// One way out of a task.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutcomeView {
+    /// Id.
+    pub id: String,
+    /// Name (Russian).
+    pub name: String,
+    /// The result it produces.
+    pub result: Option<String>,
+}
+
+/// A document of the regulation's list and whether it is present.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocumentCheck {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Required for the applicant's category.
+    pub required: bool,
+    /// A scan or the paper original is there.
+    pub present: bool,
+}
+
+/// A task with everything needed to complete it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TaskDetail {
+    /// The task.
+    pub task: StepRun,
+    /// The step's kind.
+    pub kind: String,
+    /// What to do.
+    pub action: String,
+    /// The form of completion.
+    pub completion: String,
+    /// The condition decided here.
+    pub condition: Option<String>,
+    /// Ways out.
+    pub outcomes: Vec<OutcomeView>,
+    /// For assign steps: the employees to choose from.
+    pub candidates: Vec<Employee>,
+    /// The documents of the list.
+    pub documents: Vec<DocumentCheck>,
+    /// Refusal grounds of the regulation.
+    pub refusal_grounds: Vec<OutcomeView>,
+    /// The application.
+    pub application: ApplicationView,
+}
+
+/// An application as the АРМ shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApplicationView {
+    /// The application.
+    #[serde(flatten)]
+    pub application: Application,
+    /// The regulation's title.
+    pub regulation_title: String,
+    /// The status label.
+    pub status_label: String,
+    /// The application document as signed (JSON).
+    pub document: serde_json::Value,
+    /// Attachments.
+    pub attachments: Vec<AttachmentRow>,
+    /// Status history.
+    pub history: Vec<StatusChange>,
+    /// Every step run.
+    pub steps: Vec<StepRun>,
+    /// The result document, once drafted.
+    pub result: Option<ResultView>,
+}
+
+/// A result document's state.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ResultView {
+    /// Which result.
+    pub result_id: String,
+    /// Kind.
+    pub kind: String,
+    /// Signed by.
+    pub signer_name: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub signed_at: Option<OffsetDateTime>,
+    /// Outgoing number, once issued.
+    pub outgoing_number: Option<String>,
+}
+
+/// The application view.
+pub async fn application(engine: &Engine, app: Application) -> sqlx::Result<ApplicationView> {
+    let pool = &engine.pool;
+    let reg = engine.catalog.get(&app.regulation_id).cloned();
+    let status_label = egov_regulation::Status::parse(&app.status)
+        .map(|s| s.label().ru)
+        .unwrap_or_else(|| app.status.clone());
+    let result: Option<ResultView> = sqlx::query_as(
+        "select result_id, kind, signer_name, signed_at, outgoing_number from results where application_id = $1 order by drafted_at desc limit 1",
+    )
+    .bind(app.id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(ApplicationView {
+        regulation_title: reg.map(|r| r.service_name.ru.clone()).unwrap_or_default(),
+        status_label,
+        document: serde_json::from_slice(&app.document).unwrap_or(serde_json::Value::Null),
+        attachments: store::attachments(pool, app.id).await?,
+        history: store::history(pool, app.id).await?,
+        steps: store::runs(pool, app.id).await?,
+        result,
+        application: app,
+    })
+}
+
+/// The details of a task the employee may see.
+pub async fn task(
+    engine: &Engine,
+    who: &Employee,
+    id: i64,
+) -> Result<TaskDetail, crate::engine::Error> {
+    use crate::engine::Error;
+    let run = store::run(&engine.pool, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no task {id}")))?;
+    let app = store::application(&engine.pool, &run.application_id.to_string())
+        .await?
+        .ok_or_else(|| Error::NotFound("no application".into()))?;
+    if app.provider_id != who.provider_id {
+        return Err(Error::Forbidden(format!(
+            "task {id} belongs to another provider"
+        )));
+    }
+    let reg: std::sync::Arc<Regulation> = engine.regulation(&app)?;
+    let step = reg
+        .step(&run.step_id)
+        .ok_or_else(|| Error::Internal("unknown step".into()))?
+        .clone();
+    let candidates = match (&step.kind, &step.assigns) {
+        (StepKind::Assign, Some(role)) => {
+            employees::of_role(&engine.pool, &app.provider_id, role).await?
+        }
+        _ => vec![],
+    };
+    let attached = store::attachments(&engine.pool, app.id).await?;
+    let documents = reg
+        .documents
+        .iter()
+        .filter(|d| d.applies_to(&app.category))
+        .map(|d| DocumentCheck {
+            id: d.id.clone(),
+            name: d.name.ru.clone(),
+            required: d.required,
+            present: attached
+                .iter()
+                .any(|a| a.kind == d.id && (a.paper || a.scanned)),
+        })
+        .collect();
+    Ok(TaskDetail {
+        kind: step.kind.as_str().into(),
+        action: step.action.ru.clone(),
+        completion: step.completion.ru.clone(),
+        condition: step.condition.clone(),
+        outcomes: step
+            .outcomes
+            .iter()
+            .map(|o| OutcomeView {
+                id: o.id.clone(),
+                name: o
+                    .name
+                    .as_ref()
+                    .map(|n| n.ru.clone())
+                    .unwrap_or_else(|| o.id.clone()),
+                result: o.result.clone(),
+            })
+            .collect(),
+        candidates,
+        documents,
+        refusal_grounds: reg
+            .refusal_grounds
+            .iter()
+            .map(|g| OutcomeView {
+                id: g.id.clone(),
+                name: g.name.ru.clone(),
+                result: None,
+            })
+            .collect(),
+        application: application(engine, app).await?,
+        task: run,
+    })
+}
+
+/// The applications of a provider, newest first.
+pub async fn applications(
+    pool: &PgPool,
+    provider: &str,
+    status: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<Application>> {
+    sqlx::query_as(&format!(
+        "select {} from applications where provider_id = $1 and ($2::text is null or status = $2)
+         order by registered_at desc limit $3",
+        store::APP_COLUMNS
+    ))
+    .bind(provider)
+    .bind(status)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// The waiting list of a provider and category.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct QueueEntry {
+    /// Category.
+    pub category: String,
+    /// Ordinal number.
+    pub number: i64,
+    /// Application number.
+    pub application_number: String,
+    /// Applicant.
+    pub applicant_name: String,
+    /// Registered on.
+    #[serde(with = "egov_contracts::date")]
+    pub registered_on: time::Date,
+    /// `waiting`, `housed`, `removed`.
+    pub status: String,
+}
+
+/// The waiting list of a provider (one category, or all).
+pub async fn queue(
+    pool: &PgPool,
+    provider: &str,
+    category: Option<&str>,
+) -> sqlx::Result<Vec<QueueEntry>> {
+    sqlx::query_as(
+        "select q.category, q.number, a.number as application_number, a.applicant_name, q.registered_on, q.status
+         from queue_entries q join applications a on a.id = q.application_id
+         where q.provider_id = $1 and ($2::text is null or q.category = $2)
+         order by q.category, q.number",
+    )
+    .bind(provider)
+    .bind(category)
+    .fetch_all(pool)
+    .await
+}
+
+/// The open tasks of a provider past their deadline.
+pub async fn overdue(engine: &Engine, provider: &str) -> sqlx::Result<Vec<Task>> {
+    tasks(engine, "r.overdue", provider, None).await
+}

@@ -1,0 +1,391 @@
+//! The employees of the providers: seeded accounts for every role of every provider,
+//! their passwords (PBKDF2), their signing keys (issued by the test PKI, kept in the
+//! АРМ's keystore as NCALayer would keep them on a token), and their sessions.
+
+use std::num::NonZeroU32;
+
+use aws_lc_rs::{digest, pbkdf2, rand::SecureRandom};
+use egov_iin::{Iin, Sex};
+use egov_pki::{CertInfo, CertProfile, PkiDir, PrivateKey, SubjectSpec};
+use sqlx::PgPool;
+use time::{Duration, OffsetDateTime};
+
+use crate::catalog::Catalog;
+
+const ITERATIONS: u32 = 20_000;
+
+/// An employee.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Employee {
+    /// IIN (the login).
+    pub iin: String,
+    /// Provider.
+    pub provider_id: String,
+    /// Role.
+    pub role: String,
+    /// Surname.
+    pub surname: String,
+    /// Name.
+    pub name: String,
+    /// Patronymic.
+    pub patronymic: Option<String>,
+    /// Position (the role's name).
+    pub position: String,
+    /// Active.
+    pub active: bool,
+}
+
+impl Employee {
+    /// "Surname Name Patronymic".
+    pub fn full_name(&self) -> String {
+        let mut s = format!("{} {}", self.surname, self.name);
+        if let Some(p) = &self.patronymic {
+            s.push(' ');
+            s.push_str(p);
+        }
+        s
+    }
+}
+
+const COLUMNS: &str = "iin, provider_id, role, surname, name, patronymic, position, active";
+
+/// Hashes a password as `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`.
+pub fn hash_password(password: &str) -> String {
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut salt)
+        .expect("system randomness");
+    let mut out = [0u8; 32];
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        NonZeroU32::new(ITERATIONS).expect("non-zero"),
+        &salt,
+        password.as_bytes(),
+        &mut out,
+    );
+    format!(
+        "pbkdf2-sha256${ITERATIONS}${}${}",
+        hex::encode(salt),
+        hex::encode(out)
+    )
+}
+
+/// Checks a password against a hash made by [`hash_password`].
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    let parts: Vec<&str> = stored.split('$').collect();
+    let [alg, iter, salt, hash] = parts.as_slice() else {
+        return false;
+    };
+    if *alg != "pbkdf2-sha256" {
+        return false;
+    }
+    let (Ok(iter), Ok(salt), Ok(hash)) =
+        (iter.parse::<u32>(), hex::decode(salt), hex::decode(hash))
+    else {
+        return false;
+    };
+    let Some(iter) = NonZeroU32::new(iter) else {
+        return false;
+    };
+    pbkdf2::verify(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iter,
+        &salt,
+        password.as_bytes(),
+        &hash,
+    )
+    .is_ok()
+}
+
+fn hash64(s: &str) -> u64 {
+    let d = digest::digest(&digest::SHA256, s.as_bytes());
+    u64::from_be_bytes(d.as_ref()[..8].try_into().expect("8 bytes"))
+}
+
+/// The seeded accounts: one per role of every provider, two executors.
+pub fn planned(catalog: &Catalog) -> Vec<(String, String, u32, String, String)> {
+    let mut v = Vec::new();
+    for (provider, regs) in catalog.providers() {
+        let mut roles: Vec<(String, String)> = Vec::new();
+        for r in &regs {
+            for role in r.working_roles() {
+                if !roles.iter().any(|(id, _)| *id == role) {
+                    let name = r
+                        .role(&role)
+                        .map(|x| x.name.ru.clone())
+                        .unwrap_or_else(|| role.clone());
+                    roles.push((role, name));
+                }
+            }
+        }
+        for (role, position) in roles {
+            let count = if role == "executor" || role == regs[0].assigned_role() {
+                2
+            } else {
+                1
+            };
+            for k in 0..count {
+                v.push((
+                    provider.id.clone(),
+                    role.clone(),
+                    k,
+                    position.clone(),
+                    provider.name.ru.clone(),
+                ));
+            }
+        }
+    }
+    v
+}
+
+/// A deterministic IIN for the `k`-th employee of `role` at `provider` (serials from
+/// 9600 up, which the synthetic population never uses).
+pub fn employee_iin(provider: &str, role: &str, k: u32) -> Iin {
+    let h = hash64(&format!("{provider}/{role}/{k}"));
+    let birth = time::Date::from_calendar_date(1965, time::Month::January, 1).expect("valid")
+        + Duration::days((h % 12_000) as i64);
+    let sex = if (h >> 20).is_multiple_of(2) {
+        Sex::Male
+    } else {
+        Sex::Female
+    };
+    let start = 9600 + ((h >> 24) % 300) as u16;
+    (start..=9999)
+        .chain(9600..start)
+        .find_map(|s| Iin::from_parts(birth, sex, s).ok())
+        .expect("an assignable serial")
+}
+
+fn names_for(iin: &Iin, h: u64) -> (String, String, Option<String>) {
+    let data = egov_synth::data();
+    let set = if h.is_multiple_of(4) {
+        &data.names.russian
+    } else {
+        &data.names.kazakh
+    };
+    let father = &set.male[(h >> 8) as usize % set.male.len()];
+    let surname = &set.surnames[(h >> 16) as usize % set.surnames.len()];
+    match iin.sex() {
+        Sex::Male => (
+            surname[0].clone(),
+            set.male[(h >> 32) as usize % set.male.len()][0].clone(),
+            Some(father[1].clone()),
+        ),
+        Sex::Female => (
+            surname[1].clone(),
+            set.female[(h >> 32) as usize % set.female.len()].clone(),
+            Some(father[2].clone()),
+        ),
+    }
+}
+
+/// Creates the missing seeded accounts with `password`, issuing each a signing
+/// certificate from the test PKI. Returns the accounts (all of them, new or not).
+pub async fn seed(
+    pool: &PgPool,
+    catalog: &Catalog,
+    pki_dir: &std::path::Path,
+    password: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<Employee>, String> {
+    let plan = planned(catalog);
+    let existing: Vec<String> = sqlx::query_scalar("select iin from employees")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let missing: Vec<_> = plan
+        .iter()
+        .filter(|(p, r, k, _, _)| !existing.contains(&employee_iin(p, r, *k).as_string()))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        let pki = PkiDir::open(pki_dir).map_err(|e| format!("test PKI: {e}"))?;
+        let algorithm = pki.issuing.key.algorithm();
+        let hash = hash_password(password);
+        for (provider_id, role, k, position, provider_name) in missing {
+            let iin = employee_iin(&provider_id, &role, k);
+            let h = hash64(&iin.as_string());
+            let (surname, name, patronymic) = names_for(&iin, h);
+            let full = match &patronymic {
+                Some(p) => format!("{surname} {name} {p}"),
+                None => format!("{surname} {name}"),
+            };
+            let bin = catalog
+                .providers()
+                .into_iter()
+                .find(|(p, _)| p.id == provider_id)
+                .map(|(p, _)| p.bin)
+                .unwrap_or_default();
+            let spec = SubjectSpec {
+                iin: Some(iin),
+                name: full.to_uppercase(),
+                organization: Some(provider_name.clone()),
+                bin: Some(bin),
+                dns_names: vec![],
+            };
+            let issued = pki
+                .issue(
+                    &spec,
+                    CertProfile::Signing,
+                    algorithm,
+                    now - Duration::days(1),
+                    now + Duration::days(365 * 2),
+                )
+                .map_err(|e| format!("issuing the certificate of {}: {e}", iin.as_string()))?;
+            let key = issued.key.as_ref().ok_or("the PKI returned no key")?;
+            sqlx::query(
+                "insert into employees (iin, provider_id, role, surname, name, patronymic, position, password_hash, key_pem, cert_pem, created_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) on conflict (iin) do nothing",
+            )
+            .bind(iin.as_string())
+            .bind(&provider_id)
+            .bind(&role)
+            .bind(&surname)
+            .bind(&name)
+            .bind(&patronymic)
+            .bind(&position)
+            .bind(&hash)
+            .bind(key.to_pem())
+            .bind(issued.cert.to_pem())
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    all(pool).await.map_err(|e| e.to_string())
+}
+
+/// Every account.
+pub async fn all(pool: &PgPool) -> sqlx::Result<Vec<Employee>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from employees order by provider_id, role, iin"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+/// One account.
+pub async fn get(pool: &PgPool, iin: &str) -> sqlx::Result<Option<Employee>> {
+    sqlx::query_as(&format!("select {COLUMNS} from employees where iin = $1"))
+        .bind(iin)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The employees of a role at a provider.
+pub async fn of_role(pool: &PgPool, provider: &str, role: &str) -> sqlx::Result<Vec<Employee>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from employees where provider_id = $1 and role = $2 and active order by iin"
+    ))
+    .bind(provider)
+    .bind(role)
+    .fetch_all(pool)
+    .await
+}
+
+/// The employee's signing key and certificate (the АРМ's keystore).
+pub async fn keys(pool: &PgPool, iin: &str) -> Result<(PrivateKey, CertInfo), String> {
+    let (key, cert): (String, String) =
+        sqlx::query_as("select key_pem, cert_pem from employees where iin = $1")
+            .bind(iin)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no such employee")?;
+    Ok((
+        PrivateKey::from_pem(&key).map_err(|e| e.to_string())?,
+        CertInfo::from_pem(&cert).map_err(|e| e.to_string())?,
+    ))
+}
+
+/// Checks a login; on success opens a session and returns its token.
+pub async fn login(
+    pool: &PgPool,
+    iin: &str,
+    password: &str,
+    now: OffsetDateTime,
+    lifetime: Duration,
+) -> sqlx::Result<Option<(String, Employee)>> {
+    let row: Option<(String, bool)> =
+        sqlx::query_as("select password_hash, active from employees where iin = $1")
+            .bind(iin)
+            .fetch_optional(pool)
+            .await?;
+    // a missing account costs the same time as a wrong password
+    let (stored, active) = row.unwrap_or_else(|| (hash_password("-"), false));
+    if !verify_password(password, &stored) || !active {
+        return Ok(None);
+    }
+    let mut raw = [0u8; 32];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut raw)
+        .expect("system randomness");
+    let token = hex::encode(raw);
+    sqlx::query(
+        "insert into sessions (token_hash, employee_iin, created_at, expires_at) values ($1, $2, $3, $4)",
+    )
+    .bind(token_hash(&token))
+    .bind(iin)
+    .bind(now)
+    .bind(now + lifetime)
+    .execute(pool)
+    .await?;
+    let employee = get(pool, iin).await?.expect("just checked");
+    Ok(Some((token, employee)))
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
+}
+
+/// The employee of a session token that has not expired.
+pub async fn session(
+    pool: &PgPool,
+    token: &str,
+    now: OffsetDateTime,
+) -> sqlx::Result<Option<Employee>> {
+    let iin: Option<String> = sqlx::query_scalar(
+        "select employee_iin from sessions where token_hash = $1 and expires_at > $2",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    match iin {
+        Some(i) => get(pool, &i).await.map(|e| e.filter(|e| e.active)),
+        None => Ok(None),
+    }
+}
+
+/// Ends a session.
+pub async fn logout(pool: &PgPool, token: &str) -> sqlx::Result<()> {
+    sqlx::query("delete from sessions where token_hash = $1")
+        .bind(token_hash(token))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("секрет-1");
+        assert!(verify_password("секрет-1", &h));
+        assert!(!verify_password("секрет-2", &h));
+        assert_ne!(h, hash_password("секрет-1"), "salted");
+        assert!(!verify_password("x", "garbage"));
+        assert!(!verify_password("x", "pbkdf2-sha256$0$00$00"));
+    }
+
+    #[test]
+    fn employee_iins_are_stable_and_valid() {
+        let a = employee_iin("almaty-housing", "head", 0);
+        assert_eq!(a, employee_iin("almaty-housing", "head", 0));
+        assert_ne!(a, employee_iin("almaty-housing", "head", 1));
+        assert!(Iin::parse(&a.as_string()).is_ok());
+    }
+}

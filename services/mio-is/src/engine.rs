@@ -1,0 +1,935 @@
+//! The engine: runs an application through its regulation. Automatic steps run at once;
+//! a human step becomes an open task for its role (or its assigned employee) with a due
+//! time computed from the step's deadline; completing a task applies its outcome (the
+//! result chosen, the waiting list, the status) and enters the next step, all in one
+//! transaction, with the status messages in the outbox of that transaction.
+
+use std::sync::Arc;
+
+use egov_calendar::Calendar;
+use egov_contracts::mio::{QueuePlace, ResultDocument};
+use egov_pki::Verifier;
+use egov_regulation::{Actor, Effect, Regulation, ResultKind, Status, Step, StepKind};
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::documents::{self, Part, Values};
+use crate::employees::{self, Employee};
+use crate::outbox::{self, Extras};
+use crate::store::{self, Application, StepRun};
+
+/// Engine errors, each with a stable code (the АРМ maps them to HTTP statuses).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such task, application, meeting...
+    #[error("{0}")]
+    NotFound(String),
+    /// The employee may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The state does not allow it (a task completed already, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// The input is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Something that should not happen.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::Conflict(_) => "CONFLICT",
+            Error::Invalid(_) => "INVALID",
+            Error::Db(_) | Error::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+/// What an employee gives when completing a task.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Completion {
+    /// The outcome (steps with several ways out).
+    pub outcome: Option<String>,
+    /// The executor chosen (assign steps).
+    pub assignee: Option<String>,
+    /// Documents found missing (check: incomplete).
+    pub missing_documents: Vec<String>,
+    /// Refusal grounds (check: refuse).
+    pub grounds: Vec<String>,
+    /// A note.
+    pub note: Option<String>,
+    /// The amount (S2 assignment), tenge a month.
+    pub amount: Option<i64>,
+}
+
+/// The engine of one ИС МИО.
+#[derive(Clone)]
+pub struct Engine {
+    /// Its database.
+    pub pool: PgPool,
+    /// Its regulations.
+    pub catalog: Arc<Catalog>,
+    /// Its clock.
+    pub clock: Clock,
+    /// Kazakhstan's working days.
+    pub calendar: &'static Calendar,
+    /// Wakes the outbox relay after a commit.
+    pub outbox_wake: Arc<Notify>,
+    /// Verifies the signatures it makes and receives.
+    pub verifier: Arc<Verifier>,
+    /// The system id.
+    pub system_id: String,
+    /// Certificates sent with the signatures it makes (the issuing CA).
+    pub chain: Vec<egov_pki::CertInfo>,
+}
+
+fn date_ru(d: time::Date) -> String {
+    format!("{:02}.{:02}.{}", d.day(), d.month() as u8, d.year())
+}
+
+/// Thousands separated by spaces.
+pub fn money(v: i64) -> String {
+    let s = v.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    if v < 0 { format!("-{out}") } else { out }
+}
+
+impl Engine {
+    /// The regulation an application runs.
+    pub fn regulation(&self, app: &Application) -> Result<Arc<Regulation>, Error> {
+        self.catalog
+            .get(&app.regulation_id)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Internal(format!("regulation {} is not loaded", app.regulation_id))
+            })
+    }
+
+    /// Wakes the outbox relay (after a commit that wrote to the outbox).
+    pub fn wake(&self) {
+        self.outbox_wake.notify_one();
+    }
+
+    /// Saves the mutable columns of an application.
+    pub async fn save(conn: &mut PgConnection, app: &Application) -> sqlx::Result<()> {
+        sqlx::query(
+            "update applications set status = $2, current_step = $3, assignee_iin = $4, result_id = $5,
+                grounds = $6, missing_documents = $7, decision_number = $8, decision_date = $9, amount = $10,
+                queue_category = $11, queue_number = $12, registration_date = $13, completed_at = $14,
+                overdue = $15, updated_at = $16
+             where id = $1",
+        )
+        .bind(app.id)
+        .bind(&app.status)
+        .bind(&app.current_step)
+        .bind(&app.assignee_iin)
+        .bind(&app.result_id)
+        .bind(&app.grounds)
+        .bind(&app.missing_documents)
+        .bind(&app.decision_number)
+        .bind(app.decision_date)
+        .bind(app.amount)
+        .bind(&app.queue_category)
+        .bind(app.queue_number)
+        .bind(app.registration_date)
+        .bind(app.completed_at)
+        .bind(app.overdue)
+        .bind(app.updated_at)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Changes the status (history and outbox) when it differs.
+    pub async fn set_status(
+        &self,
+        conn: &mut PgConnection,
+        app: &mut Application,
+        status: Status,
+        step: Option<&str>,
+        now: OffsetDateTime,
+        extras: Extras,
+    ) -> sqlx::Result<()> {
+        if app.status == status.as_str() && extras.result.is_none() {
+            return Ok(());
+        }
+        app.status = status.as_str().to_string();
+        app.updated_at = now;
+        outbox::notify_status(conn, app, status, step, now, extras).await?;
+        metrics::counter!("egov_mio_status_changes_total", "system" => self.system_id.clone(), "status" => status.as_str()).increment(1);
+        Ok(())
+    }
+
+    fn who(reg: &Regulation, step: &Step, app: &Application) -> (Option<String>, Option<String>) {
+        match &step.actor {
+            Actor::System => (None, None),
+            Actor::Role(r) => (Some(r.clone()), None),
+            Actor::Assigned => (Some(reg.assigned_role()), app.assignee_iin.clone()),
+        }
+    }
+
+    /// Enters `step_id` and runs on through automatic steps until a human step (an open
+    /// task) or the end.
+    pub async fn enter(
+        &self,
+        conn: &mut PgConnection,
+        app: &mut Application,
+        reg: &Regulation,
+        step_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let mut step_id = step_id.to_string();
+        for _ in 0..reg.steps.len() + 1 {
+            let step = reg
+                .step(&step_id)
+                .ok_or_else(|| Error::Internal(format!("{}: no step {step_id}", reg.id)))?
+                .clone();
+            app.current_step = Some(step.id.clone());
+            app.updated_at = now;
+            let due = step.deadline.map(|d| d.due(self.calendar, now));
+            let (role, assignee) = Self::who(reg, &step, app);
+            if step.kind == StepKind::End || step.actor == Actor::System {
+                sqlx::query(
+                    "insert into step_runs (application_id, step_id, kind, status, started_at, due_at, completed_at, completed_by)
+                     values ($1, $2, $3, 'done', $4, $5, $4, 'system')",
+                )
+                .bind(app.id)
+                .bind(&step.id)
+                .bind(step.kind.as_str())
+                .bind(now)
+                .bind(due)
+                .execute(&mut *conn)
+                .await?;
+                if step.kind == StepKind::End {
+                    break;
+                }
+                if step.kind == StepKind::Deliver {
+                    self.deliver(conn, app, reg, &step, now).await?;
+                } else if let Some(s) = step.status {
+                    self.set_status(conn, app, s, Some(&step.id), now, Extras::default())
+                        .await?;
+                }
+                step_id = match (&step.next, step.outcomes.first()) {
+                    (Some(n), _) => n.clone(),
+                    (None, Some(o)) => o.next.clone(),
+                    (None, None) => {
+                        return Err(Error::Internal(format!("step {} leads nowhere", step.id)));
+                    }
+                };
+                continue;
+            }
+            sqlx::query(
+                "insert into step_runs (application_id, step_id, kind, role, assignee_iin, status, started_at, due_at)
+                 values ($1, $2, $3, $4, $5, 'open', $6, $7)",
+            )
+            .bind(app.id)
+            .bind(&step.id)
+            .bind(step.kind.as_str())
+            .bind(&role)
+            .bind(&assignee)
+            .bind(now)
+            .bind(due)
+            .execute(&mut *conn)
+            .await?;
+            break;
+        }
+        Self::save(conn, app).await?;
+        Ok(())
+    }
+
+    /// Completes task `run_id` as `who`, in a transaction of its own.
+    pub async fn complete(
+        &self,
+        run_id: i64,
+        who: &Employee,
+        c: Completion,
+    ) -> Result<Application, Error> {
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        let run = store::run_for_update(&mut tx, run_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no task {run_id}")))?;
+        let mut app = store::application_for_update(&mut tx, run.application_id)
+            .await?
+            .ok_or_else(|| Error::Internal("the task's application is gone".into()))?;
+        if run.status != "open" {
+            return Err(Error::Conflict(format!(
+                "task {run_id} ({}) was completed already by {} at {}",
+                run.step_id,
+                run.completed_by.clone().unwrap_or_default(),
+                run.completed_at.map(|t| t.to_string()).unwrap_or_default()
+            )));
+        }
+        if who.provider_id != app.provider_id {
+            return Err(Error::Forbidden(format!(
+                "task {run_id} belongs to provider {}, not to {}",
+                app.provider_id, who.provider_id
+            )));
+        }
+        match (&run.assignee_iin, &run.role) {
+            (Some(a), _) if *a != who.iin => {
+                return Err(Error::Forbidden(format!(
+                    "task {run_id} is assigned to employee {a}"
+                )));
+            }
+            (None, Some(role)) if *role != who.role => {
+                return Err(Error::Forbidden(format!(
+                    "task {run_id} ({}) is for the role {role}, not {}",
+                    run.step_id, who.role
+                )));
+            }
+            _ => {}
+        }
+        let reg = self.regulation(&app)?;
+        let step = reg
+            .step(&run.step_id)
+            .ok_or_else(|| Error::Internal(format!("no step {}", run.step_id)))?
+            .clone();
+        if step.kind == StepKind::Commission {
+            return Err(Error::Conflict(format!(
+                "task {run_id} is decided by the commission: put the application on a meeting's agenda and close its protocol"
+            )));
+        }
+        self.apply(&mut tx, run, &mut app, &reg, &step, Some(who), &c, now)
+            .await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(app)
+    }
+
+    /// Applies a completion to an open run (the АРМ's tasks and the commission's protocol).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        run: StepRun,
+        app: &mut Application,
+        reg: &Regulation,
+        step: &Step,
+        who: Option<&Employee>,
+        c: &Completion,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let outcome = match (&c.outcome, step.outcomes.is_empty()) {
+            (None, true) => None,
+            (Some(o), false) => Some(step.outcome(o).cloned().ok_or_else(|| {
+                Error::Invalid(format!(
+                    "step {} has no outcome {o:?} (its outcomes: {})",
+                    step.id,
+                    step.outcomes
+                        .iter()
+                        .map(|o| o.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?),
+            (None, false) => {
+                return Err(Error::Invalid(format!(
+                    "step {} needs an outcome: {}",
+                    step.id,
+                    step.outcomes
+                        .iter()
+                        .map(|o| o.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            (Some(o), true) => {
+                return Err(Error::Invalid(format!(
+                    "step {} has a single way out; outcome {o:?} does not apply",
+                    step.id
+                )));
+            }
+        };
+        let by = who
+            .map(|w| w.iin.clone())
+            .unwrap_or_else(|| "commission".into());
+        match step.kind {
+            StepKind::Assign => {
+                let iin = c
+                    .assignee
+                    .as_deref()
+                    .ok_or_else(|| Error::Invalid("choose the executor: assignee".into()))?;
+                let role = step.assigns.clone().unwrap_or_else(|| reg.assigned_role());
+                let candidates = employees::of_role(&self.pool, &app.provider_id, &role).await?;
+                if !candidates.iter().any(|e| e.iin == iin) {
+                    return Err(Error::Invalid(format!(
+                        "{iin} is not an active employee of the role {role} at {}",
+                        app.provider_id
+                    )));
+                }
+                app.assignee_iin = Some(iin.to_string());
+            }
+            StepKind::Check => {
+                let o = outcome.as_ref().expect("check steps have outcomes");
+                let missing = self.missing_documents(conn, app, reg).await?;
+                match o.id.as_str() {
+                    "complete" if !missing.is_empty() => {
+                        return Err(Error::Invalid(format!(
+                            "documents are missing: {}; choose incomplete",
+                            missing.join(", ")
+                        )));
+                    }
+                    "incomplete" => {
+                        for d in &c.missing_documents {
+                            if !reg.documents.iter().any(|x| x.id == *d) {
+                                return Err(Error::Invalid(format!("unknown document {d:?}")));
+                            }
+                        }
+                        let mut all: Vec<String> = missing.clone();
+                        for d in &c.missing_documents {
+                            if !all.contains(d) {
+                                all.push(d.clone());
+                            }
+                        }
+                        if all.is_empty() {
+                            return Err(Error::Invalid(
+                                "every required document is attached; name the documents that are inadequate (missing_documents)".into(),
+                            ));
+                        }
+                        app.missing_documents = all;
+                    }
+                    "refuse" => self.take_grounds(app, reg, &c.grounds)?,
+                    _ => {}
+                }
+            }
+            StepKind::Draft => {
+                let result = app
+                    .result_id
+                    .clone()
+                    .or_else(|| step.result.clone())
+                    .ok_or_else(|| {
+                        Error::Internal(format!(
+                            "no result was chosen on the way to step {}",
+                            step.id
+                        ))
+                    })?;
+                app.result_id = Some(result.clone());
+                self.draft(conn, app, reg, &result, &by, now).await?;
+            }
+            StepKind::Sign => {
+                let who =
+                    who.ok_or_else(|| Error::Internal("a signature needs a person".into()))?;
+                self.sign(conn, app, reg, who, now).await?;
+            }
+            StepKind::Deliver => {
+                self.deliver(conn, app, reg, step, now).await?;
+            }
+            _ => {}
+        }
+        if let Some(o) = &outcome {
+            if let Some(r) = &o.result {
+                app.result_id = Some(r.clone());
+                let kind = reg.result(r).map(|x| x.kind);
+                // a refusal names its grounds; one for incomplete documents names them instead
+                if kind == Some(ResultKind::Refusal)
+                    && app.grounds.is_empty()
+                    && o.id != "incomplete"
+                {
+                    self.take_grounds(app, reg, &c.grounds)?;
+                }
+                if kind == Some(ResultKind::Assignment) {
+                    match c.amount {
+                        Some(a) if a > 0 => app.amount = Some(a),
+                        _ => {
+                            return Err(Error::Invalid(
+                                "the assignment needs the amount (tenge a month, > 0)".into(),
+                            ));
+                        }
+                    }
+                }
+            }
+            if o.effect == Some(Effect::Enqueue) && app.queue_number.is_none() {
+                self.enqueue(conn, app, now).await?;
+            }
+        }
+        let overdue = run.overdue || run.due_at.is_some_and(|d| now > d);
+        sqlx::query(
+            "update step_runs set status = 'done', completed_at = $2, completed_by = $3, outcome = $4, note = $5,
+                overdue = $6, overdue_at = coalesce(overdue_at, case when $6 then $2 end)
+             where id = $1",
+        )
+        .bind(run.id)
+        .bind(now)
+        .bind(&by)
+        .bind(outcome.as_ref().map(|o| o.id.clone()))
+        .bind(&c.note)
+        .bind(overdue)
+        .execute(&mut *conn)
+        .await?;
+        metrics::counter!(
+            "egov_mio_steps_completed_total",
+            "system" => self.system_id.clone(),
+            "regulation" => reg.id.clone(),
+            "step" => step.id.clone(),
+            "overdue" => if overdue { "true" } else { "false" },
+        )
+        .increment(1);
+        metrics::histogram!(
+            "egov_mio_step_duration_seconds",
+            "system" => self.system_id.clone(),
+            "regulation" => reg.id.clone(),
+            "step" => step.id.clone(),
+        )
+        .record((now - run.started_at).as_seconds_f64().max(0.0));
+        if let Some(s) = outcome.as_ref().and_then(|o| o.status).or(step.status) {
+            self.set_status(conn, app, s, Some(&step.id), now, Extras::default())
+                .await?;
+        }
+        let next = match (&outcome, &step.next) {
+            (Some(o), _) => o.next.clone(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => return Err(Error::Internal(format!("step {} leads nowhere", step.id))),
+        };
+        self.enter(conn, app, reg, &next, now).await
+    }
+
+    fn take_grounds(
+        &self,
+        app: &mut Application,
+        reg: &Regulation,
+        grounds: &[String],
+    ) -> Result<(), Error> {
+        if grounds.is_empty() {
+            return Err(Error::Invalid(format!(
+                "a refusal names its grounds (known: {})",
+                reg.refusal_grounds
+                    .iter()
+                    .map(|g| g.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        for g in grounds {
+            if !reg.refusal_grounds.iter().any(|x| x.id == *g) {
+                return Err(Error::Invalid(format!("unknown refusal ground {g:?}")));
+            }
+        }
+        app.grounds = grounds.to_vec();
+        Ok(())
+    }
+
+    /// The required documents of the applicant's category with neither a scan nor a
+    /// paper original.
+    pub async fn missing_documents(
+        &self,
+        conn: &mut PgConnection,
+        app: &Application,
+        reg: &Regulation,
+    ) -> Result<Vec<String>, Error> {
+        let present: Vec<String> = sqlx::query_scalar(
+            "select distinct kind from attachments where application_id = $1 and (paper or content is not null)",
+        )
+        .bind(app.id)
+        .fetch_all(conn)
+        .await?;
+        Ok(reg
+            .required_documents(&app.category)
+            .into_iter()
+            .filter(|d| !present.contains(&d.id))
+            .map(|d| d.id.clone())
+            .collect())
+    }
+
+    /// Registers the applicant on the waiting list of the provider and category: the
+    /// next number, in the caller's transaction (gap-free and unique under concurrency).
+    pub async fn enqueue(
+        &self,
+        conn: &mut PgConnection,
+        app: &mut Application,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let key = format!("{}/{}", app.provider_id, app.category);
+        let number = store::next_number(conn, "queue", &key).await?;
+        let today = now.to_offset(egov_calendar::LOCAL_OFFSET).date();
+        sqlx::query(
+            "insert into queue_entries (provider_id, category, number, application_id, applicant_iin, registered_on)
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&app.provider_id)
+        .bind(&app.category)
+        .bind(number)
+        .bind(app.id)
+        .bind(&app.applicant_iin)
+        .bind(today)
+        .execute(&mut *conn)
+        .await?;
+        app.queue_category = Some(app.category.clone());
+        app.queue_number = Some(number);
+        app.registration_date = Some(today);
+        Ok(())
+    }
+
+    async fn values(
+        &self,
+        conn: &mut PgConnection,
+        app: &Application,
+        reg: &Regulation,
+        signer: Option<&Employee>,
+    ) -> Result<Values, Error> {
+        let mut v = Values::new();
+        let both = |s: String| (s.clone(), s);
+        let provider = reg
+            .provider(&app.provider_id)
+            .ok_or_else(|| Error::Internal("unknown provider".into()))?;
+        v.insert("applicant_name", both(app.applicant_name.clone()));
+        v.insert("applicant_iin", both(app.applicant_iin.clone()));
+        v.insert("application_number", both(app.number.clone()));
+        let reg_date = app
+            .registered_at
+            .to_offset(egov_calendar::LOCAL_OFFSET)
+            .date();
+        v.insert("application_date", both(date_ru(reg_date)));
+        v.insert(
+            "provider",
+            (provider.name.ru.clone(), provider.name.kk.clone()),
+        );
+        let cat = reg.category(&app.category);
+        v.insert(
+            "category",
+            cat.map(|c| (c.name.ru.clone(), c.name.kk.clone()))
+                .unwrap_or_else(|| both(app.category.clone())),
+        );
+        v.insert("registration_number", both(app.number.clone()));
+        v.insert(
+            "registration_date",
+            both(app.registration_date.map(date_ru).unwrap_or_default()),
+        );
+        v.insert(
+            "queue_number",
+            both(app.queue_number.map(|n| n.to_string()).unwrap_or_default()),
+        );
+        let grounds: Vec<(String, String)> = app
+            .grounds
+            .iter()
+            .filter_map(|g| reg.refusal_grounds.iter().find(|x| x.id == *g))
+            .map(|g| (g.name.ru.clone(), g.name.kk.clone()))
+            .collect();
+        v.insert(
+            "grounds",
+            (
+                grounds
+                    .iter()
+                    .map(|g| g.0.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                grounds
+                    .iter()
+                    .map(|g| g.1.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        );
+        let missing: Vec<(String, String)> = app
+            .missing_documents
+            .iter()
+            .filter_map(|d| reg.documents.iter().find(|x| x.id == *d))
+            .map(|d| (d.name.ru.clone(), d.name.kk.clone()))
+            .collect();
+        v.insert(
+            "missing_documents",
+            (
+                missing
+                    .iter()
+                    .map(|g| g.0.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                missing
+                    .iter()
+                    .map(|g| g.1.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        );
+        v.insert(
+            "decision_number",
+            both(app.decision_number.clone().unwrap_or_default()),
+        );
+        v.insert(
+            "decision_date",
+            both(app.decision_date.map(date_ru).unwrap_or_default()),
+        );
+        v.insert(
+            "amount",
+            (
+                app.amount
+                    .map(|a| format!("{} тенге", money(a)))
+                    .unwrap_or_default(),
+                app.amount
+                    .map(|a| format!("{} теңге", money(a)))
+                    .unwrap_or_default(),
+            ),
+        );
+        let signer = match signer {
+            Some(s) => Some(s.clone()),
+            None => {
+                // the draft names the person who will sign: the first of the signing role
+                let role = reg
+                    .steps
+                    .iter()
+                    .find(|s| s.kind == StepKind::Sign)
+                    .and_then(|s| match &s.actor {
+                        Actor::Role(r) => Some(r.clone()),
+                        _ => None,
+                    });
+                match role {
+                    Some(r) => employees::of_role(&self.pool, &app.provider_id, &r)
+                        .await?
+                        .into_iter()
+                        .next(),
+                    None => None,
+                }
+            }
+        };
+        let _ = conn;
+        if let Some(s) = &signer {
+            let pos = reg.role(&s.role).map(|r| r.name.clone());
+            v.insert("signer_name", both(s.full_name()));
+            v.insert(
+                "signer_position",
+                pos.map(|p| (p.ru, p.kk))
+                    .unwrap_or_else(|| both(s.position.clone())),
+            );
+        }
+        Ok(v)
+    }
+
+    async fn render(
+        &self,
+        conn: &mut PgConnection,
+        app: &Application,
+        reg: &Regulation,
+        result_id: &str,
+        signer: Option<&Employee>,
+    ) -> Result<Vec<u8>, Error> {
+        let result = reg
+            .result(result_id)
+            .ok_or_else(|| Error::Internal(format!("no result {result_id}")))?;
+        let provider = reg.provider(&app.provider_id).expect("checked in values");
+        let v = self.values(conn, app, reg, signer).await?;
+        let reg_date = app
+            .registered_at
+            .to_offset(egov_calendar::LOCAL_OFFSET)
+            .date();
+        let part = |lang: &str| Part {
+            header: provider.name.get(lang).to_string(),
+            address: provider
+                .address
+                .as_ref()
+                .map(|a| a.get(lang).to_string())
+                .unwrap_or_default(),
+            reference: if lang == "kk" {
+                format!("{} жылғы өтінішке № {}", date_ru(reg_date), app.number)
+            } else {
+                format!("К заявлению № {} от {}", app.number, date_ru(reg_date))
+            },
+            title: result.title.get(lang).to_string(),
+            body: documents::fill(result.body.get(lang), &v, lang),
+            footer: if lang == "kk" {
+                "Электрондық құжат уәкілетті адамның ЭЦҚ-сымен қол қойылған (CMS).".to_string()
+            } else {
+                "Электронный документ подписан ЭЦП уполномоченного лица (CMS).".to_string()
+            },
+        };
+        documents::render(&[part("ru"), part("kk")], &result.title.ru).map_err(Error::Internal)
+    }
+
+    async fn draft(
+        &self,
+        conn: &mut PgConnection,
+        app: &Application,
+        reg: &Regulation,
+        result_id: &str,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let pdf = self.render(conn, app, reg, result_id, None).await?;
+        let kind = reg
+            .result(result_id)
+            .map(|r| r.kind.as_str())
+            .unwrap_or("refusal");
+        // a new draft replaces an unsigned earlier one (a path sent back and drafted again)
+        sqlx::query("delete from results where application_id = $1 and signed_at is null")
+            .bind(app.id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "insert into results (id, application_id, result_id, kind, pdf, drafted_at, drafted_by) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(Uuid::new_v4())
+        .bind(app.id)
+        .bind(result_id)
+        .bind(kind)
+        .bind(pdf)
+        .bind(now)
+        .bind(by)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn sign(
+        &self,
+        conn: &mut PgConnection,
+        app: &Application,
+        reg: &Regulation,
+        who: &Employee,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let row: Option<(Uuid, String)> = sqlx::query_as(
+            "select id, result_id from results where application_id = $1 and signed_at is null order by drafted_at desc limit 1",
+        )
+        .bind(app.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (id, result_id) =
+            row.ok_or_else(|| Error::Conflict("there is no drafted result to sign".into()))?;
+        // the signed document names its actual signer
+        let pdf = self.render(conn, app, reg, &result_id, Some(who)).await?;
+        let (key, cert) = employees::keys(&self.pool, &who.iin)
+            .await
+            .map_err(Error::Internal)?;
+        let signature = egov_pki::cms::sign(&pdf, &key, &cert, &self.chain, true, now)
+            .map_err(|e| Error::Internal(format!("signing: {e}")))?;
+        // the signature must verify before the document leaves
+        self.verifier
+            .verify_detached(
+                &pdf,
+                &signature,
+                &egov_pki::VerifyOptions {
+                    expected_iin: cert.identity.iin,
+                    usage: egov_pki::verify::Usage::Signing,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| Error::Internal(format!("the new signature does not verify: {e}")))?;
+        sqlx::query(
+            "update results set pdf = $2, signature = $3, signer_iin = $4, signer_name = $5, signed_at = $6 where id = $1",
+        )
+        .bind(id)
+        .bind(pdf)
+        .bind(signature)
+        .bind(&who.iin)
+        .bind(who.full_name())
+        .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Registers the outgoing result and sends it with the final status.
+    async fn deliver(
+        &self,
+        conn: &mut PgConnection,
+        app: &mut Application,
+        reg: &Regulation,
+        step: &Step,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        #[derive(sqlx::FromRow)]
+        struct Issued {
+            id: Uuid,
+            result_id: String,
+            kind: String,
+            pdf: Vec<u8>,
+            signature: Option<Vec<u8>>,
+            signer_iin: Option<String>,
+            signer_name: Option<String>,
+        }
+        let row: Option<Issued> = sqlx::query_as(
+            "select id, result_id, kind, pdf, signature, signer_iin, signer_name from results
+             where application_id = $1 and issued_at is null order by drafted_at desc limit 1",
+        )
+        .bind(app.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let mut extras = Extras::default();
+        let mut final_status = step.status.unwrap_or(Status::Completed);
+        if let Some(r) = row {
+            let signature = r
+                .signature
+                .ok_or_else(|| Error::Conflict("the result is not signed yet".into()))?;
+            let year = now.to_offset(egov_calendar::LOCAL_OFFSET).year();
+            let n = store::next_number(conn, "outgoing", &format!("{}/{year}", app.provider_id))
+                .await?;
+            let number = format!("{}-{year}-{n:06}", outgoing_prefix(&app.provider_id));
+            sqlx::query("update results set outgoing_number = $2, issued_at = $3 where id = $1")
+                .bind(r.id)
+                .bind(&number)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            let result = reg.result(&r.result_id);
+            if let Some(res) = result {
+                final_status = res.final_status;
+            }
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            extras.result = Some(ResultDocument {
+                kind: r.kind,
+                title: result.map(|x| x.title.ru.clone()).unwrap_or_default(),
+                number,
+                pdf: b64.encode(&r.pdf),
+                signature: b64.encode(&signature),
+                signer_iin: r.signer_iin.unwrap_or_default(),
+                signer_name: r.signer_name.unwrap_or_default(),
+            });
+        }
+        if let (Some(n), Some(cat), Some(d)) =
+            (app.queue_number, &app.queue_category, app.registration_date)
+        {
+            extras.queue = Some(QueuePlace {
+                provider: app.provider_id.clone(),
+                category: cat.clone(),
+                number: n,
+                registered: d,
+            });
+        }
+        app.completed_at = Some(now);
+        self.set_status(conn, app, final_status, Some(&step.id), now, extras)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The prefix of a provider's outgoing numbers: its id's first letters, upper case.
+fn outgoing_prefix(provider: &str) -> String {
+    provider
+        .split('-')
+        .filter_map(|w| w.chars().next())
+        .collect::<String>()
+        .to_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_prefixes() {
+        assert_eq!(money(1234567), "1\u{a0}234\u{a0}567");
+        assert_eq!(money(12), "12");
+        assert_eq!(outgoing_prefix("almaty-housing"), "AH");
+    }
+}

@@ -1,0 +1,545 @@
+//! The intake: applications from the inbox (the portal, ИС ЦОН, and the АРМ's own
+//! channel B). Each is checked (the document signature with revocation, the signer's IIN,
+//! the service, provider and channel, the form) and either registered, with its number,
+//! status «поступившие» and the status messages, in one transaction with the inbox
+//! deduplication, or rejected with a signed negative status to its sender and nothing
+//! registered.
+
+use base64::Engine as _;
+use egov_contracts::mio::{ApplicationDocument, Reason, Submission, rejections, services};
+use egov_regulation::{FieldKind, Regulation, Status};
+use egov_shep_client::inbox::{Delivery, Outcome, first_time};
+use serde_json::Value;
+use sha2::Digest;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::engine::Engine;
+use crate::outbox::{self, Extras};
+use crate::store::{self, Application};
+
+/// A reason to reject an application.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// A code of [`rejections`].
+    pub code: &'static str,
+    /// A human message.
+    pub message: String,
+}
+
+fn reject(code: &'static str, message: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        message: message.into(),
+    }
+}
+
+/// An application that passed every check.
+pub struct Checked {
+    /// The document as signed.
+    pub bytes: Vec<u8>,
+    /// Its signature.
+    pub signature: Vec<u8>,
+    /// Parsed.
+    pub doc: ApplicationDocument,
+    /// The regulation.
+    pub regulation: std::sync::Arc<Regulation>,
+    /// Who signed.
+    pub signer_iin: String,
+    /// Their name.
+    pub signer_name: String,
+}
+
+fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
+    let walk = |root: &'a Value| {
+        path.split('.')
+            .try_fold(root, |v, k| v.get(k))
+            .filter(|v| !v.is_null())
+    };
+    walk(doc).or_else(|| doc.get("form").and_then(walk))
+}
+
+/// The form's required fields and kinds (`INVALID_FORM` names each problem).
+pub fn check_form(reg: &Regulation, doc: &ApplicationDocument) -> Result<(), Rejection> {
+    let v = serde_json::to_value(doc).expect("serializes");
+    let mut problems = Vec::new();
+    for f in &reg.fields {
+        let value = lookup(&v, &f.id);
+        let text = value.map(|x| match x {
+            Value::String(s) => s.trim().to_string(),
+            other => other.to_string(),
+        });
+        match (&text, f.required) {
+            (None, true) => {
+                problems.push(format!("{} ({}) is required", f.id, f.name.ru));
+                continue;
+            }
+            (Some(t), true) if t.is_empty() => {
+                problems.push(format!("{} ({}) is required", f.id, f.name.ru));
+                continue;
+            }
+            (None, false) => continue,
+            _ => {}
+        }
+        let t = text.expect("present");
+        if t.is_empty() {
+            continue;
+        }
+        let ok = match f.kind {
+            FieldKind::Iin => egov_iin::Iin::parse(&t).is_ok(),
+            FieldKind::Date => egov_contracts::date::parse(&t).is_ok(),
+            FieldKind::Number => {
+                value.is_some_and(|x| x.is_number())
+                    || t.replace(',', ".")
+                        .parse::<f64>()
+                        .is_ok_and(|n| n.is_finite() && n >= 0.0)
+            }
+            FieldKind::Email => {
+                let parts: Vec<&str> = t.split('@').collect();
+                parts.len() == 2 && !parts[0].is_empty() && parts[1].contains('.')
+            }
+            FieldKind::Phone => {
+                let digits = t.chars().filter(|c| c.is_ascii_digit()).count();
+                (7..=15).contains(&digits)
+                    && t.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+            }
+            FieldKind::Category => reg.category(&t).is_some(),
+            FieldKind::Bool => value.is_some_and(|x| x.is_boolean()),
+            FieldKind::Text => t.chars().count() <= 2000,
+        };
+        if !ok {
+            problems.push(
+                format!(
+                    "{} ({}): {t:?} is not a valid {:?}",
+                    f.id, f.name.ru, f.kind
+                )
+                .to_lowercase(),
+            );
+        }
+    }
+    if reg.category(&doc.category).is_none() {
+        problems.push(format!(
+            "category {:?} is not one of {}",
+            doc.category,
+            reg.categories
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for a in &doc.documents {
+        if !reg.documents.iter().any(|d| d.id == a.kind) {
+            problems.push(format!(
+                "attached document kind {:?} is not in the regulation's list",
+                a.kind
+            ));
+        }
+        if let Some(c) = &a.content
+            && base64::engine::general_purpose::STANDARD.decode(c).is_err()
+        {
+            problems.push(format!(
+                "attached document {:?}: content is not base64",
+                a.kind
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        problems.dedup();
+        Err(reject(rejections::INVALID_FORM, problems.join("; ")))
+    }
+}
+
+impl Engine {
+    /// Every check of an application from `sender` (the verified senderId).
+    pub async fn check(&self, sender: &str, payload: &[u8]) -> Result<Checked, Rejection> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let sub: Submission = serde_json::from_slice(payload).map_err(|e| {
+            reject(
+                rejections::MALFORMED,
+                format!("the submission is not valid: {e}"),
+            )
+        })?;
+        let bytes = b64
+            .decode(&sub.document)
+            .map_err(|_| reject(rejections::MALFORMED, "document is not base64"))?;
+        let signature = b64
+            .decode(&sub.signature)
+            .map_err(|_| reject(rejections::MALFORMED, "signature is not base64"))?;
+        let doc: ApplicationDocument = serde_json::from_slice(&bytes).map_err(|e| {
+            reject(
+                rejections::MALFORMED,
+                format!("the application is not valid: {e}"),
+            )
+        })?;
+        let reg = self
+            .catalog
+            .find(&doc.service, &doc.provider, doc.regulation.as_deref())
+            .map_err(|what| match what {
+                "provider" => reject(
+                    rejections::UNKNOWN_PROVIDER,
+                    format!(
+                        "provider {:?} does not provide {:?} here",
+                        doc.provider, doc.service
+                    ),
+                ),
+                "regulation" => reject(
+                    rejections::UNKNOWN_SERVICE,
+                    format!("no regulation {:?} in {}", doc.regulation, self.system_id),
+                ),
+                _ => reject(
+                    rejections::UNKNOWN_SERVICE,
+                    format!("{} provides no service {:?}", self.system_id, doc.service),
+                ),
+            })?
+            .clone();
+        let expected_sender = match doc.channel.as_str() {
+            "portal" => "portal",
+            "con" => "con-is",
+            "provider" => self.system_id.as_str(),
+            other => {
+                return Err(reject(
+                    rejections::WRONG_CHANNEL,
+                    format!("unknown channel {other:?} (portal, provider, con)"),
+                ));
+            }
+        };
+        if reg.channel(&doc.channel).is_none() {
+            return Err(reject(
+                rejections::WRONG_CHANNEL,
+                format!("the regulation {} has no channel {:?}", reg.id, doc.channel),
+            ));
+        }
+        if sender != expected_sender {
+            return Err(reject(
+                rejections::WRONG_CHANNEL,
+                format!(
+                    "channel {:?} applications come from {expected_sender}, not {sender}",
+                    doc.channel
+                ),
+            ));
+        }
+        // C-sign: the signature, the certificate's validity and revocation
+        let signer = self
+            .verifier
+            .verify_detached(
+                &bytes,
+                &signature,
+                &egov_pki::VerifyOptions {
+                    usage: egov_pki::verify::Usage::Signing,
+                    require_revocation: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| {
+                reject(
+                    rejections::SIGNATURE_NOT_CONFIRMED,
+                    format!("подлинность ЭЦП не подтверждена ({}): {e}", e.reason()),
+                )
+            })?;
+        let signer_iin = signer.identity.iin.map(|i| i.as_string()).ok_or_else(|| {
+            reject(
+                rejections::IIN_MISMATCH,
+                "the signing certificate names no IIN",
+            )
+        })?;
+        let expected = match doc.channel.as_str() {
+            "portal" => doc
+                .representative
+                .as_ref()
+                .map(|r| r.iin.clone())
+                .unwrap_or_else(|| doc.applicant.iin.clone()),
+            _ => doc
+                .operator
+                .as_ref()
+                .map(|o| o.iin.clone())
+                .ok_or_else(|| {
+                    reject(
+                        rejections::INVALID_FORM,
+                        "operator is required for this channel",
+                    )
+                })?,
+        };
+        if signer_iin != expected {
+            return Err(reject(
+                rejections::IIN_MISMATCH,
+                format!("the application names IIN {expected}, but it is signed by {signer_iin}"),
+            ));
+        }
+        if doc.channel == "provider" {
+            let e = crate::employees::get(&self.pool, &signer_iin)
+                .await
+                .map_err(|e| reject(rejections::UNKNOWN_EMPLOYEE, e.to_string()))?;
+            if !e.is_some_and(|e| e.active && e.provider_id == doc.provider) {
+                return Err(reject(
+                    rejections::UNKNOWN_EMPLOYEE,
+                    format!("{signer_iin} is not an active employee of {}", doc.provider),
+                ));
+            }
+        }
+        egov_iin::Iin::parse(&doc.applicant.iin).map_err(|e| {
+            reject(
+                rejections::INVALID_FORM,
+                format!("applicant.iin {:?}: {e}", doc.applicant.iin),
+            )
+        })?;
+        check_form(&reg, &doc)?;
+        let signer_name = signer.identity.common_name.clone().unwrap_or_default();
+        Ok(Checked {
+            bytes,
+            signature,
+            doc,
+            regulation: reg,
+            signer_iin,
+            signer_name,
+        })
+    }
+
+    /// Registers a checked application: its number, status «поступившие», the status
+    /// messages, and the first human step as a task.
+    pub async fn register(
+        &self,
+        conn: &mut PgConnection,
+        c: Checked,
+        sender: &str,
+        message_id: &str,
+        correlation_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Application, crate::engine::Error> {
+        let reg = c.regulation.clone();
+        let year = now.to_offset(egov_calendar::LOCAL_OFFSET).year();
+        let n = store::next_number(conn, "application", &year.to_string()).await?;
+        let number = format!("{}-{year}-{n:06}", number_prefix(&self.system_id));
+        let total = reg
+            .channel(&c.doc.channel)
+            .and_then(|ch| ch.total_deadline)
+            .unwrap_or(reg.total_deadline);
+        let a = &c.doc.applicant;
+        let applicant_name = [a.surname.clone(), a.name.clone(), a.patronymic.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut app = Application {
+            id: Uuid::new_v4(),
+            number,
+            regulation_id: reg.id.clone(),
+            service: reg.service.clone(),
+            provider_id: c.doc.provider.clone(),
+            channel: c.doc.channel.clone(),
+            status: String::new(),
+            current_step: Some(reg.first_step().id.clone()),
+            applicant_iin: a.iin.clone(),
+            applicant_name: if applicant_name.is_empty() {
+                a.iin.clone()
+            } else {
+                applicant_name
+            },
+            category: c.doc.category.clone(),
+            representative_iin: c.doc.representative.as_ref().map(|r| r.iin.clone()),
+            document: c.bytes.clone(),
+            signature: c.signature.clone(),
+            signer_iin: c.signer_iin.clone(),
+            signer_name: c.signer_name.clone(),
+            sender_system: sender.to_string(),
+            message_id: message_id.to_string(),
+            correlation_id: correlation_id.to_string(),
+            registered_at: now,
+            due_at: total.due(self.calendar, now),
+            overdue: false,
+            assignee_iin: None,
+            result_id: None,
+            grounds: vec![],
+            missing_documents: vec![],
+            decision_number: None,
+            decision_date: None,
+            amount: None,
+            queue_category: None,
+            queue_number: None,
+            registration_date: None,
+            completed_at: None,
+            updated_at: now,
+        };
+        // the columns fixed at registration; the ones the engine changes are saved by it
+        sqlx::query(
+            "insert into applications (id, number, regulation_id, service, provider_id, channel, status, current_step,
+                applicant_iin, applicant_name, category, representative_iin, document, signature, signer_iin,
+                signer_name, sender_system, message_id, correlation_id, registered_at, due_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $20)",
+        )
+        .bind(app.id)
+        .bind(&app.number)
+        .bind(&app.regulation_id)
+        .bind(&app.service)
+        .bind(&app.provider_id)
+        .bind(&app.channel)
+        .bind(Status::Received.as_str())
+        .bind(&app.current_step)
+        .bind(&app.applicant_iin)
+        .bind(&app.applicant_name)
+        .bind(&app.category)
+        .bind(&app.representative_iin)
+        .bind(&app.document)
+        .bind(&app.signature)
+        .bind(&app.signer_iin)
+        .bind(&app.signer_name)
+        .bind(&app.sender_system)
+        .bind(&app.message_id)
+        .bind(&app.correlation_id)
+        .bind(app.registered_at)
+        .bind(app.due_at)
+        .execute(&mut *conn)
+        .await?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for d in &c.doc.documents {
+            let content = d.content.as_ref().and_then(|x| b64.decode(x).ok());
+            let sha = content
+                .as_ref()
+                .map(|c| hex::encode(sha2::Sha256::digest(c)));
+            sqlx::query(
+                "insert into attachments (id, application_id, kind, name, media_type, content, paper, sha256, added_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(Uuid::new_v4())
+            .bind(app.id)
+            .bind(&d.kind)
+            .bind(if d.name.is_empty() { &d.kind } else { &d.name })
+            .bind(if d.media_type.is_empty() { "application/octet-stream" } else { &d.media_type })
+            .bind(content)
+            .bind(d.paper)
+            .bind(sha)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        let first = reg.first_step().clone();
+        sqlx::query(
+            "insert into step_runs (application_id, step_id, kind, status, started_at, due_at, completed_at, completed_by)
+             values ($1, $2, 'register', 'done', $3, $4, $3, 'system')",
+        )
+        .bind(app.id)
+        .bind(&first.id)
+        .bind(now)
+        .bind(first.deadline.map(|d| d.due(self.calendar, now)))
+        .execute(&mut *conn)
+        .await?;
+        self.set_status(
+            conn,
+            &mut app,
+            first.status.unwrap_or(Status::Received),
+            Some(&first.id),
+            now,
+            Extras::default(),
+        )
+        .await?;
+        let next = first
+            .next
+            .clone()
+            .or_else(|| first.outcomes.first().map(|o| o.next.clone()))
+            .ok_or_else(|| {
+                crate::engine::Error::Internal("the registration leads nowhere".into())
+            })?;
+        self.enter(conn, &mut app, &reg, &next, now).await?;
+        metrics::counter!("egov_mio_applications_registered_total", "system" => self.system_id.clone(), "regulation" => reg.id.clone(), "channel" => app.channel.clone()).increment(1);
+        Ok(app)
+    }
+
+    /// Handles one message of the inbox (ack after commit, deduplicated by messageId).
+    pub async fn intake(&self, d: Delivery) -> Outcome {
+        let header = &d.opened.header;
+        let sender = header
+            .sender
+            .as_ref()
+            .map(|s| s.sender_id.clone())
+            .unwrap_or_default();
+        let message_id = header.message_id.clone();
+        let correlation_id = header.correlation_id.clone();
+        if header.service_id != services::SUBMIT {
+            return Outcome::Reject(format!(
+                "{} does not accept {}",
+                self.system_id, header.service_id
+            ));
+        }
+        let now = self.clock.now();
+        let checked = self.check(&sender, &d.opened.payload).await;
+        let result: Result<Outcome, String> = async {
+            let mut tx = self.pool.begin().await.map_err(|e| e.to_string())?;
+            if !first_time(&mut tx, &message_id).await.map_err(|e| e.to_string())? {
+                // a redelivery of something already committed
+                return Ok(Outcome::Done);
+            }
+            let outcome = match checked {
+                Ok(c) => {
+                    let app = self
+                        .register(&mut tx, c, &sender, &message_id, &correlation_id, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    tracing::info!(number = %app.number, regulation = %app.regulation_id, channel = %app.channel, "application registered");
+                    Outcome::Done
+                }
+                Err(r) => {
+                    let doc = serde_json::from_slice::<Submission>(&d.opened.payload)
+                        .ok()
+                        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s.document).ok())
+                        .and_then(|b| serde_json::from_slice::<ApplicationDocument>(&b).ok());
+                    sqlx::query(
+                        "insert into intake_rejections (message_id, sender_system, correlation_id, code, message, at) values ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&message_id)
+                    .bind(&sender)
+                    .bind(&correlation_id)
+                    .bind(r.code)
+                    .bind(&r.message)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    outbox::notify_rejection(
+                        &mut tx,
+                        &sender,
+                        &message_id,
+                        &correlation_id,
+                        doc.as_ref(),
+                        Reason {
+                            code: r.code.to_string(),
+                            message: r.message.clone(),
+                        },
+                        now,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    metrics::counter!("egov_mio_applications_rejected_total", "system" => self.system_id.clone(), "code" => r.code).increment(1);
+                    tracing::warn!(%message_id, %sender, code = r.code, message = %r.message, "application rejected");
+                    Outcome::Reject(format!("{}: {}", r.code, r.message))
+                }
+            };
+            tx.commit().await.map_err(|e| e.to_string())?;
+            Ok(outcome)
+        }
+        .await;
+        match result {
+            Ok(o) => {
+                self.wake();
+                o
+            }
+            Err(e) => {
+                tracing::error!(%message_id, error = %e, "intake failed; the message will come again");
+                Outcome::Retry(e)
+            }
+        }
+    }
+}
+
+/// The prefix of a system's application numbers.
+pub fn number_prefix(system: &str) -> &'static str {
+    match system {
+        "mio-almaty" => "ALM",
+        "mio-atyrau" => "ATR",
+        "mio-nko" => "SKO",
+        _ => "MIO",
+    }
+}

@@ -1,0 +1,319 @@
+//! ИС МИО with АРМ РШЭП: the provider's system, where an application becomes a decision.
+//!
+//! One instance per region (`mio-almaty`, `mio-atyrau`, `mio-nko`) runs every regulation
+//! file of `regulations/` whose `system` is its own ([`catalog`]):
+//!
+//! - [`intake`]: consumes its JetStream inbox (applications from the portal, ИС ЦОН and
+//!   its own АРМ), acknowledging after commit and deduplicating by messageId; checks the
+//!   document signature (with revocation), the signer's IIN, service, provider, channel
+//!   and form; registers (number, status «поступившие», status messages to the portal
+//!   and ИС ЦОН) or rejects with a signed negative status, nothing registered;
+//! - [`engine`]: runs the regulation: automatic steps at once, human steps as tasks of
+//!   the right role with due times from the deadlines (minutes, calendar days, working
+//!   days with Kazakhstan's holidays); C-docs; the result document rendered as PDF in
+//!   Russian and Kazakh, signed (CMS) by the authorised person, sent with the final
+//!   status;
+//! - [`commission`]: meetings, agendas and protocols; [`queue`]: the waiting list
+//!   (numbers gap-free per provider and category, assigned with the decision) and the
+//!   `mio.queue.position` sync service; [`sla`]: steps past their deadline flagged;
+//! - [`outbox`]: every message of a transaction sent after its commit;
+//! - [`arm`]: the employees' workstation, an HTTP/JSON API and a web UI, with seeded
+//!   accounts for every role of every provider ([`employees`]).
+//!
+//! Time comes from an injectable [`clock::Clock`].
+
+pub mod arm;
+pub mod catalog;
+pub mod clock;
+pub mod commission;
+pub mod documents;
+pub mod employees;
+pub mod engine;
+pub mod intake;
+pub mod outbox;
+pub mod queue;
+pub mod sla;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egov_shep_client::Client;
+use egov_shep_client::inbox::{InboxConfig, InboxNames};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::engine::Engine;
+
+/// The lane name.
+pub const LANE: &str = "ИС МИО / АРМ РШЭП";
+
+/// The three instances: system, region, gateway, gRPC port, HTTP (АРМ) port.
+pub const INSTANCES: [(&str, &str, &str, u16, u16); 3] = [
+    ("mio-almaty", "almaty", "rshep-almaty", 7300, 7380),
+    ("mio-atyrau", "atyrau", "rshep-atyrau", 7301, 7381),
+    ("mio-nko", "nko", "rshep-nko", 7302, 7382),
+];
+
+/// The password of the seeded employee accounts unless configured (test material).
+pub const DEFAULT_EMPLOYEE_PASSWORD: &str = "egov-test";
+
+/// Settings (`EGOV_MIO_ALMATY__*`, ...).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Ports, PKI, database, schema, OCSP, gateways.
+    #[serde(flatten)]
+    pub system: egov_system::Config,
+    /// The region (routeId).
+    pub region: String,
+    /// The gateway the system is registered on.
+    pub gateway_id: String,
+    /// Its gRPC address.
+    pub gateway_addr: String,
+    /// NATS.
+    pub nats_url: String,
+    /// Prefix of the inbox stream and subjects.
+    pub nats_prefix: String,
+    /// Folders of regulation files (default: `regulations/`).
+    pub regulation_dirs: Vec<PathBuf>,
+    /// The password of the seeded employee accounts (test material).
+    pub employee_password: String,
+    /// How often the SLA monitor scans, seconds.
+    pub sla_interval_secs: u64,
+    /// How long an АРМ login lasts, hours.
+    pub session_hours: i64,
+    /// Seconds the inbox consumer has to acknowledge.
+    pub ack_wait_secs: u64,
+}
+
+fn default_regulations() -> Vec<PathBuf> {
+    let local = PathBuf::from("regulations");
+    if local.is_dir() {
+        vec![local]
+    } else {
+        vec![egov_regulation::shipped_dir()]
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::for_system("mio-almaty")
+    }
+}
+
+impl Config {
+    /// The local defaults of one of the three instances.
+    pub fn for_system(system_id: &str) -> Self {
+        let (sys, region, gateway, grpc, http) = INSTANCES
+            .iter()
+            .copied()
+            .find(|i| i.0 == system_id)
+            .unwrap_or(INSTANCES[0]);
+        let mut system = egov_system::Config::new(sys, &sys.replace('-', "_"), grpc, http);
+        system.gateways = vec![gateway.to_string()];
+        Config {
+            system,
+            region: region.into(),
+            gateway_id: gateway.into(),
+            gateway_addr: format!("127.0.0.1:{}", egov_gateway_port(gateway)),
+            nats_url: "nats://127.0.0.1:4222".into(),
+            nats_prefix: String::new(),
+            regulation_dirs: default_regulations(),
+            employee_password: DEFAULT_EMPLOYEE_PASSWORD.into(),
+            sla_interval_secs: 30,
+            session_hours: 8,
+            ack_wait_secs: 30,
+        }
+    }
+}
+
+fn egov_gateway_port(id: &str) -> u16 {
+    match id {
+        "rshep-almaty" => 7101,
+        "rshep-atyrau" => 7102,
+        "rshep-nko" => 7103,
+        _ => 7100,
+    }
+}
+
+/// Start-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A regulation file is invalid, or none is this system's.
+    #[error("mio-is regulations: {0}")]
+    Regulations(String),
+    /// Database, identity, binding, serving.
+    #[error("mio-is: {0}")]
+    System(#[from] egov_system::Error),
+    /// Employees, NATS, the gateway.
+    #[error("mio-is: {0}")]
+    Start(String),
+}
+
+/// A built ИС МИО: regulations loaded, database migrated, employees seeded, ports bound.
+pub struct MioIs {
+    bound: egov_system::Bound,
+    config: Config,
+    engine: Engine,
+    identity: egov_system::Identity,
+}
+
+/// The migrations of the schema.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl MioIs {
+    /// Loads the regulations, opens the schema, seeds the employee accounts, binds.
+    pub async fn build(config: Config, clock: Clock) -> Result<Self, Error> {
+        let catalog = Catalog::load(&config.system.system_id, &config.regulation_dirs)
+            .map_err(Error::Regulations)?;
+        let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
+        let identity = bound.identity()?;
+        let issuing = egov_pki::PkiDir::open(&config.system.pki_dir)
+            .map_err(|e| Error::Start(format!("test PKI: {e}")))?
+            .issuing
+            .cert;
+        let catalog = Arc::new(catalog);
+        employees::seed(
+            &bound.pool,
+            &catalog,
+            &config.system.pki_dir,
+            &config.employee_password,
+            clock.now(),
+        )
+        .await
+        .map_err(|e| Error::Start(format!("employee accounts: {e}")))?;
+        let engine = Engine {
+            pool: bound.pool.clone(),
+            catalog,
+            clock,
+            calendar: egov_calendar::Calendar::kazakhstan(),
+            outbox_wake: Arc::new(Notify::new()),
+            verifier: identity.verifier.clone(),
+            system_id: config.system.system_id.clone(),
+            chain: vec![issuing],
+        };
+        Ok(MioIs {
+            bound,
+            config,
+            engine,
+            identity,
+        })
+    }
+
+    /// The bound gRPC address (SyncChannel: `mio.queue.position`).
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.bound.grpc_addr()
+    }
+
+    /// The bound HTTP address (АРМ, health, metrics).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.bound.http_addr()
+    }
+
+    /// The system id.
+    pub fn system_id(&self) -> &str {
+        &self.config.system.system_id
+    }
+
+    /// The engine (tests drive the SLA monitor and the clock through it).
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
+    }
+
+    /// The database.
+    pub fn pool(&self) -> &PgPool {
+        &self.bound.pool
+    }
+
+    /// Sets the gateway's address (before `run`).
+    pub fn set_gateway(&mut self, addr: &str) {
+        self.config.gateway_addr = addr.to_string();
+    }
+
+    /// Serves until `shutdown`: the inbox, the outbox relay, the SLA monitor, the sync
+    /// channel and the АРМ.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let cfg = self.config.clone();
+        let client = Client::connect(
+            &cfg.gateway_addr,
+            &cfg.gateway_id,
+            &self.identity.tls,
+            self.identity.signer.clone(),
+            self.identity.verifier.clone(),
+            Duration::from_secs(30),
+        )
+        .map_err(|e| Error::Start(format!("gateway {}: {e}", cfg.gateway_addr)))?;
+        let nats = async_nats::connect(&cfg.nats_url)
+            .await
+            .map_err(|e| Error::Start(format!("NATS {}: {e}", cfg.nats_url)))?;
+        let js = async_nats::jetstream::new(nats);
+        let names = InboxNames::new(&cfg.nats_prefix);
+        // the gateway creates the stream; a system that starts first waits for it
+        let mut waited = 0;
+        while js.get_stream(names.stream()).await.is_err() {
+            if waited > 300 || shutdown.is_cancelled() {
+                return Err(Error::Start(format!(
+                    "the inbox stream {} does not exist",
+                    names.stream()
+                )));
+            }
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut inbox = InboxConfig::new(&cfg.system.system_id);
+        inbox.ack_wait = Duration::from_secs(cfg.ack_wait_secs);
+        let engine = self.engine.clone();
+        let notifier = Arc::new(client.clone());
+        let consumer = egov_shep_client::inbox::consume(
+            js,
+            names,
+            inbox,
+            self.identity.verifier.clone(),
+            notifier,
+            move |d| {
+                let engine = engine.clone();
+                async move { engine.intake(d).await }
+            },
+            shutdown.clone(),
+        );
+        let relay = outbox::relay(
+            self.bound.pool.clone(),
+            client.clone(),
+            self.engine.clock.clone(),
+            self.engine.outbox_wake.clone(),
+            shutdown.clone(),
+        );
+        let sla = self.engine.clone().sla_monitor(
+            Duration::from_secs(cfg.sla_interval_secs.max(1)),
+            shutdown.clone(),
+        );
+        let arm = Arc::new(arm::Arm {
+            engine: self.engine.clone(),
+            client,
+            region: cfg.region.clone(),
+            session_lifetime: time::Duration::hours(cfg.session_hours.max(1)),
+        });
+        let handler = Arc::new(queue::Handler {
+            pool: self.bound.pool.clone(),
+        });
+        let servers = self.bound.run_sync(
+            self.identity.clone(),
+            handler,
+            arm::router(arm),
+            LANE,
+            shutdown.clone(),
+        );
+        let (c, _, _, s) = tokio::join!(consumer, relay, sla, servers);
+        if let Err(e) = c {
+            return Err(Error::Start(format!("inbox: {e}")));
+        }
+        s?;
+        Ok(())
+    }
+}

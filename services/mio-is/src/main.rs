@@ -1,0 +1,52 @@
+//! `egov-mio-is`: runs one ИС МИО (`EGOV_MIO_SYSTEM`, default `mio-almaty`) alone; the
+//! launcher `egov up` runs all three with the rest.
+
+use egov_config::{Common, Validate};
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct Settings {
+    #[serde(flatten)]
+    common: Common,
+    mio_system: Option<String>,
+    mio: Option<egov_mio_is::Config>,
+}
+
+impl Validate for Settings {
+    fn validate(&self) -> Result<(), egov_config::Error> {
+        self.common.validate()?;
+        if let Some(s) = &self.mio_system
+            && !egov_mio_is::INSTANCES.iter().any(|i| i.0 == s)
+        {
+            return Err(egov_config::Error::invalid(
+                "mio_system",
+                format!("{s:?} is not mio-almaty, mio-atyrau or mio-nko"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    egov_system::serve_binary(
+        "egov-mio-is",
+        |s: &Settings| &s.common,
+        |s, cancel| async move {
+            let system = s.mio_system.clone().unwrap_or_else(|| "mio-almaty".into());
+            let mut cfg = s
+                .mio
+                .clone()
+                .unwrap_or_else(|| egov_mio_is::Config::for_system(&system));
+            cfg.system.database_url = s.common.database_url.clone();
+            cfg.system.pki_dir = s.common.pki_dir();
+            cfg.nats_url = s.common.nats_url.clone();
+            let svc = egov_mio_is::MioIs::build(cfg, egov_mio_is::clock::Clock::System)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), "ИС МИО listening");
+            svc.run(cancel).await.map_err(|e| e.to_string())
+        },
+    )
+    .await
+}

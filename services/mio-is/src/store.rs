@@ -1,0 +1,273 @@
+//! Rows of ИС МИО's schema and the queries shared by the engine and the АРМ.
+
+use sqlx::{PgConnection, PgPool};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// An application.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Application {
+    /// Id.
+    pub id: Uuid,
+    /// Its number.
+    pub number: String,
+    /// The regulation it runs.
+    pub regulation_id: String,
+    /// Service.
+    pub service: String,
+    /// Provider.
+    pub provider_id: String,
+    /// `portal`, `provider`, `con`.
+    pub channel: String,
+    /// Status.
+    pub status: String,
+    /// The step it is at.
+    pub current_step: Option<String>,
+    /// Applicant's IIN.
+    pub applicant_iin: String,
+    /// Applicant's name.
+    pub applicant_name: String,
+    /// Category.
+    pub category: String,
+    /// Representative's IIN.
+    pub representative_iin: Option<String>,
+    /// The signed document.
+    #[serde(skip)]
+    pub document: Vec<u8>,
+    /// Its signature.
+    #[serde(skip)]
+    pub signature: Vec<u8>,
+    /// Who signed it.
+    pub signer_iin: String,
+    /// Their name.
+    pub signer_name: String,
+    /// The system it came from.
+    pub sender_system: String,
+    /// The messageId it came with.
+    pub message_id: String,
+    /// The correlationId.
+    pub correlation_id: String,
+    /// Registered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub registered_at: OffsetDateTime,
+    /// The service's overall due time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub due_at: OffsetDateTime,
+    /// Past the overall deadline.
+    pub overdue: bool,
+    /// The assigned executor.
+    pub assignee_iin: Option<String>,
+    /// The result document chosen on the way.
+    pub result_id: Option<String>,
+    /// Refusal grounds chosen.
+    pub grounds: Vec<String>,
+    /// Missing documents.
+    pub missing_documents: Vec<String>,
+    /// The protocol that decided.
+    pub decision_number: Option<String>,
+    /// Its date.
+    #[serde(with = "egov_contracts::date::option")]
+    pub decision_date: Option<Date>,
+    /// The amount assigned (S2), tenge a month.
+    pub amount: Option<i64>,
+    /// Queue category.
+    pub queue_category: Option<String>,
+    /// Queue number.
+    pub queue_number: Option<i64>,
+    /// Date of registration on the waiting list.
+    #[serde(with = "egov_contracts::date::option")]
+    pub registration_date: Option<Date>,
+    /// When the result was issued.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub completed_at: Option<OffsetDateTime>,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A step an application went through (a task, for human steps).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct StepRun {
+    /// Id (the task id in the АРМ).
+    pub id: i64,
+    /// The application.
+    pub application_id: Uuid,
+    /// The step of the regulation.
+    pub step_id: String,
+    /// Its kind.
+    pub kind: String,
+    /// The role that does it.
+    pub role: Option<String>,
+    /// The employee it is assigned to.
+    pub assignee_iin: Option<String>,
+    /// `open` or `done`.
+    pub status: String,
+    /// Started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Due.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub due_at: Option<OffsetDateTime>,
+    /// Completed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub completed_at: Option<OffsetDateTime>,
+    /// By whom (IIN, or `system`).
+    pub completed_by: Option<String>,
+    /// The outcome chosen.
+    pub outcome: Option<String>,
+    /// A note.
+    pub note: Option<String>,
+    /// Past its deadline.
+    pub overdue: bool,
+    /// When that was noticed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub overdue_at: Option<OffsetDateTime>,
+}
+
+pub(crate) const APP_COLUMNS: &str = "id, number, regulation_id, service, provider_id, channel, status, current_step, applicant_iin, applicant_name, category, representative_iin, document, signature, signer_iin, signer_name, sender_system, message_id, correlation_id, registered_at, due_at, overdue, assignee_iin, result_id, grounds, missing_documents, decision_number, decision_date, amount, queue_category, queue_number, registration_date, completed_at, updated_at";
+
+pub(crate) const RUN_COLUMNS: &str = "id, application_id, step_id, kind, role, assignee_iin, status, started_at, due_at, completed_at, completed_by, outcome, note, overdue, overdue_at";
+
+/// The next value of a gap-free counter, inside the caller's transaction (the row stays
+/// locked until it commits; a rollback gives the number back).
+pub async fn next_number(conn: &mut PgConnection, scope: &str, key: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "insert into counters (scope, key, value) values ($1, $2, 1)
+         on conflict (scope, key) do update set value = counters.value + 1
+         returning value",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_one(conn)
+    .await
+}
+
+/// An application by id, locked for update.
+pub async fn application_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<Application>> {
+    sqlx::query_as(&format!(
+        "select {APP_COLUMNS} from applications where id = $1 for update"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// An application by id or number.
+pub async fn application(pool: &PgPool, key: &str) -> sqlx::Result<Option<Application>> {
+    let by_id = Uuid::parse_str(key).ok();
+    sqlx::query_as(&format!(
+        "select {APP_COLUMNS} from applications where id = $1 or number = $2"
+    ))
+    .bind(by_id)
+    .bind(key)
+    .fetch_optional(pool)
+    .await
+}
+
+/// An application by the messageId it arrived with.
+pub async fn application_by_message(
+    pool: &PgPool,
+    message_id: &str,
+) -> sqlx::Result<Option<Application>> {
+    sqlx::query_as(&format!(
+        "select {APP_COLUMNS} from applications where message_id = $1"
+    ))
+    .bind(message_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The steps of an application, oldest first.
+pub async fn runs(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<StepRun>> {
+    sqlx::query_as(&format!(
+        "select {RUN_COLUMNS} from step_runs where application_id = $1 order by id"
+    ))
+    .bind(application)
+    .fetch_all(pool)
+    .await
+}
+
+/// A step run, locked for update.
+pub async fn run_for_update(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<StepRun>> {
+    sqlx::query_as(&format!(
+        "select {RUN_COLUMNS} from step_runs where id = $1 for update"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A step run.
+pub async fn run(pool: &PgPool, id: i64) -> sqlx::Result<Option<StepRun>> {
+    sqlx::query_as(&format!(
+        "select {RUN_COLUMNS} from step_runs where id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The open step of an application.
+pub async fn open_run(conn: &mut PgConnection, application: Uuid) -> sqlx::Result<Option<StepRun>> {
+    sqlx::query_as(&format!(
+        "select {RUN_COLUMNS} from step_runs where application_id = $1 and status = 'open' order by id desc limit 1"
+    ))
+    .bind(application)
+    .fetch_optional(conn)
+    .await
+}
+
+/// An attachment's metadata.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct AttachmentRow {
+    /// Id.
+    pub id: Uuid,
+    /// The document kind.
+    pub kind: String,
+    /// File name.
+    pub name: String,
+    /// Media type.
+    pub media_type: String,
+    /// Whether the paper original was presented.
+    pub paper: bool,
+    /// Whether a scan is attached.
+    pub scanned: bool,
+    /// SHA-256 of the scan.
+    pub sha256: Option<String>,
+}
+
+/// The attachments of an application.
+pub async fn attachments(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<AttachmentRow>> {
+    sqlx::query_as(
+        "select id, kind, name, media_type, paper, content is not null as scanned, sha256
+         from attachments where application_id = $1 order by kind, name",
+    )
+    .bind(application)
+    .fetch_all(pool)
+    .await
+}
+
+/// A status change of the history.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct StatusChange {
+    /// Status.
+    pub status: String,
+    /// The step that set it.
+    pub step_id: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// The status history of an application.
+pub async fn history(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<StatusChange>> {
+    sqlx::query_as(
+        "select status, step_id, at from status_history where application_id = $1 order by id",
+    )
+    .bind(application)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,258 @@
+//! Bad applications: each is rejected with a signed negative status to its sender, with
+//! its own code, and nothing is registered; a redelivered message is registered once.
+
+mod common;
+
+use base64::Engine as _;
+use common::*;
+use egov_contracts::mio::rejections;
+use egov_shep_client::envelope;
+
+struct Case {
+    env: Env,
+    portal: Inbox,
+}
+
+async fn case() -> Case {
+    let env = env(&["mio-almaty"]).await;
+    let portal = Inbox::open(&env, "portal").await;
+    Case { env, portal }
+}
+
+fn reg(env: &Env, id: &str) -> std::sync::Arc<egov_regulation::Regulation> {
+    env.mio("mio-almaty")
+        .engine
+        .catalog
+        .get(id)
+        .unwrap()
+        .clone()
+}
+
+async fn rejected(c: &Case, message_id: &str, code: &str) -> String {
+    let got = c.portal.statuses_until(message_id, "rejected").await;
+    let (from, s) = got.last().unwrap();
+    assert_eq!(from, "mio-almaty", "the rejection is signed by ИС МИО");
+    assert_eq!(s.application_number, None);
+    let reason = s.reason.as_ref().unwrap();
+    assert_eq!(reason.code, code, "{}", reason.message);
+    let registered: i64 = sqlx::query_scalar("select count(*) from applications")
+        .fetch_one(&c.env.mio("mio-almaty").engine.pool)
+        .await
+        .unwrap();
+    assert_eq!(registered, 0, "nothing is registered");
+    // the gateway knows the recipient refused it
+    for _ in 0..100 {
+        let st = c.env.client("portal").status(message_id).await.unwrap();
+        if st == egov_proto::shep::v1::DeliveryStatus::NotDelivered {
+            return reason.message.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    panic!("the delivery of {message_id} did not become NOT_DELIVERED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_whose_signature_fails_is_rejected() {
+    let c = case().await;
+    let r = reg(&c.env, "almaty-2013-housing-queue");
+    let doc = application(&r, "family-father", "portal", c.env.clock.today());
+    let s = c.env.citizen("family-father");
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let sig = egov_pki::cms::sign(
+        &bytes,
+        &s.key,
+        &s.cert,
+        &[],
+        true,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    // the signed bytes changed after signing
+    let mut tampered = bytes.clone();
+    let pos = tampered
+        .windows(7)
+        .position(|w| w == b"family_")
+        .unwrap_or(10);
+    tampered[pos] ^= 1;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = serde_json::to_vec(&egov_contracts::mio::Submission {
+        document: b64.encode(&tampered),
+        signature: b64.encode(&sig),
+    })
+    .unwrap();
+    let reply = c
+        .env
+        .client("portal")
+        .send_async(
+            egov_contracts::mio::services::SUBMIT,
+            "almaty",
+            egov_proto::shep::v1::MessageType::Request,
+            "",
+            payload,
+        )
+        .await
+        .unwrap();
+    let m = rejected(&c, &reply.message_id, rejections::SIGNATURE_NOT_CONFIRMED).await;
+    assert!(
+        m.contains("bad-signature") || m.contains("malformed"),
+        "{m}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_certificate_is_rejected() {
+    let c = case().await;
+    let r = reg(&c.env, "almaty-2013-housing-queue");
+    let doc = application(&r, "family-father", "portal", c.env.clock.today());
+    let s = c.env.citizen("family-father");
+    let mut pki = egov_pki::PkiDir::open(&c.env.w.pki).unwrap();
+    pki.revoke(
+        &s.cert,
+        1,
+        time::OffsetDateTime::now_utc() - time::Duration::minutes(1),
+    )
+    .unwrap();
+    let reply = send(&c.env, "portal", "almaty", &doc, &s).await;
+    let m = rejected(&c, &reply.message_id, rejections::SIGNATURE_NOT_CONFIRMED).await;
+    assert!(m.contains("revoked"), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_signed_by_someone_else_is_rejected() {
+    let c = case().await;
+    let r = reg(&c.env, "almaty-2013-housing-queue");
+    let doc = application(&r, "family-father", "portal", c.env.clock.today());
+    let other = c.env.citizen("family-mother");
+    let reply = send(&c.env, "portal", "almaty", &doc, &other).await;
+    let m = rejected(&c, &reply.message_id, rejections::IIN_MISMATCH).await;
+    assert!(m.contains(&other.iin), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_services_providers_and_channels_are_rejected() {
+    let c = case().await;
+    let r = reg(&c.env, "almaty-2013-housing-queue");
+    let s = c.env.citizen("family-father");
+    let mut doc = application(&r, "family-father", "portal", c.env.clock.today());
+    doc.regulation = None;
+    doc.service = "vehicle-registration".into();
+    let reply = send(&c.env, "portal", "almaty", &doc, &s).await;
+    rejected(&c, &reply.message_id, rejections::UNKNOWN_SERVICE).await;
+
+    let c = case().await;
+    let s = c.env.citizen("family-father");
+    let mut doc = application(&r, "family-father", "portal", c.env.clock.today());
+    doc.provider = "atyrau-city-housing".into();
+    let reply = send(&c.env, "portal", "almaty", &doc, &s).await;
+    rejected(&c, &reply.message_id, rejections::UNKNOWN_PROVIDER).await;
+
+    // the portal cannot send an application of the ЦОН's channel
+    let c = case().await;
+    let s = c.env.citizen("family-father");
+    let mut doc = application(&r, "family-father", "con", c.env.clock.today());
+    operator_for(&mut doc, &s);
+    let reply = send(&c.env, "portal", "almaty", &doc, &s).await;
+    rejected(&c, &reply.message_id, rejections::WRONG_CHANNEL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_and_invalid_fields_are_named() {
+    let c = case().await;
+    let r = reg(&c.env, "almaty-2013-housing-queue");
+    let s = c.env.citizen("family-father");
+    let mut doc = application(&r, "family-father", "portal", c.env.clock.today());
+    doc.applicant.phone = None;
+    doc.form.remove("family_size");
+    doc.form
+        .insert("current_housing".into(), serde_json::json!(""));
+    doc.category = "astronauts".into();
+    let reply = send(&c.env, "portal", "almaty", &doc, &s).await;
+    let m = rejected(&c, &reply.message_id, rejections::INVALID_FORM).await;
+    for needle in [
+        "applicant.phone",
+        "family_size",
+        "current_housing",
+        "astronauts",
+    ] {
+        assert!(m.contains(needle), "{needle} in {m}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_submission_is_rejected() {
+    let c = case().await;
+    let reply = c
+        .env
+        .client("portal")
+        .send_async(
+            egov_contracts::mio::services::SUBMIT,
+            "almaty",
+            egov_proto::shep::v1::MessageType::Request,
+            "",
+            b"{\"document\": 5}".to_vec(),
+        )
+        .await
+        .unwrap();
+    rejected(&c, &reply.message_id, rejections::MALFORMED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_application_is_registered_once() {
+    let env = env(&["mio-almaty"]).await;
+    let r = reg(&env, "almaty-2013-housing-queue");
+    let doc = application(&r, "family-father", "portal", env.clock.today());
+    let s = env.citizen("family-father");
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let sig = egov_pki::cms::sign(
+        &bytes,
+        &s.key,
+        &s.cert,
+        &[],
+        true,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = serde_json::to_vec(&egov_contracts::mio::Submission {
+        document: b64.encode(&bytes),
+        signature: b64.encode(&sig),
+    })
+    .unwrap();
+    // the same envelope handed to the intake twice, as a redelivery after a lost ack would
+    let portal = egov_shep_client::SystemSigner::load(&env.w.pki, "portal").unwrap();
+    let info = portal.request_info(
+        egov_contracts::mio::services::SUBMIT,
+        egov_proto::shep::v1::MessageType::Request,
+        "almaty",
+        "",
+    );
+    let sealed = portal.seal_request(&info, payload).unwrap();
+    let engine = &env.mio("mio-almaty").engine;
+    for attempt in 1..=2 {
+        let opened = envelope::open_request(&sealed, &env.w.verifier())
+            .await
+            .unwrap();
+        let outcome = engine
+            .intake(egov_shep_client::inbox::Delivery {
+                opened,
+                route: vec!["shep".into(), "rshep-almaty".into()],
+                attempt,
+            })
+            .await;
+        assert!(
+            matches!(outcome, egov_shep_client::inbox::Outcome::Done),
+            "{outcome:?}"
+        );
+    }
+    let n: i64 = sqlx::query_scalar("select count(*) from applications where message_id = $1")
+        .bind(&info.message_id)
+        .fetch_one(&engine.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let statuses: i64 = sqlx::query_scalar("select count(*) from status_history")
+        .fetch_one(&engine.pool)
+        .await
+        .unwrap();
+    assert_eq!(statuses, 1, "one «поступившие», not two");
+}

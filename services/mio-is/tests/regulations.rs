@@ -1,0 +1,169 @@
+//! Every regulation file, every branch: an application arrives by one of the
+//! regulation's channels, every task is completed through the АРМ API as the file
+//! says, and the statuses (with the signed result) arrive at the sender and at the
+//! other side (the portal and ИС ЦОН both show them).
+
+mod common;
+
+use base64::Engine as _;
+use common::*;
+use egov_regulation::Status;
+
+async fn run_path(system: &str, regulation: &str, channel: &str, branch: Branch) {
+    let env = env(&[system]).await;
+    let mio = env.mio(system);
+    let reg = mio.engine.catalog.get(regulation).unwrap().clone();
+    let citizen = match system {
+        "mio-almaty" => "family-father",
+        "mio-atyrau" => "atyrau",
+        _ => "akzhar",
+    };
+    let portal_inbox = Inbox::open(&env, "portal").await;
+    let con_inbox = Inbox::open(&env, "con-is").await;
+    let mut doc = application(&reg, citizen, channel, env.clock.today());
+    let (sender, reply) = match channel {
+        "portal" => {
+            let s = env.citizen(citizen);
+            ("portal", send(&env, "portal", &mio.region, &doc, &s).await)
+        }
+        "con" => {
+            let op = env.operator();
+            operator_for(&mut doc, &op);
+            ("con-is", send(&env, "con-is", &mio.region, &doc, &op).await)
+        }
+        other => panic!("{other}"),
+    };
+    let app = registered(&env, system, &reply.message_id).await;
+    assert_eq!(app.status, "received");
+    assert_eq!(app.regulation_id, regulation);
+    let steps = drive(&env, system, &app.number, branch).await;
+    assert!(!steps.is_empty());
+
+    let want_final = match branch {
+        Branch::Success => Status::Completed,
+        Branch::Refusal => Status::Refused,
+        Branch::Incomplete => {
+            let o = reg
+                .steps
+                .iter()
+                .find(|s| s.kind == egov_regulation::StepKind::Check)
+                .unwrap()
+                .outcome("incomplete")
+                .unwrap();
+            reg.result(o.result.as_deref().unwrap())
+                .unwrap()
+                .final_status
+        }
+    };
+    let own = if sender == "portal" {
+        &portal_inbox
+    } else {
+        &con_inbox
+    };
+    let other = if sender == "portal" {
+        &con_inbox
+    } else {
+        &portal_inbox
+    };
+    let got = own
+        .statuses_until(&reply.message_id, want_final.as_str())
+        .await;
+    let seen: Vec<&str> = got.iter().map(|(_, s)| s.status.as_str()).collect();
+    assert_eq!(seen.first(), Some(&"received"), "{seen:?}");
+    assert!(
+        got.iter().all(|(from, _)| from == system),
+        "signed by {system}"
+    );
+    if reg
+        .steps
+        .iter()
+        .any(|s| s.status == Some(Status::InProgress))
+    {
+        assert!(seen.contains(&"in_progress"), "{seen:?}");
+    }
+    assert_eq!(seen.last(), Some(&want_final.as_str()), "{seen:?}");
+    let last = &got.last().unwrap().1;
+    assert_eq!(
+        last.application_number.as_deref(),
+        Some(app.number.as_str())
+    );
+    let result = last
+        .result
+        .as_ref()
+        .expect("the result travels with the final status");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pdf = b64.decode(&result.pdf).unwrap();
+    let sig = b64.decode(&result.signature).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    // the result is signed by the provider's authorised person
+    let signer = env
+        .w
+        .verifier()
+        .verify_detached(&pdf, &sig, &egov_pki::VerifyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(signer.identity.iin.unwrap().as_string(), result.signer_iin);
+    assert!(
+        signer.identity.organization.is_some(),
+        "an employee's certificate names the provider"
+    );
+    if branch == Branch::Success && reg.service == "housing-queue" {
+        let q = last
+            .queue
+            .as_ref()
+            .expect("the queue number travels with the notification");
+        assert_eq!(q.number, 1);
+        assert_eq!(q.category, app.category);
+    }
+    if let Some(text) = pdf_text(&pdf) {
+        assert!(text.contains(&app.number), "{text}");
+        if branch == Branch::Success && reg.service == "housing-queue" {
+            assert!(text.contains("1"), "{text}");
+        }
+    }
+    // the other side shows the same statuses
+    let mirrored = other
+        .statuses_until(&reply.message_id, want_final.as_str())
+        .await;
+    assert_eq!(
+        mirrored
+            .iter()
+            .map(|(_, s)| s.status.clone())
+            .collect::<Vec<_>>(),
+        got.iter()
+            .map(|(_, s)| s.status.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+macro_rules! paths {
+    ($($name:ident: $system:expr, $reg:expr, $channel:expr, $branch:expr;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                run_path($system, $reg, $channel, $branch).await;
+            }
+        )*
+    };
+}
+
+paths! {
+    almaty_2013_success_portal: "mio-almaty", "almaty-2013-housing-queue", "portal", Branch::Success;
+    almaty_2013_refusal_con: "mio-almaty", "almaty-2013-housing-queue", "con", Branch::Refusal;
+    almaty_2013_incomplete_portal: "mio-almaty", "almaty-2013-housing-queue", "portal", Branch::Incomplete;
+    atyrau_2012_success_con: "mio-atyrau", "atyrau-2012-housing-queue", "con", Branch::Success;
+    atyrau_2012_refusal_portal: "mio-atyrau", "atyrau-2012-housing-queue", "portal", Branch::Refusal;
+    atyrau_2012_incomplete_portal: "mio-atyrau", "atyrau-2012-housing-queue", "portal", Branch::Incomplete;
+    atyrau_2014_success_portal: "mio-atyrau", "atyrau-2014-housing-queue", "portal", Branch::Success;
+    atyrau_2014_refusal_con: "mio-atyrau", "atyrau-2014-housing-queue", "con", Branch::Refusal;
+    atyrau_2014_incomplete_con: "mio-atyrau", "atyrau-2014-housing-queue", "con", Branch::Incomplete;
+    akzhar_2012_success_portal: "mio-nko", "akzhar-2012-housing-queue", "portal", Branch::Success;
+    akzhar_2012_refusal_con: "mio-nko", "akzhar-2012-housing-queue", "con", Branch::Refusal;
+    akzhar_2012_incomplete_portal: "mio-nko", "akzhar-2012-housing-queue", "portal", Branch::Incomplete;
+    almaty_2016_assistance_success_con: "mio-almaty", "almaty-2016-housing-assistance", "con", Branch::Success;
+    almaty_2016_assistance_refusal_portal: "mio-almaty", "almaty-2016-housing-assistance", "portal", Branch::Refusal;
+    almaty_2016_assistance_incomplete_portal: "mio-almaty", "almaty-2016-housing-assistance", "portal", Branch::Incomplete;
+    kyzylzhar_test_success_portal: "mio-nko", "kyzylzhar-2026-housing-queue", "portal", Branch::Success;
+    kyzylzhar_test_refusal_portal: "mio-nko", "kyzylzhar-2026-housing-queue", "portal", Branch::Refusal;
+    kyzylzhar_test_incomplete_portal: "mio-nko", "kyzylzhar-2026-housing-queue", "portal", Branch::Incomplete;
+}
