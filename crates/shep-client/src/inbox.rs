@@ -171,6 +171,8 @@ pub struct InboxConfig {
     pub retry_delay: Duration,
     /// Messages fetched per batch.
     pub batch: usize,
+    /// Messages handled at once (1: one after the other, in order).
+    pub concurrency: usize,
 }
 
 impl InboxConfig {
@@ -182,13 +184,16 @@ impl InboxConfig {
             max_deliver: 20,
             retry_delay: Duration::from_millis(500),
             batch: 64,
+            concurrency: 1,
         }
     }
 }
 
 /// Consumes the inbox until `shutdown`: verifies each message, runs `handler` (which
 /// commits its own transaction, deduplicating by messageId with [`first_time`]),
-/// acknowledges only after it returns [`Outcome::Done`], and notifies the gateway.
+/// acknowledges only after it returns [`Outcome::Done`], and notifies the gateway. Up to
+/// `config.concurrency` messages are handled at once; on shutdown the ones in hand are
+/// finished first.
 pub async fn consume<H, F, N>(
     js: jetstream::Context,
     names: InboxNames,
@@ -200,7 +205,7 @@ pub async fn consume<H, F, N>(
 ) -> Result<(), String>
 where
     H: Fn(Delivery) -> F + Send + Sync + 'static,
-    F: Future<Output = Outcome> + Send,
+    F: Future<Output = Outcome> + Send + 'static,
     N: Notifier,
 {
     let consumer = names
@@ -213,13 +218,26 @@ where
         .messages()
         .await
         .map_err(|e| format!("inbox {}: {e}", config.system_id))?;
-    loop {
+    let handler = Arc::new(handler);
+    let config = Arc::new(config);
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    let result = loop {
+        while let Some(done) = running.try_join_next() {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "an inbox handler panicked");
+            }
+        }
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
+        };
         let next = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.cancelled() => break Ok(()),
             m = messages.next() => m,
         };
         let msg = match next {
-            None => return Err("inbox stream ended".into()),
+            None => break Err("inbox stream ended".into()),
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "inbox receive error");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -227,83 +245,109 @@ where
             }
             Some(Ok(m)) => m,
         };
-        let attempt = msg.info().map(|i| i.delivered as u64).unwrap_or(1);
-        let route: Vec<String> = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(ROUTE_HEADER))
-            .map(|v| {
-                v.as_str()
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let span = tracing::info_span!("inbox", lane = %config.system_id, attempt);
-        if let Some(h) = &msg.headers {
-            egov_telemetry::set_parent(&span, egov_telemetry::extract_nats(h));
-        }
-        // the span is attached to the futures, never entered across an await: a task
-        // moves between worker threads, an entered span must not
-        let verified = async {
-            let env = match Envelope::decode(msg.payload.as_ref()) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(error = %e, "undecodable inbox message, terminated");
-                    let _ = msg.ack_with(jetstream::AckKind::Term).await;
-                    return None;
-                }
-            };
-            match envelope::open_request(&env, &verifier).await {
-                Ok(o) => Some(o),
-                Err(e) => {
-                    let id = envelope::decode_request(&env)
-                        .map(|h| h.message_id)
-                        .unwrap_or_default();
-                    tracing::error!(error = %e, message_id = %id, "inbox message failed verification, refused");
-                    let _ = msg.ack_with(jetstream::AckKind::Term).await;
-                    notifier
-                        .notify(id, false, format!("verification failed: {e}"))
-                        .await;
-                    None
-                }
-            }
-        }
-        .instrument(span.clone())
-        .await;
-        let Some(opened) = verified else {
-            continue;
-        };
-        let message_id = opened.header.message_id.clone();
-        let outcome = handler(Delivery {
-            opened,
-            route,
-            attempt,
+        let (handler, verifier, notifier, config) = (
+            handler.clone(),
+            verifier.clone(),
+            notifier.clone(),
+            config.clone(),
+        );
+        running.spawn(async move {
+            handle_one(msg, &*handler, &verifier, &*notifier, &config).await;
+            drop(slot);
+        });
+    };
+    // what is in hand is finished: committed and acknowledged, or left for redelivery
+    while running.join_next().await.is_some() {}
+    result
+}
+
+async fn handle_one<H, F, N>(
+    msg: jetstream::Message,
+    handler: &H,
+    verifier: &Verifier,
+    notifier: &N,
+    config: &InboxConfig,
+) where
+    H: Fn(Delivery) -> F,
+    F: Future<Output = Outcome>,
+    N: Notifier,
+{
+    let attempt = msg.info().map(|i| i.delivered as u64).unwrap_or(1);
+    let route: Vec<String> = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(ROUTE_HEADER))
+        .map(|v| {
+            v.as_str()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
         })
-        .instrument(span.clone())
-        .await;
-        match outcome {
-            Outcome::Done => {
-                if let Err(e) = msg.double_ack().await {
-                    // committed but not acknowledged: it comes back and the handler's
-                    // deduplication absorbs it
-                    tracing::warn!(%message_id, error = %e, "ack failed");
-                } else {
-                    notifier.notify(message_id, true, String::new()).await;
-                }
-            }
-            Outcome::Retry(why) if (attempt as i64) < config.max_deliver => {
-                tracing::warn!(%message_id, attempt, %why, "handler failed, will retry");
-                let _ = msg
-                    .ack_with(jetstream::AckKind::Nak(Some(config.retry_delay)))
-                    .await;
-            }
-            Outcome::Retry(why) | Outcome::Reject(why) => {
-                tracing::warn!(%message_id, attempt, %why, "message refused");
+        .unwrap_or_default();
+    let span = tracing::info_span!("inbox", lane = %config.system_id, attempt);
+    if let Some(h) = &msg.headers {
+        egov_telemetry::set_parent(&span, egov_telemetry::extract_nats(h));
+    }
+    // the span is attached to the futures, never entered across an await: a task
+    // moves between worker threads, an entered span must not
+    let verified = async {
+        let env = match Envelope::decode(msg.payload.as_ref()) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "undecodable inbox message, terminated");
                 let _ = msg.ack_with(jetstream::AckKind::Term).await;
-                notifier.notify(message_id, false, why).await;
+                return None;
             }
+        };
+        match envelope::open_request(&env, verifier).await {
+            Ok(o) => Some(o),
+            Err(e) => {
+                let id = envelope::decode_request(&env)
+                    .map(|h| h.message_id)
+                    .unwrap_or_default();
+                tracing::error!(error = %e, message_id = %id, "inbox message failed verification, refused");
+                let _ = msg.ack_with(jetstream::AckKind::Term).await;
+                notifier
+                    .notify(id, false, format!("verification failed: {e}"))
+                    .await;
+                None
+            }
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let Some(opened) = verified else {
+        return;
+    };
+    let message_id = opened.header.message_id.clone();
+    let outcome = handler(Delivery {
+        opened,
+        route,
+        attempt,
+    })
+    .instrument(span.clone())
+    .await;
+    match outcome {
+        Outcome::Done => {
+            if let Err(e) = msg.double_ack().await {
+                // committed but not acknowledged: it comes back and the handler's
+                // deduplication absorbs it
+                tracing::warn!(%message_id, error = %e, "ack failed");
+            } else {
+                notifier.notify(message_id, true, String::new()).await;
+            }
+        }
+        Outcome::Retry(why) if (attempt as i64) < config.max_deliver => {
+            tracing::warn!(%message_id, attempt, %why, "handler failed, will retry");
+            let _ = msg
+                .ack_with(jetstream::AckKind::Nak(Some(config.retry_delay)))
+                .await;
+        }
+        Outcome::Retry(why) | Outcome::Reject(why) => {
+            tracing::warn!(%message_id, attempt, %why, "message refused");
+            let _ = msg.ack_with(jetstream::AckKind::Term).await;
+            notifier.notify(message_id, false, why).await;
         }
     }
 }

@@ -90,6 +90,8 @@ pub struct Config {
     pub session_hours: i64,
     /// Seconds the inbox consumer has to acknowledge.
     pub ack_wait_secs: u64,
+    /// Applications of the inbox handled at once.
+    pub intake_concurrency: usize,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -129,6 +131,7 @@ impl Config {
             sla_interval_secs: 30,
             session_hours: 8,
             ack_wait_secs: 30,
+            intake_concurrency: 8,
         }
     }
 }
@@ -268,6 +271,7 @@ impl MioIs {
         }
         let mut inbox = InboxConfig::new(&cfg.system.system_id);
         inbox.ack_wait = Duration::from_secs(cfg.ack_wait_secs);
+        inbox.concurrency = cfg.intake_concurrency.max(1);
         let engine = self.engine.clone();
         let notifier = Arc::new(client.clone());
         let consumer = egov_shep_client::inbox::consume(

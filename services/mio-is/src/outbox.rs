@@ -98,11 +98,28 @@ pub async fn notify_status(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let payload = serde_json::to_vec(&status_update(app, status, now, extras)).expect("serializes");
+    // the result document goes where the channel issues it: the ЦОН's operator hands it
+    // over for channel C, the citizen's cabinet gets it otherwise; the other side gets
+    // the status alone
+    let issuer = result_recipient(&app.channel);
     for service in [services::PORTAL_STATUS, services::CON_STATUS] {
+        let mut e = extras.clone();
+        if service != issuer {
+            e.result = None;
+        }
+        let payload = serde_json::to_vec(&status_update(app, status, now, e)).expect("serializes");
         enqueue(conn, service, "", &app.correlation_id, &payload, now).await?;
     }
     Ok(())
+}
+
+/// The service that receives the result document of an application of `channel`.
+pub fn result_recipient(channel: &str) -> &'static str {
+    if channel == "con" {
+        services::CON_STATUS
+    } else {
+        services::PORTAL_STATUS
+    }
 }
 
 /// A rejection at intake, to the system that sent the application.
@@ -201,56 +218,79 @@ pub async fn send_batch(pool: &PgPool, client: &Client, clock: &Clock) -> sqlx::
     .fetch_all(pool)
     .await?;
     let n = rows.len();
+    // the messages of one application go in order; different applications at once
+    let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
     let mut rows = rows;
     rows.sort_by_key(|r| r.id);
     for r in rows {
-        let mut info = client.signer().request_info(
-            &r.service_id,
-            MessageType::try_from(r.message_type).unwrap_or(MessageType::Notification),
-            &r.route_id,
-            &r.correlation_id,
-        );
-        if let Some(id) = &r.message_id {
-            info.message_id = id.clone();
+        match groups.iter_mut().find(|(c, _)| *c == r.correlation_id) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((r.correlation_id.clone(), vec![r])),
         }
-        let result = client.send_async_with(info, r.payload).await;
-        let now = clock.now();
-        match result {
-            Ok(reply) if reply.is_success() || reply.code() == codes::DUPLICATE => {
-                sqlx::query("update outbox set sent_at = $2, gateway_code = $3, last_error = null where id = $1")
-                    .bind(r.id)
-                    .bind(now)
-                    .bind(reply.code())
-                    .execute(pool)
-                    .await?;
-            }
-            Ok(reply) if permanent(reply.code()) => {
-                tracing::error!(id = r.id, code = reply.code(), service = %r.service_id, "outbox message refused by the gateway; not retried");
-                sqlx::query("update outbox set gateway_code = $2, last_error = $3, next_attempt_at = $4 where id = $1")
-                    .bind(r.id)
-                    .bind(reply.code())
-                    .bind(reply.info.status.clone().map(|s| s.message).unwrap_or_default())
-                    .bind(now + time::Duration::days(36500))
-                    .execute(pool)
-                    .await?;
-            }
-            other => {
-                let why = match other {
-                    Ok(reply) => format!("{}: {:?}", reply.code(), reply.info.status),
-                    Err(e) => e.to_string(),
-                };
-                let backoff = 1i64 << r.attempts.clamp(0, 6);
-                tracing::warn!(id = r.id, attempt = r.attempts, %why, "outbox send failed, will retry");
-                sqlx::query(
-                    "update outbox set last_error = $2, next_attempt_at = $3 where id = $1",
-                )
+    }
+    let results = futures::future::join_all(groups.into_iter().map(|(_, group)| async move {
+        for r in group {
+            send_one(pool, client, clock, r).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    }))
+    .await;
+    for r in results {
+        r?;
+    }
+    Ok(n)
+}
+
+/// Sends one row and records the outcome: sent, refused for good, or retried later.
+async fn send_one(pool: &PgPool, client: &Client, clock: &Clock, r: Row) -> sqlx::Result<()> {
+    let mut info = client.signer().request_info(
+        &r.service_id,
+        MessageType::try_from(r.message_type).unwrap_or(MessageType::Notification),
+        &r.route_id,
+        &r.correlation_id,
+    );
+    if let Some(id) = &r.message_id {
+        info.message_id = id.clone();
+    }
+    let result = client.send_async_with(info, r.payload).await;
+    let now = clock.now();
+    match result {
+        Ok(reply) if reply.is_success() || reply.code() == codes::DUPLICATE => {
+            sqlx::query(
+                "update outbox set sent_at = $2, gateway_code = $3, last_error = null where id = $1",
+            )
+            .bind(r.id)
+            .bind(now)
+            .bind(reply.code())
+            .execute(pool)
+            .await?;
+        }
+        Ok(reply) if permanent(reply.code()) => {
+            tracing::error!(id = r.id, code = reply.code(), service = %r.service_id, "outbox message refused by the gateway; not retried");
+            sqlx::query(
+                "update outbox set gateway_code = $2, last_error = $3, next_attempt_at = $4 where id = $1",
+            )
+            .bind(r.id)
+            .bind(reply.code())
+            .bind(reply.info.status.clone().map(|s| s.message).unwrap_or_default())
+            .bind(now + time::Duration::days(36500))
+            .execute(pool)
+            .await?;
+        }
+        other => {
+            let why = match other {
+                Ok(reply) => format!("{}: {:?}", reply.code(), reply.info.status),
+                Err(e) => e.to_string(),
+            };
+            let backoff = 1i64 << r.attempts.clamp(0, 6);
+            tracing::warn!(id = r.id, attempt = r.attempts, %why, "outbox send failed, will retry");
+            sqlx::query("update outbox set last_error = $2, next_attempt_at = $3 where id = $1")
                 .bind(r.id)
                 .bind(why)
                 .bind(now + time::Duration::seconds(backoff))
                 .execute(pool)
                 .await?;
-            }
         }
     }
-    Ok(n)
+    Ok(())
 }

@@ -134,6 +134,10 @@ async fn run_path(system: &str, regulation: &str, channel: &str, branch: Branch)
             .map(|(_, s)| s.status.clone())
             .collect::<Vec<_>>()
     );
+    assert!(
+        mirrored.iter().all(|(_, s)| s.result.is_none()),
+        "the result document goes where the channel issues it"
+    );
 }
 
 macro_rules! paths {
