@@ -146,6 +146,16 @@ async fn main() {
         report.enis_bytes as f64 / 1048576.0
     );
 
+    // the load's dirty pages written out, so that the look-ups do not pay for them
+    sqlx::raw_sql("checkpoint")
+        .execute(
+            &mut <sqlx::PgConnection as sqlx::Connection>::connect(&w.db.url)
+                .await
+                .expect("connect"),
+        )
+        .await
+        .expect("checkpoint");
+
     // 2. look-ups
     let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
         system: w.system_config("gbd-fl", "gbd_fl"),

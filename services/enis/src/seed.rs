@@ -8,13 +8,13 @@ use sqlx::PgConnection;
 
 /// The COPY statement of `notaries`.
 pub fn copy_notaries_sql(schema: &str) -> String {
-    format!("copy {schema}.notaries (licence, name, region, address) from stdin")
+    format!("copy {schema}.notaries (licence, name, region, address) from stdin with (freeze)")
 }
 
 /// The COPY statement of `powers_of_attorney`.
 pub fn copy_poas_sql(schema: &str) -> String {
     format!(
-        "copy {schema}.powers_of_attorney (number, notary_licence, registered, principal_iin, representative_iin, scope, valid_from, valid_until, revoked_on) from stdin"
+        "copy {schema}.powers_of_attorney (number, notary_licence, registered, principal_iin, representative_iin, scope, valid_from, valid_until, revoked_on) from stdin with (freeze)"
     )
 }
 

@@ -22,6 +22,8 @@ async fn setup() -> World {
     .await
     .unwrap();
     let mut conn = sqlx::PgConnection::connect(&w.db.url).await.unwrap();
+    let mut conn = conn.begin().await.unwrap();
+    egov_enis::seed::prepare(&mut conn, "enis").await.unwrap();
     let data = egov_synth::data();
     let mut copy = conn
         .copy_in_raw(&egov_enis::seed::copy_notaries_sql("enis"))
@@ -37,6 +39,7 @@ async fn setup() -> World {
         .unwrap();
     copy.send(rows).await.unwrap();
     copy.finish().await.unwrap();
+    conn.commit().await.unwrap();
     w.register("enis", enis.grpc_addr());
     w.spawn(enis.run(w.cancel.clone()));
     w.start();

@@ -42,7 +42,12 @@ async fn load_fixtures(url: &str) {
     let h = fixtures::household(as_of);
     let (mut persons, mut links) = (Vec::new(), Vec::new());
     egov_gbd_fl::seed::rows(&h, &mut persons, &mut links);
+    // as the seeder loads: one transaction, emptied first, keys rebuilt after
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut conn = conn.begin().await.unwrap();
+    egov_gbd_fl::seed::prepare(&mut conn, "gbd_fl")
+        .await
+        .unwrap();
     let mut copy = conn
         .copy_in_raw(&egov_gbd_fl::seed::copy_persons_sql("gbd_fl"))
         .await
@@ -55,6 +60,10 @@ async fn load_fixtures(url: &str) {
         .unwrap();
     copy.send(links).await.unwrap();
     copy.finish().await.unwrap();
+    egov_gbd_fl::seed::finish(&mut conn, "gbd_fl")
+        .await
+        .unwrap();
+    conn.commit().await.unwrap();
 }
 
 fn egov_enis_today() -> time::Date {
