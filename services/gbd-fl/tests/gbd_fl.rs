@@ -394,6 +394,15 @@ async fn every_look_up_is_in_the_access_log() {
     assert!(e.disclosed.contains(&"address".to_string()));
     assert!(!e.disclosed.contains(&"document".to_string()));
 
+    // a provider's system looks people up, it does not read their access logs
+    let r = call(
+        &mio,
+        services::ACCESS_LOG_SEARCH,
+        json!({"iin": iin("family-mother")}),
+    )
+    .await;
+    assert_eq!(r.code(), codes::ACCESS_DENIED, "{:?}", r.info);
+
     // looking at the log is logged too; a refused look-up is logged with its outcome
     call(&con, services::PERSON_GET, json!({"iin": iin("absent")})).await;
     let r = call(
