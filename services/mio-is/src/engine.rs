@@ -101,6 +101,12 @@ fn date_ru(d: time::Date) -> String {
     format!("{:02}.{:02}.{}", d.day(), d.month() as u8, d.year())
 }
 
+/// Texts joined by "; ", in both languages.
+fn joined<'a>(texts: impl Iterator<Item = &'a egov_regulation::Text>) -> (String, String) {
+    let (ru, kk): (Vec<&str>, Vec<&str>) = texts.map(|t| (t.ru.as_str(), t.kk.as_str())).unzip();
+    (ru.join("; "), kk.join("; "))
+}
+
 /// Thousands separated by spaces.
 pub fn money(v: i64) -> String {
     let s = v.abs().to_string();
@@ -619,46 +625,21 @@ impl Engine {
             "queue_number",
             both(app.queue_number.map(|n| n.to_string()).unwrap_or_default()),
         );
-        let grounds: Vec<(String, String)> = app
-            .grounds
-            .iter()
-            .filter_map(|g| reg.refusal_grounds.iter().find(|x| x.id == *g))
-            .map(|g| (g.name.ru.clone(), g.name.kk.clone()))
-            .collect();
         v.insert(
             "grounds",
-            (
-                grounds
+            joined(app.grounds.iter().filter_map(|g| {
+                reg.refusal_grounds
                     .iter()
-                    .map(|g| g.0.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                grounds
-                    .iter()
-                    .map(|g| g.1.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+                    .find(|x| x.id == *g)
+                    .map(|g| &g.name)
+            })),
         );
-        let missing: Vec<(String, String)> = app
-            .missing_documents
-            .iter()
-            .filter_map(|d| reg.documents.iter().find(|x| x.id == *d))
-            .map(|d| (d.name.ru.clone(), d.name.kk.clone()))
-            .collect();
         v.insert(
             "missing_documents",
-            (
-                missing
+            joined(
+                app.missing_documents
                     .iter()
-                    .map(|g| g.0.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                missing
-                    .iter()
-                    .map(|g| g.1.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                    .filter_map(|d| reg.documents.iter().find(|x| x.id == *d).map(|d| &d.name)),
             ),
         );
         v.insert(

@@ -93,23 +93,13 @@ async fn logins_and_unauthenticated_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_go_to_their_role_and_are_done_once() {
     let env = env(&["mio-almaty"]).await;
-    let reg = env
-        .mio("mio-almaty")
-        .engine
-        .catalog
-        .get("almaty-2013-housing-queue")
-        .unwrap()
-        .clone();
-    let doc = application(&reg, "family-father", "portal", env.clock.today());
-    let reply = send(
+    let app = portal_application(
         &env,
-        "portal",
-        "almaty",
-        &doc,
-        &env.citizen("family-father"),
+        "mio-almaty",
+        "almaty-2013-housing-queue",
+        "family-father",
     )
     .await;
-    let app = registered(&env, "mio-almaty", &reply.message_id).await;
 
     let office = Arm::login(
         &env,

@@ -188,16 +188,7 @@ async fn an_employee_logs_in_and_completes_a_task_in_the_browser() {
         .get("almaty-2013-housing-queue")
         .unwrap()
         .clone();
-    let doc = application(&reg, "family-father", "portal", env.clock.today());
-    let reply = send(
-        &env,
-        "portal",
-        "almaty",
-        &doc,
-        &env.citizen("family-father"),
-    )
-    .await;
-    let app = registered(&env, "mio-almaty", &reply.message_id).await;
+    let app = portal_application(&env, "mio-almaty", &reg.id, "family-father").await;
     let office = employees_of(&env, "mio-almaty", &reg.providers[0].id, "office").await[0].clone();
     let task: i64 = sqlx::query_scalar(
         "select id from step_runs where application_id = $1 and status = 'open'",

@@ -18,16 +18,7 @@ async fn a_step_left_past_its_deadline_is_flagged() {
         .get("almaty-2013-housing-queue")
         .unwrap()
         .clone();
-    let doc = application(&reg, "family-father", "portal", env.clock.today());
-    let reply = send(
-        &env,
-        "portal",
-        "almaty",
-        &doc,
-        &env.citizen("family-father"),
-    )
-    .await;
-    let app = registered(&env, "mio-almaty", &reply.message_id).await;
+    let app = portal_application(&env, "mio-almaty", &reg.id, "family-father").await;
     let office_iin =
         employees_of(&env, "mio-almaty", &reg.providers[0].id, "office").await[0].clone();
     let office = Arm::login(&env, "mio-almaty", &office_iin).await;
@@ -129,16 +120,7 @@ async fn due_times_follow_working_days() {
         .get("almaty-2013-housing-queue")
         .unwrap()
         .clone();
-    let doc = application(&reg, "family-father", "portal", env.clock.today());
-    let reply = send(
-        &env,
-        "portal",
-        "almaty",
-        &doc,
-        &env.citizen("family-father"),
-    )
-    .await;
-    let app = registered(&env, "mio-almaty", &reply.message_id).await;
+    let app = portal_application(&env, "mio-almaty", &reg.id, "family-father").await;
     egov_mio_is::store::application(&mio.engine.pool, &app.number)
         .await
         .unwrap();

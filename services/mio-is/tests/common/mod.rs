@@ -625,3 +625,18 @@ pub fn operator_for(doc: &mut ApplicationDocument, s: &Signer) {
         office: Some("ЦОН Алмалинского района".into()),
     });
 }
+
+/// A complete application of `citizen` for `regulation` sent by the portal to `system`,
+/// once registered.
+pub async fn portal_application(
+    env: &Env,
+    system: &str,
+    regulation: &str,
+    citizen: &str,
+) -> egov_mio_is::store::Application {
+    let mio = env.mio(system);
+    let reg = mio.engine.catalog.get(regulation).unwrap().clone();
+    let doc = application(&reg, citizen, "portal", env.clock.today());
+    let reply = send(env, "portal", &mio.region, &doc, &env.citizen(citizen)).await;
+    registered(env, system, &reply.message_id).await
+}
