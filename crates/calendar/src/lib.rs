@@ -51,3 +51,13 @@ pub use error::Error;
 /// to earlier ones: a start time before March 2024 given at +06:00 is converted to +05:00
 /// first, so it may fall on the previous local date when it is between 00:00 and 01:00.
 pub const LOCAL_OFFSET: time::UtcOffset = time::macros::offset!(+5);
+
+/// The date in Kazakhstan at `t`.
+pub fn local_date(t: time::OffsetDateTime) -> time::Date {
+    t.to_offset(LOCAL_OFFSET).date()
+}
+
+/// Today in Kazakhstan.
+pub fn today() -> time::Date {
+    local_date(time::OffsetDateTime::now_utc())
+}

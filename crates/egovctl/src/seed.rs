@@ -4,7 +4,6 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use time::Date;
 
 use crate::shep::DEFAULT_DATABASE_URL;
 use crate::util::shown;
@@ -54,12 +53,6 @@ pub struct SeedArgs {
     pub enis_schema: String,
 }
 
-fn today_kz() -> Date {
-    time::OffsetDateTime::now_utc()
-        .to_offset(time::UtcOffset::from_hms(5, 0, 0).expect("valid"))
-        .date()
-}
-
 fn mib(bytes: i64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -70,7 +63,7 @@ pub fn run(a: SeedArgs, out: &mut dyn Write) -> Result<()> {
         bail!("--persons {}: at most {MAX_PERSONS}", a.persons);
     }
     let as_of = match &a.as_of {
-        None => today_kz(),
+        None => egov_calendar::today(),
         Some(s) => egov_contracts::date::parse(s).map_err(|_| {
             anyhow::anyhow!("--as-of {}: not a date; expected YYYY-MM-DD", shown(s))
         })?,

@@ -265,13 +265,8 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             .await
             .map_err(|e| service_err("seed")(&e))?
     {
-        let mut opts = egov_seed::Options::new(
-            settings.seed_persons,
-            settings.seed,
-            time::OffsetDateTime::now_utc()
-                .to_offset(time::UtcOffset::from_hms(5, 0, 0).expect("valid offset"))
-                .date(),
-        );
+        let mut opts =
+            egov_seed::Options::new(settings.seed_persons, settings.seed, egov_calendar::today());
         opts.gbd_fl_schema = settings.gbd_fl.system.schema.clone();
         opts.enis_schema = settings.enis.system.schema.clone();
         let report = egov_seed::seed(env.database_url(), &opts)

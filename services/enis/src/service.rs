@@ -6,7 +6,7 @@ use egov_contracts::enis::{
 };
 use egov_shep_client::server::{Answer, Incoming, SyncHandler};
 use sqlx::PgPool;
-use time::{Date, OffsetDateTime};
+use time::Date;
 
 use crate::store;
 
@@ -31,9 +31,7 @@ fn refuse(code: &str, message: impl Into<String>) -> Answer {
 
 /// Today in Kazakhstan (UTC+5).
 pub fn today() -> Date {
-    OffsetDateTime::now_utc()
-        .to_offset(time::UtcOffset::from_hms(5, 0, 0).expect("valid offset"))
-        .date()
+    egov_calendar::today()
 }
 
 fn valid_iin(s: &str, what: &str) -> Result<(), Answer> {

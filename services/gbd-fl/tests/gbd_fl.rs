@@ -38,7 +38,7 @@ async fn setup_with(registry: Option<String>) -> Setup {
 }
 
 async fn load_fixtures(url: &str) {
-    let as_of = egov_enis_today();
+    let as_of = egov_calendar::today();
     let h = fixtures::household(as_of);
     let (mut persons, mut links) = (Vec::new(), Vec::new());
     egov_gbd_fl::seed::rows(&h, &mut persons, &mut links);
@@ -64,12 +64,6 @@ async fn load_fixtures(url: &str) {
         .await
         .unwrap();
     conn.commit().await.unwrap();
-}
-
-fn egov_enis_today() -> time::Date {
-    time::OffsetDateTime::now_utc()
-        .to_offset(time::UtcOffset::from_hms(5, 0, 0).unwrap())
-        .date()
 }
 
 async fn call(c: &Client, service: &str, body: Value) -> Reply {

@@ -40,7 +40,7 @@ impl Clock {
 
     /// Today in Kazakhstan.
     pub fn today(&self) -> time::Date {
-        self.now().to_offset(egov_calendar::LOCAL_OFFSET).date()
+        egov_calendar::local_date(self.now())
     }
 }
 

@@ -339,7 +339,7 @@ impl Engine {
                 "{undecided} application(s) on the agenda have no decision yet"
             )));
         }
-        let year = now.to_offset(egov_calendar::LOCAL_OFFSET).year();
+        let year = egov_calendar::local_date(now).year();
         let protocol = format!("{}/{year}", m.number);
         for (app_id, decision, grounds, amount, note) in items {
             let mut app = store::application_for_update(&mut tx, app_id)

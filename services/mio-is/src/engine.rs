@@ -567,7 +567,7 @@ impl Engine {
     ) -> Result<(), Error> {
         let key = format!("{}/{}", app.provider_id, app.category);
         let number = store::next_number(conn, "queue", &key).await?;
-        let today = now.to_offset(egov_calendar::LOCAL_OFFSET).date();
+        let today = egov_calendar::local_date(now);
         sqlx::query(
             "insert into queue_entries (provider_id, category, number, application_id, applicant_iin, registered_on)
              values ($1, $2, $3, $4, $5, $6)",
@@ -601,10 +601,7 @@ impl Engine {
         v.insert("applicant_name", both(app.applicant_name.clone()));
         v.insert("applicant_iin", both(app.applicant_iin.clone()));
         v.insert("application_number", both(app.number.clone()));
-        let reg_date = app
-            .registered_at
-            .to_offset(egov_calendar::LOCAL_OFFSET)
-            .date();
+        let reg_date = egov_calendar::local_date(app.registered_at);
         v.insert("application_date", both(date_ru(reg_date)));
         v.insert(
             "provider",
@@ -708,10 +705,7 @@ impl Engine {
             .ok_or_else(|| Error::Internal(format!("no result {result_id}")))?;
         let provider = reg.provider(&app.provider_id).expect("checked in values");
         let v = self.values(conn, app, reg, signer).await?;
-        let reg_date = app
-            .registered_at
-            .to_offset(egov_calendar::LOCAL_OFFSET)
-            .date();
+        let reg_date = egov_calendar::local_date(app.registered_at);
         let part = |lang: &str| Part {
             header: provider.name.get(lang).to_string(),
             address: provider
@@ -851,7 +845,7 @@ impl Engine {
             let signature = r
                 .signature
                 .ok_or_else(|| Error::Conflict("the result is not signed yet".into()))?;
-            let year = now.to_offset(egov_calendar::LOCAL_OFFSET).year();
+            let year = egov_calendar::local_date(now).year();
             let n = store::next_number(conn, "outgoing", &format!("{}/{year}", app.provider_id))
                 .await?;
             let number = format!("{}-{year}-{n:06}", outgoing_prefix(&app.provider_id));

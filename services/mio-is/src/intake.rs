@@ -311,7 +311,7 @@ impl Engine {
         now: OffsetDateTime,
     ) -> Result<Application, crate::engine::Error> {
         let reg = c.regulation.clone();
-        let year = now.to_offset(egov_calendar::LOCAL_OFFSET).year();
+        let year = egov_calendar::local_date(now).year();
         let n = store::next_number(conn, "application", &year.to_string()).await?;
         let number = format!("{}-{year}-{n:06}", number_prefix(&self.system_id));
         let total = reg

@@ -157,8 +157,8 @@ async fn due_times_follow_working_days() {
     let cal = Calendar::kazakhstan();
     assert_eq!(run.1, Deadline::WorkingDays(3).due(cal, run.0));
     let days = cal.working_days_between(
-        run.0.to_offset(egov_calendar::LOCAL_OFFSET).date(),
-        run.1.to_offset(egov_calendar::LOCAL_OFFSET).date(),
+        egov_calendar::local_date(run.0),
+        egov_calendar::local_date(run.1),
     );
     assert_eq!(days, 3);
 }
