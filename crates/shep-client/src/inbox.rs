@@ -273,17 +273,11 @@ async fn handle_one<H, F, N>(
     N: Notifier,
 {
     let attempt = msg.info().map(|i| i.delivered as u64).unwrap_or(1);
-    let route: Vec<String> = msg
+    let route = msg
         .headers
         .as_ref()
         .and_then(|h| h.get(ROUTE_HEADER))
-        .map(|v| {
-            v.as_str()
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        })
+        .map(|v| crate::route::parse(v.as_str()))
         .unwrap_or_default();
     let span = tracing::info_span!("inbox", lane = %config.system_id, attempt);
     if let Some(h) = &msg.headers {

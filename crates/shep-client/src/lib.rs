@@ -8,6 +8,7 @@
 
 pub mod envelope;
 pub mod inbox;
+pub mod route;
 pub mod server;
 
 mod client;

@@ -203,17 +203,7 @@ impl<H: SyncHandler> SyncChannel for SyncServer<H> {
                 self.gateways.join(", ")
             )));
         }
-        let route: Vec<String> = request
-            .metadata()
-            .get("egov-route")
-            .and_then(|v| v.to_str().ok())
-            .map(|s| {
-                s.split(',')
-                    .filter(|p| !p.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let route = crate::route::of_metadata(request.metadata());
         let span = tracing::info_span!(
             "sync.recipient",
             lane = %self.lane,

@@ -17,7 +17,7 @@ use crate::journal::{Channel, Event};
 use crate::metrics_names as m;
 
 /// Metadata key carrying the gateways a request crossed.
-pub const ROUTE_METADATA: &str = "egov-route";
+pub use egov_shep_client::route::ROUTE_METADATA;
 
 /// The SyncChannel service of one gateway.
 pub struct Sync {
@@ -25,17 +25,7 @@ pub struct Sync {
 }
 
 pub(crate) fn incoming_route<T>(req: &Request<T>, me: &str) -> Vec<String> {
-    let mut route: Vec<String> = req
-        .metadata()
-        .get(ROUTE_METADATA)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| {
-            s.split(',')
-                .filter(|p| !p.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut route = egov_shep_client::route::of_metadata(req.metadata());
     route.push(me.to_string());
     route
 }
