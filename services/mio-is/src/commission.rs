@@ -268,26 +268,7 @@ impl Engine {
                     .join(", ")
             ))
         })?;
-        let kind = outcome
-            .result
-            .as_deref()
-            .and_then(|r| reg.result(r))
-            .map(|r| r.kind);
-        if kind == Some(egov_regulation::ResultKind::Refusal) {
-            if grounds.is_empty() {
-                return Err(Error::Invalid("a refusal names its grounds".into()));
-            }
-            for g in grounds {
-                if !reg.refusal_grounds.iter().any(|x| x.id == *g) {
-                    return Err(Error::Invalid(format!("unknown refusal ground {g:?}")));
-                }
-            }
-        }
-        if kind == Some(egov_regulation::ResultKind::Assignment) && amount.is_none_or(|a| a <= 0) {
-            return Err(Error::Invalid(
-                "the assignment needs the amount (tenge a month, > 0)".into(),
-            ));
-        }
+        crate::engine::outcome_inputs(&reg, outcome, grounds, amount)?;
         let mut tx = self.pool.begin().await?;
         self.open_meeting(&mut tx, who, meeting_id).await?;
         let r = sqlx::query(

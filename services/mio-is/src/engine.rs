@@ -101,6 +101,49 @@ fn date_ru(d: time::Date) -> String {
     format!("{:02}.{:02}.{}", d.day(), d.month() as u8, d.year())
 }
 
+/// A refusal names its grounds, each one of the regulation's.
+pub fn check_grounds(reg: &Regulation, grounds: &[String]) -> Result<(), Error> {
+    if grounds.is_empty() {
+        return Err(Error::Invalid(format!(
+            "a refusal names its grounds (known: {})",
+            reg.refusal_grounds
+                .iter()
+                .map(|g| g.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    for g in grounds {
+        if !reg.refusal_grounds.iter().any(|x| x.id == *g) {
+            return Err(Error::Invalid(format!("unknown refusal ground {g:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// What a way out needs besides its id: known grounds for a refusal (one for
+/// incomplete documents names the documents instead), a positive amount for an
+/// assignment.
+pub fn outcome_inputs(
+    reg: &Regulation,
+    outcome: &egov_regulation::Outcome,
+    grounds: &[String],
+    amount: Option<i64>,
+) -> Result<(), Error> {
+    match outcome
+        .result
+        .as_deref()
+        .and_then(|r| reg.result(r))
+        .map(|r| r.kind)
+    {
+        Some(ResultKind::Refusal) if outcome.id != "incomplete" => check_grounds(reg, grounds),
+        Some(ResultKind::Assignment) if amount.is_none_or(|a| a <= 0) => Err(Error::Invalid(
+            "the assignment needs the amount (tenge a month, > 0)".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Texts joined by "; ", in both languages.
 fn joined<'a>(texts: impl Iterator<Item = &'a egov_regulation::Text>) -> (String, String) {
     let (ru, kk): (Vec<&str>, Vec<&str>) = texts.map(|t| (t.ru.as_str(), t.kk.as_str())).unzip();
@@ -415,7 +458,10 @@ impl Engine {
                         }
                         app.missing_documents = all;
                     }
-                    "refuse" => self.take_grounds(app, reg, &c.grounds)?,
+                    "refuse" => {
+                        check_grounds(reg, &c.grounds)?;
+                        app.grounds = c.grounds.clone();
+                    }
                     _ => {}
                 }
             }
@@ -446,23 +492,17 @@ impl Engine {
         if let Some(o) = &outcome {
             if let Some(r) = &o.result {
                 app.result_id = Some(r.clone());
-                let kind = reg.result(r).map(|x| x.kind);
-                // a refusal names its grounds; one for incomplete documents names them instead
-                if kind == Some(ResultKind::Refusal)
-                    && app.grounds.is_empty()
-                    && o.id != "incomplete"
-                {
-                    self.take_grounds(app, reg, &c.grounds)?;
-                }
-                if kind == Some(ResultKind::Assignment) {
-                    match c.amount {
-                        Some(a) if a > 0 => app.amount = Some(a),
-                        _ => {
-                            return Err(Error::Invalid(
-                                "the assignment needs the amount (tenge a month, > 0)".into(),
-                            ));
-                        }
-                    }
+                // grounds chosen earlier on the path (a check's refusal, the protocol) stand
+                let grounds = if app.grounds.is_empty() {
+                    c.grounds.clone()
+                } else {
+                    app.grounds.clone()
+                };
+                outcome_inputs(reg, o, &grounds, c.amount)?;
+                match reg.result(r).map(|x| x.kind) {
+                    Some(ResultKind::Refusal) if o.id != "incomplete" => app.grounds = grounds,
+                    Some(ResultKind::Assignment) => app.amount = c.amount,
+                    _ => {}
                 }
             }
             if o.effect == Some(Effect::Enqueue) && app.queue_number.is_none() {
@@ -508,31 +548,6 @@ impl Engine {
             (None, None) => return Err(Error::Internal(format!("step {} leads nowhere", step.id))),
         };
         self.enter(conn, app, reg, &next, now).await
-    }
-
-    fn take_grounds(
-        &self,
-        app: &mut Application,
-        reg: &Regulation,
-        grounds: &[String],
-    ) -> Result<(), Error> {
-        if grounds.is_empty() {
-            return Err(Error::Invalid(format!(
-                "a refusal names its grounds (known: {})",
-                reg.refusal_grounds
-                    .iter()
-                    .map(|g| g.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        for g in grounds {
-            if !reg.refusal_grounds.iter().any(|x| x.id == *g) {
-                return Err(Error::Invalid(format!("unknown refusal ground {g:?}")));
-            }
-        }
-        app.grounds = grounds.to_vec();
-        Ok(())
     }
 
     /// The required documents of the applicant's category with neither a scan nor a
@@ -588,7 +603,6 @@ impl Engine {
 
     async fn values(
         &self,
-        conn: &mut PgConnection,
         app: &Application,
         reg: &Regulation,
         signer: Option<&Employee>,
@@ -679,7 +693,6 @@ impl Engine {
                 }
             }
         };
-        let _ = conn;
         if let Some(s) = &signer {
             let pos = reg.role(&s.role).map(|r| r.name.clone());
             v.insert("signer_name", both(s.full_name()));
@@ -694,7 +707,6 @@ impl Engine {
 
     async fn render(
         &self,
-        conn: &mut PgConnection,
         app: &Application,
         reg: &Regulation,
         result_id: &str,
@@ -704,7 +716,7 @@ impl Engine {
             .result(result_id)
             .ok_or_else(|| Error::Internal(format!("no result {result_id}")))?;
         let provider = reg.provider(&app.provider_id).expect("checked in values");
-        let v = self.values(conn, app, reg, signer).await?;
+        let v = self.values(app, reg, signer).await?;
         let reg_date = egov_calendar::local_date(app.registered_at);
         let part = |lang: &str| Part {
             header: provider.name.get(lang).to_string(),
@@ -738,7 +750,7 @@ impl Engine {
         by: &str,
         now: OffsetDateTime,
     ) -> Result<(), Error> {
-        let pdf = self.render(conn, app, reg, result_id, None).await?;
+        let pdf = self.render(app, reg, result_id, None).await?;
         let kind = reg
             .result(result_id)
             .map(|r| r.kind.as_str())
@@ -780,7 +792,7 @@ impl Engine {
         let (id, result_id) =
             row.ok_or_else(|| Error::Conflict("there is no drafted result to sign".into()))?;
         // the signed document names its actual signer
-        let pdf = self.render(conn, app, reg, &result_id, Some(who)).await?;
+        let pdf = self.render(app, reg, &result_id, Some(who)).await?;
         let (key, cert) = employees::keys(&self.pool, &who.iin)
             .await
             .map_err(Error::Internal)?;
