@@ -233,16 +233,18 @@ pub async fn task(
         }
         _ => vec![],
     };
-    let attached = store::attachments(&engine.pool, app.id).await?;
+    let category = app.category.clone();
+    let application = application(engine, app).await?;
     let documents = reg
         .documents
         .iter()
-        .filter(|d| d.applies_to(&app.category))
+        .filter(|d| d.applies_to(&category))
         .map(|d| DocumentCheck {
             id: d.id.clone(),
             name: d.name.ru.clone(),
             required: d.required,
-            present: attached
+            present: application
+                .attachments
                 .iter()
                 .any(|a| a.kind == d.id && (a.paper || a.scanned)),
         })
@@ -276,7 +278,7 @@ pub async fn task(
                 result: None,
             })
             .collect(),
-        application: application(engine, app).await?,
+        application,
         task: run,
     })
 }
