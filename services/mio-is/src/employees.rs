@@ -102,8 +102,28 @@ fn hash64(s: &str) -> u64 {
     u64::from_be_bytes(d.as_ref()[..8].try_into().expect("8 bytes"))
 }
 
+/// A seeded account to be.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The provider.
+    pub provider: egov_regulation::Provider,
+    /// The role.
+    pub role: String,
+    /// Which of the role's accounts (0, 1, ...).
+    pub k: u32,
+    /// The position (the role's name).
+    pub position: String,
+}
+
+impl Planned {
+    /// Its IIN.
+    pub fn iin(&self) -> Iin {
+        employee_iin(&self.provider.id, &self.role, self.k)
+    }
+}
+
 /// The seeded accounts: one per role of every provider, two executors.
-pub fn planned(catalog: &Catalog) -> Vec<(String, String, u32, String, String)> {
+pub fn planned(catalog: &Catalog) -> Vec<Planned> {
     let mut v = Vec::new();
     for (provider, regs) in catalog.providers() {
         let mut roles: Vec<(String, String)> = Vec::new();
@@ -125,13 +145,12 @@ pub fn planned(catalog: &Catalog) -> Vec<(String, String, u32, String, String)> 
                 1
             };
             for k in 0..count {
-                v.push((
-                    provider.id.clone(),
-                    role.clone(),
+                v.push(Planned {
+                    provider: provider.clone(),
+                    role: role.clone(),
                     k,
-                    position.clone(),
-                    provider.name.ru.clone(),
-                ));
+                    position: position.clone(),
+                });
             }
         }
     }
@@ -193,34 +212,27 @@ pub async fn seed(
         .fetch_all(pool)
         .await
         .map_err(|e| e.to_string())?;
-    let missing: Vec<_> = plan
-        .iter()
-        .filter(|(p, r, k, _, _)| !existing.contains(&employee_iin(p, r, *k).as_string()))
-        .cloned()
+    let missing: Vec<Planned> = plan
+        .into_iter()
+        .filter(|p| !existing.contains(&p.iin().as_string()))
         .collect();
     if !missing.is_empty() {
         let pki = PkiDir::open(pki_dir).map_err(|e| format!("test PKI: {e}"))?;
         let algorithm = pki.issuing.key.algorithm();
         let hash = hash_password(password);
-        for (provider_id, role, k, position, provider_name) in missing {
-            let iin = employee_iin(&provider_id, &role, k);
+        for p in missing {
+            let iin = p.iin();
             let h = hash64(&iin.as_string());
             let (surname, name, patronymic) = names_for(&iin, h);
             let full = match &patronymic {
                 Some(p) => format!("{surname} {name} {p}"),
                 None => format!("{surname} {name}"),
             };
-            let bin = catalog
-                .providers()
-                .into_iter()
-                .find(|(p, _)| p.id == provider_id)
-                .map(|(p, _)| p.bin)
-                .unwrap_or_default();
             let spec = SubjectSpec {
                 iin: Some(iin),
                 name: full.to_uppercase(),
-                organization: Some(provider_name.clone()),
-                bin: Some(bin),
+                organization: Some(p.provider.name.ru.clone()),
+                bin: Some(p.provider.bin.clone()),
                 dns_names: vec![],
             };
             let issued = pki
@@ -238,12 +250,12 @@ pub async fn seed(
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) on conflict (iin) do nothing",
             )
             .bind(iin.as_string())
-            .bind(&provider_id)
-            .bind(&role)
+            .bind(&p.provider.id)
+            .bind(&p.role)
             .bind(&surname)
             .bind(&name)
             .bind(&patronymic)
-            .bind(&position)
+            .bind(&p.position)
             .bind(&hash)
             .bind(key.to_pem())
             .bind(issued.cert.to_pem())
