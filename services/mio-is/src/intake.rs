@@ -26,12 +26,15 @@ pub struct Rejection {
     pub code: &'static str,
     /// A human message.
     pub message: String,
+    /// The application, when it could be read (the rejection names its service, ...).
+    pub document: Option<Box<ApplicationDocument>>,
 }
 
 fn reject(code: &'static str, message: impl Into<String>) -> Rejection {
     Rejection {
         code,
         message: message.into(),
+        document: None,
     }
 }
 
@@ -175,6 +178,31 @@ impl Engine {
                 format!("the application is not valid: {e}"),
             )
         })?;
+        match self.check_document(sender, &bytes, &signature, &doc).await {
+            Ok((regulation, signer_iin, signer_name)) => Ok(Checked {
+                bytes,
+                signature,
+                doc,
+                regulation,
+                signer_iin,
+                signer_name,
+            }),
+            Err(mut r) => {
+                r.document = Some(Box::new(doc));
+                Err(r)
+            }
+        }
+    }
+
+    /// The checks of a readable application: regulation, channel and sender, C-sign, the
+    /// signer's IIN, the employee, the form. Returns the regulation and the signer.
+    async fn check_document(
+        &self,
+        sender: &str,
+        bytes: &[u8],
+        signature: &[u8],
+        doc: &ApplicationDocument,
+    ) -> Result<(std::sync::Arc<Regulation>, String, String), Rejection> {
         let reg = self
             .catalog
             .find(&doc.service, &doc.provider, doc.regulation.as_deref())
@@ -226,8 +254,8 @@ impl Engine {
         let signer = self
             .verifier
             .verify_detached(
-                &bytes,
-                &signature,
+                bytes,
+                signature,
                 &egov_pki::VerifyOptions {
                     usage: egov_pki::verify::Usage::Signing,
                     require_revocation: true,
@@ -287,16 +315,9 @@ impl Engine {
                 format!("applicant.iin {:?}: {e}", doc.applicant.iin),
             )
         })?;
-        check_form(&reg, &doc)?;
+        check_form(&reg, doc)?;
         let signer_name = signer.identity.common_name.clone().unwrap_or_default();
-        Ok(Checked {
-            bytes,
-            signature,
-            doc,
-            regulation: reg,
-            signer_iin,
-            signer_name,
-        })
+        Ok((reg, signer_iin, signer_name))
     }
 
     /// Registers a checked application: its number, status «поступившие», the status
@@ -482,10 +503,6 @@ impl Engine {
                     Outcome::Done
                 }
                 Err(r) => {
-                    let doc = serde_json::from_slice::<Submission>(&d.opened.payload)
-                        .ok()
-                        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s.document).ok())
-                        .and_then(|b| serde_json::from_slice::<ApplicationDocument>(&b).ok());
                     sqlx::query(
                         "insert into intake_rejections (message_id, sender_system, correlation_id, code, message, at) values ($1, $2, $3, $4, $5, $6)",
                     )
@@ -503,7 +520,7 @@ impl Engine {
                         &sender,
                         &message_id,
                         &correlation_id,
-                        doc.as_ref(),
+                        r.document.as_deref(),
                         Reason {
                             code: r.code.to_string(),
                             message: r.message.clone(),
