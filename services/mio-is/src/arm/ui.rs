@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{FromRequestParts, Multipart, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -85,10 +86,19 @@ fn error_page(who: Option<&Employee>, e: &ApiError) -> Response {
     (e.status, page("Ошибка", who, &body)).into_response()
 }
 
-async fn who(arm: &Arm, headers: &HeaderMap) -> Result<Employee, Response> {
-    arm.employee(headers)
-        .await
-        .map_err(|_| Redirect::to("/login").into_response())
+/// The signed-in employee of a page; without a live session the page sends to the
+/// login form.
+struct Session(Employee);
+
+impl FromRequestParts<Arc<Arm>> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, arm: &Arc<Arm>) -> Result<Self, Response> {
+        arm.employee(&parts.headers)
+            .await
+            .map(Session)
+            .map_err(|_| Redirect::to("/login").into_response())
+    }
 }
 
 /// The UI's routes.
@@ -196,11 +206,7 @@ async fn logout(State(arm): S, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-async fn worklist(State(arm): S, headers: HeaderMap) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn worklist(State(arm): S, Session(w): Session) -> Response {
     let tasks = match views::worklist(&arm.engine, &w).await {
         Ok(t) => t,
         Err(e) => return error_page(Some(&w), &e.into()),
@@ -301,11 +307,7 @@ fn application_block(v: &views::ApplicationView) -> String {
     s
 }
 
-async fn task(State(arm): S, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn task(State(arm): S, Session(w): Session, Path(id): Path<i64>) -> Response {
     let t = match views::task(&arm.engine, &w, id).await {
         Ok(t) => t,
         Err(e) => return error_page(Some(&w), &e.into()),
@@ -390,14 +392,10 @@ async fn task(State(arm): S, headers: HeaderMap, Path(id): Path<i64>) -> Respons
 
 async fn complete(
     State(arm): S,
-    headers: HeaderMap,
+    Session(w): Session,
     Path(id): Path<i64>,
     axum::Form(f): Pairs,
 ) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
     let amount = match field(&f, "amount").filter(|s| !s.trim().is_empty()) {
         Some(a) => match a.trim().parse::<i64>() {
             Ok(v) => Some(v),
@@ -430,11 +428,7 @@ async fn complete(
     }
 }
 
-async fn application(State(arm): S, headers: HeaderMap, Path(key): Path<String>) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn application(State(arm): S, Session(w): Session, Path(key): Path<String>) -> Response {
     match store::application(&arm.engine.pool, &key).await {
         Ok(Some(a)) if a.provider_id == w.provider_id => {
             match views::application(&arm.engine, a).await {
@@ -459,11 +453,7 @@ async fn application(State(arm): S, headers: HeaderMap, Path(key): Path<String>)
     }
 }
 
-async fn result_pdf(State(arm): S, headers: HeaderMap, Path(key): Path<String>) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn result_pdf(State(arm): S, Session(w): Session, Path(key): Path<String>) -> Response {
     let row: Result<Option<Vec<u8>>, sqlx::Error> = sqlx::query_scalar(
         "select r.pdf from results r join applications a on a.id = r.application_id
          where (a.id::text = $1 or a.number = $1) and a.provider_id = $2 order by r.drafted_at desc limit 1",
@@ -482,11 +472,7 @@ async fn result_pdf(State(arm): S, headers: HeaderMap, Path(key): Path<String>) 
     }
 }
 
-async fn new_form(State(arm): S, headers: HeaderMap) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn new_form(State(arm): S, Session(w): Session) -> Response {
     let regs = arm.engine.catalog.of_provider(&w.provider_id);
     let options: String = regs
         .iter()
@@ -516,11 +502,7 @@ async fn new_form(State(arm): S, headers: HeaderMap) -> Response {
     page("Новое заявление", Some(&w), &body).into_response()
 }
 
-async fn new_lookup(State(arm): S, headers: HeaderMap, axum::Form(f): Pairs) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn new_lookup(State(arm): S, Session(w): Session, axum::Form(f): Pairs) -> Response {
     let reg = match arm.regulation_for(&w, field(&f, "regulation")) {
         Ok(r) => r,
         Err(e) => return error_page(Some(&w), &e),
@@ -591,11 +573,7 @@ async fn new_lookup(State(arm): S, headers: HeaderMap, axum::Form(f): Pairs) -> 
     page("Новое заявление", Some(&w), &body).into_response()
 }
 
-async fn new_submit(State(arm): S, headers: HeaderMap, mut mp: Multipart) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn new_submit(State(arm): S, Session(w): Session, mut mp: Multipart) -> Response {
     let mut n = NewApplication::default();
     let mut papers: Vec<String> = Vec::new();
     let mut scans: Vec<(String, String, String, Vec<u8>)> = Vec::new();
@@ -674,11 +652,7 @@ async fn new_submit(State(arm): S, headers: HeaderMap, mut mp: Multipart) -> Res
     }
 }
 
-async fn commission(State(arm): S, headers: HeaderMap) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn commission(State(arm): S, Session(w): Session) -> Response {
     let pool = &arm.engine.pool;
     let (meetings, waiting) = match (
         crate::commission::meetings(pool, &w.provider_id).await,
@@ -716,11 +690,7 @@ async fn commission(State(arm): S, headers: HeaderMap) -> Response {
     page("Комиссия", Some(&w), &s).into_response()
 }
 
-async fn schedule(State(arm): S, headers: HeaderMap, axum::Form(f): Pairs) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn schedule(State(arm): S, Session(w): Session, axum::Form(f): Pairs) -> Response {
     let date = match field(&f, "date").map(egov_contracts::date::parse) {
         Some(Ok(d)) => d,
         _ => {
@@ -740,11 +710,7 @@ async fn schedule(State(arm): S, headers: HeaderMap, axum::Form(f): Pairs) -> Re
     }
 }
 
-async fn meeting(State(arm): S, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn meeting(State(arm): S, Session(w): Session, Path(id): Path<Uuid>) -> Response {
     let pool = &arm.engine.pool;
     let m = match crate::commission::meeting(pool, id).await {
         Ok(Some(m)) if m.provider_id == w.provider_id => m,
@@ -853,14 +819,10 @@ async fn meeting(State(arm): S, headers: HeaderMap, Path(id): Path<Uuid>) -> Res
 
 async fn agenda_add(
     State(arm): S,
-    headers: HeaderMap,
+    Session(w): Session,
     Path(id): Path<Uuid>,
     axum::Form(f): Pairs,
 ) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
     match arm
         .engine
         .add_to_agenda(&w, id, field(&f, "application").unwrap_or(""))
@@ -873,14 +835,10 @@ async fn agenda_add(
 
 async fn decide(
     State(arm): S,
-    headers: HeaderMap,
+    Session(w): Session,
     Path(id): Path<Uuid>,
     axum::Form(f): Pairs,
 ) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
     let amount = field(&f, "amount").and_then(|a| a.trim().parse::<i64>().ok());
     match arm
         .engine
@@ -900,22 +858,14 @@ async fn decide(
     }
 }
 
-async fn close(State(arm): S, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn close(State(arm): S, Session(w): Session, Path(id): Path<Uuid>) -> Response {
     match arm.engine.close_protocol(&w, id).await {
         Ok(_) => Redirect::to(&format!("/commission/meetings/{id}")).into_response(),
         Err(e) => error_page(Some(&w), &e.into()),
     }
 }
 
-async fn queue(State(arm): S, headers: HeaderMap) -> Response {
-    let w = match who(&arm, &headers).await {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
+async fn queue(State(arm): S, Session(w): Session) -> Response {
     let entries = match views::queue(&arm.engine.pool, &w.provider_id, None).await {
         Ok(e) => e,
         Err(e) => return error_page(Some(&w), &e.into()),
