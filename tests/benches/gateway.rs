@@ -44,7 +44,7 @@
 //! path with `BENCH_GATEWAY_JSON`).
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ use egov_proto::shep::v1::{MessageType, SyncSendMessageRequest, SyncSendMessageR
 use egov_shep_client::envelope::{self, SystemSigner, codes};
 use egov_shep_client::inbox::InboxNames;
 use egov_shep_client::{Client, Reply};
-use egov_tests::bench::{cpu_model, load_average};
+use egov_tests::bench::{cpu_model, load_average, target_file};
 use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
@@ -496,7 +496,7 @@ async fn run(s: Settings) -> Result<()> {
         );
         return Ok(());
     }
-    let path = json_path();
+    let path = target_file("BENCH_GATEWAY_JSON", "bench-gateway.json");
     let json = to_json(&s, &machine, started_at, pki_init, &cases, &analysis);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -1396,22 +1396,6 @@ fn to_json(
             }).collect::<Vec<_>>(),
         },
     })
-}
-
-/// `target/bench-gateway.json` of the target directory this binary was built in
-/// (`<target>/<profile>/deps/gateway-*`), or `BENCH_GATEWAY_JSON`.
-fn json_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("BENCH_GATEWAY_JSON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let target = std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let deps = exe.parent()?;
-            (deps.file_name()? == "deps").then(|| deps.parent()?.parent().map(PathBuf::from))?
-        })
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("bench-gateway.json")
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@
 //! The figures go to stdout as a table and to `target/bench-pki.json` (override the path
 //! with `BENCH_PKI_JSON`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,7 +37,7 @@ use egov_pki::keys::KeyAlgorithm;
 use egov_pki::ocsp::Client as OcspClient;
 use egov_pki::verify::{Revocation, VerifyOptions};
 use egov_pki::{PkiDir, PrivateKey, Verifier};
-use egov_tests::bench::{cpu_model, load_average};
+use egov_tests::bench::{cpu_model, load_average, target_file};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
@@ -340,7 +339,7 @@ async fn run(s: Settings) -> Result<()> {
         );
         return Ok(());
     }
-    let path = json_path();
+    let path = target_file("BENCH_PKI_JSON", "bench-pki.json");
     let json = to_json(&s, &machine, started_at, pki_init, &cases);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -827,22 +826,6 @@ fn to_json(
             })
         }).collect::<Vec<_>>(),
     })
-}
-
-/// `target/bench-pki.json` of the target directory this binary was built in
-/// (`<target>/<profile>/deps/pki-*`), or `BENCH_PKI_JSON`.
-fn json_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("BENCH_PKI_JSON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let target = std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let deps = exe.parent()?;
-            (deps.file_name()? == "deps").then(|| deps.parent()?.parent().map(PathBuf::from))?
-        })
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("bench-pki.json")
 }
 
 /// Deterministic filler bytes (xorshift), distinct per seed.
