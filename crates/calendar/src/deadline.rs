@@ -8,8 +8,8 @@ use time::{Duration, OffsetDateTime};
 use crate::Calendar;
 
 /// The units a deadline may use, for error messages.
-const UNITS: &str = "seconds, minutes, hours, working days, calendar days (or the singular: \
-                     second, minute, hour, working day, calendar day)";
+const UNITS: &str = "seconds, minutes, hours, working days, calendar days, months (or the \
+                     singular: second, minute, hour, working day, calendar day, month)";
 
 /// A regulation deadline: a number and a unit.
 ///
@@ -28,6 +28,9 @@ pub enum Deadline {
     WorkingDays(u32),
     /// A number of calendar days of 24 hours.
     CalendarDays(u32),
+    /// A number of calendar months: the same day of the month that many months later
+    /// (the month's last day where it is shorter), at the same time of day.
+    Months(u32),
 }
 
 impl Deadline {
@@ -39,18 +42,21 @@ impl Deadline {
     pub fn due(&self, calendar: &Calendar, start: OffsetDateTime) -> OffsetDateTime {
         match *self {
             Deadline::WorkingDays(n) => calendar.add_working_days(start, n),
+            Deadline::Months(n) => add_months(start, n),
             _ => start.saturating_add(self.approx_duration()),
         }
     }
 
-    /// The deadline as a duration, a working day counting as one day: exact for every
-    /// unit but working days; meant for sorting and ratios, not for due times.
+    /// The deadline as a duration, a working day counting as one day and a month as 28
+    /// days: exact for seconds, minutes, hours and calendar days, and never longer than
+    /// the real span otherwise; meant for sorting, sums and ratios, not for due times.
     pub fn approx_duration(&self) -> Duration {
         match *self {
             Deadline::Seconds(n) => Duration::seconds(i64::from(n)),
             Deadline::Minutes(n) => Duration::minutes(i64::from(n)),
             Deadline::Hours(n) => Duration::hours(i64::from(n)),
             Deadline::WorkingDays(n) | Deadline::CalendarDays(n) => Duration::days(i64::from(n)),
+            Deadline::Months(n) => Duration::days(28 * i64::from(n)),
         }
     }
 
@@ -61,7 +67,8 @@ impl Deadline {
             | Deadline::Minutes(n)
             | Deadline::Hours(n)
             | Deadline::WorkingDays(n)
-            | Deadline::CalendarDays(n) => n,
+            | Deadline::CalendarDays(n)
+            | Deadline::Months(n) => n,
         }
     }
 
@@ -79,6 +86,8 @@ impl Deadline {
             (Deadline::WorkingDays(_), false) => "working days",
             (Deadline::CalendarDays(_), true) => "calendar day",
             (Deadline::CalendarDays(_), false) => "calendar days",
+            (Deadline::Months(_), true) => "month",
+            (Deadline::Months(_), false) => "months",
         }
     }
 }
@@ -145,6 +154,7 @@ impl FromStr for Deadline {
             "hour" | "hours" => Deadline::Hours(amount),
             "working day" | "working days" => Deadline::WorkingDays(amount),
             "calendar day" | "calendar days" => Deadline::CalendarDays(amount),
+            "month" | "months" => Deadline::Months(amount),
             "day" | "days" => {
                 return Err(ParseDeadlineError::AmbiguousDays {
                     input: error_input(),
@@ -158,6 +168,22 @@ impl FromStr for Deadline {
             }
         };
         Ok(deadline)
+    }
+}
+
+/// `n` calendar months after `start`: the same day of the month, or the month's last day
+/// where it is shorter; saturates at the end of the range of [`time::Date`].
+fn add_months(start: OffsetDateTime, n: u32) -> OffsetDateTime {
+    let date = start.date();
+    let months = i64::from(date.month() as u8 - 1) + i64::from(n);
+    let Ok(year) = i32::try_from(i64::from(date.year()) + months.div_euclid(12)) else {
+        return start.saturating_add(Duration::days(28 * i64::from(n)));
+    };
+    let month = time::Month::try_from((months.rem_euclid(12) + 1) as u8).expect("1..=12");
+    let day = date.day().min(month.length(year));
+    match time::Date::from_calendar_date(year, month, day) {
+        Ok(d) => start.replace_date(d),
+        Err(_) => start.saturating_add(Duration::days(28 * i64::from(n))),
     }
 }
 

@@ -941,3 +941,27 @@ fn rejects_broken_toml() {
     let message = load_error("[[holidays]\nmonth = 1\n").to_string();
     assert!(message.contains("line 1"), "{message}");
 }
+
+#[test]
+fn deadline_months() {
+    assert_eq!(parse("1 month"), Ok(Deadline::Months(1)));
+    assert_eq!(parse("3 Months"), Ok(Deadline::Months(3)));
+    assert_eq!(Deadline::Months(1).to_string(), "1 month");
+    assert_eq!(Deadline::Months(2).to_string(), "2 months");
+    // the same day of the month, at the same time
+    assert_eq!(
+        Deadline::Months(1).due(kz(), datetime!(2026-03-20 10:00 +5)),
+        datetime!(2026-04-20 10:00 +5)
+    );
+    // the month's last day where it is shorter; across a year
+    assert_eq!(
+        Deadline::Months(1).due(kz(), datetime!(2027-01-31 10:00 +5)),
+        datetime!(2027-02-28 10:00 +5)
+    );
+    assert_eq!(
+        Deadline::Months(13).due(kz(), datetime!(2027-12-31 10:00 +5)),
+        datetime!(2029-01-31 10:00 +5)
+    );
+    // never longer than the real span in sums
+    assert_eq!(Deadline::Months(1).approx_duration(), Duration::days(28));
+}
