@@ -234,7 +234,11 @@ pub struct StatusUpdate {
     pub applicant_iin: String,
     /// `received`, `in_progress`, `completed`, `refused`, `returned`, `rejected`.
     pub status: String,
-    /// The status as the portal shows it (Russian).
+    /// The regulation file's own status id behind `status` (e.g.
+    /// `received-from-portal`), when the file names its statuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// The status as the portal shows it (Russian): the file's name for it.
     pub status_ru: String,
     /// The status in Kazakh.
     pub status_kk: String,

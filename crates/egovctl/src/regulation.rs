@@ -1,4 +1,6 @@
-//! `egovctl regulation check FILE...`: validates regulation files.
+//! `egovctl regulation check FILE...`: validates regulation files;
+//! `egovctl regulation show FILE [--channel C] [--lang ru|kk]`: prints a channel or the
+//! procedure as the seeds lay out their tables.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,6 +14,25 @@ pub enum RegulationCommand {
     /// Validate regulation files: exit 0 when every file is valid, 1 with one line
     /// `file:line: problem` per error.
     Check(CheckArgs),
+    /// Print a channel (every action in order: the channel's steps, the procedure as the
+    /// channel runs it, the leg after it) or, without --channel, the procedure, as the
+    /// seeds lay out their tables: №, СФЕ, system, action, form of completion, deadline,
+    /// status, next.
+    Show(ShowArgs),
+}
+
+/// Arguments of `regulation show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The regulation file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The channel: portal, provider or con (the procedure when left out).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// The language of the texts.
+    #[arg(long, default_value = "ru", value_parser = ["ru", "kk"])]
+    pub lang: String,
 }
 
 /// Arguments of `regulation check`.
@@ -26,6 +47,35 @@ pub struct CheckArgs {
 pub fn run(c: RegulationCommand, out: &mut dyn Write) -> Result<()> {
     match c {
         RegulationCommand::Check(a) => check(a, out),
+        RegulationCommand::Show(a) => show(a, out),
+    }
+}
+
+fn show(a: ShowArgs, out: &mut dyn Write) -> Result<()> {
+    let reg = match egov_regulation::load_file(&a.file) {
+        Ok(r) => r,
+        Err(problems) => {
+            for p in &problems.0 {
+                eprintln!("{p}");
+            }
+            bail!("{} is not a valid regulation file", a.file.display())
+        }
+    };
+    match egov_regulation::show(&reg, a.channel.as_deref(), &a.lang) {
+        Some(text) => {
+            out.write_all(text.as_bytes())?;
+            Ok(())
+        }
+        None => bail!(
+            "{} has no channel {:?} (its channels: {})",
+            a.file.display(),
+            a.channel.unwrap_or_default(),
+            reg.channels
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

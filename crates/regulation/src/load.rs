@@ -11,6 +11,21 @@ use toml::Spanned;
 
 use crate::model::*;
 
+mod channel;
+mod procedure;
+mod spans;
+
+/// What the sections of a file declare, for the references of the others.
+struct Known<'a> {
+    steps: HashSet<&'a str>,
+    roles: HashSet<&'a str>,
+    lanes: &'a [Lane],
+    conditions: HashSet<&'a str>,
+    results: HashSet<&'a str>,
+    channels: HashSet<&'a str>,
+    statuses: &'a [StatusDef],
+}
+
 /// One problem in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -120,6 +135,67 @@ struct RawCondition {
     checked_by: S,
     text: Spanned<RawText>,
     on_failure: Spanned<RawText>,
+    #[serde(default)]
+    derived: Option<S>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatus {
+    id: S,
+    base: S,
+    name: Spanned<RawText>,
+    #[serde(default)]
+    derived: Option<S>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpan {
+    id: S,
+    #[serde(default)]
+    channel: Option<S>,
+    from: S,
+    to: S,
+    deadline: S,
+    #[serde(default)]
+    deadline_text: Option<String>,
+    #[serde(default)]
+    derived: Option<S>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStepVariant {
+    channel: S,
+    #[serde(default)]
+    deadline: Option<S>,
+    #[serde(default)]
+    deadline_text: Option<String>,
+    #[serde(default)]
+    deadline_derived: Option<S>,
+    #[serde(default)]
+    completion: Option<Spanned<RawText>>,
+    #[serde(default)]
+    status: Option<S>,
+    #[serde(default)]
+    result: Option<S>,
+    #[serde(default)]
+    derived: Option<S>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutcomeVariant {
+    channel: S,
+    #[serde(default)]
+    result: Option<S>,
+    #[serde(default)]
+    next: Option<S>,
+    #[serde(default)]
+    status: Option<S>,
+    #[serde(default)]
+    derived: Option<S>,
 }
 
 #[derive(serde::Deserialize)]
@@ -145,6 +221,10 @@ struct RawOutcome {
     effect: Option<S>,
     #[serde(default)]
     status: Option<S>,
+    #[serde(default)]
+    derived: Option<S>,
+    #[serde(default)]
+    variants: Vec<RawOutcomeVariant>,
 }
 
 #[derive(serde::Deserialize)]
@@ -161,17 +241,25 @@ struct RawStep {
     #[serde(default)]
     deadline_text: Option<String>,
     #[serde(default)]
+    deadline_derived: Option<S>,
+    #[serde(default)]
     status: Option<S>,
     #[serde(default)]
     next: Option<S>,
     #[serde(default)]
     condition: Option<S>,
     #[serde(default)]
+    conditions: Vec<S>,
+    #[serde(default)]
     outcomes: Vec<RawOutcome>,
     #[serde(default)]
     assigns: Option<S>,
     #[serde(default)]
     result: Option<S>,
+    #[serde(default)]
+    derived: Option<S>,
+    #[serde(default)]
+    variants: Vec<RawStepVariant>,
 }
 
 #[derive(serde::Deserialize)]
@@ -187,6 +275,7 @@ struct RawChannelStep {
     id: S,
     lane: S,
     actor: S,
+    executed_by: S,
     action: Spanned<RawText>,
     completion: Spanned<RawText>,
     #[serde(default)]
@@ -194,7 +283,17 @@ struct RawChannelStep {
     #[serde(default)]
     deadline_text: Option<String>,
     #[serde(default)]
+    deadline_derived: Option<S>,
+    #[serde(default)]
+    wait: Option<S>,
+    #[serde(default)]
+    status: Option<S>,
+    #[serde(default)]
+    derived: Option<S>,
+    #[serde(default)]
     condition: Option<S>,
+    #[serde(default)]
+    conditions: Vec<S>,
     #[serde(default)]
     next: Option<S>,
     #[serde(default)]
@@ -210,7 +309,15 @@ struct RawChannel {
     #[serde(default)]
     total_deadline: Option<S>,
     #[serde(default)]
+    total_deadline_text: Option<String>,
+    #[serde(default)]
+    status_to: Option<Vec<S>>,
+    #[serde(default)]
+    result_to: Option<S>,
+    #[serde(default)]
     steps: Vec<RawChannelStep>,
+    #[serde(default)]
+    after: Vec<RawChannelStep>,
 }
 
 #[derive(serde::Deserialize)]
@@ -226,6 +333,10 @@ struct RawRegulation {
     transactional: bool,
     result_form: S,
     total_deadline: S,
+    #[serde(default)]
+    total_deadline_text: Option<String>,
+    #[serde(default)]
+    total_deadline_derived: Option<S>,
     title: Spanned<RawText>,
     service_name: Spanned<RawText>,
     decree: RawDecree,
@@ -244,6 +355,10 @@ struct RawRegulation {
     refusal_grounds: Vec<RawGround>,
     #[serde(default)]
     conditions: Vec<RawCondition>,
+    #[serde(default)]
+    statuses: Vec<RawStatus>,
+    #[serde(default)]
+    spans: Vec<RawSpan>,
     results: Vec<RawResult>,
     steps: Vec<RawStep>,
     #[serde(default)]
@@ -351,21 +466,83 @@ impl Ctx<'_> {
     }
 }
 
-fn status(ctx: &mut Ctx<'_>, s: &Option<S>) -> Option<Status> {
-    let s = s.as_ref()?;
+/// A status as a step names it: a file status (`[[statuses]]`) or a base status, as
+/// `(base, the id written)`.
+fn status(
+    ctx: &mut Ctx<'_>,
+    statuses: &[StatusDef],
+    s: &Option<S>,
+) -> (Option<Status>, Option<String>) {
+    let Some(s) = s.as_ref() else {
+        return (None, None);
+    };
+    if let Some(def) = statuses.iter().find(|d| d.id == *s.get_ref()) {
+        return (Some(def.base), Some(def.id.clone()));
+    }
     match Status::parse(s.get_ref()) {
         Some(Status::Rejected) | None => {
+            let mut known: Vec<&str> = statuses.iter().map(|d| d.id.as_str()).collect();
+            known.extend([
+                "received",
+                "in_progress",
+                "completed",
+                "refused",
+                "returned",
+            ]);
             ctx.at(
                 s,
                 format!(
-                    "unknown status {:?} (known: received, in_progress, completed, refused, returned)",
-                    s.get_ref()
+                    "unknown status {:?} (known: {})",
+                    s.get_ref(),
+                    known.join(", ")
                 ),
             );
-            None
+            (None, None)
         }
-        Some(x) => Some(x),
+        Some(x) => (Some(x), Some(x.as_str().to_string())),
     }
+}
+
+/// A `derived = "<why>"`: the reason must say something.
+fn reason(ctx: &mut Ctx<'_>, s: &Option<S>, what: &str) -> Option<String> {
+    let s = s.as_ref()?;
+    if s.get_ref().trim().is_empty() {
+        ctx.at(
+            s,
+            format!("{what}: say why it is derived (the reason is empty)"),
+        );
+    }
+    Some(s.get_ref().clone())
+}
+
+/// `condition` or `conditions`, each one known.
+fn conditions(
+    ctx: &mut Ctx<'_>,
+    one: &Option<S>,
+    many: &[S],
+    known: &HashSet<&str>,
+    what: &str,
+) -> Vec<String> {
+    if let (Some(c), false) = (one, many.is_empty()) {
+        ctx.at(
+            c,
+            format!("{what}: give `condition` or `conditions`, not both"),
+        );
+    }
+    let mut out = Vec::new();
+    for c in one.iter().chain(many) {
+        if !known.contains(c.get_ref().as_str()) {
+            ctx.at(c, format!("{what}: unknown condition {:?}", c.get_ref()));
+        }
+        if out.contains(c.get_ref()) {
+            ctx.at(
+                c,
+                format!("{what}: condition {:?} named twice", c.get_ref()),
+            );
+        }
+        out.push(c.get_ref().clone());
+    }
+    out
 }
 
 /// Loads and validates one regulation from its text; `file` names it in problems.
@@ -517,9 +694,6 @@ fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
             "result_form must be electronic, paper or electronic-and-paper",
         );
     }
-    let total_deadline = ctx
-        .deadline(&raw.total_deadline, "total_deadline")
-        .unwrap_or(Deadline::CalendarDays(30));
 
     // tables with ids
     ctx.unique(raw.providers.iter().map(|p| &p.id), "provider");
@@ -531,8 +705,6 @@ fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
     ctx.unique(raw.refusal_grounds.iter().map(|p| &p.id), "refusal ground");
     ctx.unique(raw.conditions.iter().map(|p| &p.id), "condition");
     ctx.unique(raw.results.iter().map(|p| &p.id), "result");
-    ctx.unique(raw.steps.iter().map(|p| &p.id), "step");
-    ctx.unique(raw.channels.iter().map(|p| &p.id), "channel");
 
     if raw.providers.is_empty() {
         ctx.at(&raw.id, "no [[providers]]");
@@ -666,10 +838,12 @@ fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
                 checked_by: c.checked_by.get_ref().clone(),
                 text: ctx.text(&c.text, "condition"),
                 on_failure: ctx.text(&c.on_failure, "condition on_failure"),
+                derived: reason(ctx, &c.derived, &format!("condition {:?}", c.id.get_ref())),
             }
         })
         .collect();
     let condition_ids: HashSet<&str> = conditions.iter().map(|c| c.id.as_str()).collect();
+    let statuses = statuses(ctx, &raw.statuses);
     let results: Vec<ResultDoc> = raw
         .results
         .iter()
@@ -695,355 +869,36 @@ fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
         })
         .collect();
     let result_ids: HashSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
-
-    // the procedure
-    let step_ids: HashSet<&str> = raw.steps.iter().map(|s| s.id.get_ref().as_str()).collect();
-    let mut steps = Vec::new();
-    for (i, s) in raw.steps.iter().enumerate() {
-        let sid = ctx.id(&s.id, "step");
-        let kind = StepKind::parse(s.kind.get_ref()).unwrap_or_else(|| {
-            ctx.at(
-                &s.kind,
-                format!(
-                    "step {sid:?}: unknown kind {:?} (known: register, accept, assign, task, check, commission, draft, sign, deliver, end)",
-                    s.kind.get_ref()
-                ),
-            );
-            StepKind::Task
-        });
-        match lanes.iter().find(|l| l.id == *s.lane.get_ref()) {
-            None => ctx.at(
-                &s.lane,
-                format!("step {sid:?}: unknown lane {:?}", s.lane.get_ref()),
-            ),
-            Some(l) if l.system != "mio" => ctx.at(
-                &s.lane,
-                format!(
-                    "step {sid:?}: lane {:?} is not a lane of ИС МИО (system = \"mio\")",
-                    l.id
-                ),
-            ),
-            _ => {}
-        }
-        let actor = match s.actor.get_ref().as_str() {
-            "system" => Actor::System,
-            "assigned" => Actor::Assigned,
-            r if role_ids.contains(r) => Actor::Role(r.to_string()),
-            r => {
-                ctx.at(
-                    &s.actor,
-                    format!(
-                        "step {sid:?}: unknown actor {r:?} (a role id, \"system\" or \"assigned\")"
-                    ),
-                );
-                Actor::System
-            }
-        };
-        if kind.is_human() && actor == Actor::System {
-            ctx.at(&s.actor, format!("step {sid:?}: a {} step needs a person (a role or \"assigned\"), not the system", kind.as_str()));
-        }
-        if kind.is_automatic() && actor != Actor::System {
-            ctx.at(
-                &s.actor,
-                format!(
-                    "step {sid:?}: a {} step is done by the system (actor = \"system\")",
-                    kind.as_str()
-                ),
-            );
-        }
-        if i == 0 && kind != StepKind::Register {
-            ctx.at(
-                &s.kind,
-                format!("the first step {sid:?} must be the registration (kind = \"register\")"),
-            );
-        }
-        if i > 0 && kind == StepKind::Register {
-            ctx.at(
-                &s.kind,
-                format!("step {sid:?}: only the first step registers"),
-            );
-        }
-        let deadline = match (&s.deadline, kind) {
-            (Some(d), _) => ctx.deadline(d, &format!("step {sid:?}")),
-            (None, StepKind::End) => None,
-            (None, _) => {
-                ctx.at(&s.id, format!("step {sid:?} has no deadline"));
-                None
-            }
-        };
-        let st = status(ctx, &s.status);
-        let check_next = |ctx: &mut Ctx<'_>, n: &S| {
-            if !step_ids.contains(n.get_ref().as_str()) {
-                ctx.at(
-                    n,
-                    format!("step {sid:?}: next step {:?} does not exist", n.get_ref()),
-                );
-            }
-        };
-        if let Some(n) = &s.next {
-            check_next(ctx, n);
-        }
-        let mut outcomes = Vec::new();
-        ctx.unique(
-            s.outcomes.iter().map(|o| &o.id),
-            &format!("outcome of step {sid:?}"),
-        );
-        for o in &s.outcomes {
-            check_next(ctx, &o.next);
-            if let Some(r) = &o.result
-                && !result_ids.contains(r.get_ref().as_str())
-            {
-                ctx.at(r, format!("step {sid:?}: unknown result {:?}", r.get_ref()));
-            }
-            let effect = match &o.effect {
-                None => None,
-                Some(e) if e.get_ref() == "enqueue" => Some(Effect::Enqueue),
-                Some(e) => {
-                    ctx.at(
-                        e,
-                        format!("unknown effect {:?} (known: enqueue)", e.get_ref()),
-                    );
-                    None
-                }
-            };
-            outcomes.push(Outcome {
-                id: ctx.id(&o.id, "outcome"),
-                next: o.next.get_ref().clone(),
-                name: o.name.as_ref().map(|n| ctx.text(n, "outcome name")),
-                result: o.result.as_ref().map(|r| r.get_ref().clone()),
-                effect,
-                status: status(ctx, &o.status),
-                line: ctx.line(o.id.span().start),
-            });
-        }
-        match (kind, s.next.is_some(), outcomes.is_empty()) {
-            (StepKind::End, false, true) => {}
-            (StepKind::End, _, _) => ctx.at(
-                &s.id,
-                format!("the end step {sid:?} has no next step and no outcomes"),
-            ),
-            (_, true, false) => ctx.at(
-                &s.id,
-                format!("step {sid:?} has both `next` and outcomes; give one"),
-            ),
-            (_, false, true) => ctx.at(
-                &s.id,
-                format!("step {sid:?} leads nowhere: give `next` or outcomes"),
-            ),
-            _ => {}
-        }
-        if kind == StepKind::Check && !outcomes.is_empty() {
-            for o in &outcomes {
-                if !["complete", "incomplete", "refuse"].contains(&o.id.as_str()) {
-                    ctx.at(&s.id, format!("check step {sid:?}: outcome {:?} (line {}) must be complete, incomplete or refuse", o.id, o.line));
-                }
-            }
-            if !outcomes.iter().any(|o| o.id == "complete") {
-                ctx.at(
-                    &s.id,
-                    format!("check step {sid:?} has no outcome \"complete\""),
-                );
-            }
-        }
-        if kind == StepKind::Commission && outcomes.is_empty() {
-            ctx.at(
-                &s.id,
-                format!("commission step {sid:?} needs outcomes (the decisions)"),
-            );
-        }
-        match (&s.assigns, kind) {
-            (Some(a), StepKind::Assign) if !role_ids.contains(a.get_ref().as_str()) => ctx.at(
-                a,
-                format!("step {sid:?}: assigns unknown role {:?}", a.get_ref()),
-            ),
-            (None, StepKind::Assign) => ctx.at(
-                &s.id,
-                format!("assign step {sid:?} needs `assigns` (the role of the executor)"),
-            ),
-            (Some(a), k) if k != StepKind::Assign => {
-                ctx.at(a, format!("step {sid:?}: only assign steps have `assigns`"))
-            }
-            _ => {}
-        }
-        if let Some(c) = &s.condition
-            && !condition_ids.contains(c.get_ref().as_str())
-        {
-            ctx.at(
-                c,
-                format!("step {sid:?}: unknown condition {:?}", c.get_ref()),
-            );
-        }
-        if let Some(r) = &s.result
-            && !result_ids.contains(r.get_ref().as_str())
-        {
-            ctx.at(r, format!("step {sid:?}: unknown result {:?}", r.get_ref()));
-        }
-        steps.push(Step {
-            id: sid,
-            lane: s.lane.get_ref().clone(),
-            actor,
-            kind,
-            action: ctx.text(&s.action, "step action"),
-            completion: ctx.text(&s.completion, "step completion"),
-            deadline,
-            deadline_text: s.deadline_text.clone(),
-            status: st,
-            next: s.next.as_ref().map(|n| n.get_ref().clone()),
-            condition: s.condition.as_ref().map(|c| c.get_ref().clone()),
-            outcomes,
-            assigns: s.assigns.as_ref().map(|a| a.get_ref().clone()),
-            result: s.result.as_ref().map(|r| r.get_ref().clone()),
-            line: ctx.line(s.id.span().start),
-        });
-    }
-    if steps.iter().any(|s| s.actor == Actor::Assigned)
-        && !steps.iter().any(|s| s.kind == StepKind::Assign)
-        && !role_ids.contains("executor")
-        && let Some(s) = raw.steps.iter().find(|s| s.actor.get_ref() == "assigned")
-    {
-        ctx.at(
-            &s.actor,
-            "steps of actor \"assigned\" need an assign step or a role \"executor\"",
-        );
-    }
+    let channel_ids: HashSet<&str> = raw
+        .channels
+        .iter()
+        .map(|c| c.id.get_ref().as_str())
+        .collect();
+    let known = Known {
+        steps: raw.steps.iter().map(|s| s.id.get_ref().as_str()).collect(),
+        roles: role_ids,
+        lanes: &lanes,
+        conditions: condition_ids,
+        results: result_ids,
+        channels: channel_ids,
+        statuses: &statuses,
+    };
+    let steps = procedure::steps(ctx, raw, &known);
     graph_checks(ctx, raw, &steps);
-
-    // channels
-    let mut channels = Vec::new();
-    for c in &raw.channels {
-        let cid = ctx.id(&c.id, "channel");
-        if !["portal", "provider", "con"].contains(&cid.as_str()) {
-            ctx.at(
-                &c.id,
-                format!("unknown channel {cid:?} (known: portal, provider, con)"),
-            );
-        }
-        if !step_ids.contains(c.handoff.get_ref().as_str()) {
-            ctx.at(
-                &c.handoff,
-                format!(
-                    "channel {cid:?}: handoff step {:?} does not exist",
-                    c.handoff.get_ref()
-                ),
-            );
-        }
-        ctx.unique(
-            c.steps.iter().map(|s| &s.id),
-            &format!("step of channel {cid:?}"),
+    let channels = channel::channels(ctx, raw, &known);
+    let spans = spans::spans(ctx, raw, &steps, &channels);
+    let total = ctx.deadline(&raw.total_deadline, "total_deadline");
+    if let Some(total) = total {
+        spans::check(
+            ctx,
+            &steps,
+            &channels,
+            &spans,
+            total,
+            raw.total_deadline.span().start,
         );
-        let ids: HashSet<&str> = c.steps.iter().map(|s| s.id.get_ref().as_str()).collect();
-        let mut csteps = Vec::new();
-        for s in &c.steps {
-            let sid = ctx.id(&s.id, "step");
-            if !lane_ids.contains(s.lane.get_ref().as_str()) {
-                ctx.at(
-                    &s.lane,
-                    format!(
-                        "channel {cid:?} step {sid:?}: unknown lane {:?}",
-                        s.lane.get_ref()
-                    ),
-                );
-            }
-            let deadline = match &s.deadline {
-                Some(d) => ctx.deadline(d, &format!("channel {cid:?} step {sid:?}")),
-                None => {
-                    ctx.at(
-                        &s.id,
-                        format!("channel {cid:?} step {sid:?} has no deadline"),
-                    );
-                    None
-                }
-            };
-            let target_ok = |n: &str| n == "handoff" || n == "end" || ids.contains(n);
-            if let Some(n) = &s.next
-                && !target_ok(n.get_ref())
-            {
-                ctx.at(
-                    n,
-                    format!(
-                        "channel {cid:?} step {sid:?}: next step {:?} does not exist",
-                        n.get_ref()
-                    ),
-                );
-            }
-            for b in &s.branches {
-                if !target_ok(b.next.get_ref()) {
-                    ctx.at(
-                        &b.next,
-                        format!(
-                            "channel {cid:?} step {sid:?}: next step {:?} does not exist",
-                            b.next.get_ref()
-                        ),
-                    );
-                }
-                if !["yes", "no"].contains(&b.when.get_ref().as_str()) {
-                    ctx.at(
-                        &b.when,
-                        format!(
-                            "branch `when` must be \"yes\" or \"no\", not {:?}",
-                            b.when.get_ref()
-                        ),
-                    );
-                }
-            }
-            match (s.next.is_some(), s.branches.is_empty()) {
-                (true, false) => ctx.at(
-                    &s.id,
-                    format!("channel {cid:?} step {sid:?} has both `next` and branches"),
-                ),
-                (false, true) => ctx.at(
-                    &s.id,
-                    format!("channel {cid:?} step {sid:?} leads nowhere: give `next` or branches"),
-                ),
-                _ => {}
-            }
-            if !s.branches.is_empty() && s.condition.is_none() {
-                ctx.at(
-                    &s.id,
-                    format!("channel {cid:?} step {sid:?} branches without a condition"),
-                );
-            }
-            if let Some(cond) = &s.condition
-                && !condition_ids.contains(cond.get_ref().as_str())
-            {
-                ctx.at(
-                    cond,
-                    format!(
-                        "channel {cid:?} step {sid:?}: unknown condition {:?}",
-                        cond.get_ref()
-                    ),
-                );
-            }
-            csteps.push(ChannelStep {
-                id: sid,
-                lane: s.lane.get_ref().clone(),
-                actor: s.actor.get_ref().clone(),
-                action: ctx.text(&s.action, "step action"),
-                completion: ctx.text(&s.completion, "step completion"),
-                deadline: deadline.unwrap_or(Deadline::Minutes(1)),
-                deadline_text: s.deadline_text.clone(),
-                condition: s.condition.as_ref().map(|c| c.get_ref().clone()),
-                next: s.next.as_ref().map(|n| n.get_ref().clone()),
-                branches: s
-                    .branches
-                    .iter()
-                    .map(|b| (b.when.get_ref().clone(), b.next.get_ref().clone()))
-                    .collect(),
-                line: ctx.line(s.id.span().start),
-            });
-        }
-        channel_graph(ctx, c, &csteps, &cid);
-        channels.push(Channel {
-            id: cid,
-            name: ctx.text(&c.name, "channel name"),
-            handoff: c.handoff.get_ref().clone(),
-            total_deadline: c
-                .total_deadline
-                .as_ref()
-                .and_then(|d| ctx.deadline(d, "channel total_deadline")),
-            steps: csteps,
-        });
     }
+    let total_deadline = total.unwrap_or(Deadline::CalendarDays(30));
     if channels.is_empty() {
         ctx.at(&raw.id, "no [[channels]]: how do applications arrive?");
     }
@@ -1060,6 +915,8 @@ fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
         transactional: raw.transactional,
         result_form: raw.result_form.get_ref().clone(),
         total_deadline,
+        total_deadline_text: raw.total_deadline_text.clone(),
+        total_deadline_derived: reason(ctx, &raw.total_deadline_derived, "total_deadline"),
         title: ctx.text(&raw.title, "title"),
         service_name: ctx.text(&raw.service_name, "service_name"),
         decree_number: raw.decree.number.clone(),
@@ -1081,6 +938,8 @@ fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
         documents,
         refusal_grounds,
         conditions,
+        statuses,
+        spans,
         results,
         steps,
         channels,
@@ -1107,14 +966,7 @@ fn graph_checks(ctx: &mut Ctx<'_>, raw: &RawRegulation, steps: &[Step]) {
                 .collect()
         })
         .collect();
-    let mut reached = vec![false; steps.len()];
-    let mut stack = vec![0usize];
-    while let Some(i) = stack.pop() {
-        if std::mem::replace(&mut reached[i], true) {
-            continue;
-        }
-        stack.extend(succ[i].iter().copied());
-    }
+    let reached = reached_from_first(&succ);
     for (i, r) in reached.iter().enumerate() {
         if !r {
             let line = steps[i].line;
@@ -1132,20 +984,10 @@ fn graph_checks(ctx: &mut Ctx<'_>, raw: &RawRegulation, steps: &[Step]) {
         ctx.at(&raw.id, "the procedure has no end step (kind = \"end\")");
         return;
     }
-    // steps that can reach an end: fixpoint over successors
-    let mut ends: Vec<bool> = steps.iter().map(|s| s.kind == StepKind::End).collect();
-    loop {
-        let mut changed = false;
-        for i in 0..steps.len() {
-            if !ends[i] && succ[i].iter().any(|&j| ends[j]) {
-                ends[i] = true;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
+    let ends = can_reach(
+        steps.iter().map(|s| s.kind == StepKind::End).collect(),
+        &succ,
+    );
     for (i, e) in ends.iter().enumerate() {
         if !e && reached[i] {
             let line = steps[i].line;
@@ -1161,88 +1003,65 @@ fn graph_checks(ctx: &mut Ctx<'_>, raw: &RawRegulation, steps: &[Step]) {
     }
 }
 
-fn channel_graph(ctx: &mut Ctx<'_>, c: &RawChannel, steps: &[ChannelStep], cid: &str) {
-    if steps.is_empty() {
-        ctx.at(&c.id, format!("channel {cid:?} has no steps"));
-        return;
-    }
-    let index: HashMap<&str, usize> = steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let succ = |s: &ChannelStep| -> Vec<String> {
-        let mut v: Vec<String> = s.branches.iter().map(|(_, n)| n.clone()).collect();
-        if let Some(n) = &s.next {
-            v.push(n.clone());
-        }
-        v
-    };
-    let mut reached = vec![false; steps.len()];
-    let mut stack = vec![0usize];
-    let mut hands_over = false;
+fn statuses(ctx: &mut Ctx<'_>, raw: &[RawStatus]) -> Vec<StatusDef> {
+    ctx.unique(raw.iter().map(|s| &s.id), "status");
+    raw.iter()
+        .map(|s| {
+            let id = ctx.id(&s.id, "status");
+            if Status::parse(&id).is_some() {
+                ctx.at(
+                    &s.id,
+                    format!("status id {id:?} is a base status: give the file's own id"),
+                );
+            }
+            let base = match Status::parse(s.base.get_ref()) {
+                Some(Status::Rejected) | None => {
+                    ctx.at(
+                        &s.base,
+                        format!(
+                            "status {id:?}: base {:?} must be received, in_progress, completed, refused or returned",
+                            s.base.get_ref()
+                        ),
+                    );
+                    Status::Received
+                }
+                Some(b) => b,
+            };
+            StatusDef {
+                derived: reason(ctx, &s.derived, &format!("status {id:?}")),
+                id,
+                base,
+                name: ctx.text(&s.name, "status name"),
+            }
+        })
+        .collect()
+}
+
+/// Which steps the first one reaches, given each step's successors (indices).
+fn reached_from_first(succ: &[Vec<usize>]) -> Vec<bool> {
+    let mut reached = vec![false; succ.len()];
+    let mut stack: Vec<usize> = if succ.is_empty() { vec![] } else { vec![0] };
     while let Some(i) = stack.pop() {
         if std::mem::replace(&mut reached[i], true) {
             continue;
         }
-        for n in succ(&steps[i]) {
-            if n == "handoff" {
-                hands_over = true;
-            }
-            if let Some(&j) = index.get(n.as_str()) {
-                stack.push(j);
-            }
-        }
+        stack.extend(succ[i].iter().copied());
     }
-    for (i, r) in reached.iter().enumerate() {
-        if !r {
-            ctx.problems.push(Problem {
-                file: ctx.file.to_string(),
-                line: steps[i].line,
-                message: format!(
-                    "channel {cid:?}: step {:?} cannot be reached from its first step",
-                    steps[i].id
-                ),
-            });
-        }
-    }
-    if !hands_over {
-        ctx.at(
-            &c.id,
-            format!("channel {cid:?} never hands over to the procedure (next = \"handoff\")"),
-        );
-    }
-    // every step reaches handoff or end
-    let mut done: Vec<bool> = steps
-        .iter()
-        .map(|s| succ(s).iter().any(|n| n == "handoff" || n == "end"))
-        .collect();
+    reached
+}
+
+/// Which steps can reach one of those marked in `goal` (a fixpoint over successors).
+fn can_reach(mut goal: Vec<bool>, succ: &[Vec<usize>]) -> Vec<bool> {
     loop {
         let mut changed = false;
-        for i in 0..steps.len() {
-            if !done[i]
-                && succ(&steps[i])
-                    .iter()
-                    .any(|n| index.get(n.as_str()).is_some_and(|&j| done[j]))
-            {
-                done[i] = true;
+        for i in 0..succ.len() {
+            if !goal[i] && succ[i].iter().any(|&j| goal[j]) {
+                goal[i] = true;
                 changed = true;
             }
         }
         if !changed {
-            break;
-        }
-    }
-    for (i, d) in done.iter().enumerate() {
-        if !d && reached[i] {
-            ctx.problems.push(Problem {
-                file: ctx.file.to_string(),
-                line: steps[i].line,
-                message: format!(
-                    "channel {cid:?}: step {:?} is in a cycle without exit",
-                    steps[i].id
-                ),
-            });
+            return goal;
         }
     }
 }

@@ -113,6 +113,9 @@ pub enum StepKind {
     Sign,
     /// The result is registered and sent.
     Deliver,
+    /// The result chosen on the way is formed, signed by the actor and sent, in one task
+    /// (the seed's «формирование мотивированного отказа» straight from a condition).
+    Issue,
     /// The end.
     End,
 }
@@ -130,6 +133,7 @@ impl StepKind {
             "draft" => StepKind::Draft,
             "sign" => StepKind::Sign,
             "deliver" => StepKind::Deliver,
+            "issue" => StepKind::Issue,
             "end" => StepKind::End,
             _ => return None,
         })
@@ -147,6 +151,7 @@ impl StepKind {
             StepKind::Draft => "draft",
             StepKind::Sign => "sign",
             StepKind::Deliver => "deliver",
+            StepKind::Issue => "issue",
             StepKind::End => "end",
         }
     }
@@ -161,6 +166,7 @@ impl StepKind {
                 | StepKind::Commission
                 | StepKind::Draft
                 | StepKind::Sign
+                | StepKind::Issue
         )
     }
 
@@ -203,6 +209,96 @@ pub struct Outcome {
     pub effect: Option<Effect>,
     /// The application's status once chosen.
     pub status: Option<Status>,
+    /// The file's status id behind `status` (a `[[statuses]]` id or the base name).
+    pub stage: Option<String>,
+    /// Why it is there though the seed does not state it.
+    pub derived: Option<String>,
+    /// What changes along one channel.
+    pub variants: Vec<OutcomeVariant>,
+    /// Line in the file.
+    pub line: usize,
+}
+
+/// What an outcome does differently along one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeVariant {
+    /// The channel.
+    pub channel: String,
+    /// The result document along it.
+    pub result: Option<String>,
+    /// The next step along it.
+    pub next: Option<String>,
+    /// The status along it.
+    pub status: Option<Status>,
+    /// The file's status id.
+    pub stage: Option<String>,
+    /// Why it is there though the seed does not state it.
+    pub derived: Option<String>,
+    /// Line in the file.
+    pub line: usize,
+}
+
+/// An outcome as it holds along one channel (its variant applied).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Way {
+    /// The outcome's id.
+    pub id: String,
+    /// The next step.
+    pub next: String,
+    /// The result document.
+    pub result: Option<String>,
+    /// The effect.
+    pub effect: Option<Effect>,
+    /// The status.
+    pub status: Option<Status>,
+    /// The file's status id.
+    pub stage: Option<String>,
+}
+
+impl Outcome {
+    /// The outcome along `channel`.
+    pub fn along(&self, channel: &str) -> Way {
+        let v = self.variants.iter().find(|v| v.channel == channel);
+        let (status, stage) = match v {
+            Some(v) if v.status.is_some() => (v.status, v.stage.clone()),
+            _ => (self.status, self.stage.clone()),
+        };
+        Way {
+            id: self.id.clone(),
+            next: v
+                .and_then(|v| v.next.clone())
+                .unwrap_or_else(|| self.next.clone()),
+            result: v
+                .and_then(|v| v.result.clone())
+                .or_else(|| self.result.clone()),
+            effect: self.effect,
+            status,
+            stage,
+        }
+    }
+}
+
+/// What a procedure step does differently along one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepVariant {
+    /// The channel.
+    pub channel: String,
+    /// The deadline along it.
+    pub deadline: Option<Deadline>,
+    /// The seed's wording of that deadline.
+    pub deadline_text: Option<String>,
+    /// Why that deadline is there though the seed does not state it.
+    pub deadline_derived: Option<String>,
+    /// The form of completion along it.
+    pub completion: Option<Text>,
+    /// The status along it.
+    pub status: Option<Status>,
+    /// The file's status id.
+    pub stage: Option<String>,
+    /// The result document along it.
+    pub result: Option<String>,
+    /// Why it is there though the seed does not state it.
+    pub derived: Option<String>,
     /// Line in the file.
     pub line: usize,
 }
@@ -226,18 +322,26 @@ pub struct Step {
     pub deadline: Option<Deadline>,
     /// The seed's wording of the deadline.
     pub deadline_text: Option<String>,
+    /// Why the deadline is there though the seed does not state it.
+    pub deadline_derived: Option<String>,
     /// Status once completed.
     pub status: Option<Status>,
+    /// The file's status id behind `status`.
+    pub stage: Option<String>,
     /// The next step (steps with one way out).
     pub next: Option<String>,
-    /// The condition decided here.
-    pub condition: Option<String>,
+    /// The conditions decided here (one diamond).
+    pub conditions: Vec<String>,
     /// Outcomes (steps with several ways out).
     pub outcomes: Vec<Outcome>,
     /// For `assign`: the role the executor is chosen from.
     pub assigns: Option<String>,
     /// The result document this step always produces.
     pub result: Option<String>,
+    /// Why it is there though the seed does not state it.
+    pub derived: Option<String>,
+    /// What changes per channel.
+    pub variants: Vec<StepVariant>,
     /// Line in the file.
     pub line: usize,
 }
@@ -248,13 +352,73 @@ impl Step {
         self.outcomes.iter().find(|o| o.id == id)
     }
 
-    /// Every step this one can lead to.
+    /// Every step this one can lead to, along any channel.
     pub fn successors(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.outcomes.iter().map(|o| o.next.as_str()).collect();
+        v.extend(
+            self.outcomes
+                .iter()
+                .flat_map(|o| o.variants.iter().filter_map(|x| x.next.as_deref())),
+        );
         if let Some(n) = &self.next {
             v.push(n);
         }
         v
+    }
+
+    /// The steps this one leads to along `channel`.
+    pub fn successors_along(&self, channel: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .outcomes
+            .iter()
+            .map(|o| o.along(channel).next)
+            .collect();
+        if let Some(n) = &self.next {
+            v.push(n.clone());
+        }
+        v
+    }
+
+    /// The variant for `channel`, if any.
+    pub fn variant(&self, channel: &str) -> Option<&StepVariant> {
+        self.variants.iter().find(|v| v.channel == channel)
+    }
+
+    /// The deadline along `channel` (its variant's, else its own).
+    pub fn deadline_along(&self, channel: &str) -> Option<Deadline> {
+        self.variant(channel)
+            .and_then(|v| v.deadline)
+            .or(self.deadline)
+    }
+
+    /// The seed's wording of the deadline along `channel`.
+    pub fn deadline_text_along(&self, channel: &str) -> Option<&str> {
+        match self.variant(channel) {
+            Some(v) if v.deadline.is_some() => v.deadline_text.as_deref(),
+            _ => self.deadline_text.as_deref(),
+        }
+    }
+
+    /// The status this step sets along `channel`, with the file's status id.
+    pub fn status_along(&self, channel: &str) -> (Option<Status>, Option<String>) {
+        match self.variant(channel) {
+            Some(v) if v.status.is_some() => (v.status, v.stage.clone()),
+            _ => (self.status, self.stage.clone()),
+        }
+    }
+
+    /// The result this step always produces along `channel`.
+    pub fn result_along(&self, channel: &str) -> Option<&str> {
+        self.variant(channel)
+            .and_then(|v| v.result.as_deref())
+            .or(self.result.as_deref())
+    }
+
+    /// The form of completion along `channel`.
+    pub fn completion_along(&self, channel: &str) -> &Text {
+        self.variant(channel)
+            .and_then(|v| v.completion.as_ref())
+            .unwrap_or(&self.completion)
     }
 }
 
@@ -378,6 +542,43 @@ pub struct Condition {
     pub text: Text,
     /// What happens when it fails.
     pub on_failure: Text,
+    /// Why it is there though the seed does not state it.
+    pub derived: Option<String>,
+}
+
+/// A status the file names, on one of the base statuses the systems exchange.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StatusDef {
+    /// Id (what steps name in `status`).
+    pub id: String,
+    /// The base status.
+    pub base: Status,
+    /// Its name as the citizen sees it.
+    pub name: Text,
+    /// Why it is there though the seed does not state it.
+    pub derived: Option<String>,
+}
+
+/// A deadline over a span of steps: every path from `from` to `to` (both included) must
+/// fit in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    /// Id.
+    pub id: String,
+    /// Only along this channel (else along every channel).
+    pub channel: Option<String>,
+    /// The first step covered (a procedure step or a step of the channel).
+    pub from: String,
+    /// The last step covered.
+    pub to: String,
+    /// The deadline.
+    pub deadline: Deadline,
+    /// The seed's wording.
+    pub deadline_text: Option<String>,
+    /// Why it is there though the seed does not state it.
+    pub derived: Option<String>,
+    /// Line in the file.
+    pub line: usize,
 }
 
 /// The kind of a result document.
@@ -432,7 +633,8 @@ pub struct ResultDoc {
     pub body: Text,
 }
 
-/// A step of a channel (not executed by ИС МИО; validated and drawn).
+/// A step of a channel, before the procedure or after it (executed by the system it
+/// names, never by ИС МИО).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelStep {
     /// Id.
@@ -441,22 +643,45 @@ pub struct ChannelStep {
     pub lane: String,
     /// Actor.
     pub actor: String,
+    /// The information system that executes it, or in which a person does it.
+    pub executed_by: String,
     /// Action.
     pub action: Text,
     /// Completion.
     pub completion: Text,
-    /// Deadline.
-    pub deadline: Deadline,
+    /// Deadline (none when a span covers it).
+    pub deadline: Option<Deadline>,
     /// The seed's wording.
     pub deadline_text: Option<String>,
-    /// Condition decided here.
-    pub condition: Option<String>,
+    /// Why the deadline is there though the seed does not state it.
+    pub deadline_derived: Option<String>,
+    /// How long after the previous step it is taken (the archive after a month).
+    pub wait: Option<Deadline>,
+    /// The status it sets.
+    pub status: Option<Status>,
+    /// The file's status id behind `status`.
+    pub stage: Option<String>,
+    /// Why it is there though the seed does not state it.
+    pub derived: Option<String>,
+    /// Conditions decided here (one diamond).
+    pub conditions: Vec<String>,
     /// Next step, `handoff` or `end`.
     pub next: Option<String>,
     /// Branches: `(when, next)`.
     pub branches: Vec<(String, String)>,
     /// Line.
     pub line: usize,
+}
+
+impl ChannelStep {
+    /// The steps (or `handoff`, `end`) this one leads to.
+    pub fn successors(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.branches.iter().map(|(_, n)| n.as_str()).collect();
+        if let Some(n) = &self.next {
+            v.push(n);
+        }
+        v
+    }
 }
 
 /// A channel.
@@ -468,10 +693,45 @@ pub struct Channel {
     pub name: Text,
     /// The procedure step it hands over to.
     pub handoff: String,
-    /// Its overall deadline.
+    /// Its overall deadline (from its first step to the procedure's end).
     pub total_deadline: Option<Deadline>,
-    /// Its steps.
+    /// The seed's wording of it.
+    pub total_deadline_text: Option<String>,
+    /// Its steps before the procedure.
     pub steps: Vec<ChannelStep>,
+    /// Its steps after the procedure (the result's way back to the citizen).
+    pub after: Vec<ChannelStep>,
+    /// The systems that receive the application's statuses (`portal`, `con-is`).
+    pub status_to: Vec<String>,
+    /// The system that issues the result, when the file names it (`result_to`).
+    pub result_to_system: Option<String>,
+}
+
+impl Channel {
+    /// A step before or after the procedure, by id.
+    pub fn step(&self, id: &str) -> Option<&ChannelStep> {
+        self.steps.iter().chain(&self.after).find(|s| s.id == id)
+    }
+
+    /// The system that issues the result document: `result_to` when the file names it
+    /// (`mio` for the provider's own desk); else the first of `status_to` that executes
+    /// a step of the leg after the procedure, else the first of `status_to`.
+    pub fn result_to(&self) -> Option<&str> {
+        if let Some(r) = &self.result_to_system {
+            return Some(r);
+        }
+        self.status_to
+            .iter()
+            .find(|s| self.after.iter().any(|a| a.executed_by == **s))
+            .map(String::as_str)
+            .or_else(|| {
+                self.after
+                    .iter()
+                    .map(|a| a.executed_by.as_str())
+                    .find(|s| ["portal", "con-is"].contains(s))
+            })
+            .or(self.status_to.first().map(String::as_str))
+    }
 }
 
 /// A whole regulation.
@@ -499,6 +759,10 @@ pub struct Regulation {
     pub result_form: String,
     /// The overall deadline.
     pub total_deadline: Deadline,
+    /// The seed's wording of it.
+    pub total_deadline_text: Option<String>,
+    /// Why it is there though the seed does not state it.
+    pub total_deadline_derived: Option<String>,
     /// Title.
     pub title: Text,
     /// Service name.
@@ -533,6 +797,10 @@ pub struct Regulation {
     pub refusal_grounds: Vec<Named>,
     /// Conditions.
     pub conditions: Vec<Condition>,
+    /// The statuses the file names.
+    pub statuses: Vec<StatusDef>,
+    /// Deadlines over spans of steps.
+    pub spans: Vec<Span>,
     /// Results.
     pub results: Vec<ResultDoc>,
     /// The procedure; the first step is the registration.
@@ -575,6 +843,46 @@ impl Regulation {
     /// A channel by id.
     pub fn channel(&self, id: &str) -> Option<&Channel> {
         self.channels.iter().find(|c| c.id == id)
+    }
+
+    /// The span whose deadline a step without its own runs by along `channel`: of the
+    /// spans that hold along the channel and lie over the step, the shortest.
+    pub fn span_over(&self, step: &str, channel: &str) -> Option<&Span> {
+        let is_proc = |id: &str| self.step(id).is_some();
+        self.spans
+            .iter()
+            .filter(|s| s.channel.as_deref().is_none_or(|c| c == channel))
+            .filter(|s| !is_proc(&s.from) || self.leads(&s.from, step, channel))
+            .filter(|s| !is_proc(&s.to) || self.leads(step, &s.to, channel))
+            .min_by_key(|s| s.deadline.approx_duration())
+    }
+
+    /// Whether the procedure leads from step `a` to step `b` (or `a` is `b`) along
+    /// `channel`.
+    pub fn leads(&self, a: &str, b: &str, channel: &str) -> bool {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut stack = vec![a.to_string()];
+        while let Some(id) = stack.pop() {
+            if id == b {
+                return true;
+            }
+            let Some(s) = self.step(&id) else { continue };
+            if seen.contains(&s.id.as_str()) {
+                continue;
+            }
+            seen.push(&s.id);
+            stack.extend(s.successors_along(channel));
+        }
+        false
+    }
+
+    /// The name of a status as the citizen sees it: the file's name for a file status
+    /// id, else the base status's label.
+    pub fn status_label(&self, base: Status, stage: Option<&str>) -> Text {
+        stage
+            .and_then(|id| self.statuses.iter().find(|s| s.id == id))
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| base.label())
     }
 
     /// The roles whose employees work on this procedure (actors of human steps and the

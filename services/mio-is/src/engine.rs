@@ -126,7 +126,7 @@ pub fn check_grounds(reg: &Regulation, grounds: &[String]) -> Result<(), Error> 
 /// assignment.
 pub fn outcome_inputs(
     reg: &Regulation,
-    outcome: &egov_regulation::Outcome,
+    outcome: &egov_regulation::Way,
     grounds: &[String],
     amount: Option<i64>,
 ) -> Result<(), Error> {
@@ -185,7 +185,7 @@ impl Engine {
             "update applications set status = $2, current_step = $3, assignee_iin = $4, result_id = $5,
                 grounds = $6, missing_documents = $7, decision_number = $8, decision_date = $9, amount = $10,
                 queue_category = $11, queue_number = $12, registration_date = $13, completed_at = $14,
-                overdue = $15, updated_at = $16
+                overdue = $15, updated_at = $16, stage = $17
              where id = $1",
         )
         .bind(app.id)
@@ -204,29 +204,68 @@ impl Engine {
         .bind(app.completed_at)
         .bind(app.overdue)
         .bind(app.updated_at)
+        .bind(&app.stage)
         .execute(conn)
         .await?;
         Ok(())
     }
 
-    /// Changes the status (history and outbox) when it differs.
+    /// Changes the status (history and outbox) when it differs: the base status, and
+    /// the file's own status id (`stage`) when the file names one.
+    #[allow(clippy::too_many_arguments)]
     pub async fn set_status(
         &self,
         conn: &mut PgConnection,
         app: &mut Application,
+        reg: &Regulation,
         status: Status,
+        stage: Option<&str>,
         step: Option<&str>,
         now: OffsetDateTime,
         extras: Extras,
     ) -> sqlx::Result<()> {
-        if app.status == status.as_str() && extras.result.is_none() {
+        let stage = stage.filter(|s| *s != status.as_str());
+        if app.status == status.as_str() && app.stage.as_deref() == stage && extras.result.is_none()
+        {
             return Ok(());
         }
         app.status = status.as_str().to_string();
+        app.stage = stage.map(str::to_string);
         app.updated_at = now;
-        outbox::notify_status(conn, app, status, step, now, extras).await?;
+        outbox::notify_status(conn, app, reg, step, now, extras).await?;
         metrics::counter!("egov_mio_status_changes_total", "system" => self.system_id.clone(), "status" => status.as_str()).increment(1);
         Ok(())
+    }
+
+    /// When a step entered at `now` is due: by its own deadline along the application's
+    /// channel, else by the span over it, counted from when the span's first step began
+    /// (from the registration when the span begins in the channel's own steps).
+    pub(crate) async fn due(
+        &self,
+        conn: &mut PgConnection,
+        app: &Application,
+        reg: &Regulation,
+        step: &Step,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, Error> {
+        if let Some(d) = step.deadline_along(&app.channel) {
+            return Ok(Some(d.due(self.calendar, now)));
+        }
+        let Some(span) = reg.span_over(&step.id, &app.channel) else {
+            return Ok(None);
+        };
+        let start: Option<OffsetDateTime> = if reg.step(&span.from).is_some() {
+            sqlx::query_scalar(
+                "select started_at from step_runs where application_id = $1 and step_id = $2 order by id desc limit 1",
+            )
+            .bind(app.id)
+            .bind(&span.from)
+            .fetch_optional(&mut *conn)
+            .await?
+        } else {
+            Some(app.registered_at)
+        };
+        Ok(Some(span.deadline.due(self.calendar, start.unwrap_or(now))))
     }
 
     fn who(reg: &Regulation, step: &Step, app: &Application) -> (Option<String>, Option<String>) {
@@ -255,7 +294,7 @@ impl Engine {
                 .clone();
             app.current_step = Some(step.id.clone());
             app.updated_at = now;
-            let due = step.deadline.map(|d| d.due(self.calendar, now));
+            let due = self.due(conn, app, reg, &step, now).await?;
             let (role, assignee) = Self::who(reg, &step, app);
             if step.kind == StepKind::End || step.actor == Actor::System {
                 sqlx::query(
@@ -274,13 +313,22 @@ impl Engine {
                 }
                 if step.kind == StepKind::Deliver {
                     self.deliver(conn, app, reg, &step, now).await?;
-                } else if let Some(s) = step.status {
-                    self.set_status(conn, app, s, Some(&step.id), now, Extras::default())
-                        .await?;
+                } else if let (Some(s), stage) = step.status_along(&app.channel) {
+                    self.set_status(
+                        conn,
+                        app,
+                        reg,
+                        s,
+                        stage.as_deref(),
+                        Some(&step.id),
+                        now,
+                        Extras::default(),
+                    )
+                    .await?;
                 }
                 step_id = match (&step.next, step.outcomes.first()) {
                     (Some(n), _) => n.clone(),
-                    (None, Some(o)) => o.next.clone(),
+                    (None, Some(o)) => o.along(&app.channel).next,
                     (None, None) => {
                         return Err(Error::Internal(format!("step {} leads nowhere", step.id)));
                     }
@@ -381,17 +429,19 @@ impl Engine {
     ) -> Result<(), Error> {
         let outcome = match (&c.outcome, step.outcomes.is_empty()) {
             (None, true) => None,
-            (Some(o), false) => Some(step.outcome(o).cloned().ok_or_else(|| {
-                Error::Invalid(format!(
-                    "step {} has no outcome {o:?} (its outcomes: {})",
-                    step.id,
-                    step.outcomes
-                        .iter()
-                        .map(|o| o.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?),
+            (Some(o), false) => Some(step.outcome(o).map(|o| o.along(&app.channel)).ok_or_else(
+                || {
+                    Error::Invalid(format!(
+                        "step {} has no outcome {o:?} (its outcomes: {})",
+                        step.id,
+                        step.outcomes
+                            .iter()
+                            .map(|o| o.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                },
+            )?),
             (None, false) => {
                 return Err(Error::Invalid(format!(
                     "step {} needs an outcome: {}",
@@ -465,11 +515,11 @@ impl Engine {
                     _ => {}
                 }
             }
-            StepKind::Draft => {
+            StepKind::Draft | StepKind::Issue => {
                 let result = app
                     .result_id
                     .clone()
-                    .or_else(|| step.result.clone())
+                    .or_else(|| step.result_along(&app.channel).map(str::to_string))
                     .ok_or_else(|| {
                         Error::Internal(format!(
                             "no result was chosen on the way to step {}",
@@ -478,6 +528,13 @@ impl Engine {
                     })?;
                 app.result_id = Some(result.clone());
                 self.draft(conn, app, reg, &result, &by, now).await?;
+                if step.kind == StepKind::Issue {
+                    // the seed's one act: the actor forms the result, signs it, and it leaves
+                    let who =
+                        who.ok_or_else(|| Error::Internal("a signature needs a person".into()))?;
+                    self.sign(conn, app, reg, who, now).await?;
+                    self.deliver(conn, app, reg, step, now).await?;
+                }
             }
             StepKind::Sign => {
                 let who =
@@ -538,9 +595,24 @@ impl Engine {
             "step" => step.id.clone(),
         )
         .record((now - run.started_at).as_seconds_f64().max(0.0));
-        if let Some(s) = outcome.as_ref().and_then(|o| o.status).or(step.status) {
-            self.set_status(conn, app, s, Some(&step.id), now, Extras::default())
-                .await?;
+        let (status, stage) = match outcome.as_ref().filter(|o| o.status.is_some()) {
+            Some(o) => (o.status, o.stage.clone()),
+            None => step.status_along(&app.channel),
+        };
+        if let Some(s) = status
+            && !(step.kind == StepKind::Deliver || step.kind == StepKind::Issue)
+        {
+            self.set_status(
+                conn,
+                app,
+                reg,
+                s,
+                stage.as_deref(),
+                Some(&step.id),
+                now,
+                Extras::default(),
+            )
+            .await?;
         }
         let next = match (&outcome, &step.next) {
             (Some(o), _) => o.next.clone(),
@@ -852,7 +924,9 @@ impl Engine {
         .fetch_optional(&mut *conn)
         .await?;
         let mut extras = Extras::default();
-        let mut final_status = step.status.unwrap_or(Status::Completed);
+        let (step_status, step_stage) = step.status_along(&app.channel);
+        let mut final_status = step_status.unwrap_or(Status::Completed);
+        let mut stage = step_stage;
         if let Some(r) = row {
             let signature = r
                 .signature
@@ -868,8 +942,13 @@ impl Engine {
                 .execute(&mut *conn)
                 .await?;
             let result = reg.result(&r.result_id);
-            if let Some(res) = result {
+            // the step's own final status (a file status on the result's base) names it;
+            // else the result's
+            if let Some(res) = result
+                && step_status.is_none_or(|s| s != res.final_status)
+            {
                 final_status = res.final_status;
+                stage = None;
             }
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -894,8 +973,17 @@ impl Engine {
             });
         }
         app.completed_at = Some(now);
-        self.set_status(conn, app, final_status, Some(&step.id), now, extras)
-            .await?;
+        self.set_status(
+            conn,
+            app,
+            reg,
+            final_status,
+            stage.as_deref(),
+            Some(&step.id),
+            now,
+            extras,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -353,6 +353,7 @@ impl Engine {
             provider_id: c.doc.provider.clone(),
             channel: c.doc.channel.clone(),
             status: String::new(),
+            stage: None,
             current_step: Some(reg.first_step().id.clone()),
             applicant_iin: a.iin.clone(),
             applicant_name: if applicant_name.is_empty() {
@@ -438,6 +439,7 @@ impl Engine {
             .await?;
         }
         let first = reg.first_step().clone();
+        let due = self.due(conn, &app, &reg, &first, now).await?;
         sqlx::query(
             "insert into step_runs (application_id, step_id, kind, status, started_at, due_at, completed_at, completed_by)
              values ($1, $2, 'register', 'done', $3, $4, $3, 'system')",
@@ -445,13 +447,16 @@ impl Engine {
         .bind(app.id)
         .bind(&first.id)
         .bind(now)
-        .bind(first.deadline.map(|d| d.due(self.calendar, now)))
+        .bind(due)
         .execute(&mut *conn)
         .await?;
+        let (status, stage) = first.status_along(&app.channel);
         self.set_status(
             conn,
             &mut app,
-            first.status.unwrap_or(Status::Received),
+            &reg,
+            status.unwrap_or(Status::Received),
+            stage.as_deref(),
             Some(&first.id),
             now,
             Extras::default(),
@@ -460,7 +465,7 @@ impl Engine {
         let next = first
             .next
             .clone()
-            .or_else(|| first.outcomes.first().map(|o| o.next.clone()))
+            .or_else(|| first.outcomes.first().map(|o| o.along(&app.channel).next))
             .ok_or_else(|| {
                 crate::engine::Error::Internal("the registration leads nowhere".into())
             })?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use egov_contracts::mio::{QueuePlace, Reason, ResultDocument, StatusUpdate, services};
 use egov_proto::shep::v1::MessageType;
-use egov_regulation::Status;
+use egov_regulation::{Regulation, Status};
 use egov_shep_client::{Client, codes};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -52,14 +52,16 @@ pub struct Extras {
     pub result: Option<ResultDocument>,
 }
 
-/// A status message about a registered application.
+/// A status message about a registered application: its base status, the file's own
+/// status id and the file's name for it.
 pub fn status_update(
     app: &Application,
-    status: Status,
+    reg: &Regulation,
     at: OffsetDateTime,
     extras: Extras,
 ) -> StatusUpdate {
-    let label = status.label();
+    let status = Status::parse(&app.status).unwrap_or(Status::Received);
+    let label = reg.status_label(status, app.stage.as_deref());
     StatusUpdate {
         application_number: Some(app.number.clone()),
         application_message_id: app.message_id.clone(),
@@ -69,6 +71,7 @@ pub fn status_update(
         channel: app.channel.clone(),
         applicant_iin: app.applicant_iin.clone(),
         status: status.as_str().into(),
+        stage: app.stage.clone(),
         status_ru: label.ru,
         status_kk: label.kk,
         at,
@@ -79,46 +82,59 @@ pub fn status_update(
     }
 }
 
-/// Records a status change in the history and sends it to the portal and ИС ЦОН (both
-/// show the statuses of every application, whichever channel it came by).
+/// Records the application's new status in the history and sends it to the systems its
+/// channel names (`status_to` in the regulation file); the result document goes only to
+/// the one that issues it (`result_to`), the others get the status alone.
 pub async fn notify_status(
     conn: &mut PgConnection,
     app: &Application,
-    status: Status,
+    reg: &Regulation,
     step: Option<&str>,
     now: OffsetDateTime,
     extras: Extras,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into status_history (application_id, status, step_id, at) values ($1, $2, $3, $4)",
+        "insert into status_history (application_id, status, stage, step_id, at) values ($1, $2, $3, $4, $5)",
     )
     .bind(app.id)
-    .bind(status.as_str())
+    .bind(&app.status)
+    .bind(&app.stage)
     .bind(step)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    // the result document goes where the channel issues it: the ЦОН's operator hands it
-    // over for channel C, the citizen's cabinet gets it otherwise; the other side gets
-    // the status alone
-    let issuer = result_recipient(&app.channel);
-    for service in [services::PORTAL_STATUS, services::CON_STATUS] {
+    let Some(channel) = reg.channel(&app.channel) else {
+        return Ok(());
+    };
+    let issuer = channel.result_to();
+    let mut to: Vec<&str> = channel.status_to.iter().map(String::as_str).collect();
+    // the issuing system gets the result even where it shows no statuses
+    if let Some(i) = issuer
+        && extras.result.is_some()
+        && !to.contains(&i)
+    {
+        to.push(i);
+    }
+    for system in to {
+        let Some(service) = status_service(system) else {
+            continue;
+        };
         let mut e = extras.clone();
-        if service != issuer {
+        if Some(system) != issuer {
             e.result = None;
         }
-        let payload = serde_json::to_vec(&status_update(app, status, now, e)).expect("serializes");
+        let payload = serde_json::to_vec(&status_update(app, reg, now, e)).expect("serializes");
         enqueue(conn, service, "", &app.correlation_id, &payload, now).await?;
     }
     Ok(())
 }
 
-/// The service that receives the result document of an application of `channel`.
-pub fn result_recipient(channel: &str) -> &'static str {
-    if channel == "con" {
-        services::CON_STATUS
-    } else {
-        services::PORTAL_STATUS
+/// The service through which `system` receives statuses.
+pub fn status_service(system: &str) -> Option<&'static str> {
+    match system {
+        "portal" => Some(services::PORTAL_STATUS),
+        "con-is" => Some(services::CON_STATUS),
+        _ => None,
     }
 }
 
@@ -148,6 +164,7 @@ pub async fn notify_rejection(
         channel: doc.map(|d| d.channel.clone()).unwrap_or_default(),
         applicant_iin: doc.map(|d| d.applicant.iin.clone()).unwrap_or_default(),
         status: Status::Rejected.as_str().into(),
+        stage: None,
         status_ru: label.ru,
         status_kk: label.kk,
         at: now,

@@ -19,8 +19,10 @@ pub struct Application {
     pub provider_id: String,
     /// `portal`, `provider`, `con`.
     pub channel: String,
-    /// Status.
+    /// Status (the base status the systems exchange).
     pub status: String,
+    /// The regulation file's own status id behind `status`, if the file names one.
+    pub stage: Option<String>,
     /// The step it is at.
     pub current_step: Option<String>,
     /// Applicant's IIN.
@@ -124,7 +126,7 @@ pub struct StepRun {
     pub overdue_at: Option<OffsetDateTime>,
 }
 
-pub(crate) const APP_COLUMNS: &str = "id, number, regulation_id, service, provider_id, channel, status, current_step, applicant_iin, applicant_name, category, representative_iin, document, signature, signer_iin, signer_name, sender_system, message_id, correlation_id, registered_at, due_at, overdue, assignee_iin, result_id, grounds, missing_documents, decision_number, decision_date, amount, queue_category, queue_number, registration_date, completed_at, updated_at";
+pub(crate) const APP_COLUMNS: &str = "id, number, regulation_id, service, provider_id, channel, status, stage, current_step, applicant_iin, applicant_name, category, representative_iin, document, signature, signer_iin, signer_name, sender_system, message_id, correlation_id, registered_at, due_at, overdue, assignee_iin, result_id, grounds, missing_documents, decision_number, decision_date, amount, queue_category, queue_number, registration_date, completed_at, updated_at";
 
 pub(crate) const RUN_COLUMNS: &str = "id, application_id, step_id, kind, role, assignee_iin, status, started_at, due_at, completed_at, completed_by, outcome, note, overdue, overdue_at";
 
@@ -255,6 +257,8 @@ pub async fn attachments(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<A
 pub struct StatusChange {
     /// Status.
     pub status: String,
+    /// The regulation file's own status id behind it.
+    pub stage: Option<String>,
     /// The step that set it.
     pub step_id: Option<String>,
     /// When.
@@ -265,7 +269,7 @@ pub struct StatusChange {
 /// The status history of an application.
 pub async fn history(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<StatusChange>> {
     sqlx::query_as(
-        "select status, step_id, at from status_history where application_id = $1 order by id",
+        "select status, stage, step_id, at from status_history where application_id = $1 order by id",
     )
     .bind(application)
     .fetch_all(pool)

@@ -39,6 +39,7 @@ async fn run_path(system: &str, regulation: &str, channel: &str, branch: Branch)
     let steps = drive(&env, system, &app.number, branch).await;
     assert!(!steps.is_empty());
 
+    let ch = reg.channel(channel).unwrap();
     let want_final = match branch {
         Branch::Success => Status::Completed,
         Branch::Refusal => Status::Refused,
@@ -49,37 +50,60 @@ async fn run_path(system: &str, regulation: &str, channel: &str, branch: Branch)
                 .find(|s| s.kind == egov_regulation::StepKind::Check)
                 .unwrap()
                 .outcome("incomplete")
-                .unwrap();
+                .unwrap()
+                .along(channel);
             reg.result(o.result.as_deref().unwrap())
                 .unwrap()
                 .final_status
         }
     };
-    let own = if sender == "portal" {
-        &portal_inbox
-    } else {
-        &con_inbox
+    let inbox = |side: &str| {
+        if side == "portal" {
+            &portal_inbox
+        } else {
+            &con_inbox
+        }
     };
-    let other = if sender == "portal" {
-        &con_inbox
-    } else {
-        &portal_inbox
-    };
-    let got = own
+    // the system that issues the result gets it with the final status
+    let issuer = ch
+        .result_to()
+        .filter(|s| *s != "mio")
+        .expect("the file names where the result is issued");
+    let got = inbox(issuer)
         .statuses_until(&reply.message_id, want_final.as_str())
         .await;
-    let seen: Vec<&str> = got.iter().map(|(_, s)| s.status.as_str()).collect();
-    assert_eq!(seen.first(), Some(&"received"), "{seen:?}");
     assert!(
         got.iter().all(|(from, _)| from == system),
         "signed by {system}"
     );
-    if reg
-        .steps
-        .iter()
-        .any(|s| s.status == Some(Status::InProgress))
-    {
-        assert!(seen.contains(&"in_progress"), "{seen:?}");
+    let seen: Vec<&str> = got.iter().map(|(_, s)| s.status.as_str()).collect();
+    if ch.status_to.iter().any(|s| s == issuer) {
+        assert_eq!(seen.first(), Some(&"received"), "{seen:?}");
+        let (first, stage) = reg.first_step().status_along(channel);
+        assert_eq!(
+            got[0].1.stage.as_deref(),
+            stage
+                .as_deref()
+                .filter(|s| Some(*s) != first.map(|f| f.as_str()))
+        );
+        assert_eq!(
+            got[0].1.status_ru,
+            reg.status_label(first.unwrap(), stage.as_deref()).ru,
+            "the file's name for the status"
+        );
+        if reg
+            .steps
+            .iter()
+            .any(|s| s.status_along(channel).0 == Some(Status::InProgress))
+        {
+            assert!(seen.contains(&"in_progress"), "{seen:?}");
+        }
+    } else {
+        assert_eq!(
+            seen,
+            vec![want_final.as_str()],
+            "the issuer shows no statuses, only the result"
+        );
     }
     assert_eq!(seen.last(), Some(&want_final.as_str()), "{seen:?}");
     let last = &got.last().unwrap().1;
@@ -121,23 +145,40 @@ async fn run_path(system: &str, regulation: &str, channel: &str, branch: Branch)
             assert!(text.contains("1"), "{text}");
         }
     }
-    // the other side shows the same statuses
-    let mirrored = other
-        .statuses_until(&reply.message_id, want_final.as_str())
-        .await;
-    assert_eq!(
-        mirrored
-            .iter()
-            .map(|(_, s)| s.status.clone())
-            .collect::<Vec<_>>(),
-        got.iter()
-            .map(|(_, s)| s.status.clone())
-            .collect::<Vec<_>>()
-    );
-    assert!(
-        mirrored.iter().all(|(_, s)| s.result.is_none()),
-        "the result document goes where the channel issues it"
-    );
+    // the other side shows the same statuses when the channel names it, and gets
+    // nothing otherwise; never the result
+    let other = if issuer == "portal" {
+        "con-is"
+    } else {
+        "portal"
+    };
+    if ch.status_to.iter().any(|s| s == other) {
+        let mirrored = inbox(other)
+            .statuses_until(&reply.message_id, want_final.as_str())
+            .await;
+        assert_eq!(
+            mirrored
+                .iter()
+                .map(|(_, s)| s.status.clone())
+                .collect::<Vec<_>>(),
+            got.iter()
+                .map(|(_, s)| s.status.clone())
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            mirrored.iter().all(|(_, s)| s.result.is_none()),
+            "the result document goes where the channel issues it"
+        );
+    } else {
+        let stray = inbox(other)
+            .drain(&reply.message_id, std::time::Duration::from_millis(1500))
+            .await;
+        assert!(
+            stray.is_empty(),
+            "{other} is not a side of channel {channel}: {stray:?}"
+        );
+    }
+    let _ = sender;
 }
 
 macro_rules! paths {
@@ -155,6 +196,8 @@ paths! {
     almaty_2013_success_portal: "mio-almaty", "almaty-2013-housing-queue", "portal", Branch::Success;
     almaty_2013_refusal_con: "mio-almaty", "almaty-2013-housing-queue", "con", Branch::Refusal;
     almaty_2013_incomplete_portal: "mio-almaty", "almaty-2013-housing-queue", "portal", Branch::Incomplete;
+    almaty_2013_incomplete_con: "mio-almaty", "almaty-2013-housing-queue", "con", Branch::Incomplete;
+    almaty_2013_success_con: "mio-almaty", "almaty-2013-housing-queue", "con", Branch::Success;
     atyrau_2012_success_con: "mio-atyrau", "atyrau-2012-housing-queue", "con", Branch::Success;
     atyrau_2012_refusal_portal: "mio-atyrau", "atyrau-2012-housing-queue", "portal", Branch::Refusal;
     atyrau_2012_incomplete_portal: "mio-atyrau", "atyrau-2012-housing-queue", "portal", Branch::Incomplete;
@@ -164,6 +207,9 @@ paths! {
     akzhar_2012_success_portal: "mio-nko", "akzhar-2012-housing-queue", "portal", Branch::Success;
     akzhar_2012_refusal_con: "mio-nko", "akzhar-2012-housing-queue", "con", Branch::Refusal;
     akzhar_2012_incomplete_portal: "mio-nko", "akzhar-2012-housing-queue", "portal", Branch::Incomplete;
+    akzhar_2012_success_con: "mio-nko", "akzhar-2012-housing-queue", "con", Branch::Success;
+    atyrau_2012_refusal_con: "mio-atyrau", "atyrau-2012-housing-queue", "con", Branch::Refusal;
+    almaty_2016_assistance_incomplete_con: "mio-almaty", "almaty-2016-housing-assistance", "con", Branch::Incomplete;
     almaty_2016_assistance_success_con: "mio-almaty", "almaty-2016-housing-assistance", "con", Branch::Success;
     almaty_2016_assistance_refusal_portal: "mio-almaty", "almaty-2016-housing-assistance", "portal", Branch::Refusal;
     almaty_2016_assistance_incomplete_portal: "mio-almaty", "almaty-2016-housing-assistance", "portal", Branch::Incomplete;

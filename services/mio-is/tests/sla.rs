@@ -111,7 +111,7 @@ async fn a_step_left_past_its_deadline_is_flagged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn due_times_follow_working_days() {
+async fn the_overall_deadline_is_the_files() {
     let env = env(&["mio-almaty"]).await;
     let mio = env.mio("mio-almaty");
     let reg = mio
@@ -121,44 +121,97 @@ async fn due_times_follow_working_days() {
         .unwrap()
         .clone();
     let app = portal_application(&env, "mio-almaty", &reg.id, "family-father").await;
-    egov_mio_is::store::application(&mio.engine.pool, &app.number)
-        .await
-        .unwrap();
-    // the overall deadline: 30 calendar days from registration
-    assert_eq!(app.due_at - app.registered_at, time::Duration::days(30));
-    // drive to the check (3 working days) and compare with the calendar
-    let provider = reg.providers[0].id.clone();
-    for role in ["office", "head", "office"] {
-        let arm = Arm::login(
-            &env,
-            "mio-almaty",
-            &employees_of(&env, "mio-almaty", &provider, role).await[0],
-        )
-        .await;
-        let (_, l) = arm.get("/api/v1/worklist").await;
-        let id = l["tasks"][0]["id"].as_i64().unwrap();
-        let body = if role == "head" {
-            json!({"assignee": employees_of(&env, "mio-almaty", &provider, "executor").await[0]})
-        } else {
-            json!({})
-        };
-        let (s, v) = arm
-            .post(&format!("/api/v1/tasks/{id}/complete"), body)
-            .await;
-        assert_eq!(s, 200, "{v}");
-    }
-    let run: (time::OffsetDateTime, time::OffsetDateTime) = sqlx::query_as(
-        "select started_at, due_at from step_runs where application_id = $1 and step_id = 'check-documents'",
-    )
-    .bind(app.id)
-    .fetch_one(&mio.engine.pool)
-    .await
-    .unwrap();
-    let cal = Calendar::kazakhstan();
-    assert_eq!(run.1, Deadline::WorkingDays(3).due(cal, run.0));
-    let days = cal.working_days_between(
-        egov_calendar::local_date(run.0),
-        egov_calendar::local_date(run.1),
+    // the overall deadline, as the file states it
+    assert_eq!(
+        app.due_at,
+        reg.total_deadline
+            .due(Calendar::kazakhstan(), app.registered_at)
     );
-    assert_eq!(days, 3);
+}
+
+/// The test-only file: the check's own working days, and a step that only a span times
+/// (the portal's electronic refusal: 6 working days from the check's start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_times_follow_working_days_and_spans() {
+    let env = env(&["mio-nko"]).await;
+    let mio = env.mio("mio-nko");
+    let reg = mio
+        .engine
+        .catalog
+        .get("kyzylzhar-2026-housing-queue")
+        .unwrap()
+        .clone();
+    let app = portal_application(&env, "mio-nko", &reg.id, "akzhar").await;
+    let provider = reg.providers[0].id.clone();
+    let complete = |role: &'static str, body: serde_json::Value| {
+        let env = &env;
+        let provider = provider.clone();
+        async move {
+            let arm = Arm::login(
+                env,
+                "mio-nko",
+                &employees_of(env, "mio-nko", &provider, role).await[0],
+            )
+            .await;
+            let (_, l) = arm.get("/api/v1/worklist").await;
+            let id = l["tasks"][0]["id"].as_i64().unwrap();
+            let (s, v) = arm
+                .post(&format!("/api/v1/tasks/{id}/complete"), body)
+                .await;
+            assert_eq!(s, 200, "{v}");
+        }
+    };
+    let role_of = |step: &str| match &reg.step(step).unwrap().actor {
+        egov_regulation::Actor::Role(r) => r.clone(),
+        _ => reg.assigned_role(),
+    };
+    let accept_role: &'static str = Box::leak(role_of("accept").into_boxed_str());
+    complete(accept_role, json!({})).await;
+    let run = |step: &'static str| {
+        let pool = mio.engine.pool.clone();
+        let id = app.id;
+        async move {
+            let r: (time::OffsetDateTime, Option<time::OffsetDateTime>) = sqlx::query_as(
+                "select started_at, due_at from step_runs where application_id = $1 and step_id = $2 order by id desc limit 1",
+            )
+            .bind(id)
+            .bind(step)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            r
+        }
+    };
+    let cal = Calendar::kazakhstan();
+    let check = run("check-documents").await;
+    let own = reg
+        .step("check-documents")
+        .unwrap()
+        .deadline_along("portal")
+        .unwrap();
+    assert!(matches!(own, Deadline::WorkingDays(_)), "{own:?}");
+    assert_eq!(check.1, Some(own.due(cal, check.0)));
+    assert_eq!(
+        cal.working_days_between(
+            egov_calendar::local_date(check.0),
+            egov_calendar::local_date(check.1.unwrap()),
+        ),
+        own.amount()
+    );
+    let check_role: &'static str = Box::leak(role_of("check-documents").into_boxed_str());
+    let dropped = reg.documents[1].id.clone();
+    complete(
+        check_role,
+        json!({"outcome": "incomplete", "missing_documents": [dropped]}),
+    )
+    .await;
+    let issue = run("issue-incomplete-refusal").await;
+    let step = reg.step("issue-incomplete-refusal").unwrap();
+    assert!(
+        step.deadline_along("portal").is_none(),
+        "only a span times it"
+    );
+    let span = reg.span_over(&step.id, "portal").unwrap();
+    assert_eq!(span.from, "check-documents");
+    assert_eq!(issue.1, Some(span.deadline.due(cal, check.0)));
 }

@@ -183,9 +183,12 @@ pub struct ResultView {
 pub async fn application(engine: &Engine, app: Application) -> sqlx::Result<ApplicationView> {
     let pool = &engine.pool;
     let reg = engine.catalog.get(&app.regulation_id).cloned();
-    let status_label = egov_regulation::Status::parse(&app.status)
-        .map(|s| s.label().ru)
-        .unwrap_or_else(|| app.status.clone());
+    // the file's own name for the status where it names one
+    let status_label = match (egov_regulation::Status::parse(&app.status), &reg) {
+        (Some(s), Some(r)) => r.status_label(s, app.stage.as_deref()).ru,
+        (Some(s), None) => s.label().ru,
+        (None, _) => app.status.clone(),
+    };
     let result: Option<ResultView> = sqlx::query_as(
         "select result_id, kind, signer_name, signed_at, outgoing_number from results where application_id = $1 order by drafted_at desc limit 1",
     )
@@ -252,8 +255,11 @@ pub async fn task(
     Ok(TaskDetail {
         kind: step.kind.as_str().into(),
         action: step.action.ru.clone(),
-        completion: step.completion.ru.clone(),
-        condition: step.condition.clone(),
+        completion: step
+            .completion_along(&application.application.channel)
+            .ru
+            .clone(),
+        condition: (!step.conditions.is_empty()).then(|| step.conditions.join(", ")),
         outcomes: step
             .outcomes
             .iter()
@@ -264,7 +270,7 @@ pub async fn task(
                     .as_ref()
                     .map(|n| n.ru.clone())
                     .unwrap_or_else(|| o.id.clone()),
-                result: o.result.clone(),
+                result: o.along(&application.application.channel).result,
             })
             .collect(),
         candidates,

@@ -323,6 +323,43 @@ impl Inbox {
         }
     }
 
+    /// One fetch: the status updates about `message_id` that arrive within 300 ms,
+    /// each with the system that signed it.
+    async fn fetch(&self, message_id: &str) -> Vec<(String, StatusUpdate)> {
+        let mut out = Vec::new();
+        let mut batch = self
+            .consumer
+            .fetch()
+            .max_messages(50)
+            .expires(Duration::from_millis(300))
+            .messages()
+            .await
+            .unwrap();
+        while let Some(Ok(m)) = batch.next().await {
+            let env: egov_proto::shep::v1::Envelope =
+                prost::Message::decode(m.payload.as_ref()).unwrap();
+            let opened = egov_shep_client::envelope::open_request(&env, &self.verifier)
+                .await
+                .unwrap();
+            let _ = m.ack().await;
+            let s: StatusUpdate = serde_json::from_slice(&opened.payload).unwrap();
+            if s.application_message_id == message_id {
+                out.push((opened.header.sender.unwrap().sender_id, s));
+            }
+        }
+        out
+    }
+
+    /// Whatever arrives about `message_id` within `window`.
+    pub async fn drain(&self, message_id: &str, window: Duration) -> Vec<(String, StatusUpdate)> {
+        let mut out = Vec::new();
+        let deadline = std::time::Instant::now() + window;
+        while std::time::Instant::now() < deadline {
+            out.extend(self.fetch(message_id).await);
+        }
+        out
+    }
+
     /// Status updates about `message_id` (the application's), until `until` is seen.
     pub async fn statuses_until(
         &self,
@@ -339,27 +376,7 @@ impl Inbox {
                     .map(|(_, s)| s.status.clone())
                     .collect::<Vec<_>>()
             );
-            let mut batch = self
-                .consumer
-                .fetch()
-                .max_messages(50)
-                .expires(Duration::from_millis(300))
-                .messages()
-                .await
-                .unwrap();
-            while let Some(Ok(m)) = batch.next().await {
-                let env: egov_proto::shep::v1::Envelope =
-                    prost::Message::decode(m.payload.as_ref()).unwrap();
-                let opened = egov_shep_client::envelope::open_request(&env, &self.verifier)
-                    .await
-                    .unwrap();
-                let _ = m.ack().await;
-                let s: StatusUpdate = serde_json::from_slice(&opened.payload).unwrap();
-                let sender = opened.header.sender.unwrap().sender_id;
-                if s.application_message_id == message_id {
-                    out.push((sender, s));
-                }
-            }
+            out.extend(self.fetch(message_id).await);
         }
         out
     }
