@@ -270,7 +270,11 @@ fn procedure_row(reg: &Regulation, s: &Step, channel: Option<&str>, lang: &str, 
                         .and_then(|r| reg.result(r))
                         .map(|r| format!(" ({})", r.title.get(lang)))
                         .unwrap_or_default();
-                    format!("{}: → {to}{r}", v.channel)
+                    marked(
+                        w,
+                        &format!("{}: → {to}{r}", v.channel),
+                        v.derived.as_deref(),
+                    )
                 })
                 .collect(),
         };
@@ -290,7 +294,13 @@ fn procedure_row(reg: &Regulation, s: &Step, channel: Option<&str>, lang: &str, 
         if !variants.is_empty() {
             let _ = write!(label, " [{}]", variants.join("; "));
         }
-        next.push((marked(w, &label, o.derived.as_deref()), way.next));
+        // derived on the outcome, or on its variant along this channel
+        let derived = o.derived.as_deref().or_else(|| {
+            channel
+                .and_then(|c| o.variants.iter().find(|v| v.channel == c))
+                .and_then(|v| v.derived.as_deref())
+        });
+        next.push((marked(w, &label, derived), way.next));
     }
     let completion = match channel {
         Some(c) => s.completion_along(c),

@@ -444,9 +444,15 @@ fn variants_name_a_channel_and_change_something() {
     );
     let t = g.replace(
         "deadline = \"2 working days\"\n",
-        "deadline = \"2 working days\"\n\n[[steps.variants]]\nchannel = \"portal\"\nderived = \"why\"\n",
+        "deadline = \"2 working days\"\n\n[[steps.variants]]\nchannel = \"portal\"\n",
     );
     expect(&t, "channel = \"portal\"", "a variant changes nothing");
+    // a variant that only marks the step as not the seed's along the channel
+    let t = g.replace(
+        "deadline = \"2 working days\"\n",
+        "deadline = \"2 working days\"\n\n[[steps.variants]]\nchannel = \"portal\"\nderived = \"the seed has no such step on the portal\"\n",
+    );
+    assert!(parse("t.toml", &t).is_ok());
     let t = g.replace(
         "deadline = \"2 working days\"\n",
         "deadline = \"2 working days\"\n\n[[steps.variants]]\nchannel = \"portal\"\ndeadline_text = \"1 день\"\ncompletion = { ru = \"б\", kk = \"б\" }\n",

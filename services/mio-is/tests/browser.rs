@@ -215,7 +215,16 @@ async fn an_employee_logs_in_and_completes_a_task_in_the_browser() {
     d.wait_for_text("Исполнение").await;
     d.click("#complete").await;
     let page = d.wait_for_text("Исполнено").await;
-    assert!(page.contains("в работе"), "the status changed: {page}");
+    // the status as the file names it after the acceptance along the portal
+    let accept = reg.step("accept").unwrap();
+    let label = match accept.status_along("portal") {
+        (Some(s), stage) => reg.status_label(s, stage.as_deref()).ru,
+        (None, _) => {
+            let (s, stage) = reg.first_step().status_along("portal");
+            reg.status_label(s.unwrap(), stage.as_deref()).ru
+        }
+    };
+    assert!(page.contains(&label), "the status {label}: {page}");
     let status: String = sqlx::query_scalar("select status from step_runs where id = $1")
         .bind(task)
         .fetch_one(&mio.engine.pool)

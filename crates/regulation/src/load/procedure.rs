@@ -270,10 +270,10 @@ fn outcomes(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
                 if let Some(n) = &v.next {
                     check_next(ctx, n, sid, known);
                 }
-                if v.result.is_none() && v.next.is_none() && v.status.is_none() {
+                if v.result.is_none() && v.next.is_none() && v.status.is_none() && v.derived.is_none() {
                     ctx.at(
                         &v.channel,
-                        format!("step {sid:?}, outcome {oid:?}: a variant changes nothing (give result, next or status)"),
+                        format!("step {sid:?}, outcome {oid:?}: a variant changes nothing (give result, next or status, or mark it derived along the channel)"),
                     );
                 }
                 let (status, stage) = status(ctx, known.statuses, &v.status);
@@ -319,10 +319,11 @@ fn variants(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
                 && v.completion.is_none()
                 && v.status.is_none()
                 && v.result.is_none()
+                && v.derived.is_none()
             {
                 ctx.at(
                     &v.channel,
-                    format!("step {sid:?}: a variant changes nothing (give deadline, completion, status or result)"),
+                    format!("step {sid:?}: a variant changes nothing (give deadline, completion, status or result, or mark the step derived along the channel)"),
                 );
             }
             if v.deadline.is_none() && (v.deadline_text.is_some() || v.deadline_derived.is_some()) {
