@@ -206,9 +206,11 @@ impl Client {
         Ok(DeliveryStatus::try_from(r.status).unwrap_or(DeliveryStatus::Unspecified))
     }
 
-    /// Tells the gateway this system committed (or refused) a message from its inbox.
+    /// Tells the gateway this system committed (or refused) the message `message_id` of
+    /// `sender` from its inbox.
     pub async fn notify_delivery(
         &self,
+        sender: &str,
         message_id: &str,
         delivered: bool,
         detail: &str,
@@ -222,6 +224,7 @@ impl Client {
                 delivery_id: String::new(),
                 delivered,
                 detail: detail.to_string(),
+                sender_id: sender.to_string(),
             })
             .await?
             .into_inner();

@@ -141,9 +141,10 @@ pub enum Outcome {
 
 /// Delivery notifications back to the gateway (the [`crate::Client`] implements it).
 pub trait Notifier: Send + Sync + 'static {
-    /// Reports the final fate of a message.
+    /// Reports the final fate of the message `message_id` of `sender`.
     fn notify(
         &self,
+        sender: String,
         message_id: String,
         delivered: bool,
         detail: String,
@@ -151,8 +152,11 @@ pub trait Notifier: Send + Sync + 'static {
 }
 
 impl Notifier for crate::Client {
-    async fn notify(&self, message_id: String, delivered: bool, detail: String) {
-        if let Err(e) = self.notify_delivery(&message_id, delivered, &detail).await {
+    async fn notify(&self, sender: String, message_id: String, delivered: bool, detail: String) {
+        if let Err(e) = self
+            .notify_delivery(&sender, &message_id, delivered, &detail)
+            .await
+        {
             tracing::warn!(%message_id, error = %e, "delivery notification failed");
         }
     }
@@ -297,13 +301,13 @@ async fn handle_one<H, F, N>(
         match envelope::open_request(&env, verifier).await {
             Ok(o) => Some(o),
             Err(e) => {
-                let id = envelope::decode_request(&env)
-                    .map(|h| h.message_id)
+                let (sender, id) = envelope::decode_request(&env)
+                    .map(|h| (h.sender.map(|s| s.sender_id).unwrap_or_default(), h.message_id))
                     .unwrap_or_default();
                 tracing::error!(error = %e, message_id = %id, "inbox message failed verification, refused");
                 let _ = msg.ack_with(jetstream::AckKind::Term).await;
                 notifier
-                    .notify(id, false, format!("verification failed: {e}"))
+                    .notify(sender, id, false, format!("verification failed: {e}"))
                     .await;
                 None
             }
@@ -315,6 +319,12 @@ async fn handle_one<H, F, N>(
         return;
     };
     let message_id = opened.header.message_id.clone();
+    let sender = opened
+        .header
+        .sender
+        .as_ref()
+        .map(|s| s.sender_id.clone())
+        .unwrap_or_default();
     let outcome = handler(Delivery {
         opened,
         route,
@@ -329,7 +339,9 @@ async fn handle_one<H, F, N>(
                 // deduplication absorbs it
                 tracing::warn!(%message_id, error = %e, "ack failed");
             } else {
-                notifier.notify(message_id, true, String::new()).await;
+                notifier
+                    .notify(sender, message_id, true, String::new())
+                    .await;
             }
         }
         Outcome::Retry(why) if (attempt as i64) < config.max_deliver => {
@@ -341,24 +353,34 @@ async fn handle_one<H, F, N>(
         Outcome::Retry(why) | Outcome::Reject(why) => {
             tracing::warn!(%message_id, attempt, %why, "message refused");
             let _ = msg.ack_with(jetstream::AckKind::Term).await;
-            notifier.notify(message_id, false, why).await;
+            notifier.notify(sender, message_id, false, why).await;
         }
     }
 }
 
-/// SQL a recipient adds to its migrations for [`first_time`].
+/// SQL a recipient adds to its migrations for [`first_time`]: messageIds are unique per
+/// sender, so the key is both.
 pub const DEDUP_TABLE_SQL: &str = "create table if not exists shep_inbox_seen (
-    message_id  text primary key,
-    received_at timestamptz not null default now()
+    sender_id   text not null,
+    message_id  text not null,
+    received_at timestamptz not null default now(),
+    primary key (sender_id, message_id)
 )";
 
-/// Records `message_id` in the recipient's transaction; false when it was seen before
-/// (a redelivery of something already committed: acknowledge and skip it).
-pub async fn first_time(conn: &mut sqlx::PgConnection, message_id: &str) -> sqlx::Result<bool> {
-    let r =
-        sqlx::query("insert into shep_inbox_seen (message_id) values ($1) on conflict do nothing")
-            .bind(message_id)
-            .execute(conn)
-            .await?;
+/// Records the message `message_id` of `sender` in the recipient's transaction; false
+/// when it was seen before (a redelivery of something already committed: acknowledge and
+/// skip it).
+pub async fn first_time(
+    conn: &mut sqlx::PgConnection,
+    sender: &str,
+    message_id: &str,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "insert into shep_inbox_seen (sender_id, message_id) values ($1, $2) on conflict do nothing",
+    )
+    .bind(sender)
+    .bind(message_id)
+    .execute(conn)
+    .await?;
     Ok(r.rows_affected() == 1)
 }

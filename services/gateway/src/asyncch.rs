@@ -54,7 +54,8 @@ impl Async {
     ) -> Result<bool, String> {
         let subject = self.names.subject(&accepted.recipient);
         let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", accepted.info.message_id.as_str());
+        // JetStream's deduplication keys on the sender and the messageId together
+        headers.insert("Nats-Msg-Id", accepted.key.as_str());
         headers.insert(ROUTE_HEADER, route.join(",").as_str());
         headers.insert(
             SENDER_HEADER,
@@ -97,12 +98,18 @@ impl Async {
             }
         };
         let env = env.expect("checked");
+        if let Some(previous) = &accepted.previous {
+            return self.answer_retry(&accepted, previous, &env, trail).await;
+        }
         let mut rec = match core
             .log_accepted(Channel::Async, &accepted, &env, trail)
             .await
         {
             Ok(r) => r,
-            Err(refusal) => return refusal,
+            Err(refusal) => {
+                core.settle(&accepted, None);
+                return refusal;
+            }
         };
         let (code, message, relayed) = match &accepted.hop {
             Hop::System { id } => {
@@ -114,7 +121,7 @@ impl Async {
                     .unwrap_or_default();
                 let row = sqlx::query(
                     "insert into deliveries (message_id, sender_id, recipient_id, service_id, gateway_id, status)
-                     values ($1, $2, $3, $4, $5, 'ON_DELIVERY') on conflict (message_id) do nothing",
+                     values ($1, $2, $3, $4, $5, 'ON_DELIVERY') on conflict (sender_id, message_id) do nothing",
                 )
                 .bind(&accepted.info.message_id)
                 .bind(&sender)
@@ -148,7 +155,8 @@ impl Async {
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "publish into the inbox failed");
-                            let _ = sqlx::query("delete from deliveries where message_id = $1 and status = 'ON_DELIVERY'")
+                            let _ = sqlx::query("delete from deliveries where sender_id = $1 and message_id = $2 and status = 'ON_DELIVERY'")
+                                .bind(&sender)
                                 .bind(&accepted.info.message_id)
                                 .execute(&self.pool)
                                 .await;
@@ -210,6 +218,14 @@ impl Async {
                 code.to_string(),
             ),
         };
+        // the mark stays only for what was logged and delivered onward
+        core.settle(
+            &accepted,
+            codes::is_success(&status_code).then(|| crate::replay::Outcome {
+                code: status_code.clone(),
+                message: message.clone(),
+            }),
+        );
         let now = OffsetDateTime::now_utc();
         if rec.event != Event::Published {
             rec.event = Event::ResponseOut;
@@ -226,6 +242,65 @@ impl Async {
         out
     }
 
+    /// A retry of a message already delivered: the first attempt's outcome again, with
+    /// the delivery's current status where this gateway keeps it; logged, not delivered.
+    async fn answer_retry(
+        &self,
+        accepted: &crate::core::Accepted,
+        previous: &crate::replay::Outcome,
+        env: &Envelope,
+        trail: &Trail,
+    ) -> Envelope {
+        let core = &self.core;
+        let sender = accepted
+            .info
+            .sender
+            .as_ref()
+            .map(|s| s.sender_id.as_str())
+            .unwrap_or_default();
+        let status: Option<(String,)> = sqlx::query_as(
+            "select status from deliveries where sender_id = $1 and message_id = $2",
+        )
+        .bind(sender)
+        .bind(&accepted.info.message_id)
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "delivery status look-up failed");
+            None
+        });
+        let mut message = format!("{} (a retry: delivered once", previous.message);
+        if let Some((s,)) = status {
+            message.push_str(&format!("; delivery status {s}"));
+        }
+        message.push(')');
+        let mut rec = core.record(
+            Event::ResponseOut,
+            Channel::Async,
+            Some(&accepted.info),
+            Some(env),
+            trail,
+        );
+        rec.recipient_id = Some(accepted.recipient.clone());
+        rec.signer_serial = Some(accepted.signer_serial.clone());
+        rec.verification = "ok".into();
+        rec.status_code = previous.code.clone();
+        rec.status_message = message.clone();
+        rec.response_out_at = Some(OffsetDateTime::now_utc());
+        rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
+        if let Err(e) = core.journal.append(rec).await {
+            tracing::error!(error = %e, "message log write failed");
+        }
+        observe(
+            core,
+            "async",
+            &accepted.info.service_id,
+            &previous.code,
+            trail,
+        );
+        core.own_response(Some(&accepted.info), &previous.code, &message, &trail.route)
+    }
+
     fn caller(&self, peer: Option<String>, claimed: &str) -> Result<(), Status> {
         match peer {
             Some(p) if p == claimed => Ok(()),
@@ -236,8 +311,11 @@ impl Async {
         }
     }
 
+    /// Moves the delivery of `message_id` (of `sender`, or of whichever sender when the
+    /// recipient names none) to `recipient` out of ON_DELIVERY.
     async fn set_status(
         &self,
+        sender: &str,
         message_id: &str,
         recipient: &str,
         status: &str,
@@ -245,12 +323,14 @@ impl Async {
     ) -> Result<Option<String>, Status> {
         let row: Option<(String,)> = sqlx::query_as(
             "update deliveries set status = $3, detail = $4, updated_at = now()
-             where message_id = $1 and recipient_id = $2 and status = 'ON_DELIVERY' returning status",
+             where message_id = $1 and recipient_id = $2 and ($5 = '' or sender_id = $5)
+               and status = 'ON_DELIVERY' returning status",
         )
         .bind(message_id)
         .bind(recipient)
         .bind(status)
         .bind(detail)
+        .bind(sender)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| {
@@ -397,13 +477,21 @@ impl AsyncChannel for Async {
             "NOT_DELIVERED"
         };
         let updated = self
-            .set_status(&r.message_id, &r.recipient_id, target, &r.detail)
+            .set_status(
+                &r.sender_id,
+                &r.message_id,
+                &r.recipient_id,
+                target,
+                &r.detail,
+            )
             .await?;
         let current: Option<(String,)> = sqlx::query_as(
-            "select status from deliveries where message_id = $1 and recipient_id = $2",
+            "select status from deliveries where message_id = $1 and recipient_id = $2
+               and ($3 = '' or sender_id = $3) order by updated_at desc limit 1",
         )
         .bind(&r.message_id)
         .bind(&r.recipient_id)
+        .bind(&r.sender_id)
         .fetch_optional(&self.pool)
         .await
         .map_err(|_| Status::internal("internal error"))?;
@@ -431,6 +519,7 @@ impl AsyncChannel for Async {
                 &trail,
             );
             rec.message_id = r.message_id.clone();
+            rec.sender_id = r.sender_id.clone();
             rec.recipient_id = Some(r.recipient_id.clone());
             rec.status_code = status.clone();
             rec.status_message = r.detail.clone();

@@ -14,6 +14,7 @@ use tonic::transport::Channel;
 
 use crate::journal::{self, Journal, Record};
 use crate::registry::{Hop, Registry, RouteError, ServiceEntry};
+use crate::replay;
 
 /// The hex SHA-256 the message log keeps of a payload (never the payload itself).
 pub fn payload_digest(payload: &[u8]) -> String {
@@ -54,6 +55,11 @@ pub struct Accepted {
     pub hop: Hop,
     /// Serial of the sender's certificate.
     pub signer_serial: String,
+    /// Its key among the marks (sender and messageId).
+    pub key: String,
+    /// The outcome of an earlier attempt with the same content that was delivered: this
+    /// one is a retry, answered with it and not delivered again.
+    pub previous: Option<replay::Outcome>,
 }
 
 /// Shared state of one gateway instance.
@@ -74,7 +80,8 @@ pub struct Core {
     pub journal: Journal,
     /// Allowed |messageDate − now|.
     pub max_skew: Duration,
-    seen: Mutex<HashMap<String, OffsetDateTime>>,
+    /// The messages taken, by sender and messageId.
+    pub marks: replay::Marks,
     channels: Mutex<HashMap<String, Channel>>,
 }
 
@@ -110,15 +117,17 @@ impl Core {
             tls,
             journal,
             max_skew,
-            seen: Mutex::new(HashMap::new()),
+            marks: replay::Marks::default(),
             channels: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Remembers message ids seen in the replay window (after a restart, from the log).
-    pub fn preload_seen(&self, ids: impl IntoIterator<Item = (String, OffsetDateTime)>) {
-        let mut seen = self.seen.lock().expect("seen lock");
-        seen.extend(ids);
+    /// Settles the mark of an accepted message: kept with `delivered` when it was
+    /// logged and delivered onward, dropped when anything failed (see [`replay`]).
+    pub fn settle(&self, accepted: &Accepted, delivered: Option<replay::Outcome>) {
+        if accepted.previous.is_none() {
+            self.marks.settle(&accepted.key, delivered);
+        }
     }
 
     /// Runs every check on an incoming envelope.
@@ -246,30 +255,43 @@ impl Core {
             .registry
             .next_hop(&self.id, &recipient)
             .map_err(|e| fail(Refusal::new(codes::INTERNAL, format!("{e:?}"))))?;
-        {
-            let mut seen = self.seen.lock().expect("seen lock");
-            let key = format!("{sender}/{}", info.message_id);
-            if seen.contains_key(&key) {
+        // taken last, once every other check passed: a refused message leaves no mark
+        let key = replay::key(&sender, &info.message_id);
+        let previous = match self.marks.take(
+            &key,
+            &replay::fingerprint_of(&info, env),
+            now,
+            now - self.max_skew * 2,
+        ) {
+            replay::Taken::New => None,
+            replay::Taken::Done(o) => Some(o),
+            replay::Taken::InFlight => {
                 return Err(fail(Refusal::new(
-                    codes::DUPLICATE,
+                    codes::UNAVAILABLE,
                     format!(
-                        "messageId {} was already received from {sender}",
+                        "messageId {} from {sender} is still being delivered; try again shortly",
                         info.message_id
                     ),
                 )));
             }
-            if seen.len() > 200_000 {
-                let horizon = now - self.max_skew * 2;
-                seen.retain(|_, at| *at > horizon);
+            replay::Taken::Conflict => {
+                return Err(fail(Refusal::new(
+                    codes::DUPLICATE,
+                    format!(
+                        "messageId {} was already received from {sender} with other content",
+                        info.message_id
+                    ),
+                )));
             }
-            seen.insert(key, now);
-        }
+        };
         Ok(Accepted {
             info,
             service,
             recipient,
             hop,
             signer_serial: signer.cert.serial_hex.clone(),
+            key,
+            previous,
         })
     }
 

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod logsvc;
 pub mod metrics_names;
 pub mod registry;
+pub mod replay;
 pub mod sync;
 
 use std::net::SocketAddr;
@@ -269,18 +270,48 @@ impl Gateway {
             self.journal.clone(),
             time::Duration::seconds(cfg.max_clock_skew_secs),
         ));
-        // replays within the skew window are refused across restarts too
+        // what was delivered within the replay window is remembered across restarts: a
+        // retry gets its outcome, a replay with other content is refused
         let horizon =
             time::OffsetDateTime::now_utc() - time::Duration::seconds(cfg.max_clock_skew_secs * 2);
-        let seen: Vec<(String, String, time::OffsetDateTime)> = sqlx::query_as(
-            "select sender_id, message_id, at from journal where gateway_id = $1 and event = 'request_in' and at > $2",
+        type Done = (
+            String,
+            String,
+            time::OffsetDateTime,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
+        let done: Vec<Done> = sqlx::query_as(
+            "select i.sender_id, i.message_id, i.at, i.service_id, coalesce(i.region, ''), i.message_type,
+                    i.correlation_id, i.payload_sha256, o.status_code, o.status_message
+             from journal i
+             join journal o on o.gateway_id = i.gateway_id and o.message_id = i.message_id
+                  and o.sender_id = i.sender_id and o.seq > i.seq
+                  and o.event in ('published', 'response_out')
+                  and (o.status_code like 'SCSS%' or o.status_code = $3)
+             where i.gateway_id = $1 and i.event = 'request_in' and i.at > $2",
         )
         .bind(&cfg.gateway_id)
         .bind(horizon)
+        .bind(egov_shep_client::envelope::codes::BUSINESS_ERROR)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| Error::Journal(e.to_string()))?;
-        core.preload_seen(seen.into_iter().map(|(s, m, at)| (format!("{s}/{m}"), at)));
+        core.marks.preload(done.into_iter().map(
+            |(sender, id, at, service, region, kind, correlation, sha, code, message)| {
+                (
+                    replay::key(&sender, &id),
+                    replay::fingerprint(&service, &region, &kind, &correlation, &sha),
+                    at,
+                    replay::Outcome { code, message },
+                )
+            },
+        ));
 
         let names = InboxNames::new(&cfg.nats_prefix);
         let async_svc = asyncch::Async {

@@ -79,6 +79,25 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
     let span = tracing::Span::current();
     span.record("service", accepted.info.service_id.as_str());
     span.record("message_id", accepted.info.message_id.as_str());
+    if accepted.previous.is_some() {
+        // a sync answer is given once; the sender holds it
+        let refusal = Refusal::new(
+            codes::DUPLICATE,
+            format!(
+                "messageId {} was already answered",
+                accepted.info.message_id
+            ),
+        );
+        return refuse(
+            core,
+            Channel::Sync,
+            Some(&accepted.info),
+            Some(&env),
+            trail,
+            refusal,
+        )
+        .await;
+    }
 
     // the request is in the log before it is forwarded
     let mut rec = match core
@@ -86,13 +105,16 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
         .await
     {
         Ok(r) => r,
-        Err(refusal) => return refusal,
+        Err(refusal) => {
+            core.settle(&accepted, None);
+            return refusal;
+        }
     };
 
     let deadline = Duration::from_millis(accepted.service.deadline_ms);
     let channel = match core.channel(&accepted.hop, Duration::from_secs(120)) {
         Ok(c) => c,
-        Err(r) => return finish(core, &accepted.info, rec, trail, r.code, &r.message, None).await,
+        Err(r) => return finish(core, &accepted, rec, trail, r.code, &r.message, None).await,
     };
     let mut req = Request::new(SyncSendMessageRequest {
         envelope: Some(env),
@@ -120,7 +142,7 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
                 accepted.recipient,
                 deadline.as_millis()
             );
-            return finish(core, &accepted.info, rec, trail, codes::TIMEOUT, &msg, None).await;
+            return finish(core, &accepted, rec, trail, codes::TIMEOUT, &msg, None).await;
         }
         Ok(Err(status)) => {
             let (code, msg) = match status.code() {
@@ -141,14 +163,14 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
                     ),
                 ),
             };
-            return finish(core, &accepted.info, rec, trail, code, &msg, None).await;
+            return finish(core, &accepted, rec, trail, code, &msg, None).await;
         }
         Ok(Ok(resp)) => resp.into_inner().envelope,
     };
     let Some(answer) = answer else {
         return finish(
             core,
-            &accepted.info,
+            &accepted,
             rec,
             trail,
             codes::BAD_RESPONSE,
@@ -166,7 +188,7 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
             rec.payload_sha256 = crate::core::payload_digest(&answer.payload);
             finish(
                 core,
-                &accepted.info,
+                &accepted,
                 rec,
                 trail,
                 "",
@@ -180,38 +202,38 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
                 "the answer of {} is not correctly signed: {e}",
                 accepted.recipient
             );
-            finish(
-                core,
-                &accepted.info,
-                rec,
-                trail,
-                codes::BAD_RESPONSE,
-                &msg,
-                None,
-            )
-            .await
+            finish(core, &accepted, rec, trail, codes::BAD_RESPONSE, &msg, None).await
         }
     }
 }
 
 /// Logs the outcome and returns what goes back: the recipient's answer, or the
-/// gateway's own signed status.
+/// gateway's own signed status. The message's mark is kept when the recipient answered,
+/// dropped when the gateway could not get an answer (so that a retry goes through).
 async fn finish(
     core: &Core,
-    info: &egov_proto::shep::v1::RequestInfo,
+    accepted: &crate::core::Accepted,
     mut rec: crate::journal::Record,
     trail: &Trail,
     code: &'static str,
     message: &str,
     relayed: Option<(Envelope, String)>,
 ) -> Envelope {
+    let answered = relayed.is_some();
     let (out, status_code) = match relayed {
         Some((env, c)) => (env, c),
         None => (
-            core.own_response(Some(info), code, message, &trail.route),
+            core.own_response(Some(&accepted.info), code, message, &trail.route),
             code.to_string(),
         ),
     };
+    core.settle(
+        accepted,
+        answered.then(|| crate::replay::Outcome {
+            code: status_code.clone(),
+            message: message.to_string(),
+        }),
+    );
     let now = OffsetDateTime::now_utc();
     rec.event = Event::ResponseOut;
     rec.at = now;

@@ -38,7 +38,14 @@ async fn register(pool: PgPool, d: Delivery, lose_ack_for: Option<String>) -> Ou
         Ok(t) => t,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    match inbox::first_time(&mut tx, &id).await {
+    let sender = d
+        .opened
+        .header
+        .sender
+        .as_ref()
+        .map(|s| s.sender_id.clone())
+        .unwrap_or_default();
+    match inbox::first_time(&mut tx, &sender, &id).await {
         Ok(true) => {}
         Ok(false) => return Outcome::Done,
         Err(e) => return Outcome::Retry(e.to_string()),
@@ -295,6 +302,7 @@ async fn polling_recipient_gets_and_acknowledges() {
             delivery_id: m.delivery_id.clone(),
             delivered: true,
             detail: String::new(),
+            sender_id: "portal".into(),
         })
         .await
         .unwrap()

@@ -494,7 +494,10 @@ impl Engine {
         let checked = self.check(&sender, &d.opened.payload).await;
         let result: Result<Outcome, String> = async {
             let mut tx = self.pool.begin().await.map_err(|e| e.to_string())?;
-            if !first_time(&mut tx, &message_id).await.map_err(|e| e.to_string())? {
+            if !first_time(&mut tx, &sender, &message_id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 // a redelivery of something already committed
                 return Ok(Outcome::Done);
             }

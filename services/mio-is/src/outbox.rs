@@ -272,7 +272,9 @@ async fn send_one(pool: &PgPool, client: &Client, clock: &Clock, r: Row) -> sqlx
     let result = client.send_async_with(info, r.payload).await;
     let now = clock.now();
     match result {
-        Ok(reply) if reply.is_success() || reply.code() == codes::DUPLICATE => {
+        // a retry of a delivered message is answered with its first outcome (accepted);
+        // SE009 means the gateway holds other content under this messageId: never "sent"
+        Ok(reply) if reply.is_success() => {
             sqlx::query(
                 "update outbox set sent_at = $2, gateway_code = $3, last_error = null where id = $1",
             )

@@ -256,3 +256,63 @@ async fn a_redelivered_application_is_registered_once() {
         .unwrap();
     assert_eq!(statuses, 1, "one «поступившие», not two");
 }
+
+/// The outbox never takes SE009 for "sent": the gateway says so only when it holds other
+/// content under the messageId (a retry of the same message is answered as accepted).
+/// The row stays unsent and parked, with the code and the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_does_not_take_a_replay_refusal_for_sent() {
+    let env = env(&["mio-almaty"]).await;
+    let mio = env.mio("mio-almaty");
+    let client = env.client("mio-almaty");
+    let mut info = client.signer().request_info(
+        "portal.status.update",
+        egov_proto::shep::v1::MessageType::Notification,
+        "",
+        "corr-outbox",
+    );
+    info.message_id = uuid::Uuid::new_v4().to_string();
+    // the gateway first takes other content under the messageId
+    let r = client
+        .send_async_with(info.clone(), b"{\"other\":true}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), egov_shep_client::codes::ACCEPTED, "{:?}", r.info);
+    let now = env.clock.now();
+    sqlx::query(
+        "insert into outbox (service_id, route_id, message_type, correlation_id, payload, created_at, next_attempt_at, message_id)
+         values ('portal.status.update', '', $1, 'corr-outbox', $2, $3, $3, $4)",
+    )
+    .bind(egov_proto::shep::v1::MessageType::Notification as i32)
+    .bind(b"{\"mine\":true}".to_vec())
+    .bind(now)
+    .bind(&info.message_id)
+    .execute(&mio.engine.pool)
+    .await
+    .unwrap();
+    mio.engine.wake();
+    let mut row: (Option<time::OffsetDateTime>, Option<String>, Option<String>) =
+        (None, None, None);
+    for _ in 0..100 {
+        row = sqlx::query_as(
+            "select sent_at, gateway_code, last_error from outbox where message_id = $1",
+        )
+        .bind(&info.message_id)
+        .fetch_one(&mio.engine.pool)
+        .await
+        .unwrap();
+        if row.1.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(row.1.as_deref(), Some("SE009"), "{row:?}");
+    assert!(row.0.is_none(), "not sent: {row:?}");
+    assert!(
+        row.2
+            .as_deref()
+            .unwrap_or_default()
+            .contains("other content"),
+        "{row:?}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct World {
     pub mio_calls: Arc<AtomicUsize>,
     pub cancel: CancellationToken,
     pub nats: async_nats::Client,
+    /// The configuration every gateway of this world was built from.
+    pub config: egov_gateway::Config,
 }
 
 impl Drop for World {
@@ -191,6 +193,7 @@ pub async fn world_with(gbd_up: bool) -> World {
         ack_wait_secs: 2,
         ..Default::default()
     };
+    let config = cfg("shep");
     let mut shep = egov_gateway::Gateway::build(cfg("shep")).await.unwrap();
     let mut rshep = egov_gateway::Gateway::build(cfg("rshep-almaty"))
         .await
@@ -221,6 +224,7 @@ pub async fn world_with(gbd_up: bool) -> World {
         mio_calls,
         cancel,
         nats,
+        config,
     }
 }
 
@@ -252,6 +256,22 @@ impl World {
             Duration::from_secs(10),
         )
         .unwrap()
+    }
+
+    /// Another instance of gateway `id` on this world's database and inboxes (a restart),
+    /// with its neighbours' endpoints; it stops with the world.
+    pub async fn start_gateway(&self, id: &str) -> String {
+        let mut g = egov_gateway::Gateway::build(egov_gateway::Config {
+            gateway_id: id.into(),
+            ..self.config.clone()
+        })
+        .await
+        .unwrap();
+        g.set_endpoint("shep", &self.shep);
+        g.set_endpoint("rshep-almaty", &self.rshep);
+        let addr = g.grpc_addr().to_string();
+        tokio::spawn(g.run(self.cancel.clone()));
+        addr
     }
 
     pub fn portal(&self) -> Client {

@@ -1,0 +1,267 @@
+//! A retried async message is never lost. A failure between the checks and the delivery
+//! (the inbox unavailable, the message log failing, the next gateway failing) leaves no
+//! mark, so the sender's retry with the same messageId and content is delivered, exactly
+//! once; a retry of a delivered message gets the first attempt's outcome and is not
+//! delivered again; the same messageId with other content is a replay (SE009).
+//! Deduplication keys on the sender and the messageId together, in the gateway, in
+//! JetStream and in the recipient's inbox table.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use egov_proto::shep::v1::MessageType;
+use egov_shep_client::codes;
+use egov_shep_client::inbox;
+
+/// How many messages the inboxes of this world hold.
+async fn in_inboxes(w: &World) -> u64 {
+    match w.js().get_stream(w.names().stream()).await {
+        Ok(mut s) => s.info().await.unwrap().state.messages,
+        Err(_) => 0,
+    }
+}
+
+/// The inboxes become unavailable: the stream is gone.
+async fn break_inboxes(w: &World) {
+    w.js().delete_stream(w.names().stream()).await.unwrap();
+}
+
+async fn mend_inboxes(w: &World) {
+    w.names()
+        .ensure_stream(&w.js(), Duration::from_secs(120), Duration::from_secs(3600))
+        .await
+        .unwrap();
+}
+
+fn submit(c: &egov_shep_client::Client) -> egov_proto::shep::v1::RequestInfo {
+    c.signer().request_info(
+        "mio.application.submit",
+        MessageType::Request,
+        "almaty",
+        "corr-retry",
+    )
+}
+
+/// The inbox fails at the last gateway (РШЭП): it answers SE011, ШЭП relays it, and
+/// neither keeps a mark; the retry goes through both and lands once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_the_inbox_failed_is_delivered_once() {
+    let w = world().await;
+    let portal = w.portal();
+    let info = submit(&portal);
+    let payload = b"{\"application\":\"retry\"}".to_vec();
+
+    break_inboxes(&w).await;
+    let r = portal
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::UNAVAILABLE, "{:?}", r.info);
+    mend_inboxes(&w).await;
+    assert_eq!(in_inboxes(&w).await, 0);
+
+    // the retry: the same messageId and content, a new header date and signature
+    let r = portal
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    assert_eq!(in_inboxes(&w).await, 1);
+
+    // a retry of the delivered message: the first outcome, not a second copy
+    let r = portal
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    let msg = r.info.status.clone().unwrap().message;
+    assert!(msg.contains("a retry: delivered once"), "{msg}");
+    assert_eq!(in_inboxes(&w).await, 1);
+
+    // the same messageId with other content is a replay
+    let r = portal
+        .send_async_with(info.clone(), b"{\"application\":\"other\"}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::DUPLICATE, "{:?}", r.info);
+    assert_eq!(in_inboxes(&w).await, 1);
+}
+
+/// The inbox fails at the first gateway (ИС МИО's status to the portal lands on ШЭП).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_the_inbox_failed_at_the_central_gateway_is_delivered_once() {
+    let w = world().await;
+    let mio = w.mio();
+    let info = mio.signer().request_info(
+        "portal.status.update",
+        MessageType::Notification,
+        "",
+        "corr-status",
+    );
+    let payload = b"{\"status\":\"received\"}".to_vec();
+    break_inboxes(&w).await;
+    let r = mio
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::UNAVAILABLE, "{:?}", r.info);
+    mend_inboxes(&w).await;
+    let r = mio
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    let r = mio
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    assert_eq!(in_inboxes(&w).await, 1);
+}
+
+/// The message log fails for this message at ШЭП (SE014, nothing forwarded); the retry
+/// is logged, forwarded and delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_the_message_log_failed_is_delivered_once() {
+    let w = world().await;
+    let portal = w.portal();
+    let info = submit(&portal);
+    let payload = b"{\"application\":\"log\"}".to_vec();
+    let pool = egov_db::pool(&w.db, &w.config.schema, 1).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "create function fail_one() returns trigger language plpgsql as $$
+         begin
+           if new.message_id = '{id}' and new.gateway_id = 'shep' then
+             raise exception 'injected failure';
+           end if;
+           return new;
+         end $$;
+         create trigger fail_one before insert on journal for each row execute function fail_one();",
+        id = info.message_id
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let r = portal
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::INTERNAL, "{:?}", r.info);
+    assert_eq!(
+        in_inboxes(&w).await,
+        0,
+        "nothing forwarded that is not logged"
+    );
+    sqlx::raw_sql("drop trigger fail_one on journal; drop function fail_one();")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = portal
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    assert_eq!(in_inboxes(&w).await, 1);
+    // the chain is intact after the failed batch
+    let report = w.journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+}
+
+/// Two systems may pick the same messageId: each message is delivered, and the
+/// recipient's deduplication tells them apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_message_id_from_two_senders_is_two_messages() {
+    let w = world().await;
+    let portal = w.portal();
+    let con = w.client_on("con-is", "shep", &w.shep);
+    let a = submit(&portal);
+    let mut b = con.signer().request_info(
+        "mio.application.submit",
+        MessageType::Request,
+        "almaty",
+        "corr-retry",
+    );
+    b.message_id = a.message_id.clone();
+    let r = portal
+        .send_async_with(a, b"{\"from\":\"portal\"}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    let r = con
+        .send_async_with(b.clone(), b"{\"from\":\"con\"}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    assert_eq!(in_inboxes(&w).await, 2);
+    // each sender asks after its own message
+    assert!(portal.status(&b.message_id).await.is_ok());
+    assert!(con.status(&b.message_id).await.is_ok());
+
+    // the recipient's table keys on both
+    let pool = egov_db::pool(&w.db, "dedup_test", 1).await.unwrap();
+    sqlx::query(inbox::DEDUP_TABLE_SQL)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    assert!(
+        inbox::first_time(&mut tx, "portal", &b.message_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        inbox::first_time(&mut tx, "con-is", &b.message_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !inbox::first_time(&mut tx, "con-is", &b.message_id)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+}
+
+/// After a restart the gateway still answers a retry of a delivered message with its
+/// outcome (the marks come back from the message log), and refuses other content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_gateway_remembers_what_it_delivered() {
+    let w = world().await;
+    let mio = w.mio();
+    let info = mio.signer().request_info(
+        "portal.status.update",
+        MessageType::Notification,
+        "",
+        "corr-restart",
+    );
+    let payload = b"{\"status\":\"received\"}".to_vec();
+    let r = mio
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    assert_eq!(in_inboxes(&w).await, 1);
+
+    // РШЭП Алматы starts again (a new instance on the same log)
+    let rshep = w.start_gateway("rshep-almaty").await;
+    let mio = w.client_on("mio-almaty", "rshep-almaty", &rshep);
+    let r = mio
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    assert_eq!(
+        r.responder, "rshep-almaty",
+        "answered from the restarted gateway's own marks, not forwarded"
+    );
+    let msg = r.info.status.clone().unwrap().message;
+    assert!(msg.contains("a retry: delivered once"), "{msg}");
+    assert_eq!(in_inboxes(&w).await, 1);
+    let r = mio
+        .send_async_with(info.clone(), b"{\"status\":\"other\"}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::DUPLICATE, "{:?}", r.info);
+}
