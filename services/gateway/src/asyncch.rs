@@ -35,6 +35,20 @@ pub struct Async {
     pub(crate) max_deliver: i64,
 }
 
+/// The stream and the consumer a JetStream delivery id (`$JS.ACK...`) belongs to: tokens
+/// 2 and 3 of the nine-token form, 4 and 5 of the form with a domain and an account hash.
+pub fn delivery_owner(delivery_id: &str) -> Option<(&str, &str)> {
+    let t: Vec<&str> = delivery_id.split('.').collect();
+    if t.len() < 2 || t[0] != "$JS" || t[1] != "ACK" || t.iter().any(|x| x.is_empty()) {
+        return None;
+    }
+    match t.len() {
+        9 => Some((t[2], t[3])),
+        n if n >= 11 => Some((t[4], t[5])),
+        _ => None,
+    }
+}
+
 fn delivery_status(s: &str) -> DeliveryStatus {
     match s {
         "ON_DELIVERY" => DeliveryStatus::OnDelivery,
@@ -341,6 +355,33 @@ impl Async {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::delivery_owner;
+
+    #[test]
+    fn delivery_ids_name_their_stream_and_consumer() {
+        assert_eq!(
+            delivery_owner("$JS.ACK.EGOV_INBOX.inbox_mio-almaty.1.2.3.1700000000.0"),
+            Some(("EGOV_INBOX", "inbox_mio-almaty"))
+        );
+        assert_eq!(
+            delivery_owner("$JS.ACK.dom.acc.EGOV_INBOX.inbox_portal.1.2.3.1700000000.0.tok"),
+            Some(("EGOV_INBOX", "inbox_portal"))
+        );
+        for bad in [
+            "",
+            "$JS.ACK",
+            "$JS.ACK.a.b",
+            "$JS.NAK.a.b.1.2.3.4.5",
+            "x.ACK.a.b.1.2.3.4.5",
+            "$JS.ACK..b.1.2.3.4.5",
+        ] {
+            assert_eq!(delivery_owner(bad), None, "{bad}");
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl AsyncChannel for Async {
     async fn send_message(
@@ -459,11 +500,24 @@ impl AsyncChannel for Async {
         let r = request.into_inner();
         self.caller(peer, &r.recipient_id)?;
         if !r.delivery_id.is_empty() {
-            // a polling recipient: acknowledge (or terminate) the JetStream delivery
-            if !r.delivery_id.starts_with("$JS.ACK.") {
-                return Err(Status::invalid_argument(
-                    "invalid-delivery-id: not a delivery id from GetMessages",
-                ));
+            // a polling recipient: acknowledge (or terminate) the JetStream delivery, and
+            // only one of its own inbox
+            match delivery_owner(&r.delivery_id) {
+                None => {
+                    return Err(Status::invalid_argument(
+                        "invalid-delivery-id: not a delivery id from GetMessages",
+                    ));
+                }
+                Some((stream, consumer))
+                    if stream != self.names.stream()
+                        || consumer != self.names.consumer(&r.recipient_id) =>
+                {
+                    return Err(Status::permission_denied(format!(
+                        "access-denied: delivery {} is not one of {}'s inbox",
+                        r.delivery_id, r.recipient_id
+                    )));
+                }
+                Some(_) => {}
             }
             let body = if r.delivered { "+ACK" } else { "+TERM" };
             self.js

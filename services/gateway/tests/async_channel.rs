@@ -294,6 +294,33 @@ async fn polling_recipient_gets_and_acknowledges() {
         m.route,
         vec!["shep".to_string(), "rshep-almaty".to_string()]
     );
+    // another system cannot acknowledge (or terminate) mio-almaty's delivery: ИС ЦОН on
+    // РШЭП Алматы names itself as the recipient but passes mio-almaty's delivery id
+    let con = w.client_on("con-is", "rshep-almaty", &w.rshep);
+    for delivered in [true, false] {
+        let e = con
+            .async_channel()
+            .send_delivery_notification(egov_proto::shep::v1::SendDeliveryNotificationRequest {
+                recipient_id: "con-is".into(),
+                message_id: opened.header.message_id.clone(),
+                delivery_id: m.delivery_id.clone(),
+                delivered,
+                detail: "not mine".into(),
+                sender_id: "portal".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        assert!(
+            e.message().contains("is not one of con-is's inbox"),
+            "{e:?}"
+        );
+    }
+    assert_eq!(
+        portal.status(&r.message_id).await.unwrap(),
+        DeliveryStatus::OnDelivery,
+        "nothing changed"
+    );
     let st = mio
         .async_channel()
         .send_delivery_notification(egov_proto::shep::v1::SendDeliveryNotificationRequest {
