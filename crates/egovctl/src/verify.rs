@@ -130,17 +130,22 @@ pub fn run(a: VerifyArgs, out: &mut dyn Write) -> Result<()> {
     )?;
     let chain: Vec<String> = signer.chain.iter().map(util::cn_or_subject).collect();
     writeln!(out, "chain: {}", chain.join(" <- "))?;
-    let time_source = if at.is_some() {
-        "given with --at"
-    } else if has_signing_time(&sig) {
-        "signingTime attribute"
-    } else {
-        "no signingTime attribute: now"
-    };
+    if has_signing_time(&sig) {
+        writeln!(
+            out,
+            "signing time: {} (signingTime attribute, as the signer claims it)",
+            util::fmt_time(signer.signing_time)
+        )?;
+    }
     writeln!(
         out,
-        "signing time: {} ({time_source})",
-        util::fmt_time(signer.signing_time)
+        "validity checked at: {} ({})",
+        util::fmt_time(signer.checked_at),
+        if at.is_some() {
+            "given with --at"
+        } else {
+            "now"
+        }
     )?;
     let revocation = match signer.revocation {
         Revocation::Ocsp => format!(

@@ -129,7 +129,10 @@ pub enum Usage {
 pub struct VerifyOptions {
     /// The IIN the signer must have.
     pub expected_iin: Option<Iin>,
-    /// Check validity at this time instead of the signingTime attribute.
+    /// Check validity at this time instead of the verifier's clock (for a document
+    /// archived earlier, the caller's own record of when it arrived). The signer's
+    /// signingTime attribute is never trusted for it: a backdated one would pass an
+    /// expired or not yet revoked certificate.
     pub at: Option<OffsetDateTime>,
     /// Fail when revocation cannot be established.
     pub require_revocation: bool,
@@ -146,13 +149,20 @@ pub struct Signer {
     pub cert: CertInfo,
     /// The chain, signer first, root last.
     pub chain: Vec<CertInfo>,
-    /// The time the validity was checked at (signingTime, or the given time, or now).
+    /// The signingTime attribute the signer claims (when it has none: `checked_at`).
     pub signing_time: OffsetDateTime,
+    /// The time the certificates' validity was checked at: the given time, or the
+    /// verifier's clock.
+    pub checked_at: OffsetDateTime,
     /// How revocation was established.
     pub revocation: Revocation,
     /// The signed content (the attached content, or the given bytes).
     pub content: Vec<u8>,
 }
+
+/// How far a signer's clock may run ahead of the verifier's: a signingTime later than this
+/// is refused.
+pub const MAX_CLOCK_AHEAD: time::Duration = time::Duration::minutes(5);
 
 /// Verifies signatures against trust anchors, with optional CRLs and OCSP.
 ///
@@ -324,27 +334,34 @@ impl Verifier {
             ),
             SigError::Unsupported(m) => VerifyError::Malformed(m),
         })?;
-        let signing_time = match opts.at {
-            Some(t) => t,
-            None => match cms::attr_value(si, oids::SIGNING_TIME) {
-                Some(v) => crate::to_offset(
-                    v.to_der()
-                        .and_then(|d| <x509_cert::time::Time as der::Decode>::from_der(&d))
-                        .map_err(|e| VerifyError::Malformed(format!("signingTime: {e}")))?,
-                ),
-                None => OffsetDateTime::now_utc(),
-            },
+        let now = OffsetDateTime::now_utc();
+        let checked_at = opts.at.unwrap_or(now);
+        let claimed = match cms::attr_value(si, oids::SIGNING_TIME) {
+            Some(v) => Some(crate::to_offset(
+                v.to_der()
+                    .and_then(|d| <x509_cert::time::Time as der::Decode>::from_der(&d))
+                    .map_err(|e| VerifyError::Malformed(format!("signingTime: {e}")))?,
+            )),
+            None => None,
         };
+        if let Some(t) = claimed
+            && t > now + MAX_CLOCK_AHEAD
+        {
+            return Err(VerifyError::Malformed(format!(
+                "signingTime {t} lies ahead of the verifier's clock ({now})"
+            )));
+        }
         let mut pool = parsed.certificates.clone();
         pool.extend(self.intermediates.iter().cloned());
         let (chain, revocation) = self
-            .check_chain(&signer_cert, &pool, signing_time, opts)
+            .check_chain(&signer_cert, &pool, checked_at, opts)
             .await?;
         Ok(Signer {
             identity: signer_cert.identity.clone(),
             cert: signer_cert,
             chain,
-            signing_time,
+            signing_time: claimed.unwrap_or(checked_at),
+            checked_at,
             revocation,
             content,
         })

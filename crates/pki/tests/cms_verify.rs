@@ -123,8 +123,10 @@ async fn unknown_root_is_untrusted() {
     assert_eq!(e.reason(), "untrusted", "{e}");
 }
 
+/// Validity is checked at the verifier's clock: the signingTime attribute is the
+/// signer's own claim, and a backdated one must not pass an expired certificate.
 #[tokio::test]
-async fn validity_at_signing_time() {
+async fn validity_at_the_verifiers_clock_not_the_claimed_signing_time() {
     let fx = Fx::new(KeyAlgorithm::EcdsaP256);
     let alg = KeyAlgorithm::EcdsaP256;
     let expired = fx.person_valid(
@@ -148,8 +150,8 @@ async fn validity_at_signing_time() {
         .await
         .unwrap_err();
     assert_eq!(e.reason(), "expired", "{e}");
-    // the same certificate was valid when the document was signed 5 days ago
-    let old = cms::sign(
+    // the same certificate with a signingTime backdated to when it was valid: refused
+    let backdated = cms::sign(
         DATA,
         expired.key.as_ref().unwrap(),
         &expired.cert,
@@ -158,10 +160,40 @@ async fn validity_at_signing_time() {
         now() - Duration::days(5),
     )
     .unwrap();
-    fx.verifier()
-        .verify_detached(DATA, &old, &opts())
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &backdated, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "expired", "{e}");
+    // a caller that archived the document and knows when it arrived checks at that time
+    let mut o = opts();
+    o.at = Some(now() - Duration::days(5));
+    let s = fx
+        .verifier()
+        .verify_detached(DATA, &backdated, &o)
         .await
         .unwrap();
+    assert_eq!(s.checked_at, o.at.unwrap());
+    assert!((s.signing_time - (now() - Duration::days(5))).abs() < Duration::minutes(1));
+    // a signingTime ahead of the verifier's clock is refused
+    let valid = fx.person(CertProfile::Signing, alg);
+    let ahead = cms::sign(
+        DATA,
+        valid.key.as_ref().unwrap(),
+        &valid.cert,
+        &[],
+        true,
+        now() + Duration::hours(1),
+    )
+    .unwrap();
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &ahead, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "malformed", "{e}");
+    assert!(e.to_string().contains("signingTime"), "{e}");
 
     let future = fx.person_valid(
         CertProfile::Signing,
