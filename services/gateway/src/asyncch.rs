@@ -355,33 +355,6 @@ impl Async {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::delivery_owner;
-
-    #[test]
-    fn delivery_ids_name_their_stream_and_consumer() {
-        assert_eq!(
-            delivery_owner("$JS.ACK.EGOV_INBOX.inbox_mio-almaty.1.2.3.1700000000.0"),
-            Some(("EGOV_INBOX", "inbox_mio-almaty"))
-        );
-        assert_eq!(
-            delivery_owner("$JS.ACK.dom.acc.EGOV_INBOX.inbox_portal.1.2.3.1700000000.0.tok"),
-            Some(("EGOV_INBOX", "inbox_portal"))
-        );
-        for bad in [
-            "",
-            "$JS.ACK",
-            "$JS.ACK.a.b",
-            "$JS.NAK.a.b.1.2.3.4.5",
-            "x.ACK.a.b.1.2.3.4.5",
-            "$JS.ACK..b.1.2.3.4.5",
-        ] {
-            assert_eq!(delivery_owner(bad), None, "{bad}");
-        }
-    }
-}
-
 #[tonic::async_trait]
 impl AsyncChannel for Async {
     async fn send_message(
@@ -584,5 +557,32 @@ impl AsyncChannel for Async {
         Ok(Response::new(SendDeliveryNotificationResponse {
             status: delivery_status(&status) as i32,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delivery_owner;
+
+    #[test]
+    fn delivery_ids_name_their_stream_and_consumer() {
+        assert_eq!(
+            delivery_owner("$JS.ACK.EGOV_INBOX.inbox_mio-almaty.1.2.3.1700000000.0"),
+            Some(("EGOV_INBOX", "inbox_mio-almaty"))
+        );
+        assert_eq!(
+            delivery_owner("$JS.ACK.dom.acc.EGOV_INBOX.inbox_portal.1.2.3.1700000000.0.tok"),
+            Some(("EGOV_INBOX", "inbox_portal"))
+        );
+        for bad in [
+            "",
+            "$JS.ACK",
+            "$JS.ACK.a.b",
+            "$JS.NAK.a.b.1.2.3.4.5",
+            "x.ACK.a.b.1.2.3.4.5",
+            "$JS.ACK..b.1.2.3.4.5",
+        ] {
+            assert_eq!(delivery_owner(bad), None, "{bad}");
+        }
     }
 }
