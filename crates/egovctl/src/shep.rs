@@ -288,6 +288,9 @@ impl Connection {
                 anyhow!("the answer of {gw} cannot be trusted: {e}")
             }
             ClientError::Empty => anyhow!("{gw} answered without an envelope"),
+            ClientError::Unrelated(why) => {
+                anyhow!("the answer of {gw} is not the answer to this request: {why}")
+            }
         }
     }
 }
@@ -477,9 +480,6 @@ fn print_reply(reply: &Reply, out_file: Option<&Path>, out: &mut dyn Write) -> R
         message.replace(['\n', '\r'], " ")
     )?;
     writeln!(out, "responder: {}", shown(&reply.responder))?;
-    if !reply.info.correlation_id.is_empty() {
-        writeln!(out, "correlationId: {}", shown(&reply.info.correlation_id))?;
-    }
     if !reply.info.route.is_empty() {
         writeln!(out, "route: {}", reply.info.route.join(" -> "))?;
     }
@@ -534,6 +534,7 @@ fn send(a: SendArgs, out: &mut dyn Write) -> Result<()> {
     })?;
     // Shown before the call: even if it fails, the log can be searched for it.
     writeln!(out, "messageId: {message_id}")?;
+    writeln!(out, "correlationId: {}", shown(&info.correlation_id))?;
     out.flush()?;
     let reply = rt
         .block_on(async {

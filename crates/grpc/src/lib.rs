@@ -109,12 +109,16 @@ pub fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// The information system a gRPC peer authenticated as: the CN of its client certificate.
-pub fn peer_system<T>(req: &tonic::Request<T>) -> Option<String> {
+/// The certificate a gRPC peer authenticated with (mutual TLS), parsed.
+pub fn peer_certificate<T>(req: &tonic::Request<T>) -> Option<egov_pki::CertInfo> {
     let certs = req.peer_certs()?;
     let leaf = certs.first()?;
-    let info = egov_pki::CertInfo::from_der(leaf.as_ref()).ok()?;
-    info.identity.common_name
+    egov_pki::CertInfo::from_der(leaf.as_ref()).ok()
+}
+
+/// The information system a gRPC peer authenticated as: the CN of its client certificate.
+pub fn peer_system<T>(req: &tonic::Request<T>) -> Option<String> {
+    peer_certificate(req)?.identity.common_name
 }
 
 /// A `grpc.health.v1` service and its reporter.

@@ -27,6 +27,9 @@ pub enum ClientError {
     /// The answer had no envelope.
     #[error("the gateway answered without an envelope")]
     Empty,
+    /// The answer is not the answer to this request.
+    #[error("the answer is not to this request: {0}")]
+    Unrelated(String),
 }
 
 /// A verified answer.
@@ -145,6 +148,21 @@ impl Client {
     ) -> Result<Reply, ClientError> {
         let env = env.ok_or(ClientError::Empty)?;
         let opened = envelope::open_response(&env, &self.verifier).await?;
+        // a gateway's refusal of a request it could not read cannot name it
+        let unreadable = opened.header.correlation_id.is_empty()
+            && !codes::is_success(
+                opened
+                    .header
+                    .status
+                    .as_ref()
+                    .map_or("", |s| s.code.as_str()),
+            );
+        if opened.header.correlation_id != message_id && !unreadable {
+            return Err(ClientError::Unrelated(format!(
+                "its correlationId {:?} is not the request's messageId {message_id:?}",
+                opened.header.correlation_id
+            )));
+        }
         Ok(Reply {
             message_id: message_id.to_string(),
             responder: opened.header.responder_id.clone(),

@@ -214,11 +214,12 @@ impl SystemSigner {
         self.seal_bytes(info.encode_to_vec(), payload)
     }
 
-    /// A response header from this system answering `request`.
+    /// A response header from this system answering `request`: its correlationId is the
+    /// request's messageId, which ties the answer to the request.
     pub fn response_info(&self, request: &RequestInfo, code: &str, message: &str) -> ResponseInfo {
         ResponseInfo {
             message_id: uuid::Uuid::new_v4().to_string(),
-            correlation_id: request.correlation_id.clone(),
+            correlation_id: request.message_id.clone(),
             response_date: Some(timestamp(OffsetDateTime::now_utc())),
             status: Some(Status {
                 code: code.to_string(),

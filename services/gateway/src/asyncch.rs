@@ -97,7 +97,7 @@ impl Async {
 
     async fn pipeline(&self, env: Option<Envelope>, trail: &Trail) -> Envelope {
         let core = &self.core;
-        let accepted = match core.check(env.as_ref()).await {
+        let accepted = match core.check(env.as_ref(), trail).await {
             Ok(a) => a,
             Err((info, refusal)) => {
                 return refuse(
@@ -209,6 +209,12 @@ impl Async {
                             ),
                             Some(answer) => {
                                 match envelope::open_response(&answer, &core.verifier).await {
+                                    Ok(o) if core.answer_fits(&accepted, &o.header).is_err() => (
+                                        codes::BAD_RESPONSE,
+                                        core.answer_fits(&accepted, &o.header)
+                                            .expect_err("checked"),
+                                        None,
+                                    ),
                                     Ok(o) => {
                                         let st = o.header.status.clone().unwrap_or_default();
                                         ("", st.message, Some((answer, st.code)))
@@ -362,6 +368,7 @@ impl AsyncChannel for Async {
         request: Request<AsyncSendMessageRequest>,
     ) -> Result<Response<AsyncSendMessageResponse>, Status> {
         let route = incoming_route(&request, &self.core.id);
+        let peer = egov_grpc::peer_certificate(&request);
         let span =
             tracing::info_span!("shep.async", lane = %self.core.lane, gateway = %self.core.id);
         egov_telemetry::set_parent(&span, egov_telemetry::extract_grpc(request.metadata()));
@@ -370,6 +377,7 @@ impl AsyncChannel for Async {
             started: Instant::now(),
             request_in_at: OffsetDateTime::now_utc(),
             route,
+            peer,
         };
         let out = self.pipeline(env, &trail).instrument(span).await;
         Ok(Response::new(AsyncSendMessageResponse {
@@ -533,6 +541,7 @@ impl AsyncChannel for Async {
                 started: Instant::now(),
                 request_in_at: OffsetDateTime::now_utc(),
                 route: vec![self.core.id.clone()],
+                peer: None,
             };
             let mut rec = self.core.record(
                 if r.delivered {

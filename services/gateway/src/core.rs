@@ -93,6 +93,8 @@ pub struct Trail {
     pub request_in_at: OffsetDateTime,
     /// Gateways crossed so far (including this one).
     pub route: Vec<String>,
+    /// The certificate of the mutual-TLS client the request came from.
+    pub peer: Option<egov_pki::CertInfo>,
 }
 
 impl Core {
@@ -122,6 +124,49 @@ impl Core {
         }
     }
 
+    /// The connection is the message's: the mutual-TLS client is the sender itself, with
+    /// no route before this gateway, or the previous gateway on the route; and its
+    /// certificate is not revoked.
+    async fn check_peer(&self, sender: &str, trail: &Trail) -> Result<(), Refusal> {
+        let Some(peer) = &trail.peer else {
+            return Err(Refusal::new(
+                codes::ACCESS_DENIED,
+                "the connection presented no client certificate",
+            ));
+        };
+        let id = peer.identity.common_name.clone().unwrap_or_default();
+        let before: &[String] = trail
+            .route
+            .split_last()
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let fits = match before.last() {
+            None => id == sender,
+            Some(previous) => *previous == id && self.registry.gateway(&id).is_some(),
+        };
+        if !fits {
+            return Err(Refusal::new(
+                codes::ACCESS_DENIED,
+                format!(
+                    "the connection is {id:?}'s: neither the sender {sender:?} nor the previous gateway on the route {before:?}"
+                ),
+            ));
+        }
+        let opts = egov_pki::VerifyOptions {
+            usage: egov_pki::verify::Usage::Any,
+            ..Default::default()
+        };
+        self.verifier
+            .check_certificate(peer, &[], OffsetDateTime::now_utc(), &opts)
+            .await
+            .map_err(|e| Refusal {
+                code: codes::CERTIFICATE_REJECTED,
+                message: format!("the client certificate of {id:?} is not accepted: {e}"),
+                verification: Some(format!("client-{}", e.reason())),
+            })?;
+        Ok(())
+    }
+
     /// Settles the mark of an accepted message: kept with `delivered` when it was
     /// logged and delivered onward, dropped when anything failed (see [`replay`]).
     pub fn settle(&self, accepted: &Accepted, delivered: Option<replay::Outcome>) {
@@ -130,10 +175,11 @@ impl Core {
         }
     }
 
-    /// Runs every check on an incoming envelope.
+    /// Runs every check on an incoming envelope that came over `trail`'s connection.
     pub async fn check(
         &self,
         env: Option<&Envelope>,
+        trail: &Trail,
     ) -> Result<Accepted, (Option<RequestInfo>, Refusal)> {
         let env = env.ok_or((
             None,
@@ -245,6 +291,7 @@ impl Core {
                 verification: Some("sender-mismatch".into()),
             }));
         }
+        self.check_peer(&sender, trail).await.map_err(fail)?;
         if !self.registry.allowed(&sender, &service.id) {
             return Err(fail(Refusal::new(
                 codes::ACCESS_DENIED,
@@ -295,6 +342,26 @@ impl Core {
         })
     }
 
+    /// Whether an answer belongs to the request: its correlationId is the request's
+    /// messageId, and it comes from the routed recipient or a gateway on the way (a
+    /// refusal of its own). The answer's signature was checked against its responderId.
+    pub fn answer_fits(&self, accepted: &Accepted, answer: &ResponseInfo) -> Result<(), String> {
+        if answer.correlation_id != accepted.info.message_id {
+            return Err(format!(
+                "the answer's correlationId {:?} is not the request's messageId {:?}",
+                answer.correlation_id, accepted.info.message_id
+            ));
+        }
+        let responder = answer.responder_id.as_str();
+        if responder != accepted.recipient && self.registry.gateway(responder).is_none() {
+            return Err(format!(
+                "answered by {responder:?}, not by {:?}, the request's recipient",
+                accepted.recipient
+            ));
+        }
+        Ok(())
+    }
+
     /// A response made and signed by this gateway.
     pub fn own_response(
         &self,
@@ -313,9 +380,7 @@ impl Core {
         });
         let info = ResponseInfo {
             message_id: uuid::Uuid::new_v4().to_string(),
-            correlation_id: request
-                .map(|r| r.correlation_id.clone())
-                .unwrap_or_default(),
+            correlation_id: request.map(|r| r.message_id.clone()).unwrap_or_default(),
             response_date: Some(timestamp(now)),
             status: Some(Status {
                 code: code.to_string(),

@@ -38,21 +38,28 @@ impl SyncChannel for Sync {
     ) -> Result<Response<SyncSendMessageResponse>, Status> {
         let core = self.core.clone();
         let route = incoming_route(&request, &core.id);
+        let peer = egov_grpc::peer_certificate(&request);
         let span = tracing::info_span!("shep.sync", lane = %core.lane, gateway = %core.id, service = tracing::field::Empty, message_id = tracing::field::Empty);
         egov_telemetry::set_parent(&span, egov_telemetry::extract_grpc(request.metadata()));
         let env = request.into_inner().envelope;
-        let out = handle(core, env, route).instrument(span).await;
+        let out = handle(core, env, route, peer).instrument(span).await;
         Ok(Response::new(SyncSendMessageResponse {
             envelope: Some(out),
         }))
     }
 }
 
-async fn handle(core: Arc<Core>, env: Option<Envelope>, route: Vec<String>) -> Envelope {
+async fn handle(
+    core: Arc<Core>,
+    env: Option<Envelope>,
+    route: Vec<String>,
+    peer: Option<egov_pki::CertInfo>,
+) -> Envelope {
     let trail = Trail {
         started: Instant::now(),
         request_in_at: OffsetDateTime::now_utc(),
         route,
+        peer,
     };
     metrics::gauge!(m::IN_FLIGHT, "gateway" => core.id.clone()).increment(1.0);
     let out = pipeline(&core, env, &trail).await;
@@ -61,7 +68,7 @@ async fn handle(core: Arc<Core>, env: Option<Envelope>, route: Vec<String>) -> E
 }
 
 async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope {
-    let accepted = match core.check(env.as_ref()).await {
+    let accepted = match core.check(env.as_ref(), trail).await {
         Ok(a) => a,
         Err((info, refusal)) => {
             return refuse(
@@ -180,6 +187,12 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
         .await;
     };
     match envelope::open_response(&answer, &core.verifier).await {
+        Ok(opened) if core.answer_fits(&accepted, &opened.header).is_err() => {
+            let why = core
+                .answer_fits(&accepted, &opened.header)
+                .expect_err("checked");
+            finish(core, &accepted, rec, trail, codes::BAD_RESPONSE, &why, None).await
+        }
         Ok(opened) => {
             let status = opened.header.status.clone().unwrap_or_default();
             // the response row describes the answer, not the request

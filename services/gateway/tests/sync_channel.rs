@@ -338,6 +338,76 @@ async fn recipient_timeout_and_bad_answer() {
     assert_eq!(rows.last().unwrap().record.status_code, codes::BAD_RESPONSE);
 }
 
+/// An answer is tied to its request: signed by the routed recipient and carrying the
+/// request's messageId as its correlationId. Another request's answer, or an answer
+/// from a system the request was not routed to, is not relayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_to_another_request_or_from_another_system_is_refused() {
+    let w = world().await;
+    let portal = w.portal();
+    let r = portal
+        .call("gbd-fl.person.get", "", "", b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::SUCCESS, "{:?}", r.info);
+    assert_eq!(r.info.correlation_id, r.message_id, "tied to the request");
+    let r = portal
+        .call("gbd-fl.person.get", "", "", b"answer-another".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::BAD_RESPONSE, "{:?}", r.info);
+    let msg = r.info.status.clone().unwrap().message;
+    assert!(msg.contains("is not the request's messageId"), "{msg}");
+
+    // a ШЭП whose gbd-fl endpoint (gbd-fl's transport identity) answers with envelopes
+    // signed by mio-almaty: correctly signed, by the wrong system; refused, not relayed
+    let impostor = spawn_echo_signing_as(
+        &w.pki,
+        "gbd-fl",
+        "mio-almaty",
+        Default::default(),
+        w.cancel.clone(),
+    )
+    .await;
+    let shep = w.start_gateway_with("shep", &[("gbd-fl", &impostor)]).await;
+    let r = w
+        .client_on("portal", "shep", &shep)
+        .call("gbd-fl.person.get", "", "", b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::BAD_RESPONSE, "{:?}", r.info);
+    assert_eq!(r.responder, "shep");
+    let msg = r.info.status.clone().unwrap().message;
+    assert!(
+        msg.contains("answered by \"mio-almaty\", not by \"gbd-fl\""),
+        "{msg}"
+    );
+
+    // the client checks the tie too: an answer to another request, from whatever
+    // answers in the gateway's place, is an error, not a reply
+    let mio_echo = w
+        .echoes
+        .iter()
+        .find(|(s, _)| s == "mio-almaty")
+        .unwrap()
+        .1
+        .clone();
+    let direct = w.client_on("portal", "mio-almaty", &mio_echo);
+    let e = direct
+        .call("gbd-fl.person.get", "", "", b"answer-another".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, egov_shep_client::ClientError::Unrelated(_)),
+        "{e:?}"
+    );
+    let ok = direct
+        .call("gbd-fl.person.get", "", "", b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(ok.code(), codes::SUCCESS);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipient_down_is_unavailable_not_a_hang() {
     let w = world_with(false).await;
@@ -459,4 +529,131 @@ async fn one_trace_across_hops_and_the_log_over_grpc() {
     );
     let e = log.search(SearchLogRequest::default()).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied);
+}
+
+/// The connection is tied to the message: the mutual-TLS client must be the sender, or
+/// the previous gateway on the route; a system cannot send as another, nor claim to come
+/// through a gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_must_be_the_senders_or_the_previous_gateways() {
+    let w = world().await;
+    let pki = w.pki.clone();
+    // ИС ЦОН's connection, an envelope signed by the portal as the portal
+    let impostor = w.client_with_signer(
+        "con-is",
+        "shep",
+        &w.shep,
+        egov_shep_client::SystemSigner::load(&pki, "portal").unwrap(),
+    );
+    let r = impostor
+        .call("gbd-fl.person.get", "", "", b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCESS_DENIED, "{:?}", r.info);
+    let msg = r.info.status.clone().unwrap().message;
+    assert!(msg.contains("the connection is \"con-is\"'s"), "{msg}");
+    assert_eq!(w.gbd_calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let r = impostor
+        .send_async(
+            "mio.application.submit",
+            "almaty",
+            egov_proto::shep::v1::MessageType::Request,
+            "",
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCESS_DENIED, "{:?}", r.info);
+
+    // the portal straight to РШЭП Алматы, claiming to come through ШЭП
+    let portal = w.client_on("portal", "rshep-almaty", &w.rshep);
+    let info = portal.signer().request_info(
+        "mio.application.submit",
+        egov_proto::shep::v1::MessageType::Request,
+        "almaty",
+        "",
+    );
+    let env = portal.signer().seal_request(&info, b"{}".to_vec()).unwrap();
+    let mut req = tonic::Request::new(egov_proto::shep::v1::AsyncSendMessageRequest {
+        envelope: Some(env),
+    });
+    req.metadata_mut().insert(
+        egov_shep_client::route::ROUTE_METADATA,
+        "shep".parse().unwrap(),
+    );
+    let answer = portal
+        .async_channel()
+        .send_message(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .envelope
+        .unwrap();
+    let opened = egov_shep_client::envelope::open_response(&answer, &w.verifier())
+        .await
+        .unwrap();
+    let status = opened.header.status.unwrap();
+    assert_eq!(status.code, codes::ACCESS_DENIED, "{status:?}");
+    assert!(status.message.contains("previous gateway"), "{status:?}");
+
+    // the honest ways still work: the portal to ШЭП, and ШЭП relaying to РШЭП
+    let r = w
+        .portal()
+        .send_async(
+            "mio.application.submit",
+            "almaty",
+            egov_proto::shep::v1::MessageType::Request,
+            "",
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+}
+
+/// A client certificate is checked for revocation too, not only its chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_client_certificate_is_refused() {
+    let w = world().await;
+    let mut pki = egov_pki::PkiDir::open(&w.pki).unwrap();
+    let sys = egov_pki::systems::by_id("portal").unwrap();
+    let spec = SubjectSpec::system(sys.id, sys.organization, sys.bin);
+    let now = time::OffsetDateTime::now_utc();
+    let tls = pki
+        .issue(
+            &spec,
+            CertProfile::SystemTls,
+            KeyAlgorithm::EcdsaP256,
+            now - time::Duration::minutes(1),
+            now + time::Duration::days(1),
+        )
+        .unwrap();
+    pki.revoke(&tls.cert, 1, now).unwrap();
+    let issuing = std::fs::read_to_string(w.pki.join("issuing.cert.pem")).unwrap();
+    let identity = egov_grpc::TlsIdentity {
+        system_id: "portal".into(),
+        cert_pem: format!("{}{issuing}", tls.cert.to_pem()),
+        key_pem: tls.key.as_ref().unwrap().to_pem(),
+        ca_pem: std::fs::read_to_string(w.pki.join("root.cert.pem")).unwrap(),
+    };
+    let client = egov_shep_client::Client::connect(
+        &w.shep,
+        "shep",
+        &identity,
+        std::sync::Arc::new(SystemSigner::load(&w.pki, "portal").unwrap()),
+        w.verifier(),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    let r = client
+        .call("gbd-fl.person.get", "", "", b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::CERTIFICATE_REJECTED, "{:?}", r.info);
+    let msg = r.info.status.clone().unwrap().message;
+    assert!(
+        msg.contains("client certificate") && msg.contains("revoked"),
+        "{msg}"
+    );
+    assert_eq!(w.gbd_calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

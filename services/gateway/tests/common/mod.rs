@@ -34,6 +34,8 @@ pub struct World {
     pub nats: async_nats::Client,
     /// The configuration every gateway of this world was built from.
     pub config: egov_gateway::Config,
+    /// Where the echo recipients listen: gbd-fl, mio-almaty.
+    pub echoes: Vec<(String, String)>,
 }
 
 impl Drop for World {
@@ -78,9 +80,13 @@ impl SyncChannel for Echo {
         if let Some(ms) = text.strip_prefix("sleep:") {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
         }
-        let info =
+        let mut info =
             self.signer
                 .response_info(&opened.header, codes::SUCCESS, "processed successfully");
+        if text == "answer-another" {
+            // an answer signed by the right recipient, but to another request
+            info.correlation_id = uuid::Uuid::new_v4().to_string();
+        }
         let mut out = self
             .signer
             .seal_response(&info, opened.payload.clone())
@@ -100,9 +106,21 @@ async fn spawn_echo(
     calls: Arc<AtomicUsize>,
     cancel: CancellationToken,
 ) -> String {
-    let tls = egov_grpc::TlsIdentity::load(pki, id).unwrap();
+    spawn_echo_signing_as(pki, id, id, calls, cancel).await
+}
+
+/// An echo that holds `tls_id`'s transport identity but signs its answers as `signer_id`
+/// (a compromised or misrouted recipient).
+pub async fn spawn_echo_signing_as(
+    pki: &Path,
+    tls_id: &str,
+    signer_id: &str,
+    calls: Arc<AtomicUsize>,
+    cancel: CancellationToken,
+) -> String {
+    let tls = egov_grpc::TlsIdentity::load(pki, tls_id).unwrap();
     let echo = Echo {
-        signer: SystemSigner::load(pki, id).unwrap(),
+        signer: SystemSigner::load(pki, signer_id).unwrap(),
         verifier: envelope::pki_verifier(pki, None).unwrap(),
         calls,
     };
@@ -178,6 +196,7 @@ pub async fn world_with(gbd_up: bool) -> World {
         l.local_addr().unwrap().to_string() // closed when dropped
     };
     let mio = spawn_echo(&pki, "mio-almaty", mio_calls.clone(), cancel.clone()).await;
+    let gbd = gbd.clone();
 
     let reg = registry(dir.path());
     let cfg = |id: &str| egov_gateway::Config {
@@ -225,6 +244,7 @@ pub async fn world_with(gbd_up: bool) -> World {
         cancel,
         nats,
         config,
+        echoes: vec![("gbd-fl".into(), gbd), ("mio-almaty".into(), mio)],
     }
 }
 
@@ -261,6 +281,11 @@ impl World {
     /// Another instance of gateway `id` on this world's database and inboxes (a restart),
     /// with its neighbours' endpoints; it stops with the world.
     pub async fn start_gateway(&self, id: &str) -> String {
+        self.start_gateway_with(id, &[]).await
+    }
+
+    /// The same, with some endpoints of its own (`(system, address)`).
+    pub async fn start_gateway_with(&self, id: &str, endpoints: &[(&str, &str)]) -> String {
         let mut g = egov_gateway::Gateway::build(egov_gateway::Config {
             gateway_id: id.into(),
             ..self.config.clone()
@@ -269,6 +294,14 @@ impl World {
         .unwrap();
         g.set_endpoint("shep", &self.shep);
         g.set_endpoint("rshep-almaty", &self.rshep);
+        for (system, addr) in self
+            .echoes
+            .iter()
+            .map(|(s, a)| (s.as_str(), a.as_str()))
+            .chain(endpoints.iter().copied())
+        {
+            g.set_endpoint(system, addr);
+        }
         let addr = g.grpc_addr().to_string();
         tokio::spawn(g.run(self.cancel.clone()));
         addr
