@@ -43,6 +43,9 @@ pub mod rejections {
     pub const WRONG_CHANNEL: &str = "WRONG_CHANNEL";
     /// Required fields are missing or invalid.
     pub const INVALID_FORM: &str = "INVALID_FORM";
+    /// C-poa: a representative acts without a power of attorney that ЕНИС confirms for
+    /// this principal, representative and service today.
+    pub const POA_NOT_CONFIRMED: &str = "POA_NOT_CONFIRMED";
     /// The employee who signed is not an active employee of the provider.
     pub const UNKNOWN_EMPLOYEE: &str = "UNKNOWN_EMPLOYEE";
 }

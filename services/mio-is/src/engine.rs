@@ -95,6 +95,8 @@ pub struct Engine {
     pub system_id: String,
     /// Certificates sent with the signatures it makes (the issuing CA).
     pub chain: Vec<egov_pki::CertInfo>,
+    /// The gateway client, once the system runs (the intake asks ЕНИС through it).
+    pub gateway: Arc<std::sync::OnceLock<egov_shep_client::Client>>,
 }
 
 fn date_ru(d: time::Date) -> String {

@@ -28,10 +28,22 @@ pub struct Rejection {
     pub message: String,
     /// The application, when it could be read (the rejection names its service, ...).
     pub document: Option<Box<ApplicationDocument>>,
+    /// Not a verdict on the application: a registry could not be asked; the message
+    /// comes again later.
+    pub transient: bool,
+}
+
+/// A check that could not be made now (a registry unreachable): never a rejection.
+fn transient(message: impl Into<String>) -> Rejection {
+    Rejection {
+        transient: true,
+        ..reject("TRANSIENT", message)
+    }
 }
 
 fn reject(code: &'static str, message: impl Into<String>) -> Rejection {
     Rejection {
+        transient: false,
         code,
         message: message.into(),
         document: None,
@@ -316,8 +328,85 @@ impl Engine {
             )
         })?;
         check_form(&reg, doc)?;
+        self.check_poa(doc).await?;
         let signer_name = signer.identity.common_name.clone().unwrap_or_default();
         Ok((reg, signer_iin, signer_name))
+    }
+
+    /// C-poa for every representative, whatever the channel: ЕНИС, asked through the
+    /// gateway, must confirm the power of attorney for this principal, representative
+    /// and service today. An unreachable ЕНИС delays the application; it never refuses it.
+    async fn check_poa(&self, doc: &ApplicationDocument) -> Result<(), Rejection> {
+        use egov_contracts::enis;
+        let Some(rep) = &doc.representative else {
+            return Ok(());
+        };
+        let Some(poa) = doc.poa.as_ref().filter(|p| !p.number.trim().is_empty()) else {
+            return Err(reject(
+                rejections::POA_NOT_CONFIRMED,
+                format!(
+                    "представитель {} действует без номера нотариально удостоверенной доверенности",
+                    rep.iin
+                ),
+            ));
+        };
+        let client = self
+            .gateway
+            .get()
+            .ok_or_else(|| transient("the gateway client is not running yet"))?;
+        let body = enis::PoaCheckRequest {
+            number: poa.number.trim().to_string(),
+            principal_iin: doc.applicant.iin.clone(),
+            representative_iin: rep.iin.clone(),
+            service: doc.service.clone(),
+            on: None,
+            purpose: egov_contracts::Purpose {
+                service: Some(doc.service.clone()),
+                application: None,
+                requester_iin: Some(rep.iin.clone()),
+            },
+        };
+        let reply = client
+            .call(
+                enis::services::POA_CHECK,
+                "",
+                "",
+                serde_json::to_vec(&body).expect("serializes"),
+            )
+            .await
+            .map_err(|e| transient(format!("ЕНИС could not be asked: {e}")))?;
+        let code = reply.code().to_string();
+        if code == egov_shep_client::codes::BUSINESS_ERROR {
+            // ЕНИС refused the question itself (an invalid IIN, a malformed number)
+            let message = reply
+                .info
+                .status
+                .as_ref()
+                .map(|s| s.message.clone())
+                .unwrap_or_default();
+            return Err(reject(
+                rejections::POA_NOT_CONFIRMED,
+                format!("ЕНИС: {message}"),
+            ));
+        }
+        if !reply.is_success() {
+            return Err(transient(format!("ЕНИС could not be asked: {code}")));
+        }
+        let answer: enis::PoaCheckAnswer = serde_json::from_slice(&reply.payload)
+            .map_err(|e| transient(format!("ЕНИС answered unreadably: {e}")))?;
+        if answer.valid {
+            Ok(())
+        } else {
+            Err(reject(
+                rejections::POA_NOT_CONFIRMED,
+                format!(
+                    "доверенность № {} не подтверждена ЕНИС ({}): {}",
+                    body.number,
+                    answer.reason.map(|r| r.as_str()).unwrap_or("invalid"),
+                    answer.message
+                ),
+            ))
+        }
     }
 
     /// Registers a checked application: its number, status «поступившие», the status
@@ -492,6 +581,12 @@ impl Engine {
         }
         let now = self.clock.now();
         let checked = self.check(&sender, &d.opened.payload).await;
+        if let Err(r) = &checked
+            && r.transient
+        {
+            tracing::warn!(%message_id, reason = %r.message, "a check could not be made now; the message will come again");
+            return Outcome::Retry(r.message.clone());
+        }
         let result: Result<Outcome, String> = async {
             let mut tx = self.pool.begin().await.map_err(|e| e.to_string())?;
             if !first_time(&mut tx, &sender, &message_id)

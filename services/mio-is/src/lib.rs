@@ -200,6 +200,7 @@ impl MioIs {
             verifier: identity.verifier.clone(),
             system_id: config.system.system_id.clone(),
             chain: vec![issuing],
+            gateway: Arc::new(std::sync::OnceLock::new()),
         };
         Ok(MioIs {
             bound,
@@ -252,6 +253,7 @@ impl MioIs {
             Duration::from_secs(30),
         )
         .map_err(|e| Error::Start(format!("gateway {}: {e}", cfg.gateway_addr)))?;
+        let _ = self.engine.gateway.set(client.clone());
         let nats = async_nats::connect(&cfg.nats_url)
             .await
             .map_err(|e| Error::Start(format!("NATS {}: {e}", cfg.nats_url)))?;

@@ -316,3 +316,82 @@ async fn the_outbox_does_not_take_a_replay_refusal_for_sent() {
         "{row:?}"
     );
 }
+
+/// C-poa for every representative, whatever the channel: on the portal too, ЕНИС must
+/// confirm the power of attorney for this principal, representative and service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_representative_needs_a_power_of_attorney_that_enis_confirms() {
+    let c = case().await;
+    let r = reg(&c.env, "almaty-2013-housing-queue");
+    let today = c.env.clock.today();
+    let poas = egov_synth::fixtures::named_poas(today);
+    let number = |key: &str| {
+        poas.iter()
+            .find(|p| p.key == key)
+            .unwrap()
+            .poa
+            .number
+            .clone()
+    };
+    let rep = c.env.citizen("representative");
+    let represented = |applicant: &str, poa: Option<String>| {
+        let mut doc = application(&r, applicant, "portal", today);
+        doc.representative = Some(egov_contracts::mio::Representative {
+            iin: rep.iin.clone(),
+            name: Some(rep.name.clone()),
+        });
+        doc.poa = poa.map(|number| egov_contracts::mio::PowerOfAttorney { number });
+        doc
+    };
+
+    // no number: refused before any question
+    let reply = send(
+        &c.env,
+        "portal",
+        "almaty",
+        &represented("family-father", None),
+        &rep,
+    )
+    .await;
+    let m = rejected(&c, &reply.message_id, rejections::POA_NOT_CONFIRMED).await;
+    assert!(m.contains("без номера"), "{m}");
+    // a power of attorney that expired: ЕНИС says so, the application is refused
+    let reply = send(
+        &c.env,
+        "portal",
+        "almaty",
+        &represented("family-father", Some(number("expired"))),
+        &rep,
+    )
+    .await;
+    let m = rejected(&c, &reply.message_id, rejections::POA_NOT_CONFIRMED).await;
+    assert!(m.contains("expired"), "{m}");
+    // another principal's power of attorney
+    let reply = send(
+        &c.env,
+        "portal",
+        "almaty",
+        &represented("family-father", Some(number("valid-all"))),
+        &rep,
+    )
+    .await;
+    let m = rejected(&c, &reply.message_id, rejections::POA_NOT_CONFIRMED).await;
+    assert!(m.contains("other-principal"), "{m}");
+
+    // a valid one: registered, and ЕНИС logged the question with ИС МИО as the caller
+    let reply = send(
+        &c.env,
+        "portal",
+        "almaty",
+        &represented("akzhar", Some(number("valid-all"))),
+        &rep,
+    )
+    .await;
+    let app = registered(&c.env, "mio-almaty", &reply.message_id).await;
+    assert_eq!(app.representative_iin.as_deref(), Some(rep.iin.as_str()));
+    let asked: i64 = sqlx::query_scalar("select count(*) from enis.check_log")
+        .fetch_one(&c.env.mio("mio-almaty").engine.pool)
+        .await
+        .unwrap();
+    assert!(asked >= 3, "{asked}");
+}

@@ -61,11 +61,19 @@ pub async fn env(systems: &[&str]) -> Env {
     })
     .await
     .unwrap();
+    // ЕНИС with the named powers of attorney (C-poa for every representative)
+    let enis = egov_enis::Enis::build(egov_enis::Config {
+        system: w.system_config("enis", "enis"),
+    })
+    .await
+    .unwrap();
     egov_seed::seed(&w.db.url, &egov_seed::Options::new(40, 1, clock.today()))
         .await
         .unwrap();
     w.register("gbd-fl", gbd.grpc_addr());
     w.spawn(gbd.run(w.cancel.clone()));
+    w.register("enis", enis.grpc_addr());
+    w.spawn(enis.run(w.cancel.clone()));
 
     let mut built = Vec::new();
     for sys in systems {
