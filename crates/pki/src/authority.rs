@@ -35,6 +35,10 @@ pub enum CertProfile {
     SystemSigning,
     /// Mutual-TLS identity of an information system (server and client).
     SystemTls,
+    /// Mutual-TLS client identity of the registration authority (`egovctl`): the only
+    /// caller `uc` lets issue and revoke certificates. Carries the policy
+    /// [`crate::oids::POLICY_REGISTRATION_AUTHORITY`].
+    RegistrationAuthority,
 }
 
 impl std::str::FromStr for CertProfile {
@@ -45,9 +49,10 @@ impl std::str::FromStr for CertProfile {
             "auth" | "authentication" => CertProfile::Authentication,
             "system-signing" => CertProfile::SystemSigning,
             "system-tls" | "tls" => CertProfile::SystemTls,
+            "registration-authority" | "ra" => CertProfile::RegistrationAuthority,
             other => {
                 return Err(Error::Invalid(format!(
-                    "unknown certificate profile {other:?}: use signing, auth, system-signing or system-tls"
+                    "unknown certificate profile {other:?}: use signing, auth, system-signing, system-tls or registration-authority"
                 )));
             }
         })
@@ -363,6 +368,16 @@ impl Authority {
                 }
                 params.subject_alt_names = sans;
             }
+            CertProfile::RegistrationAuthority => {
+                params.key_usages = vec![
+                    KeyUsagePurpose::DigitalSignature,
+                    KeyUsagePurpose::KeyEncipherment,
+                ];
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+                params
+                    .custom_extensions
+                    .push(policies(&[crate::oids::POLICY_REGISTRATION_AUTHORITY])?);
+            }
             CertProfile::RootCa | CertProfile::IssuingCa => {
                 return Err(Error::Invalid(
                     "CA certificates are made by new_root/new_issuing".into(),
@@ -491,6 +506,22 @@ fn ca_params(common_name: &str, now: OffsetDateTime, years: i64) -> Result<Certi
     ];
     params.key_identifier_method = KeyIdMethod::Sha256;
     Ok(params)
+}
+
+/// A certificatePolicies extension naming `oids`.
+fn policies(oids: &[const_oid::ObjectIdentifier]) -> Result<CustomExtension> {
+    use x509_cert::ext::pkix::CertificatePolicies;
+    use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+    let ext = CertificatePolicies(
+        oids.iter()
+            .map(|o| PolicyInformation {
+                policy_identifier: *o,
+                policy_qualifiers: None,
+            })
+            .collect(),
+    );
+    let der = ext.to_der().map_err(|e| Error::Invalid(e.to_string()))?;
+    Ok(CustomExtension::from_oid_content(&[2, 5, 29, 32], der))
 }
 
 fn aia_ocsp(url: &str) -> Result<CustomExtension> {

@@ -49,6 +49,8 @@ pub struct CertInfo {
     pub ext_key_usage: Option<Vec<const_oid::ObjectIdentifier>>,
     /// basicConstraints cA.
     pub is_ca: bool,
+    /// The certificate policies it names.
+    pub policies: Vec<const_oid::ObjectIdentifier>,
 }
 
 impl CertInfo {
@@ -103,6 +105,7 @@ impl CertInfo {
         let mut key_usage = None;
         let mut ext_key_usage = None;
         let mut is_ca = false;
+        let mut policies = Vec::new();
         for ext in tbs.extensions.iter().flatten() {
             let v = ext.extn_value.as_bytes();
             if ext.extn_id == oids::EXT_KEY_USAGE {
@@ -115,6 +118,13 @@ impl CertInfo {
                         .map_err(|e| Error::malformed("extKeyUsage extension", e))?
                         .0,
                 );
+            } else if ext.extn_id == oids::EXT_CERTIFICATE_POLICIES {
+                policies = x509_cert::ext::pkix::CertificatePolicies::from_der(v)
+                    .map_err(|e| Error::malformed("certificatePolicies extension", e))?
+                    .0
+                    .into_iter()
+                    .map(|p| p.policy_identifier)
+                    .collect();
             } else if ext.extn_id == oids::EXT_BASIC_CONSTRAINTS {
                 is_ca = BasicConstraints::from_der(v)
                     .map_err(|e| Error::malformed("basicConstraints extension", e))?
@@ -131,6 +141,7 @@ impl CertInfo {
             key_usage,
             ext_key_usage,
             is_ca,
+            policies,
         })
     }
 
@@ -174,6 +185,11 @@ impl CertInfo {
                 .any(|o| *o == oids::KP_EMAIL_PROTECTION || *o == oids::KP_ANY)
         });
         ku_ok && eku_ok
+    }
+
+    /// Whether this is the registration authority's certificate (its policy named).
+    pub fn is_registration_authority(&self) -> bool {
+        self.policies.contains(&oids::POLICY_REGISTRATION_AUTHORITY)
     }
 
     /// Whether this certificate may sign certificates (CA with keyCertSign).

@@ -12,6 +12,7 @@
 //! | `index.jsonl` | one line per issued or revoked certificate (like OpenSSL's `index.txt`) |
 //! | `systems/<id>.sign.{key,cert}.pem` | each system's transport-signing identity |
 //! | `systems/<id>.tls.{key,cert}.pem` | each system's mutual-TLS identity (cert file holds the chain) |
+//! | `systems/egovctl.tls.{key,cert}.pem` | the registration authority's mutual-TLS client identity: the only one `uc` lets issue and revoke |
 //!
 //! Every key here is test material, generated on the machine that runs the system.
 
@@ -108,6 +109,10 @@ pub struct SystemFiles {
     /// TLS certificate chain (leaf, issuing CA).
     pub tls_cert: PathBuf,
 }
+
+/// The id (CN) of the registration authority's mutual-TLS identity, written by
+/// [`PkiDir::init`] as `systems/egovctl.tls.{key,cert}.pem`.
+pub const REGISTRATION_AUTHORITY: &str = "egovctl";
 
 /// An opened test PKI directory.
 #[derive(Debug)]
@@ -228,6 +233,18 @@ impl PkiDir {
                 )?;
             }
         }
+        // the registration authority: the mutual-TLS identity with which egovctl (and the
+        // tests) ask uc to issue and revoke; nobody else may
+        let uc = crate::systems::by_id("uc").expect("uc is a system");
+        let files = dir.system_files(REGISTRATION_AUTHORITY);
+        let issued = dir.issue(
+            &SubjectSpec::system(REGISTRATION_AUTHORITY, uc.organization, uc.bin),
+            CertProfile::RegistrationAuthority,
+            opts.algorithm,
+            opts.now - Duration::minutes(5),
+            opts.now + Duration::days(opts.system_days),
+        )?;
+        dir.write_issued(&issued, &files.tls_key, &files.tls_cert, true)?;
         Ok(dir)
     }
 

@@ -58,6 +58,13 @@ pub const EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
 pub const EXT_EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
 /// basicConstraints extension.
 pub const EXT_BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
+/// certificatePolicies (RFC 5280 4.2.1.4).
+pub const EXT_CERTIFICATE_POLICIES: Oid = Oid::new_unwrap("2.5.29.32");
+/// The policy of the test PKI's registration authority: a certificate under it is the
+/// only identity `uc` lets issue and revoke certificates. RFC 7229's
+/// `id-TEST-certPolicyOne`, an OID set aside for testing certificate policies: this is a
+/// test PKI, and no real policy is claimed.
+pub const POLICY_REGISTRATION_AUTHORITY: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.13.1");
 /// subjectKeyIdentifier extension.
 pub const EXT_SUBJECT_KEY_ID: Oid = Oid::new_unwrap("2.5.29.14");
 

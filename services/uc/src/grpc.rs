@@ -69,6 +69,24 @@ fn to_pb(r: &Record) -> pb::CertificateRecord {
     }
 }
 
+/// Only the registration authority (a client certificate under its policy) may issue
+/// and revoke; everyone else, systems and persons alike, is refused.
+fn registration_authority<T>(request: &Request<T>, what: &str) -> Result<String, Status> {
+    let peer = egov_grpc::peer_certificate(request);
+    let caller = peer
+        .as_ref()
+        .and_then(|c| c.identity.common_name.clone())
+        .unwrap_or_default();
+    if peer.is_some_and(|c| c.is_registration_authority()) {
+        Ok(caller)
+    } else {
+        tracing::warn!(%caller, what, "refused: not the registration authority");
+        Err(Status::permission_denied(format!(
+            "access-denied: only the registration authority may {what} certificates, not {caller:?}"
+        )))
+    }
+}
+
 #[tonic::async_trait]
 impl CertificationAuthority for Service {
     #[tracing::instrument(skip_all, fields(lane = "ИС УЦ"))]
@@ -76,7 +94,7 @@ impl CertificationAuthority for Service {
         &self,
         request: Request<pb::IssueCertificateRequest>,
     ) -> Result<Response<pb::IssueCertificateResponse>, Status> {
-        let caller = egov_grpc::peer_system(&request).unwrap_or_default();
+        let caller = registration_authority(&request, "issue")?;
         let r = request.into_inner();
         let iin =
             Iin::parse(&r.iin).map_err(|e| invalid("invalid-iin", format!("{}: {e}", r.iin)))?;
@@ -176,6 +194,7 @@ impl CertificationAuthority for Service {
         &self,
         request: Request<pb::RevokeCertificateRequest>,
     ) -> Result<Response<pb::RevokeCertificateResponse>, Status> {
+        let caller = registration_authority(&request, "revoke")?;
         let r = request.into_inner();
         let serial = r.serial.trim().to_ascii_uppercase();
         if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -195,7 +214,7 @@ impl CertificationAuthority for Service {
             .map_err(internal)?
         {
             Some(rec) => {
-                tracing::info!(%serial, reason = reason_name(reason), "certificate revoked");
+                tracing::info!(%serial, %caller, reason = reason_name(reason), "certificate revoked");
                 metrics::counter!("egov_uc_certificates_revoked_total").increment(1);
                 Ok(Response::new(pb::RevokeCertificateResponse {
                     certificate: Some(to_pb(&rec)),

@@ -67,8 +67,14 @@ async fn spawn_uc() -> App {
 }
 
 impl App {
+    /// A client with the registration authority's identity (the only one uc serves).
     fn client(&self) -> CertificationAuthorityClient<Channel> {
-        let id = egov_grpc::TlsIdentity::load(&self.pki, "portal").unwrap();
+        self.client_as(
+            egov_grpc::TlsIdentity::load(&self.pki, egov_pki::REGISTRATION_AUTHORITY).unwrap(),
+        )
+    }
+
+    fn client_as(&self, id: egov_grpc::TlsIdentity) -> CertificationAuthorityClient<Channel> {
         CertificationAuthorityClient::new(
             id.channel(&self.grpc.to_string(), "uc", Duration::from_secs(10))
                 .unwrap(),
@@ -431,4 +437,80 @@ async fn bad_inputs_get_specific_errors() {
         .unwrap();
     assert_eq!(h["status"], "ok", "{h}");
     assert_eq!(h["checks"]["database"]["status"], "ok");
+}
+
+/// Only the registration authority issues and revokes: a system's mutual-TLS identity
+/// and a citizen's authentication certificate are refused with PERMISSION_DENIED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_registration_authority_issues_and_revokes() {
+    let app = spawn_uc().await;
+    let request = || issue_req("870312300046");
+    // the RA may
+    let issued = app
+        .client()
+        .issue_certificate(request())
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate
+        .unwrap();
+    assert!(!issued.serial.is_empty());
+
+    // a system's TLS identity may not
+    let portal = app.client_as(egov_grpc::TlsIdentity::load(&app.pki, "portal").unwrap());
+    // a citizen's authentication certificate (clientAuth) may not either
+    let mut pki = PkiDir::open(&app.pki).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let citizen = pki
+        .issue(
+            &SubjectSpec::person(
+                egov_iin::Iin::parse("870312300046").unwrap(),
+                "АХМЕТОВ ЕРЛАН",
+            ),
+            CertProfile::Authentication,
+            KeyAlgorithm::EcdsaP256,
+            now - time::Duration::minutes(1),
+            now + time::Duration::days(30),
+        )
+        .unwrap();
+    let issuing = std::fs::read_to_string(app.pki.join("issuing.cert.pem")).unwrap();
+    let citizen = app.client_as(egov_grpc::TlsIdentity {
+        system_id: "citizen".into(),
+        cert_pem: format!("{}{issuing}", citizen.cert.to_pem()),
+        key_pem: citizen.key.as_ref().unwrap().to_pem(),
+        ca_pem: std::fs::read_to_string(app.pki.join("root.cert.pem")).unwrap(),
+    });
+    for mut c in [portal, citizen] {
+        let e = c.issue_certificate(request()).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        assert!(
+            e.message().contains("only the registration authority"),
+            "{e:?}"
+        );
+        let e = c
+            .revoke_certificate(pb::RevokeCertificateRequest {
+                serial: issued.serial.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+    }
+    // nothing was revoked by them; the RA still can
+    let got = app
+        .client()
+        .get_certificate(pb::GetCertificateRequest {
+            serial: issued.serial.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.status, "GOOD", "{got:?}");
+    app.client()
+        .revoke_certificate(pb::RevokeCertificateRequest {
+            serial: issued.serial.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
 }
