@@ -459,7 +459,7 @@ async fn only_the_registration_authority_issues_and_revokes() {
     // a system's TLS identity may not
     let portal = app.client_as(egov_grpc::TlsIdentity::load(&app.pki, "portal").unwrap());
     // a citizen's authentication certificate (clientAuth) may not either
-    let mut pki = PkiDir::open(&app.pki).unwrap();
+    let pki = PkiDir::open(&app.pki).unwrap();
     let now = time::OffsetDateTime::now_utc();
     let citizen = pki
         .issue(
