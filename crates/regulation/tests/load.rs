@@ -428,6 +428,21 @@ fn executors_conditions_and_statuses() {
         "status_to = [\"gbd-fl\"]",
         "status_to \"gbd-fl\" is not one of",
     );
+    let t = g.replace(
+        "[[channels]]\nid = \"portal\"",
+        "[[channels]]\nresult_to = \"enis\"\nid = \"portal\"",
+    );
+    expect(
+        &t,
+        "result_to = \"enis\"",
+        "result_to \"enis\" is not one of portal, con-is, mio",
+    );
+    let t = g.replace(
+        "[[channels]]\nid = \"portal\"",
+        "[[channels]]\nresult_to = \"mio\"\nid = \"portal\"",
+    );
+    let r = parse("t.toml", &t).unwrap();
+    assert_eq!(r.channel("portal").unwrap().result_to(), Some("mio"));
 }
 
 #[test]
