@@ -126,16 +126,28 @@ pub struct PkiDir {
     pub meta: Meta,
 }
 
+/// Writes a file; a secret (a private key) is created readable by its owner alone
+/// (0600) from its first byte, in a new file renamed over the old one, so that no
+/// moment exists when it is readable by others.
 fn write(path: &Path, content: &[u8], secret: bool) -> Result<()> {
-    fs::write(path, content).map_err(|e| Error::io(path, e))?;
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::io(path, e))?;
+    if !secret {
+        return fs::write(path, content).map_err(|e| Error::io(path, e));
     }
-    let _ = secret;
-    Ok(())
+    use std::io::Write as _;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let _ = fs::remove_file(&tmp);
+    let mut f = options.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(content)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -455,5 +467,66 @@ impl PkiDir {
         Ok(Verifier::new(vec![self.root.clone()])
             .with_cas(vec![self.issuing.cert.clone()])
             .with_crls(vec![self.crl()?]))
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn every_private_key_is_created_for_its_owner_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("pki");
+        PkiDir::init(
+            &dir,
+            &InitOptions {
+                algorithm: KeyAlgorithm::EcdsaP256,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut keys = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.to_string_lossy().ends_with(".key.pem") {
+                    keys.push(p);
+                }
+            }
+        }
+        assert!(keys.len() > 10, "{keys:?}");
+        for k in &keys {
+            assert_eq!(mode(k), 0o600, "{}", k.display());
+        }
+        // a key written over a file others could read takes the new file's mode
+        let p = t.path().join("over.key.pem");
+        fs::write(&p, "old").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        write(&p, b"new", true).unwrap();
+        assert_eq!(mode(&p), 0o600);
+        assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+        // no temporary file is left behind
+        assert_eq!(
+            fs::read_dir(t.path())
+                .unwrap()
+                .filter(|e| e
+                    .as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains(".tmp"))
+                .count(),
+            0
+        );
     }
 }
