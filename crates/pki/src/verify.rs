@@ -100,6 +100,13 @@ impl VerifyError {
             VerifyError::IinMismatch { .. } => "iin-mismatch",
         }
     }
+
+    /// Whether the failure says nothing about the signature itself: the certificate's
+    /// status could not be established now (the CA unreachable, and no current CRL).
+    /// Asking again later can succeed; it must never become a final refusal.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, VerifyError::RevocationUnknown(_))
+    }
 }
 
 /// How revocation was established.
@@ -484,6 +491,15 @@ impl Verifier {
         }
         let mut last_err = None;
         for crl in crls {
+            if let (Err(CrlError::Expired(why)), Some(ocsp)) =
+                (crl.check(issuer, now), ocsp_failure.as_ref())
+            {
+                // OCSP failed and the CRL is past its nextUpdate: the status is unknown
+                // for now, not bad
+                return Err(VerifyError::RevocationUnknown(format!(
+                    "OCSP failed ({ocsp}) and the CRL is out of date ({why})"
+                )));
+            }
             match crl.check(issuer, now) {
                 Ok(()) => {
                     if let Some(at) = crl.revoked_at(&cert.serial_hex) {

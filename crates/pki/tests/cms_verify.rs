@@ -321,6 +321,31 @@ async fn crl_revocation_and_expired_crl() {
         .await
         .unwrap_err();
     assert_eq!(e.reason(), "crl-expired", "{e}");
+    assert!(
+        !e.is_transient(),
+        "a stale CRL alone, with no OCSP to ask, is a final answer"
+    );
+
+    // OCSP unreachable and the CRL out of date: the status is unknown for now, which is
+    // transient (asked again later), never a final refusal
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/ocsp", dead.local_addr().unwrap());
+    drop(dead);
+    let unreachable = fx
+        .verifier()
+        .with_crls(vec![egov_pki::crl::Crl::from_der(&stale_der).unwrap()])
+        .with_ocsp(std::sync::Arc::new(egov_pki::ocsp::Client::new(
+            &url,
+            std::time::Duration::from_millis(500),
+            Duration::minutes(10),
+        )));
+    let e = unreachable
+        .verify_detached(DATA, &sig, &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "revocation-unknown", "{e}");
+    assert!(e.is_transient(), "{e}");
+    assert!(e.to_string().contains("OCSP failed"), "{e}");
 
     // a CRL signed by another CA with the same name is not accepted
     let other = Fx::new(alg);

@@ -50,6 +50,15 @@ pub mod codes {
     pub const SENDER_MISMATCH: &str = "SE015";
     /// The recipient processed the request and answered with a business error.
     pub const BUSINESS_ERROR: &str = "SE016";
+    /// The sender's certificate status cannot be established now (the CA's OCSP
+    /// unreachable and no current CRL): transient, send again later.
+    pub const REVOCATION_UNKNOWN: &str = "SE017";
+
+    /// Whether a refusal may pass if the same message is sent again later (the next hop
+    /// or the CA unreachable, a timeout, a gateway failure).
+    pub fn is_transient(code: &str) -> bool {
+        [UNAVAILABLE, TIMEOUT, INTERNAL, REVOCATION_UNKNOWN].contains(&code)
+    }
 
     /// Whether a code means success.
     pub fn is_success(code: &str) -> bool {
@@ -111,6 +120,14 @@ pub enum OpenError {
     /// Loading keys or signing failed.
     #[error("{0}")]
     Pki(#[from] egov_pki::Error),
+}
+
+impl OpenError {
+    /// Whether opening may succeed later: the signer's certificate status could not be
+    /// established now.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OpenError::Signature(v) if v.is_transient())
+    }
 }
 
 impl SystemSigner {

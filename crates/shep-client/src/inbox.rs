@@ -300,6 +300,15 @@ async fn handle_one<H, F, N>(
         };
         match envelope::open_request(&env, verifier).await {
             Ok(o) => Some(o),
+            Err(e) if e.is_transient() => {
+                // the signer's status is unknown for now: deliver again later, refuse
+                // nothing
+                tracing::warn!(error = %e, "inbox message cannot be verified now; delivered again later");
+                let _ = msg
+                    .ack_with(jetstream::AckKind::Nak(Some(config.retry_delay.max(Duration::from_secs(1)))))
+                    .await;
+                None
+            }
             Err(e) => {
                 let (sender, id) = envelope::decode_request(&env)
                     .map(|h| (h.sender.map(|s| s.sender_id).unwrap_or_default(), h.message_id))

@@ -294,16 +294,8 @@ impl Async {
             message.push_str(&format!("; delivery status {s}"));
         }
         message.push(')');
-        let mut rec = core.record(
-            Event::ResponseOut,
-            Channel::Async,
-            Some(&accepted.info),
-            Some(env),
-            trail,
-        );
-        rec.recipient_id = Some(accepted.recipient.clone());
-        rec.signer_serial = Some(accepted.signer_serial.clone());
-        rec.verification = "ok".into();
+        let mut rec =
+            core.accepted_record(Event::ResponseOut, Channel::Async, accepted, env, trail);
         rec.status_code = previous.code.clone();
         rec.status_message = message.clone();
         rec.response_out_at = Some(OffsetDateTime::now_utc());

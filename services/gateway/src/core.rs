@@ -160,7 +160,11 @@ impl Core {
             .check_certificate(peer, &[], OffsetDateTime::now_utc(), &opts)
             .await
             .map_err(|e| Refusal {
-                code: codes::CERTIFICATE_REJECTED,
+                code: if e.is_transient() {
+                    codes::REVOCATION_UNKNOWN
+                } else {
+                    codes::CERTIFICATE_REJECTED
+                },
                 message: format!("the client certificate of {id:?} is not accepted: {e}"),
                 verification: Some(format!("client-{}", e.reason())),
             })?;
@@ -271,6 +275,9 @@ impl Core {
             .await
             .map_err(|e| {
                 let (code, reason) = match &e {
+                    envelope::OpenError::Signature(v) if v.is_transient() => {
+                        (codes::REVOCATION_UNKNOWN, v.reason())
+                    }
                     envelope::OpenError::Signature(v) => match v.reason() {
                         "bad-signature" | "malformed" => (codes::BAD_SIGNATURE, v.reason()),
                         other => (codes::CERTIFICATE_REJECTED, other),
@@ -448,6 +455,22 @@ impl Core {
         }
     }
 
+    /// A log record of an accepted envelope: its recipient, its signer, verified.
+    pub fn accepted_record(
+        &self,
+        event: journal::Event,
+        channel: journal::Channel,
+        accepted: &Accepted,
+        env: &Envelope,
+        trail: &Trail,
+    ) -> Record {
+        let mut rec = self.record(event, channel, Some(&accepted.info), Some(env), trail);
+        rec.recipient_id = Some(accepted.recipient.clone());
+        rec.signer_serial = Some(accepted.signer_serial.clone());
+        rec.verification = "ok".into();
+        rec
+    }
+
     /// Writes the accepted request to the log before it goes anywhere. On failure the
     /// gateway refuses (SE014) rather than forward what it could not log.
     pub async fn log_accepted(
@@ -457,16 +480,8 @@ impl Core {
         env: &Envelope,
         trail: &Trail,
     ) -> Result<Record, Envelope> {
-        let mut rec = self.record(
-            journal::Event::RequestIn,
-            channel,
-            Some(&accepted.info),
-            Some(env),
-            trail,
-        );
-        rec.recipient_id = Some(accepted.recipient.clone());
-        rec.signer_serial = Some(accepted.signer_serial.clone());
-        rec.verification = "ok".into();
+        let mut rec =
+            self.accepted_record(journal::Event::RequestIn, channel, accepted, env, trail);
         rec.status_code = "IN".into();
         match self.journal.append(rec.clone()).await {
             Ok(_) => Ok(rec),

@@ -265,3 +265,71 @@ async fn a_restarted_gateway_remembers_what_it_delivered() {
         .unwrap();
     assert_eq!(r.code(), codes::DUPLICATE, "{:?}", r.info);
 }
+
+/// The CA out of reach with no current CRL: the sender's certificate status is unknown
+/// for now. The gateway answers SE017, a transient code senders retry, never SE004.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_out_of_reach_is_a_transient_refusal() {
+    let w = world().await;
+    // the same PKI, with a CRL past its nextUpdate, and an OCSP responder nobody answers
+    let pki = w.dir.path().join("pki-stale");
+    copy_dir(&w.pki, &pki);
+    egov_pki::PkiDir::open(&pki)
+        .unwrap()
+        .write_crl(time::OffsetDateTime::now_utc() - time::Duration::days(400))
+        .unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ocsp = format!("http://{}/ocsp", dead.local_addr().unwrap());
+    drop(dead);
+    let mut g = egov_gateway::Gateway::build(egov_gateway::Config {
+        gateway_id: "shep".into(),
+        pki_dir: pki.clone(),
+        ocsp_url: Some(ocsp),
+        ..w.config.clone()
+    })
+    .await
+    .unwrap();
+    g.set_endpoint("rshep-almaty", &w.rshep);
+    let addr = g.grpc_addr().to_string();
+    tokio::spawn(g.run(w.cancel.clone()));
+    let portal = w.client_on("portal", "shep", &addr);
+    let r = portal
+        .send_async(
+            "mio.application.submit",
+            "almaty",
+            MessageType::Request,
+            "",
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::REVOCATION_UNKNOWN, "{:?}", r.info);
+    assert!(codes::is_transient(r.code()));
+    assert_eq!(in_inboxes(&w).await, 0);
+    // the same message through a gateway that reaches the CA: delivered
+    let r = w
+        .portal()
+        .send_async(
+            "mio.application.submit",
+            "almaty",
+            MessageType::Request,
+            "",
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}

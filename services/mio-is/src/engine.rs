@@ -270,6 +270,34 @@ impl Engine {
         Ok(Some(span.deadline.due(self.calendar, start.unwrap_or(now))))
     }
 
+    /// The status a step sets (base and the file's id), if any, without extras.
+    async fn step_status(
+        &self,
+        conn: &mut PgConnection,
+        app: &mut Application,
+        reg: &Regulation,
+        (status, stage): (Option<Status>, Option<String>),
+        step: &str,
+        now: OffsetDateTime,
+    ) -> sqlx::Result<()> {
+        match status {
+            Some(s) => {
+                self.set_status(
+                    conn,
+                    app,
+                    reg,
+                    s,
+                    stage.as_deref(),
+                    Some(step),
+                    now,
+                    Extras::default(),
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
     fn who(reg: &Regulation, step: &Step, app: &Application) -> (Option<String>, Option<String>) {
         match &step.actor {
             Actor::System => (None, None),
@@ -315,18 +343,10 @@ impl Engine {
                 }
                 if step.kind == StepKind::Deliver {
                     self.deliver(conn, app, reg, &step, now).await?;
-                } else if let (Some(s), stage) = step.status_along(&app.channel) {
-                    self.set_status(
-                        conn,
-                        app,
-                        reg,
-                        s,
-                        stage.as_deref(),
-                        Some(&step.id),
-                        now,
-                        Extras::default(),
-                    )
-                    .await?;
+                } else {
+                    let status = step.status_along(&app.channel);
+                    self.step_status(conn, app, reg, status, &step.id, now)
+                        .await?;
                 }
                 step_id = match (&step.next, step.outcomes.first()) {
                     (Some(n), _) => n.clone(),
@@ -601,20 +621,9 @@ impl Engine {
             Some(o) => (o.status, o.stage.clone()),
             None => step.status_along(&app.channel),
         };
-        if let Some(s) = status
-            && !(step.kind == StepKind::Deliver || step.kind == StepKind::Issue)
-        {
-            self.set_status(
-                conn,
-                app,
-                reg,
-                s,
-                stage.as_deref(),
-                Some(&step.id),
-                now,
-                Extras::default(),
-            )
-            .await?;
+        if !(step.kind == StepKind::Deliver || step.kind == StepKind::Issue) {
+            self.step_status(conn, app, reg, (status, stage), &step.id, now)
+                .await?;
         }
         let next = match (&outcome, &step.next) {
             (Some(o), _) => o.next.clone(),

@@ -276,10 +276,15 @@ impl Engine {
             )
             .await
             .map_err(|e| {
-                reject(
-                    rejections::SIGNATURE_NOT_CONFIRMED,
-                    format!("подлинность ЭЦП не подтверждена ({}): {e}", e.reason()),
-                )
+                if e.is_transient() {
+                    // the CA cannot be asked now: not a verdict on the signature
+                    transient(format!("C-sign cannot be checked now: {e}"))
+                } else {
+                    reject(
+                        rejections::SIGNATURE_NOT_CONFIRMED,
+                        format!("подлинность ЭЦП не подтверждена ({}): {e}", e.reason()),
+                    )
+                }
             })?;
         let signer_iin = signer.identity.iin.map(|i| i.as_string()).ok_or_else(|| {
             reject(

@@ -191,10 +191,7 @@ struct Row {
 
 /// Codes after which sending again cannot help.
 fn permanent(code: &str) -> bool {
-    !(codes::is_success(code)
-        || code == codes::UNAVAILABLE
-        || code == codes::TIMEOUT
-        || code == codes::INTERNAL)
+    !(codes::is_success(code) || codes::is_transient(code))
 }
 
 /// Sends pending rows until `shutdown`; woken by `wake` after each commit that wrote
