@@ -312,13 +312,49 @@ pub async fn keys(pool: &PgPool, iin: &str) -> Result<(PrivateKey, CertInfo), St
 }
 
 /// Checks a login; on success opens a session and returns its token.
+/// Failed logins of one IIN within [`LOGIN_WINDOW`] that lock its logins.
+pub const LOGIN_FAILURES: i64 = 5;
+
+/// The window failed logins count in, and how long the lock lasts.
+pub const LOGIN_WINDOW: Duration = Duration::minutes(15);
+
+/// What a login attempt came to.
+#[derive(Debug)]
+pub enum Login {
+    /// A new session: its token and the employee.
+    Ok(String, Employee),
+    /// Wrong IIN or password, or an inactive account.
+    Refused,
+    /// Too many failures lately: no attempt is checked until then.
+    Throttled {
+        /// When the next attempt is checked.
+        until: OffsetDateTime,
+    },
+}
+
+/// Checks a password and opens a session. After [`LOGIN_FAILURES`] failures of one IIN
+/// within [`LOGIN_WINDOW`], no attempt is checked (not even with the right password) until
+/// the oldest of them leaves the window; a success clears the failures.
 pub async fn login(
     pool: &PgPool,
     iin: &str,
     password: &str,
     now: OffsetDateTime,
     lifetime: Duration,
-) -> sqlx::Result<Option<(String, Employee)>> {
+) -> sqlx::Result<Login> {
+    let locking: Option<OffsetDateTime> = sqlx::query_scalar(
+        "select at from login_failures where iin = $1 and at > $2 order by at desc offset $3 limit 1",
+    )
+    .bind(iin)
+    .bind(now - LOGIN_WINDOW)
+    .bind(LOGIN_FAILURES - 1)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(at) = locking {
+        return Ok(Login::Throttled {
+            until: at + LOGIN_WINDOW,
+        });
+    }
     let row: Option<(String, bool)> =
         sqlx::query_as("select password_hash, active from employees where iin = $1")
             .bind(iin)
@@ -327,8 +363,17 @@ pub async fn login(
     // a missing account costs the same time as a wrong password
     let (stored, active) = row.unwrap_or_else(|| (hash_password("-"), false));
     if !verify_password(password, &stored) || !active {
-        return Ok(None);
+        sqlx::query("insert into login_failures (iin, at) values ($1, $2)")
+            .bind(iin)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        return Ok(Login::Refused);
     }
+    sqlx::query("delete from login_failures where iin = $1")
+        .bind(iin)
+        .execute(pool)
+        .await?;
     let mut raw = [0u8; 32];
     aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut raw)
@@ -344,7 +389,7 @@ pub async fn login(
     .execute(pool)
     .await?;
     let employee = get(pool, iin).await?.expect("just checked");
-    Ok(Some((token, employee)))
+    Ok(Login::Ok(token, employee))
 }
 
 fn token_hash(token: &str) -> String {

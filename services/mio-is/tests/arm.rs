@@ -816,3 +816,74 @@ async fn the_portal_asks_the_queue_position_through_the_sync_channel() {
     let r = ask("123".into()).await;
     assert_eq!(r.info.error_info.unwrap().error_code, "INVALID_IIN");
 }
+
+/// Failed logins are throttled: after five within fifteen minutes, no attempt is checked
+/// (not even the right password) until the oldest leaves the window; other accounts are
+/// not affected; a success clears the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled() {
+    let env = env(&["mio-almaty"]).await;
+    let base = env.mio("mio-almaty").http.clone();
+    let office = first_of(&env, "mio-almaty", "almaty-2013-housing-queue", "office").await;
+    let head = first_of(&env, "mio-almaty", "almaty-2013-housing-queue", "head").await;
+    let post = |iin: String, password: &'static str| {
+        let (http, base) = (env.http.clone(), base.clone());
+        async move {
+            let r = http
+                .post(format!("{base}/api/v1/login"))
+                .json(&json!({"iin": iin, "password": password}))
+                .send()
+                .await
+                .unwrap();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (
+                r.status().as_u16(),
+                retry,
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    // a success before the failures clears nothing yet; four failures do not lock
+    for _ in 0..4 {
+        assert_eq!(post(office.clone(), "wrong").await.0, 401);
+    }
+    assert_eq!(
+        post(office.clone(), PASSWORD).await.0,
+        200,
+        "a success clears them"
+    );
+    for _ in 0..5 {
+        assert_eq!(post(office.clone(), "wrong").await.0, 401);
+    }
+    let (s, retry, v) = post(office.clone(), PASSWORD).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (429, Some("TOO_MANY_ATTEMPTS")),
+        "{v}"
+    );
+    let secs: i64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=900).contains(&secs), "{secs}");
+    // another employee logs in as usual
+    assert_eq!(post(head.clone(), PASSWORD).await.0, 200);
+    // the form refuses too, in Russian
+    let page = env
+        .http
+        .post(format!("{base}/login"))
+        .form(&[("iin", office.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 429);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Слишком много неудачных попыток")
+    );
+    // fifteen minutes later the right password works again
+    env.clock.advance(time::Duration::minutes(16));
+    assert_eq!(post(office.clone(), PASSWORD).await.0, 200);
+}

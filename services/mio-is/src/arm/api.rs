@@ -99,14 +99,27 @@ async fn login(State(arm): S, Body(l): Body<Login>) -> Result<Response, ApiError
     )
     .await?
     {
-        Some((token, employee)) => {
+        employees::Login::Ok(token, employee) => {
             Ok(axum::Json(json!({"token": token, "employee": employee})).into_response())
         }
-        None => Err(ApiError::new(
+        employees::Login::Refused => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "INVALID_CREDENTIALS",
             "wrong IIN or password",
         )),
+        employees::Login::Throttled { until } => {
+            let wait = (until - arm.engine.clock.now()).whole_seconds().max(1);
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_ATTEMPTS",
+                format!("too many failed logins; try again in {wait} s"),
+            )
+            .into_response();
+            if let Ok(v) = wait.to_string().parse() {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            Ok(r)
+        }
     }
 }
 

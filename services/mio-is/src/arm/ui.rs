@@ -165,7 +165,7 @@ async fn login(State(arm): S, axum::Form(f): Pairs) -> Response {
     )
     .await
     {
-        Ok(Some((token, _))) => (
+        Ok(employees::Login::Ok(token, _)) => (
             StatusCode::SEE_OTHER,
             [
                 (header::LOCATION, "/worklist".to_string()),
@@ -180,11 +180,23 @@ async fn login(State(arm): S, axum::Form(f): Pairs) -> Response {
             ],
         )
             .into_response(),
-        Ok(None) => (
+        Ok(employees::Login::Refused) => (
             StatusCode::UNAUTHORIZED,
             login_html(Some("Неверный ИИН или пароль")),
         )
             .into_response(),
+        Ok(employees::Login::Throttled { until }) => {
+            let local = until.to_offset(time::UtcOffset::from_hms(5, 0, 0).expect("UTC+5"));
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                login_html(Some(&format!(
+                    "Слишком много неудачных попыток входа; повторите после {:02}:{:02}",
+                    local.hour(),
+                    local.minute()
+                ))),
+            )
+                .into_response()
+        }
         Err(e) => error_page(None, &e.into()),
     }
 }
