@@ -12,7 +12,7 @@ use egov_proto::shep::v1::{
     GetMessageStatusRequest, GetMessageStatusResponse, GetMessagesRequest, GetMessagesResponse,
     InboxMessage, SendDeliveryNotificationRequest, SendDeliveryNotificationResponse,
 };
-use egov_shep_client::envelope::{self, codes, timestamp};
+use egov_shep_client::envelope::{codes, timestamp};
 use egov_shep_client::inbox::{InboxNames, ROUTE_HEADER, SENDER_HEADER};
 use futures::StreamExt;
 use sqlx::PgPool;
@@ -207,25 +207,13 @@ impl Async {
                                 format!("gateway {id} answered without an envelope"),
                                 None,
                             ),
-                            Some(answer) => {
-                                match envelope::open_response(&answer, &core.verifier).await {
-                                    Ok(o) if core.answer_fits(&accepted, &o.header).is_err() => (
-                                        codes::BAD_RESPONSE,
-                                        core.answer_fits(&accepted, &o.header)
-                                            .expect_err("checked"),
-                                        None,
-                                    ),
-                                    Ok(o) => {
-                                        let st = o.header.status.clone().unwrap_or_default();
-                                        ("", st.message, Some((answer, st.code)))
-                                    }
-                                    Err(e) => (
-                                        codes::BAD_RESPONSE,
-                                        format!("the answer of {id} is not correctly signed: {e}"),
-                                        None,
-                                    ),
+                            Some(answer) => match core.open_answer(&accepted, &answer, id).await {
+                                Ok(o) => {
+                                    let st = o.header.status.clone().unwrap_or_default();
+                                    ("", st.message, Some((answer, st.code)))
                                 }
-                            }
+                                Err(why) => (codes::BAD_RESPONSE, why, None),
+                            },
                         },
                     }
                 }

@@ -349,10 +349,26 @@ impl Core {
         })
     }
 
+    /// Opens the answer `from` (the recipient or the next gateway) gave to an accepted
+    /// request: correctly signed by its responder, and belonging to the request. The
+    /// error is the message of the gateway's SE013.
+    pub async fn open_answer(
+        &self,
+        accepted: &Accepted,
+        answer: &Envelope,
+        from: &str,
+    ) -> Result<envelope::Opened<ResponseInfo>, String> {
+        let opened = envelope::open_response(answer, &self.verifier)
+            .await
+            .map_err(|e| format!("the answer of {from} is not correctly signed: {e}"))?;
+        self.answer_fits(accepted, &opened.header)?;
+        Ok(opened)
+    }
+
     /// Whether an answer belongs to the request: its correlationId is the request's
     /// messageId, and it comes from the routed recipient or a gateway on the way (a
-    /// refusal of its own). The answer's signature was checked against its responderId.
-    pub fn answer_fits(&self, accepted: &Accepted, answer: &ResponseInfo) -> Result<(), String> {
+    /// refusal of its own).
+    fn answer_fits(&self, accepted: &Accepted, answer: &ResponseInfo) -> Result<(), String> {
         if answer.correlation_id != accepted.info.message_id {
             return Err(format!(
                 "the answer's correlationId {:?} is not the request's messageId {:?}",

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use egov_proto::shep::v1::sync_channel_client::SyncChannelClient;
 use egov_proto::shep::v1::sync_channel_server::SyncChannel;
 use egov_proto::shep::v1::{Envelope, SyncSendMessageRequest, SyncSendMessageResponse};
-use egov_shep_client::envelope::{self, codes};
+use egov_shep_client::envelope::codes;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -186,13 +186,10 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
         )
         .await;
     };
-    match envelope::open_response(&answer, &core.verifier).await {
-        Ok(opened) if core.answer_fits(&accepted, &opened.header).is_err() => {
-            let why = core
-                .answer_fits(&accepted, &opened.header)
-                .expect_err("checked");
-            finish(core, &accepted, rec, trail, codes::BAD_RESPONSE, &why, None).await
-        }
+    match core
+        .open_answer(&accepted, &answer, &accepted.recipient)
+        .await
+    {
         Ok(opened) => {
             let status = opened.header.status.clone().unwrap_or_default();
             // the response row describes the answer, not the request
@@ -210,13 +207,7 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
             )
             .await
         }
-        Err(e) => {
-            let msg = format!(
-                "the answer of {} is not correctly signed: {e}",
-                accepted.recipient
-            );
-            finish(core, &accepted, rec, trail, codes::BAD_RESPONSE, &msg, None).await
-        }
+        Err(why) => finish(core, &accepted, rec, trail, codes::BAD_RESPONSE, &why, None).await,
     }
 }
 
