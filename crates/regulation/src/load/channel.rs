@@ -264,7 +264,7 @@ fn graph(
     exits: &[&str],
     unreached: impl Fn(&str) -> String,
     cid: &str,
-) {
+) -> Vec<bool> {
     let succ = successors(steps);
     let reached = reached_from_first(&succ);
     let done = can_reach(
@@ -291,6 +291,7 @@ fn graph(
             message,
         });
     }
+    reached
 }
 
 /// The steps before the procedure: reached from the first, handing over to the procedure,
@@ -300,8 +301,13 @@ fn channel_graph(ctx: &mut Ctx<'_>, c: &RawChannel, steps: &[ChannelStep], cid: 
         ctx.at(&c.id, format!("channel {cid:?} has no steps"));
         return;
     }
-    let succ = successors(steps);
-    let reached = reached_from_first(&succ);
+    let reached = graph(
+        ctx,
+        steps,
+        &["handoff", "end"],
+        |id| format!("channel {cid:?}: step {id:?} cannot be reached from its first step"),
+        cid,
+    );
     if !steps
         .iter()
         .zip(&reached)
@@ -312,13 +318,6 @@ fn channel_graph(ctx: &mut Ctx<'_>, c: &RawChannel, steps: &[ChannelStep], cid: 
             format!("channel {cid:?} never hands over to the procedure (next = \"handoff\")"),
         );
     }
-    graph(
-        ctx,
-        steps,
-        &["handoff", "end"],
-        |id| format!("channel {cid:?}: step {id:?} cannot be reached from its first step"),
-        cid,
-    );
 }
 
 /// The leg after the procedure: every step reached from the first, every step reaches
@@ -327,7 +326,7 @@ fn after_graph(ctx: &mut Ctx<'_>, steps: &[ChannelStep], cid: &str) {
     let Some(first) = steps.first() else {
         return;
     };
-    graph(
+    let _ = graph(
         ctx,
         steps,
         &["end"],
