@@ -64,7 +64,7 @@ async fn main() {
     let mut opts = egov_testkit::Options::new(&["shep", "rshep-almaty"]);
     opts.algorithm = KeyAlgorithm::Rsa2048;
     let mut w = egov_testkit::World::with(opts).await;
-    let mut cfg = egov_mio_is::Config::for_system("mio-almaty");
+    let mut cfg = egov_mio_is::Config::for_system(&w.topology, "mio-almaty").expect("mio-almaty");
     let base = w.system_config("mio-almaty", "mio_almaty");
     cfg.system.pki_dir = base.pki_dir;
     cfg.system.database_url = base.database_url;

@@ -160,6 +160,7 @@ async fn main() {
     let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
         system: w.system_config("gbd-fl", "gbd_fl"),
         policy_file: None,
+        ..Default::default()
     })
     .await
     .expect("gbd-fl");

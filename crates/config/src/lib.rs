@@ -97,6 +97,8 @@ pub struct Common {
     pub data_dir: PathBuf,
     /// The test PKI folder (`EGOV_PKI_DIR`); default `<data_dir>/pki`.
     pub pki_dir: Option<PathBuf>,
+    /// The deployment's topology folder (`EGOV_TOPOLOGY_DIR`); default the shipped one.
+    pub topology_dir: Option<PathBuf>,
     /// Address services bind to (`EGOV_BIND_HOST`).
     pub bind_host: IpAddr,
     /// Log format, `pretty` or `json` (`EGOV_LOG_FORMAT`).
@@ -114,6 +116,7 @@ impl Default for Common {
             nats_url: "nats://127.0.0.1:4222".into(),
             data_dir: PathBuf::from(".egov"),
             pki_dir: None,
+            topology_dir: None,
             bind_host: IpAddr::from([127, 0, 0, 1]),
             log_format: LogFormat::default(),
             log_filter: TelemetryConfig::default().log_filter,
@@ -130,6 +133,12 @@ impl Common {
             log_filter: self.log_filter.clone(),
             otlp_endpoint: self.otlp_endpoint.clone(),
         }
+    }
+
+    /// The deployment's topology: `topology_dir`'s, else the shipped one.
+    pub fn topology(&self) -> Result<egov_topology::Topology, Error> {
+        egov_topology::Topology::open(self.topology_dir.as_deref())
+            .map_err(|e| Error::invalid("topology_dir", e.to_string()))
     }
 
     /// The test PKI folder.
@@ -158,6 +167,9 @@ impl Validate for Common {
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(Error::invalid("data_dir", "empty path"));
+        }
+        if self.topology_dir.is_some() {
+            self.topology()?;
         }
         if let Some(ep) = &self.otlp_endpoint
             && !(ep.starts_with("http://") || ep.starts_with("https://"))

@@ -9,7 +9,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use egov_pki::authority::{self, CertProfile, Endpoints, SubjectSpec};
 use egov_pki::dir::{InitOptions, PkiDir};
-use egov_pki::systems::SYSTEMS;
 use time::{Duration, OffsetDateTime};
 
 use crate::util::{self, Algo};
@@ -66,6 +65,10 @@ pub struct InitArgs {
     /// day before now. The CRL is still issued as of now. Default: now.
     #[arg(long, value_name = "TIME")]
     pub created_at: Option<String>,
+    /// The deployment's topology folder whose gateways and systems get certificates
+    /// (default: the shipped `deploy/topology`).
+    #[arg(long, value_name = "DIR", env = "EGOV_TOPOLOGY_DIR")]
+    pub topology: Option<PathBuf>,
 }
 
 /// Certificate profiles `pki issue` makes.
@@ -201,6 +204,7 @@ fn init(a: &InitArgs, out: &mut dyn Write) -> Result<()> {
             ocsp_url: url_opt(&a.ocsp_url),
         },
         now: created_at,
+        systems: egov_topology::Topology::open(a.topology.as_deref())?.identities(),
         ..InitOptions::default()
     };
     let mut dir = PkiDir::init(&a.dir, &opts)?;
@@ -245,8 +249,8 @@ fn init(a: &InitArgs, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "  systems     {} certificates for {} systems in {} (<id>.sign.*.pem, <id>.tls.*.pem)",
-        SYSTEMS.len() * 2,
-        SYSTEMS.len(),
+        opts.systems.len() * 2,
+        opts.systems.len(),
         p("systems")
     )?;
     writeln!(out, "  index       {}", p("index.jsonl"))?;

@@ -68,12 +68,16 @@ pub struct ConnArgs {
     #[arg(long, value_name = "ID")]
     pub sender: Option<String>,
     /// The gateway's gRPC address, HOST:PORT. Default: the fixed local port of
-    /// --gateway-id (shep 127.0.0.1:7100, rshep-almaty 127.0.0.1:7101, ...).
+    /// --gateway-id in the topology (shep 127.0.0.1:7100, rshep-almaty 127.0.0.1:7101, ...).
     #[arg(long, value_name = "ADDR")]
     pub gateway: Option<String>,
     /// The gateway's system id: the name its TLS certificate must carry.
     #[arg(long, value_name = "ID", default_value = "shep")]
     pub gateway_id: String,
+    /// The deployment's topology folder that gives --gateway-id its port (default: the
+    /// shipped `deploy/topology`).
+    #[arg(long, value_name = "DIR", env = "EGOV_TOPOLOGY_DIR")]
+    pub topology: Option<PathBuf>,
     /// The test PKI folder: its root (DIR/root.cert.pem) is the TLS trust anchor, its
     /// CAs and CRL verify the gateway's signed answer, and it holds the default TLS
     /// identity DIR/systems/SENDER.tls.{key,cert}.pem.
@@ -318,17 +322,18 @@ fn gateway_addr(c: &ConnArgs) -> Result<String> {
         }
         return Ok(a.clone());
     }
-    egov_gateway::GRPC_PORTS
-        .iter()
-        .find(|(id, _, _)| *id == c.gateway_id)
-        .map(|(_, port, _)| format!("127.0.0.1:{port}"))
+    let topology = egov_topology::Topology::open(c.topology.as_deref())?;
+    topology
+        .gateway(&c.gateway_id)
+        .map(|g| format!("127.0.0.1:{}", g.grpc_port))
         .ok_or_else(|| {
             anyhow!(
-                "--gateway-id {}: not a gateway with a fixed local port ({}); give --gateway",
+                "--gateway-id {}: not a gateway of the topology ({}); give --gateway",
                 shown(&c.gateway_id),
-                egov_gateway::GRPC_PORTS
+                topology
+                    .gateways
                     .iter()
-                    .map(|(id, _, _)| *id)
+                    .map(|g| g.id.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             )

@@ -3,7 +3,10 @@
 //! tests. Each service is a library with `build(config)` and `run(shutdown)`; the
 //! launcher builds them all, prints where each listens, and stops them on Ctrl-C.
 //!
-//! Fixed local ports (override with `EGOV_<SERVICE>__<SETTING>`):
+//! What runs, and on which fixed local ports, is the deployment's topology
+//! (`deploy/topology/`, or `EGOV_TOPOLOGY_DIR`): every gateway and every ИС МИО of it.
+//! The shipped one (override a port with `EGOV_<SERVICE>__<SETTING>`, an ИС МИО's with
+//! `EGOV_MIO__<SYSTEM>__<SETTING>`, e.g. `EGOV_MIO__MIO_ALMATY__HTTP_ADDR`):
 //!
 //! | service | lane | port | protocol |
 //! |---|---|---|---|
@@ -21,6 +24,7 @@
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
 //! `EGOV_SEED` (default 1), and the named test citizens.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,12 +60,50 @@ pub struct Settings {
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
     pub seed: u64,
-    /// ИС МИО Алматы (`EGOV_MIO_ALMATY__*`).
-    pub mio_almaty: egov_mio_is::Config,
-    /// ИС МИО Атырауской области (`EGOV_MIO_ATYRAU__*`).
-    pub mio_atyrau: egov_mio_is::Config,
-    /// ИС МИО Акжарского района (`EGOV_MIO_NKO__*`).
-    pub mio_nko: egov_mio_is::Config,
+    /// Settings of each ИС МИО of the topology, by system id with `_` for `-`
+    /// (`EGOV_MIO__MIO_ALMATY__HTTP_ADDR`, ...); the rest comes from the topology.
+    pub mio: BTreeMap<String, MioSettings>,
+}
+
+/// What may be set for one ИС МИО beyond its topology entry.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MioSettings {
+    /// gRPC address instead of the topology's port.
+    pub grpc_addr: Option<SocketAddr>,
+    /// АРМ address instead of the topology's port.
+    pub http_addr: Option<SocketAddr>,
+    /// Folders of regulation files instead of `regulations/`.
+    pub regulation_dirs: Option<Vec<PathBuf>>,
+    /// The password of the seeded employee accounts (test material).
+    pub employee_password: Option<String>,
+    /// How often overdue steps are flagged, seconds.
+    pub sla_interval_secs: Option<u64>,
+    /// How long an АРМ login lasts, hours.
+    pub session_hours: Option<i64>,
+}
+
+impl MioSettings {
+    fn apply(&self, c: &mut egov_mio_is::Config) {
+        if let Some(a) = self.grpc_addr {
+            c.system.grpc_addr = a;
+        }
+        if let Some(a) = self.http_addr {
+            c.system.http_addr = a;
+        }
+        if let Some(d) = &self.regulation_dirs {
+            c.regulation_dirs = d.clone();
+        }
+        if let Some(p) = &self.employee_password {
+            c.employee_password = p.clone();
+        }
+        if let Some(s) = self.sla_interval_secs {
+            c.sla_interval_secs = s;
+        }
+        if let Some(h) = self.session_hours {
+            c.session_hours = h;
+        }
+    }
 }
 
 impl Default for Settings {
@@ -76,9 +118,7 @@ impl Default for Settings {
             enis: egov_enis::Config::default(),
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
-            mio_almaty: egov_mio_is::Config::for_system("mio-almaty"),
-            mio_atyrau: egov_mio_is::Config::for_system("mio-atyrau"),
-            mio_nko: egov_mio_is::Config::for_system("mio-nko"),
+            mio: BTreeMap::new(),
         }
     }
 }
@@ -89,6 +129,18 @@ pub const DEFAULT_SEED_PERSONS: u64 = 2000;
 impl Validate for Settings {
     fn validate(&self) -> Result<(), egov_config::Error> {
         self.common.validate()?;
+        let topology = self.common.topology()?;
+        for id in self.mio.keys() {
+            if !topology
+                .systems_of(egov_topology::Kind::MioIs)
+                .any(|s| s.id.replace('-', "_") == *id)
+            {
+                return Err(egov_config::Error::invalid(
+                    &format!("mio.{id}"),
+                    "not an ИС МИО of the topology",
+                ));
+            }
+        }
         if self.uc.http_addr == self.uc.grpc_addr && self.uc.http_addr.port() != 0 {
             return Err(egov_config::Error::invalid(
                 "uc.grpc_addr",
@@ -103,7 +155,7 @@ impl Validate for Settings {
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     /// Service name.
-    pub service: &'static str,
+    pub service: String,
     /// The lane of the regulations' diagrams.
     pub lane: &'static str,
     /// What is served there.
@@ -148,7 +200,7 @@ pub enum Error {
     #[error("{service}: {message}")]
     Service {
         /// Which.
-        service: &'static str,
+        service: String,
         /// Why.
         message: String,
     },
@@ -168,7 +220,7 @@ pub struct System {
     pub workstations: Vec<Workstation>,
     /// The database and broker in use (private instances stop when this drops).
     pub env: egov_devenv::Ensured,
-    tasks: JoinSet<(&'static str, Result<(), String>)>,
+    tasks: JoinSet<(String, Result<(), String>)>,
     shutdown: CancellationToken,
     grace: Duration,
 }
@@ -178,7 +230,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     egov_grpc::install_crypto_provider();
     let common = &settings.common;
     std::fs::create_dir_all(&common.data_dir).map_err(|e| Error::Service {
-        service: "launcher",
+        service: "launcher".into(),
         message: format!("data folder {}: {e}", common.data_dir.display()),
     })?;
     let env =
@@ -186,6 +238,10 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             .await?;
     check_jetstream(env.nats_url()).await?;
 
+    let topology = common.topology().map_err(|e| Error::Service {
+        service: "launcher".into(),
+        message: e.to_string(),
+    })?;
     let pki_dir = common.pki_dir();
     let pki_created = !PkiDir::exists(&pki_dir);
     if pki_created {
@@ -194,7 +250,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             "http://{}:{}",
             http.ip(),
             if http.port() == 0 {
-                egov_uc::HTTP_PORT
+                topology.http_port("uc").unwrap_or(7010)
             } else {
                 http.port()
             }
@@ -206,6 +262,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
                     crl_url: Some(format!("{base}/crl")),
                     ocsp_url: Some(format!("{base}/ocsp")),
                 },
+                systems: topology.identities(),
                 ..Default::default()
             },
         )?;
@@ -220,7 +277,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
 
     let service_err = |service: &'static str| {
         move |e: &dyn std::fmt::Display| Error::Service {
-            service,
+            service: service.to_string(),
             message: e.to_string(),
         }
     };
@@ -237,18 +294,18 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     let uc = egov_uc::Uc::build(uc_cfg)
         .await
         .map_err(|e| Error::Service {
-            service: "uc",
+            service: "uc".into(),
             message: e.to_string(),
         })?;
     endpoints.push(Endpoint {
-        service: "uc",
+        service: "uc".into(),
         lane: "ИС УЦ",
         what: "CRL /crl, OCSP /ocsp, /health, /metrics",
         addr: uc.http_addr(),
         scheme: "http",
     });
     endpoints.push(Endpoint {
-        service: "uc",
+        service: "uc".into(),
         lane: "ИС УЦ",
         what: "gRPC egov.uc.v1 (mTLS)",
         addr: uc.grpc_addr(),
@@ -256,7 +313,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     });
     let ocsp_url = format!("http://{}/ocsp", uc.http_addr());
     let token = shutdown.child_token();
-    tasks.spawn(async move { ("uc", uc.run(token).await.map_err(|e| e.to_string())) });
+    tasks.spawn(async move { ("uc".into(), uc.run(token).await.map_err(|e| e.to_string())) });
 
     // the registries: ГБД ФЛ and ЕНИС, seeded on first start
     let mut seeded = None;
@@ -291,6 +348,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     };
     let mut gbd_cfg = settings.gbd_fl.clone();
     gbd_cfg.system = system_cfg(gbd_cfg.system);
+    gbd_cfg.regions = topology.regions.iter().map(|r| r.code.clone()).collect();
     let gbd = egov_gbd_fl::GbdFl::build(gbd_cfg)
         .await
         .map_err(|e| service_err("gbd-fl")(&e))?;
@@ -304,74 +362,81 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         ("enis".into(), enis.grpc_addr()),
     ];
     endpoints.push(Endpoint {
-        service: "gbd-fl",
+        service: "gbd-fl".into(),
         lane: "ГБД ФЛ",
         what: "gRPC SyncChannel (mTLS)",
         addr: gbd.grpc_addr(),
         scheme: "https",
     });
     endpoints.push(Endpoint {
-        service: "gbd-fl",
+        service: "gbd-fl".into(),
         lane: "ГБД ФЛ",
         what: "/health, /metrics",
         addr: gbd.http_addr(),
         scheme: "http",
     });
     endpoints.push(Endpoint {
-        service: "enis",
+        service: "enis".into(),
         lane: "ЕНИС",
         what: "gRPC SyncChannel (mTLS)",
         addr: enis.grpc_addr(),
         scheme: "https",
     });
     endpoints.push(Endpoint {
-        service: "enis",
+        service: "enis".into(),
         lane: "ЕНИС",
         what: "/health, /metrics",
         addr: enis.http_addr(),
         scheme: "http",
     });
     let token = shutdown.child_token();
-    tasks.spawn(async move { ("gbd-fl", gbd.run(token).await.map_err(|e| e.to_string())) });
+    tasks.spawn(async move {
+        (
+            "gbd-fl".into(),
+            gbd.run(token).await.map_err(|e| e.to_string()),
+        )
+    });
     let token = shutdown.child_token();
-    tasks.spawn(async move { ("enis", enis.run(token).await.map_err(|e| e.to_string())) });
+    tasks.spawn(async move {
+        (
+            "enis".into(),
+            enis.run(token).await.map_err(|e| e.to_string()),
+        )
+    });
 
-    // the three ИС МИО with their АРМ РШЭП (they run once the gateways are bound)
+    // each region's ИС МИО with its АРМ РШЭП (they run once the gateways are bound)
     let mut mios = Vec::new();
     let mut workstations = Vec::new();
-    for mut cfg in [
-        settings.mio_almaty.clone(),
-        settings.mio_atyrau.clone(),
-        settings.mio_nko.clone(),
-    ] {
+    for sys in topology.systems_of(egov_topology::Kind::MioIs) {
+        let mut cfg =
+            egov_mio_is::Config::for_system(&topology, &sys.id).expect("an ИС МИО of the topology");
+        if let Some(over) = settings.mio.get(&sys.id.replace('-', "_")) {
+            over.apply(&mut cfg);
+        }
         cfg.system = system_cfg(cfg.system);
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
         let mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
             .await
             .map_err(|e| service_err("mio-is")(&e))?;
-        let id: &'static str = egov_mio_is::INSTANCES
-            .iter()
-            .find(|i| i.0 == mio.system_id())
-            .map(|i| i.0)
-            .unwrap_or("mio-is");
-        systems.push((id.to_string(), mio.grpc_addr()));
+        let id = sys.id.clone();
+        systems.push((id.clone(), mio.grpc_addr()));
         endpoints.push(Endpoint {
-            service: id,
+            service: id.clone(),
             lane: "ИС МИО",
             what: "gRPC SyncChannel (mTLS): mio.queue.position",
             addr: mio.grpc_addr(),
             scheme: "https",
         });
         endpoints.push(Endpoint {
-            service: id,
+            service: id.clone(),
             lane: "АРМ",
             what: "АРМ РШЭП: web UI /, API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
             addr: mio.http_addr(),
             scheme: "http",
         });
         workstations.push(Workstation {
-            system: id.to_string(),
+            system: id.clone(),
             url: format!("http://{}", mio.http_addr()),
             password: cfg.employee_password.clone(),
             employees: egov_mio_is::employees::all(mio.pool())
@@ -381,10 +446,11 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         mios.push((mio, cfg.gateway_id.clone()));
     }
 
-    // ШЭП and the three РШЭП
+    // ШЭП and each region's РШЭП
     let mut gateways = Vec::new();
-    for (id, _, _) in egov_gateway::GRPC_PORTS {
-        let mut cfg = egov_gateway::Config::for_gateway(id);
+    for g in &topology.gateways {
+        let mut cfg = egov_gateway::Config::for_gateway(&topology, &g.id);
+        cfg.topology_dir = common.topology_dir.clone();
         cfg.bind_host(common.bind_host);
         if settings.ephemeral_ports {
             cfg.grpc_addr = any_port(cfg.grpc_addr);
@@ -416,34 +482,26 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         if let Some((_, addr)) = addrs.iter().find(|(id, _)| *id == gateway) {
             mio.set_gateway(&addr.to_string());
         }
-        let id: &'static str = egov_mio_is::INSTANCES
-            .iter()
-            .find(|i| i.0 == mio.system_id())
-            .map(|i| i.0)
-            .unwrap_or("mio-is");
+        let id = mio.system_id().to_string();
         let token = shutdown.child_token();
         tasks.spawn(async move { (id, mio.run(token).await.map_err(|e| e.to_string())) });
     }
     for gw in gateways {
-        let lane = if gw.id() == "shep" {
+        let lane = if gw.id() == topology.central().id {
             "ШЭП"
         } else {
             "РШЭП"
         };
-        let id: &'static str = egov_gateway::GRPC_PORTS
-            .iter()
-            .find(|(n, _, _)| *n == gw.id())
-            .map(|(n, _, _)| *n)
-            .unwrap_or("gateway");
+        let id = gw.id().to_string();
         endpoints.push(Endpoint {
-            service: id,
+            service: id.clone(),
             lane,
             what: "gRPC SyncChannel, AsyncChannel (mTLS)",
             addr: gw.grpc_addr(),
             scheme: "https",
         });
         endpoints.push(Endpoint {
-            service: id,
+            service: id.clone(),
             lane,
             what: "/health, /metrics",
             addr: gw.http_addr(),
@@ -517,7 +575,7 @@ impl System {
         tokio::select! {
             _ = stop => tracing::info!("shutting down"),
             Some(joined) = self.tasks.join_next() => {
-                let (service, result) = joined.unwrap_or(("?", Err("task panicked".into())));
+                let (service, result) = joined.unwrap_or(("?".into(), Err("task panicked".into())));
                 tracing::error!(service, ?result, "a service stopped; shutting the rest down");
                 if let Err(message) = result {
                     first_error = Some(Error::Service { service, message });

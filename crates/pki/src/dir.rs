@@ -27,7 +27,6 @@ use crate::authority::{Authority, CertProfile, Endpoints, IssuedCert, RevokedEnt
 use crate::cert::CertInfo;
 use crate::crl::Crl;
 use crate::keys::KeyAlgorithm;
-use crate::systems::SYSTEMS;
 use crate::verify::Verifier;
 use crate::{Error, Result};
 
@@ -56,6 +55,9 @@ pub struct InitOptions {
     pub now: OffsetDateTime,
     /// Lifetime of system certificates, days.
     pub system_days: i64,
+    /// The gateways and systems to issue certificates for (default: the shipped
+    /// topology's).
+    pub systems: Vec<crate::systems::System>,
 }
 
 impl Default for InitOptions {
@@ -65,6 +67,7 @@ impl Default for InitOptions {
             endpoints: Endpoints::default(),
             now: OffsetDateTime::now_utc(),
             system_days: 365 * 2,
+            systems: crate::systems::shipped(),
         }
     }
 }
@@ -161,7 +164,7 @@ impl PkiDir {
     }
 
     /// Creates a new test PKI: root CA, issuing CA, an empty CRL and the system
-    /// certificates of every system in [`SYSTEMS`]. Refuses to overwrite an existing one.
+    /// certificates of every system of `opts.systems`. Refuses to overwrite an existing one.
     pub fn init(path: &Path, opts: &InitOptions) -> Result<Self> {
         if Self::exists(path) {
             return Err(Error::Invalid(format!(
@@ -218,9 +221,9 @@ impl PkiDir {
         };
         dir.save_meta()?;
         dir.write_crl(opts.now)?;
-        for s in SYSTEMS {
-            let spec = SubjectSpec::system(s.id, s.organization, s.bin);
-            let files = dir.system_files(s.id);
+        for s in &opts.systems {
+            let spec = SubjectSpec::system(&s.id, &s.organization, &s.bin);
+            let files = dir.system_files(&s.id);
             let not_after = opts.now + Duration::days(opts.system_days);
             for (profile, key_path, cert_path) in [
                 (
@@ -247,10 +250,15 @@ impl PkiDir {
         }
         // the registration authority: the mutual-TLS identity with which egovctl (and the
         // tests) ask uc to issue and revoke; nobody else may
-        let uc = crate::systems::by_id("uc").expect("uc is a system");
+        let (organization, bin) = opts
+            .systems
+            .iter()
+            .find(|s| s.id == "uc")
+            .map(|s| (s.organization.as_str(), s.bin.as_str()))
+            .unwrap_or(("НУЦ РК (test)", "000140000101"));
         let files = dir.system_files(REGISTRATION_AUTHORITY);
         let issued = dir.issue(
-            &SubjectSpec::system(REGISTRATION_AUTHORITY, uc.organization, uc.bin),
+            &SubjectSpec::system(REGISTRATION_AUTHORITY, organization, bin),
             CertProfile::RegistrationAuthority,
             opts.algorithm,
             opts.now - Duration::minutes(5),

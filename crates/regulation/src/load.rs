@@ -662,12 +662,17 @@ fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
             ),
         );
     }
-    if !["almaty", "atyrau", "nko"].contains(&raw.region.get_ref().as_str()) {
+    let region = raw.region.get_ref();
+    if !(region.len() <= 32
+        && region.starts_with(|c: char| c.is_ascii_lowercase())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+    {
         ctx.at(
             &raw.region,
             format!(
-                "unknown region {:?} (known: almaty, atyrau, nko)",
-                raw.region.get_ref()
+                "invalid region code {region:?} (lowercase latin letters, digits and -, starting with a letter)"
             ),
         );
     }

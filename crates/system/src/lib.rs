@@ -74,6 +74,19 @@ impl Config {
         }
     }
 
+    /// Local defaults for `system_id` on the fixed ports the topology gives it, accepted
+    /// from the gateway it is registered on; port 0 for a system the topology lacks.
+    pub fn of(topology: &egov_topology::Topology, system_id: &str, schema: &str) -> Self {
+        match topology.system(system_id) {
+            Some(s) => {
+                let mut c = Config::new(system_id, schema, s.grpc_port, s.http_port);
+                c.gateways = vec![s.gateway.clone()];
+                c
+            }
+            None => Config::new(system_id, schema, 0, 0),
+        }
+    }
+
     /// Binds both addresses to `host`, keeping their ports.
     pub fn bind_host(&mut self, host: std::net::IpAddr) {
         self.grpc_addr.set_ip(host);

@@ -56,6 +56,8 @@ pub struct World {
     pub ocsp_url: String,
     /// The registry the gateways run with.
     pub registry: Registry,
+    /// The deployment's topology of this world.
+    pub topology: egov_topology::Topology,
     /// Where each gateway listens (gRPC).
     pub gateway_addrs: BTreeMap<String, SocketAddr>,
     /// Where each gateway serves health and metrics.
@@ -70,6 +72,8 @@ pub struct World {
 pub struct Options {
     /// The gateways to run (`shep`, `rshep-almaty`, ...).
     pub gateways: Vec<String>,
+    /// A topology folder instead of the shipped one (a test that adds a region).
+    pub topology_dir: Option<PathBuf>,
     /// A registry text instead of the shipped one.
     pub registry: Option<String>,
     /// Seconds a recipient has to acknowledge an inbox message.
@@ -84,6 +88,7 @@ impl Options {
     pub fn new(gateways: &[&str]) -> Self {
         Options {
             gateways: gateways.iter().map(|g| g.to_string()).collect(),
+            topology_dir: None,
             registry: None,
             ack_wait_secs: 5,
             algorithm: KeyAlgorithm::EcdsaP256,
@@ -103,10 +108,13 @@ impl World {
         egov_telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temporary folder");
         let pki = dir.path().join("pki");
+        let topology = egov_topology::Topology::open(opts.topology_dir.as_deref())
+            .unwrap_or_else(|e| panic!("{e}"));
         PkiDir::init(
             &pki,
             &InitOptions {
                 algorithm: opts.algorithm,
+                systems: topology.identities(),
                 ..Default::default()
             },
         )
@@ -133,7 +141,7 @@ impl World {
             .registry
             .clone()
             .unwrap_or_else(|| egov_gateway::registry::DEFAULT_REGISTRY.to_string());
-        let registry = Registry::from_toml(&text).expect("a valid registry");
+        let registry = Registry::new(&topology, &text).expect("a valid registry");
         let reg_file = dir.path().join("registry.toml");
         std::fs::write(&reg_file, &text).expect("registry written");
         let mut pending = Vec::new();
@@ -150,6 +158,7 @@ impl World {
                 nats_prefix: prefix.clone(),
                 ocsp_url: Some(ocsp_url.clone()),
                 registry_file: Some(reg_file.clone()),
+                topology_dir: opts.topology_dir.clone(),
                 ack_wait_secs: opts.ack_wait_secs,
                 ..Default::default()
             })
@@ -175,6 +184,7 @@ impl World {
             nats,
             ocsp_url,
             registry,
+            topology,
             gateway_addrs,
             gateway_http,
             journal,

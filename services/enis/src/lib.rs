@@ -20,10 +20,6 @@ use tokio_util::sync::CancellationToken;
 
 /// The lane name.
 pub const LANE: &str = "ЕНИС";
-/// Fixed local gRPC port.
-pub const GRPC_PORT: u16 = 7210;
-/// Fixed local HTTP port (health, metrics).
-pub const HTTP_PORT: u16 = 7211;
 /// The default schema.
 pub const SCHEMA: &str = "enis";
 
@@ -42,7 +38,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            system: egov_system::Config::new("enis", SCHEMA, GRPC_PORT, HTTP_PORT),
+            system: egov_system::Config::of(&egov_topology::Topology::shipped(), "enis", SCHEMA),
         }
     }
 }

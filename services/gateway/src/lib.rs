@@ -33,14 +33,6 @@ use tokio_util::sync::CancellationToken;
 use crate::journal::{Journal, JournalOptions};
 use crate::registry::Registry;
 
-/// Fixed local gRPC ports: ШЭП, then the regional gateways in registry order.
-pub const GRPC_PORTS: [(&str, u16, u16); 4] = [
-    ("shep", 7100, 7110),
-    ("rshep-almaty", 7101, 7111),
-    ("rshep-atyrau", 7102, 7112),
-    ("rshep-nko", 7103, 7113),
-];
-
 /// One gateway instance's settings.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -63,7 +55,9 @@ pub struct Config {
     pub nats_prefix: String,
     /// OCSP responder for checking senders' certificates (the uc service).
     pub ocsp_url: Option<String>,
-    /// A registry file instead of the shipped one.
+    /// The deployment's topology folder instead of the shipped one (`deploy/topology`).
+    pub topology_dir: Option<PathBuf>,
+    /// A registry file (services, access table) instead of the shipped one.
     pub registry_file: Option<PathBuf>,
     /// Allowed |messageDate − now|, seconds.
     pub max_clock_skew_secs: i64,
@@ -91,6 +85,7 @@ impl Default for Config {
             nats_url: "nats://127.0.0.1:4222".into(),
             nats_prefix: String::new(),
             ocsp_url: Some("http://127.0.0.1:7010/ocsp".into()),
+            topology_dir: None,
             registry_file: None,
             max_clock_skew_secs: 300,
             retention_days: 90,
@@ -103,15 +98,15 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The settings of the gateway `id` on its fixed local ports.
-    pub fn for_gateway(id: &str) -> Self {
+    /// The settings of the gateway `id` of `topology` on its fixed local ports.
+    pub fn for_gateway(topology: &egov_topology::Topology, id: &str) -> Self {
         let mut c = Config {
             gateway_id: id.to_string(),
             ..Default::default()
         };
-        if let Some((_, g, h)) = GRPC_PORTS.iter().find(|(n, _, _)| *n == id) {
-            c.grpc_addr = SocketAddr::from(([127, 0, 0, 1], *g));
-            c.http_addr = SocketAddr::from(([127, 0, 0, 1], *h));
+        if let Some(g) = topology.gateway(id) {
+            c.grpc_addr = SocketAddr::from(([127, 0, 0, 1], g.grpc_port));
+            c.http_addr = SocketAddr::from(([127, 0, 0, 1], g.http_port));
         }
         c
     }
@@ -172,7 +167,9 @@ impl Gateway {
                 .map_err(|e| Error::Config(format!("registry {}: {e}", p.display())))?,
             None => registry::DEFAULT_REGISTRY.to_string(),
         };
-        let registry = Registry::from_toml(&text).map_err(Error::Config)?;
+        let topology = egov_topology::Topology::open(config.topology_dir.as_deref())
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let registry = Registry::new(&topology, &text).map_err(Error::Config)?;
         if registry.gateway(&config.gateway_id).is_none() {
             return Err(Error::Config(format!(
                 "{} is not a gateway of the registry",

@@ -25,10 +25,13 @@ async fn main() -> std::process::ExitCode {
         |s: &Settings| &s.common,
         |s, cancel| async move {
             let id = s.gateway_id.clone().unwrap_or_else(|| "shep".into());
+            let topology = egov_topology::Topology::open(s.common.topology_dir.as_deref())
+                .map_err(|e| e.to_string())?;
             let mut cfg = s
                 .gateway
                 .clone()
-                .unwrap_or_else(|| egov_gateway::Config::for_gateway(&id));
+                .unwrap_or_else(|| egov_gateway::Config::for_gateway(&topology, &id));
+            cfg.topology_dir = s.common.topology_dir.clone();
             cfg.gateway_id = id.clone();
             cfg.database_url = s.common.database_url.clone();
             cfg.nats_url = s.common.nats_url.clone();
@@ -36,10 +39,15 @@ async fn main() -> std::process::ExitCode {
             let mut gw = egov_gateway::Gateway::build(cfg)
                 .await
                 .map_err(|e| e.to_string())?;
-            // the other gateways on their fixed local ports
-            for (other, port, _) in egov_gateway::GRPC_PORTS {
-                if other != id {
-                    gw.set_endpoint(other, &format!("127.0.0.1:{port}"));
+            // the other gateways and the systems on their fixed local ports
+            for other in topology
+                .gateways
+                .iter()
+                .map(|g| (&g.id, g.grpc_port))
+                .chain(topology.systems.iter().map(|s| (&s.id, s.grpc_port)))
+            {
+                if *other.0 != id {
+                    gw.set_endpoint(other.0, &format!("127.0.0.1:{}", other.1));
                 }
             }
             tracing::info!(grpc = %gw.grpc_addr(), http = %gw.http_addr(), "gateway listening");

@@ -1,9 +1,17 @@
 //! The registry: gateways, information systems, services and the access table, and the
 //! routing decision made from them.
+//!
+//! Who exists and where each is registered comes from the deployment's topology
+//! ([`egov_topology`]); the services and the access table from the gateway's own file
+//! (`deploy/gateway/registry.toml`), where a regional service names the kind of system
+//! that provides it in each region and an access rule may name a kind of sender, so a
+//! new region needs no edit here.
 
 use std::collections::{BTreeMap, HashMap};
 
-/// The registry shipped with the project (`deploy/gateway/registry.toml`).
+use egov_topology::{Kind, Topology};
+
+/// The services and access table shipped with the project (`deploy/gateway/registry.toml`).
 pub const DEFAULT_REGISTRY: &str = include_str!("../../../deploy/gateway/registry.toml");
 
 /// A gateway instance.
@@ -41,8 +49,11 @@ pub struct ServiceEntry {
     /// The providing system, for a service with one provider.
     #[serde(default)]
     pub provider: Option<String>,
-    /// Region code → providing system, for a regional service.
+    /// The kind of system that provides a regional service in each region (in the file).
     #[serde(default)]
+    pub regional: Option<Kind>,
+    /// Region code → providing system, for a regional service (filled from the topology).
+    #[serde(skip_deserializing)]
     pub regions: BTreeMap<String, String>,
     /// Sync deadline in milliseconds.
     pub deadline_ms: u64,
@@ -53,20 +64,25 @@ pub struct ServiceEntry {
 /// Who may call what.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AccessRule {
-    /// The calling system.
+    /// The calling system (every system of `kind` when the file names a kind instead).
+    #[serde(default)]
     pub sender: String,
+    /// In the file: a rule for every system of this kind.
+    #[serde(default, skip_serializing)]
+    pub kind: Option<Kind>,
     /// Service ids or prefixes ending in `*`.
     pub services: Vec<String>,
 }
 
 /// The whole registry.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Registry {
-    /// Gateways.
-    #[serde(default)]
+    /// Gateways (from the topology).
+    #[serde(skip_deserializing)]
     pub gateways: Vec<GatewayEntry>,
-    /// Systems.
-    #[serde(default)]
+    /// Systems (from the topology).
+    #[serde(skip_deserializing)]
     pub systems: Vec<SystemEntry>,
     /// Services.
     #[serde(default)]
@@ -103,11 +119,70 @@ pub enum RouteError {
 }
 
 impl Registry {
-    /// Parses a registry (TOML) and checks its consistency.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let r: Registry = toml::from_str(text).map_err(|e| format!("registry: {e}"))?;
+    /// The registry of `topology` with the services and access table of `text` (TOML),
+    /// checked for consistency.
+    pub fn new(topology: &Topology, text: &str) -> Result<Self, String> {
+        let mut r: Registry = toml::from_str(text).map_err(|e| format!("registry: {e}"))?;
+        r.gateways = topology
+            .gateways
+            .iter()
+            .map(|g| GatewayEntry {
+                id: g.id.clone(),
+                lane: g.lane.clone(),
+                region: g.region.clone(),
+                endpoint: None,
+            })
+            .collect();
+        r.systems = topology
+            .systems
+            .iter()
+            .map(|s| SystemEntry {
+                id: s.id.clone(),
+                gateway: s.gateway.clone(),
+                endpoint: None,
+            })
+            .collect();
+        for svc in &mut r.services {
+            if let Some(kind) = svc.regional {
+                svc.regions = topology
+                    .systems_of(kind)
+                    .filter_map(|s| Some((s.region.clone()?, s.id.clone())))
+                    .collect();
+                if svc.regions.is_empty() {
+                    return Err(format!(
+                        "registry: service {} is provided by {kind} in each region, and no region has one",
+                        svc.id
+                    ));
+                }
+            }
+        }
+        let mut access = Vec::new();
+        for a in std::mem::take(&mut r.access) {
+            match (a.kind, a.sender.is_empty()) {
+                (Some(kind), true) => {
+                    access.extend(topology.systems_of(kind).map(|s| AccessRule {
+                        sender: s.id.clone(),
+                        kind: None,
+                        services: a.services.clone(),
+                    }))
+                }
+                (None, false) => access.push(a),
+                _ => {
+                    return Err(format!(
+                        "registry: an access rule names either a sender or a kind (services {:?})",
+                        a.services
+                    ));
+                }
+            }
+        }
+        r.access = access;
         r.check()?;
         Ok(r)
+    }
+
+    /// The shipped registry on the shipped topology.
+    pub fn shipped() -> Self {
+        Registry::new(&Topology::shipped(), DEFAULT_REGISTRY).expect("the shipped registry")
     }
 
     fn check(&self) -> Result<(), String> {
@@ -127,9 +202,9 @@ impl Registry {
             }
         }
         for svc in &self.services {
-            match (&svc.provider, svc.regions.is_empty()) {
-                (Some(p), true) if systems.contains_key(p.as_str()) => {}
-                (None, false) => {
+            match (&svc.provider, svc.regional.is_some()) {
+                (Some(p), false) if systems.contains_key(p.as_str()) => {}
+                (None, true) => {
                     for (region, sys) in &svc.regions {
                         if !systems.contains_key(sys.as_str()) {
                             return Err(format!(
@@ -141,7 +216,7 @@ impl Registry {
                 }
                 _ => {
                     return Err(format!(
-                        "registry: service {} needs either a known provider or regions",
+                        "registry: service {} needs either a known provider or a regional kind",
                         svc.id
                     ));
                 }
@@ -260,7 +335,7 @@ mod tests {
 
     #[test]
     fn default_registry_routes_both_ways() {
-        let r = Registry::from_toml(DEFAULT_REGISTRY).unwrap();
+        let r = Registry::shipped();
         let svc = r.service("mio.application.submit").unwrap();
         assert_eq!(r.recipient(svc, "almaty").unwrap(), "mio-almaty");
         assert!(matches!(
@@ -296,12 +371,33 @@ mod tests {
 
     #[test]
     fn inconsistent_registries_are_refused() {
+        let t = Topology::shipped();
         let bad = DEFAULT_REGISTRY.replace("provider = \"enis\"", "provider = \"nobody\"");
         assert!(
-            Registry::from_toml(&bad)
+            Registry::new(&t, &bad)
                 .unwrap_err()
                 .contains("enis.poa.check")
         );
-        assert!(Registry::from_toml("gateways = 3").is_err());
+        // who exists is the topology's, not the file's
+        assert!(
+            Registry::new(&t, "[[gateways]]\nid = \"x\"")
+                .unwrap_err()
+                .contains("unknown field `gateways`")
+        );
+        let both = DEFAULT_REGISTRY.replace(
+            "[[access]]\nsender = \"portal\"",
+            "[[access]]\nsender = \"portal\"\nkind = \"portal\"",
+        );
+        assert!(
+            Registry::new(&t, &both)
+                .unwrap_err()
+                .contains("either a sender or a kind")
+        );
+        let nowhere = DEFAULT_REGISTRY.replace("regional = \"mio-is\"", "regional = \"enis\"");
+        assert!(
+            Registry::new(&t, &nowhere)
+                .unwrap_err()
+                .contains("no region has one")
+        );
     }
 }

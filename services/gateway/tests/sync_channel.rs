@@ -238,7 +238,7 @@ async fn revoked_and_expired_system_certificates_are_refused() {
     let w = world().await;
     let mut pki = egov_pki::PkiDir::open(&w.pki).unwrap();
     let sys = egov_pki::systems::by_id("portal").unwrap();
-    let spec = SubjectSpec::system(sys.id, sys.organization, sys.bin);
+    let spec = SubjectSpec::system(&sys.id, &sys.organization, &sys.bin);
     let now = time::OffsetDateTime::now_utc();
 
     let revoked = pki
@@ -617,7 +617,7 @@ async fn a_revoked_client_certificate_is_refused() {
     let w = world().await;
     let mut pki = egov_pki::PkiDir::open(&w.pki).unwrap();
     let sys = egov_pki::systems::by_id("portal").unwrap();
-    let spec = SubjectSpec::system(sys.id, sys.organization, sys.bin);
+    let spec = SubjectSpec::system(&sys.id, &sys.organization, &sys.bin);
     let now = time::OffsetDateTime::now_utc();
     let tls = pki
         .issue(

@@ -28,10 +28,6 @@ use tokio_util::sync::CancellationToken;
 
 /// The lane name.
 pub const LANE: &str = "ГБД ФЛ";
-/// Fixed local gRPC port.
-pub const GRPC_PORT: u16 = 7200;
-/// Fixed local HTTP port (health, metrics).
-pub const HTTP_PORT: u16 = 7201;
 /// The default schema.
 pub const SCHEMA: &str = "gbd_fl";
 
@@ -47,13 +43,17 @@ pub struct Config {
     pub system: egov_system::Config,
     /// A field policy file instead of the shipped one.
     pub policy_file: Option<PathBuf>,
+    /// The region codes addresses are checked in (the deployment's topology).
+    pub regions: Vec<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
+        let topology = egov_topology::Topology::shipped();
         Config {
-            system: egov_system::Config::new("gbd-fl", SCHEMA, GRPC_PORT, HTTP_PORT),
+            system: egov_system::Config::of(&topology, "gbd-fl", SCHEMA),
             policy_file: None,
+            regions: topology.regions.iter().map(|r| r.code.clone()).collect(),
         }
     }
 }
@@ -73,6 +73,7 @@ pub enum Error {
 pub struct GbdFl {
     bound: egov_system::Bound,
     policy: policy::Policy,
+    regions: Vec<String>,
 }
 
 impl GbdFl {
@@ -85,7 +86,11 @@ impl GbdFl {
         };
         let policy = policy::Policy::from_toml(&text).map_err(Error::Policy)?;
         let bound = egov_system::Bound::build(config.system, &MIGRATOR).await?;
-        Ok(GbdFl { bound, policy })
+        Ok(GbdFl {
+            bound,
+            policy,
+            regions: config.regions,
+        })
     }
 
     /// The bound gRPC address.
@@ -106,7 +111,11 @@ impl GbdFl {
     /// Serves until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
         let identity = self.bound.identity()?;
-        let handler = Arc::new(service::Registry::new(self.bound.pool.clone(), self.policy));
+        let handler = Arc::new(service::Registry::new(
+            self.bound.pool.clone(),
+            self.policy,
+            self.regions,
+        ));
         self.bound
             .run_sync(identity, handler, axum::Router::new(), LANE, shutdown)
             .await?;

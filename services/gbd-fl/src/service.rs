@@ -16,13 +16,12 @@ use sqlx::PgPool;
 use crate::policy::{Policy, withheld};
 use crate::store::{self, Access, PersonRow};
 
-/// The region codes ГБД ФЛ knows addresses in.
-pub const REGIONS: [&str; 3] = ["almaty", "atyrau", "nko"];
-
 /// The handler behind ГБД ФЛ's `SyncChannel`.
 pub struct Registry {
     pool: PgPool,
     policy: Policy,
+    /// The region codes of the deployment's topology.
+    regions: Vec<String>,
 }
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -116,9 +115,14 @@ pub fn same_place(a: &str, b: &str) -> bool {
 }
 
 impl Registry {
-    /// A handler over the registry's database with a field policy.
-    pub fn new(pool: PgPool, policy: Policy) -> Self {
-        Registry { pool, policy }
+    /// A handler over the registry's database with a field policy, knowing the region
+    /// codes of the deployment.
+    pub fn new(pool: PgPool, policy: Policy, regions: Vec<String>) -> Self {
+        Registry {
+            pool,
+            policy,
+            regions,
+        }
     }
 
     fn access(
@@ -288,11 +292,14 @@ impl Registry {
             ));
         }
         if let Some(region) = &r.region
-            && !REGIONS.contains(&region.as_str())
+            && !self.regions.contains(region)
         {
             return Err(refuse(
                 errors::INVALID_REQUEST,
-                format!("unknown region code {region:?} (known: almaty, atyrau, nko)"),
+                format!(
+                    "unknown region code {region:?} (known: {})",
+                    self.regions.join(", ")
+                ),
                 serde_json::Value::Null,
             ));
         }

@@ -28,6 +28,7 @@ async fn setup_with(registry: Option<String>) -> Setup {
     let cfg = egov_gbd_fl::Config {
         system: w.system_config("gbd-fl", "gbd_fl"),
         policy_file: None,
+        ..Default::default()
     };
     let gbd = egov_gbd_fl::GbdFl::build(cfg).await.unwrap();
     load_fixtures(&w.db.url).await;
@@ -468,6 +469,7 @@ async fn only_the_gateway_may_call_and_only_signed_requests_are_answered() {
     let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
         system: w.system_config("gbd-fl", "gbd_fl"),
         policy_file: None,
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -528,6 +530,7 @@ async fn health_and_metrics() {
     let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
         system: w.system_config("gbd-fl", "gbd_fl"),
         policy_file: None,
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -570,6 +573,7 @@ async fn a_bad_policy_file_stops_the_start() {
     let err = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
         system: w.system_config("gbd-fl", "gbd_fl"),
         policy_file: Some(bad),
+        ..Default::default()
     })
     .await
     .err()

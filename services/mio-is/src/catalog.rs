@@ -1,5 +1,6 @@
-//! The regulations this ИС МИО runs: every file whose `system` is its own, from the
-//! shipped folder and any extra folders of the configuration.
+//! The regulations this ИС МИО runs: the files the deployment's topology names for it
+//! (or, when it names none, every file whose `system` is its own), from the shipped
+//! folder and any extra folders of the configuration.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,9 +17,16 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads the files of `dirs` and keeps those of `system_id`. Any problem in any file
-    /// stops the start (`file:line: problem`).
-    pub fn load(system_id: &str, dirs: &[PathBuf]) -> Result<Catalog, String> {
+    /// Loads the files of `dirs` and keeps those named in `files` (every file of
+    /// `system_id` when `files` is empty). Any problem in any file stops the start
+    /// (`file:line: problem`), and so does a named file that is missing, or that is
+    /// another system's or another region's.
+    pub fn load(
+        system_id: &str,
+        region: &str,
+        dirs: &[PathBuf],
+        files: &[String],
+    ) -> Result<Catalog, String> {
         let mut all = Vec::new();
         for d in dirs {
             let mut regs = egov_regulation::load_dir(d).map_err(|p| p.to_string())?;
@@ -33,9 +41,46 @@ impl Catalog {
                 ));
             }
         }
+        let named = |r: &Regulation| {
+            std::path::Path::new(&r.file)
+                .file_name()
+                .is_some_and(|n| files.iter().any(|f| n == f.as_str()))
+        };
+        for f in files {
+            let Some(r) = all
+                .iter()
+                .find(|r| named(r) && r.file.ends_with(f.as_str()))
+            else {
+                return Err(format!(
+                    "{f}: the topology names it for {system_id}, and no folder of regulations ({}) has it",
+                    dirs.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            };
+            if r.system != system_id {
+                return Err(format!(
+                    "{}: system = {:?}, and the topology names it for {system_id}",
+                    r.file, r.system
+                ));
+            }
+            if r.region != region {
+                return Err(format!(
+                    "{}: region = {:?}, and {system_id} is in {region:?}",
+                    r.file, r.region
+                ));
+            }
+        }
         let regulations: Vec<Arc<Regulation>> = all
             .into_iter()
-            .filter(|r| r.system == system_id)
+            .filter(|r| {
+                if files.is_empty() {
+                    r.system == system_id
+                } else {
+                    named(r)
+                }
+            })
             .map(Arc::new)
             .collect();
         if regulations.is_empty() {

@@ -53,13 +53,6 @@ use crate::engine::Engine;
 /// The lane name.
 pub const LANE: &str = "ИС МИО / АРМ РШЭП";
 
-/// The three instances: system, region, gateway, gRPC port, HTTP (АРМ) port.
-pub const INSTANCES: [(&str, &str, &str, u16, u16); 3] = [
-    ("mio-almaty", "almaty", "rshep-almaty", 7300, 7380),
-    ("mio-atyrau", "atyrau", "rshep-atyrau", 7301, 7381),
-    ("mio-nko", "nko", "rshep-nko", 7302, 7382),
-];
-
 /// The password of the seeded employee accounts unless configured (test material).
 pub const DEFAULT_EMPLOYEE_PASSWORD: &str = "egov-test";
 
@@ -82,6 +75,9 @@ pub struct Config {
     pub nats_prefix: String,
     /// Folders of regulation files (default: `regulations/`).
     pub regulation_dirs: Vec<PathBuf>,
+    /// The files of those folders this system runs (the topology's list); empty: every
+    /// file whose `system` is this one.
+    pub regulation_files: Vec<String>,
     /// The password of the seeded employee accounts (test material).
     pub employee_password: String,
     /// How often the SLA monitor scans, seconds.
@@ -105,43 +101,35 @@ fn default_regulations() -> Vec<PathBuf> {
 
 impl Default for Config {
     fn default() -> Self {
-        Config::for_system("mio-almaty")
+        Config::for_system(&egov_topology::Topology::shipped(), "mio-almaty")
+            .expect("the shipped topology has mio-almaty")
     }
 }
 
 impl Config {
-    /// The local defaults of one of the three instances.
-    pub fn for_system(system_id: &str) -> Self {
-        let (sys, region, gateway, grpc, http) = INSTANCES
-            .iter()
-            .copied()
-            .find(|i| i.0 == system_id)
-            .unwrap_or(INSTANCES[0]);
-        let mut system = egov_system::Config::new(sys, &sys.replace('-', "_"), grpc, http);
-        system.gateways = vec![gateway.to_string()];
-        Config {
+    /// The local defaults of the ИС МИО `system_id` of `topology`: its region, gateway,
+    /// fixed ports and regulation files. None when the topology has no such ИС МИО.
+    pub fn for_system(topology: &egov_topology::Topology, system_id: &str) -> Option<Self> {
+        let sys = topology
+            .system(system_id)
+            .filter(|s| s.kind == egov_topology::Kind::MioIs)?;
+        let gateway = topology.gateway(&sys.gateway)?;
+        let system = egov_system::Config::of(topology, system_id, &system_id.replace('-', "_"));
+        Some(Config {
             system,
-            region: region.into(),
-            gateway_id: gateway.into(),
-            gateway_addr: format!("127.0.0.1:{}", egov_gateway_port(gateway)),
+            region: sys.region.clone().unwrap_or_default(),
+            gateway_id: gateway.id.clone(),
+            gateway_addr: format!("127.0.0.1:{}", gateway.grpc_port),
             nats_url: "nats://127.0.0.1:4222".into(),
             nats_prefix: String::new(),
             regulation_dirs: default_regulations(),
+            regulation_files: sys.regulations.clone(),
             employee_password: DEFAULT_EMPLOYEE_PASSWORD.into(),
             sla_interval_secs: 30,
             session_hours: 8,
             ack_wait_secs: 30,
             intake_concurrency: 8,
-        }
-    }
-}
-
-fn egov_gateway_port(id: &str) -> u16 {
-    match id {
-        "rshep-almaty" => 7101,
-        "rshep-atyrau" => 7102,
-        "rshep-nko" => 7103,
-        _ => 7100,
+        })
     }
 }
 
@@ -173,8 +161,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 impl MioIs {
     /// Loads the regulations, opens the schema, seeds the employee accounts, binds.
     pub async fn build(config: Config, clock: Clock) -> Result<Self, Error> {
-        let catalog = Catalog::load(&config.system.system_id, &config.regulation_dirs)
-            .map_err(Error::Regulations)?;
+        let catalog = Catalog::load(
+            &config.system.system_id,
+            &config.region,
+            &config.regulation_dirs,
+            &config.regulation_files,
+        )
+        .map_err(Error::Regulations)?;
         let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
         let identity = bound.identity()?;
         let issuing = egov_pki::PkiDir::open(&config.system.pki_dir)

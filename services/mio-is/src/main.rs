@@ -15,12 +15,20 @@ struct Settings {
 impl Validate for Settings {
     fn validate(&self) -> Result<(), egov_config::Error> {
         self.common.validate()?;
+        let topology = self.common.topology()?;
         if let Some(s) = &self.mio_system
-            && !egov_mio_is::INSTANCES.iter().any(|i| i.0 == s)
+            && egov_mio_is::Config::for_system(&topology, s).is_none()
         {
             return Err(egov_config::Error::invalid(
                 "mio_system",
-                format!("{s:?} is not mio-almaty, mio-atyrau or mio-nko"),
+                format!(
+                    "{s:?} is not an ИС МИО of the topology ({})",
+                    topology
+                        .systems_of(egov_topology::Kind::MioIs)
+                        .map(|s| s.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ));
         }
         Ok(())
@@ -34,10 +42,12 @@ async fn main() -> std::process::ExitCode {
         |s: &Settings| &s.common,
         |s, cancel| async move {
             let system = s.mio_system.clone().unwrap_or_else(|| "mio-almaty".into());
-            let mut cfg = s
-                .mio
-                .clone()
-                .unwrap_or_else(|| egov_mio_is::Config::for_system(&system));
+            let topology = s.common.topology().map_err(|e| e.to_string())?;
+            let mut cfg = match s.mio.clone() {
+                Some(c) => c,
+                None => egov_mio_is::Config::for_system(&topology, &system)
+                    .ok_or_else(|| format!("{system} is not an ИС МИО of the topology"))?,
+            };
             cfg.system.database_url = s.common.database_url.clone();
             cfg.system.pki_dir = s.common.pki_dir();
             cfg.nats_url = s.common.nats_url.clone();

@@ -59,16 +59,14 @@ pub struct Config {
     pub crl_validity_hours: i64,
 }
 
-/// Fixed local port of the uc HTTP endpoint (CRL, OCSP).
-pub const HTTP_PORT: u16 = 7010;
-/// Fixed local port of the uc gRPC endpoint.
-pub const GRPC_PORT: u16 = 7011;
-
 impl Default for Config {
+    /// The fixed local ports of the shipped topology (HTTP: CRL, OCSP; gRPC).
     fn default() -> Self {
+        let topology = egov_topology::Topology::shipped();
+        let uc = topology.system("uc").expect("the shipped topology has uc");
         Config {
-            http_addr: SocketAddr::from(([127, 0, 0, 1], HTTP_PORT)),
-            grpc_addr: SocketAddr::from(([127, 0, 0, 1], GRPC_PORT)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], uc.http_port)),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], uc.grpc_port)),
             pki_dir: PathBuf::from(".egov/pki"),
             database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
             schema: "uc".into(),

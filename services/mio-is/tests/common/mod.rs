@@ -52,12 +52,28 @@ pub fn test_regulations() -> PathBuf {
 
 /// A world with the ИС МИО of `systems` running.
 pub async fn env(systems: &[&str]) -> Env {
-    let mut w = World::new(&["shep", "rshep-almaty", "rshep-atyrau", "rshep-nko"]).await;
+    env_in(None, &[], systems).await
+}
+
+/// A world of the topology in `topology_dir` (the shipped one when none), with every
+/// gateway of it and the ИС МИО of `systems`, reading regulation files also from
+/// `regulation_dirs`.
+pub async fn env_in(
+    topology_dir: Option<PathBuf>,
+    regulation_dirs: &[PathBuf],
+    systems: &[&str],
+) -> Env {
+    let topology = egov_topology::Topology::open(topology_dir.as_deref()).unwrap();
+    let gateways: Vec<&str> = topology.gateways.iter().map(|g| g.id.as_str()).collect();
+    let mut opts = egov_testkit::Options::new(&gateways);
+    opts.topology_dir = topology_dir.clone();
+    let mut w = World::with(opts).await;
     let clock = Clock::manual();
     // ГБД ФЛ with the named citizens
     let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
         system: w.system_config("gbd-fl", "gbd_fl"),
         policy_file: None,
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -77,7 +93,8 @@ pub async fn env(systems: &[&str]) -> Env {
 
     let mut built = Vec::new();
     for sys in systems {
-        let mut cfg = egov_mio_is::Config::for_system(sys);
+        let mut cfg = egov_mio_is::Config::for_system(&w.topology, sys)
+            .unwrap_or_else(|| panic!("{sys} is not an ИС МИО of the topology"));
         let base = w.system_config(sys, &sys.replace('-', "_"));
         cfg.system.pki_dir = base.pki_dir;
         cfg.system.database_url = base.database_url;
@@ -86,6 +103,12 @@ pub async fn env(systems: &[&str]) -> Env {
         cfg.nats_url = egov_devenv_nats();
         cfg.nats_prefix = w.prefix.clone();
         cfg.regulation_dirs = vec![egov_regulation::shipped_dir(), test_regulations()];
+        cfg.regulation_dirs.extend(regulation_dirs.iter().cloned());
+        if *sys == "mio-nko" {
+            // the test-only file of a new provider of mio-nko
+            cfg.regulation_files
+                .push("kyzylzhar-2026-housing-queue.toml".into());
+        }
         cfg.sla_interval_secs = 3600;
         cfg.ack_wait_secs = 5;
         let m = egov_mio_is::MioIs::build(cfg, clock.clone()).await.unwrap();
@@ -97,12 +120,11 @@ pub async fn env(systems: &[&str]) -> Env {
     for mut m in built {
         let system = m.system_id().to_string();
         m.set_gateway(&w.gateway_addr_of(&system));
-        let region = egov_mio_is::INSTANCES
-            .iter()
-            .find(|i| i.0 == system)
-            .unwrap()
-            .1
-            .to_string();
+        let region = w
+            .topology
+            .system(&system)
+            .and_then(|s| s.region.clone())
+            .expect("a regional system");
         let entry = Mio {
             system: system.clone(),
             region,
