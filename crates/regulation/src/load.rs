@@ -11,9 +11,19 @@ use toml::Spanned;
 
 use crate::model::*;
 
+mod categories;
 mod channel;
+mod conditions;
+mod documents;
+mod fields;
+mod lanes;
 mod procedure;
+mod providers;
+mod refusal_grounds;
+mod results;
+mod roles;
 mod spans;
+mod statuses;
 
 /// What the sections of a file declare, for the references of the others.
 struct Known<'a> {
@@ -24,6 +34,32 @@ struct Known<'a> {
     results: HashSet<&'a str>,
     channels: HashSet<&'a str>,
     statuses: &'a [StatusDef],
+}
+
+impl<'a> Known<'a> {
+    /// The steps and channels as the file declares them, the rest as validated.
+    fn new(
+        raw: &'a RawRegulation,
+        roles: &'a [Named],
+        lanes: &'a [Lane],
+        conditions: &'a [Condition],
+        results: &'a [ResultDoc],
+        statuses: &'a [StatusDef],
+    ) -> Self {
+        Known {
+            steps: raw.steps.iter().map(|s| s.id.get_ref().as_str()).collect(),
+            roles: roles.iter().map(|r| r.id.as_str()).collect(),
+            lanes,
+            conditions: conditions.iter().map(|c| c.id.as_str()).collect(),
+            results: results.iter().map(|r| r.id.as_str()).collect(),
+            channels: raw
+                .channels
+                .iter()
+                .map(|c| c.id.get_ref().as_str())
+                .collect(),
+            statuses,
+        }
+    }
 }
 
 /// One problem in a file.
@@ -466,43 +502,6 @@ impl Ctx<'_> {
     }
 }
 
-/// A status as a step names it: a file status (`[[statuses]]`) or a base status, as
-/// `(base, the id written)`.
-fn status(
-    ctx: &mut Ctx<'_>,
-    statuses: &[StatusDef],
-    s: &Option<S>,
-) -> (Option<Status>, Option<String>) {
-    let Some(s) = s.as_ref() else {
-        return (None, None);
-    };
-    if let Some(def) = statuses.iter().find(|d| d.id == *s.get_ref()) {
-        return (Some(def.base), Some(def.id.clone()));
-    }
-    match Status::parse(s.get_ref()) {
-        Some(Status::Rejected) | None => {
-            let mut known: Vec<&str> = statuses.iter().map(|d| d.id.as_str()).collect();
-            known.extend([
-                "received",
-                "in_progress",
-                "completed",
-                "refused",
-                "returned",
-            ]);
-            ctx.at(
-                s,
-                format!(
-                    "unknown status {:?} (known: {})",
-                    s.get_ref(),
-                    known.join(", ")
-                ),
-            );
-            (None, None)
-        }
-        Some(x) => (Some(x), Some(x.as_str().to_string())),
-    }
-}
-
 /// A `derived = "<why>"`: the reason must say something.
 fn reason(ctx: &mut Ctx<'_>, s: &Option<S>, what: &str) -> Option<String> {
     let s = s.as_ref()?;
@@ -513,36 +512,6 @@ fn reason(ctx: &mut Ctx<'_>, s: &Option<S>, what: &str) -> Option<String> {
         );
     }
     Some(s.get_ref().clone())
-}
-
-/// `condition` or `conditions`, each one known.
-fn conditions(
-    ctx: &mut Ctx<'_>,
-    one: &Option<S>,
-    many: &[S],
-    known: &HashSet<&str>,
-    what: &str,
-) -> Vec<String> {
-    if let (Some(c), false) = (one, many.is_empty()) {
-        ctx.at(
-            c,
-            format!("{what}: give `condition` or `conditions`, not both"),
-        );
-    }
-    let mut out = Vec::new();
-    for c in one.iter().chain(many) {
-        if !known.contains(c.get_ref().as_str()) {
-            ctx.at(c, format!("{what}: unknown condition {:?}", c.get_ref()));
-        }
-        if out.contains(c.get_ref()) {
-            ctx.at(
-                c,
-                format!("{what}: condition {:?} named twice", c.get_ref()),
-            );
-        }
-        out.push(c.get_ref().clone());
-    }
-    out
 }
 
 /// Loads and validates one regulation from its text; `file` names it in problems.
@@ -634,22 +603,15 @@ pub fn load_files(paths: &[std::path::PathBuf]) -> Result<Vec<Regulation>, Probl
     }
 }
 
-const SYSTEMS: [&str; 14] = [
-    "mio",
-    "portal",
-    "shep",
-    "rshep",
-    "gbd-fl",
-    "enis",
-    "con-is",
-    "uc",
-    "citizen",
-    "employee",
-    "operator",
-    "courier",
-    "state-corp",
-    "notary",
-];
+/// The entries of a table of ids and names (roles, categories).
+fn named(ctx: &mut Ctx<'_>, v: &[RawNamed], what: &str) -> Vec<Named> {
+    v.iter()
+        .map(|n| Named {
+            id: ctx.id(&n.id, what),
+            name: ctx.text(&n.name, &format!("{what} name")),
+        })
+        .collect()
+}
 
 fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
     let id = ctx.id(&raw.id, "regulation");
@@ -695,194 +657,17 @@ fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
         );
     }
 
-    // tables with ids
-    ctx.unique(raw.providers.iter().map(|p| &p.id), "provider");
-    ctx.unique(raw.roles.iter().map(|p| &p.id), "role");
-    ctx.unique(raw.lanes.iter().map(|p| &p.id), "lane");
-    ctx.unique(raw.categories.iter().map(|p| &p.id), "category");
-    ctx.unique(raw.fields.iter().map(|p| &p.id), "field");
-    ctx.unique(raw.documents.iter().map(|p| &p.id), "document");
-    ctx.unique(raw.refusal_grounds.iter().map(|p| &p.id), "refusal ground");
-    ctx.unique(raw.conditions.iter().map(|p| &p.id), "condition");
-    ctx.unique(raw.results.iter().map(|p| &p.id), "result");
-
-    if raw.providers.is_empty() {
-        ctx.at(&raw.id, "no [[providers]]");
-    }
-    if raw.categories.is_empty() {
-        ctx.at(&raw.id, "no [[categories]]");
-    }
-    let providers: Vec<Provider> = raw
-        .providers
-        .iter()
-        .map(|p| {
-            let bin = p.bin.get_ref();
-            if bin.len() != 12 || !bin.bytes().all(|b| b.is_ascii_digit()) {
-                ctx.at(&p.bin, format!("BIN {bin:?} must be 12 digits"));
-            }
-            Provider {
-                id: ctx.id(&p.id, "provider"),
-                bin: bin.clone(),
-                name: ctx.text(&p.name, "provider name"),
-                address: p.address.as_ref().map(|a| ctx.text(a, "provider address")),
-                phone: p.phone.clone(),
-                hours: p.hours.as_ref().map(|a| ctx.text(a, "provider hours")),
-            }
-        })
-        .collect();
-    let named = |ctx: &mut Ctx<'_>, v: &[RawNamed], what: &str| -> Vec<Named> {
-        v.iter()
-            .map(|n| Named {
-                id: ctx.id(&n.id, what),
-                name: ctx.text(&n.name, &format!("{what} name")),
-            })
-            .collect()
-    };
-    let roles = named(ctx, &raw.roles, "role");
-    let categories = named(ctx, &raw.categories, "category");
-    let lanes: Vec<Lane> = raw
-        .lanes
-        .iter()
-        .map(|l| {
-            if !SYSTEMS.contains(&l.system.get_ref().as_str()) {
-                ctx.at(
-                    &l.system,
-                    format!(
-                        "lane system {:?} is not one of {}",
-                        l.system.get_ref(),
-                        SYSTEMS.join(", ")
-                    ),
-                );
-            }
-            Lane {
-                id: ctx.id(&l.id, "lane"),
-                system: l.system.get_ref().clone(),
-                name: ctx.text(&l.name, "lane name"),
-            }
-        })
-        .collect();
-    let lane_ids: HashSet<&str> = lanes.iter().map(|l| l.id.as_str()).collect();
-    let role_ids: HashSet<&str> = roles.iter().map(|r| r.id.as_str()).collect();
-    let category_ids: HashSet<&str> = categories.iter().map(|c| c.id.as_str()).collect();
-
-    let fields: Vec<Field> = raw
-        .fields
-        .iter()
-        .map(|f| {
-            let kind = FieldKind::parse(f.kind.get_ref()).unwrap_or_else(|| {
-                ctx.at(
-                    &f.kind,
-                    format!(
-                        "unknown field kind {:?} (known: iin, text, date, number, email, phone, category, bool)",
-                        f.kind.get_ref()
-                    ),
-                );
-                FieldKind::Text
-            });
-            Field {
-                id: ctx.id(&f.id, "field"),
-                kind,
-                required: f.required,
-                name: ctx.text(&f.name, "field name"),
-            }
-        })
-        .collect();
-    let documents: Vec<Document> = raw
-        .documents
-        .iter()
-        .map(|d| {
-            for c in &d.categories {
-                if !category_ids.contains(c.get_ref().as_str()) {
-                    ctx.at(
-                        c,
-                        format!(
-                            "document {:?}: unknown category {:?}",
-                            d.id.get_ref(),
-                            c.get_ref()
-                        ),
-                    );
-                }
-            }
-            Document {
-                id: ctx.id(&d.id, "document"),
-                name: ctx.text(&d.name, "document name"),
-                required: d.required,
-                categories: d.categories.iter().map(|c| c.get_ref().clone()).collect(),
-            }
-        })
-        .collect();
-    let refusal_grounds: Vec<Named> = raw
-        .refusal_grounds
-        .iter()
-        .map(|g| Named {
-            id: ctx.id(&g.id, "refusal ground"),
-            name: ctx.text(&g.text, "refusal ground"),
-        })
-        .collect();
-    let conditions: Vec<Condition> = raw
-        .conditions
-        .iter()
-        .map(|c| {
-            if !lane_ids.contains(c.checked_by.get_ref().as_str()) {
-                ctx.at(
-                    &c.checked_by,
-                    format!(
-                        "condition {:?}: unknown lane {:?}",
-                        c.id.get_ref(),
-                        c.checked_by.get_ref()
-                    ),
-                );
-            }
-            Condition {
-                id: ctx.id(&c.id, "condition"),
-                checked_by: c.checked_by.get_ref().clone(),
-                text: ctx.text(&c.text, "condition"),
-                on_failure: ctx.text(&c.on_failure, "condition on_failure"),
-                derived: reason(ctx, &c.derived, &format!("condition {:?}", c.id.get_ref())),
-            }
-        })
-        .collect();
-    let condition_ids: HashSet<&str> = conditions.iter().map(|c| c.id.as_str()).collect();
-    let statuses = statuses(ctx, &raw.statuses);
-    let results: Vec<ResultDoc> = raw
-        .results
-        .iter()
-        .map(|r| {
-            let kind = ResultKind::parse(r.kind.get_ref()).unwrap_or_else(|| {
-                ctx.at(&r.kind, format!("unknown result kind {:?} (known: registration, refusal, return, assignment)", r.kind.get_ref()));
-                ResultKind::Refusal
-            });
-            let final_status = match Status::parse(r.final_status.get_ref()) {
-                Some(s @ (Status::Completed | Status::Refused | Status::Returned)) => s,
-                _ => {
-                    ctx.at(&r.final_status, format!("final_status {:?} must be completed, refused or returned", r.final_status.get_ref()));
-                    Status::Completed
-                }
-            };
-            ResultDoc {
-                id: ctx.id(&r.id, "result"),
-                kind,
-                final_status,
-                title: ctx.text(&r.title, "result title"),
-                body: ctx.text(&r.body, "result body"),
-            }
-        })
-        .collect();
-    let result_ids: HashSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
-    let channel_ids: HashSet<&str> = raw
-        .channels
-        .iter()
-        .map(|c| c.id.get_ref().as_str())
-        .collect();
-    let known = Known {
-        steps: raw.steps.iter().map(|s| s.id.get_ref().as_str()).collect(),
-        roles: role_ids,
-        lanes: &lanes,
-        conditions: condition_ids,
-        results: result_ids,
-        channels: channel_ids,
-        statuses: &statuses,
-    };
+    let providers = providers::providers(ctx, raw);
+    let roles = roles::roles(ctx, raw);
+    let lanes = lanes::lanes(ctx, raw);
+    let categories = categories::categories(ctx, raw);
+    let fields = fields::fields(ctx, raw);
+    let documents = documents::documents(ctx, raw, &categories);
+    let refusal_grounds = refusal_grounds::refusal_grounds(ctx, raw);
+    let conditions = conditions::conditions(ctx, raw, &lanes);
+    let statuses = statuses::statuses(ctx, raw);
+    let results = results::results(ctx, raw);
+    let known = Known::new(raw, &roles, &lanes, &conditions, &results, &statuses);
     let steps = procedure::steps(ctx, raw, &known);
     graph_checks(ctx, raw, &steps);
     let channels = channel::channels(ctx, raw, &known);
@@ -1001,40 +786,6 @@ fn graph_checks(ctx: &mut Ctx<'_>, raw: &RawRegulation, steps: &[Step]) {
             });
         }
     }
-}
-
-fn statuses(ctx: &mut Ctx<'_>, raw: &[RawStatus]) -> Vec<StatusDef> {
-    ctx.unique(raw.iter().map(|s| &s.id), "status");
-    raw.iter()
-        .map(|s| {
-            let id = ctx.id(&s.id, "status");
-            if Status::parse(&id).is_some() {
-                ctx.at(
-                    &s.id,
-                    format!("status id {id:?} is a base status: give the file's own id"),
-                );
-            }
-            let base = match Status::parse(s.base.get_ref()) {
-                Some(Status::Rejected) | None => {
-                    ctx.at(
-                        &s.base,
-                        format!(
-                            "status {id:?}: base {:?} must be received, in_progress, completed, refused or returned",
-                            s.base.get_ref()
-                        ),
-                    );
-                    Status::Received
-                }
-                Some(b) => b,
-            };
-            StatusDef {
-                derived: reason(ctx, &s.derived, &format!("status {id:?}")),
-                id,
-                base,
-                name: ctx.text(&s.name, "status name"),
-            }
-        })
-        .collect()
 }
 
 /// Which steps the first one reaches, given each step's successors (indices).

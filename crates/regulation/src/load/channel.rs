@@ -208,11 +208,11 @@ fn step(
         ),
         _ => {}
     }
-    let conds = conditions(ctx, &s.condition, &s.conditions, &known.conditions, &what);
+    let conds = conditions::decided(ctx, &s.condition, &s.conditions, &known.conditions, &what);
     if !s.branches.is_empty() && conds.is_empty() {
         ctx.at(&s.id, format!("{what} branches without a condition"));
     }
-    let (status, stage) = status(ctx, known.statuses, &s.status);
+    let (status, stage) = statuses::resolve(ctx, known.statuses, &s.status);
     ChannelStep {
         lane: s.lane.get_ref().clone(),
         actor: s.actor.get_ref().clone(),

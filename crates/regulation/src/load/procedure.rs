@@ -150,7 +150,7 @@ fn step(ctx: &mut Ctx<'_>, i: usize, s: &RawStep, known: &Known<'_>) -> Step {
             format!("step {sid:?}: deadline_derived without a deadline"),
         );
     }
-    let (st, stage) = status(ctx, known.statuses, &s.status);
+    let (st, stage) = statuses::resolve(ctx, known.statuses, &s.status);
     if let Some(n) = &s.next {
         check_next(ctx, n, &sid, known);
     }
@@ -204,7 +204,7 @@ fn step(ctx: &mut Ctx<'_>, i: usize, s: &RawStep, known: &Known<'_>) -> Step {
         }
         _ => {}
     }
-    let conds = conditions(
+    let conds = conditions::decided(
         ctx,
         &s.condition,
         &s.conditions,
@@ -276,7 +276,7 @@ fn outcomes(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
                         format!("step {sid:?}, outcome {oid:?}: a variant changes nothing (give result, next or status, or mark it derived along the channel)"),
                     );
                 }
-                let (status, stage) = status(ctx, known.statuses, &v.status);
+                let (status, stage) = statuses::resolve(ctx, known.statuses, &v.status);
                 OutcomeVariant {
                     channel: v.channel.get_ref().clone(),
                     result: v.result.as_ref().map(|r| r.get_ref().clone()),
@@ -288,7 +288,7 @@ fn outcomes(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
                 }
             })
             .collect();
-        let (status, stage) = status(ctx, known.statuses, &o.status);
+        let (status, stage) = statuses::resolve(ctx, known.statuses, &o.status);
         outcomes.push(Outcome {
             next: o.next.get_ref().clone(),
             name: o.name.as_ref().map(|n| ctx.text(n, "outcome name")),
@@ -332,7 +332,7 @@ fn variants(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
                     format!("step {sid:?}: a variant's deadline_text or deadline_derived needs its deadline"),
                 );
             }
-            let (status, stage) = status(ctx, known.statuses, &v.status);
+            let (status, stage) = statuses::resolve(ctx, known.statuses, &v.status);
             StepVariant {
                 channel: v.channel.get_ref().clone(),
                 deadline: v
