@@ -16,6 +16,7 @@ mod channel;
 mod conditions;
 mod documents;
 mod fields;
+mod header;
 mod lanes;
 mod procedure;
 mod providers;
@@ -613,179 +614,34 @@ fn named(ctx: &mut Ctx<'_>, v: &[RawNamed], what: &str) -> Vec<Named> {
         .collect()
 }
 
+/// Validates a parsed file section by section, in the order of the format: each section
+/// may name what those before it declare (the procedure and the channels also name each
+/// other's steps).
 fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
-    let id = ctx.id(&raw.id, "regulation");
-    if !["housing-queue", "housing-assistance"].contains(&raw.service.get_ref().as_str()) {
-        ctx.at(
-            &raw.service,
-            format!(
-                "unknown service {:?} (known: housing-queue, housing-assistance)",
-                raw.service.get_ref()
-            ),
-        );
-    }
-    if !["almaty", "atyrau", "nko"].contains(&raw.region.get_ref().as_str()) {
-        ctx.at(
-            &raw.region,
-            format!(
-                "unknown region {:?} (known: almaty, atyrau, nko)",
-                raw.region.get_ref()
-            ),
-        );
-    }
-    if !raw.system.get_ref().starts_with("mio-") {
-        ctx.at(
-            &raw.system,
-            format!(
-                "system {:?} is not an ИС МИО (mio-...)",
-                raw.system.get_ref()
-            ),
-        );
-    }
-    if !["ru", "kk"].contains(&raw.language.get_ref().as_str()) {
-        ctx.at(&raw.language, "language must be ru or kk");
-    }
-    if !["partial", "full"].contains(&raw.automation.get_ref().as_str()) {
-        ctx.at(&raw.automation, "automation must be partial or full");
-    }
-    if !["electronic", "paper", "electronic-and-paper"]
-        .contains(&raw.result_form.get_ref().as_str())
-    {
-        ctx.at(
-            &raw.result_form,
-            "result_form must be electronic, paper or electronic-and-paper",
-        );
-    }
-
-    let providers = providers::providers(ctx, raw);
-    let roles = roles::roles(ctx, raw);
-    let lanes = lanes::lanes(ctx, raw);
-    let categories = categories::categories(ctx, raw);
-    let fields = fields::fields(ctx, raw);
-    let documents = documents::documents(ctx, raw, &categories);
-    let refusal_grounds = refusal_grounds::refusal_grounds(ctx, raw);
-    let conditions = conditions::conditions(ctx, raw, &lanes);
-    let statuses = statuses::statuses(ctx, raw);
-    let results = results::results(ctx, raw);
-    let known = Known::new(raw, &roles, &lanes, &conditions, &results, &statuses);
-    let steps = procedure::steps(ctx, raw, &known);
-    graph_checks(ctx, raw, &steps);
-    let channels = channel::channels(ctx, raw, &known);
-    let spans = spans::spans(ctx, raw, &steps, &channels);
-    let total = ctx.deadline(&raw.total_deadline, "total_deadline");
-    if let Some(total) = total {
-        spans::check(
-            ctx,
-            &steps,
-            &channels,
-            &spans,
-            total,
-            raw.total_deadline.span().start,
-        );
-    }
-    let total_deadline = total.unwrap_or(Deadline::CalendarDays(30));
-    if channels.is_empty() {
-        ctx.at(&raw.id, "no [[channels]]: how do applications arrive?");
-    }
-
-    Regulation {
-        file: ctx.file.to_string(),
-        id,
-        service: raw.service.get_ref().clone(),
-        region: raw.region.get_ref().clone(),
-        system: raw.system.get_ref().clone(),
-        seed: raw.seed.clone(),
-        language: raw.language.get_ref().clone(),
-        automation: raw.automation.get_ref().clone(),
-        transactional: raw.transactional,
-        result_form: raw.result_form.get_ref().clone(),
-        total_deadline,
-        total_deadline_text: raw.total_deadline_text.clone(),
-        total_deadline_derived: reason(ctx, &raw.total_deadline_derived, "total_deadline"),
-        title: ctx.text(&raw.title, "title"),
-        service_name: ctx.text(&raw.service_name, "service_name"),
-        decree_number: raw.decree.number.clone(),
-        decree_date: ctx.date(&raw.decree.date, "decree date"),
-        decree_issuer: ctx.text(&raw.decree.issuer, "decree issuer"),
-        standard: ctx.text(&raw.standard, "standard"),
-        refusal_grounds_clause: ctx.text(&raw.refusal_grounds_clause, "refusal_grounds_clause"),
-        in_force_from: ctx.date(&raw.in_force.from, "in_force.from"),
-        in_force_until: raw
-            .in_force
-            .until
-            .as_ref()
-            .map(|u| ctx.date(u, "in_force.until")),
-        providers,
-        roles,
-        lanes,
-        categories,
-        fields,
-        documents,
-        refusal_grounds,
-        conditions,
-        statuses,
-        spans,
-        results,
-        steps,
-        channels,
-    }
-}
-
-/// Reachability from the first step, and that every step can reach an end.
-fn graph_checks(ctx: &mut Ctx<'_>, raw: &RawRegulation, steps: &[Step]) {
-    if steps.is_empty() {
-        ctx.at(&raw.id, "no [[steps]]");
-        return;
-    }
-    let index: HashMap<&str, usize> = steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let succ: Vec<Vec<usize>> = steps
-        .iter()
-        .map(|s| {
-            s.successors()
-                .iter()
-                .filter_map(|n| index.get(n).copied())
-                .collect()
-        })
-        .collect();
-    let reached = reached_from_first(&succ);
-    for (i, r) in reached.iter().enumerate() {
-        if !r {
-            let line = steps[i].line;
-            ctx.problems.push(Problem {
-                file: ctx.file.to_string(),
-                line,
-                message: format!(
-                    "step {:?} cannot be reached from the first step {:?}",
-                    steps[i].id, steps[0].id
-                ),
-            });
-        }
-    }
-    if !steps.iter().any(|s| s.kind == StepKind::End) {
-        ctx.at(&raw.id, "the procedure has no end step (kind = \"end\")");
-        return;
-    }
-    let ends = can_reach(
-        steps.iter().map(|s| s.kind == StepKind::End).collect(),
-        &succ,
+    let mut reg = header::header(ctx, raw);
+    reg.providers = providers::providers(ctx, raw);
+    reg.roles = roles::roles(ctx, raw);
+    reg.lanes = lanes::lanes(ctx, raw);
+    reg.categories = categories::categories(ctx, raw);
+    reg.fields = fields::fields(ctx, raw);
+    reg.documents = documents::documents(ctx, raw, &reg.categories);
+    reg.refusal_grounds = refusal_grounds::refusal_grounds(ctx, raw);
+    reg.conditions = conditions::conditions(ctx, raw, &reg.lanes);
+    reg.statuses = statuses::statuses(ctx, raw);
+    reg.results = results::results(ctx, raw);
+    let known = Known::new(
+        raw,
+        &reg.roles,
+        &reg.lanes,
+        &reg.conditions,
+        &reg.results,
+        &reg.statuses,
     );
-    for (i, e) in ends.iter().enumerate() {
-        if !e && reached[i] {
-            let line = steps[i].line;
-            ctx.problems.push(Problem {
-                file: ctx.file.to_string(),
-                line,
-                message: format!(
-                    "step {:?} is in a cycle without exit: no end step can be reached from it",
-                    steps[i].id
-                ),
-            });
-        }
-    }
+    reg.steps = procedure::steps(ctx, raw, &known);
+    reg.channels = channel::channels(ctx, raw, &known);
+    reg.spans = spans::spans(ctx, raw, &reg.steps, &reg.channels);
+    spans::check(ctx, raw, &reg);
+    reg
 }
 
 /// Which steps the first one reaches, given each step's successors (indices).

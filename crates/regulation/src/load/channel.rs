@@ -16,6 +16,9 @@ const RESULT_SIDES: [&str; 3] = ["portal", "con-is", "mio"];
 
 pub(super) fn channels(ctx: &mut Ctx<'_>, raw: &RawRegulation, known: &Known<'_>) -> Vec<Channel> {
     ctx.unique(raw.channels.iter().map(|p| &p.id), "channel");
+    if raw.channels.is_empty() {
+        ctx.at(&raw.id, "no [[channels]]: how do applications arrive?");
+    }
     let mut out = Vec::new();
     for c in &raw.channels {
         out.push(channel(ctx, c, known));
