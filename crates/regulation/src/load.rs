@@ -402,6 +402,32 @@ struct RawRegulation {
     channels: Vec<RawChannel>,
 }
 
+/// What an id may be made of besides lower-case letters, digits and `-`.
+#[derive(Clone, Copy)]
+enum IdRule {
+    /// Nothing else.
+    Plain,
+    /// Or letters of either case, digits and `-`: the digest's `C-docs`.
+    Condition,
+    /// Or lower-case letters, digits, `_` and `.`: a dotted path into the application
+    /// JSON (`applicant.birth_date`).
+    Field,
+}
+
+impl IdRule {
+    fn allows(self, v: &str) -> bool {
+        let all = |ok: fn(u8) -> bool| !v.is_empty() && v.bytes().all(ok);
+        all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || match self {
+                IdRule::Plain => false,
+                IdRule::Condition => all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+                IdRule::Field => {
+                    all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+                }
+            }
+    }
+}
+
 struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
@@ -440,20 +466,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// An id of lower-case letters, digits and `-`.
     fn id(&mut self, s: &S, what: &str) -> String {
+        self.id_by(s, what, IdRule::Plain)
+    }
+
+    /// An id of lower-case letters, digits and `-`, or of what `rule` also allows.
+    fn id_by(&mut self, s: &S, what: &str, rule: IdRule) -> String {
         let v = s.get_ref();
-        let ok = !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            || (what == "condition"
-                && !v.is_empty()
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-            || (what == "field"
-                && !v.is_empty()
-                && v.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
-                }));
-        if !ok {
+        if !rule.allows(v) {
             self.at(
                 s,
                 format!("{what} id {v:?}: use lower-case letters, digits and '-'"),

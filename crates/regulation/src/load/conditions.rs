@@ -19,7 +19,7 @@ pub(super) fn conditions(ctx: &mut Ctx<'_>, raw: &RawRegulation, lanes: &[Lane])
                 );
             }
             Condition {
-                id: ctx.id(&c.id, "condition"),
+                id: ctx.id_by(&c.id, "condition", IdRule::Condition),
                 checked_by: c.checked_by.get_ref().clone(),
                 text: ctx.text(&c.text, "condition"),
                 on_failure: ctx.text(&c.on_failure, "condition on_failure"),

@@ -18,7 +18,7 @@ pub(super) fn fields(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Vec<Field> {
                 FieldKind::Text
             });
             Field {
-                id: ctx.id(&f.id, "field"),
+                id: ctx.id_by(&f.id, "field", IdRule::Field),
                 kind,
                 required: f.required,
                 name: ctx.text(&f.name, "field name"),
