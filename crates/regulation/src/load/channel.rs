@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// The channels an application may arrive by: the portal (A), the provider's desk (B),
+/// the ЦОН (C).
+const CHANNELS: [&str; 3] = ["portal", "provider", "con"];
+
 /// The information systems a channel step may be executed by.
 const EXECUTORS: [&str; 8] = [
     "portal", "con-is", "mio", "shep", "rshep", "gbd-fl", "enis", "uc",
@@ -28,10 +32,10 @@ pub(super) fn channels(ctx: &mut Ctx<'_>, raw: &RawRegulation, known: &Known<'_>
 
 fn channel(ctx: &mut Ctx<'_>, c: &RawChannel, known: &Known<'_>) -> Channel {
     let cid = ctx.id(&c.id, "channel");
-    if !["portal", "provider", "con"].contains(&cid.as_str()) {
+    if !CHANNELS.contains(&cid.as_str()) {
         ctx.at(
             &c.id,
-            format!("unknown channel {cid:?} (known: portal, provider, con)"),
+            format!("unknown channel {cid:?} (known: {})", CHANNELS.join(", ")),
         );
     }
     if !known.steps.contains(c.handoff.get_ref().as_str()) {

@@ -3,16 +3,29 @@
 
 use super::*;
 
+/// The public services a regulation may be of: S1 and S2.
+const SERVICES: [&str; 2] = ["housing-queue", "housing-assistance"];
+
+/// The languages an original may be in.
+const LANGUAGES: [&str; 2] = ["ru", "kk"];
+
+/// How far the service is automated: with media breaks or without.
+const AUTOMATIONS: [&str; 2] = ["partial", "full"];
+
+/// The forms the result is issued in.
+const RESULT_FORMS: [&str; 3] = ["electronic", "paper", "electronic-and-paper"];
+
 /// The regulation as its top-level keys give it, with every section still empty: the
 /// other validators fill them in.
 pub(super) fn header(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
     let id = ctx.id(&raw.id, "regulation");
-    if !["housing-queue", "housing-assistance"].contains(&raw.service.get_ref().as_str()) {
+    if !SERVICES.contains(&raw.service.get_ref().as_str()) {
         ctx.at(
             &raw.service,
             format!(
-                "unknown service {:?} (known: housing-queue, housing-assistance)",
-                raw.service.get_ref()
+                "unknown service {:?} (known: {})",
+                raw.service.get_ref(),
+                SERVICES.join(", ")
             ),
         );
     }
@@ -34,20 +47,9 @@ pub(super) fn header(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
             ),
         );
     }
-    if !["ru", "kk"].contains(&raw.language.get_ref().as_str()) {
-        ctx.at(&raw.language, "language must be ru or kk");
-    }
-    if !["partial", "full"].contains(&raw.automation.get_ref().as_str()) {
-        ctx.at(&raw.automation, "automation must be partial or full");
-    }
-    if !["electronic", "paper", "electronic-and-paper"]
-        .contains(&raw.result_form.get_ref().as_str())
-    {
-        ctx.at(
-            &raw.result_form,
-            "result_form must be electronic, paper or electronic-and-paper",
-        );
-    }
+    one_of(ctx, &raw.language, "language", &LANGUAGES);
+    one_of(ctx, &raw.automation, "automation", &AUTOMATIONS);
+    one_of(ctx, &raw.result_form, "result_form", &RESULT_FORMS);
     // the paths under the total are added up with the spans
     let total_deadline = ctx
         .deadline(&raw.total_deadline, "total_deadline")
@@ -93,4 +95,13 @@ pub(super) fn header(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
         steps: Vec::new(),
         channels: Vec::new(),
     }
+}
+
+/// A key whose value is one of a few words: "`key` must be a, b or c" otherwise.
+fn one_of(ctx: &mut Ctx<'_>, s: &S, key: &str, words: &[&str]) {
+    if words.contains(&s.get_ref().as_str()) {
+        return;
+    }
+    let (last, rest) = words.split_last().expect("a table of words is never empty");
+    ctx.at(s, format!("{key} must be {} or {last}", rest.join(", ")));
 }

@@ -3,6 +3,8 @@
 
 use super::*;
 
+/// The systems a lane may be of: the information systems, then the people and bodies
+/// that work outside them (`mio`: the lanes ИС МИО executes).
 const SYSTEMS: [&str; 14] = [
     "mio",
     "portal",
