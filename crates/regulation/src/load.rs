@@ -1,5 +1,9 @@
 //! Loading and validating regulation files: every problem names the file, the line and
 //! what is wrong.
+//!
+//! The file is parsed into the raw types below, then each section of it (the top level,
+//! `[[providers]]`, `[[roles]]`, ... `[[channels]]`, `[[spans]]`) is validated by its own
+//! module, in the order `build` calls them.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
