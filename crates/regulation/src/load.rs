@@ -1,5 +1,9 @@
 //! Loading and validating regulation files: every problem names the file, the line and
 //! what is wrong.
+//!
+//! The file is parsed into the raw types below, then each section of it (the top level,
+//! `[[providers]]`, `[[roles]]`, ... `[[channels]]`, `[[spans]]`) is validated by its own
+//! module, in the order `build` calls them.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -11,9 +15,20 @@ use toml::Spanned;
 
 use crate::model::*;
 
+mod categories;
 mod channel;
+mod conditions;
+mod documents;
+mod fields;
+mod header;
+mod lanes;
 mod procedure;
+mod providers;
+mod refusal_grounds;
+mod results;
+mod roles;
 mod spans;
+mod statuses;
 
 /// What the sections of a file declare, for the references of the others.
 struct Known<'a> {
@@ -24,6 +39,32 @@ struct Known<'a> {
     results: HashSet<&'a str>,
     channels: HashSet<&'a str>,
     statuses: &'a [StatusDef],
+}
+
+impl<'a> Known<'a> {
+    /// The steps and channels as the file declares them, the rest as validated.
+    fn new(
+        raw: &'a RawRegulation,
+        roles: &'a [Named],
+        lanes: &'a [Lane],
+        conditions: &'a [Condition],
+        results: &'a [ResultDoc],
+        statuses: &'a [StatusDef],
+    ) -> Self {
+        Known {
+            steps: raw.steps.iter().map(|s| s.id.get_ref().as_str()).collect(),
+            roles: roles.iter().map(|r| r.id.as_str()).collect(),
+            lanes,
+            conditions: conditions.iter().map(|c| c.id.as_str()).collect(),
+            results: results.iter().map(|r| r.id.as_str()).collect(),
+            channels: raw
+                .channels
+                .iter()
+                .map(|c| c.id.get_ref().as_str())
+                .collect(),
+            statuses,
+        }
+    }
 }
 
 /// One problem in a file.
@@ -365,6 +406,32 @@ struct RawRegulation {
     channels: Vec<RawChannel>,
 }
 
+/// What an id may be made of besides lower-case letters, digits and `-`.
+#[derive(Clone, Copy)]
+enum IdRule {
+    /// Nothing else.
+    Plain,
+    /// Or letters of either case, digits and `-`: the digest's `C-docs`.
+    Condition,
+    /// Or lower-case letters, digits, `_` and `.`: a dotted path into the application
+    /// JSON (`applicant.birth_date`).
+    Field,
+}
+
+impl IdRule {
+    fn allows(self, v: &str) -> bool {
+        let all = |ok: fn(u8) -> bool| !v.is_empty() && v.bytes().all(ok);
+        all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || match self {
+                IdRule::Plain => false,
+                IdRule::Condition => all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+                IdRule::Field => {
+                    all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+                }
+            }
+    }
+}
+
 struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
@@ -403,20 +470,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// An id of lower-case letters, digits and `-`.
     fn id(&mut self, s: &S, what: &str) -> String {
+        self.id_by(s, what, IdRule::Plain)
+    }
+
+    /// An id of lower-case letters, digits and `-`, or of what `rule` also allows.
+    fn id_by(&mut self, s: &S, what: &str, rule: IdRule) -> String {
         let v = s.get_ref();
-        let ok = !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            || (what == "condition"
-                && !v.is_empty()
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-            || (what == "field"
-                && !v.is_empty()
-                && v.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
-                }));
-        if !ok {
+        if !rule.allows(v) {
             self.at(
                 s,
                 format!("{what} id {v:?}: use lower-case letters, digits and '-'"),
@@ -466,43 +528,6 @@ impl Ctx<'_> {
     }
 }
 
-/// A status as a step names it: a file status (`[[statuses]]`) or a base status, as
-/// `(base, the id written)`.
-fn status(
-    ctx: &mut Ctx<'_>,
-    statuses: &[StatusDef],
-    s: &Option<S>,
-) -> (Option<Status>, Option<String>) {
-    let Some(s) = s.as_ref() else {
-        return (None, None);
-    };
-    if let Some(def) = statuses.iter().find(|d| d.id == *s.get_ref()) {
-        return (Some(def.base), Some(def.id.clone()));
-    }
-    match Status::parse(s.get_ref()) {
-        Some(Status::Rejected) | None => {
-            let mut known: Vec<&str> = statuses.iter().map(|d| d.id.as_str()).collect();
-            known.extend([
-                "received",
-                "in_progress",
-                "completed",
-                "refused",
-                "returned",
-            ]);
-            ctx.at(
-                s,
-                format!(
-                    "unknown status {:?} (known: {})",
-                    s.get_ref(),
-                    known.join(", ")
-                ),
-            );
-            (None, None)
-        }
-        Some(x) => (Some(x), Some(x.as_str().to_string())),
-    }
-}
-
 /// A `derived = "<why>"`: the reason must say something.
 fn reason(ctx: &mut Ctx<'_>, s: &Option<S>, what: &str) -> Option<String> {
     let s = s.as_ref()?;
@@ -513,36 +538,6 @@ fn reason(ctx: &mut Ctx<'_>, s: &Option<S>, what: &str) -> Option<String> {
         );
     }
     Some(s.get_ref().clone())
-}
-
-/// `condition` or `conditions`, each one known.
-fn conditions(
-    ctx: &mut Ctx<'_>,
-    one: &Option<S>,
-    many: &[S],
-    known: &HashSet<&str>,
-    what: &str,
-) -> Vec<String> {
-    if let (Some(c), false) = (one, many.is_empty()) {
-        ctx.at(
-            c,
-            format!("{what}: give `condition` or `conditions`, not both"),
-        );
-    }
-    let mut out = Vec::new();
-    for c in one.iter().chain(many) {
-        if !known.contains(c.get_ref().as_str()) {
-            ctx.at(c, format!("{what}: unknown condition {:?}", c.get_ref()));
-        }
-        if out.contains(c.get_ref()) {
-            ctx.at(
-                c,
-                format!("{what}: condition {:?} named twice", c.get_ref()),
-            );
-        }
-        out.push(c.get_ref().clone());
-    }
-    out
 }
 
 /// Loads and validates one regulation from its text; `file` names it in problems.
@@ -634,412 +629,44 @@ pub fn load_files(paths: &[std::path::PathBuf]) -> Result<Vec<Regulation>, Probl
     }
 }
 
-const SYSTEMS: [&str; 14] = [
-    "mio",
-    "portal",
-    "shep",
-    "rshep",
-    "gbd-fl",
-    "enis",
-    "con-is",
-    "uc",
-    "citizen",
-    "employee",
-    "operator",
-    "courier",
-    "state-corp",
-    "notary",
-];
-
-fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
-    let id = ctx.id(&raw.id, "regulation");
-    if !["housing-queue", "housing-assistance"].contains(&raw.service.get_ref().as_str()) {
-        ctx.at(
-            &raw.service,
-            format!(
-                "unknown service {:?} (known: housing-queue, housing-assistance)",
-                raw.service.get_ref()
-            ),
-        );
-    }
-    let region = raw.region.get_ref();
-    if !(region.len() <= 32
-        && region.starts_with(|c: char| c.is_ascii_lowercase())
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
-    {
-        ctx.at(
-            &raw.region,
-            format!(
-                "invalid region code {region:?} (lowercase latin letters, digits and -, starting with a letter)"
-            ),
-        );
-    }
-    if !raw.system.get_ref().starts_with("mio-") {
-        ctx.at(
-            &raw.system,
-            format!(
-                "system {:?} is not an ИС МИО (mio-...)",
-                raw.system.get_ref()
-            ),
-        );
-    }
-    if !["ru", "kk"].contains(&raw.language.get_ref().as_str()) {
-        ctx.at(&raw.language, "language must be ru or kk");
-    }
-    if !["partial", "full"].contains(&raw.automation.get_ref().as_str()) {
-        ctx.at(&raw.automation, "automation must be partial or full");
-    }
-    if !["electronic", "paper", "electronic-and-paper"]
-        .contains(&raw.result_form.get_ref().as_str())
-    {
-        ctx.at(
-            &raw.result_form,
-            "result_form must be electronic, paper or electronic-and-paper",
-        );
-    }
-
-    // tables with ids
-    ctx.unique(raw.providers.iter().map(|p| &p.id), "provider");
-    ctx.unique(raw.roles.iter().map(|p| &p.id), "role");
-    ctx.unique(raw.lanes.iter().map(|p| &p.id), "lane");
-    ctx.unique(raw.categories.iter().map(|p| &p.id), "category");
-    ctx.unique(raw.fields.iter().map(|p| &p.id), "field");
-    ctx.unique(raw.documents.iter().map(|p| &p.id), "document");
-    ctx.unique(raw.refusal_grounds.iter().map(|p| &p.id), "refusal ground");
-    ctx.unique(raw.conditions.iter().map(|p| &p.id), "condition");
-    ctx.unique(raw.results.iter().map(|p| &p.id), "result");
-
-    if raw.providers.is_empty() {
-        ctx.at(&raw.id, "no [[providers]]");
-    }
-    if raw.categories.is_empty() {
-        ctx.at(&raw.id, "no [[categories]]");
-    }
-    let providers: Vec<Provider> = raw
-        .providers
-        .iter()
-        .map(|p| {
-            let bin = p.bin.get_ref();
-            if bin.len() != 12 || !bin.bytes().all(|b| b.is_ascii_digit()) {
-                ctx.at(&p.bin, format!("BIN {bin:?} must be 12 digits"));
-            }
-            Provider {
-                id: ctx.id(&p.id, "provider"),
-                bin: bin.clone(),
-                name: ctx.text(&p.name, "provider name"),
-                address: p.address.as_ref().map(|a| ctx.text(a, "provider address")),
-                phone: p.phone.clone(),
-                hours: p.hours.as_ref().map(|a| ctx.text(a, "provider hours")),
-            }
-        })
-        .collect();
-    let named = |ctx: &mut Ctx<'_>, v: &[RawNamed], what: &str| -> Vec<Named> {
-        v.iter()
-            .map(|n| Named {
-                id: ctx.id(&n.id, what),
-                name: ctx.text(&n.name, &format!("{what} name")),
-            })
-            .collect()
-    };
-    let roles = named(ctx, &raw.roles, "role");
-    let categories = named(ctx, &raw.categories, "category");
-    let lanes: Vec<Lane> = raw
-        .lanes
-        .iter()
-        .map(|l| {
-            if !SYSTEMS.contains(&l.system.get_ref().as_str()) {
-                ctx.at(
-                    &l.system,
-                    format!(
-                        "lane system {:?} is not one of {}",
-                        l.system.get_ref(),
-                        SYSTEMS.join(", ")
-                    ),
-                );
-            }
-            Lane {
-                id: ctx.id(&l.id, "lane"),
-                system: l.system.get_ref().clone(),
-                name: ctx.text(&l.name, "lane name"),
-            }
-        })
-        .collect();
-    let lane_ids: HashSet<&str> = lanes.iter().map(|l| l.id.as_str()).collect();
-    let role_ids: HashSet<&str> = roles.iter().map(|r| r.id.as_str()).collect();
-    let category_ids: HashSet<&str> = categories.iter().map(|c| c.id.as_str()).collect();
-
-    let fields: Vec<Field> = raw
-        .fields
-        .iter()
-        .map(|f| {
-            let kind = FieldKind::parse(f.kind.get_ref()).unwrap_or_else(|| {
-                ctx.at(
-                    &f.kind,
-                    format!(
-                        "unknown field kind {:?} (known: iin, text, date, number, email, phone, category, bool)",
-                        f.kind.get_ref()
-                    ),
-                );
-                FieldKind::Text
-            });
-            Field {
-                id: ctx.id(&f.id, "field"),
-                kind,
-                required: f.required,
-                name: ctx.text(&f.name, "field name"),
-            }
-        })
-        .collect();
-    let documents: Vec<Document> = raw
-        .documents
-        .iter()
-        .map(|d| {
-            for c in &d.categories {
-                if !category_ids.contains(c.get_ref().as_str()) {
-                    ctx.at(
-                        c,
-                        format!(
-                            "document {:?}: unknown category {:?}",
-                            d.id.get_ref(),
-                            c.get_ref()
-                        ),
-                    );
-                }
-            }
-            Document {
-                id: ctx.id(&d.id, "document"),
-                name: ctx.text(&d.name, "document name"),
-                required: d.required,
-                categories: d.categories.iter().map(|c| c.get_ref().clone()).collect(),
-            }
-        })
-        .collect();
-    let refusal_grounds: Vec<Named> = raw
-        .refusal_grounds
-        .iter()
-        .map(|g| Named {
-            id: ctx.id(&g.id, "refusal ground"),
-            name: ctx.text(&g.text, "refusal ground"),
-        })
-        .collect();
-    let conditions: Vec<Condition> = raw
-        .conditions
-        .iter()
-        .map(|c| {
-            if !lane_ids.contains(c.checked_by.get_ref().as_str()) {
-                ctx.at(
-                    &c.checked_by,
-                    format!(
-                        "condition {:?}: unknown lane {:?}",
-                        c.id.get_ref(),
-                        c.checked_by.get_ref()
-                    ),
-                );
-            }
-            Condition {
-                id: ctx.id(&c.id, "condition"),
-                checked_by: c.checked_by.get_ref().clone(),
-                text: ctx.text(&c.text, "condition"),
-                on_failure: ctx.text(&c.on_failure, "condition on_failure"),
-                derived: reason(ctx, &c.derived, &format!("condition {:?}", c.id.get_ref())),
-            }
-        })
-        .collect();
-    let condition_ids: HashSet<&str> = conditions.iter().map(|c| c.id.as_str()).collect();
-    let statuses = statuses(ctx, &raw.statuses);
-    let results: Vec<ResultDoc> = raw
-        .results
-        .iter()
-        .map(|r| {
-            let kind = ResultKind::parse(r.kind.get_ref()).unwrap_or_else(|| {
-                ctx.at(&r.kind, format!("unknown result kind {:?} (known: registration, refusal, return, assignment)", r.kind.get_ref()));
-                ResultKind::Refusal
-            });
-            let final_status = match Status::parse(r.final_status.get_ref()) {
-                Some(s @ (Status::Completed | Status::Refused | Status::Returned)) => s,
-                _ => {
-                    ctx.at(&r.final_status, format!("final_status {:?} must be completed, refused or returned", r.final_status.get_ref()));
-                    Status::Completed
-                }
-            };
-            ResultDoc {
-                id: ctx.id(&r.id, "result"),
-                kind,
-                final_status,
-                title: ctx.text(&r.title, "result title"),
-                body: ctx.text(&r.body, "result body"),
-            }
-        })
-        .collect();
-    let result_ids: HashSet<&str> = results.iter().map(|r| r.id.as_str()).collect();
-    let channel_ids: HashSet<&str> = raw
-        .channels
-        .iter()
-        .map(|c| c.id.get_ref().as_str())
-        .collect();
-    let known = Known {
-        steps: raw.steps.iter().map(|s| s.id.get_ref().as_str()).collect(),
-        roles: role_ids,
-        lanes: &lanes,
-        conditions: condition_ids,
-        results: result_ids,
-        channels: channel_ids,
-        statuses: &statuses,
-    };
-    let steps = procedure::steps(ctx, raw, &known);
-    graph_checks(ctx, raw, &steps);
-    let channels = channel::channels(ctx, raw, &known);
-    let spans = spans::spans(ctx, raw, &steps, &channels);
-    let total = ctx.deadline(&raw.total_deadline, "total_deadline");
-    if let Some(total) = total {
-        spans::check(
-            ctx,
-            &steps,
-            &channels,
-            &spans,
-            total,
-            raw.total_deadline.span().start,
-        );
-    }
-    let total_deadline = total.unwrap_or(Deadline::CalendarDays(30));
-    if channels.is_empty() {
-        ctx.at(&raw.id, "no [[channels]]: how do applications arrive?");
-    }
-
-    Regulation {
-        file: ctx.file.to_string(),
-        id,
-        service: raw.service.get_ref().clone(),
-        region: raw.region.get_ref().clone(),
-        system: raw.system.get_ref().clone(),
-        seed: raw.seed.clone(),
-        language: raw.language.get_ref().clone(),
-        automation: raw.automation.get_ref().clone(),
-        transactional: raw.transactional,
-        result_form: raw.result_form.get_ref().clone(),
-        total_deadline,
-        total_deadline_text: raw.total_deadline_text.clone(),
-        total_deadline_derived: reason(ctx, &raw.total_deadline_derived, "total_deadline"),
-        title: ctx.text(&raw.title, "title"),
-        service_name: ctx.text(&raw.service_name, "service_name"),
-        decree_number: raw.decree.number.clone(),
-        decree_date: ctx.date(&raw.decree.date, "decree date"),
-        decree_issuer: ctx.text(&raw.decree.issuer, "decree issuer"),
-        standard: ctx.text(&raw.standard, "standard"),
-        refusal_grounds_clause: ctx.text(&raw.refusal_grounds_clause, "refusal_grounds_clause"),
-        in_force_from: ctx.date(&raw.in_force.from, "in_force.from"),
-        in_force_until: raw
-            .in_force
-            .until
-            .as_ref()
-            .map(|u| ctx.date(u, "in_force.until")),
-        providers,
-        roles,
-        lanes,
-        categories,
-        fields,
-        documents,
-        refusal_grounds,
-        conditions,
-        statuses,
-        spans,
-        results,
-        steps,
-        channels,
-    }
-}
-
-/// Reachability from the first step, and that every step can reach an end.
-fn graph_checks(ctx: &mut Ctx<'_>, raw: &RawRegulation, steps: &[Step]) {
-    if steps.is_empty() {
-        ctx.at(&raw.id, "no [[steps]]");
-        return;
-    }
-    let index: HashMap<&str, usize> = steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let succ: Vec<Vec<usize>> = steps
-        .iter()
-        .map(|s| {
-            s.successors()
-                .iter()
-                .filter_map(|n| index.get(n).copied())
-                .collect()
-        })
-        .collect();
-    let reached = reached_from_first(&succ);
-    for (i, r) in reached.iter().enumerate() {
-        if !r {
-            let line = steps[i].line;
-            ctx.problems.push(Problem {
-                file: ctx.file.to_string(),
-                line,
-                message: format!(
-                    "step {:?} cannot be reached from the first step {:?}",
-                    steps[i].id, steps[0].id
-                ),
-            });
-        }
-    }
-    if !steps.iter().any(|s| s.kind == StepKind::End) {
-        ctx.at(&raw.id, "the procedure has no end step (kind = \"end\")");
-        return;
-    }
-    let ends = can_reach(
-        steps.iter().map(|s| s.kind == StepKind::End).collect(),
-        &succ,
-    );
-    for (i, e) in ends.iter().enumerate() {
-        if !e && reached[i] {
-            let line = steps[i].line;
-            ctx.problems.push(Problem {
-                file: ctx.file.to_string(),
-                line,
-                message: format!(
-                    "step {:?} is in a cycle without exit: no end step can be reached from it",
-                    steps[i].id
-                ),
-            });
-        }
-    }
-}
-
-fn statuses(ctx: &mut Ctx<'_>, raw: &[RawStatus]) -> Vec<StatusDef> {
-    ctx.unique(raw.iter().map(|s| &s.id), "status");
-    raw.iter()
-        .map(|s| {
-            let id = ctx.id(&s.id, "status");
-            if Status::parse(&id).is_some() {
-                ctx.at(
-                    &s.id,
-                    format!("status id {id:?} is a base status: give the file's own id"),
-                );
-            }
-            let base = match Status::parse(s.base.get_ref()) {
-                Some(Status::Rejected) | None => {
-                    ctx.at(
-                        &s.base,
-                        format!(
-                            "status {id:?}: base {:?} must be received, in_progress, completed, refused or returned",
-                            s.base.get_ref()
-                        ),
-                    );
-                    Status::Received
-                }
-                Some(b) => b,
-            };
-            StatusDef {
-                derived: reason(ctx, &s.derived, &format!("status {id:?}")),
-                id,
-                base,
-                name: ctx.text(&s.name, "status name"),
-            }
+/// The entries of a table of ids and names (roles, categories).
+fn named(ctx: &mut Ctx<'_>, v: &[RawNamed], what: &str) -> Vec<Named> {
+    v.iter()
+        .map(|n| Named {
+            id: ctx.id(&n.id, what),
+            name: ctx.text(&n.name, &format!("{what} name")),
         })
         .collect()
+}
+
+/// Validates a parsed file section by section, in the order of the format: each section
+/// may name what those before it declare (the procedure and the channels also name each
+/// other's steps).
+fn build(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
+    let mut reg = header::header(ctx, raw);
+    reg.providers = providers::providers(ctx, raw);
+    reg.roles = roles::roles(ctx, raw);
+    reg.lanes = lanes::lanes(ctx, raw);
+    reg.categories = categories::categories(ctx, raw);
+    reg.fields = fields::fields(ctx, raw);
+    reg.documents = documents::documents(ctx, raw, &reg.categories);
+    reg.refusal_grounds = refusal_grounds::refusal_grounds(ctx, raw);
+    reg.conditions = conditions::conditions(ctx, raw, &reg.lanes);
+    reg.statuses = statuses::statuses(ctx, raw);
+    reg.results = results::results(ctx, raw);
+    let known = Known::new(
+        raw,
+        &reg.roles,
+        &reg.lanes,
+        &reg.conditions,
+        &reg.results,
+        &reg.statuses,
+    );
+    reg.steps = procedure::steps(ctx, raw, &known);
+    reg.channels = channel::channels(ctx, raw, &known);
+    reg.spans = spans::spans(ctx, raw, &reg.steps, &reg.channels);
+    spans::check(ctx, raw, &reg);
+    reg
 }
 
 /// Which steps the first one reaches, given each step's successors (indices).

@@ -298,6 +298,33 @@ fn deadlines_actors_and_texts() {
     expect(&t, "next = \"nowhere\"", "does not exist");
 }
 
+#[test]
+fn any_well_formed_region_code() {
+    // the deployment names its regions; a file's region need only be a well-formed code
+    for good in ["kyzylzhar", "nko", "a-1", &"a".repeat(32)] {
+        let t = GOOD.replace("region = \"nko\"", &format!("region = {good:?}"));
+        assert_eq!(parse("t.toml", &t).unwrap().region, good);
+    }
+    for bad in [
+        "Almaty",
+        "1abc",
+        "-nko",
+        "",
+        "north kazakhstan",
+        "алматы",
+        &"a".repeat(33),
+    ] {
+        let t = GOOD.replace("region = \"nko\"", &format!("region = {bad:?}"));
+        expect(
+            &t,
+            "region =",
+            &format!(
+                "invalid region code {bad:?} (lowercase latin letters, digits and -, starting with a letter)"
+            ),
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The second edition: each new rule has a mutant of GOOD that it refuses.
 

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// The channels an application may arrive by: the portal (A), the provider's desk (B),
+/// the ЦОН (C).
+const CHANNELS: [&str; 3] = ["portal", "provider", "con"];
+
 /// The information systems a channel step may be executed by.
 const EXECUTORS: [&str; 8] = [
     "portal", "con-is", "mio", "shep", "rshep", "gbd-fl", "enis", "uc",
@@ -16,6 +20,9 @@ const RESULT_SIDES: [&str; 3] = ["portal", "con-is", "mio"];
 
 pub(super) fn channels(ctx: &mut Ctx<'_>, raw: &RawRegulation, known: &Known<'_>) -> Vec<Channel> {
     ctx.unique(raw.channels.iter().map(|p| &p.id), "channel");
+    if raw.channels.is_empty() {
+        ctx.at(&raw.id, "no [[channels]]: how do applications arrive?");
+    }
     let mut out = Vec::new();
     for c in &raw.channels {
         out.push(channel(ctx, c, known));
@@ -25,10 +32,10 @@ pub(super) fn channels(ctx: &mut Ctx<'_>, raw: &RawRegulation, known: &Known<'_>
 
 fn channel(ctx: &mut Ctx<'_>, c: &RawChannel, known: &Known<'_>) -> Channel {
     let cid = ctx.id(&c.id, "channel");
-    if !["portal", "provider", "con"].contains(&cid.as_str()) {
+    if !CHANNELS.contains(&cid.as_str()) {
         ctx.at(
             &c.id,
-            format!("unknown channel {cid:?} (known: portal, provider, con)"),
+            format!("unknown channel {cid:?} (known: {})", CHANNELS.join(", ")),
         );
     }
     if !known.steps.contains(c.handoff.get_ref().as_str()) {
@@ -208,11 +215,11 @@ fn step(
         ),
         _ => {}
     }
-    let conds = conditions(ctx, &s.condition, &s.conditions, &known.conditions, &what);
+    let conds = conditions::decided(ctx, &s.condition, &s.conditions, &known.conditions, &what);
     if !s.branches.is_empty() && conds.is_empty() {
         ctx.at(&s.id, format!("{what} branches without a condition"));
     }
-    let (status, stage) = status(ctx, known.statuses, &s.status);
+    let (status, stage) = statuses::resolve(ctx, known.statuses, &s.status);
     ChannelStep {
         lane: s.lane.get_ref().clone(),
         actor: s.actor.get_ref().clone(),

@@ -1,5 +1,6 @@
-//! The provider's procedure (`[[steps]]`): kinds, actors, deadlines, ways out, and what
-//! changes per channel.
+//! The provider's procedure (`[[steps]]`): kinds, actors, deadlines, ways out, what
+//! changes per channel, and its graph (every step reached from the first, an end reached
+//! from every step).
 
 use super::*;
 
@@ -19,6 +20,7 @@ pub(super) fn steps(ctx: &mut Ctx<'_>, raw: &RawRegulation, known: &Known<'_>) -
             "steps of actor \"assigned\" need an assign step or a role \"executor\"",
         );
     }
+    graph(ctx, raw, &steps);
     steps
 }
 
@@ -150,7 +152,7 @@ fn step(ctx: &mut Ctx<'_>, i: usize, s: &RawStep, known: &Known<'_>) -> Step {
             format!("step {sid:?}: deadline_derived without a deadline"),
         );
     }
-    let (st, stage) = status(ctx, known.statuses, &s.status);
+    let (st, stage) = statuses::resolve(ctx, known.statuses, &s.status);
     if let Some(n) = &s.next {
         check_next(ctx, n, &sid, known);
     }
@@ -204,7 +206,7 @@ fn step(ctx: &mut Ctx<'_>, i: usize, s: &RawStep, known: &Known<'_>) -> Step {
         }
         _ => {}
     }
-    let conds = conditions(
+    let conds = conditions::decided(
         ctx,
         &s.condition,
         &s.conditions,
@@ -276,7 +278,7 @@ fn outcomes(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
                         format!("step {sid:?}, outcome {oid:?}: a variant changes nothing (give result, next or status, or mark it derived along the channel)"),
                     );
                 }
-                let (status, stage) = status(ctx, known.statuses, &v.status);
+                let (status, stage) = statuses::resolve(ctx, known.statuses, &v.status);
                 OutcomeVariant {
                     channel: v.channel.get_ref().clone(),
                     result: v.result.as_ref().map(|r| r.get_ref().clone()),
@@ -288,7 +290,7 @@ fn outcomes(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
                 }
             })
             .collect();
-        let (status, stage) = status(ctx, known.statuses, &o.status);
+        let (status, stage) = statuses::resolve(ctx, known.statuses, &o.status);
         outcomes.push(Outcome {
             next: o.next.get_ref().clone(),
             name: o.name.as_ref().map(|n| ctx.text(n, "outcome name")),
@@ -332,7 +334,7 @@ fn variants(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
                     format!("step {sid:?}: a variant's deadline_text or deadline_derived needs its deadline"),
                 );
             }
-            let (status, stage) = status(ctx, known.statuses, &v.status);
+            let (status, stage) = statuses::resolve(ctx, known.statuses, &v.status);
             StepVariant {
                 channel: v.channel.get_ref().clone(),
                 deadline: v
@@ -350,4 +352,61 @@ fn variants(ctx: &mut Ctx<'_>, s: &RawStep, sid: &str, known: &Known<'_>) -> Vec
             }
         })
         .collect()
+}
+
+/// Reachability from the first step, and that every step can reach an end.
+fn graph(ctx: &mut Ctx<'_>, raw: &RawRegulation, steps: &[Step]) {
+    if steps.is_empty() {
+        ctx.at(&raw.id, "no [[steps]]");
+        return;
+    }
+    let index: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let succ: Vec<Vec<usize>> = steps
+        .iter()
+        .map(|s| {
+            s.successors()
+                .iter()
+                .filter_map(|n| index.get(n).copied())
+                .collect()
+        })
+        .collect();
+    let reached = reached_from_first(&succ);
+    for (i, r) in reached.iter().enumerate() {
+        if !r {
+            let line = steps[i].line;
+            ctx.problems.push(Problem {
+                file: ctx.file.to_string(),
+                line,
+                message: format!(
+                    "step {:?} cannot be reached from the first step {:?}",
+                    steps[i].id, steps[0].id
+                ),
+            });
+        }
+    }
+    if !steps.iter().any(|s| s.kind == StepKind::End) {
+        ctx.at(&raw.id, "the procedure has no end step (kind = \"end\")");
+        return;
+    }
+    let ends = can_reach(
+        steps.iter().map(|s| s.kind == StepKind::End).collect(),
+        &succ,
+    );
+    for (i, e) in ends.iter().enumerate() {
+        if !e && reached[i] {
+            let line = steps[i].line;
+            ctx.problems.push(Problem {
+                file: ctx.file.to_string(),
+                line,
+                message: format!(
+                    "step {:?} is in a cycle without exit: no end step can be reached from it",
+                    steps[i].id
+                ),
+            });
+        }
+    }
 }

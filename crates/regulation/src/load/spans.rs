@@ -270,15 +270,14 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// Every path past a span or a total, and every step with no deadline outside any span.
-pub(super) fn check(
-    ctx: &mut Ctx<'_>,
-    steps: &[Step],
-    channels: &[Channel],
-    spans: &[Span],
-    total: Deadline,
-    total_offset: usize,
-) {
+/// Every path past a span or a total, and every step with no deadline outside any span;
+/// nothing when the top-level `total_deadline` does not parse (the header reported it).
+pub(super) fn check(ctx: &mut Ctx<'_>, raw: &RawRegulation, reg: &Regulation) {
+    let Ok(total) = raw.total_deadline.get_ref().parse::<Deadline>() else {
+        return;
+    };
+    let total_offset = raw.total_deadline.span().start;
+    let (steps, channels, spans) = (&reg.steps[..], &reg.channels[..], &reg.spans[..]);
     if steps.is_empty() {
         return;
     }
