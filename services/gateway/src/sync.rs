@@ -285,7 +285,10 @@ pub(crate) async fn refuse(
     refusal: Refusal,
 ) -> Envelope {
     let mut rec = core.record(Event::Rejected, channel, info, env, trail);
-    rec.verification = refusal.verification.clone().unwrap_or_default();
+    rec.verification = refusal
+        .verification
+        .map(|v| v.to_string())
+        .unwrap_or_default();
     rec.status_code = refusal.code.to_string();
     rec.status_message = refusal.message.clone();
     rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
