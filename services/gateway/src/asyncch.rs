@@ -246,7 +246,7 @@ impl Async {
         if let Err(e) = core.journal.append(rec.clone()).await {
             tracing::error!(error = %e, "message log write failed");
         }
-        observe(core, "async", &rec.service_id, &status_code, trail);
+        observe(core, Channel::Async, &rec.service_id, &status_code, trail);
         out
     }
 
@@ -293,7 +293,7 @@ impl Async {
         }
         observe(
             core,
-            "async",
+            Channel::Async,
             &accepted.info.service_id,
             &previous.code,
             trail,
