@@ -49,14 +49,62 @@ pub fn delivery_owner(delivery_id: &str) -> Option<(&str, &str)> {
     }
 }
 
-fn delivery_status(s: &str) -> DeliveryStatus {
-    match s {
-        "ON_DELIVERY" => DeliveryStatus::OnDelivery,
-        "DELIVERED" => DeliveryStatus::Delivered,
-        "NOT_DELIVERED" => DeliveryStatus::NotDelivered,
-        "DELIVERY_STOPPED" => DeliveryStatus::DeliveryStopped,
-        _ => DeliveryStatus::Unspecified,
+/// Where the delivery of an async message stands: the `status` of its row in
+/// `deliveries`, which the message log also records as the status of a delivered or
+/// not-delivered row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Accepted and waiting in the recipient's inbox.
+    OnDelivery,
+    /// The recipient committed it and notified the gateway.
+    Delivered,
+    /// The recipient refused it, or redelivery gave up.
+    NotDelivered,
+    /// It expired in the inbox.
+    DeliveryStopped,
+}
+
+impl Delivery {
+    /// Every state, in declaration order.
+    pub const ALL: [Delivery; 4] = [
+        Delivery::OnDelivery,
+        Delivery::Delivered,
+        Delivery::NotDelivered,
+        Delivery::DeliveryStopped,
+    ];
+
+    /// The name stored in `deliveries.status`: `ON_DELIVERY`, `DELIVERED`,
+    /// `NOT_DELIVERED` or `DELIVERY_STOPPED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::OnDelivery => "ON_DELIVERY",
+            Delivery::Delivered => "DELIVERED",
+            Delivery::NotDelivered => "NOT_DELIVERED",
+            Delivery::DeliveryStopped => "DELIVERY_STOPPED",
+        }
     }
+
+    /// The state named `name` (see [`Delivery::as_str`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Delivery::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+}
+
+impl From<Delivery> for DeliveryStatus {
+    fn from(d: Delivery) -> Self {
+        match d {
+            Delivery::OnDelivery => DeliveryStatus::OnDelivery,
+            Delivery::Delivered => DeliveryStatus::Delivered,
+            Delivery::NotDelivered => DeliveryStatus::NotDelivered,
+            Delivery::DeliveryStopped => DeliveryStatus::DeliveryStopped,
+        }
+    }
+}
+
+/// The status a stored delivery state is answered with; unspecified for a name that is
+/// none of [`Delivery`]'s.
+fn delivery_status(name: &str) -> DeliveryStatus {
+    Delivery::from_name(name).map_or(DeliveryStatus::Unspecified, DeliveryStatus::from)
 }
 
 impl Async {
@@ -318,7 +366,7 @@ impl Async {
         sender: &str,
         message_id: &str,
         recipient: &str,
-        status: &str,
+        status: Delivery,
         detail: &str,
     ) -> Result<Option<String>, Status> {
         let row: Option<(String,)> = sqlx::query_as(
@@ -328,7 +376,7 @@ impl Async {
         )
         .bind(message_id)
         .bind(recipient)
-        .bind(status)
+        .bind(status.as_str())
         .bind(detail)
         .bind(sender)
         .fetch_optional(&self.pool)
@@ -487,9 +535,9 @@ impl AsyncChannel for Async {
                 .map_err(|e| Status::unavailable(format!("ack failed: {e}")))?;
         }
         let target = if r.delivered {
-            "DELIVERED"
+            Delivery::Delivered
         } else {
-            "NOT_DELIVERED"
+            Delivery::NotDelivered
         };
         let updated = self
             .set_status(
@@ -551,7 +599,35 @@ impl AsyncChannel for Async {
 
 #[cfg(test)]
 mod tests {
-    use super::delivery_owner;
+    use super::{Delivery, DeliveryStatus, delivery_owner, delivery_status};
+
+    #[test]
+    fn delivery_states_keep_their_stored_names() {
+        for (d, name, status) in [
+            (
+                Delivery::OnDelivery,
+                "ON_DELIVERY",
+                DeliveryStatus::OnDelivery,
+            ),
+            (Delivery::Delivered, "DELIVERED", DeliveryStatus::Delivered),
+            (
+                Delivery::NotDelivered,
+                "NOT_DELIVERED",
+                DeliveryStatus::NotDelivered,
+            ),
+            (
+                Delivery::DeliveryStopped,
+                "DELIVERY_STOPPED",
+                DeliveryStatus::DeliveryStopped,
+            ),
+        ] {
+            assert_eq!(d.as_str(), name);
+            assert_eq!(Delivery::from_name(name), Some(d));
+            assert_eq!(delivery_status(name), status);
+        }
+        assert_eq!(delivery_status("delivered"), DeliveryStatus::Unspecified);
+        assert_eq!(delivery_status(""), DeliveryStatus::Unspecified);
+    }
 
     #[test]
     fn delivery_ids_name_their_stream_and_consumer() {
