@@ -23,6 +23,7 @@ use tracing::Instrument;
 use crate::core::{Core, Trail};
 use crate::journal::{Channel, Event};
 use crate::registry::Hop;
+use crate::status::{self, ToStatus};
 use crate::sync::{ROUTE_METADATA, incoming_route, observe, refuse};
 
 /// The AsyncChannel service of one gateway.
@@ -381,10 +382,7 @@ impl Async {
         .bind(sender)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "delivery status update failed");
-            Status::internal("internal error")
-        })?;
+        .map_err(|e| e.to_status("delivery status update failed"))?;
         Ok(row.map(|r| r.0))
     }
 }
@@ -435,17 +433,14 @@ impl AsyncChannel for Async {
             .names
             .consumer_for(&self.js, &r.recipient_id, self.ack_wait, self.max_deliver)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "inbox consumer unavailable");
-                Status::unavailable("the inbox is unavailable")
-            })?;
+            .map_err(|e| status::inbox_unavailable(&e))?;
         let mut batch = consumer
             .fetch()
             .max_messages(max)
             .expires(wait)
             .messages()
             .await
-            .map_err(|e| Status::unavailable(format!("the inbox is unavailable: {e}")))?;
+            .map_err(|e| e.to_status("the inbox is unavailable"))?;
         let mut out = Vec::new();
         while let Some(m) = batch.next().await {
             let Ok(m) = m else { break };
@@ -483,10 +478,7 @@ impl AsyncChannel for Async {
         .bind(&r.sender_id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "status look-up failed");
-            Status::internal("internal error")
-        })?;
+        .map_err(|e| e.to_status("status look-up failed"))?;
         let (status, at, detail) = row.ok_or_else(|| {
             Status::not_found(format!(
                 "unknown-message: no async message {} from {}",
@@ -532,7 +524,7 @@ impl AsyncChannel for Async {
             self.js
                 .publish(r.delivery_id.clone(), body.into())
                 .await
-                .map_err(|e| Status::unavailable(format!("ack failed: {e}")))?;
+                .map_err(|e| e.to_status("ack failed"))?;
         }
         let target = if r.delivered {
             Delivery::Delivered
@@ -557,7 +549,7 @@ impl AsyncChannel for Async {
         .bind(&r.sender_id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|_| Status::internal("internal error"))?;
+        .map_err(|e| e.to_status("delivery status look-up failed"))?;
         let Some((status,)) = current else {
             return Err(Status::not_found(format!(
                 "unknown-message: no async message {} for {}",
