@@ -23,6 +23,7 @@ use tracing::Instrument;
 use crate::core::{Core, Trail};
 use crate::journal::{Channel, Event};
 use crate::registry::Hop;
+use crate::status::{self, ToStatus};
 use crate::sync::{ROUTE_METADATA, incoming_route, observe, refuse};
 
 /// The AsyncChannel service of one gateway.
@@ -49,14 +50,62 @@ pub fn delivery_owner(delivery_id: &str) -> Option<(&str, &str)> {
     }
 }
 
-fn delivery_status(s: &str) -> DeliveryStatus {
-    match s {
-        "ON_DELIVERY" => DeliveryStatus::OnDelivery,
-        "DELIVERED" => DeliveryStatus::Delivered,
-        "NOT_DELIVERED" => DeliveryStatus::NotDelivered,
-        "DELIVERY_STOPPED" => DeliveryStatus::DeliveryStopped,
-        _ => DeliveryStatus::Unspecified,
+/// Where the delivery of an async message stands: the `status` of its row in
+/// `deliveries`, which the message log also records as the status of a delivered or
+/// not-delivered row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Accepted and waiting in the recipient's inbox.
+    OnDelivery,
+    /// The recipient committed it and notified the gateway.
+    Delivered,
+    /// The recipient refused it, or redelivery gave up.
+    NotDelivered,
+    /// It expired in the inbox.
+    DeliveryStopped,
+}
+
+impl Delivery {
+    /// Every state, in declaration order.
+    pub const ALL: [Delivery; 4] = [
+        Delivery::OnDelivery,
+        Delivery::Delivered,
+        Delivery::NotDelivered,
+        Delivery::DeliveryStopped,
+    ];
+
+    /// The name stored in `deliveries.status`: `ON_DELIVERY`, `DELIVERED`,
+    /// `NOT_DELIVERED` or `DELIVERY_STOPPED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::OnDelivery => "ON_DELIVERY",
+            Delivery::Delivered => "DELIVERED",
+            Delivery::NotDelivered => "NOT_DELIVERED",
+            Delivery::DeliveryStopped => "DELIVERY_STOPPED",
+        }
     }
+
+    /// The state named `name` (see [`Delivery::as_str`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Delivery::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+}
+
+impl From<Delivery> for DeliveryStatus {
+    fn from(d: Delivery) -> Self {
+        match d {
+            Delivery::OnDelivery => DeliveryStatus::OnDelivery,
+            Delivery::Delivered => DeliveryStatus::Delivered,
+            Delivery::NotDelivered => DeliveryStatus::NotDelivered,
+            Delivery::DeliveryStopped => DeliveryStatus::DeliveryStopped,
+        }
+    }
+}
+
+/// The status a stored delivery state is answered with; unspecified for a name that is
+/// none of [`Delivery`]'s.
+fn delivery_status(name: &str) -> DeliveryStatus {
+    Delivery::from_name(name).map_or(DeliveryStatus::Unspecified, DeliveryStatus::from)
 }
 
 impl Async {
@@ -246,7 +295,7 @@ impl Async {
         if let Err(e) = core.journal.append(rec.clone()).await {
             tracing::error!(error = %e, "message log write failed");
         }
-        observe(core, "async", &rec.service_id, &status_code, trail);
+        observe(core, Channel::Async, &rec.service_id, &status_code, trail);
         out
     }
 
@@ -293,7 +342,7 @@ impl Async {
         }
         observe(
             core,
-            "async",
+            Channel::Async,
             &accepted.info.service_id,
             &previous.code,
             trail,
@@ -318,7 +367,7 @@ impl Async {
         sender: &str,
         message_id: &str,
         recipient: &str,
-        status: &str,
+        status: Delivery,
         detail: &str,
     ) -> Result<Option<String>, Status> {
         let row: Option<(String,)> = sqlx::query_as(
@@ -328,15 +377,12 @@ impl Async {
         )
         .bind(message_id)
         .bind(recipient)
-        .bind(status)
+        .bind(status.as_str())
         .bind(detail)
         .bind(sender)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "delivery status update failed");
-            Status::internal("internal error")
-        })?;
+        .map_err(|e| e.to_status("delivery status update failed"))?;
         Ok(row.map(|r| r.0))
     }
 }
@@ -387,17 +433,14 @@ impl AsyncChannel for Async {
             .names
             .consumer_for(&self.js, &r.recipient_id, self.ack_wait, self.max_deliver)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "inbox consumer unavailable");
-                Status::unavailable("the inbox is unavailable")
-            })?;
+            .map_err(|e| status::inbox_unavailable(&e))?;
         let mut batch = consumer
             .fetch()
             .max_messages(max)
             .expires(wait)
             .messages()
             .await
-            .map_err(|e| Status::unavailable(format!("the inbox is unavailable: {e}")))?;
+            .map_err(|e| e.to_status("the inbox is unavailable"))?;
         let mut out = Vec::new();
         while let Some(m) = batch.next().await {
             let Ok(m) = m else { break };
@@ -435,10 +478,7 @@ impl AsyncChannel for Async {
         .bind(&r.sender_id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "status look-up failed");
-            Status::internal("internal error")
-        })?;
+        .map_err(|e| e.to_status("status look-up failed"))?;
         let (status, at, detail) = row.ok_or_else(|| {
             Status::not_found(format!(
                 "unknown-message: no async message {} from {}",
@@ -484,12 +524,12 @@ impl AsyncChannel for Async {
             self.js
                 .publish(r.delivery_id.clone(), body.into())
                 .await
-                .map_err(|e| Status::unavailable(format!("ack failed: {e}")))?;
+                .map_err(|e| e.to_status("ack failed"))?;
         }
         let target = if r.delivered {
-            "DELIVERED"
+            Delivery::Delivered
         } else {
-            "NOT_DELIVERED"
+            Delivery::NotDelivered
         };
         let updated = self
             .set_status(
@@ -509,7 +549,7 @@ impl AsyncChannel for Async {
         .bind(&r.sender_id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|_| Status::internal("internal error"))?;
+        .map_err(|e| e.to_status("delivery status look-up failed"))?;
         let Some((status,)) = current else {
             return Err(Status::not_found(format!(
                 "unknown-message: no async message {} for {}",
@@ -551,7 +591,35 @@ impl AsyncChannel for Async {
 
 #[cfg(test)]
 mod tests {
-    use super::delivery_owner;
+    use super::{Delivery, DeliveryStatus, delivery_owner, delivery_status};
+
+    #[test]
+    fn delivery_states_keep_their_stored_names() {
+        for (d, name, status) in [
+            (
+                Delivery::OnDelivery,
+                "ON_DELIVERY",
+                DeliveryStatus::OnDelivery,
+            ),
+            (Delivery::Delivered, "DELIVERED", DeliveryStatus::Delivered),
+            (
+                Delivery::NotDelivered,
+                "NOT_DELIVERED",
+                DeliveryStatus::NotDelivered,
+            ),
+            (
+                Delivery::DeliveryStopped,
+                "DELIVERY_STOPPED",
+                DeliveryStatus::DeliveryStopped,
+            ),
+        ] {
+            assert_eq!(d.as_str(), name);
+            assert_eq!(Delivery::from_name(name), Some(d));
+            assert_eq!(delivery_status(name), status);
+        }
+        assert_eq!(delivery_status("delivered"), DeliveryStatus::Unspecified);
+        assert_eq!(delivery_status(""), DeliveryStatus::Unspecified);
+    }
 
     #[test]
     fn delivery_ids_name_their_stream_and_consumer() {

@@ -2,10 +2,11 @@
 //! refusal signed by the gateway, and the message log.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use egov_pki::Verifier;
+use egov_pki::{Verifier, VerifyError};
 use egov_proto::shep::v1::{Envelope, ErrorInfo, RequestInfo, ResponseInfo, Status};
 use egov_shep_client::envelope::{self, SystemSigner, codes, timestamp};
 use sha2::Digest;
@@ -21,6 +22,53 @@ pub fn payload_digest(payload: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(payload))
 }
 
+/// What the signature and connection checks found, as the message log records it in
+/// `verification` (the name is the [`Display`](fmt::Display) form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// `ok`: the signature, its signer and the connection were accepted.
+    Ok,
+    /// `malformed`: not a signature, or the envelope could not be opened to check one.
+    Malformed,
+    /// `bad-signature`: the signature does not match the envelope.
+    BadSignature,
+    /// The signer's certificate was not accepted: the verifier's reason (`untrusted`,
+    /// `expired`, `revoked`, `revocation-unknown`, ...).
+    Certificate(&'static str),
+    /// `sender-mismatch`: signed by another system than the senderId.
+    SenderMismatch,
+    /// `client-` and the verifier's reason: the mutual-TLS client certificate was not
+    /// accepted.
+    Client(&'static str),
+}
+
+impl Verification {
+    /// What a transport signature that could not be verified says.
+    fn of_signature(e: &envelope::OpenError) -> Self {
+        match e {
+            envelope::OpenError::Signature(VerifyError::Malformed(_)) => Verification::Malformed,
+            envelope::OpenError::Signature(VerifyError::BadSignature(_)) => {
+                Verification::BadSignature
+            }
+            envelope::OpenError::Signature(v) => Verification::Certificate(v.reason()),
+            _ => Verification::Malformed,
+        }
+    }
+}
+
+impl fmt::Display for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verification::Ok => f.write_str("ok"),
+            Verification::Malformed => f.write_str("malformed"),
+            Verification::BadSignature => f.write_str("bad-signature"),
+            Verification::Certificate(reason) => f.write_str(reason),
+            Verification::SenderMismatch => f.write_str("sender-mismatch"),
+            Verification::Client(reason) => write!(f, "client-{reason}"),
+        }
+    }
+}
+
 /// A refusal: the status code and a human message.
 #[derive(Debug, Clone)]
 pub struct Refusal {
@@ -28,8 +76,9 @@ pub struct Refusal {
     pub code: &'static str,
     /// Human message.
     pub message: String,
-    /// Verification reason for the log ("bad-signature", ...), when a signature was checked.
-    pub verification: Option<String>,
+    /// What the log records as its verification, when a signature or the connection's
+    /// certificate was checked.
+    pub verification: Option<Verification>,
 }
 
 impl Refusal {
@@ -166,7 +215,7 @@ impl Core {
                     codes::CERTIFICATE_REJECTED
                 },
                 message: format!("the client certificate of {id:?} is not accepted: {e}"),
-                verification: Some(format!("client-{}", e.reason())),
+                verification: Some(Verification::Client(e.reason())),
             })?;
         Ok(())
     }
@@ -274,20 +323,16 @@ impl Core {
         let signer = envelope::verify_signature(env, &self.verifier)
             .await
             .map_err(|e| {
-                let (code, reason) = match &e {
-                    envelope::OpenError::Signature(v) if v.is_transient() => {
-                        (codes::REVOCATION_UNKNOWN, v.reason())
-                    }
-                    envelope::OpenError::Signature(v) => match v.reason() {
-                        "bad-signature" | "malformed" => (codes::BAD_SIGNATURE, v.reason()),
-                        other => (codes::CERTIFICATE_REJECTED, other),
-                    },
-                    _ => (codes::BAD_SIGNATURE, "malformed"),
+                let verification = Verification::of_signature(&e);
+                let code = match verification {
+                    _ if e.is_transient() => codes::REVOCATION_UNKNOWN,
+                    Verification::Malformed | Verification::BadSignature => codes::BAD_SIGNATURE,
+                    _ => codes::CERTIFICATE_REJECTED,
                 };
                 fail(Refusal {
                     code,
                     message: e.to_string(),
-                    verification: Some(reason.to_string()),
+                    verification: Some(verification),
                 })
             })?;
         let cn = signer.identity.common_name.clone().unwrap_or_default();
@@ -295,7 +340,7 @@ impl Core {
             return Err(fail(Refusal {
                 code: codes::SENDER_MISMATCH,
                 message: format!("signed by {cn:?}, but senderId is {sender:?}"),
-                verification: Some("sender-mismatch".into()),
+                verification: Some(Verification::SenderMismatch),
             }));
         }
         self.check_peer(&sender, trail).await.map_err(fail)?;
@@ -483,7 +528,7 @@ impl Core {
         let mut rec = self.record(event, channel, Some(&accepted.info), Some(env), trail);
         rec.recipient_id = Some(accepted.recipient.clone());
         rec.signer_serial = Some(accepted.signer_serial.clone());
-        rec.verification = "ok".into();
+        rec.verification = Verification::Ok.to_string();
         rec
     }
 
@@ -535,5 +580,35 @@ impl Core {
             .map_err(|e| Refusal::new(codes::INTERNAL, e.to_string()))?;
         channels.insert(id, ch.clone());
         Ok(ch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names are what the message log has always recorded.
+    #[test]
+    fn verification_names_are_stable() {
+        let of = |v: VerifyError| Verification::of_signature(&envelope::OpenError::Signature(v));
+        let cases = [
+            (Verification::Ok, "ok"),
+            (of(VerifyError::Malformed("x".into())), "malformed"),
+            (
+                Verification::of_signature(&envelope::OpenError::Malformed("x".into())),
+                "malformed",
+            ),
+            (of(VerifyError::BadSignature("x".into())), "bad-signature"),
+            (of(VerifyError::Untrusted("x".into())), "untrusted"),
+            (
+                of(VerifyError::RevocationUnknown("x".into())),
+                "revocation-unknown",
+            ),
+            (Verification::SenderMismatch, "sender-mismatch"),
+            (Verification::Client("revoked"), "client-revoked"),
+        ];
+        for (v, name) in cases {
+            assert_eq!(v.to_string(), name, "{v:?}");
+        }
     }
 }

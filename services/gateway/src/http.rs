@@ -37,16 +37,64 @@ pub fn router(state: Arc<HealthState>) -> Router {
         .merge(egov_telemetry::metrics_router())
 }
 
-fn ok(extra: Value) -> Value {
-    let mut v = json!({"status": "ok"});
-    if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
-        o.extend(e);
-    }
-    v
+/// How one dependency fared: the `status` of its entry under `checks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckStatus {
+    /// `ok`: usable.
+    Ok,
+    /// `not-configured`: not used by this gateway, so not in the way.
+    NotConfigured,
+    /// `error`: not usable; the entry says why.
+    Error,
 }
 
-fn error(message: impl Into<String>) -> Value {
-    json!({"status": "error", "message": message.into()})
+impl CheckStatus {
+    /// The name in the JSON answer.
+    fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::NotConfigured => "not-configured",
+            CheckStatus::Error => "error",
+        }
+    }
+}
+
+/// One entry under `checks`: its status, and what else it says.
+struct Check {
+    status: CheckStatus,
+    details: Value,
+}
+
+impl Check {
+    /// The entry as answered: `status` first, then the details.
+    fn into_json(self) -> Value {
+        let mut v = json!({"status": self.status.as_str()});
+        if let (Some(o), Value::Object(e)) = (v.as_object_mut(), self.details) {
+            o.extend(e);
+        }
+        v
+    }
+}
+
+fn ok(details: Value) -> Check {
+    Check {
+        status: CheckStatus::Ok,
+        details,
+    }
+}
+
+fn error(message: impl Into<String>) -> Check {
+    Check {
+        status: CheckStatus::Error,
+        details: json!({"message": message.into()}),
+    }
+}
+
+fn not_configured() -> Check {
+    Check {
+        status: CheckStatus::NotConfigured,
+        details: json!({}),
+    }
 }
 
 async fn health(State(s): State<Arc<HealthState>>) -> Response {
@@ -67,7 +115,7 @@ async fn health(State(s): State<Arc<HealthState>>) -> Response {
     let own = s.core.signer.cert().clone();
     let now = time::OffsetDateTime::now_utc();
     let (ca, certificate) = match &s.ocsp_url {
-        None => (json!({"status": "not-configured"}), validity(&own, now)),
+        None => (not_configured(), validity(&own, now)),
         Some(url) => {
             let client = egov_pki::ocsp::Client::new(
                 url.clone(),
@@ -91,12 +139,17 @@ async fn health(State(s): State<Arc<HealthState>>) -> Response {
     };
     let all_ok = [&database, &nats, &ca, &certificate]
         .iter()
-        .all(|v| v["status"] == "ok" || v["status"] == "not-configured");
+        .all(|c| c.status != CheckStatus::Error);
     let body = json!({
         "service": s.core.id,
         "lane": s.core.lane,
         "status": if all_ok { "ok" } else { "unavailable" },
-        "checks": { "database": database, "nats": nats, "ca": ca, "certificate": certificate },
+        "checks": {
+            "database": database.into_json(),
+            "nats": nats.into_json(),
+            "ca": ca.into_json(),
+            "certificate": certificate.into_json(),
+        },
     });
     let code = if all_ok {
         StatusCode::OK
@@ -106,7 +159,7 @@ async fn health(State(s): State<Arc<HealthState>>) -> Response {
     (code, axum::Json(body)).into_response()
 }
 
-fn validity(cert: &egov_pki::CertInfo, now: time::OffsetDateTime) -> Value {
+fn validity(cert: &egov_pki::CertInfo, now: time::OffsetDateTime) -> Check {
     if now > cert.not_after {
         error(format!("expired at {}", cert.not_after))
     } else if now < cert.not_before {

@@ -16,6 +16,7 @@ pub mod logsvc;
 pub mod metrics_names;
 pub mod registry;
 pub mod replay;
+mod status;
 pub mod sync;
 
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@ use pb::message_log_server::MessageLog;
 use tonic::{Request, Response, Status};
 
 use crate::journal::{Filter, Journal, StoredRecord};
+use crate::status::ToStatus;
 
 /// The service.
 pub struct LogService {
@@ -99,10 +100,11 @@ impl MessageLog for LogService {
             to: time(&r.to, "to")?,
             limit: (r.limit > 0).then_some(i64::from(r.limit)),
         };
-        let rows = self.journal.search(&filter).await.map_err(|e| {
-            tracing::error!(error = %e, "log search failed");
-            Status::internal("internal error")
-        })?;
+        let rows = self
+            .journal
+            .search(&filter)
+            .await
+            .map_err(|e| e.to_status("log search failed"))?;
         Ok(Response::new(pb::SearchLogResponse {
             records: rows.into_iter().map(to_pb).collect(),
         }))
@@ -118,10 +120,7 @@ impl MessageLog for LogService {
             .journal
             .verify(opt(&r.gateway_id).as_deref())
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "log verification failed");
-                Status::internal("internal error")
-            })?;
+            .map_err(|e| e.to_status("log verification failed"))?;
         Ok(Response::new(pb::VerifyLogResponse {
             ok: report.ok(),
             chains: report

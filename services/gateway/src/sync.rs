@@ -249,20 +249,14 @@ async fn finish(
     if let Err(e) = core.journal.append(rec.clone()).await {
         tracing::error!(error = %e, "message log write failed for the response");
     }
-    observe(core, "sync", &rec.service_id, &status_code, trail);
+    observe(core, Channel::Sync, &rec.service_id, &status_code, trail);
     out
 }
 
-pub(crate) fn observe(
-    core: &Core,
-    channel: &'static str,
-    service: &str,
-    code: &str,
-    trail: &Trail,
-) {
+pub(crate) fn observe(core: &Core, channel: Channel, service: &str, code: &str, trail: &Trail) {
     let labels = [
         ("gateway", core.id.clone()),
-        ("channel", channel.to_string()),
+        ("channel", channel.as_str().to_string()),
         ("service", service.to_string()),
         ("code", code.to_string()),
     ];
@@ -285,7 +279,10 @@ pub(crate) async fn refuse(
     refusal: Refusal,
 ) -> Envelope {
     let mut rec = core.record(Event::Rejected, channel, info, env, trail);
-    rec.verification = refusal.verification.clone().unwrap_or_default();
+    rec.verification = refusal
+        .verification
+        .map(|v| v.to_string())
+        .unwrap_or_default();
     rec.status_code = refusal.code.to_string();
     rec.status_message = refusal.message.clone();
     rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
@@ -293,14 +290,9 @@ pub(crate) async fn refuse(
         tracing::error!(error = %e, "message log write failed for a refusal");
     }
     tracing::warn!(code = refusal.code, message = %refusal.message, "request refused");
-    let ch = if channel == Channel::Sync {
-        "sync"
-    } else {
-        "async"
-    };
     observe(
         core,
-        ch,
+        channel,
         info.map(|i| i.service_id.as_str()).unwrap_or(""),
         refusal.code,
         trail,
