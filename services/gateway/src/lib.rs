@@ -34,6 +34,9 @@ use tokio_util::sync::CancellationToken;
 use crate::journal::{Journal, JournalOptions};
 use crate::registry::Registry;
 
+/// The migrations of the gateway's schema (message log, deliveries).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 /// One gateway instance's settings.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -179,7 +182,7 @@ impl Gateway {
         }
         egov_db::ensure_database(&config.database_url).await?;
         let pool = egov_db::pool(&config.database_url, &config.schema, 16).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         let journal = Journal::open(pool.clone(), JournalOptions::default())
             .await
             .map_err(|e| Error::Journal(e.to_string()))?;

@@ -6,11 +6,10 @@
 //! Deduplication keys on the sender and the messageId together, in the gateway, in
 //! JetStream and in the recipient's inbox table.
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use egov_proto::shep::v1::MessageType;
 use egov_shep_client::codes;
 use egov_shep_client::inbox;

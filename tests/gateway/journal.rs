@@ -2,7 +2,7 @@
 //! test (`EGOV_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
 //!
 //! The benchmark is ignored by default:
-//! `cargo test --release -p egov-gateway --test journal -- --ignored --nocapture`.
+//! `cargo test --release -p egov-tests --test gateway journal:: -- --ignored --nocapture`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ impl Db {
             .connect(&db.url)
             .await
             .expect("connect to the test database");
-        sqlx::migrate!("./migrations")
+        egov_gateway::MIGRATOR
             .run(&pool)
             .await
             .expect("migrations");

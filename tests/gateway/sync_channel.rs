@@ -1,11 +1,10 @@
 //! The sync channel end to end: routing through ШЭП and РШЭП, every check with its own
 //! status code, each leaving a log row and nothing forwarded.
 
-mod common;
 
 use std::sync::atomic::Ordering;
 
-use common::*;
+use crate::common::*;
 use egov_gateway::journal::Event;
 use egov_pki::authority::{CertProfile, SubjectSpec};
 use egov_pki::keys::KeyAlgorithm;

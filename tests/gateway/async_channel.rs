@@ -3,12 +3,11 @@
 //! recipient that restarts in the middle of a stream with nothing lost and nothing
 //! processed twice.
 
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use egov_proto::shep::v1::{DeliveryStatus, GetMessagesRequest, MessageType};
 use egov_shep_client::codes;
 use egov_shep_client::inbox::{self, Delivery, InboxConfig, Outcome};

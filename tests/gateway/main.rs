@@ -1,0 +1,13 @@
+//! ШЭП and РШЭП end to end: the gateways on loopback ports with the certification
+//! authority, echo recipients, the machine's PostgreSQL and NATS.
+//!
+//! - `sync_channel`: the checks in order, routing through ШЭП and РШЭП, signed refusals;
+//! - `async_channel`: JetStream inboxes, delivery notifications, redelivery;
+//! - `retry`: a retried message is never lost and never delivered twice;
+//! - `journal`: the hash-chained message log, its search and verification.
+
+mod async_channel;
+mod common;
+mod journal;
+mod retry;
+mod sync_channel;
