@@ -1,7 +1,8 @@
 //! The web UI's forms over plain HTTP: login by cookie, channel B (look-up, paper
 //! documents, a scan upload, registration), a task completed through its form, the
 //! commission's pages, the queue, and the error page; the navigation each provider's
-//! regulations and each role allow; pages and their errors in Russian and in Kazakh.
+//! regulations and each role allow; pages and their errors in Russian and in Kazakh;
+//! hostile values shown escaped on every page that shows them.
 
 mod common;
 
@@ -564,4 +565,154 @@ async fn pages_and_their_errors_speak_the_pages_language() {
     assert_eq!(r.status(), 401);
     let page = r.text().await.unwrap();
     assert!(page.contains("ЖСН немесе құпиясөз қате"), "{page}");
+}
+
+const SCRIPT: &str = "<script>alert(1)</script>";
+const BREAKOUT: &str = "\"'><img src=x>";
+
+/// A page's text with HTML's character references read back.
+fn unescape(page: &str) -> String {
+    [
+        ("&lt;", "<"),
+        ("&#60;", "<"),
+        ("&gt;", ">"),
+        ("&#62;", ">"),
+        ("&quot;", "\""),
+        ("&#34;", "\""),
+        ("&#39;", "'"),
+        ("&amp;", "&"),
+        ("&#38;", "&"),
+    ]
+    .iter()
+    .fold(page.to_string(), |p, (entity, c)| p.replace(entity, c))
+}
+
+/// The hostile values are on the page as text, never as markup.
+fn escaped(page: &str, what: &str) {
+    assert!(!page.contains("<script>alert"), "{what}: {page}");
+    assert!(!page.contains("<img src=x>"), "{what}: {page}");
+    assert!(!page.contains("\"'>"), "{what}: {page}");
+    let text = unescape(page);
+    assert!(
+        text.contains(SCRIPT) && text.contains(BREAKOUT),
+        "{what}: the value is not shown: {page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_values_show_escaped_on_every_page() {
+    let env = env(&["mio-almaty"]).await;
+    let mio = env.mio("mio-almaty");
+    let reg = mio
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    let provider = reg.providers[0].id.clone();
+    // the applicant's name and an attachment's file name as the portal sends them
+    let mut doc = application(&reg, "family-father", "portal", env.clock.today());
+    doc.applicant.surname = Some(SCRIPT.into());
+    doc.applicant.name = Some(BREAKOUT.into());
+    doc.documents[0].name = format!("{BREAKOUT}{SCRIPT}.pdf");
+    let reply = send(
+        &env,
+        "portal",
+        &mio.region,
+        &doc,
+        &env.citizen("family-father"),
+    )
+    .await;
+    let app = registered(&env, "mio-almaty", &reply.message_id).await;
+    assert!(
+        app.applicant_name.contains(SCRIPT),
+        "{}",
+        app.applicant_name
+    );
+
+    let office = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "office").await[0],
+    )
+    .await;
+    for lang in ["ru", "kk"] {
+        let (_, page) = office.in_language(lang).get("/worklist").await;
+        escaped(&page, &format!("worklist ({lang})"));
+    }
+    let (_, list) = office.get("/worklist").await;
+    let task: i64 = list
+        .split("id=\"task-")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let (_, page) = office.get(&format!("/tasks/{task}")).await;
+    escaped(&page, "task");
+    // a comment: the note of the completion
+    let note = format!("{SCRIPT} {BREAKOUT}");
+    let (s, _, _) = office
+        .post(&format!("/tasks/{task}"), &[("note", &note)])
+        .await;
+    assert_eq!(s, 303);
+    for path in [
+        format!("/tasks/{task}"),
+        format!("/applications/{}", app.number),
+    ] {
+        let (s, page) = office.get(&path).await;
+        assert_eq!(s, 200, "{path}");
+        escaped(&page, &path);
+        // the note and the file name, each in its cell
+        assert_eq!(
+            unescape(&page).matches(SCRIPT).count(),
+            3,
+            "{path}: the name, the note, the file name: {page}"
+        );
+    }
+
+    // the commission: waiting, on the agenda, decided; then the waiting list
+    drive_until(
+        &env,
+        "mio-almaty",
+        &app.number,
+        Branch::Success,
+        Some("commission"),
+    )
+    .await;
+    let secretary = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "commission").await[0],
+    )
+    .await;
+    let (_, page) = secretary.get("/commission").await;
+    escaped(&page, "commission");
+    let today = egov_contracts::date::format(env.clock.today());
+    let (s, _, location) = secretary.post("/commission", &[("date", &today)]).await;
+    assert_eq!(s, 303);
+    let meeting = location.unwrap();
+    let (_, page) = secretary.get(&meeting).await;
+    escaped(&page, "meeting, waiting");
+    let (s, _, _) = secretary
+        .post(
+            &format!("{meeting}/agenda"),
+            &[("application", &app.number)],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (_, page) = secretary.get(&meeting).await;
+    escaped(&page, "meeting, agenda");
+    let (s, page, _) = secretary
+        .post(
+            &format!("{meeting}/decisions"),
+            &[("application", &app.number), ("decision", "register")],
+        )
+        .await;
+    assert_eq!(s, 303, "{page}");
+    let (s, page, _) = secretary.post(&format!("{meeting}/close"), &[]).await;
+    assert_eq!(s, 303, "{page}");
+    let (_, page) = secretary.get(&meeting).await;
+    escaped(&page, "meeting, protocol");
+    let (_, page) = secretary.get("/queue").await;
+    escaped(&page, "queue");
 }

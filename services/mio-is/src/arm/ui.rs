@@ -1327,4 +1327,19 @@ mod tests {
         );
         assert_eq!(page_of("/tasks/7"), "/tasks/7");
     }
+
+    #[test]
+    fn no_template_turns_escaping_off() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/arm");
+        let mut seen = 0;
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for off in ["|safe", "| safe", "escape(", "escape=", "autoescape"] {
+                assert!(!text.contains(off), "{}: {off}", path.display());
+            }
+            seen += 1;
+        }
+        assert!(seen >= 10, "{seen} templates in {}", dir.display());
+    }
 }
