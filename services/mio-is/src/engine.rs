@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::documents::{self, Part, Values};
+use crate::documents::{self, Values};
 use crate::employees::{self, Employee};
 use crate::outbox::{self, Extras};
 use crate::store::{self, Application, StepRun};
@@ -801,27 +801,8 @@ impl Engine {
         let provider = reg.provider(&app.provider_id).expect("checked in values");
         let v = self.values(app, reg, signer).await?;
         let reg_date = egov_calendar::local_date(app.registered_at);
-        let part = |lang: &str| Part {
-            header: provider.name.get(lang).to_string(),
-            address: provider
-                .address
-                .as_ref()
-                .map(|a| a.get(lang).to_string())
-                .unwrap_or_default(),
-            reference: if lang == "kk" {
-                format!("{} жылғы өтінішке № {}", date_ru(reg_date), app.number)
-            } else {
-                format!("К заявлению № {} от {}", app.number, date_ru(reg_date))
-            },
-            title: result.title.get(lang).to_string(),
-            body: documents::fill(result.body.get(lang), &v, lang),
-            footer: if lang == "kk" {
-                "Электрондық құжат уәкілетті адамның ЭЦҚ-сымен қол қойылған (CMS).".to_string()
-            } else {
-                "Электронный документ подписан ЭЦП уполномоченного лица (CMS).".to_string()
-            },
-        };
-        documents::render(&[part("ru"), part("kk")], &result.title.ru).map_err(Error::Internal)
+        let parts = documents::parts(provider, result, &v, &app.number, &date_ru(reg_date));
+        documents::render(&parts, &result.title.ru).map_err(Error::Internal)
     }
 
     async fn draft(

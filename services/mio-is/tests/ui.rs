@@ -1,6 +1,8 @@
 //! The web UI's forms over plain HTTP: login by cookie, channel B (look-up, paper
 //! documents, a scan upload, registration), a task completed through its form, the
-//! commission's pages, the queue, and the error page.
+//! commission's pages, the queue, and the error page; the navigation each provider's
+//! regulations and each role allow; pages and their errors in Russian and in Kazakh;
+//! hostile values shown escaped on every page that shows them.
 
 mod common;
 
@@ -35,6 +37,15 @@ impl Browser {
         );
         let cookie = set.split(';').next().unwrap().to_string();
         Browser { base, cookie, http }
+    }
+
+    /// The same session with the language switch set to `lang`.
+    fn in_language(&self, lang: &str) -> Browser {
+        Browser {
+            base: self.base.clone(),
+            cookie: format!("{}; arm_lang={lang}", self.cookie),
+            http: self.http.clone(),
+        }
     }
 
     async fn get(&self, path: &str) -> (u16, String) {
@@ -254,4 +265,454 @@ async fn channel_b_and_a_task_through_the_forms() {
     assert_eq!((s, location.as_deref()), (303, Some("/login")));
     let (s, _) = secretary.get("/worklist").await;
     assert_eq!(s, 303, "the session ended");
+}
+
+/// The navigation's entries on a page (their ids).
+fn nav(page: &str) -> Vec<&'static str> {
+    ["nav-worklist", "nav-new", "nav-commission", "nav-queue"]
+        .into_iter()
+        .filter(|id| page.contains(&format!("id=\"{id}\"")))
+        .collect()
+}
+
+/// The services the new-application form offers (its options' values).
+fn offered(page: &str) -> Vec<String> {
+    page.split("<option value=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(String::from)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_navigation_offers_what_the_regulations_and_the_role_allow() {
+    let env = env(&["mio-almaty", "mio-atyrau"]).await;
+    let almaty = env.mio("mio-almaty");
+
+    // the first account `egov up` prints: the first provider's first role, of a
+    // housing-assistance provider, whose regulation has no channel through the provider
+    let first = egov_mio_is::employees::all(&almaty.engine.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    let assistance = almaty
+        .engine
+        .catalog
+        .get("almaty-2016-housing-assistance")
+        .unwrap()
+        .clone();
+    assert!(
+        assistance.provider(&first.provider_id).is_some(),
+        "{first:?}"
+    );
+    assert!(assistance.channel("provider").is_none());
+    assert_eq!(first.role, "commission");
+    let secretary = Browser::login(&env, "mio-almaty", &first.iin).await;
+    let (s, page) = secretary.get("/worklist").await;
+    assert_eq!(s, 200);
+    assert_eq!(nav(&page), ["nav-worklist", "nav-commission"], "{page}");
+    let (s, _) = secretary.get("/commission").await;
+    assert_eq!(s, 200);
+    // what the navigation does not offer is refused, in words of the page
+    let (s, page) = secretary.get("/applications/new").await;
+    assert_eq!(s, 422, "{page}");
+    assert!(
+        page.contains("WRONG_CHANNEL") && page.contains("не предусматривает подачу"),
+        "{page}"
+    );
+    let (s, page) = secretary.get("/queue").await;
+    assert_eq!(s, 403, "{page}");
+    for role in ["executor", "head", "signer"] {
+        let who = employees_of(&env, "mio-almaty", &first.provider_id, role).await[0].clone();
+        let b = Browser::login(&env, "mio-almaty", &who).await;
+        let (_, page) = b.get("/worklist").await;
+        assert_eq!(nav(&page), ["nav-worklist"], "{role}: {page}");
+        let (s, _) = b.get("/commission").await;
+        assert_eq!(s, 403, "{role}");
+    }
+
+    // a housing-queue provider: the office takes applications at the desk (the lane of
+    // channel B's steps), the secretary keeps the commission, both see the queue
+    let queue_reg = almaty
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    let provider = queue_reg.providers[0].id.clone();
+    let office = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "office").await[0],
+    )
+    .await;
+    let (_, page) = office.get("/worklist").await;
+    assert_eq!(
+        nav(&page),
+        ["nav-worklist", "nav-new", "nav-queue"],
+        "{page}"
+    );
+    let (s, page) = office.get("/applications/new").await;
+    assert_eq!(s, 200);
+    assert_eq!(offered(&page), ["almaty-2013-housing-queue"], "{page}");
+    let secretary = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "commission").await[0],
+    )
+    .await;
+    let (_, page) = secretary.get("/worklist").await;
+    assert_eq!(
+        nav(&page),
+        ["nav-worklist", "nav-commission", "nav-queue"],
+        "{page}"
+    );
+    let (s, page) = secretary.get("/applications/new").await;
+    assert_eq!(s, 403, "{page}");
+    assert!(page.contains("FORBIDDEN"), "{page}");
+    let (s, page, _) = secretary
+        .post(
+            "/applications/new",
+            &[
+                ("regulation", "almaty-2013-housing-queue"),
+                ("iin", &iin_of("family-mother").as_string()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 403, "{page}");
+
+    // Atyrau's providers run two regulations: the form offers the one with channel B
+    let atyrau = env.mio("mio-atyrau");
+    let provider = atyrau
+        .engine
+        .catalog
+        .get("atyrau-2014-housing-queue")
+        .unwrap()
+        .providers[0]
+        .id
+        .clone();
+    let office = Browser::login(
+        &env,
+        "mio-atyrau",
+        &employees_of(&env, "mio-atyrau", &provider, "office").await[0],
+    )
+    .await;
+    let (_, page) = office.get("/worklist").await;
+    assert_eq!(
+        nav(&page),
+        ["nav-worklist", "nav-new", "nav-queue"],
+        "{page}"
+    );
+    let (s, page) = office.get("/applications/new").await;
+    assert_eq!(s, 200);
+    assert_eq!(offered(&page), ["atyrau-2012-housing-queue"], "{page}");
+    let (s, page, _) = office
+        .post(
+            "/applications/new",
+            &[
+                ("regulation", "atyrau-2014-housing-queue"),
+                ("iin", &iin_of("atyrau").as_string()),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422, "{page}");
+    assert!(page.contains("WRONG_CHANNEL"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_their_errors_speak_the_pages_language() {
+    let env = env(&["mio-almaty"]).await;
+    let mio = env.mio("mio-almaty");
+    let provider = mio
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .providers[0]
+        .id
+        .clone();
+    let ru = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "commission").await[0],
+    )
+    .await;
+    let kk = ru.in_language("kk");
+
+    // the language switch keeps the language in a cookie and goes back, on this site only
+    for (back, to) in [
+        ("/queue", "/queue"),
+        ("//example.com/x", "/worklist"),
+        ("https://example.com/", "/worklist"),
+    ] {
+        let r = ru
+            .http
+            .get(format!("{}/lang/kk", ru.base))
+            .query(&[("back", back)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], to, "{back}");
+        let set = r.headers()["set-cookie"].to_str().unwrap();
+        assert!(set.starts_with("arm_lang=kk;"), "{set}");
+    }
+
+    let (_, page) = ru.get("/worklist").await;
+    assert!(page.contains("<html lang=\"ru\">") && page.contains("Рабочий список"));
+    let (_, page) = kk.get("/worklist").await;
+    assert!(page.contains("<html lang=\"kk\">") && page.contains("Жұмыс тізімі"));
+    assert!(!page.contains("Рабочий список"), "{page}");
+
+    // errors: the code and the UI's text for it, never the API's English message
+    struct Case {
+        path: &'static str,
+        form: &'static [(&'static str, &'static str)],
+        status: u16,
+        english: &'static str,
+        ru: &'static str,
+        kk: &'static str,
+    }
+    let cases = [
+        Case {
+            path: "/tasks/999999",
+            form: &[],
+            status: 404,
+            english: "no task 999999",
+            ru: "Не найдено",
+            kk: "Табылмады",
+        },
+        Case {
+            path: "/commission",
+            form: &[("date", "31.12.2026")],
+            status: 422,
+            english: "the date is YYYY-MM-DD",
+            ru: "Введённые данные недопустимы",
+            kk: "Енгізілген деректер жарамсыз",
+        },
+        Case {
+            path: "/applications/new",
+            form: &[
+                ("regulation", "almaty-2013-housing-queue"),
+                ("iin", "870312300046"),
+            ],
+            status: 403,
+            english: "not offered",
+            ru: "Действие недоступно",
+            kk: "Әрекет қолжетімсіз",
+        },
+    ];
+    for Case {
+        path,
+        form,
+        status,
+        english,
+        ru: text_ru,
+        kk: text_kk,
+    } in cases
+    {
+        let (s, page, _) = ru.post(path, form).await;
+        assert_eq!(s, status, "{path}: {page}");
+        assert!(page.contains(text_ru), "{path}: {page}");
+        assert!(!page.contains(english), "{path}: {page}");
+        let (s, page, _) = kk.post(path, form).await;
+        assert_eq!(s, status, "{path}: {page}");
+        assert!(page.contains(text_kk), "{path}: {page}");
+        assert!(
+            !page.contains(text_ru) && !page.contains(english),
+            "{path}: {page}"
+        );
+        assert!(page.contains("<html lang=\"kk\">") && page.contains("Қате"));
+    }
+    // a refusal of ГБД ФЛ on channel B, in the office's language
+    let office = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "office").await[0],
+    )
+    .await;
+    let absent = iin_of("absent").as_string();
+    let form = [
+        ("regulation", "almaty-2013-housing-queue"),
+        ("iin", absent.as_str()),
+    ];
+    let (s, page, _) = office.post("/applications/new", &form).await;
+    assert_eq!(s, 404);
+    assert!(
+        page.contains("PERSON_NOT_FOUND") && page.contains("Лицо с таким ИИН не найдено"),
+        "{page}"
+    );
+    let (s, page, _) = office
+        .in_language("kk")
+        .post("/applications/new", &form)
+        .await;
+    assert_eq!(s, 404);
+    assert!(
+        page.contains("PERSON_NOT_FOUND") && page.contains("Мұндай ЖСН бар тұлға"),
+        "{page}"
+    );
+    // the login page too
+    let r = ru
+        .http
+        .post(format!("{}/login", ru.base))
+        .header("cookie", "arm_lang=kk")
+        .form(&[("iin", "870312300046"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("ЖСН немесе құпиясөз қате"), "{page}");
+}
+
+const SCRIPT: &str = "<script>alert(1)</script>";
+const BREAKOUT: &str = "\"'><img src=x>";
+
+/// A page's text with HTML's character references read back.
+fn unescape(page: &str) -> String {
+    [
+        ("&lt;", "<"),
+        ("&#60;", "<"),
+        ("&gt;", ">"),
+        ("&#62;", ">"),
+        ("&quot;", "\""),
+        ("&#34;", "\""),
+        ("&#39;", "'"),
+        ("&amp;", "&"),
+        ("&#38;", "&"),
+    ]
+    .iter()
+    .fold(page.to_string(), |p, (entity, c)| p.replace(entity, c))
+}
+
+/// The hostile values are on the page as text, never as markup.
+fn escaped(page: &str, what: &str) {
+    assert!(!page.contains("<script>alert"), "{what}: {page}");
+    assert!(!page.contains("<img src=x>"), "{what}: {page}");
+    assert!(!page.contains("\"'>"), "{what}: {page}");
+    let text = unescape(page);
+    assert!(
+        text.contains(SCRIPT) && text.contains(BREAKOUT),
+        "{what}: the value is not shown: {page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_values_show_escaped_on_every_page() {
+    let env = env(&["mio-almaty"]).await;
+    let mio = env.mio("mio-almaty");
+    let reg = mio
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    let provider = reg.providers[0].id.clone();
+    // the applicant's name and an attachment's file name as the portal sends them
+    let mut doc = application(&reg, "family-father", "portal", env.clock.today());
+    doc.applicant.surname = Some(SCRIPT.into());
+    doc.applicant.name = Some(BREAKOUT.into());
+    doc.documents[0].name = format!("{BREAKOUT}{SCRIPT}.pdf");
+    let reply = send(
+        &env,
+        "portal",
+        &mio.region,
+        &doc,
+        &env.citizen("family-father"),
+    )
+    .await;
+    let app = registered(&env, "mio-almaty", &reply.message_id).await;
+    assert!(
+        app.applicant_name.contains(SCRIPT),
+        "{}",
+        app.applicant_name
+    );
+
+    let office = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "office").await[0],
+    )
+    .await;
+    for lang in ["ru", "kk"] {
+        let (_, page) = office.in_language(lang).get("/worklist").await;
+        escaped(&page, &format!("worklist ({lang})"));
+    }
+    let (_, list) = office.get("/worklist").await;
+    let task: i64 = list
+        .split("id=\"task-")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let (_, page) = office.get(&format!("/tasks/{task}")).await;
+    escaped(&page, "task");
+    // a comment: the note of the completion
+    let note = format!("{SCRIPT} {BREAKOUT}");
+    let (s, _, _) = office
+        .post(&format!("/tasks/{task}"), &[("note", &note)])
+        .await;
+    assert_eq!(s, 303);
+    for path in [
+        format!("/tasks/{task}"),
+        format!("/applications/{}", app.number),
+    ] {
+        let (s, page) = office.get(&path).await;
+        assert_eq!(s, 200, "{path}");
+        escaped(&page, &path);
+        // the note and the file name, each in its cell
+        assert_eq!(
+            unescape(&page).matches(SCRIPT).count(),
+            3,
+            "{path}: the name, the note, the file name: {page}"
+        );
+    }
+
+    // the commission: waiting, on the agenda, decided; then the waiting list
+    drive_until(
+        &env,
+        "mio-almaty",
+        &app.number,
+        Branch::Success,
+        Some("commission"),
+    )
+    .await;
+    let secretary = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "commission").await[0],
+    )
+    .await;
+    let (_, page) = secretary.get("/commission").await;
+    escaped(&page, "commission");
+    let today = egov_contracts::date::format(env.clock.today());
+    let (s, _, location) = secretary.post("/commission", &[("date", &today)]).await;
+    assert_eq!(s, 303);
+    let meeting = location.unwrap();
+    let (_, page) = secretary.get(&meeting).await;
+    escaped(&page, "meeting, waiting");
+    let (s, _, _) = secretary
+        .post(
+            &format!("{meeting}/agenda"),
+            &[("application", &app.number)],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (_, page) = secretary.get(&meeting).await;
+    escaped(&page, "meeting, agenda");
+    let (s, page, _) = secretary
+        .post(
+            &format!("{meeting}/decisions"),
+            &[("application", &app.number), ("decision", "register")],
+        )
+        .await;
+    assert_eq!(s, 303, "{page}");
+    let (s, page, _) = secretary.post(&format!("{meeting}/close"), &[]).await;
+    assert_eq!(s, 303, "{page}");
+    let (_, page) = secretary.get(&meeting).await;
+    escaped(&page, "meeting, protocol");
+    let (_, page) = secretary.get("/queue").await;
+    escaped(&page, "queue");
 }

@@ -145,7 +145,7 @@ async fn me(State(arm): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiE
 
 async fn worklist(State(arm): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
     let who = arm.employee(&headers).await?;
-    let tasks = views::worklist(&arm.engine, &who).await?;
+    let tasks = views::worklist(&arm.engine, &who, "ru").await?;
     Ok(axum::Json(json!({"tasks": tasks})))
 }
 
@@ -155,7 +155,7 @@ async fn task(
     Path(id): Path<i64>,
 ) -> Result<axum::Json<views::TaskDetail>, ApiError> {
     let who = arm.employee(&headers).await?;
-    Ok(axum::Json(views::task(&arm.engine, &who, id).await?))
+    Ok(axum::Json(views::task(&arm.engine, &who, id, "ru").await?))
 }
 
 async fn complete(
@@ -166,7 +166,9 @@ async fn complete(
 ) -> Result<axum::Json<views::ApplicationView>, ApiError> {
     let who = arm.employee(&headers).await?;
     let app = arm.engine.complete(id, &who, c).await?;
-    Ok(axum::Json(views::application(&arm.engine, app).await?))
+    Ok(axum::Json(
+        views::application(&arm.engine, app, "ru").await?,
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -208,7 +210,7 @@ async fn submit(
     let s = arm.submit(&who, n, Duration::from_secs(15)).await?;
     match (&s.application, &s.rejection) {
         (Some(app), _) => {
-            let view = views::application(&arm.engine, app.clone()).await?;
+            let view = views::application(&arm.engine, app.clone(), "ru").await?;
             Ok((StatusCode::CREATED, axum::Json(view)).into_response())
         }
         (None, Some(r)) => Err(ApiError::new(
@@ -295,7 +297,9 @@ async fn application(
     Path(key): Path<String>,
 ) -> Result<axum::Json<views::ApplicationView>, ApiError> {
     let app = own_application(&arm, &headers, &key).await?;
-    Ok(axum::Json(views::application(&arm.engine, app).await?))
+    Ok(axum::Json(
+        views::application(&arm.engine, app, "ru").await?,
+    ))
 }
 
 async fn attachment(

@@ -4,6 +4,7 @@
 //! password; the API with `Authorization: Bearer <token>`, the UI with a session cookie.
 
 pub mod api;
+pub mod i18n;
 pub mod ui;
 pub mod views;
 

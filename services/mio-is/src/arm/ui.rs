@@ -3,20 +3,28 @@
 //! citizen up in ГБД ФЛ, mark the paper documents, attach scans, sign and register), the
 //! commission's meetings, agenda and protocol, and the waiting list. Plain HTML forms:
 //! no script is needed.
+//!
+//! Every page is an askama template under `services/mio-is/templates/arm/` extending
+//! `layout.html`; askama escapes every value by default and checks the templates when
+//! the crate compiles. No value that holds user or database data is marked safe. The
+//! pages speak Russian or Kazakh (`i18n.rs`), chosen with the language switch.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, Multipart, Path, State};
+use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
+use egov_regulation::Regulation;
 use uuid::Uuid;
 
-use super::views;
+use super::i18n::{self, Lang, Words};
+use super::views::{self, Menu};
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::employees::{self, Employee};
 use crate::engine::Completion;
@@ -24,22 +32,6 @@ use crate::store;
 
 type S = State<Arc<Arm>>;
 type Pairs = axum::Form<Vec<(String, String)>>;
-
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
-}
 
 fn when(t: Option<time::OffsetDateTime>) -> String {
     match t {
@@ -58,32 +50,153 @@ fn when(t: Option<time::OffsetDateTime>) -> String {
     }
 }
 
-const STYLE: &str = "body{font-family:DejaVu Sans,Arial,sans-serif;margin:0;color:#1b2733}header{background:#0b4f8a;color:#fff;padding:10px 24px;display:flex;gap:18px;align-items:center}header a{color:#fff}main{padding:18px 24px}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccd;padding:6px;text-align:left;vertical-align:top}.overdue{color:#b00020;font-weight:bold}.error{background:#fde7e9;border:1px solid #b00020;padding:10px}.ok{background:#e7f6ea;border:1px solid #2e7d32;padding:10px}form.inline{display:inline}fieldset{margin:10px 0}label{display:block;margin:3px 0}";
-
-fn page(title: &str, who: Option<&Employee>, body: &str) -> Html<String> {
-    let nav = match who {
-        Some(w) => format!(
-            "<a href=\"/worklist\">Рабочий список</a><a href=\"/applications/new\">Новое заявление</a><a href=\"/commission\">Комиссия</a><a href=\"/queue\">Очередь</a><span>{} · {} · {}</span><form class=\"inline\" method=\"post\" action=\"/logout\"><button id=\"logout\">Выйти</button></form>",
-            esc(&w.full_name()),
-            esc(&w.position),
-            esc(&w.provider_id)
-        ),
-        None => String::new(),
-    };
-    Html(format!(
-        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>{} — АРМ РШЭП</title><style>{STYLE}</style></head><body><header><strong>АРМ РШЭП</strong>{nav}</header><main><h1>{}</h1>{body}</main></body></html>",
-        esc(title),
-        esc(title)
-    ))
+/// The language of a request and the page to come back to after switching it.
+struct Ui {
+    lang: Lang,
+    here: String,
 }
 
-fn error_page(who: Option<&Employee>, e: &ApiError) -> Response {
-    let body = format!(
-        "<p class=\"error\" id=\"error\"><strong>{}</strong>: {}</p><p><a href=\"javascript:history.back()\">Назад</a></p>",
-        esc(&e.code),
-        esc(&e.message)
-    );
-    (e.status, page("Ошибка", who, &body)).into_response()
+impl<St: Send + Sync> FromRequestParts<St> for Ui {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let lang = Lang::from_request_parts(parts, state).await?;
+        Ok(Ui {
+            lang,
+            here: page_of(parts.uri.path()),
+        })
+    }
+}
+
+/// The page (a GET route) a request's path shows again: the forms that only post go
+/// back to the page they were sent from.
+fn page_of(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        ["", "applications"] => "/applications/new".into(),
+        ["", "logout"] => "/login".into(),
+        [
+            "",
+            "commission",
+            "meetings",
+            id,
+            "agenda" | "decisions" | "close",
+        ] => {
+            format!("/commission/meetings/{id}")
+        }
+        _ => path.to_string(),
+    }
+}
+
+/// Who is signed in, as the header shows them.
+struct Who {
+    name: String,
+    position: String,
+    provider: String,
+    provider_id: String,
+}
+
+/// The navigation's entries.
+#[derive(Default)]
+struct Nav {
+    new_application: bool,
+    commission: bool,
+    queue: bool,
+}
+
+/// What `layout.html` shows around every page.
+struct Page {
+    lang: &'static str,
+    t: &'static Words,
+    title: String,
+    who: Option<Who>,
+    nav: Nav,
+    here: String,
+}
+
+fn regs_of<'a>(arm: &'a Arm, provider: &str) -> Vec<&'a Arc<Regulation>> {
+    arm.engine.catalog.of_provider(provider)
+}
+
+fn page(arm: &Arm, who: Option<&Employee>, ui: &Ui, title: impl Into<String>) -> Page {
+    let l = ui.lang.code();
+    let (who, nav) = match who {
+        Some(w) => {
+            let regs = regs_of(arm, &w.provider_id);
+            let provider = regs
+                .iter()
+                .find_map(|r| r.provider(&w.provider_id))
+                .map(|p| p.name.get(l).to_string())
+                .unwrap_or_else(|| w.provider_id.clone());
+            let position = regs
+                .iter()
+                .find_map(|r| r.role(&w.role))
+                .map(|r| r.name.get(l).to_string())
+                .unwrap_or_else(|| w.position.clone());
+            let m = views::menu(&arm.engine.catalog, w);
+            (
+                Some(Who {
+                    name: w.full_name(),
+                    position,
+                    provider,
+                    provider_id: w.provider_id.clone(),
+                }),
+                Nav {
+                    new_application: !m.channel_b.is_empty(),
+                    commission: m.commission,
+                    queue: m.queue,
+                },
+            )
+        }
+        None => (None, Nav::default()),
+    };
+    Page {
+        lang: l,
+        t: ui.lang.words(),
+        title: title.into(),
+        who,
+        nav,
+        here: ui.here.clone(),
+    }
+}
+
+fn render(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "АРМ page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "arm/error.html")]
+struct ErrorPage {
+    page: Page,
+    code: String,
+    text: &'static str,
+}
+
+/// An error on a page of the request's language: its code and the UI's text for it.
+fn error_page(arm: &Arm, who: Option<&Employee>, ui: &Ui, e: &ApiError) -> Response {
+    let page = page(arm, who, ui, ui.lang.words().error);
+    render(
+        e.status,
+        &ErrorPage {
+            page,
+            code: e.code.clone(),
+            text: i18n::error_text(&e.code, ui.lang),
+        },
+    )
+}
+
+fn forbidden() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+        "not offered to this employee",
+    )
 }
 
 /// The signed-in employee of a page; without a live session the page sends to the
@@ -105,6 +218,7 @@ impl FromRequestParts<Arc<Arm>> for Session {
 pub fn router() -> Router<Arc<Arm>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/worklist") }))
+        .route("/lang/{lang}", get(switch_language))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/worklist", get(worklist))
@@ -121,21 +235,57 @@ pub fn router() -> Router<Arc<Arm>> {
         .route("/queue", get(queue))
 }
 
-fn login_html(error: Option<&str>) -> Html<String> {
-    let err = error
-        .map(|e| format!("<p class=\"error\" id=\"error\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    page(
-        "Вход",
-        None,
-        &format!(
-            "{err}<form method=\"post\" action=\"/login\"><label>ИИН <input name=\"iin\" id=\"iin\" maxlength=\"12\" required></label><label>Пароль <input type=\"password\" name=\"password\" id=\"password\" required></label><button id=\"login\">Войти</button></form>"
-        ),
-    )
+#[derive(serde::Deserialize)]
+struct Back {
+    back: Option<String>,
 }
 
-async fn login_form() -> Html<String> {
-    login_html(None)
+/// The language switch: keeps the language in a cookie and goes back to the page (a
+/// path of this site only).
+async fn switch_language(Path(lang): Path<String>, Query(q): Query<Back>) -> Response {
+    let back = q
+        .back
+        .filter(|b| {
+            b.starts_with('/')
+                && !b.starts_with("//")
+                && !b.contains('\\')
+                && !b.chars().any(char::is_control)
+        })
+        .unwrap_or_else(|| "/worklist".into());
+    let Some(lang) = Lang::parse(&lang) else {
+        return Redirect::to(&back).into_response();
+    };
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, back),
+            (
+                header::SET_COOKIE,
+                format!(
+                    "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                    i18n::COOKIE,
+                    lang.code()
+                ),
+            ),
+        ],
+    )
+        .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "arm/login.html")]
+struct LoginPage {
+    page: Page,
+    error: Option<String>,
+}
+
+fn login_page(arm: &Arm, ui: &Ui, status: StatusCode, error: Option<String>) -> Response {
+    let page = page(arm, None, ui, ui.lang.words().login_title);
+    render(status, &LoginPage { page, error })
+}
+
+async fn login_form(State(arm): S, ui: Ui) -> Response {
+    login_page(&arm, &ui, StatusCode::OK, None)
 }
 
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -153,9 +303,10 @@ fn all(pairs: &[(String, String)], name: &str) -> Vec<String> {
         .collect()
 }
 
-async fn login(State(arm): S, axum::Form(f): Pairs) -> Response {
+async fn login(State(arm): S, ui: Ui, axum::Form(f): Pairs) -> Response {
     let iin = field(&f, "iin").unwrap_or("").trim().to_string();
     let password = field(&f, "password").unwrap_or("");
+    let t = ui.lang.words();
     match employees::login(
         &arm.engine.pool,
         &iin,
@@ -180,24 +331,23 @@ async fn login(State(arm): S, axum::Form(f): Pairs) -> Response {
             ],
         )
             .into_response(),
-        Ok(employees::Login::Refused) => (
+        Ok(employees::Login::Refused) => login_page(
+            &arm,
+            &ui,
             StatusCode::UNAUTHORIZED,
-            login_html(Some("Неверный ИИН или пароль")),
-        )
-            .into_response(),
+            Some(t.login_refused.to_string()),
+        ),
         Ok(employees::Login::Throttled { until }) => {
-            let local = until.to_offset(time::UtcOffset::from_hms(5, 0, 0).expect("UTC+5"));
-            (
+            let local = until.to_offset(egov_calendar::LOCAL_OFFSET);
+            let time = format!("{:02}:{:02}", local.hour(), local.minute());
+            login_page(
+                &arm,
+                &ui,
                 StatusCode::TOO_MANY_REQUESTS,
-                login_html(Some(&format!(
-                    "Слишком много неудачных попыток входа; повторите после {:02}:{:02}",
-                    local.hour(),
-                    local.minute()
-                ))),
+                Some(t.login_throttled.replace("{time}", &time)),
             )
-                .into_response()
         }
-        Err(e) => error_page(None, &e.into()),
+        Err(e) => error_page(&arm, None, &ui, &e.into()),
     }
 }
 
@@ -218,192 +368,268 @@ async fn logout(State(arm): S, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-async fn worklist(State(arm): S, Session(w): Session) -> Response {
-    let tasks = match views::worklist(&arm.engine, &w).await {
-        Ok(t) => t,
-        Err(e) => return error_page(Some(&w), &e.into()),
-    };
-    let mut rows = String::new();
-    for t in &tasks {
-        rows.push_str(&format!(
-            "<tr class=\"task{}\"><td><a href=\"/tasks/{}\" id=\"task-{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
-            if t.overdue { " overdue" } else { "" },
-            t.id,
-            t.id,
-            esc(&t.number),
-            esc(&t.applicant_name),
-            esc(&t.action),
-            when(Some(t.started_at)),
-            when(t.due_at),
-            if t.overdue { " <span class=\"overdue\">просрочено</span>" } else { "" },
-        ));
-    }
-    let body = if tasks.is_empty() {
-        "<p id=\"empty\">Задач нет.</p>".to_string()
-    } else {
-        format!(
-            "<table id=\"worklist\"><tr><th>Заявление</th><th>Заявитель</th><th>Действие</th><th>Начато</th><th>Срок</th></tr>{rows}</table>"
-        )
-    };
-    page("Рабочий список", Some(&w), &body).into_response()
+struct TaskRow {
+    id: i64,
+    number: String,
+    applicant: String,
+    action: String,
+    started: String,
+    due: String,
+    overdue: bool,
 }
 
-fn application_block(v: &views::ApplicationView) -> String {
-    let a = &v.application;
-    let mut s = format!(
-        "<table><tr><th>Номер</th><td id=\"number\">{}</td></tr><tr><th>Услуга</th><td>{}</td></tr><tr><th>Заявитель</th><td>{} (ИИН {})</td></tr><tr><th>Категория</th><td>{}</td></tr><tr><th>Канал</th><td>{}</td></tr><tr><th>Статус</th><td id=\"status\">{}</td></tr><tr><th>Зарегистрировано</th><td>{}</td></tr><tr><th>Срок оказания</th><td>{}{}</td></tr>",
-        esc(&a.number),
-        esc(&v.regulation_title),
-        esc(&a.applicant_name),
-        esc(&a.applicant_iin),
-        esc(&a.category),
-        esc(&a.channel),
-        esc(&v.status_label),
-        when(Some(a.registered_at)),
-        when(Some(a.due_at)),
-        if a.overdue {
-            " <span class=\"overdue\">просрочено</span>"
-        } else {
-            ""
-        },
-    );
-    if let Some(n) = a.queue_number {
-        s.push_str(&format!(
-            "<tr><th>Номер в очереди</th><td id=\"queue-number\">{n}</td></tr>"
-        ));
-    }
-    s.push_str("</table><h2>Документы</h2><ul>");
-    for d in &v.attachments {
-        s.push_str(&format!(
-            "<li>{} — {}{}</li>",
-            esc(&d.kind),
-            if d.paper {
-                "оригинал на бумаге"
-            } else {
-                ""
-            },
-            if d.scanned {
-                format!(
-                    " <a href=\"/api/v1/applications/{}/attachments/{}\">скан {}</a>",
-                    a.id,
-                    d.id,
-                    esc(&d.name)
-                )
-            } else {
-                String::new()
-            }
-        ));
-    }
-    s.push_str("</ul><h2>Ход исполнения</h2><table><tr><th>Шаг</th><th>Начат</th><th>Срок</th><th>Завершен</th><th>Кем</th><th>Решение</th></tr>");
-    for r in &v.steps {
-        s.push_str(&format!(
-            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if r.overdue { " class=\"overdue\"" } else { "" },
-            esc(&r.step_id),
-            when(Some(r.started_at)),
-            when(r.due_at),
-            when(r.completed_at),
-            esc(r.completed_by.as_deref().unwrap_or("")),
-            esc(r.outcome.as_deref().unwrap_or("")),
-        ));
-    }
-    s.push_str("</table>");
-    if let Some(r) = &v.result {
-        s.push_str(&format!(
-            "<h2>Результат</h2><p>{} · {} · <a href=\"/applications/{}/result.pdf\" id=\"result-pdf\">PDF</a></p>",
-            esc(&r.result_id),
-            esc(&r.signer_name.clone().map(|n| format!("подписано: {n}")).unwrap_or_else(|| "не подписано".into())),
-            a.id
-        ));
-    }
-    s
+#[derive(Template)]
+#[template(path = "arm/worklist.html")]
+struct WorklistPage {
+    page: Page,
+    tasks: Vec<TaskRow>,
 }
 
-async fn task(State(arm): S, Session(w): Session, Path(id): Path<i64>) -> Response {
-    let t = match views::task(&arm.engine, &w, id).await {
+async fn worklist(State(arm): S, ui: Ui, Session(w): Session) -> Response {
+    let tasks = match views::worklist(&arm.engine, &w, ui.lang.code()).await {
         Ok(t) => t,
-        Err(e) => return error_page(Some(&w), &e.into()),
+        Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
     };
-    let mut form = String::new();
-    if t.task.status == "open" && t.kind != "commission" {
-        form.push_str(&format!("<h2>Исполнение</h2><p>{}</p><form method=\"post\" action=\"/tasks/{id}\" id=\"complete-form\">", esc(&t.completion)));
-        if !t.outcomes.is_empty() {
-            form.push_str("<fieldset><legend>Решение</legend>");
-            for (i, o) in t.outcomes.iter().enumerate() {
-                form.push_str(&format!(
-                    "<label><input type=\"radio\" name=\"outcome\" value=\"{}\" id=\"outcome-{}\"{}> {}</label>",
-                    esc(&o.id),
-                    esc(&o.id),
-                    if i == 0 { " checked" } else { "" },
-                    esc(&o.name)
-                ));
+    let tasks = tasks
+        .into_iter()
+        .map(|t| TaskRow {
+            id: t.id,
+            number: t.number,
+            applicant: t.applicant_name,
+            action: t.action,
+            started: when(Some(t.started_at)),
+            due: when(t.due_at),
+            overdue: t.overdue,
+        })
+        .collect();
+    let page = page(&arm, Some(&w), &ui, ui.lang.words().worklist);
+    render(StatusCode::OK, &WorklistPage { page, tasks })
+}
+
+/// An id and its name in the page's language.
+struct Choice {
+    id: String,
+    name: String,
+}
+
+struct AttachmentRow {
+    id: Uuid,
+    kind: String,
+    paper: bool,
+    scan: Option<String>,
+}
+
+struct StepRow {
+    step_id: String,
+    started: String,
+    due: String,
+    completed: String,
+    by: String,
+    outcome: String,
+    note: String,
+    overdue: bool,
+}
+
+struct ResultRow {
+    result_id: String,
+    signer: Option<String>,
+}
+
+/// An application as `application_block.html` shows it.
+struct AppBlock {
+    id: Uuid,
+    number: String,
+    service: String,
+    applicant: String,
+    iin: String,
+    category: String,
+    channel: String,
+    channel_name: String,
+    status: String,
+    registered: String,
+    due: String,
+    overdue: bool,
+    queue_number: Option<i64>,
+    attachments: Vec<AttachmentRow>,
+    steps: Vec<StepRow>,
+    result: Option<ResultRow>,
+}
+
+fn app_block(arm: &Arm, v: views::ApplicationView, lang: Lang) -> AppBlock {
+    let l = lang.code();
+    let a = v.application;
+    let reg = arm.engine.catalog.get(&a.regulation_id).cloned();
+    let reg = reg.as_deref();
+    let category = reg
+        .and_then(|r| r.category(&a.category))
+        .map(|c| c.name.get(l).to_string())
+        .unwrap_or_else(|| a.category.clone());
+    let channel_name = reg
+        .and_then(|r| r.channel(&a.channel))
+        .map(|c| c.name.get(l).to_string())
+        .unwrap_or_else(|| a.channel.clone());
+    let attachments = v
+        .attachments
+        .into_iter()
+        .map(|d| AttachmentRow {
+            id: d.id,
+            kind: reg
+                .and_then(|r| r.documents.iter().find(|x| x.id == d.kind))
+                .map(|x| x.name.get(l).to_string())
+                .unwrap_or(d.kind),
+            paper: d.paper,
+            scan: d.scanned.then_some(d.name),
+        })
+        .collect();
+    let steps = v
+        .steps
+        .into_iter()
+        .map(|r| {
+            let outcome = r
+                .outcome
+                .as_deref()
+                .map(|o| {
+                    reg.and_then(|g| g.step(&r.step_id))
+                        .and_then(|s| s.outcome(o))
+                        .and_then(|x| x.name.as_ref())
+                        .map(|n| n.get(l).to_string())
+                        .unwrap_or_else(|| o.to_string())
+                })
+                .unwrap_or_default();
+            StepRow {
+                started: when(Some(r.started_at)),
+                due: when(r.due_at),
+                completed: when(r.completed_at),
+                by: r.completed_by.unwrap_or_default(),
+                outcome,
+                note: r.note.unwrap_or_default(),
+                overdue: r.overdue,
+                step_id: r.step_id,
             }
-            form.push_str("</fieldset>");
-        }
-        if !t.candidates.is_empty() {
-            form.push_str("<label>Исполнитель <select name=\"assignee\" id=\"assignee\">");
-            for c in &t.candidates {
-                form.push_str(&format!(
-                    "<option value=\"{}\">{}</option>",
-                    esc(&c.iin),
-                    esc(&c.full_name())
-                ));
-            }
-            form.push_str("</select></label>");
-        }
-        if t.kind == "check" {
-            form.push_str("<fieldset><legend>Документы (C-docs)</legend>");
-            for d in &t.documents {
-                form.push_str(&format!(
-                    "<label>{} {}{} — отметить как отсутствующий <input type=\"checkbox\" name=\"missing_documents\" value=\"{}\"></label>",
-                    if d.present { "✔" } else { "✘" },
-                    esc(&d.name),
-                    if d.required { " (обязательный)" } else { "" },
-                    esc(&d.id)
-                ));
-            }
-            form.push_str("</fieldset>");
-        }
-        if t.outcomes.iter().any(|o| o.id == "refuse") {
-            form.push_str("<fieldset><legend>Основания отказа</legend>");
-            for g in &t.refusal_grounds {
-                form.push_str(&format!(
-                    "<label><input type=\"checkbox\" name=\"grounds\" value=\"{}\"> {}</label>",
-                    esc(&g.id),
-                    esc(&g.name)
-                ));
-            }
-            form.push_str("</fieldset>");
-        }
-        form.push_str("<label>Примечание <textarea name=\"note\"></textarea></label><button id=\"complete\">Исполнить</button></form>");
-    } else if t.kind == "commission" {
-        form.push_str(
-            "<p>Решение принимает комиссия: <a href=\"/commission\">повестка и протокол</a>.</p>",
-        );
-    } else {
-        form.push_str(&format!(
-            "<p class=\"ok\">Исполнено {} ({})</p>",
-            when(t.task.completed_at),
-            esc(t.task.completed_by.as_deref().unwrap_or(""))
-        ));
+        })
+        .collect();
+    AppBlock {
+        id: a.id,
+        number: a.number,
+        service: v.regulation_title,
+        applicant: a.applicant_name,
+        iin: a.applicant_iin,
+        category,
+        channel: a.channel,
+        channel_name,
+        status: v.status_label,
+        registered: when(Some(a.registered_at)),
+        due: when(Some(a.due_at)),
+        overdue: a.overdue,
+        queue_number: a.queue_number,
+        attachments,
+        steps,
+        result: v.result.map(|r| ResultRow {
+            result_id: r.result_id,
+            signer: r.signer_name,
+        }),
     }
-    let body = format!(
-        "<p><strong>Шаг:</strong> {} — {}</p><p><strong>Срок:</strong> {}{}</p>{form}<h2>Заявление</h2>{}",
-        esc(&t.task.step_id),
-        esc(&t.action),
-        when(t.task.due_at),
-        if t.task.overdue {
-            " <span class=\"overdue\" id=\"overdue\">просрочено</span>"
+}
+
+struct DocumentRow {
+    id: String,
+    name: String,
+    required: bool,
+    present: bool,
+}
+
+struct CompleteForm {
+    completion: String,
+    outcomes: Vec<Choice>,
+    candidates: Vec<Choice>,
+    documents: Vec<DocumentRow>,
+    grounds: Vec<Choice>,
+}
+
+#[derive(Template)]
+#[template(path = "arm/task.html")]
+struct TaskPage {
+    page: Page,
+    id: i64,
+    step_id: String,
+    action: String,
+    due: String,
+    overdue: bool,
+    form: Option<CompleteForm>,
+    commission: bool,
+    done_at: String,
+    done_by: String,
+    app: AppBlock,
+}
+
+async fn task(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<i64>) -> Response {
+    let t = match views::task(&arm.engine, &w, id, ui.lang.code()).await {
+        Ok(t) => t,
+        Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
+    };
+    let form = (t.task.status == "open" && t.kind != "commission").then(|| CompleteForm {
+        completion: t.completion.clone(),
+        outcomes: t
+            .outcomes
+            .iter()
+            .map(|o| Choice {
+                id: o.id.clone(),
+                name: o.name.clone(),
+            })
+            .collect(),
+        candidates: t
+            .candidates
+            .iter()
+            .map(|c| Choice {
+                id: c.iin.clone(),
+                name: c.full_name(),
+            })
+            .collect(),
+        documents: if t.kind == "check" {
+            t.documents
+                .iter()
+                .map(|d| DocumentRow {
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                    required: d.required,
+                    present: d.present,
+                })
+                .collect()
         } else {
-            ""
+            vec![]
         },
-        application_block(&t.application)
-    );
-    page(&format!("Задача {id}"), Some(&w), &body).into_response()
+        grounds: if t.outcomes.iter().any(|o| o.id == "refuse") {
+            t.refusal_grounds
+                .iter()
+                .map(|g| Choice {
+                    id: g.id.clone(),
+                    name: g.name.clone(),
+                })
+                .collect()
+        } else {
+            vec![]
+        },
+    });
+    let title = format!("{} {id}", ui.lang.words().task);
+    let p = TaskPage {
+        page: page(&arm, Some(&w), &ui, title),
+        id,
+        step_id: t.task.step_id.clone(),
+        action: t.action.clone(),
+        due: when(t.task.due_at),
+        overdue: t.task.overdue,
+        form,
+        commission: t.kind == "commission",
+        done_at: when(t.task.completed_at),
+        done_by: t.task.completed_by.clone().unwrap_or_default(),
+        app: app_block(&arm, t.application, ui.lang),
+    };
+    render(StatusCode::OK, &p)
 }
 
 async fn complete(
     State(arm): S,
+    ui: Ui,
     Session(w): Session,
     Path(id): Path<i64>,
     axum::Form(f): Pairs,
@@ -413,7 +639,9 @@ async fn complete(
             Ok(v) => Some(v),
             Err(_) => {
                 return error_page(
+                    &arm,
                     Some(&w),
+                    &ui,
                     &ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "INVALID",
@@ -436,36 +664,57 @@ async fn complete(
     };
     match arm.engine.complete(id, &w, c).await {
         Ok(_) => Redirect::to(&format!("/tasks/{id}")).into_response(),
-        Err(e) => error_page(Some(&w), &e.into()),
+        Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
 }
 
-async fn application(State(arm): S, Session(w): Session, Path(key): Path<String>) -> Response {
+#[derive(Template)]
+#[template(path = "arm/application.html")]
+struct ApplicationPage {
+    page: Page,
+    app: AppBlock,
+}
+
+async fn application(
+    State(arm): S,
+    ui: Ui,
+    Session(w): Session,
+    Path(key): Path<String>,
+) -> Response {
     match store::application(&arm.engine.pool, &key).await {
         Ok(Some(a)) if a.provider_id == w.provider_id => {
-            match views::application(&arm.engine, a).await {
-                Ok(v) => page(
-                    &format!("Заявление {}", v.application.number),
-                    Some(&w),
-                    &application_block(&v),
-                )
-                .into_response(),
-                Err(e) => error_page(Some(&w), &e.into()),
+            match views::application(&arm.engine, a, ui.lang.code()).await {
+                Ok(v) => {
+                    let title = format!("{} {}", ui.lang.words().application, v.application.number);
+                    let p = ApplicationPage {
+                        page: page(&arm, Some(&w), &ui, title),
+                        app: app_block(&arm, v, ui.lang),
+                    };
+                    render(StatusCode::OK, &p)
+                }
+                Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
             }
         }
         Ok(_) => error_page(
+            &arm,
             Some(&w),
+            &ui,
             &ApiError::new(
                 StatusCode::NOT_FOUND,
                 "NOT_FOUND",
                 format!("no application {key}"),
             ),
         ),
-        Err(e) => error_page(Some(&w), &e.into()),
+        Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
 }
 
-async fn result_pdf(State(arm): S, Session(w): Session, Path(key): Path<String>) -> Response {
+async fn result_pdf(
+    State(arm): S,
+    ui: Ui,
+    Session(w): Session,
+    Path(key): Path<String>,
+) -> Response {
     let row: Result<Option<Vec<u8>>, sqlx::Error> = sqlx::query_scalar(
         "select r.pdf from results r join applications a on a.id = r.application_id
          where (a.id::text = $1 or a.number = $1) and a.provider_id = $2 order by r.drafted_at desc limit 1",
@@ -477,115 +726,180 @@ async fn result_pdf(State(arm): S, Session(w): Session, Path(key): Path<String>)
     match row {
         Ok(Some(pdf)) => ([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response(),
         Ok(None) => error_page(
+            &arm,
             Some(&w),
+            &ui,
             &ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no result document"),
         ),
-        Err(e) => error_page(Some(&w), &e.into()),
+        Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
 }
 
-async fn new_form(State(arm): S, Session(w): Session) -> Response {
-    let regs = arm.engine.catalog.of_provider(&w.provider_id);
-    let options: String = regs
-        .iter()
-        .filter(|r| r.channel("provider").is_some())
-        .map(|r| {
+/// The regulation of a channel B page: one of those the menu offers the employee (the
+/// one named, or the latest in force of them); without one, why not.
+fn channel_b_regulation(
+    arm: &Arm,
+    w: &Employee,
+    menu: &Menu,
+    named: Option<&str>,
+) -> Result<Arc<Regulation>, ApiError> {
+    if !menu.provider_channel {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "WRONG_CHANNEL",
+            "the regulations of this provider take no applications through the provider",
+        ));
+    }
+    if menu.channel_b.is_empty() {
+        return Err(forbidden());
+    }
+    let reg = match named {
+        // no regulation named: the latest of those offered
+        None => menu
+            .channel_b
+            .iter()
+            .max_by_key(|r| r.in_force_from)
+            .cloned()
+            .expect("not empty"),
+        Some(id) => arm.regulation_for(w, Some(id))?,
+    };
+    if menu.channel_b.iter().any(|r| r.id == reg.id) {
+        Ok(reg)
+    } else if reg.channel("provider").is_some() {
+        Err(forbidden())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "WRONG_CHANNEL",
             format!(
-                "<option value=\"{}\">{} ({})</option>",
-                esc(&r.id),
-                esc(&r.service_name.ru),
-                esc(&r.id)
-            )
+                "the regulation {} has no channel through the provider",
+                reg.id
+            ),
+        ))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "arm/new.html")]
+struct NewPage {
+    page: Page,
+    regulations: Vec<Choice>,
+}
+
+async fn new_form(State(arm): S, ui: Ui, Session(w): Session) -> Response {
+    let menu = views::menu(&arm.engine.catalog, &w);
+    if let Err(e) = channel_b_regulation(&arm, &w, &menu, None) {
+        return error_page(&arm, Some(&w), &ui, &e);
+    }
+    let regulations = menu
+        .channel_b
+        .iter()
+        .map(|r| Choice {
+            id: r.id.clone(),
+            name: r.service_name.get(ui.lang.code()).to_string(),
         })
         .collect();
-    if options.is_empty() {
-        return error_page(
-            Some(&w),
-            &ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "WRONG_CHANNEL",
-                "the regulations of this provider take no applications through the provider",
-            ),
-        );
-    }
-    let body = format!(
-        "<form method=\"post\" action=\"/applications/new\"><label>Услуга <select name=\"regulation\">{options}</select></label><label>ИИН заявителя <input name=\"iin\" id=\"applicant-iin\" maxlength=\"12\" required></label><button id=\"lookup\">Запросить ГБД ФЛ</button></form>"
-    );
-    page("Новое заявление", Some(&w), &body).into_response()
+    let p = NewPage {
+        page: page(&arm, Some(&w), &ui, ui.lang.words().new_application),
+        regulations,
+    };
+    render(StatusCode::OK, &p)
 }
 
-async fn new_lookup(State(arm): S, Session(w): Session, axum::Form(f): Pairs) -> Response {
-    let reg = match arm.regulation_for(&w, field(&f, "regulation")) {
+struct FieldRow {
+    id: String,
+    name: String,
+    required: bool,
+}
+
+#[derive(Template)]
+#[template(path = "arm/new_person.html")]
+struct PersonPage {
+    page: Page,
+    person: String,
+    iin: String,
+    address: String,
+    regulation: String,
+    categories: Vec<Choice>,
+    fields: Vec<FieldRow>,
+    documents: Vec<FieldRow>,
+}
+
+async fn new_lookup(State(arm): S, ui: Ui, Session(w): Session, axum::Form(f): Pairs) -> Response {
+    let menu = views::menu(&arm.engine.catalog, &w);
+    let reg = match channel_b_regulation(&arm, &w, &menu, field(&f, "regulation")) {
         Ok(r) => r,
-        Err(e) => return error_page(Some(&w), &e),
+        Err(e) => return error_page(&arm, Some(&w), &ui, &e),
     };
     let iin = field(&f, "iin").unwrap_or("").trim().to_string();
     let person = match arm.lookup(&w, &iin, &reg.service).await {
         Ok(Lookup::Found(p)) => p,
         Ok(Lookup::Refused(e)) => {
             return error_page(
+                &arm,
                 Some(&w),
+                &ui,
                 &ApiError::new(StatusCode::NOT_FOUND, &e.code, e.message),
             );
         }
-        Err(e) => return error_page(Some(&w), &e),
+        Err(e) => return error_page(&arm, Some(&w), &ui, &e),
     };
-    let cats: String = reg
-        .categories
-        .iter()
-        .map(|c| {
-            format!(
-                "<option value=\"{}\">{}</option>",
-                esc(&c.id),
-                esc(&c.name.ru)
-            )
-        })
-        .collect();
-    let mut fields = String::new();
-    for fl in &reg.fields {
-        if fl.id.starts_with("applicant.")
-            || fl.id == "category"
-            || fl.id.starts_with("representative.")
-            || fl.id.starts_with("poa.")
-        {
-            continue;
-        }
-        fields.push_str(&format!(
-            "<label>{}{} <input name=\"form.{}\"{}></label>",
-            esc(&fl.name.ru),
-            if fl.required { " *" } else { "" },
-            esc(&fl.id),
-            if fl.required { " required" } else { "" }
-        ));
-    }
-    let mut docs = String::new();
-    for d in &reg.documents {
-        docs.push_str(&format!(
-            "<fieldset><legend>{}{}</legend><label><input type=\"checkbox\" name=\"paper.{}\" value=\"on\"> оригинал представлен</label><label>скан <input type=\"file\" name=\"scan.{}\"></label></fieldset>",
-            esc(&d.name.ru),
-            if d.required { " (обязательный)" } else { "" },
-            esc(&d.id),
-            esc(&d.id)
-        ));
-    }
+    let l = ui.lang.code();
     let address = person
         .address
         .as_ref()
         .map(|a| format!("{}, {}, {}, {}", a.region, a.locality, a.street, a.house))
         .unwrap_or_default();
-    let body = format!(
-        "<p class=\"ok\" id=\"person\">ГБД ФЛ: {} · ИИН {} · {}</p><form method=\"post\" action=\"/applications\" enctype=\"multipart/form-data\"><input type=\"hidden\" name=\"regulation\" value=\"{}\"><input type=\"hidden\" name=\"iin\" value=\"{}\"><label>Категория <select name=\"category\">{cats}</select></label><label>Телефон * <input name=\"phone\" required></label><label>Эл. почта <input name=\"email\"></label><label>Адрес проживания <input name=\"address\" value=\"{}\"></label>{fields}<h2>Документы</h2>{docs}<button id=\"submit\">Подписать ЭЦП и зарегистрировать</button></form>",
-        esc(&person.full_name().unwrap_or_default()),
-        esc(&person.iin),
-        esc(&address),
-        esc(&reg.id),
-        esc(&person.iin),
-        esc(&address),
-    );
-    page("Новое заявление", Some(&w), &body).into_response()
+    let p = PersonPage {
+        page: page(&arm, Some(&w), &ui, ui.lang.words().new_application),
+        person: person.full_name().unwrap_or_default(),
+        iin: person.iin.clone(),
+        address,
+        regulation: reg.id.clone(),
+        categories: reg
+            .categories
+            .iter()
+            .map(|c| Choice {
+                id: c.id.clone(),
+                name: c.name.get(l).to_string(),
+            })
+            .collect(),
+        fields: reg
+            .fields
+            .iter()
+            .filter(|fl| {
+                !(fl.id.starts_with("applicant.")
+                    || fl.id == "category"
+                    || fl.id.starts_with("representative.")
+                    || fl.id.starts_with("poa."))
+            })
+            .map(|fl| FieldRow {
+                id: fl.id.clone(),
+                name: fl.name.get(l).to_string(),
+                required: fl.required,
+            })
+            .collect(),
+        documents: reg
+            .documents
+            .iter()
+            .map(|d| FieldRow {
+                id: d.id.clone(),
+                name: d.name.get(l).to_string(),
+                required: d.required,
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &p)
 }
 
-async fn new_submit(State(arm): S, Session(w): Session, mut mp: Multipart) -> Response {
+#[derive(Template)]
+#[template(path = "arm/sent.html")]
+struct SentPage {
+    page: Page,
+    message: String,
+}
+
+async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipart) -> Response {
     let mut n = NewApplication::default();
     let mut papers: Vec<String> = Vec::new();
     let mut scans: Vec<(String, String, String, Vec<u8>)> = Vec::new();
@@ -593,7 +907,9 @@ async fn new_submit(State(arm): S, Session(w): Session, mut mp: Multipart) -> Re
         let part = match mp.next_field().await {
             Ok(Some(p)) => p,
             Ok(None) => break,
-            Err(e) => return error_page(Some(&w), &ApiError::bad_request(e.to_string())),
+            Err(e) => {
+                return error_page(&arm, Some(&w), &ui, &ApiError::bad_request(e.to_string()));
+            }
         };
         let name = part.name().unwrap_or("").to_string();
         let file_name = part.file_name().map(String::from);
@@ -603,7 +919,9 @@ async fn new_submit(State(arm): S, Session(w): Session, mut mp: Multipart) -> Re
             .unwrap_or_else(|| "application/octet-stream".into());
         let bytes = match part.bytes().await {
             Ok(b) => b.to_vec(),
-            Err(e) => return error_page(Some(&w), &ApiError::bad_request(e.to_string())),
+            Err(e) => {
+                return error_page(&arm, Some(&w), &ui, &ApiError::bad_request(e.to_string()));
+            }
         };
         let text = String::from_utf8_lossy(&bytes).trim().to_string();
         match name.as_str() {
@@ -637,6 +955,11 @@ async fn new_submit(State(arm): S, Session(w): Session, mut mp: Multipart) -> Re
             }
         }
     }
+    let menu = views::menu(&arm.engine.catalog, &w);
+    match channel_b_regulation(&arm, &w, &menu, n.regulation.as_deref()) {
+        Ok(reg) => n.regulation = Some(reg.id.clone()),
+        Err(e) => return error_page(&arm, Some(&w), &ui, &e),
+    }
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut kinds: Vec<String> = papers.clone();
     for (k, ..) in &scans {
@@ -657,57 +980,110 @@ async fn new_submit(State(arm): S, Session(w): Session, mut mp: Multipart) -> Re
     match arm.submit(&w, n, Duration::from_secs(15)).await {
         Ok(s) => match (s.application, s.rejection) {
             (Some(a), _) => Redirect::to(&format!("/applications/{}", a.id)).into_response(),
-            (None, Some(r)) => error_page(Some(&w), &ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &r.code, r.message)),
-            (None, None) => page("Заявление отправлено", Some(&w), &format!("<p class=\"ok\">Отправлено (messageId {}); регистрация ещё не подтверждена.</p>", esc(&s.message_id))).into_response(),
+            (None, Some(r)) => error_page(
+                &arm,
+                Some(&w),
+                &ui,
+                &ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &r.code, r.message),
+            ),
+            (None, None) => {
+                let t = ui.lang.words();
+                let p = SentPage {
+                    page: page(&arm, Some(&w), &ui, t.sent_title),
+                    message: t.sent.replace("{id}", &s.message_id),
+                };
+                render(StatusCode::OK, &p)
+            }
         },
-        Err(e) => error_page(Some(&w), &e),
+        Err(e) => error_page(&arm, Some(&w), &ui, &e),
     }
 }
 
-async fn commission(State(arm): S, Session(w): Session) -> Response {
+fn meeting_status(status: &str, t: &Words) -> String {
+    match status {
+        "open" => t.meeting_open.into(),
+        "closed" => t.meeting_closed.into(),
+        other => other.into(),
+    }
+}
+
+fn category_name(arm: &Arm, provider: &str, id: &str, lang: Lang) -> String {
+    regs_of(arm, provider)
+        .iter()
+        .find_map(|r| r.category(id))
+        .map(|c| c.name.get(lang.code()).to_string())
+        .unwrap_or_else(|| id.to_string())
+}
+
+struct MeetingRow {
+    id: Uuid,
+    number: i64,
+    date: String,
+    status: String,
+    protocol: String,
+}
+
+struct WaitingRow {
+    number: String,
+    applicant: String,
+    category: String,
+}
+
+#[derive(Template)]
+#[template(path = "arm/commission.html")]
+struct CommissionPage {
+    page: Page,
+    meetings: Vec<MeetingRow>,
+    today: String,
+    waiting: Vec<WaitingRow>,
+}
+
+async fn commission(State(arm): S, ui: Ui, Session(w): Session) -> Response {
+    if !views::menu(&arm.engine.catalog, &w).commission {
+        return error_page(&arm, Some(&w), &ui, &forbidden());
+    }
     let pool = &arm.engine.pool;
     let (meetings, waiting) = match (
         crate::commission::meetings(pool, &w.provider_id).await,
         crate::commission::waiting(pool, &w.provider_id).await,
     ) {
         (Ok(m), Ok(x)) => (m, x),
-        (Err(e), _) | (_, Err(e)) => return error_page(Some(&w), &e.into()),
+        (Err(e), _) | (_, Err(e)) => return error_page(&arm, Some(&w), &ui, &e.into()),
     };
-    let mut s = String::from(
-        "<h2>Заседания</h2><table id=\"meetings\"><tr><th>№</th><th>Дата</th><th>Статус</th><th>Протокол</th></tr>",
-    );
-    for m in &meetings {
-        s.push_str(&format!(
-            "<tr><td><a href=\"/commission/meetings/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            m.id,
-            m.number,
-            m.meeting_date,
-            esc(&m.status),
-            esc(m.protocol_number.as_deref().unwrap_or(""))
-        ));
-    }
-    s.push_str(&format!(
-        "</table><form method=\"post\" action=\"/commission\"><label>Дата заседания <input type=\"date\" name=\"date\" value=\"{}\" required></label><button id=\"schedule\">Назначить заседание</button></form><h2>Ожидают рассмотрения</h2><ul>",
-        arm.engine.clock.today()
-    ));
-    for a in &waiting {
-        s.push_str(&format!(
-            "<li>{} — {} ({})</li>",
-            esc(&a.number),
-            esc(&a.applicant_name),
-            esc(&a.category)
-        ));
-    }
-    s.push_str("</ul>");
-    page("Комиссия", Some(&w), &s).into_response()
+    let t = ui.lang.words();
+    let p = CommissionPage {
+        page: page(&arm, Some(&w), &ui, t.commission),
+        meetings: meetings
+            .into_iter()
+            .map(|m| MeetingRow {
+                id: m.id,
+                number: m.number,
+                date: m.meeting_date.to_string(),
+                status: meeting_status(&m.status, t),
+                protocol: m.protocol_number.unwrap_or_default(),
+            })
+            .collect(),
+        today: arm.engine.clock.today().to_string(),
+        waiting: waiting
+            .into_iter()
+            .map(|a| WaitingRow {
+                category: category_name(&arm, &w.provider_id, &a.category, ui.lang),
+                number: a.number,
+                applicant: a.applicant_name,
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &p)
 }
 
-async fn schedule(State(arm): S, Session(w): Session, axum::Form(f): Pairs) -> Response {
+async fn schedule(State(arm): S, ui: Ui, Session(w): Session, axum::Form(f): Pairs) -> Response {
     let date = match field(&f, "date").map(egov_contracts::date::parse) {
         Some(Ok(d)) => d,
         _ => {
             return error_page(
+                &arm,
                 Some(&w),
+                &ui,
                 &ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "INVALID",
@@ -718,21 +1094,48 @@ async fn schedule(State(arm): S, Session(w): Session, axum::Form(f): Pairs) -> R
     };
     match arm.engine.schedule_meeting(&w, date).await {
         Ok(m) => Redirect::to(&format!("/commission/meetings/{}", m.id)).into_response(),
-        Err(e) => error_page(Some(&w), &e.into()),
+        Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
 }
 
-async fn meeting(State(arm): S, Session(w): Session, Path(id): Path<Uuid>) -> Response {
+struct AgendaRow {
+    position: i32,
+    number: String,
+    applicant: String,
+    decision: String,
+}
+
+#[derive(Template)]
+#[template(path = "arm/meeting.html")]
+struct MeetingPage {
+    page: Page,
+    id: Uuid,
+    heading: String,
+    status: String,
+    protocol: Option<String>,
+    open: bool,
+    agenda: Vec<AgendaRow>,
+    decisions: Vec<Choice>,
+    grounds: Vec<Choice>,
+    waiting: Vec<Choice>,
+}
+
+async fn meeting(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<Uuid>) -> Response {
+    if !views::menu(&arm.engine.catalog, &w).commission {
+        return error_page(&arm, Some(&w), &ui, &forbidden());
+    }
     let pool = &arm.engine.pool;
     let m = match crate::commission::meeting(pool, id).await {
         Ok(Some(m)) if m.provider_id == w.provider_id => m,
         Ok(_) => {
             return error_page(
+                &arm,
                 Some(&w),
+                &ui,
                 &ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such meeting"),
             );
         }
-        Err(e) => return error_page(Some(&w), &e.into()),
+        Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
     };
     let agenda = crate::commission::agenda(pool, id)
         .await
@@ -740,97 +1143,82 @@ async fn meeting(State(arm): S, Session(w): Session, Path(id): Path<Uuid>) -> Re
     let waiting = crate::commission::waiting(pool, &w.provider_id)
         .await
         .unwrap_or_default();
-    let decisions: Vec<String> = arm
-        .engine
-        .catalog
-        .of_provider(&w.provider_id)
+    let l = ui.lang.code();
+    let regs = regs_of(&arm, &w.provider_id);
+    // the decisions: the outcomes of the commission steps, named in the page's language
+    let mut decisions: Vec<Choice> = Vec::new();
+    for s in regs
         .iter()
-        .flat_map(|r| r.commission_decisions())
-        .fold(Vec::new(), |mut v, d| {
-            if !v.contains(&d) {
-                v.push(d);
+        .flat_map(|r| &r.steps)
+        .filter(|s| s.kind == egov_regulation::StepKind::Commission)
+    {
+        for o in &s.outcomes {
+            if !decisions.iter().any(|d| d.id == o.id) {
+                decisions.push(Choice {
+                    id: o.id.clone(),
+                    name: o
+                        .name
+                        .as_ref()
+                        .map(|n| n.get(l).to_string())
+                        .unwrap_or_else(|| o.id.clone()),
+                });
             }
-            v
-        });
-    let grounds: Vec<(String, String)> = arm
-        .engine
-        .catalog
-        .of_provider(&w.provider_id)
-        .iter()
-        .flat_map(|r| {
-            r.refusal_grounds
-                .iter()
-                .map(|g| (g.id.clone(), g.name.ru.clone()))
-        })
-        .fold(Vec::new(), |mut v, g| {
-            if !v.iter().any(|x: &(String, String)| x.0 == g.0) {
-                v.push(g);
-            }
-            v
-        });
-    let mut s = format!(
-        "<p>Заседание № {} от {} · {}{}</p><h2>Повестка и протокол</h2><table id=\"agenda\"><tr><th>№</th><th>Заявление</th><th>Заявитель</th><th>Решение</th></tr>",
-        m.number,
-        m.meeting_date,
-        esc(&m.status),
-        m.protocol_number
-            .as_ref()
-            .map(|p| format!(" · протокол № {}", esc(p)))
-            .unwrap_or_default()
-    );
-    for i in &agenda {
-        let decide = if m.status == "open" {
-            let opts: String = decisions
-                .iter()
-                .map(|d| format!("<option value=\"{}\">{}</option>", esc(d), esc(d)))
-                .collect();
-            let gr: String = grounds
-                .iter()
-                .map(|(id, n)| {
-                    format!(
-                        "<label><input type=\"checkbox\" name=\"grounds\" value=\"{}\"> {}</label>",
-                        esc(id),
-                        esc(n)
-                    )
-                })
-                .collect();
-            format!(
-                "<form method=\"post\" action=\"/commission/meetings/{id}/decisions\"><input type=\"hidden\" name=\"application\" value=\"{}\"><select name=\"decision\">{opts}</select> сумма <input name=\"amount\" size=\"8\"><details><summary>основания отказа</summary>{gr}</details><button>Записать</button></form>",
-                esc(&i.number)
-            )
-        } else {
-            String::new()
-        };
-        s.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {decide}</td></tr>",
-            i.position,
-            esc(&i.number),
-            esc(&i.applicant_name),
-            esc(i.decision.as_deref().unwrap_or("—"))
-        ));
+        }
     }
-    s.push_str("</table>");
-    if m.status == "open" {
-        let opts: String = waiting
-            .iter()
-            .map(|a| {
-                format!(
-                    "<option value=\"{}\">{} — {}</option>",
-                    esc(&a.number),
-                    esc(&a.number),
-                    esc(&a.applicant_name)
-                )
+    let mut grounds: Vec<Choice> = Vec::new();
+    for g in regs.iter().flat_map(|r| &r.refusal_grounds) {
+        if !grounds.iter().any(|x| x.id == g.id) {
+            grounds.push(Choice {
+                id: g.id.clone(),
+                name: g.name.get(l).to_string(),
+            });
+        }
+    }
+    let t = ui.lang.words();
+    let p = MeetingPage {
+        page: page(&arm, Some(&w), &ui, t.meeting_title),
+        id,
+        heading: t
+            .meeting
+            .replace("{number}", &m.number.to_string())
+            .replace("{date}", &m.meeting_date.to_string()),
+        status: meeting_status(&m.status, t),
+        protocol: m.protocol_number.clone(),
+        open: m.status == "open",
+        agenda: agenda
+            .into_iter()
+            .map(|i| AgendaRow {
+                position: i.position,
+                number: i.number,
+                applicant: i.applicant_name,
+                decision: i
+                    .decision
+                    .map(|d| {
+                        decisions
+                            .iter()
+                            .find(|x| x.id == d)
+                            .map(|x| x.name.clone())
+                            .unwrap_or(d)
+                    })
+                    .unwrap_or_else(|| "—".into()),
             })
-            .collect();
-        s.push_str(&format!(
-            "<form method=\"post\" action=\"/commission/meetings/{id}/agenda\"><select name=\"application\">{opts}</select><button>Включить в повестку</button></form><form method=\"post\" action=\"/commission/meetings/{id}/close\"><button id=\"close\">Закрыть протокол</button></form>"
-        ));
-    }
-    page("Заседание комиссии", Some(&w), &s).into_response()
+            .collect(),
+        decisions,
+        grounds,
+        waiting: waiting
+            .into_iter()
+            .map(|a| Choice {
+                id: a.number,
+                name: a.applicant_name,
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &p)
 }
 
 async fn agenda_add(
     State(arm): S,
+    ui: Ui,
     Session(w): Session,
     Path(id): Path<Uuid>,
     axum::Form(f): Pairs,
@@ -841,12 +1229,13 @@ async fn agenda_add(
         .await
     {
         Ok(_) => Redirect::to(&format!("/commission/meetings/{id}")).into_response(),
-        Err(e) => error_page(Some(&w), &e.into()),
+        Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
 }
 
 async fn decide(
     State(arm): S,
+    ui: Ui,
     Session(w): Session,
     Path(id): Path<Uuid>,
     axum::Form(f): Pairs,
@@ -866,38 +1255,62 @@ async fn decide(
         .await
     {
         Ok(_) => Redirect::to(&format!("/commission/meetings/{id}")).into_response(),
-        Err(e) => error_page(Some(&w), &e.into()),
+        Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
 }
 
-async fn close(State(arm): S, Session(w): Session, Path(id): Path<Uuid>) -> Response {
+async fn close(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<Uuid>) -> Response {
     match arm.engine.close_protocol(&w, id).await {
         Ok(_) => Redirect::to(&format!("/commission/meetings/{id}")).into_response(),
-        Err(e) => error_page(Some(&w), &e.into()),
+        Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
 }
 
-async fn queue(State(arm): S, Session(w): Session) -> Response {
+struct QueueRow {
+    category: String,
+    number: i64,
+    application: String,
+    applicant: String,
+    registered_on: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "arm/queue.html")]
+struct QueuePage {
+    page: Page,
+    entries: Vec<QueueRow>,
+}
+
+async fn queue(State(arm): S, ui: Ui, Session(w): Session) -> Response {
+    if !views::menu(&arm.engine.catalog, &w).queue {
+        return error_page(&arm, Some(&w), &ui, &forbidden());
+    }
     let entries = match views::queue(&arm.engine.pool, &w.provider_id, None).await {
         Ok(e) => e,
-        Err(e) => return error_page(Some(&w), &e.into()),
+        Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
     };
-    let mut s = String::from(
-        "<table id=\"queue\"><tr><th>Категория</th><th>№</th><th>Заявление</th><th>Заявитель</th><th>Дата</th><th>Статус</th></tr>",
-    );
-    for e in &entries {
-        s.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&e.category),
-            e.number,
-            esc(&e.application_number),
-            esc(&e.applicant_name),
-            e.registered_on,
-            esc(&e.status)
-        ));
-    }
-    s.push_str("</table>");
-    page("Очередь", Some(&w), &s).into_response()
+    let t = ui.lang.words();
+    let p = QueuePage {
+        page: page(&arm, Some(&w), &ui, t.queue),
+        entries: entries
+            .into_iter()
+            .map(|e| QueueRow {
+                category: category_name(&arm, &w.provider_id, &e.category, ui.lang),
+                number: e.number,
+                application: e.application_number,
+                applicant: e.applicant_name,
+                registered_on: e.registered_on.to_string(),
+                status: match e.status.as_str() {
+                    "waiting" => t.queue_waiting.into(),
+                    "housed" => t.queue_housed.into(),
+                    "removed" => t.queue_removed.into(),
+                    other => other.into(),
+                },
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &p)
 }
 
 #[cfg(test)]
@@ -905,10 +1318,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn html_is_escaped() {
+    fn posted_forms_come_back_to_their_page() {
+        assert_eq!(page_of("/applications"), "/applications/new");
+        assert_eq!(page_of("/logout"), "/login");
         assert_eq!(
-            esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+            page_of("/commission/meetings/abc/decisions"),
+            "/commission/meetings/abc"
         );
+        assert_eq!(page_of("/tasks/7"), "/tasks/7");
+    }
+
+    #[test]
+    fn no_template_turns_escaping_off() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/arm");
+        let mut seen = 0;
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for off in ["|safe", "| safe", "escape(", "escape=", "autoescape"] {
+                assert!(!text.contains(off), "{}: {off}", path.display());
+            }
+            seen += 1;
+        }
+        assert!(seen >= 10, "{seen} templates in {}", dir.display());
     }
 }

@@ -1,10 +1,13 @@
 //! What the API returns and the UI shows: worklist rows, task details, applications.
 
-use egov_regulation::{Regulation, StepKind};
+use std::sync::Arc;
+
+use egov_regulation::{Actor, Effect, Regulation, StepKind};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::catalog::Catalog;
 use crate::employees::{self, Employee};
 use crate::engine::Engine;
 use crate::store::{self, Application, AttachmentRow, StatusChange, StepRun};
@@ -44,19 +47,20 @@ pub struct Task {
     pub status: String,
     /// Channel.
     pub channel: String,
-    /// What to do (Russian), from the regulation.
+    /// What to do, from the regulation (Russian for the API).
     #[sqlx(skip)]
     pub action: String,
 }
 
 /// The worklist of an employee: the open tasks of their role at their provider and the
-/// tasks assigned to them, due first.
-pub async fn worklist(engine: &Engine, who: &Employee) -> sqlx::Result<Vec<Task>> {
+/// tasks assigned to them, due first; the regulation's texts in `lang` (`ru`, `kk`).
+pub async fn worklist(engine: &Engine, who: &Employee, lang: &str) -> sqlx::Result<Vec<Task>> {
     tasks(
         engine,
         "(r.assignee_iin = $2 or (r.assignee_iin is null and r.role = $3))",
         &who.provider_id,
         Some((&who.iin, &who.role)),
+        lang,
     )
     .await
 }
@@ -68,6 +72,7 @@ async fn tasks(
     condition: &str,
     provider: &str,
     who: Option<(&str, &str)>,
+    lang: &str,
 ) -> sqlx::Result<Vec<Task>> {
     let sql = format!(
         "select r.id, r.step_id, r.kind, r.role, r.assignee_iin, r.started_at, r.due_at, r.overdue,
@@ -86,7 +91,7 @@ async fn tasks(
             .catalog
             .get(&t.regulation_id)
             .and_then(|r| r.step(&t.step_id))
-            .map(|s| s.action.ru.clone())
+            .map(|s| s.action.get(lang).to_string())
             .unwrap_or_default();
     }
     Ok(tasks)
@@ -179,14 +184,21 @@ pub struct ResultView {
     pub outgoing_number: Option<String>,
 }
 
-/// The application view.
-pub async fn application(engine: &Engine, app: Application) -> sqlx::Result<ApplicationView> {
+/// The application view, the regulation's texts in `lang` (`ru`, `kk`).
+pub async fn application(
+    engine: &Engine,
+    app: Application,
+    lang: &str,
+) -> sqlx::Result<ApplicationView> {
     let pool = &engine.pool;
     let reg = engine.catalog.get(&app.regulation_id).cloned();
     // the file's own name for the status where it names one
     let status_label = match (egov_regulation::Status::parse(&app.status), &reg) {
-        (Some(s), Some(r)) => r.status_label(s, app.stage.as_deref()).ru,
-        (Some(s), None) => s.label().ru,
+        (Some(s), Some(r)) => r
+            .status_label(s, app.stage.as_deref())
+            .get(lang)
+            .to_string(),
+        (Some(s), None) => s.label().get(lang).to_string(),
         (None, _) => app.status.clone(),
     };
     let result: Option<ResultView> = sqlx::query_as(
@@ -196,7 +208,9 @@ pub async fn application(engine: &Engine, app: Application) -> sqlx::Result<Appl
     .fetch_optional(pool)
     .await?;
     Ok(ApplicationView {
-        regulation_title: reg.map(|r| r.service_name.ru.clone()).unwrap_or_default(),
+        regulation_title: reg
+            .map(|r| r.service_name.get(lang).to_string())
+            .unwrap_or_default(),
         status_label,
         document: serde_json::from_slice(&app.document).unwrap_or(serde_json::Value::Null),
         attachments: store::attachments(pool, app.id).await?,
@@ -207,11 +221,12 @@ pub async fn application(engine: &Engine, app: Application) -> sqlx::Result<Appl
     })
 }
 
-/// The details of a task the employee may see.
+/// The details of a task the employee may see, the regulation's texts in `lang`.
 pub async fn task(
     engine: &Engine,
     who: &Employee,
     id: i64,
+    lang: &str,
 ) -> Result<TaskDetail, crate::engine::Error> {
     use crate::engine::Error;
     let run = store::run(&engine.pool, id)
@@ -237,14 +252,14 @@ pub async fn task(
         _ => vec![],
     };
     let category = app.category.clone();
-    let application = application(engine, app).await?;
+    let application = application(engine, app, lang).await?;
     let documents = reg
         .documents
         .iter()
         .filter(|d| d.applies_to(&category))
         .map(|d| DocumentCheck {
             id: d.id.clone(),
-            name: d.name.ru.clone(),
+            name: d.name.get(lang).to_string(),
             required: d.required,
             present: application
                 .attachments
@@ -254,11 +269,11 @@ pub async fn task(
         .collect();
     Ok(TaskDetail {
         kind: step.kind.as_str().into(),
-        action: step.action.ru.clone(),
+        action: step.action.get(lang).to_string(),
         completion: step
             .completion_along(&application.application.channel)
-            .ru
-            .clone(),
+            .get(lang)
+            .to_string(),
         condition: (!step.conditions.is_empty()).then(|| step.conditions.join(", ")),
         outcomes: step
             .outcomes
@@ -268,7 +283,7 @@ pub async fn task(
                 name: o
                     .name
                     .as_ref()
-                    .map(|n| n.ru.clone())
+                    .map(|n| n.get(lang).to_string())
                     .unwrap_or_else(|| o.id.clone()),
                 result: o.along(&application.application.channel).result,
             })
@@ -280,7 +295,7 @@ pub async fn task(
             .iter()
             .map(|g| OutcomeView {
                 id: g.id.clone(),
-                name: g.name.ru.clone(),
+                name: g.name.get(lang).to_string(),
                 result: None,
             })
             .collect(),
@@ -346,5 +361,63 @@ pub async fn queue(
 
 /// The open tasks of a provider past their deadline.
 pub async fn overdue(engine: &Engine, provider: &str) -> sqlx::Result<Vec<Task>> {
-    tasks(engine, "r.overdue", provider, None).await
+    tasks(engine, "r.overdue", provider, None, "ru").await
+}
+
+/// What the workstation offers an employee: what the provider's regulations and the
+/// employee's role allow. The UI's navigation shows these entries and no others, and
+/// its pages refuse the rest.
+#[derive(Debug, Clone, Default)]
+pub struct Menu {
+    /// The regulations whose applications the employee may take at the provider's desk
+    /// (channel B, `[[channels]] id = "provider"`).
+    pub channel_b: Vec<Arc<Regulation>>,
+    /// Whether some regulation of the provider has a channel B at all (for any role).
+    pub provider_channel: bool,
+    /// The commission's meetings: the employee is of the role of a commission step of
+    /// the provider's procedure.
+    pub commission: bool,
+    /// The waiting list: an outcome of the provider's procedure registers on one.
+    pub queue: bool,
+}
+
+/// Whether an employee of `role` takes applications along the regulation's channel B:
+/// the channel exists, and the lanes of its employee steps name that role, or name no
+/// role of the regulation at all (any employee of the provider, as the intake accepts).
+pub fn takes_channel_b(reg: &Regulation, role: &str) -> bool {
+    let Some(channel) = reg.channel("provider") else {
+        return false;
+    };
+    let roles: Vec<&str> = channel
+        .steps
+        .iter()
+        .filter(|s| s.actor == "employee")
+        .map(|s| s.lane.as_str())
+        .filter(|lane| reg.role(lane).is_some())
+        .collect();
+    roles.is_empty() || roles.contains(&role)
+}
+
+/// What the workstation offers `who` (see [`Menu`]).
+pub fn menu(catalog: &Catalog, who: &Employee) -> Menu {
+    let regs = catalog.of_provider(&who.provider_id);
+    Menu {
+        channel_b: regs
+            .iter()
+            .filter(|r| takes_channel_b(r, &who.role))
+            .map(|r| (*r).clone())
+            .collect(),
+        provider_channel: regs.iter().any(|r| r.channel("provider").is_some()),
+        commission: regs.iter().any(|r| {
+            r.steps
+                .iter()
+                .any(|s| s.kind == StepKind::Commission && s.actor == Actor::Role(who.role.clone()))
+        }),
+        queue: regs.iter().any(|r| {
+            r.steps
+                .iter()
+                .flat_map(|s| &s.outcomes)
+                .any(|o| o.effect == Some(Effect::Enqueue))
+        }),
+    }
 }

@@ -511,6 +511,17 @@ pub async fn registered(
 /// Completes every task of the application through the АРМ API, choosing the outcomes
 /// of `branch`, until its status is final. Returns the steps taken.
 pub async fn drive(env: &Env, system: &str, number: &str, branch: Branch) -> Vec<String> {
+    drive_until(env, system, number, branch, None).await
+}
+
+/// As [`drive`], stopping when the open task is of the step `stop`, if given.
+pub async fn drive_until(
+    env: &Env,
+    system: &str,
+    number: &str,
+    branch: Branch,
+    stop: Option<&str>,
+) -> Vec<String> {
     let mio = env.mio(system);
     let app = egov_mio_is::store::application(&mio.engine.pool, number)
         .await
@@ -539,6 +550,9 @@ pub async fn drive(env: &Env, system: &str, number: &str, branch: Branch) -> Vec
         .fetch_one(&mio.engine.pool)
         .await
         .unwrap();
+        if stop == Some(run.step_id.as_str()) {
+            return taken;
+        }
         let step = reg.step(&run.step_id).unwrap().clone();
         taken.push(step.id.clone());
         let who = match &run.assignee_iin {
