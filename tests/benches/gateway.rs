@@ -43,6 +43,7 @@
 //! The figures go to stdout as a table and to `target/bench-gateway.json` (override the
 //! path with `BENCH_GATEWAY_JSON`).
 
+use egov_grpc::Listening as _;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -477,9 +478,10 @@ async fn run(s: Settings) -> Result<()> {
             }
         }
     }
-    match db.clone().drop_database().await {
-        Ok(()) => eprintln!("fixture: database {} dropped", db.name),
-        Err(e) => cleanup.push(anyhow!("dropping the benchmark database {}: {e}", db.name)),
+    let name = db.name.clone();
+    match db.drop_database().await {
+        Ok(()) => eprintln!("fixture: database {name} dropped"),
+        Err(e) => cleanup.push(anyhow!("dropping the benchmark database {name}: {e}")),
     }
     let cases = outcome?;
     if let Some(e) = cleanup.into_iter().next() {

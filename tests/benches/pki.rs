@@ -24,6 +24,7 @@
 //! The figures go to stdout as a table and to `target/bench-pki.json` (override the path
 //! with `BENCH_PKI_JSON`).
 
+use egov_grpc::Listening as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -322,14 +323,14 @@ async fn run(s: Settings) -> Result<()> {
             "creating the benchmark database (is PostgreSQL running? see EGOV_TEST_DATABASE_URL)",
         )?;
     let outcome = with_database(&s, &pki, &db.url).await;
+    let name = db.name.clone();
     let dropped = db
-        .clone()
         .drop_database()
         .await
-        .with_context(|| format!("dropping the benchmark database {}", db.name));
+        .with_context(|| format!("dropping the benchmark database {name}"));
     let cases = outcome?;
     dropped?;
-    eprintln!("fixture: database {} dropped", db.name);
+    eprintln!("fixture: database {name} dropped");
 
     machine.load_after = load_average();
     print_table(&s, &machine, &cases);

@@ -24,6 +24,7 @@
 //! ```
 //! Under `cargo test --benches` (no `--bench` flag) it runs a tiny smoke version.
 
+use egov_grpc::Listening as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

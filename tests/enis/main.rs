@@ -3,6 +3,7 @@
 
 use egov_contracts::ErrorBody;
 use egov_contracts::enis::{Invalidity, PoaCheckAnswer, errors, services};
+use egov_grpc::Listening as _;
 use egov_shep_client::{Client, Reply, codes};
 use egov_synth::fixtures::{self, NamedPoa, iin_of};
 use egov_testkit::World;

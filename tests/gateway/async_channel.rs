@@ -3,7 +3,6 @@
 //! recipient that restarts in the middle of a stream with nothing lost and nothing
 //! processed twice.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 async fn recipient_db(w: &World) -> PgPool {
-    let pool = egov_db::pool(&w.db, "mio_test", 4).await.unwrap();
+    let pool = egov_db::pool(&w.db.url, "mio_test", 4).await.unwrap();
     sqlx::query(inbox::DEDUP_TABLE_SQL)
         .execute(&pool)
         .await

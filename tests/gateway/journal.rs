@@ -29,10 +29,7 @@ impl Db {
             .connect(&db.url)
             .await
             .expect("connect to the test database");
-        egov_gateway::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("migrations");
+        egov_gateway::MIGRATOR.run(&pool).await.expect("migrations");
         Self { pool, db }
     }
 

@@ -6,7 +6,7 @@
 //! Deduplication keys on the sender and the messageId together, in the gateway, in
 //! JetStream and in the recipient's inbox table.
 
-
+use egov_grpc::Listening as _;
 use std::time::Duration;
 
 use crate::common::*;
@@ -128,7 +128,7 @@ async fn a_retry_after_the_message_log_failed_is_delivered_once() {
     let portal = w.portal();
     let info = submit(&portal);
     let payload = b"{\"application\":\"log\"}".to_vec();
-    let pool = egov_db::pool(&w.db, &w.config.schema, 1).await.unwrap();
+    let pool = egov_db::pool(&w.db.url, &w.config.schema, 1).await.unwrap();
     sqlx::raw_sql(&format!(
         "create function fail_one() returns trigger language plpgsql as $$
          begin
@@ -199,7 +199,7 @@ async fn the_same_message_id_from_two_senders_is_two_messages() {
     assert!(con.status(&b.message_id).await.is_ok());
 
     // the recipient's table keys on both
-    let pool = egov_db::pool(&w.db, "dedup_test", 1).await.unwrap();
+    let pool = egov_db::pool(&w.db.url, "dedup_test", 1).await.unwrap();
     sqlx::query(inbox::DEDUP_TABLE_SQL)
         .execute(&pool)
         .await

@@ -1,7 +1,6 @@
 //! The sync channel end to end: routing through ШЭП and РШЭП, every check with its own
 //! status code, each leaving a log row and nothing forwarded.
 
-
 use std::sync::atomic::Ordering;
 
 use crate::common::*;

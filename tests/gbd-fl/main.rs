@@ -6,6 +6,7 @@ use egov_contracts::ErrorBody;
 use egov_contracts::gbd_fl::{
     AccessLogAnswer, AddressCheckAnswer, FamilyAnswer, PersonAnswer, PersonStatus, errors, services,
 };
+use egov_grpc::Listening as _;
 use egov_shep_client::{Client, Reply, codes};
 use egov_synth::fixtures::{self, iin_of};
 use egov_testkit::World;

@@ -1,6 +1,7 @@
 //! The uc service against the real PostgreSQL, over real HTTP and gRPC with mutual TLS,
 //! checked with our verifier and with the `openssl` binary.
 
+use egov_grpc::Listening as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ struct App {
     grpc: std::net::SocketAddr,
     pki: PathBuf,
     _dir: tempfile::TempDir,
+    _db: egov_devenv::TestDatabase,
     cancel: CancellationToken,
 }
 
@@ -62,6 +64,7 @@ async fn spawn_uc() -> App {
         grpc,
         pki,
         _dir: dir,
+        _db: db,
         cancel,
     }
 }

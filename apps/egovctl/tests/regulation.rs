@@ -25,7 +25,7 @@ fn the_shipped_regulations_are_valid() {
         .unwrap()
         .args(["regulation", "check"])
         .arg(root().join("regulations"))
-        .arg(root().join("services/mio-is/tests/regulations/kyzylzhar-2026-housing-queue.toml"))
+        .arg(root().join("tests/mio-is/regulations/kyzylzhar-2026-housing-queue.toml"))
         .output()
         .unwrap();
     assert!(

@@ -9,6 +9,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and NATS (`EGOV_TEST_NATS_URL`,
 //! default `nats://127.0.0.1:4222`).
 
+use egov_grpc::Listening as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 struct World {
     dir: tempfile::TempDir,
     pki: PathBuf,
-    db: String,
+    db: egov_devenv::TestDatabase,
     shep: String,
     cancel: CancellationToken,
 }
@@ -150,7 +151,7 @@ async fn world() -> World {
     World {
         dir,
         pki,
-        db: db.url,
+        db,
         shep: shep_addr,
         cancel,
     }
@@ -245,7 +246,7 @@ fn send_args(w: &World, system: &str, extra: &[&str]) -> Vec<String> {
 fn log_args(w: &World, extra: &[&str]) -> Vec<String> {
     let mut a = args(&["shep", "log"]);
     a.extend(args(extra));
-    a.extend(args(&["--database-url", &w.db]));
+    a.extend(args(&["--database-url", &w.db.url]));
     a
 }
 
@@ -523,7 +524,7 @@ async fn log_verify_detects_an_edited_row() {
     assert!(stdout.starts_with("shep: 4 rows ok"), "{stdout}");
 
     // an intruder with the table owner's rights, past the trigger that refuses UPDATE
-    let pool = egov_db::pool(&w.db, "gateway", 1).await.unwrap();
+    let pool = egov_db::pool(&w.db.url, "gateway", 1).await.unwrap();
     let mut tx = pool.begin().await.unwrap();
     for sql in [
         "ALTER TABLE journal DISABLE TRIGGER ALL",

@@ -24,6 +24,7 @@
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
 //! `EGOV_SEED` (default 1), and the named test citizens.
 
+use egov_grpc::Listening as _;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -147,6 +147,7 @@ pub struct Document {
 
 /// A registered address (прописка).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct Address {
     /// Region code: `almaty`, `atyrau`, `nko`.
     pub region_code: String,
@@ -168,6 +169,7 @@ pub struct Address {
     pub postcode: Option<String>,
     /// Registered there since.
     #[serde(with = "crate::date")]
+    #[cfg_attr(feature = "sqlx", sqlx(rename = "registered_since"))]
     pub since: Date,
 }
 

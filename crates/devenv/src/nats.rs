@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -153,31 +153,20 @@ impl PrivateNats {
             .map_err(|e| Error::io(format!("could not run {}", self.binary.display()), e))?;
         tracing::debug!(pid = child.id(), port = self.port, "spawned private NATS");
 
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(Error::ExitedEarly {
-                    service: SERVICE,
-                    status,
-                    log: self.log_path.clone(),
-                    tail: process::log_tail(&self.log_path),
-                });
-            }
-            if tcp_reachable(&addr, Duration::from_millis(500)).await {
-                break;
-            }
-            if Instant::now() >= deadline {
-                process::stop_child(&mut child, "KILL", Duration::ZERO).await;
-                return Err(Error::StartTimeout {
-                    service: SERVICE,
-                    port: self.port,
-                    timeout: START_TIMEOUT,
-                    log: self.log_path.clone(),
-                    tail: process::log_tail(&self.log_path),
-                });
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        let startup = process::Startup {
+            service: SERVICE,
+            port: self.port,
+            log: &self.log_path,
+            timeout: START_TIMEOUT,
+            poll: POLL,
+            stop_signal: "KILL",
+            stop_grace: Duration::ZERO,
+        };
+        startup
+            .wait(&mut child, || {
+                tcp_reachable(&addr, Duration::from_millis(500))
+            })
+            .await?;
         tracing::info!(port = self.port, store = %store.display(), "private NATS is ready");
         self.child = Some(child);
         Ok(())

@@ -2,7 +2,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::Connection;
 use tempfile::TempDir;
@@ -290,35 +290,29 @@ impl PrivatePostgres {
         );
 
         let url = self.url();
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(Error::ExitedEarly {
-                    service: SERVICE,
-                    status,
-                    log: self.log_path.clone(),
-                    tail: process::log_tail(&self.log_path),
-                });
-            }
-            let attempt =
-                tokio::time::timeout(Duration::from_secs(2), sqlx::PgConnection::connect(&url))
-                    .await;
-            if let Ok(Ok(conn)) = attempt {
-                let _ = conn.close().await;
-                break;
-            }
-            if Instant::now() >= deadline {
-                process::stop_child(&mut child, "INT", STOP_GRACE).await;
-                return Err(Error::StartTimeout {
-                    service: SERVICE,
-                    port: self.port,
-                    timeout: START_TIMEOUT,
-                    log: self.log_path.clone(),
-                    tail: process::log_tail(&self.log_path),
-                });
-            }
-            tokio::time::sleep(POLL * 2).await;
-        }
+        let startup = process::Startup {
+            service: SERVICE,
+            port: self.port,
+            log: &self.log_path,
+            timeout: START_TIMEOUT,
+            poll: POLL * 2,
+            stop_signal: "INT",
+            stop_grace: STOP_GRACE,
+        };
+        startup
+            .wait(&mut child, || async {
+                let attempt =
+                    tokio::time::timeout(Duration::from_secs(2), sqlx::PgConnection::connect(&url))
+                        .await;
+                match attempt {
+                    Ok(Ok(conn)) => {
+                        let _ = conn.close().await;
+                        true
+                    }
+                    _ => false,
+                }
+            })
+            .await?;
         tracing::info!(port = self.port, dir = %self.cluster_dir().display(), "private PostgreSQL is ready");
         self.child = Some(child);
         Ok(())

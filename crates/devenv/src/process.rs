@@ -142,3 +142,57 @@ pub(crate) fn stop_child_blocking(child: &mut Child, signal: &str, grace: Durati
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// How a freshly spawned private server is watched until it answers.
+pub(crate) struct Startup<'a> {
+    /// `PostgreSQL` or `NATS`.
+    pub service: &'static str,
+    /// The port it should listen on.
+    pub port: u16,
+    /// Its log file (quoted in errors).
+    pub log: &'a Path,
+    /// How long it may take.
+    pub timeout: Duration,
+    /// Pause between probes.
+    pub poll: Duration,
+    /// The signal that stops it when it does not come up in time.
+    pub stop_signal: &'static str,
+    /// The grace period of that signal.
+    pub stop_grace: Duration,
+}
+
+impl Startup<'_> {
+    /// Probes until `ready` answers true; fails if the process exits first (quoting its
+    /// log) or the timeout passes (then stops it).
+    pub(crate) async fn wait<F, Fut>(&self, child: &mut Child, mut ready: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(Error::ExitedEarly {
+                    service: self.service,
+                    status,
+                    log: self.log.to_path_buf(),
+                    tail: log_tail(self.log),
+                });
+            }
+            if ready().await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                stop_child(child, self.stop_signal, self.stop_grace).await;
+                return Err(Error::StartTimeout {
+                    service: self.service,
+                    port: self.port,
+                    timeout: self.timeout,
+                    log: self.log.to_path_buf(),
+                    tail: log_tail(self.log),
+                });
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}

@@ -10,31 +10,58 @@ const UUID_LEN: usize = 32;
 
 /// A database created by [`fresh_database`] for one test.
 ///
-/// Dropping the value does not drop the database (tests are short-lived and
-/// `Drop` cannot be async); call [`TestDatabase::drop_database`] to remove it.
-#[derive(Debug, Clone)]
-#[must_use = "the database exists until drop_database is called"]
+/// Dropping the value drops the database (on a thread and runtime of its own, since
+/// `Drop` cannot be async and the test's runtime may be gone), so a test that fails
+/// or forgets leaves nothing behind; `EGOV_KEEP_TEST_DATABASES=1` keeps them for a
+/// post-mortem. [`TestDatabase::drop_database`] drops it at a chosen point and reports
+/// a failure.
+#[derive(Debug)]
 pub struct TestDatabase {
     /// URL of the new database (the admin URL with its database replaced).
     pub url: String,
     /// Name of the new database (`[a-z0-9_]`, at most 63 characters).
     pub name: String,
     admin_url: String,
+    dropped: bool,
 }
 
 impl TestDatabase {
     /// Terminates every connection to the database and drops it
     /// (`DROP DATABASE ... WITH (FORCE)`) through the admin URL it was
     /// created from.
-    pub async fn drop_database(self) -> Result<()> {
-        let mut conn = admin_connection(&self.admin_url).await?;
-        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-        let result = sqlx::raw_sql(&sql)
-            .execute(&mut conn)
-            .await
-            .map_err(|e| Error::db(format!("could not drop database {}", self.name), e));
-        let _ = conn.close().await;
-        result.map(drop)
+    pub async fn drop_database(mut self) -> Result<()> {
+        self.dropped = true;
+        drop_now(&self.admin_url, &self.name).await
+    }
+}
+
+async fn drop_now(admin_url: &str, name: &str) -> Result<()> {
+    let mut conn = admin_connection(admin_url).await?;
+    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+    let result = sqlx::raw_sql(&sql)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| Error::db(format!("could not drop database {name}"), e));
+    let _ = conn.close().await;
+    result.map(drop)
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.dropped || std::env::var_os("EGOV_KEEP_TEST_DATABASES").is_some() {
+            return;
+        }
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                && let Err(e) = rt.block_on(drop_now(&admin_url, &name))
+            {
+                tracing::warn!(%name, error = %e, "test database left behind");
+            }
+        })
+        .join();
     }
 }
 
@@ -65,6 +92,7 @@ pub async fn fresh_database(admin_url: &str, prefix: &str) -> Result<TestDatabas
         url,
         name,
         admin_url: admin_url.to_owned(),
+        dropped: false,
     })
 }
 

@@ -128,3 +128,48 @@ pub fn health() -> (
 ) {
     tonic_health::server::health_reporter()
 }
+
+/// The two listening sockets of a service: gRPC (mutual TLS) and HTTP (health, metrics,
+/// the service's own API). Bound before the service runs, so port 0 can pick free ports
+/// and the caller learns them before anything is served.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The gRPC socket.
+    pub grpc: tokio::net::TcpListener,
+    /// The HTTP socket.
+    pub http: tokio::net::TcpListener,
+}
+
+impl Listeners {
+    /// Binds both addresses (port 0: any free port); the error names the address.
+    pub async fn bind(
+        grpc: std::net::SocketAddr,
+        http: std::net::SocketAddr,
+    ) -> Result<Self, (std::net::SocketAddr, std::io::Error)> {
+        let bind = |addr| async move {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| (addr, e))
+        };
+        Ok(Listeners {
+            grpc: bind(grpc).await?,
+            http: bind(http).await?,
+        })
+    }
+}
+
+/// A service bound to its [`Listeners`]: where it listens, before and while it runs.
+pub trait Listening {
+    /// Its sockets.
+    fn listeners(&self) -> &Listeners;
+
+    /// The bound gRPC address.
+    fn grpc_addr(&self) -> std::net::SocketAddr {
+        self.listeners().grpc.local_addr().expect("a bound socket")
+    }
+
+    /// The bound HTTP address.
+    fn http_addr(&self) -> std::net::SocketAddr {
+        self.listeners().http.local_addr().expect("a bound socket")
+    }
+}

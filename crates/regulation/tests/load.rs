@@ -179,8 +179,8 @@ fn every_shipped_regulation_and_the_test_one_load() {
                 .all(|s| !s.executed_by.is_empty())
         );
     }
-    let test_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../services/mio-is/tests/regulations");
+    let test_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mio-is/regulations");
     let extra = egov_regulation::load_dir(&test_dir).unwrap();
     assert_eq!(extra.len(), 1);
 }

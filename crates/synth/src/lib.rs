@@ -62,28 +62,8 @@ pub struct Document {
     pub expires: Option<Date>,
 }
 
-/// A registered address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Address {
-    /// Region code.
-    pub region_code: String,
-    /// Region.
-    pub region: String,
-    /// District.
-    pub district: String,
-    /// Locality.
-    pub locality: String,
-    /// Street.
-    pub street: String,
-    /// House.
-    pub house: String,
-    /// Flat.
-    pub flat: Option<String>,
-    /// Postal code.
-    pub postcode: Option<String>,
-    /// Registered since.
-    pub since: Date,
-}
+/// A registered address: the contract's own type, as ГБД ФЛ answers it.
+pub use egov_contracts::gbd_fl::Address;
 
 /// A resident.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -127,8 +127,13 @@ pub struct Bound {
     pub config: Config,
     /// Its database.
     pub pool: PgPool,
-    grpc: TcpListener,
-    http: TcpListener,
+    listeners: egov_grpc::Listeners,
+}
+
+impl egov_grpc::Listening for Bound {
+    fn listeners(&self) -> &egov_grpc::Listeners {
+        &self.listeners
+    }
 }
 
 impl Bound {
@@ -138,24 +143,14 @@ impl Bound {
         migrator: &'static sqlx::migrate::Migrator,
     ) -> Result<Self, Error> {
         let pool = open_database(&config.database_url, &config.schema, 16, migrator).await?;
-        let grpc = bind(config.grpc_addr).await?;
-        let http = bind(config.http_addr).await?;
+        let listeners = egov_grpc::Listeners::bind(config.grpc_addr, config.http_addr)
+            .await
+            .map_err(|(addr, source)| Error::Bind { addr, source })?;
         Ok(Bound {
             config,
             pool,
-            grpc,
-            http,
+            listeners,
         })
-    }
-
-    /// The bound gRPC address.
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc.local_addr().expect("bound")
-    }
-
-    /// The bound HTTP address.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("bound")
     }
 
     /// Loads the identity.
@@ -178,7 +173,7 @@ impl Bound {
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
         let grpc = serve_sync(
-            self.grpc,
+            self.listeners.grpc,
             &identity,
             handler,
             self.config.gateways.clone(),
@@ -186,7 +181,7 @@ impl Bound {
             shutdown.clone(),
         );
         let http = serve_http(
-            self.http,
+            self.listeners.http,
             router.merge(http_router(self.pool.clone(), identity.clone())),
             shutdown.clone(),
         );
@@ -306,6 +301,30 @@ struct HealthState {
     identity: Identity,
 }
 
+/// A business refusal of a sync service: the error code, a human message, and the
+/// contracts' [`egov_contracts::ErrorBody`] (code, message, details) as its payload, the
+/// one shape every registry and ИС МИО answers a refusal in.
+pub fn refusal(
+    code: &str,
+    message: impl Into<String>,
+    details: serde_json::Value,
+) -> egov_shep_client::server::Answer {
+    let message = message.into();
+    let body = egov_contracts::ErrorBody {
+        code: code.to_string(),
+        message: message.clone(),
+        details: match details {
+            serde_json::Value::Object(m) => m,
+            _ => Default::default(),
+        },
+    };
+    egov_shep_client::server::Answer::business(
+        code,
+        message,
+        serde_json::to_vec(&body).expect("an error body serializes"),
+    )
+}
+
 /// `/health` (the database answers; the system's own certificate is within its
 /// validity) and `/metrics`.
 pub fn http_router(pool: PgPool, identity: Identity) -> Router {
@@ -357,6 +376,54 @@ pub async fn serve_http(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(|e| Error::Serve(format!("http: {e}")))
+}
+
+#[doc(hidden)]
+pub use egov_config as __config;
+
+/// The whole `main.rs` of a system that needs nothing but its own settings: a `Settings`
+/// with the shared settings and the system's own under `$key` (`EGOV_<KEY>__*`),
+/// validated, then the system built with `$build`, its addresses logged, and run under
+/// [`serve_binary`]. The binary's package needs `serde`, `tokio` and `tracing`.
+///
+/// ```ignore
+/// egov_system::system_main!("egov-enis", enis: egov_enis::Config, egov_enis::Enis::build, "ЕНИС");
+/// ```
+#[macro_export]
+macro_rules! system_main {
+    ($bin:literal, $key:ident: $config:ty, $build:path, $lane:literal) => {
+        #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
+        struct Settings {
+            #[serde(flatten)]
+            common: $crate::__config::Common,
+            $key: $config,
+        }
+
+        impl $crate::__config::Validate for Settings {
+            fn validate(&self) -> Result<(), $crate::__config::Error> {
+                self.common.validate()
+            }
+        }
+
+        #[tokio::main]
+        async fn main() -> std::process::ExitCode {
+            $crate::serve_binary(
+                $bin,
+                |s: &Settings| &s.common,
+                |s, cancel| async move {
+                    use egov_grpc::Listening as _;
+                    let mut cfg = s.$key;
+                    cfg.system.database_url = s.common.database_url.clone();
+                    cfg.system.pki_dir = s.common.pki_dir();
+                    let svc = $build(cfg).await.map_err(|e| e.to_string())?;
+                    tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), concat!($lane, " listening"));
+                    svc.run(cancel).await.map_err(|e| e.to_string())
+                },
+            )
+            .await
+        }
+    };
 }
 
 /// What every service binary does around its service: loads its settings from `EGOV_*`

@@ -12,7 +12,6 @@ pub mod seed;
 pub mod service;
 pub mod store;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use sqlx::PgPool;
@@ -23,17 +22,18 @@ pub const LANE: &str = "ЕНИС";
 /// The default schema.
 pub const SCHEMA: &str = "enis";
 
-/// The migrations of the register's schema.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// Settings (`EGOV_ENIS__*`).
+/// Settings (`EGOV_ENIS__*`): the register has none of its own, only what every system
+/// has (ports, PKI, database, schema, OCSP, gateways), as its topology entry gives them.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// What every system has: ports, PKI, database, schema, OCSP, gateways.
+    /// Ports, PKI, database, schema, OCSP, gateways.
     #[serde(flatten)]
     pub system: egov_system::Config,
 }
+
+/// The migrations of the register's schema.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Default for Config {
     fn default() -> Self {
@@ -56,22 +56,18 @@ pub struct Enis {
     bound: egov_system::Bound,
 }
 
+impl egov_grpc::Listening for Enis {
+    fn listeners(&self) -> &egov_grpc::Listeners {
+        self.bound.listeners()
+    }
+}
+
 impl Enis {
     /// Opens the database (migrations) and binds both ports.
     pub async fn build(config: Config) -> Result<Self, Error> {
         Ok(Enis {
             bound: egov_system::Bound::build(config.system, &MIGRATOR).await?,
         })
-    }
-
-    /// The bound gRPC address.
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.bound.grpc_addr()
-    }
-
-    /// The bound HTTP address.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.bound.http_addr()
     }
 
     /// The database pool.

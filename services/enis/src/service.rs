@@ -1,6 +1,5 @@
 //! `enis.poa.check`: is this power of attorney valid today for this service?
 
-use egov_contracts::ErrorBody;
 use egov_contracts::enis::{
     Invalidity, PoaCheckAnswer, PoaCheckRequest, SCOPE_ALL, errors, services,
 };
@@ -16,17 +15,7 @@ pub struct Notarial {
 }
 
 fn refuse(code: &str, message: impl Into<String>) -> Answer {
-    let message = message.into();
-    let body = ErrorBody {
-        code: code.to_string(),
-        message: message.clone(),
-        details: Default::default(),
-    };
-    Answer::business(
-        code,
-        message,
-        serde_json::to_vec(&body).expect("serializes"),
-    )
+    egov_system::refusal(code, message, serde_json::Value::Null)
 }
 
 /// Today in Kazakhstan (UTC+5).

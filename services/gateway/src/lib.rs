@@ -28,7 +28,6 @@ use async_nats::jetstream;
 use egov_shep_client::SystemSigner;
 use egov_shep_client::inbox::InboxNames;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::journal::{Journal, JournalOptions};
@@ -158,8 +157,13 @@ pub struct Gateway {
     journal: Journal,
     nats: async_nats::Client,
     js: jetstream::Context,
-    grpc: TcpListener,
-    http: TcpListener,
+    listeners: egov_grpc::Listeners,
+}
+
+impl egov_grpc::Listening for Gateway {
+    fn listeners(&self) -> &egov_grpc::Listeners {
+        &self.listeners
+    }
 }
 
 impl Gateway {
@@ -198,13 +202,9 @@ impl Gateway {
             )
             .await
             .map_err(Error::Nats)?;
-        let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| Error::Bind { addr, source })
-        };
-        let grpc = bind(config.grpc_addr).await?;
-        let http = bind(config.http_addr).await?;
+        let listeners = egov_grpc::Listeners::bind(config.grpc_addr, config.http_addr)
+            .await
+            .map_err(|(addr, source)| Error::Bind { addr, source })?;
         Ok(Gateway {
             config,
             registry,
@@ -212,19 +212,8 @@ impl Gateway {
             journal,
             nats,
             js,
-            grpc,
-            http,
+            listeners,
         })
-    }
-
-    /// The bound gRPC address.
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc.local_addr().expect("bound")
-    }
-
-    /// The bound HTTP address.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("bound")
     }
 
     /// The gateway id.
@@ -363,7 +352,7 @@ impl Gateway {
                     },
                 ),
             )
-            .serve_with_incoming_shutdown(egov_grpc::incoming(self.grpc), async move {
+            .serve_with_incoming_shutdown(egov_grpc::incoming(self.listeners.grpc), async move {
                 grpc_cancel.cancelled().await
             });
 
@@ -375,7 +364,7 @@ impl Gateway {
             issuing,
         });
         let http_cancel = shutdown.clone();
-        let http = axum::serve(self.http, http::router(http_state))
+        let http = axum::serve(self.listeners.http, http::router(http_state))
             .with_graceful_shutdown(async move { http_cancel.cancelled().await });
 
         let housekeeping = housekeeping(

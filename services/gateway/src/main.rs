@@ -2,6 +2,7 @@
 //! runs all four in one process.
 
 use egov_config::{Common, Validate};
+use egov_grpc::Listening as _;
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]

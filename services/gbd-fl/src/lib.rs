@@ -19,7 +19,6 @@ pub mod seed;
 pub mod service;
 pub mod store;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -76,6 +75,12 @@ pub struct GbdFl {
     regions: Vec<String>,
 }
 
+impl egov_grpc::Listening for GbdFl {
+    fn listeners(&self) -> &egov_grpc::Listeners {
+        self.bound.listeners()
+    }
+}
+
 impl GbdFl {
     /// Loads the policy, opens the database (migrations) and binds both ports.
     pub async fn build(config: Config) -> Result<Self, Error> {
@@ -91,16 +96,6 @@ impl GbdFl {
             policy,
             regions: config.regions,
         })
-    }
-
-    /// The bound gRPC address.
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.bound.grpc_addr()
-    }
-
-    /// The bound HTTP address.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.bound.http_addr()
     }
 
     /// The database pool.

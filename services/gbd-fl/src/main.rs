@@ -1,36 +1,4 @@
-//! `egov-gbd-fl`: runs ГБД ФЛ alone; the launcher `egov up` runs it with the rest.
+//! `egov-gbd-fl`: runs ГБД ФЛ alone (`EGOV_GBD_FL__*`); the launcher `egov up` runs it
+//! with the rest.
 
-use egov_config::{Common, Validate};
-
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-struct Settings {
-    #[serde(flatten)]
-    common: Common,
-    gbd_fl: egov_gbd_fl::Config,
-}
-
-impl Validate for Settings {
-    fn validate(&self) -> Result<(), egov_config::Error> {
-        self.common.validate()
-    }
-}
-
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    egov_system::serve_binary(
-        "egov-gbd-fl",
-        |s: &Settings| &s.common,
-        |s, cancel| async move {
-            let mut cfg = s.gbd_fl;
-            cfg.system.database_url = s.common.database_url.clone();
-            cfg.system.pki_dir = s.common.pki_dir();
-            let svc = egov_gbd_fl::GbdFl::build(cfg)
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), "ГБД ФЛ listening");
-            svc.run(cancel).await.map_err(|e| e.to_string())
-        },
-    )
-    .await
-}
+egov_system::system_main!("egov-gbd-fl", gbd_fl: egov_gbd_fl::Config, egov_gbd_fl::GbdFl::build, "ГБД ФЛ");

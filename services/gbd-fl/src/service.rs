@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use egov_contracts::Purpose;
 use egov_contracts::gbd_fl::{
     AccessLogAnswer, AccessLogRequest, AddressCheckAnswer, AddressCheckRequest, FamilyAnswer,
     FieldGroup, Member, PersonAnswer, PersonRequest, PersonStatus, errors, services,
 };
-use egov_contracts::{ErrorBody, Purpose};
 use egov_shep_client::server::{Answer, Incoming, SyncHandler};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -29,17 +29,7 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 fn refuse(code: &str, message: impl Into<String>, details: serde_json::Value) -> Answer {
-    let message = message.into();
-    let details = match details {
-        serde_json::Value::Object(m) => m,
-        _ => Default::default(),
-    };
-    let body = ErrorBody {
-        code: code.to_string(),
-        message: message.clone(),
-        details,
-    };
-    Answer::business(code, message, json(&body))
+    egov_system::refusal(code, message, details)
 }
 
 fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Answer> {
@@ -310,17 +300,24 @@ impl Registry {
         let in_region = r
             .region
             .as_ref()
-            .map(|code| registered && *code == row.region_code);
+            .map(|code| registered && *code == row.address.region_code);
         let matches = r.address.as_ref().map(|q| {
             registered
                 && q.locality
                     .as_ref()
-                    .is_none_or(|l| same_place(l, &row.locality))
-                && q.street.as_ref().is_none_or(|s| same_place(s, &row.street))
-                && q.house.as_ref().is_none_or(|h| same_place(h, &row.house))
-                && q.flat
+                    .is_none_or(|l| same_place(l, &row.address.locality))
+                && q.street
                     .as_ref()
-                    .is_none_or(|f| row.flat.as_ref().is_some_and(|rf| same_place(f, rf)))
+                    .is_none_or(|s| same_place(s, &row.address.street))
+                && q.house
+                    .as_ref()
+                    .is_none_or(|h| same_place(h, &row.address.house))
+                && q.flat.as_ref().is_none_or(|f| {
+                    row.address
+                        .flat
+                        .as_ref()
+                        .is_some_and(|rf| same_place(f, rf))
+                })
         });
         let show_address = registered && groups.contains(&FieldGroup::Address);
         let disclosed = if show_address {
@@ -350,7 +347,7 @@ impl Registry {
             registered,
             in_region,
             matches,
-            since: registered.then_some(row.registered_since),
+            since: registered.then_some(row.address.since),
             address: show_address.then(|| row.address()),
             withheld: withheld(&shown),
         })))

@@ -41,24 +41,9 @@ pub struct PersonRow {
     pub doc_issuer: String,
     /// Document expiry.
     pub doc_expires: Option<Date>,
-    /// Region code.
-    pub region_code: String,
-    /// Region.
-    pub region: String,
-    /// District.
-    pub district: String,
-    /// Locality.
-    pub locality: String,
-    /// Street.
-    pub street: String,
-    /// House.
-    pub house: String,
-    /// Flat.
-    pub flat: Option<String>,
-    /// Postal code.
-    pub postcode: Option<String>,
-    /// Registered since.
-    pub registered_since: Date,
+    /// The registered address (its columns, `registered_since` for `since`).
+    #[sqlx(flatten)]
+    pub address: Address,
 }
 
 const PERSON_COLUMNS: &str = "iin, surname, name, patronymic, birth_date, sex, citizenship, status, death_date, cancelled_on, cancel_reason, doc_kind, doc_number, doc_issued, doc_issuer, doc_expires, region_code, region, district, locality, street, house, flat, postcode, registered_since";
@@ -75,17 +60,7 @@ impl PersonRow {
 
     /// The address as the contract shapes it.
     pub fn address(&self) -> Address {
-        Address {
-            region_code: self.region_code.clone(),
-            region: self.region.clone(),
-            district: self.district.clone(),
-            locality: self.locality.clone(),
-            street: self.street.clone(),
-            house: self.house.clone(),
-            flat: self.flat.clone(),
-            postcode: self.postcode.clone(),
-            since: self.registered_since,
-        }
+        self.address.clone()
     }
 
     /// The person with only the `groups` disclosed.
@@ -116,11 +91,11 @@ impl PersonRow {
 
     /// Whether two residents are registered at the same address.
     pub fn same_address(&self, other: &PersonRow) -> bool {
-        self.region_code == other.region_code
-            && self.locality == other.locality
-            && self.street == other.street
-            && self.house == other.house
-            && self.flat == other.flat
+        self.address.region_code == other.address.region_code
+            && self.address.locality == other.address.locality
+            && self.address.street == other.address.street
+            && self.address.house == other.address.house
+            && self.address.flat == other.address.flat
     }
 }
 

@@ -35,6 +35,7 @@ pub mod queue;
 pub mod sla;
 pub mod store;
 
+use egov_grpc::Listening as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,7 +2,6 @@
 //! [`crate::engine::Engine::enqueue`]); here the citizen's current position, which the
 //! portal asks through the sync channel (`mio.queue.position`).
 
-use egov_contracts::ErrorBody;
 use egov_contracts::mio::{
     QueuePlace, QueuePosition, QueuePositionAnswer, QueuePositionRequest, services,
 };
@@ -57,16 +56,7 @@ pub struct Handler {
 }
 
 fn refuse(code: &str, message: String) -> Answer {
-    let body = ErrorBody {
-        code: code.into(),
-        message: message.clone(),
-        details: Default::default(),
-    };
-    Answer::business(
-        code,
-        message,
-        serde_json::to_vec(&body).expect("serializes"),
-    )
+    egov_system::refusal(code, message, serde_json::Value::Null)
 }
 
 impl SyncHandler for Handler {

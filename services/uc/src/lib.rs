@@ -35,7 +35,6 @@ use egov_pki::dir::IndexRecord;
 use egov_pki::ocsp::Status;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
-use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -261,9 +260,14 @@ impl State {
 /// A built, bound uc service, ready to run.
 pub struct Uc {
     state: Arc<State>,
-    http: TcpListener,
-    grpc: TcpListener,
+    listeners: egov_grpc::Listeners,
     tls: egov_grpc::TlsIdentity,
+}
+
+impl egov_grpc::Listening for Uc {
+    fn listeners(&self) -> &egov_grpc::Listeners {
+        &self.listeners
+    }
 }
 
 impl Uc {
@@ -275,13 +279,9 @@ impl Uc {
         egov_db::ensure_database(&config.database_url).await?;
         let pool = egov_db::pool(&config.database_url, &config.schema, 8).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| Error::Bind { addr, source })
-        };
-        let http = bind(config.http_addr).await?;
-        let grpc = bind(config.grpc_addr).await?;
+        let listeners = egov_grpc::Listeners::bind(config.grpc_addr, config.http_addr)
+            .await
+            .map_err(|(addr, source)| Error::Bind { addr, source })?;
         Ok(Uc {
             state: Arc::new(State {
                 pki,
@@ -289,20 +289,9 @@ impl Uc {
                 config,
                 crl: Mutex::new(None),
             }),
-            http,
-            grpc,
+            listeners,
             tls,
         })
-    }
-
-    /// The bound HTTP address.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("bound")
-    }
-
-    /// The bound gRPC address.
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc.local_addr().expect("bound")
     }
 
     /// The shared state (for tests and the launcher's checks).
@@ -314,7 +303,7 @@ impl Uc {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
         let app = http::router(self.state.clone());
         let http_cancel = shutdown.clone();
-        let http = axum::serve(self.http, app)
+        let http = axum::serve(self.listeners.http, app)
             .with_graceful_shutdown(async move { http_cancel.cancelled().await });
 
         let (reporter, health) = egov_grpc::health();
@@ -327,7 +316,7 @@ impl Uc {
             .map_err(|e| Error::Serve(e.to_string()))?
             .add_service(health)
             .add_service(grpc::server(self.state.clone()))
-            .serve_with_incoming_shutdown(egov_grpc::incoming(self.grpc), async move {
+            .serve_with_incoming_shutdown(egov_grpc::incoming(self.listeners.grpc), async move {
                 grpc_cancel.cancelled().await
             });
         let (h, g) = tokio::join!(http, grpc);

@@ -2,6 +2,7 @@
 //! together with every other service).
 
 use egov_config::{Common, Validate};
+use egov_grpc::Listening as _;
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use egov_grpc::Listening as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 pub struct World {
     pub dir: tempfile::TempDir,
     pub pki: PathBuf,
-    pub db: String,
+    pub db: egov_devenv::TestDatabase,
     pub prefix: String,
     pub shep: String,
     pub rshep: String,
@@ -233,7 +234,7 @@ pub async fn world_with(gbd_up: bool) -> World {
     World {
         dir,
         pki,
-        db: db.url,
+        db,
         prefix,
         shep: shep_addr,
         rshep: rshep_addr,

@@ -6,7 +6,7 @@
 //! Systems under test are built with [`World::system_config`], registered on the
 //! gateways with [`World::register`], and the gateways start with [`World::start`]
 //! once every endpoint is known. Dropping the world stops everything and removes the
-//! test's inbox stream and database.
+//! test's inbox stream and (as its [`TestDatabase`] drops) its database.
 //!
 //! ```no_run
 //! # async fn f() {
@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+use egov_grpc::Listening as _;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -305,7 +306,6 @@ impl Drop for World {
     fn drop(&mut self) {
         self.cancel.cancel();
         let stream = self.names().stream();
-        let db = self.db.clone();
         // the world's runtime may be gone: clean up on a runtime of our own
         let _ = std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -318,9 +318,6 @@ impl Drop for World {
                     if let Ok(nats) = async_nats::connect(egov_devenv::default_nats_url()).await {
                         let _ = async_nats::jetstream::new(nats).delete_stream(stream).await;
                     }
-                    // give the servers a moment to let go of their connections
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let _ = db.drop_database().await;
                 });
             }
         })

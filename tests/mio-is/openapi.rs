@@ -2,9 +2,7 @@
 //! for a session or a body, it is never 404/405), every route of the router is
 //! documented, and the served document is the file.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +68,7 @@ async fn the_document_describes_the_router() {
         }
     }
     // and the router has no route the document does not have
-    let source = include_str!("../src/arm/api.rs");
+    let source = include_str!("../../services/mio-is/src/arm/api.rs");
     let body = &source[source.find("pub fn router()").unwrap()..];
     let body = &body[..body.find("\n}\n").unwrap()];
     let routed: usize = body

@@ -3,10 +3,8 @@
 //! the employee's signature, registration from the inbox), and the queue position
 //! through the sync channel.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use egov_synth::fixtures::iin_of;
 use serde_json::{Value, json};
 

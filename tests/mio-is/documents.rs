@@ -10,7 +10,7 @@ fn regulations() -> Vec<egov_regulation::Regulation> {
     let mut regs = egov_regulation::load_dir(&egov_regulation::shipped_dir()).unwrap();
     regs.extend(
         egov_regulation::load_dir(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regulations"),
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mio-is/regulations"),
         )
         .unwrap(),
     );

@@ -4,9 +4,7 @@
 //! regulations and each role allow; pages and their errors in Russian and in Kazakh;
 //! hostile values shown escaped on every page that shows them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use egov_synth::fixtures::iin_of;
 
 struct Browser {

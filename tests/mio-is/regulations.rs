@@ -3,10 +3,8 @@
 //! says, and the statuses (with the signed result) arrive at the sender and at the
 //! other side (the portal and ИС ЦОН both show them).
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use egov_regulation::Status;
 
 async fn run_path(system: &str, regulation: &str, channel: &str, branch: Branch) {

@@ -2,9 +2,7 @@
 //! flagged (on the worklist, in the metrics, in the log of steps), and due times follow
 //! Kazakhstan's working days.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use egov_calendar::{Calendar, Deadline};
 use serde_json::json;
 

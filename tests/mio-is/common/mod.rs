@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+use egov_grpc::Listening as _;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,7 +48,7 @@ pub struct Env {
 }
 
 pub fn test_regulations() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regulations")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mio-is/regulations")
 }
 
 /// A world with the ИС МИО of `systems` running.

@@ -2,12 +2,10 @@
 //! test command installs), driven over WebDriver: an employee logs in, opens the
 //! worklist and completes a task.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";

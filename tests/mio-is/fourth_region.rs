@@ -4,17 +4,15 @@
 //! the workstation to the registration, with the person look-up crossing the new РШЭП and
 //! ШЭП to ГБД ФЛ.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use egov_synth::fixtures::iin_of;
 use serde_json::{Value, json};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ulytau")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("mio-is/ulytau")
 }
 
 /// The shipped topology's files and the fixture's region file, in a fresh folder.

@@ -1,9 +1,7 @@
 //! The waiting list under concurrency: many decisions at once in one provider and
 //! category give unique, gap-free queue numbers, also when some transactions roll back.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

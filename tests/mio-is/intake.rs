@@ -1,10 +1,8 @@
 //! Bad applications: each is rejected with a signed negative status to its sender, with
 //! its own code, and nothing is registered; a redelivered message is registered once.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use egov_contracts::mio::rejections;
 use egov_shep_client::envelope;
 

@@ -1,0 +1,24 @@
+//! ИС МИО with АРМ РШЭП end to end: uc, ШЭП and the РШЭП, ГБД ФЛ and ЕНИС seeded with the
+//! named test citizens, the ИС МИО of each test on a manual clock (`common`).
+//!
+//! - `intake`: bad applications rejected with signed negative statuses, nothing registered;
+//! - `regulations`: every regulation file, every branch, through the АРМ API;
+//! - `arm`: logins, the worklist, roles, C-docs, the commission, channel B end to end;
+//! - `ui`, `browser`: the web UI over plain HTTP and in headless Chromium;
+//! - `openapi`: the OpenAPI document and the router agree;
+//! - `queue`: gap-free waiting-list numbers under concurrency;
+//! - `sla`: steps past their deadline flagged on a moved clock;
+//! - `documents`: every result document's lines fit the page;
+//! - `fourth_region`: a region added from files alone runs channel B.
+
+mod arm;
+mod browser;
+mod common;
+mod documents;
+mod fourth_region;
+mod intake;
+mod openapi;
+mod queue;
+mod regulations;
+mod sla;
+mod ui;
