@@ -1,7 +1,6 @@
 //! The uc service against the real PostgreSQL, over real HTTP and gRPC with mutual TLS,
 //! checked with our verifier and with the `openssl` binary.
 
-use egov_grpc::Listening as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -14,58 +13,23 @@ use egov_pki::keys::KeyAlgorithm;
 use egov_pki::verify::{Revocation, VerifyOptions};
 use egov_proto::uc::v1 as pb;
 use pb::certification_authority_client::CertificationAuthorityClient;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+/// The uc of a test world (the kit's: fresh PKI, database, uc on loopback ports).
 struct App {
     http: String,
     grpc: std::net::SocketAddr,
     pki: PathBuf,
-    _dir: tempfile::TempDir,
-    _db: egov_devenv::TestDatabase,
-    cancel: CancellationToken,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
+    _world: egov_testkit::World,
 }
 
 async fn spawn_uc() -> App {
-    egov_grpc::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    PkiDir::init(
-        &pki,
-        &InitOptions {
-            algorithm: KeyAlgorithm::EcdsaP256,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "uc")
-        .await
-        .unwrap();
-    let config = egov_uc::Config {
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        pki_dir: pki.clone(),
-        database_url: db.url.clone(),
-        ..Default::default()
-    };
-    let uc = egov_uc::Uc::build(config).await.unwrap();
-    let http = format!("http://{}", uc.http_addr());
-    let grpc = uc.grpc_addr();
-    let cancel = CancellationToken::new();
-    tokio::spawn(uc.run(cancel.clone()));
+    let world = egov_testkit::World::new(&["shep"]).await;
     App {
-        http,
-        grpc,
-        pki,
-        _dir: dir,
-        _db: db,
-        cancel,
+        http: format!("http://{}", world.uc_http),
+        grpc: world.uc_grpc,
+        pki: world.pki.clone(),
+        _world: world,
     }
 }
 

@@ -9,85 +9,44 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and NATS (`EGOV_TEST_NATS_URL`,
 //! default `nats://127.0.0.1:4222`).
 
-use egov_grpc::Listening as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
 
 use assert_cmd::Command;
 use egov_pki::PkiDir;
 use egov_pki::dir::InitOptions;
 use egov_pki::keys::KeyAlgorithm;
-use egov_proto::shep::v1::sync_channel_server::{SyncChannel, SyncChannelServer};
-use egov_proto::shep::v1::{SyncSendMessageRequest, SyncSendMessageResponse};
-use egov_shep_client::envelope::{self, SystemSigner, codes};
-use tokio_util::sync::CancellationToken;
+use egov_shep_client::envelope::codes;
 
-/// The servers of one test.
+/// The servers of one test: the test kit's world (PKI, database, uc, ШЭП and РШЭП
+/// Алматы) with an echo standing in for ГБД ФЛ.
 struct World {
-    dir: tempfile::TempDir,
-    pki: PathBuf,
-    db: egov_devenv::TestDatabase,
+    kit: egov_testkit::World,
     shep: String,
-    cancel: CancellationToken,
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        self.cancel.cancel();
+impl std::ops::Deref for World {
+    type Target = egov_testkit::World;
+
+    fn deref(&self) -> &egov_testkit::World {
+        &self.kit
     }
 }
 
-/// An echo recipient: verifies the request and answers with its payload, signed.
-struct Echo {
-    signer: SystemSigner,
-    verifier: Arc<egov_pki::Verifier>,
-}
-
-#[tonic::async_trait]
-impl SyncChannel for Echo {
-    async fn send_message(
-        &self,
-        request: tonic::Request<SyncSendMessageRequest>,
-    ) -> Result<tonic::Response<SyncSendMessageResponse>, tonic::Status> {
-        let env = request.into_inner().envelope.unwrap_or_default();
-        let opened = envelope::open_request(&env, &self.verifier)
-            .await
-            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
-        let info =
-            self.signer
-                .response_info(&opened.header, codes::SUCCESS, "processed successfully");
-        let out = self
-            .signer
-            .seal_response(&info, opened.payload.clone())
-            .map_err(|e| tonic::Status::internal(e.to_string()))?;
-        Ok(tonic::Response::new(SyncSendMessageResponse {
-            envelope: Some(out),
-        }))
+async fn world() -> World {
+    let mut kit = egov_testkit::World::new(&["shep", "rshep-almaty"]).await;
+    let gbd =
+        egov_testkit::echo::spawn_echo(&kit.pki, "gbd-fl", Default::default(), kit.cancel.clone())
+            .await;
+    kit.register("gbd-fl", gbd.parse().unwrap());
+    kit.start();
+    World {
+        shep: kit.gateway_addrs["shep"].to_string(),
+        kit,
     }
 }
 
-async fn spawn_echo(pki: &Path, id: &str, cancel: CancellationToken) -> String {
-    let tls = egov_grpc::TlsIdentity::load(pki, id).unwrap();
-    let echo = Echo {
-        signer: SystemSigner::load(pki, id).unwrap(),
-        verifier: envelope::pki_verifier(pki, None).unwrap(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .tls_config(tls.server_tls())
-            .unwrap()
-            .add_service(SyncChannelServer::new(echo))
-            .serve_with_incoming_shutdown(egov_grpc::incoming(listener), async move {
-                cancel.cancelled().await
-            }),
-    );
-    addr
-}
-
-/// A test PKI in `dir/pki` (ECDSA: fast to generate).
+/// A test PKI in `dir/pki` (ECDSA: fast to generate), for tests that need no servers.
 fn init_pki(dir: &Path) -> PathBuf {
     let pki = dir.join("pki");
     PkiDir::init(
@@ -99,62 +58,6 @@ fn init_pki(dir: &Path) -> PathBuf {
     )
     .unwrap();
     pki
-}
-
-async fn world() -> World {
-    egov_grpc::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let pki = init_pki(dir.path());
-    let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "ctl")
-        .await
-        .unwrap();
-    let prefix = egov_devenv::unique_prefix("ctl");
-    let cancel = CancellationToken::new();
-
-    // the certification authority, for OCSP
-    let uc = egov_uc::Uc::build(egov_uc::Config {
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        pki_dir: pki.clone(),
-        database_url: db.url.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let ocsp = format!("http://{}/ocsp", uc.http_addr());
-    tokio::spawn(uc.run(cancel.clone()));
-
-    let gbd = spawn_echo(&pki, "gbd-fl", cancel.clone()).await;
-
-    let cfg = |id: &str| egov_gateway::Config {
-        gateway_id: id.into(),
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        pki_dir: pki.clone(),
-        database_url: db.url.clone(),
-        nats_url: egov_devenv::default_nats_url(),
-        nats_prefix: prefix.clone(),
-        ocsp_url: Some(ocsp.clone()),
-        ..Default::default()
-    };
-    let mut shep = egov_gateway::Gateway::build(cfg("shep")).await.unwrap();
-    let mut rshep = egov_gateway::Gateway::build(cfg("rshep-almaty"))
-        .await
-        .unwrap();
-    let shep_addr = shep.grpc_addr().to_string();
-    let rshep_addr = rshep.grpc_addr().to_string();
-    shep.set_endpoint("rshep-almaty", &rshep_addr);
-    shep.set_endpoint("gbd-fl", &gbd);
-    rshep.set_endpoint("shep", &shep_addr);
-    tokio::spawn(shep.run(cancel.clone()));
-    tokio::spawn(rshep.run(cancel.clone()));
-    World {
-        dir,
-        pki,
-        db,
-        shep: shep_addr,
-        cancel,
-    }
 }
 
 fn s(p: &Path) -> String {

@@ -19,6 +19,8 @@
 //! ```
 
 use egov_grpc::Listening as _;
+pub mod echo;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,10 +57,16 @@ pub struct World {
     pub nats: async_nats::Client,
     /// The OCSP responder of the running uc.
     pub ocsp_url: String,
+    /// Where the running uc serves HTTP (CRL, OCSP, CA certificates).
+    pub uc_http: SocketAddr,
+    /// Where the running uc serves gRPC (issue and revoke, for the registration authority).
+    pub uc_grpc: SocketAddr,
     /// The registry the gateways run with.
     pub registry: Registry,
     /// The deployment's topology of this world.
     pub topology: egov_topology::Topology,
+    /// The settings every gateway of the world is built from (but its id).
+    gateway_template: egov_gateway::Config,
     /// Where each gateway listens (gRPC).
     pub gateway_addrs: BTreeMap<String, SocketAddr>,
     /// Where each gateway serves health and metrics.
@@ -136,6 +144,7 @@ impl World {
         .await
         .expect("uc builds");
         let ocsp_url = format!("http://{}/ocsp", uc.http_addr());
+        let (uc_http, uc_grpc) = (uc.http_addr(), uc.grpc_addr());
         tokio::spawn(uc.run(cancel.clone()));
 
         let text = opts
@@ -148,20 +157,24 @@ impl World {
         let mut pending = Vec::new();
         let mut gateway_addrs = BTreeMap::new();
         let mut gateway_http = BTreeMap::new();
+        let gateway_template = egov_gateway::Config {
+            gateway_id: String::new(),
+            grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+            http_addr: "127.0.0.1:0".parse().expect("addr"),
+            pki_dir: pki.clone(),
+            database_url: db.url.clone(),
+            nats_url: egov_devenv::default_nats_url(),
+            nats_prefix: prefix.clone(),
+            ocsp_url: Some(ocsp_url.clone()),
+            registry_file: Some(reg_file.clone()),
+            topology_dir: opts.topology_dir.clone(),
+            ack_wait_secs: opts.ack_wait_secs,
+            ..Default::default()
+        };
         for id in &opts.gateways {
             let gw = Gateway::build(egov_gateway::Config {
                 gateway_id: id.clone(),
-                grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-                http_addr: "127.0.0.1:0".parse().expect("addr"),
-                pki_dir: pki.clone(),
-                database_url: db.url.clone(),
-                nats_url: egov_devenv::default_nats_url(),
-                nats_prefix: prefix.clone(),
-                ocsp_url: Some(ocsp_url.clone()),
-                registry_file: Some(reg_file.clone()),
-                topology_dir: opts.topology_dir.clone(),
-                ack_wait_secs: opts.ack_wait_secs,
-                ..Default::default()
+                ..gateway_template.clone()
             })
             .await
             .unwrap_or_else(|e| panic!("gateway {id}: {e}"));
@@ -184,12 +197,25 @@ impl World {
             cancel,
             nats,
             ocsp_url,
+            uc_http,
+            uc_grpc,
             registry,
             topology,
+            gateway_template,
             gateway_addrs,
             gateway_http,
             journal,
             pending,
+        }
+    }
+
+    /// The settings the world's gateways were built from, for gateway `id`: port 0, the
+    /// world's PKI, database, inboxes, OCSP responder and registry. For a test that runs
+    /// another instance of a gateway (a restart) beside the world's.
+    pub fn gateway_config(&self, id: &str) -> egov_gateway::Config {
+        egov_gateway::Config {
+            gateway_id: id.to_string(),
+            ..self.gateway_template.clone()
         }
     }
 
