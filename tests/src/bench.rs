@@ -440,9 +440,30 @@ impl Bench {
     }
 }
 
+/// Deterministic filler bytes (xorshift), distinct per seed: documents and payloads that
+/// are the same from run to run and do not compress.
+pub fn filler(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filler_is_the_same_per_seed_and_differs_between_seeds() {
+        assert_eq!(filler(64, 1), filler(64, 1));
+        assert_ne!(filler(64, 1), filler(64, 2));
+        assert_eq!(filler(2048, 7).len(), 2048);
+    }
 
     const SPEC: Spec = Spec {
         name: "demo",
