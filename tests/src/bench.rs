@@ -519,6 +519,21 @@ mod tests {
         assert_eq!(json["sections"][1], "2. second");
     }
 
+    #[test]
+    fn a_run_of_batches_has_no_latency_columns() {
+        let mut b = bench(&["--bench"]);
+        b.record(Case::batch(
+            "b",
+            "a batch",
+            None,
+            300,
+            Duration::from_secs(2),
+        ));
+        let table = b.table();
+        assert!(table.contains(" ops/s"), "{table}");
+        assert!(!table.contains("p50"), "{table}");
+    }
+
     #[tokio::test]
     async fn filters_leave_cases_out() {
         let mut b = bench(&["--bench", "tw"]);

@@ -40,14 +40,19 @@ fn or_dash(d: Option<Duration>) -> String {
 /// The line printed on stderr as each case ends.
 pub(crate) fn progress(c: &Case) -> String {
     let mut line = format!(
-        "  {:<62} {:>6} {:>7} ops {:>9}/s  p50 {:>9}  p99 {:>9}",
+        "  {:<62} {:>6} {:>7} ops {:>9}/s",
         c.label,
         c.load.map(|l| l.to_string()).unwrap_or_default(),
         c.iterations,
         fmt_rate(c.rate()),
-        or_dash(c.percentile(50.0)),
-        or_dash(c.percentile(99.0)),
     );
+    if !c.latencies.is_empty() {
+        line.push_str(&format!(
+            "  p50 {:>9}  p99 {:>9}",
+            or_dash(c.percentile(50.0)),
+            or_dash(c.percentile(99.0)),
+        ));
+    }
     if c.errors > 0 {
         line.push_str(&format!("  errors {}", c.errors));
     }
@@ -107,9 +112,12 @@ pub(crate) fn table(b: &Bench) -> String {
         column("ops", cases, |c| c.iterations.to_string()),
         column("time", cases, |c| fmt_dur(c.elapsed)),
         column("ops/s", cases, |c| fmt_rate(c.rate())),
-        column("p50", cases, |c| or_dash(c.percentile(50.0))),
-        column("p99", cases, |c| or_dash(c.percentile(99.0))),
     ];
+    // no latency columns for a run of batches only
+    if cases.iter().any(|c| !c.latencies.is_empty()) {
+        columns.push(column("p50", cases, |c| or_dash(c.percentile(50.0))));
+        columns.push(column("p99", cases, |c| or_dash(c.percentile(99.0))));
+    }
     if b.tolerate_errors || cases.iter().any(|c| c.errors > 0) {
         columns.push(column("errors", cases, |c| c.errors.to_string()));
     }
