@@ -14,128 +14,96 @@
 //!    closed loop with 1 and 16 in flight (the throughput), and open loop at
 //!    1,000 requests/s through ШЭП and straight (p50/p99 at that rate).
 //!
-//! Needs PostgreSQL and NATS (as the tests). The figures go to stdout and to
+//! Needs PostgreSQL and NATS (as the tests): the world of `egov_testkit` makes a fresh
+//! database and NATS prefix and drops them at the end. The figures go to stdout and to
 //! `target/bench-registries.json` (or `BENCH_REGISTRIES_JSON`).
 //!
 //! ```text
 //! cargo bench -p egov-tests --bench registries                 # 1,000,000 persons, 10 s per case
 //! cargo bench -p egov-tests --bench registries -- --quick      # 100,000 persons, 3 s per case
 //! cargo bench -p egov-tests --bench registries -- --persons 250000 --rate 500
+//! cargo bench -p egov-tests --bench registries -- --quick shep # the cases through ШЭП only
 //! ```
 //! Under `cargo test --benches` (no `--bench` flag) it runs a tiny smoke version.
 
 use egov_grpc::Listening as _;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use anyhow::{Context, Result, anyhow, ensure};
 use egov_pki::keys::KeyAlgorithm;
-use egov_shep_client::{Client, SystemSigner};
-use egov_tests::bench::{self, Sample, fmt_dur, op};
-use serde_json::json;
+use egov_shep_client::Client;
+use egov_tests::bench::{self, Bench, Kind, Mode, Opt, Spec, Timing, op};
 
-#[derive(Debug, Clone, Copy)]
-struct Settings {
-    persons: u64,
-    warmup: Duration,
-    budget: Duration,
-    rate: f64,
-    smoke: bool,
+const SPEC: Spec = Spec {
+    name: "registries",
+    title: "Registries benchmark",
+    quick: "100,000 persons and ~3 s per case instead of 1,000,000 and ~10 s",
+    full: Timing::new(10_000, 1_000, 1),
+    fast: Timing::new(3_000, 500, 1),
+    smoke: Timing::new(300, 100, 1),
+    options: &[
+        Opt {
+            name: "persons",
+            kind: Kind::Count,
+            help: "residents to seed (default 1,000,000; 100,000 with --quick)",
+        },
+        Opt {
+            name: "rate",
+            kind: Kind::Positive,
+            help: "requests per second of the open-loop cases, also run at half of it (default 1000)",
+        },
+    ],
+    notes: &[
+        "Needs PostgreSQL at EGOV_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)",
+        "and NATS with JetStream at EGOV_TEST_NATS_URL (default nats://127.0.0.1:4222).",
+    ],
+    worker_threads: Some(2),
+};
+
+/// The case through ШЭП a case is compared with: the same load, straight to ГБД ФЛ.
+fn direct_of(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "shep.seq" => "direct.seq",
+        "shep.c16" => "direct.c16",
+        "shep.open" => "direct.open",
+        "shep.open_half" => "direct.open_half",
+        _ => return None,
+    })
 }
 
-fn settings() -> Result<Settings, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let bench = args.iter().any(|a| a == "--bench");
-    let quick = args.iter().any(|a| a == "--quick") || std::env::var_os("BENCH_QUICK").is_some();
-    let mut s = if !bench {
-        Settings {
-            persons: 2_000,
-            warmup: Duration::from_millis(100),
-            budget: Duration::from_millis(300),
-            rate: 100.0,
-            smoke: true,
-        }
-    } else if quick {
-        Settings {
-            persons: 100_000,
-            warmup: Duration::from_millis(500),
-            budget: Duration::from_secs(3),
-            rate: 1000.0,
-            smoke: false,
-        }
-    } else {
-        Settings {
-            persons: 1_000_000,
-            warmup: Duration::from_secs(1),
-            budget: Duration::from_secs(10),
-            rate: 1000.0,
-            smoke: false,
-        }
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--persons" => {
-                s.persons = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--persons needs a number")?
-            }
-            "--rate" => {
-                s.rate = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|r: &f64| *r > 0.0)
-                    .ok_or("--rate needs a positive number")?
-            }
-            _ => {}
-        }
-    }
-    Ok(s)
+fn main() -> ExitCode {
+    bench::main(&SPEC, run)
 }
 
-struct Row {
-    case: String,
-    in_flight: String,
-    sample: Sample,
-}
+async fn run(mut b: Bench) -> Result<()> {
+    let persons = b.args().count("persons").unwrap_or(match b.mode() {
+        Mode::Full => 1_000_000,
+        Mode::Quick => 100_000,
+        Mode::Smoke => 2_000,
+    });
+    let rate = b
+        .args()
+        .positive("rate")
+        .unwrap_or(if b.is_smoke() { 100.0 } else { 1000.0 });
+    // an open loop beyond what the path sustains times out some calls: counted, not fatal
+    b.tolerate_errors();
+    b.compare("x direct", "ratio_to_direct", direct_of);
 
-fn row(case: &str, in_flight: &str, sample: Sample) -> Row {
-    eprintln!(
-        "  {case:<44} {in_flight:>7}  {:>9.0}/s  p50 {:>9}  p99 {:>9}  errors {}",
-        sample.rate(),
-        fmt_dur(sample.percentile(50.0)),
-        fmt_dur(sample.percentile(99.0)),
-        sample.errors
-    );
-    Row {
-        case: case.into(),
-        in_flight: in_flight.into(),
-        sample,
-    }
-}
-
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let s = match settings() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("registries bench: {e}");
-            std::process::exit(2);
-        }
-    };
-    let load_before = bench::load_average();
     let mut opts = egov_testkit::Options::new(&["shep"]);
     opts.algorithm = KeyAlgorithm::Rsa2048;
     let mut w = egov_testkit::World::with(opts).await;
 
     // 1. seeding
-    eprintln!("seeding {} persons ...", s.persons);
+    eprintln!("seeding {persons} persons ...");
     let as_of = egov_enis::service::today();
-    let report = egov_seed::seed(&w.db.url, &egov_seed::Options::new(s.persons, 1, as_of))
+    let report = egov_seed::seed(&w.db.url, &egov_seed::Options::new(persons, 1, as_of))
         .await
-        .expect("seeding");
+        .context("seeding")?;
     let seed_secs = report.elapsed.as_secs_f64();
+    let mib = |bytes: i64| bytes as f64 / 1048576.0;
     eprintln!(
         "  seeded {} persons, {} links, {} powers of attorney in {:.1} s ({:.0} persons/s); ГБД ФЛ {:.0} MiB, ЕНИС {:.1} MiB",
         report.persons,
@@ -143,19 +111,32 @@ async fn main() {
         report.poas,
         seed_secs,
         report.persons as f64 / seed_secs,
-        report.gbd_fl_bytes as f64 / 1048576.0,
-        report.enis_bytes as f64 / 1048576.0
+        mib(report.gbd_fl_bytes),
+        mib(report.enis_bytes)
     );
+    b.line(format!(
+        "{} persons seeded in {:.1} s; ГБД ФЛ {:.0} MiB, ЕНИС {:.1} MiB",
+        report.persons,
+        seed_secs,
+        mib(report.gbd_fl_bytes),
+        mib(report.enis_bytes)
+    ));
+    b.fixture("persons", report.persons);
+    b.fixture("links", report.links);
+    b.fixture("powers_of_attorney", report.poas);
+    b.fixture("seed_seconds", seed_secs);
+    b.fixture("gbd_fl_bytes", report.gbd_fl_bytes);
+    b.fixture("enis_bytes", report.enis_bytes);
 
     // the load's dirty pages written out, so that the look-ups do not pay for them
-    sqlx::raw_sql("checkpoint")
-        .execute(
-            &mut <sqlx::PgConnection as sqlx::Connection>::connect(&w.db.url)
-                .await
-                .expect("connect"),
-        )
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&w.db.url)
         .await
-        .expect("checkpoint");
+        .context("connecting to the database")?;
+    sqlx::raw_sql("checkpoint")
+        .execute(&mut conn)
+        .await
+        .context("checkpoint")?;
+    drop(conn);
 
     // 2. look-ups
     let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
@@ -164,7 +145,7 @@ async fn main() {
         ..Default::default()
     })
     .await
-    .expect("gbd-fl");
+    .context("starting ГБД ФЛ")?;
     let gbd_addr = gbd.grpc_addr();
     let pool = gbd.pool().clone();
     w.register("gbd-fl", gbd_addr);
@@ -177,24 +158,15 @@ async fn main() {
         )
         .fetch_all(&pool)
         .await
-        .expect("sample of IINs"),
+        .context("a sample of IINs")?,
     );
+    ensure!(!iins.is_empty(), "no person was seeded");
     let next = Arc::new(AtomicUsize::new(0));
-    let pick = {
-        let (iins, next) = (iins.clone(), next.clone());
-        move || iins[next.fetch_add(1, Ordering::Relaxed) % iins.len()].clone()
-    };
+    let pick = move || iins[next.fetch_add(1, Ordering::Relaxed) % iins.len()].clone();
 
     let via_shep = w.client("portal");
-    let direct = Client::connect(
-        &gbd_addr.to_string(),
-        "gbd-fl",
-        &egov_grpc::TlsIdentity::load(&w.pki, "shep").expect("tls"),
-        Arc::new(SystemSigner::load(&w.pki, "portal").expect("signer")),
-        w.verifier(),
-        Duration::from_secs(10),
-    )
-    .expect("direct client");
+    // as ШЭП calls it: its TLS identity, the portal's signed envelope
+    let direct = w.client_to("portal", "shep", "gbd-fl", gbd_addr);
     let call = |client: Client| {
         let pick = pick.clone();
         op(move || {
@@ -203,13 +175,9 @@ async fn main() {
                 let body = format!(r#"{{"iin":"{iin}","purpose":{{"service":"housing-queue"}}}}"#);
                 let r = client
                     .call("gbd-fl.person.get", "", "", body.into_bytes())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if r.is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("{}: {:?}", r.code(), r.info.status))
-                }
+                    .await?;
+                ensure!(r.is_success(), "{}: {:?}", r.code(), r.info.status);
+                Ok(())
             }
         })
     };
@@ -219,106 +187,56 @@ async fn main() {
             let (pool, iin) = (pool.clone(), pick());
             async move {
                 egov_gbd_fl::store::person(&pool, &iin)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| "absent".to_string())
-                    .map(|_| ())
+                    .await?
+                    .ok_or_else(|| anyhow!("{iin} absent"))?;
+                Ok(())
             }
         })
     };
 
-    eprintln!("look-ups against {} persons:", report.persons);
-    let mut rows = Vec::new();
-    rows.push(row(
-        "database primary-key look-up",
-        "16",
-        bench::closed_loop(16, s.warmup, s.budget, db_only).await,
-    ));
-    for n in [1usize, 16] {
-        rows.push(row(
+    b.section(format!("look-ups against {} persons", report.persons));
+    b.closed_loop("db.c16", "database primary-key look-up", 16, db_only)
+        .await?;
+    for (n, load) in [(1usize, "seq"), (16, "c16")] {
+        b.closed_loop(
+            &format!("direct.{load}"),
             "straight to ГБД ФЛ (no gateway)",
-            &n.to_string(),
-            bench::closed_loop(n, s.warmup, s.budget, call(direct.clone())).await,
-        ));
-        rows.push(row(
+            n,
+            call(direct.clone()),
+        )
+        .await?;
+        b.closed_loop(
+            &format!("shep.{load}"),
             "portal → ШЭП → ГБД ФЛ",
-            &n.to_string(),
-            bench::closed_loop(n, s.warmup, s.budget, call(via_shep.clone())).await,
-        ));
+            n,
+            call(via_shep.clone()),
+        )
+        .await?;
     }
     // the aim's rate, and half of it: what the shared cores sustain
-    for r in [s.rate, s.rate / 2.0] {
-        let rate = format!("{r:.0}/s");
-        rows.push(row(
+    for (r, which) in [(rate, "open"), (rate / 2.0, "open_half")] {
+        b.open_loop(
+            &format!("direct.{which}"),
             "straight to ГБД ФЛ, open loop",
-            &rate,
-            bench::open_loop(r, s.warmup, s.budget, call(direct.clone())).await,
-        ));
-        rows.push(row(
+            r,
+            call(direct.clone()),
+        )
+        .await?;
+        b.open_loop(
+            &format!("shep.{which}"),
             "portal → ШЭП → ГБД ФЛ, open loop",
-            &rate,
-            bench::open_loop(r, s.warmup, s.budget, call(via_shep.clone())).await,
-        ));
+            r,
+            call(via_shep.clone()),
+        )
+        .await?;
     }
-    let load_after = bench::load_average();
 
-    println!();
-    println!(
-        "registries: {} persons seeded in {:.1} s; ГБД ФЛ {:.0} MiB, ЕНИС {:.1} MiB; machine {} ({} cores), load {} → {}",
-        report.persons,
-        seed_secs,
-        report.gbd_fl_bytes as f64 / 1048576.0,
-        report.enis_bytes as f64 / 1048576.0,
-        bench::cpu_model(),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        load_before,
-        load_after
-    );
-    println!("| case | in flight / rate | ops/s | p50 | p99 | errors |");
-    println!("|---|---|---|---|---|---|");
-    for r in &rows {
-        println!(
-            "| {} | {} | {:.0} | {} | {} | {} |",
-            r.case,
-            r.in_flight,
-            r.sample.rate(),
-            fmt_dur(r.sample.percentile(50.0)),
-            fmt_dur(r.sample.percentile(99.0)),
-            r.sample.errors
-        );
-    }
-    if let Some(e) = rows.iter().find_map(|r| r.sample.first_error.clone()) {
-        println!("first error: {e}");
-    }
-    if !s.smoke {
-        let path = bench::target_file("BENCH_REGISTRIES_JSON", "bench-registries.json");
-        let doc = json!({
-            "persons": report.persons,
-            "links": report.links,
-            "powers_of_attorney": report.poas,
-            "seed_seconds": seed_secs,
-            "gbd_fl_bytes": report.gbd_fl_bytes,
-            "enis_bytes": report.enis_bytes,
-            "load_before": load_before,
-            "load_after": load_after,
-            "cases": rows.iter().map(|r| json!({
-                "case": r.case,
-                "in_flight": r.in_flight,
-                "ops_per_second": r.sample.rate(),
-                "p50_ms": r.sample.percentile(50.0).as_secs_f64() * 1e3,
-                "p99_ms": r.sample.percentile(99.0).as_secs_f64() * 1e3,
-                "errors": r.sample.errors,
-            })).collect::<Vec<_>>(),
-        });
-        if let Err(e) = std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json")) {
-            eprintln!("cannot write {}: {e}", path.display());
-        } else {
-            eprintln!("figures written to {}", path.display());
-        }
-    }
+    let outcome = b.finish();
     let started = Instant::now();
     drop(w);
-    eprintln!("cleaned up in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "fixture: world dropped (database, streams) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    outcome
 }

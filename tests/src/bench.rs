@@ -1,207 +1,568 @@
-//! The measuring harness the benchmarks share: closed-loop runs (N workers, each
-//! calling again as soon as its call returns: the throughput bound), open-loop runs
-//! (calls started on a fixed schedule: the latency at a given rate, measured from the
-//! scheduled start so that a stall counts against every call it delays), percentiles,
-//! and what the machine was doing.
+//! The one harness of this package's benchmarks: what a bench accepts on its command
+//! line, how its cases are measured, and how the figures are printed and written.
+//!
+//! A bench is a `main` that hands its body to [`main`], which parses the arguments (see
+//! [`Args::parse`]: `--bench` from `cargo bench`, `--quick`, the options of the bench's
+//! [`Spec`], filters), starts the runtime, and reports a failure with exit code 1 (2 for
+//! a bad command line). The body gets a [`Bench`], measures its cases with it, section
+//! by section, and ends with [`Bench::finish`], which prints the table on stdout and
+//! writes `target/bench-<name>.json` (not in a smoke run).
+//!
+//! ```no_run
+//! use egov_tests::bench::{self, Bench, Spec, Timing};
+//!
+//! const SPEC: Spec = Spec {
+//!     name: "demo",
+//!     title: "Demo benchmark",
+//!     quick: "~0.3 s per case instead of ~2 s",
+//!     full: Timing::new(2000, 200, 3),
+//!     fast: Timing::new(300, 50, 2),
+//!     smoke: Timing::new(0, 0, 2),
+//!     options: &[],
+//!     notes: &[],
+//!     worker_threads: None,
+//! };
+//!
+//! fn main() -> std::process::ExitCode {
+//!     bench::main(&SPEC, async |mut b: Bench| {
+//!         b.section("1. arithmetic");
+//!         b.measure("sum", "the sum of 1..1000", || {
+//!             std::hint::black_box((1..1000u64).sum::<u64>());
+//!             Ok(())
+//!         })?;
+//!         b.finish()
+//!     })
+//! }
+//! ```
+//!
+//! Each case runs its operation through a warm-up, then for the mode's budget and at
+//! least its `min_iters` times per worker: [`Bench::measure`] and
+//! [`Bench::measure_async`] one at a time on the bench's own task, [`Bench::closed_loop`]
+//! on N workers, [`Bench::open_loop`] at a fixed rate. Percentiles are by nearest rank
+//! ([`percentile`]); the throughput is successful operations per second of wall time.
+//! A [`Bench::compare`] rule adds a column of ratios to other cases of the same run.
+//! A failed operation fails the case (and the run) unless the bench
+//! [tolerates errors](Bench::tolerate_errors), in which case they are counted.
+
+mod args;
+mod machine;
+mod measure;
+mod report;
 
 use std::future::Future;
-use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
-/// A boxed future of one operation.
-pub type OpFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'static>>;
-/// One operation; called again and again.
-pub type Op = Arc<dyn Fn() -> OpFuture + Send + Sync + 'static>;
+use anyhow::{Context, Result, anyhow};
 
-/// Wraps a closure as an [`Op`].
-pub fn op<F, Fut>(f: F) -> Op
+pub use args::{Args, ArgsError, Kind, Mode, Opt, Parsed, Spec, Timing, env_flag};
+pub use machine::{CpuMeter, CpuTime, Machine, cpu_model, load_average, target_file};
+pub use measure::{Case, Load, Op, OpFuture, op, percentile};
+pub use report::{fmt_dur, fmt_rate, fmt_secs};
+
+use measure::Rules;
+
+/// How long a case may run past its warm-up and budget before the bench gives up on it.
+const CASE_GRACE: Duration = Duration::from_secs(60);
+
+/// Runs a bench: parses the command line for `spec` (`--help` prints the usage; a bad
+/// argument prints the error and the usage and exits with 2), starts a multi-threaded
+/// runtime, runs `body` on it, and stops whatever `body` left running (5 s at most).
+/// An error of `body` is printed and makes the exit code 1.
+pub fn main<F, Fut>(spec: &'static Spec, body: F) -> ExitCode
 where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send + 'static,
+    F: FnOnce(Bench) -> Fut,
+    Fut: Future<Output = Result<()>>,
 {
-    Arc::new(move || Box::pin(f()) as OpFuture)
-}
-
-/// The latencies of a run.
-#[derive(Debug, Clone)]
-pub struct Sample {
-    /// Sorted.
-    pub latencies: Vec<Duration>,
-    /// Wall time of the measured part.
-    pub elapsed: Duration,
-    /// Operations that failed (their latency is not in `latencies`).
-    pub errors: usize,
-    /// The first failure, if any.
-    pub first_error: Option<String>,
-}
-
-impl Sample {
-    /// Successful operations per second.
-    pub fn rate(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-
-    /// The `p`-th percentile (0–100).
-    pub fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
+    let args = match Args::from_env(spec) {
+        Ok(Parsed::Run(args)) => args,
+        Ok(Parsed::Help) => {
+            println!("{}", spec.usage());
+            return ExitCode::SUCCESS;
         }
-        let i = ((p / 100.0) * (self.latencies.len() - 1) as f64).round() as usize;
-        self.latencies[i.min(self.latencies.len() - 1)]
+        Err(e) => {
+            eprintln!("{} bench: {e}\n\n{}", spec.name, spec.usage());
+            return ExitCode::from(2);
+        }
+    };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(n) = spec.worker_threads {
+        runtime.worker_threads(n);
+    }
+    let runtime = match runtime.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{} bench: cannot start the tokio runtime: {e}", spec.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async { body(Bench::new(spec, args)).await });
+    // whatever a library left behind must not keep the bench alive
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{} bench failed: {e:#}", spec.name);
+            ExitCode::FAILURE
+        }
     }
 }
 
-/// Runs `op` on `workers` concurrent workers for `warmup`, then measures for `budget`.
-pub async fn closed_loop(workers: usize, warmup: Duration, budget: Duration, op: Op) -> Sample {
-    let start_at = Instant::now() + warmup;
-    let stop_at = start_at + budget;
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..workers {
-        let op = op.clone();
-        set.spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0;
-            let mut first = None;
-            loop {
-                let t = Instant::now();
-                if t >= stop_at {
-                    break;
-                }
-                let r = op().await;
-                if t >= start_at {
-                    match r {
-                        Ok(()) => lat.push(t.elapsed()),
-                        Err(e) => {
-                            errors += 1;
-                            first.get_or_insert(e);
-                        }
-                    }
-                }
-            }
-            (lat, errors, first)
+/// A column of ratios: each case whose rule names a base case, its rate over the base's.
+#[derive(Debug, Clone, Copy)]
+struct Comparison {
+    heading: &'static str,
+    key: &'static str,
+    base_of: fn(&str) -> Option<&'static str>,
+}
+
+/// One run of a bench: its settings, the machine, and the cases measured so far.
+pub struct Bench {
+    spec: &'static Spec,
+    args: Args,
+    timing: Timing,
+    machine: Machine,
+    started_at: time::OffsetDateTime,
+    tolerate_errors: bool,
+    meter: Option<CpuMeter>,
+    comparisons: Vec<Comparison>,
+    sections: Vec<String>,
+    cases: Vec<Case>,
+    fixture: serde_json::Map<String, serde_json::Value>,
+    extra: serde_json::Map<String, serde_json::Value>,
+    lines: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Bench {
+    /// A run of `spec` with `args`; says on stderr what it is about to do.
+    pub fn new(spec: &'static Spec, args: Args) -> Bench {
+        let timing = spec.timing(args.mode);
+        let machine = Machine::now();
+        let mut what = format!("{} bench: mode {}", spec.name, args.mode.name());
+        if timing.budget > Duration::ZERO {
+            what.push_str(&format!(
+                " (~{:.1} s per case after ~{:.2} s warm-up)",
+                timing.budget.as_secs_f64(),
+                timing.warmup.as_secs_f64()
+            ));
+        }
+        if !args.filters.is_empty() {
+            what.push_str(&format!(", cases matching {:?}", args.filters));
+        }
+        eprintln!(
+            "{what}, nproc {}, CPU {}, load {}",
+            machine.nproc, machine.cpu, machine.load_before
+        );
+        Bench {
+            spec,
+            args,
+            timing,
+            machine,
+            started_at: time::OffsetDateTime::now_utc(),
+            tolerate_errors: false,
+            meter: None,
+            comparisons: Vec::new(),
+            sections: Vec::new(),
+            cases: Vec::new(),
+            fixture: serde_json::Map::new(),
+            extra: serde_json::Map::new(),
+            lines: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The mode of the run.
+    pub fn mode(&self) -> Mode {
+        self.args.mode
+    }
+
+    /// Whether this is a smoke run (no `--bench`).
+    pub fn is_smoke(&self) -> bool {
+        self.args.mode == Mode::Smoke
+    }
+
+    /// The arguments (the bench's own options: [`Args::count`], [`Args::positive`]).
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// How long each case runs.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// Counts failed operations (an `errors` column, the first error of each case after
+    /// the table) instead of failing the case at the first: for cases that may overload
+    /// what they measure.
+    pub fn tolerate_errors(&mut self) {
+        self.tolerate_errors = true;
+    }
+
+    /// Reads the CPU time of every case with `meter`: the table gains cpu/op, pg/op and
+    /// nats/op columns.
+    pub fn measure_cpu(&mut self, meter: CpuMeter) {
+        self.meter = Some(meter);
+    }
+
+    /// Adds a column `heading` of ratios: for each case whose id `base_of` maps to the id
+    /// of another case of the run, its rate over that case's. The JSON gives each case
+    /// `key` (the ratio) and `<key>_base` (the other case's id).
+    pub fn compare(
+        &mut self,
+        heading: &'static str,
+        key: &'static str,
+        base_of: fn(&str) -> Option<&'static str>,
+    ) {
+        self.comparisons.push(Comparison {
+            heading,
+            key,
+            base_of,
         });
     }
-    collect(set, budget).await
-}
 
-/// Starts `op` `rate` times a second for `duration` (after `warmup` at the same rate),
-/// each call on its own task; latency counts from the scheduled start.
-pub async fn open_loop(rate: f64, warmup: Duration, duration: Duration, op: Op) -> Sample {
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let begin = Instant::now();
-    let finished = Arc::new(std::sync::Mutex::new(begin));
-    let measured_from = begin + warmup;
-    let end = measured_from + duration;
-    let mut set = tokio::task::JoinSet::new();
-    let mut n: u32 = 0;
-    loop {
-        let scheduled = begin + interval * n;
-        if scheduled >= end {
-            break;
-        }
-        n += 1;
-        tokio::time::sleep_until(scheduled.into()).await;
-        let op = op.clone();
-        let measured = scheduled >= measured_from;
-        let finished = finished.clone();
-        set.spawn(async move {
-            let r = op().await;
-            if let Ok(mut f) = finished.lock() {
-                *f = (*f).max(Instant::now());
-            }
-            if !measured {
-                return (vec![], 0, None);
-            }
-            match r {
-                Ok(()) => (vec![scheduled.elapsed()], 0, None),
-                Err(e) => (vec![], 1, Some(e)),
-            }
-        });
+    /// Starts the next section of the table: the cases measured from now on are under
+    /// `heading`.
+    pub fn section(&mut self, heading: impl Into<String>) {
+        let heading = heading.into();
+        eprintln!("{heading}");
+        self.sections.push(heading);
     }
-    let mut sample = collect(set, duration).await;
-    // the rate the calls were answered at: a backlog stretches the time they took
-    let last = *finished.lock().expect("not poisoned");
-    sample.elapsed = last.saturating_duration_since(measured_from).max(duration);
-    sample
-}
 
-async fn collect(
-    mut set: tokio::task::JoinSet<(Vec<Duration>, usize, Option<String>)>,
-    elapsed: Duration,
-) -> Sample {
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    let mut first_error = None;
-    while let Some(j) = set.join_next().await {
-        match j {
-            Ok((l, e, f)) => {
-                latencies.extend(l);
-                errors += e;
-                if first_error.is_none() {
-                    first_error = f;
-                }
-            }
-            Err(e) => {
-                errors += 1;
-                first_error.get_or_insert(e.to_string());
-            }
+    /// Whether the filters of the command line select the case `id`.
+    pub fn selects(&self, id: &str) -> bool {
+        self.args.selects(id)
+    }
+
+    /// Adds a fact about the fixture to the JSON report.
+    pub fn fixture(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        self.fixture.insert(key.to_string(), value.into());
+    }
+
+    /// Adds a top-level entry to the JSON report.
+    pub fn json(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        self.extra.insert(key.to_string(), value.into());
+    }
+
+    /// A line printed under the table's heading line (what the fixture is).
+    pub fn line(&mut self, text: impl Into<String>) {
+        self.lines.push(text.into());
+    }
+
+    /// A paragraph printed after the table.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
+    fn rules(&self) -> Rules {
+        Rules {
+            timing: self.timing,
+            strict: !self.tolerate_errors,
+            meter: self.meter.clone(),
         }
     }
-    latencies.sort_unstable();
-    Sample {
-        latencies,
-        elapsed,
-        errors,
-        first_error,
+
+    fn push(&mut self, mut case: Case) -> &Case {
+        case.section = self.sections.len();
+        eprintln!("{}", report::progress(&case));
+        self.cases.push(case);
+        self.cases.last().expect("just pushed")
+    }
+
+    /// Adds a case the bench measured itself (unless the filters leave it out).
+    pub fn record(&mut self, case: Case) {
+        if self.selects(&case.id) {
+            self.push(case);
+        }
+    }
+
+    /// Measures `f`, called again and again on the current thread.
+    pub fn measure(
+        &mut self,
+        id: &str,
+        label: impl Into<String>,
+        mut f: impl FnMut() -> Result<()>,
+    ) -> Result<()> {
+        if !self.selects(id) {
+            return Ok(());
+        }
+        let label = label.into();
+        let run = measure::inline(&self.rules(), &mut f).with_context(|| label.clone())?;
+        self.push(Case::from_run(id, label, Some(Load::InFlight(1)), run));
+        Ok(())
+    }
+
+    /// Measures the async `f`, awaited again and again on the current task.
+    pub async fn measure_async(
+        &mut self,
+        id: &str,
+        label: impl Into<String>,
+        f: impl AsyncFnMut() -> Result<()>,
+    ) -> Result<()> {
+        if !self.selects(id) {
+            return Ok(());
+        }
+        let label = label.into();
+        let rules = self.rules();
+        let limit = self.limit();
+        let run = tokio::time::timeout(limit, measure::inline_async(&rules, f))
+            .await
+            .map_err(|_| anyhow!("{label}: did not finish within {} s", limit.as_secs()))?
+            .with_context(|| label.clone())?;
+        self.push(Case::from_run(id, label, Some(Load::InFlight(1)), run));
+        Ok(())
+    }
+
+    /// Measures `op` on `workers` workers at once, in a closed loop.
+    pub async fn closed_loop(
+        &mut self,
+        id: &str,
+        label: impl Into<String>,
+        workers: usize,
+        op: Op,
+    ) -> Result<()> {
+        self.closed_loop_each(id, label, vec![op; workers]).await
+    }
+
+    /// Measures in a closed loop with a worker for each of `ops` (workers that each keep
+    /// state of their own, as a cache they clear).
+    pub async fn closed_loop_each(
+        &mut self,
+        id: &str,
+        label: impl Into<String>,
+        ops: Vec<Op>,
+    ) -> Result<()> {
+        if !self.selects(id) {
+            return Ok(());
+        }
+        let label = label.into();
+        let load = Load::InFlight(ops.len());
+        let rules = self.rules();
+        let limit = self.limit();
+        let run = tokio::time::timeout(limit, measure::closed(&rules, ops))
+            .await
+            .map_err(|_| anyhow!("{label}: did not finish within {} s", limit.as_secs()))?
+            .with_context(|| label.clone())?;
+        self.push(Case::from_run(id, label, Some(load), run));
+        Ok(())
+    }
+
+    /// Measures `op` started `rate` times a second, in an open loop.
+    pub async fn open_loop(
+        &mut self,
+        id: &str,
+        label: impl Into<String>,
+        rate: f64,
+        op: Op,
+    ) -> Result<()> {
+        if !self.selects(id) {
+            return Ok(());
+        }
+        let label = label.into();
+        let rules = self.rules();
+        let limit = self.limit();
+        let run = tokio::time::timeout(limit, measure::open(&rules, rate, op))
+            .await
+            .map_err(|_| anyhow!("{label}: did not finish within {} s", limit.as_secs()))?
+            .with_context(|| label.clone())?;
+        self.push(Case::from_run(id, label, Some(Load::Rate(rate)), run));
+        Ok(())
+    }
+
+    fn limit(&self) -> Duration {
+        self.timing.warmup + self.timing.budget + CASE_GRACE
+    }
+
+    /// The cases measured so far, in order.
+    pub fn cases(&self) -> &[Case] {
+        &self.cases
+    }
+
+    /// The case `id`, if it ran.
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// The rate of the case `id`.
+    pub fn rate(&self, id: &str) -> Option<f64> {
+        self.case(id).map(Case::rate)
+    }
+
+    /// The rate of the case `id` over that of the case `base`.
+    pub fn ratio(&self, id: &str, base: &str) -> Option<f64> {
+        Some(self.rate(id)? / self.rate(base)?)
+    }
+
+    fn compared(&self, c: &Case, cmp: &Comparison) -> Option<(&'static str, f64)> {
+        let base = (cmp.base_of)(&c.id)?;
+        Some((base, self.ratio(&c.id, base)?))
+    }
+
+    /// The table as [`Bench::finish`] prints it.
+    pub fn table(&self) -> String {
+        report::table(self)
+    }
+
+    /// The JSON report as [`Bench::finish`] writes it.
+    pub fn report(&self) -> serde_json::Value {
+        report::json(self)
+    }
+
+    /// Ends the run: reads the load, prints the table, and (unless this is a smoke run)
+    /// writes the JSON report to `target/bench-<name>.json` or `BENCH_<NAME>_JSON`.
+    pub fn finish(mut self) -> Result<()> {
+        self.machine.done();
+        print!("{}", self.table());
+        if self.is_smoke() {
+            println!(
+                "\n(smoke run: a couple of iterations per case; run `cargo bench -p egov-tests --bench {}` for figures; no JSON written)",
+                self.spec.name
+            );
+            return Ok(());
+        }
+        let path = target_file(
+            &self.spec.json_var(),
+            &format!("bench-{}.json", self.spec.name),
+        );
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&self.report())?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("\nfigures written to {}", path.display());
+        Ok(())
     }
 }
 
-/// A duration as "1.23 ms" / "456 µs" / "7.8 s".
-pub fn fmt_dur(d: Duration) -> String {
-    let us = d.as_secs_f64() * 1e6;
-    if us < 1000.0 {
-        format!("{us:.0} µs")
-    } else if us < 1e6 {
-        format!("{:.2} ms", us / 1000.0)
-    } else {
-        format!("{:.2} s", us / 1e6)
-    }
-}
-
-/// The CPU model of the machine.
-pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
+/// Deterministic filler bytes (xorshift), distinct per seed: documents and payloads that
+/// are the same from run to run and do not compress.
+pub fn filler(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
         })
-        .unwrap_or_else(|| "unknown".into())
+        .collect()
 }
 
-/// The 1, 5 and 15 minute load averages.
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `<target>/<name>` of the target directory the running binary was built in, or the
-/// path in the environment variable `var`.
-pub fn target_file(var: &str, name: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
+    #[test]
+    fn filler_is_the_same_per_seed_and_differs_between_seeds() {
+        assert_eq!(filler(64, 1), filler(64, 1));
+        assert_ne!(filler(64, 1), filler(64, 2));
+        assert_eq!(filler(2048, 7).len(), 2048);
     }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let deps = exe.parent()?;
-            (deps.file_name()? == "deps").then(|| deps.parent()?.parent().map(PathBuf::from))?
-        })
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join(name)
+
+    const SPEC: Spec = Spec {
+        name: "demo",
+        title: "Demo benchmark",
+        quick: "short",
+        full: Timing::new(20, 5, 2),
+        fast: Timing::new(20, 5, 2),
+        smoke: Timing::new(0, 0, 2),
+        options: &[],
+        notes: &[],
+        worker_threads: None,
+    };
+
+    fn bench(args: &[&str]) -> Bench {
+        match Args::parse(&SPEC, args.iter().copied(), false) {
+            Ok(Parsed::Run(a)) => Bench::new(&SPEC, a),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn cases_land_in_sections_with_their_ratios() {
+        let mut b = bench(&["--bench", "--quick"]);
+        b.compare("x one", "ratio_to_one", |id| (id != "one").then_some("one"));
+        b.section("1. first");
+        b.measure("one", "one at a time", || Ok(())).unwrap();
+        b.section("2. second");
+        b.closed_loop("two", "two at once", 2, op(|| async { Ok(()) }))
+            .await
+            .unwrap();
+        b.record(Case::batch(
+            "batch",
+            "a batch",
+            None,
+            10,
+            Duration::from_secs(1),
+        ));
+        assert_eq!(
+            b.cases().iter().map(|c| c.section).collect::<Vec<_>>(),
+            [1, 2, 2]
+        );
+        assert!(b.ratio("two", "one").is_some());
+        let table = b.table();
+        assert!(table.contains("Demo benchmark: mode quick"), "{table}");
+        assert!(table.contains("\n1. first\n  one at a time "), "{table}");
+        assert!(table.contains("x one"), "{table}");
+        let batch = table.lines().find(|l| l.contains("a batch")).unwrap();
+        assert!(batch.contains(" 10 ") && batch.contains(" - "), "{batch}");
+        let json = b.report();
+        assert_eq!(json["cases"][0]["ratio_to_one"], serde_json::Value::Null);
+        assert_eq!(json["cases"][1]["ratio_to_one_base"], "one");
+        assert_eq!(json["cases"][2]["ops_per_sec"], 10.0);
+        assert_eq!(json["sections"][1], "2. second");
+    }
+
+    #[test]
+    fn a_run_of_batches_has_no_latency_columns() {
+        let mut b = bench(&["--bench"]);
+        b.record(Case::batch(
+            "b",
+            "a batch",
+            None,
+            300,
+            Duration::from_secs(2),
+        ));
+        let table = b.table();
+        assert!(table.contains(" ops/s"), "{table}");
+        assert!(!table.contains("p50"), "{table}");
+    }
+
+    #[tokio::test]
+    async fn filters_leave_cases_out() {
+        let mut b = bench(&["--bench", "tw"]);
+        b.measure("one", "one", || Ok(())).unwrap();
+        b.closed_loop("two", "two", 1, op(|| async { Ok(()) }))
+            .await
+            .unwrap();
+        assert_eq!(b.cases().len(), 1);
+        assert_eq!(b.cases()[0].id, "two");
+    }
+
+    #[tokio::test]
+    async fn a_failure_fails_the_case_unless_errors_are_tolerated() {
+        let failing = || op(|| async { Err(anyhow!("refused")) });
+        let mut b = bench(&[]);
+        let err = b
+            .closed_loop("f", "failing", 1, failing())
+            .await
+            .unwrap_err();
+        assert_eq!(format!("{err:#}"), "failing: warm-up: refused");
+        let err = b
+            .measure("g", "also failing", || Err(anyhow!("no")))
+            .unwrap_err();
+        assert_eq!(format!("{err:#}"), "also failing: warm-up: no");
+        b.tolerate_errors();
+        b.closed_loop("f", "failing", 1, failing()).await.unwrap();
+        let c = b.case("f").unwrap();
+        assert_eq!((c.iterations, c.errors), (0, 2));
+        assert_eq!(c.first_error.as_deref(), Some("refused"));
+        assert!(b.table().contains("first error of f: refused"));
+    }
 }

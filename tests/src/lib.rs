@@ -7,10 +7,22 @@
 //! (`house/`: the dependency rules read from `cargo metadata`); and the benchmarks.
 //! A service's own crate keeps only its unit tests (a service never depends on another).
 //!
-//! - `benches/pki.rs`: throughput of the test PKI (signing, certificate issuance, CMS
-//!   verification without revocation checks, with a CRL, and with OCSP against a running
-//!   uc service). Run it with `cargo bench -p egov-tests --bench pki` (add `-- --quick`
-//!   for a short run); it prints a table and writes `target/bench-pki.json`.
+//! The benchmarks (`benches/`) all run on [`bench`](mod@bench), the one harness of the package
+//! (arguments, measuring, the printed table and `target/bench-<name>.json`), on the test
+//! world of `egov_testkit` (RSA-2048 PKI, fresh database and NATS prefix, uc, the
+//! gateways), which they drop at the end:
+//!
+//! - `pki`: signing, certificate issuance, CMS verification without revocation checks,
+//!   with a CRL, and with OCSP against uc;
+//! - `gateway`: signed envelopes point to point, through ШЭП and through РШЭП Алматы →
+//!   ШЭП, async sends into a JetStream inbox beside raw publishes, the RSA-2048 bound;
+//! - `registries`: seeding a million persons, and person look-ups straight and through
+//!   ШЭП, closed loop and at a fixed rate;
+//! - `mio`: applications registered per second by ИС МИО from its inbox.
+//!
+//! Run one with `cargo bench -p egov-tests --bench <name>`; add `-- --quick` for a short
+//! run, `-- --help` for its options, `-- WORD` to run only the cases whose id contains
+//! WORD. Under `cargo test --benches` each runs as a smoke test.
 //!
 
 pub mod bench;

@@ -6,7 +6,12 @@
 //! Systems under test are built with [`World::system_config`], registered on the
 //! gateways with [`World::register`], and the gateways start with [`World::start`]
 //! once every endpoint is known. Dropping the world stops everything and removes the
-//! test's inbox stream and (as its [`TestDatabase`] drops) its database.
+//! test's inbox stream, the streams made with [`World::create_stream`] and (as its
+//! [`TestDatabase`] drops) the database.
+//!
+//! Benchmarks use the same world with [`Options::algorithm`] set to RSA-2048 (as the real
+//! system), [`World::client_to`] for calls that bypass the gateways, and a world whose
+//! gateways are built but never started where only the PKI, the database and uc matter.
 //!
 //! ```no_run
 //! # async fn f() {
@@ -74,6 +79,8 @@ pub struct World {
     /// The message log (shared by every gateway of the world).
     pub journal: Journal,
     pending: Vec<Gateway>,
+    /// Streams made by the test besides the inbox, deleted with the world.
+    streams: Vec<String>,
 }
 
 /// Options of a world.
@@ -206,6 +213,7 @@ impl World {
             gateway_http,
             journal,
             pending,
+            streams: Vec::new(),
         }
     }
 
@@ -307,6 +315,47 @@ impl World {
         .expect("client")
     }
 
+    /// A client of `system` (its signer) straight to the server `server_id` listening at
+    /// `addr`, bypassing the gateways: over TLS as `tls_as`, which is `system` itself for a
+    /// server that takes any certificate of the PKI, and the gateway's identity for a
+    /// system under test, which accepts calls from its gateways only.
+    pub fn client_to(
+        &self,
+        system: &str,
+        tls_as: &str,
+        server_id: &str,
+        addr: SocketAddr,
+    ) -> Client {
+        let tls = egov_grpc::TlsIdentity::load(&self.pki, tls_as).expect("TLS identity");
+        Client::connect(
+            &addr.to_string(),
+            server_id,
+            &tls,
+            Arc::new(SystemSigner::load(&self.pki, system).expect("signer")),
+            self.verifier(),
+            Duration::from_secs(10),
+        )
+        .expect("client")
+    }
+
+    /// Creates a JetStream stream of the test's own (name it under [`World::prefix`]),
+    /// deleted with the world as its inbox is.
+    pub async fn create_stream(
+        &mut self,
+        config: async_nats::jetstream::stream::Config,
+    ) -> async_nats::jetstream::stream::Stream {
+        let name = config.name.clone();
+        let stream = self
+            .js()
+            .get_or_create_stream(config)
+            .await
+            .unwrap_or_else(|e| panic!("stream {name}: {e}"));
+        if !self.streams.contains(&name) {
+            self.streams.push(name);
+        }
+        stream
+    }
+
     /// A verifier of the world's PKI (no OCSP).
     pub fn verifier(&self) -> Arc<Verifier> {
         envelope::pki_verifier(&self.pki, None).expect("verifier")
@@ -331,7 +380,8 @@ impl World {
 impl Drop for World {
     fn drop(&mut self) {
         self.cancel.cancel();
-        let stream = self.names().stream();
+        let mut streams = vec![self.names().stream()];
+        streams.append(&mut self.streams);
         // the world's runtime may be gone: clean up on a runtime of our own
         let _ = std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -342,7 +392,10 @@ impl Drop for World {
                     // a connection of this runtime's own: the world's may live on a
                     // runtime that is blocked on this very thread
                     if let Ok(nats) = async_nats::connect(egov_devenv::default_nats_url()).await {
-                        let _ = async_nats::jetstream::new(nats).delete_stream(stream).await;
+                        let js = async_nats::jetstream::new(nats);
+                        for stream in streams {
+                            let _ = js.delete_stream(stream).await;
+                        }
                     }
                 });
             }
