@@ -655,3 +655,38 @@ async fn a_revoked_client_certificate_is_refused() {
     );
     assert_eq!(w.gbd_calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_past_the_largest_payload_is_refused_by_the_transport() {
+    let w = world().await;
+    let portal = w.portal();
+    let limit = egov_gateway::registry::Registry::shipped().max_message_bytes();
+    // the largest payload of the registry (20 MiB) plus the envelope's room: one byte more
+    // in the payload alone makes the message too large to be read at all
+    let info = portal.request_info("mio.application.submit", "almaty", "");
+    let err = portal
+        .call_with(info.clone(), vec![b'x'; limit + 1])
+        .await
+        .unwrap_err();
+    match err {
+        egov_shep_client::ClientError::Transport(s) => {
+            assert_eq!(s.code(), tonic::Code::OutOfRange, "{s:?}")
+        }
+        other => panic!("expected a transport refusal, got {other:?}"),
+    }
+    // nothing of it reached the message log, and the gateway still serves
+    let rows = w
+        .journal
+        .search(&egov_gateway::journal::Filter {
+            message_id: Some(info.message_id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(rows.is_empty(), "{rows:?}");
+    let reply = portal
+        .call("gbd-fl.person.get", "", "", b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(reply.code(), codes::SUCCESS, "{:?}", reply.info);
+}

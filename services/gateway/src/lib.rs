@@ -320,6 +320,7 @@ impl Gateway {
             .set_serving::<egov_proto::shep::v1::async_channel_server::AsyncChannelServer<asyncch::Async>>()
             .await;
         let grpc_cancel = shutdown.clone();
+        let max_message = self.registry.max_message_bytes();
         let grpc = tonic::transport::Server::builder()
             .tls_config(tls.server_tls())
             .map_err(|e| Error::Serve(e.to_string()))?
@@ -328,13 +329,13 @@ impl Gateway {
                 egov_proto::shep::v1::sync_channel_server::SyncChannelServer::new(sync::Sync {
                     core: core.clone(),
                 })
-                .max_decoding_message_size(64 << 20)
-                .max_encoding_message_size(64 << 20),
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
             )
             .add_service(
                 egov_proto::shep::v1::async_channel_server::AsyncChannelServer::new(async_svc)
-                    .max_decoding_message_size(64 << 20)
-                    .max_encoding_message_size(64 << 20),
+                    .max_decoding_message_size(max_message)
+                    .max_encoding_message_size(max_message),
             )
             .add_service(
                 egov_proto::shep::v1::message_log_server::MessageLogServer::new(

@@ -14,6 +14,10 @@ use egov_topology::{Kind, Topology};
 /// The services and access table shipped with the project (`deploy/gateway/registry.toml`).
 pub const DEFAULT_REGISTRY: &str = include_str!("../../../deploy/gateway/registry.toml");
 
+/// Room for an envelope's headers, routing and CMS signature (with its certificates)
+/// around the payload.
+pub const ENVELOPE_OVERHEAD: usize = 256 * 1024;
+
 /// A gateway instance.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct GatewayEntry {
@@ -254,6 +258,18 @@ impl Registry {
     /// A service by id.
     pub fn service(&self, id: &str) -> Option<&ServiceEntry> {
         self.services.iter().find(|s| s.id == id)
+    }
+
+    /// The largest gRPC message the gateway takes or sends: the largest payload any service
+    /// allows, plus [`ENVELOPE_OVERHEAD`] for the headers and the signature. Anything
+    /// larger is refused by the transport before it is read into memory.
+    pub fn max_message_bytes(&self) -> usize {
+        self.services
+            .iter()
+            .map(|s| s.max_payload)
+            .max()
+            .unwrap_or(0)
+            + ENVELOPE_OVERHEAD
     }
 
     /// Whether `sender` may call `service`.

@@ -136,7 +136,7 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
     let result = tokio::time::timeout(
         deadline,
         SyncChannelClient::new(channel)
-            .max_decoding_message_size(64 << 20)
+            .max_decoding_message_size(core.registry.max_message_bytes())
             .send_message(req),
     )
     .await;
