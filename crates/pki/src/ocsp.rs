@@ -326,6 +326,29 @@ pub fn check_response(
 /// Cache key: the issuer's public key and the certificate's serial number.
 type CacheKey = (Vec<u8>, Vec<u8>);
 
+/// Most answers an OCSP client keeps: a bound on memory whatever certificates callers
+/// present (one answer is under a hundred bytes with its key).
+pub const CACHE_MAX: usize = 10_000;
+
+/// Keeps `answer` under `key`; at the bound, first forgets answers no longer valid at
+/// `now`, then, if still full, everything (answers are cheap to ask again).
+fn remember(
+    cache: &mut HashMap<CacheKey, Answer>,
+    key: CacheKey,
+    answer: Answer,
+    now: OffsetDateTime,
+    default_ttl: Duration,
+    max: usize,
+) {
+    if cache.len() >= max && !cache.contains_key(&key) {
+        cache.retain(|_, a| now <= a.next_update.unwrap_or(a.this_update + default_ttl));
+        if cache.len() >= max {
+            cache.clear();
+        }
+    }
+    cache.insert(key, answer);
+}
+
 /// An OCSP client that caches answers until their nextUpdate (or for `default_ttl` when
 /// the responder gives none).
 #[derive(Debug)]
@@ -357,6 +380,11 @@ impl Client {
     /// The responder URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// How many answers are cached (at most [`CACHE_MAX`]).
+    pub fn cached(&self) -> usize {
+        self.cache.lock().expect("cache lock").len()
     }
 
     /// Drops every cached answer.
@@ -404,7 +432,14 @@ impl Client {
             .await
             .map_err(|e| OcspError::Unreachable(format!("{}: {e}", self.url)))?;
         let answer = check_response(&bytes, cert, issuer, now)?;
-        self.cache.lock().expect("cache lock").insert(key, answer);
+        remember(
+            &mut self.cache.lock().expect("cache lock"),
+            key,
+            answer,
+            now,
+            self.default_ttl,
+            CACHE_MAX,
+        );
         Ok(answer)
     }
 }
@@ -431,4 +466,70 @@ pub fn requested_serials(request: &[u8]) -> Vec<String> {
 /// A DER OCSPResponse with status `internalError` (the responder could not decide).
 pub fn internal_error() -> Vec<u8> {
     OcspResponse::internal_error().to_der().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(this_update: OffsetDateTime, next_update: Option<OffsetDateTime>) -> Answer {
+        Answer {
+            status: Status::Good,
+            this_update,
+            next_update,
+        }
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_forgets_stale_answers_first() {
+        let now = OffsetDateTime::now_utc();
+        let ttl = Duration::minutes(10);
+        let key = |i: u32| (b"issuer".to_vec(), i.to_be_bytes().to_vec());
+        let mut cache = HashMap::new();
+        // two stale answers and two fresh ones fill a cache of four
+        remember(
+            &mut cache,
+            key(1),
+            answer(now - Duration::hours(2), Some(now - Duration::hours(1))),
+            now,
+            ttl,
+            4,
+        );
+        remember(
+            &mut cache,
+            key(2),
+            answer(now - Duration::hours(1), None),
+            now,
+            ttl,
+            4,
+        );
+        remember(
+            &mut cache,
+            key(3),
+            answer(now, Some(now + Duration::hours(1))),
+            now,
+            ttl,
+            4,
+        );
+        remember(&mut cache, key(4), answer(now, None), now, ttl, 4);
+        assert_eq!(cache.len(), 4);
+        // a fifth forgets the stale ones and keeps the fresh
+        remember(&mut cache, key(5), answer(now, None), now, ttl, 4);
+        let mut kept: Vec<u32> = cache
+            .keys()
+            .map(|(_, s)| u32::from_be_bytes(s.as_slice().try_into().unwrap()))
+            .collect();
+        kept.sort();
+        assert_eq!(kept, [3, 4, 5]);
+        // replacing a cached answer never evicts
+        remember(&mut cache, key(5), answer(now, None), now, ttl, 3);
+        assert_eq!(cache.len(), 3);
+        // full of fresh answers: the cache starts over rather than grow
+        remember(&mut cache, key(6), answer(now, None), now, ttl, 3);
+        assert_eq!(cache.len(), 1);
+        for i in 0..100 {
+            remember(&mut cache, key(100 + i), answer(now, None), now, ttl, 3);
+            assert!(cache.len() <= 3);
+        }
+    }
 }
