@@ -268,7 +268,7 @@ impl Engine {
                     .join(", ")
             ))
         })?;
-        crate::engine::outcome_inputs(&reg, &outcome.along(&app.channel), grounds, amount)?;
+        crate::engine::outcome_inputs(&reg, &outcome.along(app.channel.as_str()), grounds, amount)?;
         let mut tx = self.pool.begin().await?;
         self.open_meeting(&mut tx, who, meeting_id).await?;
         let r = sqlx::query(

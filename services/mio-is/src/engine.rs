@@ -250,10 +250,10 @@ impl Engine {
         step: &Step,
         now: OffsetDateTime,
     ) -> Result<Option<OffsetDateTime>, Error> {
-        if let Some(d) = step.deadline_along(&app.channel) {
+        if let Some(d) = step.deadline_along(app.channel.as_str()) {
             return Ok(Some(d.due(self.calendar, now)));
         }
-        let Some(span) = reg.span_over(&step.id, &app.channel) else {
+        let Some(span) = reg.span_over(&step.id, app.channel.as_str()) else {
             return Ok(None);
         };
         let start: Option<OffsetDateTime> = if reg.step(&span.from).is_some() {
@@ -344,13 +344,13 @@ impl Engine {
                 if step.kind == StepKind::Deliver {
                     self.deliver(conn, app, reg, &step, now).await?;
                 } else {
-                    let status = step.status_along(&app.channel);
+                    let status = step.status_along(app.channel.as_str());
                     self.step_status(conn, app, reg, status, &step.id, now)
                         .await?;
                 }
                 step_id = match (&step.next, step.outcomes.first()) {
                     (Some(n), _) => n.clone(),
-                    (None, Some(o)) => o.along(&app.channel).next,
+                    (None, Some(o)) => o.along(app.channel.as_str()).next,
                     (None, None) => {
                         return Err(Error::Internal(format!("step {} leads nowhere", step.id)));
                     }
@@ -451,19 +451,21 @@ impl Engine {
     ) -> Result<(), Error> {
         let outcome = match (&c.outcome, step.outcomes.is_empty()) {
             (None, true) => None,
-            (Some(o), false) => Some(step.outcome(o).map(|o| o.along(&app.channel)).ok_or_else(
-                || {
-                    Error::Invalid(format!(
-                        "step {} has no outcome {o:?} (its outcomes: {})",
-                        step.id,
-                        step.outcomes
-                            .iter()
-                            .map(|o| o.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                },
-            )?),
+            (Some(o), false) => Some(
+                step.outcome(o)
+                    .map(|o| o.along(app.channel.as_str()))
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "step {} has no outcome {o:?} (its outcomes: {})",
+                            step.id,
+                            step.outcomes
+                                .iter()
+                                .map(|o| o.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?,
+            ),
             (None, false) => {
                 return Err(Error::Invalid(format!(
                     "step {} needs an outcome: {}",
@@ -541,7 +543,7 @@ impl Engine {
                 let result = app
                     .result_id
                     .clone()
-                    .or_else(|| step.result_along(&app.channel).map(str::to_string))
+                    .or_else(|| step.result_along(app.channel.as_str()).map(str::to_string))
                     .ok_or_else(|| {
                         Error::Internal(format!(
                             "no result was chosen on the way to step {}",
@@ -619,7 +621,7 @@ impl Engine {
         .record((now - run.started_at).as_seconds_f64().max(0.0));
         let (status, stage) = match outcome.as_ref().filter(|o| o.status.is_some()) {
             Some(o) => (o.status, o.stage.clone()),
-            None => step.status_along(&app.channel),
+            None => step.status_along(app.channel.as_str()),
         };
         if !(step.kind == StepKind::Deliver || step.kind == StepKind::Issue) {
             self.step_status(conn, app, reg, (status, stage), &step.id, now)
@@ -916,7 +918,7 @@ impl Engine {
         .fetch_optional(&mut *conn)
         .await?;
         let mut extras = Extras::default();
-        let (step_status, step_stage) = step.status_along(&app.channel);
+        let (step_status, step_stage) = step.status_along(app.channel.as_str());
         let mut final_status = step_status.unwrap_or(Status::Completed);
         let mut stage = step_stage;
         if let Some(r) = row {

@@ -68,7 +68,7 @@ pub fn status_update(
         service: app.service.clone(),
         provider: app.provider_id.clone(),
         regulation: Some(app.regulation_id.clone()),
-        channel: app.channel.clone(),
+        channel: app.channel.as_str().into(),
         applicant_iin: app.applicant_iin.clone(),
         status: status.as_str().into(),
         stage: app.stage.clone(),
@@ -103,7 +103,7 @@ pub async fn notify_status(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let Some(channel) = reg.channel(&app.channel) else {
+    let Some(channel) = reg.channel(app.channel.as_str()) else {
         return Ok(());
     };
     let issuer = channel.result_to();

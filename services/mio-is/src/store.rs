@@ -1,8 +1,50 @@
 //! Rows of ИС МИО's schema and the queries shared by the engine and the АРМ.
 
+use std::fmt;
+
 use sqlx::{PgConnection, PgPool};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
+
+/// The channel an application arrived by (`applications.channel`): the portal (A), the
+/// provider's desk (B), the ЦОН (C). A regulation file's `[[channels]]` take these ids
+/// and no others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// `portal`: sent from the e-government portal.
+    Portal,
+    /// `provider`: taken at the provider's desk and entered in the АРМ.
+    Provider,
+    /// `con`: taken at a ЦОН and sent from ИС ЦОН.
+    Con,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 3] = [Channel::Portal, Channel::Provider, Channel::Con];
+
+    /// The id stored, sent and named in the regulation files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Portal => "portal",
+            Channel::Provider => "provider",
+            Channel::Con => "con",
+        }
+    }
+
+    /// The channel of an id (see [`Channel::as_str`]).
+    pub fn parse(id: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == id)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An application.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -17,8 +59,8 @@ pub struct Application {
     pub service: String,
     /// Provider.
     pub provider_id: String,
-    /// `portal`, `provider`, `con`.
-    pub channel: String,
+    /// The channel it arrived by.
+    pub channel: Channel,
     /// Status (the base status the systems exchange).
     pub status: String,
     /// The regulation file's own status id behind `status`, if the file names one.
@@ -274,4 +316,30 @@ pub async fn history(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<Statu
     .bind(application)
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name a value is stored and sent under, as serde writes it.
+    fn json_name<T: serde::Serialize>(v: T) -> String {
+        serde_json::to_value(v)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn channels_keep_their_ids() {
+        let ids: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(ids, ["portal", "provider", "con"]);
+        for c in Channel::ALL {
+            assert_eq!(json_name(c), c.as_str());
+            assert_eq!(c.to_string(), c.as_str());
+            assert_eq!(Channel::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(Channel::parse("con-is"), None);
+    }
 }

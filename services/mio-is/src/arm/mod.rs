@@ -26,6 +26,7 @@ use egov_shep_client::Client;
 
 use crate::employees::{self, Employee};
 use crate::engine::{Engine, Error};
+use crate::store::Channel;
 
 /// The session cookie of the web UI.
 pub const COOKIE: &str = "arm_session";
@@ -293,7 +294,7 @@ impl Arm {
         wait: Duration,
     ) -> Result<Submitted, ApiError> {
         let reg = self.regulation_for(who, n.regulation.as_deref())?;
-        if reg.channel("provider").is_none() {
+        if reg.channel(Channel::Provider.as_str()).is_none() {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "WRONG_CHANNEL",
@@ -327,7 +328,7 @@ impl Arm {
             regulation: Some(reg.id.clone()),
             service: reg.service.clone(),
             provider: who.provider_id.clone(),
-            channel: "provider".into(),
+            channel: Channel::Provider.as_str().into(),
             applicant: Applicant {
                 iin: person.iin.clone(),
                 surname: person.surname.clone(),

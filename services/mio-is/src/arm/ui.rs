@@ -28,7 +28,7 @@ use super::views::{self, Menu};
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::employees::{self, Employee};
 use crate::engine::Completion;
-use crate::store;
+use crate::store::{self, Channel};
 
 type S = State<Arc<Arm>>;
 type Pairs = axum::Form<Vec<(String, String)>>;
@@ -443,7 +443,7 @@ struct AppBlock {
     applicant: String,
     iin: String,
     category: String,
-    channel: String,
+    channel: Channel,
     channel_name: String,
     status: String,
     registered: String,
@@ -465,9 +465,9 @@ fn app_block(arm: &Arm, v: views::ApplicationView, lang: Lang) -> AppBlock {
         .map(|c| c.name.get(l).to_string())
         .unwrap_or_else(|| a.category.clone());
     let channel_name = reg
-        .and_then(|r| r.channel(&a.channel))
+        .and_then(|r| r.channel(a.channel.as_str()))
         .map(|c| c.name.get(l).to_string())
-        .unwrap_or_else(|| a.channel.clone());
+        .unwrap_or_else(|| a.channel.to_string());
     let attachments = v
         .attachments
         .into_iter()
@@ -765,7 +765,7 @@ fn channel_b_regulation(
     };
     if menu.channel_b.iter().any(|r| r.id == reg.id) {
         Ok(reg)
-    } else if reg.channel("provider").is_some() {
+    } else if reg.channel(Channel::Provider.as_str()).is_some() {
         Err(forbidden())
     } else {
         Err(ApiError::new(

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::catalog::Catalog;
 use crate::employees::{self, Employee};
 use crate::engine::Engine;
-use crate::store::{self, Application, AttachmentRow, StatusChange, StepRun};
+use crate::store::{self, Application, AttachmentRow, Channel, StatusChange, StepRun};
 
 /// A row of the worklist.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -46,7 +46,7 @@ pub struct Task {
     /// Status.
     pub status: String,
     /// Channel.
-    pub channel: String,
+    pub channel: Channel,
     /// What to do, from the regulation (Russian for the API).
     #[sqlx(skip)]
     pub action: String,
@@ -271,7 +271,7 @@ pub async fn task(
         kind: step.kind.as_str().into(),
         action: step.action.get(lang).to_string(),
         completion: step
-            .completion_along(&application.application.channel)
+            .completion_along(application.application.channel.as_str())
             .get(lang)
             .to_string(),
         condition: (!step.conditions.is_empty()).then(|| step.conditions.join(", ")),
@@ -285,7 +285,7 @@ pub async fn task(
                     .as_ref()
                     .map(|n| n.get(lang).to_string())
                     .unwrap_or_else(|| o.id.clone()),
-                result: o.along(&application.application.channel).result,
+                result: o.along(application.application.channel.as_str()).result,
             })
             .collect(),
         candidates,
@@ -385,7 +385,7 @@ pub struct Menu {
 /// the channel exists, and the lanes of its employee steps name that role, or name no
 /// role of the regulation at all (any employee of the provider, as the intake accepts).
 pub fn takes_channel_b(reg: &Regulation, role: &str) -> bool {
-    let Some(channel) = reg.channel("provider") else {
+    let Some(channel) = reg.channel(Channel::Provider.as_str()) else {
         return false;
     };
     let roles: Vec<&str> = channel
@@ -407,7 +407,9 @@ pub fn menu(catalog: &Catalog, who: &Employee) -> Menu {
             .filter(|r| takes_channel_b(r, &who.role))
             .map(|r| (*r).clone())
             .collect(),
-        provider_channel: regs.iter().any(|r| r.channel("provider").is_some()),
+        provider_channel: regs
+            .iter()
+            .any(|r| r.channel(Channel::Provider.as_str()).is_some()),
         commission: regs.iter().any(|r| {
             r.steps
                 .iter()
