@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::documents::{self, Values};
 use crate::employees::{self, Employee};
 use crate::outbox::{self, Extras};
-use crate::store::{self, Application, StepRun};
+use crate::store::{self, Application, BaseStatus, StepRun};
 
 /// Engine errors, each with a stable code (the АРМ maps them to HTTP statuses).
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +191,7 @@ impl Engine {
              where id = $1",
         )
         .bind(app.id)
-        .bind(&app.status)
+        .bind(app.status)
         .bind(&app.current_step)
         .bind(&app.assignee_iin)
         .bind(&app.result_id)
@@ -227,11 +227,33 @@ impl Engine {
         extras: Extras,
     ) -> sqlx::Result<()> {
         let stage = stage.filter(|s| *s != status.as_str());
-        if app.status == status.as_str() && app.stage.as_deref() == stage && extras.result.is_none()
+        if app.status == BaseStatus::from(status)
+            && app.stage.as_deref() == stage
+            && extras.result.is_none()
         {
             return Ok(());
         }
-        app.status = status.as_str().to_string();
+        self.record_status(conn, app, reg, status, stage, step, now, extras)
+            .await
+    }
+
+    /// Gives the application `status` (and the file's status id `stage`), records it in
+    /// the history and sends it, whether or not it is the one the application has: the
+    /// registration's first status is always recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_status(
+        &self,
+        conn: &mut PgConnection,
+        app: &mut Application,
+        reg: &Regulation,
+        status: Status,
+        stage: Option<&str>,
+        step: Option<&str>,
+        now: OffsetDateTime,
+        extras: Extras,
+    ) -> sqlx::Result<()> {
+        let stage = stage.filter(|s| *s != status.as_str());
+        app.status = status.into();
         app.stage = stage.map(str::to_string);
         app.updated_at = now;
         outbox::notify_status(conn, app, reg, step, now, extras).await?;

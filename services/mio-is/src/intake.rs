@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::engine::Engine;
 use crate::outbox::{self, Extras};
-use crate::store::{self, Application, Channel};
+use crate::store::{self, Application, BaseStatus, Channel};
 
 /// A reason to reject an application.
 #[derive(Debug, Clone)]
@@ -450,7 +450,7 @@ impl Engine {
             service: reg.service.clone(),
             provider_id: c.doc.provider.clone(),
             channel: c.channel,
-            status: String::new(),
+            status: BaseStatus::Received,
             stage: None,
             current_step: Some(reg.first_step().id.clone()),
             applicant_iin: a.iin.clone(),
@@ -497,7 +497,7 @@ impl Engine {
         .bind(&app.service)
         .bind(&app.provider_id)
         .bind(app.channel)
-        .bind(Status::Received.as_str())
+        .bind(app.status)
         .bind(&app.current_step)
         .bind(&app.applicant_iin)
         .bind(&app.applicant_name)
@@ -549,7 +549,7 @@ impl Engine {
         .execute(&mut *conn)
         .await?;
         let (status, stage) = first.status_along(app.channel.as_str());
-        self.set_status(
+        self.record_status(
             conn,
             &mut app,
             &reg,

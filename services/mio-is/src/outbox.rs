@@ -60,7 +60,7 @@ pub fn status_update(
     at: OffsetDateTime,
     extras: Extras,
 ) -> StatusUpdate {
-    let status = Status::parse(&app.status).unwrap_or(Status::Received);
+    let status = Status::from(app.status);
     let label = reg.status_label(status, app.stage.as_deref());
     StatusUpdate {
         application_number: Some(app.number.clone()),
@@ -97,7 +97,7 @@ pub async fn notify_status(
         "insert into status_history (application_id, status, stage, step_id, at) values ($1, $2, $3, $4, $5)",
     )
     .bind(app.id)
-    .bind(&app.status)
+    .bind(app.status)
     .bind(&app.stage)
     .bind(step)
     .bind(now)

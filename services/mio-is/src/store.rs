@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use egov_regulation::Status;
 use sqlx::{PgConnection, PgPool};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -46,6 +47,77 @@ impl fmt::Display for Channel {
     }
 }
 
+/// The base status of a registered application (`applications.status`,
+/// `status_history.status`, the API's `status`): the regulation's [`Status`] under the
+/// same names, as this schema stores it (the regulation crate knows no database). The
+/// intake's rejection is one of them only for completeness: nothing rejected is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum BaseStatus {
+    /// «поступившие».
+    Received,
+    /// «в работе».
+    InProgress,
+    /// «исполнено».
+    Completed,
+    /// «отказано».
+    Refused,
+    /// «возвращено».
+    Returned,
+    /// «не принято».
+    Rejected,
+}
+
+impl BaseStatus {
+    /// Every base status.
+    pub const ALL: [BaseStatus; 6] = [
+        BaseStatus::Received,
+        BaseStatus::InProgress,
+        BaseStatus::Completed,
+        BaseStatus::Refused,
+        BaseStatus::Returned,
+        BaseStatus::Rejected,
+    ];
+
+    /// The name stored and sent: the regulation's ([`Status::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        Status::from(self).as_str()
+    }
+}
+
+impl From<Status> for BaseStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Received => BaseStatus::Received,
+            Status::InProgress => BaseStatus::InProgress,
+            Status::Completed => BaseStatus::Completed,
+            Status::Refused => BaseStatus::Refused,
+            Status::Returned => BaseStatus::Returned,
+            Status::Rejected => BaseStatus::Rejected,
+        }
+    }
+}
+
+impl From<BaseStatus> for Status {
+    fn from(s: BaseStatus) -> Self {
+        match s {
+            BaseStatus::Received => Status::Received,
+            BaseStatus::InProgress => Status::InProgress,
+            BaseStatus::Completed => Status::Completed,
+            BaseStatus::Refused => Status::Refused,
+            BaseStatus::Returned => Status::Returned,
+            BaseStatus::Rejected => Status::Rejected,
+        }
+    }
+}
+
+impl fmt::Display for BaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An application.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Application {
@@ -62,7 +134,7 @@ pub struct Application {
     /// The channel it arrived by.
     pub channel: Channel,
     /// Status (the base status the systems exchange).
-    pub status: String,
+    pub status: BaseStatus,
     /// The regulation file's own status id behind `status`, if the file names one.
     pub stage: Option<String>,
     /// The step it is at.
@@ -298,7 +370,7 @@ pub async fn attachments(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<A
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct StatusChange {
     /// Status.
-    pub status: String,
+    pub status: BaseStatus,
     /// The regulation file's own status id behind it.
     pub stage: Option<String>,
     /// The step that set it.
@@ -341,5 +413,18 @@ mod tests {
             assert_eq!(Channel::parse(c.as_str()), Some(c));
         }
         assert_eq!(Channel::parse("con-is"), None);
+    }
+
+    #[test]
+    fn base_statuses_keep_the_regulations_names() {
+        for s in BaseStatus::ALL {
+            let status = Status::from(s);
+            assert_eq!(BaseStatus::from(status), s);
+            assert_eq!(s.as_str(), status.as_str());
+            assert_eq!(json_name(s), s.as_str());
+            assert_eq!(json_name(status), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+            assert_eq!(Status::parse(s.as_str()), Some(status));
+        }
     }
 }

@@ -16,7 +16,7 @@ use super::views;
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::employees;
 use crate::engine::Completion;
-use crate::store;
+use crate::store::{self, BaseStatus};
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -247,22 +247,20 @@ async fn applications(
             "limit must be 1 to 1000",
         ));
     }
-    if let Some(s) = &q.status
-        && egov_regulation::Status::parse(s).is_none()
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID",
-            format!("unknown status {s:?}"),
-        ));
-    }
-    let list = views::applications(
-        &arm.engine.pool,
-        &who.provider_id,
-        q.status.as_deref(),
-        limit,
-    )
-    .await?;
+    let status = match &q.status {
+        Some(s) => match egov_regulation::Status::parse(s) {
+            Some(s) => Some(BaseStatus::from(s)),
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "INVALID",
+                    format!("unknown status {s:?}"),
+                ));
+            }
+        },
+        None => None,
+    };
+    let list = views::applications(&arm.engine.pool, &who.provider_id, status, limit).await?;
     Ok(axum::Json(json!({"applications": list})))
 }
 

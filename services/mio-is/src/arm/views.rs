@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::catalog::Catalog;
 use crate::employees::{self, Employee};
 use crate::engine::Engine;
-use crate::store::{self, Application, AttachmentRow, Channel, StatusChange, StepRun};
+use crate::store::{self, Application, AttachmentRow, BaseStatus, Channel, StatusChange, StepRun};
 
 /// A row of the worklist.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -44,7 +44,7 @@ pub struct Task {
     /// Category.
     pub category: String,
     /// Status.
-    pub status: String,
+    pub status: BaseStatus,
     /// Channel.
     pub channel: Channel,
     /// What to do, from the regulation (Russian for the API).
@@ -193,13 +193,13 @@ pub async fn application(
     let pool = &engine.pool;
     let reg = engine.catalog.get(&app.regulation_id).cloned();
     // the file's own name for the status where it names one
-    let status_label = match (egov_regulation::Status::parse(&app.status), &reg) {
-        (Some(s), Some(r)) => r
-            .status_label(s, app.stage.as_deref())
+    let status = egov_regulation::Status::from(app.status);
+    let status_label = match &reg {
+        Some(r) => r
+            .status_label(status, app.stage.as_deref())
             .get(lang)
             .to_string(),
-        (Some(s), None) => s.label().get(lang).to_string(),
-        (None, _) => app.status.clone(),
+        None => status.label().get(lang).to_string(),
     };
     let result: Option<ResultView> = sqlx::query_as(
         "select result_id, kind, signer_name, signed_at, outgoing_number from results where application_id = $1 order by drafted_at desc limit 1",
@@ -308,7 +308,7 @@ pub async fn task(
 pub async fn applications(
     pool: &PgPool,
     provider: &str,
-    status: Option<&str>,
+    status: Option<BaseStatus>,
     limit: i64,
 ) -> sqlx::Result<Vec<Application>> {
     sqlx::query_as(&format!(
