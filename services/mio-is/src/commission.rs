@@ -12,7 +12,7 @@ use egov_regulation::StepKind;
 
 use crate::employees::Employee;
 use crate::engine::{Completion, Engine, Error};
-use crate::store;
+use crate::store::{self, RunKind};
 
 /// A meeting.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -195,10 +195,7 @@ impl Engine {
             ));
         }
         let run = store::open_run(&mut tx, app.id).await?;
-        if run
-            .as_ref()
-            .is_none_or(|r| r.kind != StepKind::Commission.as_str())
-        {
+        if run.as_ref().is_none_or(|r| r.kind != RunKind::Commission) {
             return Err(Error::Conflict(format!(
                 "application {} is not waiting for the commission (it is at {})",
                 app.number,
@@ -328,7 +325,7 @@ impl Engine {
                 .expect("exists");
             let run = store::open_run(&mut tx, app_id)
                 .await?
-                .filter(|r| r.kind == StepKind::Commission.as_str())
+                .filter(|r| r.kind == RunKind::Commission)
                 .ok_or_else(|| {
                     Error::Conflict(format!(
                         "application {} left the commission step",

@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::documents::{self, Values};
 use crate::employees::{self, Employee};
 use crate::outbox::{self, Extras};
-use crate::store::{self, Application, BaseStatus, StepRun};
+use crate::store::{self, Application, BaseStatus, RunKind, RunStatus, StepRun};
 
 /// Engine errors, each with a stable code (the АРМ maps them to HTTP statuses).
 #[derive(Debug, thiserror::Error)]
@@ -355,7 +355,7 @@ impl Engine {
                 )
                 .bind(app.id)
                 .bind(&step.id)
-                .bind(step.kind.as_str())
+                .bind(RunKind::from(step.kind))
                 .bind(now)
                 .bind(due)
                 .execute(&mut *conn)
@@ -385,7 +385,7 @@ impl Engine {
             )
             .bind(app.id)
             .bind(&step.id)
-            .bind(step.kind.as_str())
+            .bind(RunKind::from(step.kind))
             .bind(&role)
             .bind(&assignee)
             .bind(now)
@@ -413,7 +413,7 @@ impl Engine {
         let mut app = store::application_for_update(&mut tx, run.application_id)
             .await?
             .ok_or_else(|| Error::Internal("the task's application is gone".into()))?;
-        if run.status != "open" {
+        if run.status != RunStatus::Open {
             return Err(Error::Conflict(format!(
                 "task {run_id} ({}) was completed already by {} at {}",
                 run.step_id,

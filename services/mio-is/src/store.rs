@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use egov_regulation::Status;
+use egov_regulation::{Status, StepKind};
 use sqlx::{PgConnection, PgPool};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -201,6 +201,130 @@ pub struct Application {
     pub updated_at: OffsetDateTime,
 }
 
+/// Whether a step run is still to be done (`step_runs.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// `open`: entered and not completed (a task on a worklist, for human steps).
+    Open,
+    /// `done`: completed, by the system or an employee.
+    Done,
+}
+
+impl RunStatus {
+    /// Both states.
+    pub const ALL: [RunStatus; 2] = [RunStatus::Open, RunStatus::Done];
+
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Open => "open",
+            RunStatus::Done => "done",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of the step a run is of (`step_runs.kind`, a task's `kind` in the API): the
+/// regulation's [`StepKind`] under the same names, as this schema stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Registration.
+    Register,
+    /// Acceptance for execution.
+    Accept,
+    /// The head chooses the executor.
+    Assign,
+    /// Generic human work.
+    Task,
+    /// C-docs: completeness of the documents.
+    Check,
+    /// The commission decides in a protocol.
+    Commission,
+    /// The result document is prepared.
+    Draft,
+    /// The result document is signed.
+    Sign,
+    /// The result is registered and sent.
+    Deliver,
+    /// The result is formed, signed and sent in one task.
+    Issue,
+    /// The end.
+    End,
+}
+
+impl RunKind {
+    /// Every kind.
+    pub const ALL: [RunKind; 11] = [
+        RunKind::Register,
+        RunKind::Accept,
+        RunKind::Assign,
+        RunKind::Task,
+        RunKind::Check,
+        RunKind::Commission,
+        RunKind::Draft,
+        RunKind::Sign,
+        RunKind::Deliver,
+        RunKind::Issue,
+        RunKind::End,
+    ];
+
+    /// The name stored and sent: the regulation's ([`StepKind::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        StepKind::from(self).as_str()
+    }
+}
+
+impl From<StepKind> for RunKind {
+    fn from(k: StepKind) -> Self {
+        match k {
+            StepKind::Register => RunKind::Register,
+            StepKind::Accept => RunKind::Accept,
+            StepKind::Assign => RunKind::Assign,
+            StepKind::Task => RunKind::Task,
+            StepKind::Check => RunKind::Check,
+            StepKind::Commission => RunKind::Commission,
+            StepKind::Draft => RunKind::Draft,
+            StepKind::Sign => RunKind::Sign,
+            StepKind::Deliver => RunKind::Deliver,
+            StepKind::Issue => RunKind::Issue,
+            StepKind::End => RunKind::End,
+        }
+    }
+}
+
+impl From<RunKind> for StepKind {
+    fn from(k: RunKind) -> Self {
+        match k {
+            RunKind::Register => StepKind::Register,
+            RunKind::Accept => StepKind::Accept,
+            RunKind::Assign => StepKind::Assign,
+            RunKind::Task => StepKind::Task,
+            RunKind::Check => StepKind::Check,
+            RunKind::Commission => StepKind::Commission,
+            RunKind::Draft => StepKind::Draft,
+            RunKind::Sign => StepKind::Sign,
+            RunKind::Deliver => StepKind::Deliver,
+            RunKind::Issue => StepKind::Issue,
+            RunKind::End => StepKind::End,
+        }
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A step an application went through (a task, for human steps).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct StepRun {
@@ -211,13 +335,13 @@ pub struct StepRun {
     /// The step of the regulation.
     pub step_id: String,
     /// Its kind.
-    pub kind: String,
+    pub kind: RunKind,
     /// The role that does it.
     pub role: Option<String>,
     /// The employee it is assigned to.
     pub assignee_iin: Option<String>,
-    /// `open` or `done`.
-    pub status: String,
+    /// Open or done.
+    pub status: RunStatus,
     /// Started.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -425,6 +549,24 @@ mod tests {
             assert_eq!(json_name(status), s.as_str());
             assert_eq!(s.to_string(), s.as_str());
             assert_eq!(Status::parse(s.as_str()), Some(status));
+        }
+    }
+
+    #[test]
+    fn runs_keep_their_names() {
+        let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["open", "done"]);
+        for s in RunStatus::ALL {
+            assert_eq!(json_name(s), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        for k in RunKind::ALL {
+            let kind = StepKind::from(k);
+            assert_eq!(RunKind::from(kind), k);
+            assert_eq!(k.as_str(), kind.as_str());
+            assert_eq!(json_name(k), k.as_str());
+            assert_eq!(k.to_string(), k.as_str());
+            assert_eq!(StepKind::parse(k.as_str()), Some(kind));
         }
     }
 }

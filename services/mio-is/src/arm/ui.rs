@@ -28,7 +28,7 @@ use super::views::{self, Menu};
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::employees::{self, Employee};
 use crate::engine::Completion;
-use crate::store::{self, Channel};
+use crate::store::{self, Channel, RunKind, RunStatus};
 
 type S = State<Arc<Arm>>;
 type Pairs = axum::Form<Vec<(String, String)>>;
@@ -567,7 +567,9 @@ async fn task(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<i64>) -
         Ok(t) => t,
         Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
     };
-    let form = (t.task.status == "open" && t.kind != "commission").then(|| CompleteForm {
+    // the commission's tasks are completed by its protocol, not by a form
+    let completable = t.task.status == RunStatus::Open && t.kind != RunKind::Commission;
+    let form = completable.then(|| CompleteForm {
         completion: t.completion.clone(),
         outcomes: t
             .outcomes
@@ -585,7 +587,7 @@ async fn task(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<i64>) -
                 name: c.full_name(),
             })
             .collect(),
-        documents: if t.kind == "check" {
+        documents: if t.kind == RunKind::Check {
             t.documents
                 .iter()
                 .map(|d| DocumentRow {
@@ -619,7 +621,7 @@ async fn task(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<i64>) -
         due: when(t.task.due_at),
         overdue: t.task.overdue,
         form,
-        commission: t.kind == "commission",
+        commission: t.kind == RunKind::Commission,
         done_at: when(t.task.completed_at),
         done_by: t.task.completed_by.clone().unwrap_or_default(),
         app: app_block(&arm, t.application, ui.lang),

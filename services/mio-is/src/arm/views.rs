@@ -10,7 +10,9 @@ use uuid::Uuid;
 use crate::catalog::Catalog;
 use crate::employees::{self, Employee};
 use crate::engine::Engine;
-use crate::store::{self, Application, AttachmentRow, BaseStatus, Channel, StatusChange, StepRun};
+use crate::store::{
+    self, Application, AttachmentRow, BaseStatus, Channel, RunKind, StatusChange, StepRun,
+};
 
 /// A row of the worklist.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -20,7 +22,7 @@ pub struct Task {
     /// Step.
     pub step_id: String,
     /// Kind.
-    pub kind: String,
+    pub kind: RunKind,
     /// Role.
     pub role: Option<String>,
     /// Assigned employee.
@@ -127,7 +129,7 @@ pub struct TaskDetail {
     /// The task.
     pub task: StepRun,
     /// The step's kind.
-    pub kind: String,
+    pub kind: RunKind,
     /// What to do.
     pub action: String,
     /// The form of completion.
@@ -268,7 +270,7 @@ pub async fn task(
         })
         .collect();
     Ok(TaskDetail {
-        kind: step.kind.as_str().into(),
+        kind: step.kind.into(),
         action: step.action.get(lang).to_string(),
         completion: step
             .completion_along(application.application.channel.as_str())
