@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::documents::{self, Values};
 use crate::employees::{self, Employee};
 use crate::outbox::{self, Extras};
-use crate::store::{self, Application, BaseStatus, RunKind, RunStatus, StepRun};
+use crate::store::{self, Application, BaseStatus, ResultDocKind, RunKind, RunStatus, StepRun};
 
 /// Engine errors, each with a stable code (the АРМ maps them to HTTP statuses).
 #[derive(Debug, thiserror::Error)]
@@ -841,8 +841,7 @@ impl Engine {
         let pdf = self.render(app, reg, result_id, None).await?;
         let kind = reg
             .result(result_id)
-            .map(|r| r.kind.as_str())
-            .unwrap_or("refusal");
+            .map_or(ResultKind::Refusal, |r| r.kind);
         // a new draft replaces an unsigned earlier one (a path sent back and drafted again)
         sqlx::query("delete from results where application_id = $1 and signed_at is null")
             .bind(app.id)
@@ -854,7 +853,7 @@ impl Engine {
         .bind(Uuid::new_v4())
         .bind(app.id)
         .bind(result_id)
-        .bind(kind)
+        .bind(ResultDocKind::from(kind))
         .bind(pdf)
         .bind(now)
         .bind(by)
@@ -926,7 +925,7 @@ impl Engine {
         struct Issued {
             id: Uuid,
             result_id: String,
-            kind: String,
+            kind: ResultDocKind,
             pdf: Vec<u8>,
             signature: Option<Vec<u8>>,
             signer_iin: Option<String>,
@@ -969,7 +968,7 @@ impl Engine {
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD;
             extras.result = Some(ResultDocument {
-                kind: r.kind,
+                kind: r.kind.as_str().into(),
                 title: result.map(|x| x.title.ru.clone()).unwrap_or_default(),
                 number,
                 pdf: b64.encode(&r.pdf),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use egov_regulation::{Status, StepKind};
+use egov_regulation::{ResultKind, Status, StepKind};
 use sqlx::{PgConnection, PgPool};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -113,6 +113,65 @@ impl From<BaseStatus> for Status {
 }
 
 impl fmt::Display for BaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of a result document (`results.kind`, the API's result `kind`): the
+/// regulation's [`ResultKind`] under the same names, as this schema stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ResultDocKind {
+    /// Notification of registration (queue number).
+    Registration,
+    /// Motivated refusal.
+    Refusal,
+    /// Return of documents as incomplete.
+    Return,
+    /// Notification of assignment (S2).
+    Assignment,
+}
+
+impl ResultDocKind {
+    /// Every kind.
+    pub const ALL: [ResultDocKind; 4] = [
+        ResultDocKind::Registration,
+        ResultDocKind::Refusal,
+        ResultDocKind::Return,
+        ResultDocKind::Assignment,
+    ];
+
+    /// The name stored and sent: the regulation's ([`ResultKind::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        ResultKind::from(self).as_str()
+    }
+}
+
+impl From<ResultKind> for ResultDocKind {
+    fn from(k: ResultKind) -> Self {
+        match k {
+            ResultKind::Registration => ResultDocKind::Registration,
+            ResultKind::Refusal => ResultDocKind::Refusal,
+            ResultKind::Return => ResultDocKind::Return,
+            ResultKind::Assignment => ResultDocKind::Assignment,
+        }
+    }
+}
+
+impl From<ResultDocKind> for ResultKind {
+    fn from(k: ResultDocKind) -> Self {
+        match k {
+            ResultDocKind::Registration => ResultKind::Registration,
+            ResultDocKind::Refusal => ResultKind::Refusal,
+            ResultDocKind::Return => ResultKind::Return,
+            ResultDocKind::Assignment => ResultKind::Assignment,
+        }
+    }
+}
+
+impl fmt::Display for ResultDocKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -567,6 +626,19 @@ mod tests {
             assert_eq!(json_name(k), k.as_str());
             assert_eq!(k.to_string(), k.as_str());
             assert_eq!(StepKind::parse(k.as_str()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn result_kinds_keep_the_regulations_names() {
+        for k in ResultDocKind::ALL {
+            let kind = ResultKind::from(k);
+            assert_eq!(ResultDocKind::from(kind), k);
+            assert_eq!(k.as_str(), kind.as_str());
+            assert_eq!(json_name(k), k.as_str());
+            assert_eq!(json_name(kind), k.as_str());
+            assert_eq!(k.to_string(), k.as_str());
+            assert_eq!(ResultKind::parse(k.as_str()), Some(kind));
         }
     }
 }

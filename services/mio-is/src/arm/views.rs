@@ -11,7 +11,8 @@ use crate::catalog::Catalog;
 use crate::employees::{self, Employee};
 use crate::engine::Engine;
 use crate::store::{
-    self, Application, AttachmentRow, BaseStatus, Channel, RunKind, StatusChange, StepRun,
+    self, Application, AttachmentRow, BaseStatus, Channel, ResultDocKind, RunKind, StatusChange,
+    StepRun,
 };
 
 /// A row of the worklist.
@@ -176,7 +177,7 @@ pub struct ResultView {
     /// Which result.
     pub result_id: String,
     /// Kind.
-    pub kind: String,
+    pub kind: ResultDocKind,
     /// Signed by.
     pub signer_name: Option<String>,
     /// When.
