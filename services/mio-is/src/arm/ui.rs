@@ -26,6 +26,7 @@ use uuid::Uuid;
 use super::i18n::{self, Lang, Words};
 use super::views::{self, Menu};
 use super::{ApiError, Arm, Lookup, NewApplication};
+use crate::commission::MeetingStatus;
 use crate::employees::{self, Employee};
 use crate::engine::Completion;
 use crate::store::{self, Channel, RunKind, RunStatus};
@@ -1001,12 +1002,12 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
     }
 }
 
-fn meeting_status(status: &str, t: &Words) -> String {
+fn meeting_status(status: MeetingStatus, t: &Words) -> String {
     match status {
-        "open" => t.meeting_open.into(),
-        "closed" => t.meeting_closed.into(),
-        other => other.into(),
+        MeetingStatus::Open => t.meeting_open,
+        MeetingStatus::Closed => t.meeting_closed,
     }
+    .into()
 }
 
 fn category_name(arm: &Arm, provider: &str, id: &str, lang: Lang) -> String {
@@ -1061,7 +1062,7 @@ async fn commission(State(arm): S, ui: Ui, Session(w): Session) -> Response {
                 id: m.id,
                 number: m.number,
                 date: m.meeting_date.to_string(),
-                status: meeting_status(&m.status, t),
+                status: meeting_status(m.status, t),
                 protocol: m.protocol_number.unwrap_or_default(),
             })
             .collect(),
@@ -1184,9 +1185,9 @@ async fn meeting(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<Uuid
             .meeting
             .replace("{number}", &m.number.to_string())
             .replace("{date}", &m.meeting_date.to_string()),
-        status: meeting_status(&m.status, t),
+        status: meeting_status(m.status, t),
         protocol: m.protocol_number.clone(),
-        open: m.status == "open",
+        open: m.status == MeetingStatus::Open,
         agenda: agenda
             .into_iter()
             .map(|i| AgendaRow {
