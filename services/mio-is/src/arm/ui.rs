@@ -29,6 +29,7 @@ use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::commission::MeetingStatus;
 use crate::employees::{self, Employee};
 use crate::engine::Completion;
+use crate::queue::QueueStatus;
 use crate::store::{self, Channel, RunKind, RunStatus};
 
 type S = State<Arc<Arm>>;
@@ -1304,12 +1305,12 @@ async fn queue(State(arm): S, ui: Ui, Session(w): Session) -> Response {
                 application: e.application_number,
                 applicant: e.applicant_name,
                 registered_on: e.registered_on.to_string(),
-                status: match e.status.as_str() {
-                    "waiting" => t.queue_waiting.into(),
-                    "housed" => t.queue_housed.into(),
-                    "removed" => t.queue_removed.into(),
-                    other => other.into(),
-                },
+                status: match e.status {
+                    QueueStatus::Waiting => t.queue_waiting,
+                    QueueStatus::Housed => t.queue_housed,
+                    QueueStatus::Removed => t.queue_removed,
+                }
+                .into(),
             })
             .collect(),
     };

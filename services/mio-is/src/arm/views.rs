@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::catalog::Catalog;
 use crate::employees::{self, Employee};
 use crate::engine::Engine;
+use crate::queue::QueueStatus;
 use crate::store::{
     self, Application, AttachmentRow, BaseStatus, Channel, ResultDocKind, RunKind, StatusChange,
     StepRun,
@@ -340,8 +341,8 @@ pub struct QueueEntry {
     /// Registered on.
     #[serde(with = "egov_contracts::date")]
     pub registered_on: time::Date,
-    /// `waiting`, `housed`, `removed`.
-    pub status: String,
+    /// Waiting, housed or removed.
+    pub status: QueueStatus,
 }
 
 /// The waiting list of a provider (one category, or all).
