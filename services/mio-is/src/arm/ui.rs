@@ -180,25 +180,22 @@ struct ErrorPage {
     text: &'static str,
 }
 
-/// An error on a page of the request's language: its code and the UI's text for it.
+/// An error on a page of the request's language: the error's status, its code and the
+/// UI's text for it.
 fn error_page(arm: &Arm, who: Option<&Employee>, ui: &Ui, e: &ApiError) -> Response {
     let page = page(arm, who, ui, ui.lang.words().error);
     render(
-        e.status,
+        e.status(),
         &ErrorPage {
             page,
-            code: e.code.clone(),
-            text: i18n::error_text(&e.code, ui.lang),
+            code: e.code().to_string(),
+            text: i18n::error_text(e.code(), ui.lang),
         },
     )
 }
 
 fn forbidden() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "FORBIDDEN",
-        "not offered to this employee",
-    )
+    ApiError::Forbidden("not offered to this employee".into())
 }
 
 /// The signed-in employee of a page; without a live session the page sends to the
@@ -336,16 +333,17 @@ async fn login(State(arm): S, ui: Ui, axum::Form(f): Pairs) -> Response {
         Ok(employees::Login::Refused) => login_page(
             &arm,
             &ui,
-            StatusCode::UNAUTHORIZED,
+            ApiError::InvalidCredentials.status(),
             Some(t.login_refused.to_string()),
         ),
         Ok(employees::Login::Throttled { until }) => {
             let local = until.to_offset(egov_calendar::LOCAL_OFFSET);
             let time = format!("{:02}:{:02}", local.hour(), local.minute());
+            let retry_after = (until - arm.engine.clock.now()).whole_seconds().max(1);
             login_page(
                 &arm,
                 &ui,
-                StatusCode::TOO_MANY_REQUESTS,
+                ApiError::TooManyAttempts { retry_after }.status(),
                 Some(t.login_throttled.replace("{time}", &time)),
             )
         }
@@ -646,11 +644,7 @@ async fn complete(
                     &arm,
                     Some(&w),
                     &ui,
-                    &ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "INVALID",
-                        "the amount is a whole number of tenge",
-                    ),
+                    &ApiError::Invalid("the amount is a whole number of tenge".into()),
                 );
             }
         },
@@ -703,11 +697,7 @@ async fn application(
             &arm,
             Some(&w),
             &ui,
-            &ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("no application {key}"),
-            ),
+            &ApiError::NotFound(format!("no application {key}")),
         ),
         Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
@@ -733,7 +723,7 @@ async fn result_pdf(
             &arm,
             Some(&w),
             &ui,
-            &ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no result document"),
+            &ApiError::NotFound("no result document".into()),
         ),
         Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
@@ -748,10 +738,8 @@ fn channel_b_regulation(
     named: Option<&str>,
 ) -> Result<Arc<Regulation>, ApiError> {
     if !menu.provider_channel {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "WRONG_CHANNEL",
-            "the regulations of this provider take no applications through the provider",
+        return Err(ApiError::WrongChannel(
+            "the regulations of this provider take no applications through the provider".into(),
         ));
     }
     if menu.channel_b.is_empty() {
@@ -772,14 +760,10 @@ fn channel_b_regulation(
     } else if reg.channel(Channel::Provider.as_str()).is_some() {
         Err(forbidden())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "WRONG_CHANNEL",
-            format!(
-                "the regulation {} has no channel through the provider",
-                reg.id
-            ),
-        ))
+        Err(ApiError::WrongChannel(format!(
+            "the regulation {} has no channel through the provider",
+            reg.id
+        )))
     }
 }
 
@@ -839,11 +823,16 @@ async fn new_lookup(State(arm): S, ui: Ui, Session(w): Session, axum::Form(f): P
     let person = match arm.lookup(&w, &iin, &reg.service).await {
         Ok(Lookup::Found(p)) => p,
         Ok(Lookup::Refused(e)) => {
+            // the page shows every refusal of the look-up as not found, an invalid IIN
+            // too (the API's look-up answers that one with 422)
             return error_page(
                 &arm,
                 Some(&w),
                 &ui,
-                &ApiError::new(StatusCode::NOT_FOUND, &e.code, e.message),
+                &ApiError::PersonNotFound {
+                    code: e.code,
+                    message: e.message,
+                },
             );
         }
         Err(e) => return error_page(&arm, Some(&w), &ui, &e),
@@ -912,7 +901,7 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
             Ok(Some(p)) => p,
             Ok(None) => break,
             Err(e) => {
-                return error_page(&arm, Some(&w), &ui, &ApiError::bad_request(e.to_string()));
+                return error_page(&arm, Some(&w), &ui, &ApiError::BadRequest(e.to_string()));
             }
         };
         let name = part.name().unwrap_or("").to_string();
@@ -924,7 +913,7 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
         let bytes = match part.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => {
-                return error_page(&arm, Some(&w), &ui, &ApiError::bad_request(e.to_string()));
+                return error_page(&arm, Some(&w), &ui, &ApiError::BadRequest(e.to_string()));
             }
         };
         let text = String::from_utf8_lossy(&bytes).trim().to_string();
@@ -988,7 +977,10 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
                 &arm,
                 Some(&w),
                 &ui,
-                &ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &r.code, r.message),
+                &ApiError::Refused {
+                    code: r.code,
+                    message: r.message,
+                },
             ),
             (None, None) => {
                 let t = ui.lang.words();
@@ -1088,11 +1080,7 @@ async fn schedule(State(arm): S, ui: Ui, Session(w): Session, axum::Form(f): Pai
                 &arm,
                 Some(&w),
                 &ui,
-                &ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "INVALID",
-                    "the date is YYYY-MM-DD",
-                ),
+                &ApiError::Invalid("the date is YYYY-MM-DD".into()),
             );
         }
     };
@@ -1136,7 +1124,7 @@ async fn meeting(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<Uuid
                 &arm,
                 Some(&w),
                 &ui,
-                &ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such meeting"),
+                &ApiError::NotFound("no such meeting".into()),
             );
         }
         Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
