@@ -5,6 +5,7 @@
 
 use crate::common::*;
 use base64::Engine as _;
+use egov_mio_is::store::BaseStatus;
 use egov_synth::fixtures::iin_of;
 use serde_json::{Value, json};
 
@@ -374,7 +375,7 @@ async fn c_docs_refuses_complete_when_a_required_document_is_missing() {
         .unwrap();
     // through the portal, incomplete documents get the electronic refusal (the outcome's
     // variant for the portal), not the paper return letter
-    assert_eq!(a.status, "refused");
+    assert_eq!(a.status, BaseStatus::Refused);
     assert_eq!(a.result_id.as_deref(), Some("electronic-refusal"));
 }
 
@@ -731,7 +732,7 @@ async fn channel_b_from_the_workstation_to_the_registration() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(done.status, "completed");
+    assert_eq!(done.status, BaseStatus::Completed);
     assert!(done.queue_number.is_some());
     let stray = portal
         .drain(&message_id, std::time::Duration::from_millis(1500))

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 use base64::Engine as _;
+use egov_mio_is::store::BaseStatus;
 use egov_synth::fixtures::iin_of;
 use serde_json::{Value, json};
 
@@ -92,7 +93,7 @@ async fn a_fourth_region_runs_channel_b_from_files_alone() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(done.status, "completed");
+    assert_eq!(done.status, BaseStatus::Completed);
     assert!(done.queue_number.is_some());
 
     // the message log shows the new РШЭП carrying the look-ups of its ИС МИО

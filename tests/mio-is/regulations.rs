@@ -5,6 +5,7 @@
 
 use crate::common::*;
 use base64::Engine as _;
+use egov_mio_is::store::BaseStatus;
 use egov_regulation::Status;
 
 async fn run_path(system: &str, regulation: &str, channel: &str, branch: Branch) {
@@ -32,7 +33,7 @@ async fn run_path(system: &str, regulation: &str, channel: &str, branch: Branch)
         other => panic!("{other}"),
     };
     let app = registered(&env, system, &reply.message_id).await;
-    assert_eq!(app.status, "received");
+    assert_eq!(app.status, BaseStatus::Received);
     assert_eq!(app.regulation_id, regulation);
     let steps = drive(&env, system, &app.number, branch).await;
     assert!(!steps.is_empty());

@@ -4,6 +4,8 @@
 //! application leaves its commission step by the decided outcome (registration on the
 //! waiting list with its number, or refusal with its grounds, or the assignment).
 
+use std::fmt;
+
 use sqlx::PgPool;
 use time::Date;
 use uuid::Uuid;
@@ -12,7 +14,37 @@ use egov_regulation::StepKind;
 
 use crate::employees::Employee;
 use crate::engine::{Completion, Engine, Error};
-use crate::store;
+use crate::store::{self, RunKind};
+
+/// Whether a meeting's protocol is still open (`meetings.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingStatus {
+    /// `open`: the agenda and the decisions may change.
+    Open,
+    /// `closed`: the protocol is closed and its decisions applied.
+    Closed,
+}
+
+impl MeetingStatus {
+    /// Both states.
+    pub const ALL: [MeetingStatus; 2] = [MeetingStatus::Open, MeetingStatus::Closed];
+
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingStatus::Open => "open",
+            MeetingStatus::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for MeetingStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A meeting.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -26,8 +58,8 @@ pub struct Meeting {
     /// When it meets.
     #[serde(with = "egov_contracts::date")]
     pub meeting_date: Date,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Open or closed.
+    pub status: MeetingStatus,
     /// The protocol's number, once closed.
     pub protocol_number: Option<String>,
     /// Who scheduled it.
@@ -163,7 +195,7 @@ impl Engine {
         if m.provider_id != who.provider_id {
             return Err(Error::Forbidden("the meeting is another provider's".into()));
         }
-        if m.status != "open" {
+        if m.status != MeetingStatus::Open {
             return Err(Error::Conflict(format!(
                 "meeting {} is closed (protocol {})",
                 m.number,
@@ -195,10 +227,7 @@ impl Engine {
             ));
         }
         let run = store::open_run(&mut tx, app.id).await?;
-        if run
-            .as_ref()
-            .is_none_or(|r| r.kind != StepKind::Commission.as_str())
-        {
+        if run.as_ref().is_none_or(|r| r.kind != RunKind::Commission) {
             return Err(Error::Conflict(format!(
                 "application {} is not waiting for the commission (it is at {})",
                 app.number,
@@ -268,7 +297,7 @@ impl Engine {
                     .join(", ")
             ))
         })?;
-        crate::engine::outcome_inputs(&reg, &outcome.along(&app.channel), grounds, amount)?;
+        crate::engine::outcome_inputs(&reg, &outcome.along(app.channel.as_str()), grounds, amount)?;
         let mut tx = self.pool.begin().await?;
         self.open_meeting(&mut tx, who, meeting_id).await?;
         let r = sqlx::query(
@@ -328,7 +357,7 @@ impl Engine {
                 .expect("exists");
             let run = store::open_run(&mut tx, app_id)
                 .await?
-                .filter(|r| r.kind == StepKind::Commission.as_str())
+                .filter(|r| r.kind == RunKind::Commission)
                 .ok_or_else(|| {
                     Error::Conflict(format!(
                         "application {} left the commission step",
@@ -362,5 +391,20 @@ impl Engine {
         tx.commit().await?;
         self.wake();
         Ok(meeting(&self.pool, meeting_id).await?.expect("exists"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meeting_states_keep_their_names() {
+        let names: Vec<&str> = MeetingStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["open", "closed"]);
+        for s in MeetingStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::documents::{self, Values};
 use crate::employees::{self, Employee};
 use crate::outbox::{self, Extras};
-use crate::store::{self, Application, StepRun};
+use crate::store::{self, Application, BaseStatus, ResultDocKind, RunKind, RunStatus, StepRun};
 
 /// Engine errors, each with a stable code (the АРМ maps them to HTTP statuses).
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +191,7 @@ impl Engine {
              where id = $1",
         )
         .bind(app.id)
-        .bind(&app.status)
+        .bind(app.status)
         .bind(&app.current_step)
         .bind(&app.assignee_iin)
         .bind(&app.result_id)
@@ -227,11 +227,33 @@ impl Engine {
         extras: Extras,
     ) -> sqlx::Result<()> {
         let stage = stage.filter(|s| *s != status.as_str());
-        if app.status == status.as_str() && app.stage.as_deref() == stage && extras.result.is_none()
+        if app.status == BaseStatus::from(status)
+            && app.stage.as_deref() == stage
+            && extras.result.is_none()
         {
             return Ok(());
         }
-        app.status = status.as_str().to_string();
+        self.record_status(conn, app, reg, status, stage, step, now, extras)
+            .await
+    }
+
+    /// Gives the application `status` (and the file's status id `stage`), records it in
+    /// the history and sends it, whether or not it is the one the application has: the
+    /// registration's first status is always recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_status(
+        &self,
+        conn: &mut PgConnection,
+        app: &mut Application,
+        reg: &Regulation,
+        status: Status,
+        stage: Option<&str>,
+        step: Option<&str>,
+        now: OffsetDateTime,
+        extras: Extras,
+    ) -> sqlx::Result<()> {
+        let stage = stage.filter(|s| *s != status.as_str());
+        app.status = status.into();
         app.stage = stage.map(str::to_string);
         app.updated_at = now;
         outbox::notify_status(conn, app, reg, step, now, extras).await?;
@@ -250,10 +272,10 @@ impl Engine {
         step: &Step,
         now: OffsetDateTime,
     ) -> Result<Option<OffsetDateTime>, Error> {
-        if let Some(d) = step.deadline_along(&app.channel) {
+        if let Some(d) = step.deadline_along(app.channel.as_str()) {
             return Ok(Some(d.due(self.calendar, now)));
         }
-        let Some(span) = reg.span_over(&step.id, &app.channel) else {
+        let Some(span) = reg.span_over(&step.id, app.channel.as_str()) else {
             return Ok(None);
         };
         let start: Option<OffsetDateTime> = if reg.step(&span.from).is_some() {
@@ -333,7 +355,7 @@ impl Engine {
                 )
                 .bind(app.id)
                 .bind(&step.id)
-                .bind(step.kind.as_str())
+                .bind(RunKind::from(step.kind))
                 .bind(now)
                 .bind(due)
                 .execute(&mut *conn)
@@ -344,13 +366,13 @@ impl Engine {
                 if step.kind == StepKind::Deliver {
                     self.deliver(conn, app, reg, &step, now).await?;
                 } else {
-                    let status = step.status_along(&app.channel);
+                    let status = step.status_along(app.channel.as_str());
                     self.step_status(conn, app, reg, status, &step.id, now)
                         .await?;
                 }
                 step_id = match (&step.next, step.outcomes.first()) {
                     (Some(n), _) => n.clone(),
-                    (None, Some(o)) => o.along(&app.channel).next,
+                    (None, Some(o)) => o.along(app.channel.as_str()).next,
                     (None, None) => {
                         return Err(Error::Internal(format!("step {} leads nowhere", step.id)));
                     }
@@ -363,7 +385,7 @@ impl Engine {
             )
             .bind(app.id)
             .bind(&step.id)
-            .bind(step.kind.as_str())
+            .bind(RunKind::from(step.kind))
             .bind(&role)
             .bind(&assignee)
             .bind(now)
@@ -391,7 +413,7 @@ impl Engine {
         let mut app = store::application_for_update(&mut tx, run.application_id)
             .await?
             .ok_or_else(|| Error::Internal("the task's application is gone".into()))?;
-        if run.status != "open" {
+        if run.status != RunStatus::Open {
             return Err(Error::Conflict(format!(
                 "task {run_id} ({}) was completed already by {} at {}",
                 run.step_id,
@@ -451,19 +473,21 @@ impl Engine {
     ) -> Result<(), Error> {
         let outcome = match (&c.outcome, step.outcomes.is_empty()) {
             (None, true) => None,
-            (Some(o), false) => Some(step.outcome(o).map(|o| o.along(&app.channel)).ok_or_else(
-                || {
-                    Error::Invalid(format!(
-                        "step {} has no outcome {o:?} (its outcomes: {})",
-                        step.id,
-                        step.outcomes
-                            .iter()
-                            .map(|o| o.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                },
-            )?),
+            (Some(o), false) => Some(
+                step.outcome(o)
+                    .map(|o| o.along(app.channel.as_str()))
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "step {} has no outcome {o:?} (its outcomes: {})",
+                            step.id,
+                            step.outcomes
+                                .iter()
+                                .map(|o| o.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?,
+            ),
             (None, false) => {
                 return Err(Error::Invalid(format!(
                     "step {} needs an outcome: {}",
@@ -541,7 +565,7 @@ impl Engine {
                 let result = app
                     .result_id
                     .clone()
-                    .or_else(|| step.result_along(&app.channel).map(str::to_string))
+                    .or_else(|| step.result_along(app.channel.as_str()).map(str::to_string))
                     .ok_or_else(|| {
                         Error::Internal(format!(
                             "no result was chosen on the way to step {}",
@@ -619,7 +643,7 @@ impl Engine {
         .record((now - run.started_at).as_seconds_f64().max(0.0));
         let (status, stage) = match outcome.as_ref().filter(|o| o.status.is_some()) {
             Some(o) => (o.status, o.stage.clone()),
-            None => step.status_along(&app.channel),
+            None => step.status_along(app.channel.as_str()),
         };
         if !(step.kind == StepKind::Deliver || step.kind == StepKind::Issue) {
             self.step_status(conn, app, reg, (status, stage), &step.id, now)
@@ -817,8 +841,7 @@ impl Engine {
         let pdf = self.render(app, reg, result_id, None).await?;
         let kind = reg
             .result(result_id)
-            .map(|r| r.kind.as_str())
-            .unwrap_or("refusal");
+            .map_or(ResultKind::Refusal, |r| r.kind);
         // a new draft replaces an unsigned earlier one (a path sent back and drafted again)
         sqlx::query("delete from results where application_id = $1 and signed_at is null")
             .bind(app.id)
@@ -830,7 +853,7 @@ impl Engine {
         .bind(Uuid::new_v4())
         .bind(app.id)
         .bind(result_id)
-        .bind(kind)
+        .bind(ResultDocKind::from(kind))
         .bind(pdf)
         .bind(now)
         .bind(by)
@@ -902,7 +925,7 @@ impl Engine {
         struct Issued {
             id: Uuid,
             result_id: String,
-            kind: String,
+            kind: ResultDocKind,
             pdf: Vec<u8>,
             signature: Option<Vec<u8>>,
             signer_iin: Option<String>,
@@ -916,7 +939,7 @@ impl Engine {
         .fetch_optional(&mut *conn)
         .await?;
         let mut extras = Extras::default();
-        let (step_status, step_stage) = step.status_along(&app.channel);
+        let (step_status, step_stage) = step.status_along(app.channel.as_str());
         let mut final_status = step_status.unwrap_or(Status::Completed);
         let mut stage = step_stage;
         if let Some(r) = row {
@@ -945,7 +968,7 @@ impl Engine {
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD;
             extras.result = Some(ResultDocument {
-                kind: r.kind,
+                kind: r.kind.as_str().into(),
                 title: result.map(|x| x.title.ru.clone()).unwrap_or_default(),
                 number,
                 pdf: b64.encode(&r.pdf),

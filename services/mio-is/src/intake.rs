@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::engine::Engine;
 use crate::outbox::{self, Extras};
-use crate::store::{self, Application};
+use crate::store::{self, Application, BaseStatus, Channel};
 
 /// A reason to reject an application.
 #[derive(Debug, Clone)]
@@ -60,6 +60,8 @@ pub struct Checked {
     pub doc: ApplicationDocument,
     /// The regulation.
     pub regulation: std::sync::Arc<Regulation>,
+    /// The channel it came by.
+    pub channel: Channel,
     /// Who signed.
     pub signer_iin: String,
     /// Their name.
@@ -191,11 +193,12 @@ impl Engine {
             )
         })?;
         match self.check_document(sender, &bytes, &signature, &doc).await {
-            Ok((regulation, signer_iin, signer_name)) => Ok(Checked {
+            Ok((regulation, channel, signer_iin, signer_name)) => Ok(Checked {
                 bytes,
                 signature,
                 doc,
                 regulation,
+                channel,
                 signer_iin,
                 signer_name,
             }),
@@ -207,14 +210,15 @@ impl Engine {
     }
 
     /// The checks of a readable application: regulation, channel and sender, C-sign, the
-    /// signer's IIN, the employee, the form. Returns the regulation and the signer.
+    /// signer's IIN, the employee, the form. Returns the regulation, the channel and the
+    /// signer.
     async fn check_document(
         &self,
         sender: &str,
         bytes: &[u8],
         signature: &[u8],
         doc: &ApplicationDocument,
-    ) -> Result<(std::sync::Arc<Regulation>, String, String), Rejection> {
+    ) -> Result<(std::sync::Arc<Regulation>, Channel, String, String), Rejection> {
         let reg = self
             .catalog
             .find(&doc.service, &doc.provider, doc.regulation.as_deref())
@@ -236,16 +240,16 @@ impl Engine {
                 ),
             })?
             .clone();
-        let expected_sender = match doc.channel.as_str() {
-            "portal" => "portal",
-            "con" => "con-is",
-            "provider" => self.system_id.as_str(),
-            other => {
-                return Err(reject(
-                    rejections::WRONG_CHANNEL,
-                    format!("unknown channel {other:?} (portal, provider, con)"),
-                ));
-            }
+        let Some(channel) = Channel::parse(&doc.channel) else {
+            return Err(reject(
+                rejections::WRONG_CHANNEL,
+                format!("unknown channel {:?} (portal, provider, con)", doc.channel),
+            ));
+        };
+        let expected_sender = match channel {
+            Channel::Portal => "portal",
+            Channel::Con => "con-is",
+            Channel::Provider => self.system_id.as_str(),
         };
         if reg.channel(&doc.channel).is_none() {
             return Err(reject(
@@ -292,13 +296,13 @@ impl Engine {
                 "the signing certificate names no IIN",
             )
         })?;
-        let expected = match doc.channel.as_str() {
-            "portal" => doc
+        let expected = match channel {
+            Channel::Portal => doc
                 .representative
                 .as_ref()
                 .map(|r| r.iin.clone())
                 .unwrap_or_else(|| doc.applicant.iin.clone()),
-            _ => doc
+            Channel::Provider | Channel::Con => doc
                 .operator
                 .as_ref()
                 .map(|o| o.iin.clone())
@@ -315,7 +319,7 @@ impl Engine {
                 format!("the application names IIN {expected}, but it is signed by {signer_iin}"),
             ));
         }
-        if doc.channel == "provider" {
+        if channel == Channel::Provider {
             let e = crate::employees::get(&self.pool, &signer_iin)
                 .await
                 .map_err(|e| reject(rejections::UNKNOWN_EMPLOYEE, e.to_string()))?;
@@ -335,7 +339,7 @@ impl Engine {
         check_form(&reg, doc)?;
         self.check_poa(doc).await?;
         let signer_name = signer.identity.common_name.clone().unwrap_or_default();
-        Ok((reg, signer_iin, signer_name))
+        Ok((reg, channel, signer_iin, signer_name))
     }
 
     /// C-poa for every representative, whatever the channel: ЕНИС, asked through the
@@ -430,7 +434,7 @@ impl Engine {
         let n = store::next_number(conn, "application", &year.to_string()).await?;
         let number = format!("{}-{year}-{n:06}", number_prefix(&self.system_id));
         let total = reg
-            .channel(&c.doc.channel)
+            .channel(c.channel.as_str())
             .and_then(|ch| ch.total_deadline)
             .unwrap_or(reg.total_deadline);
         let a = &c.doc.applicant;
@@ -445,8 +449,8 @@ impl Engine {
             regulation_id: reg.id.clone(),
             service: reg.service.clone(),
             provider_id: c.doc.provider.clone(),
-            channel: c.doc.channel.clone(),
-            status: String::new(),
+            channel: c.channel,
+            status: BaseStatus::Received,
             stage: None,
             current_step: Some(reg.first_step().id.clone()),
             applicant_iin: a.iin.clone(),
@@ -492,8 +496,8 @@ impl Engine {
         .bind(&app.regulation_id)
         .bind(&app.service)
         .bind(&app.provider_id)
-        .bind(&app.channel)
-        .bind(Status::Received.as_str())
+        .bind(app.channel)
+        .bind(app.status)
         .bind(&app.current_step)
         .bind(&app.applicant_iin)
         .bind(&app.applicant_name)
@@ -544,8 +548,8 @@ impl Engine {
         .bind(due)
         .execute(&mut *conn)
         .await?;
-        let (status, stage) = first.status_along(&app.channel);
-        self.set_status(
+        let (status, stage) = first.status_along(app.channel.as_str());
+        self.record_status(
             conn,
             &mut app,
             &reg,
@@ -559,12 +563,17 @@ impl Engine {
         let next = first
             .next
             .clone()
-            .or_else(|| first.outcomes.first().map(|o| o.along(&app.channel).next))
+            .or_else(|| {
+                first
+                    .outcomes
+                    .first()
+                    .map(|o| o.along(app.channel.as_str()).next)
+            })
             .ok_or_else(|| {
                 crate::engine::Error::Internal("the registration leads nowhere".into())
             })?;
         self.enter(conn, &mut app, &reg, &next, now).await?;
-        metrics::counter!("egov_mio_applications_registered_total", "system" => self.system_id.clone(), "regulation" => reg.id.clone(), "channel" => app.channel.clone()).increment(1);
+        metrics::counter!("egov_mio_applications_registered_total", "system" => self.system_id.clone(), "regulation" => reg.id.clone(), "channel" => app.channel.as_str()).increment(1);
         Ok(app)
     }
 

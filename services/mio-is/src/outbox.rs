@@ -60,7 +60,7 @@ pub fn status_update(
     at: OffsetDateTime,
     extras: Extras,
 ) -> StatusUpdate {
-    let status = Status::parse(&app.status).unwrap_or(Status::Received);
+    let status = Status::from(app.status);
     let label = reg.status_label(status, app.stage.as_deref());
     StatusUpdate {
         application_number: Some(app.number.clone()),
@@ -68,7 +68,7 @@ pub fn status_update(
         service: app.service.clone(),
         provider: app.provider_id.clone(),
         regulation: Some(app.regulation_id.clone()),
-        channel: app.channel.clone(),
+        channel: app.channel.as_str().into(),
         applicant_iin: app.applicant_iin.clone(),
         status: status.as_str().into(),
         stage: app.stage.clone(),
@@ -97,13 +97,13 @@ pub async fn notify_status(
         "insert into status_history (application_id, status, stage, step_id, at) values ($1, $2, $3, $4, $5)",
     )
     .bind(app.id)
-    .bind(&app.status)
+    .bind(app.status)
     .bind(&app.stage)
     .bind(step)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let Some(channel) = reg.channel(&app.channel) else {
+    let Some(channel) = reg.channel(app.channel.as_str()) else {
         return Ok(());
     };
     let issuer = channel.result_to();

@@ -2,11 +2,51 @@
 //! [`crate::engine::Engine::enqueue`]); here the citizen's current position, which the
 //! portal asks through the sync channel (`mio.queue.position`).
 
+use std::fmt;
+
 use egov_contracts::mio::{
     QueuePlace, QueuePosition, QueuePositionAnswer, QueuePositionRequest, services,
 };
 use egov_shep_client::server::{Answer, Incoming, SyncHandler};
 use sqlx::PgPool;
+
+/// Where an entry of the waiting list stands (`queue_entries.status`). The engine
+/// enters every place as waiting; housed and removed are the schema's other states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum QueueStatus {
+    /// `waiting`: counts for the positions.
+    Waiting,
+    /// `housed`: the citizen received housing.
+    Housed,
+    /// `removed`: taken off the list.
+    Removed,
+}
+
+impl QueueStatus {
+    /// Every state.
+    pub const ALL: [QueueStatus; 3] = [
+        QueueStatus::Waiting,
+        QueueStatus::Housed,
+        QueueStatus::Removed,
+    ];
+
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueStatus::Waiting => "waiting",
+            QueueStatus::Housed => "housed",
+            QueueStatus::Removed => "removed",
+        }
+    }
+}
+
+impl fmt::Display for QueueStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The places of a citizen with their current positions.
 pub async fn positions(pool: &PgPool, iin: &str) -> sqlx::Result<Vec<QueuePosition>> {
@@ -86,6 +126,21 @@ impl SyncHandler for Handler {
                 tracing::error!(error = %e, "queue position");
                 Answer::internal()
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_states_keep_their_names() {
+        let names: Vec<&str> = QueueStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["waiting", "housed", "removed"]);
+        for s in QueueStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
         }
     }
 }

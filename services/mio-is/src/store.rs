@@ -1,8 +1,181 @@
 //! Rows of ИС МИО's schema and the queries shared by the engine and the АРМ.
 
+use std::fmt;
+
+use egov_regulation::{ResultKind, Status, StepKind};
 use sqlx::{PgConnection, PgPool};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
+
+/// The channel an application arrived by (`applications.channel`): the portal (A), the
+/// provider's desk (B), the ЦОН (C). A regulation file's `[[channels]]` take these ids
+/// and no others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// `portal`: sent from the e-government portal.
+    Portal,
+    /// `provider`: taken at the provider's desk and entered in the АРМ.
+    Provider,
+    /// `con`: taken at a ЦОН and sent from ИС ЦОН.
+    Con,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 3] = [Channel::Portal, Channel::Provider, Channel::Con];
+
+    /// The id stored, sent and named in the regulation files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Portal => "portal",
+            Channel::Provider => "provider",
+            Channel::Con => "con",
+        }
+    }
+
+    /// The channel of an id (see [`Channel::as_str`]).
+    pub fn parse(id: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == id)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The base status of a registered application (`applications.status`,
+/// `status_history.status`, the API's `status`): the regulation's [`Status`] under the
+/// same names, as this schema stores it (the regulation crate knows no database). The
+/// intake's rejection is one of them only for completeness: nothing rejected is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum BaseStatus {
+    /// «поступившие».
+    Received,
+    /// «в работе».
+    InProgress,
+    /// «исполнено».
+    Completed,
+    /// «отказано».
+    Refused,
+    /// «возвращено».
+    Returned,
+    /// «не принято».
+    Rejected,
+}
+
+impl BaseStatus {
+    /// Every base status.
+    pub const ALL: [BaseStatus; 6] = [
+        BaseStatus::Received,
+        BaseStatus::InProgress,
+        BaseStatus::Completed,
+        BaseStatus::Refused,
+        BaseStatus::Returned,
+        BaseStatus::Rejected,
+    ];
+
+    /// The name stored and sent: the regulation's ([`Status::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        Status::from(self).as_str()
+    }
+}
+
+impl From<Status> for BaseStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Received => BaseStatus::Received,
+            Status::InProgress => BaseStatus::InProgress,
+            Status::Completed => BaseStatus::Completed,
+            Status::Refused => BaseStatus::Refused,
+            Status::Returned => BaseStatus::Returned,
+            Status::Rejected => BaseStatus::Rejected,
+        }
+    }
+}
+
+impl From<BaseStatus> for Status {
+    fn from(s: BaseStatus) -> Self {
+        match s {
+            BaseStatus::Received => Status::Received,
+            BaseStatus::InProgress => Status::InProgress,
+            BaseStatus::Completed => Status::Completed,
+            BaseStatus::Refused => Status::Refused,
+            BaseStatus::Returned => Status::Returned,
+            BaseStatus::Rejected => Status::Rejected,
+        }
+    }
+}
+
+impl fmt::Display for BaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of a result document (`results.kind`, the API's result `kind`): the
+/// regulation's [`ResultKind`] under the same names, as this schema stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ResultDocKind {
+    /// Notification of registration (queue number).
+    Registration,
+    /// Motivated refusal.
+    Refusal,
+    /// Return of documents as incomplete.
+    Return,
+    /// Notification of assignment (S2).
+    Assignment,
+}
+
+impl ResultDocKind {
+    /// Every kind.
+    pub const ALL: [ResultDocKind; 4] = [
+        ResultDocKind::Registration,
+        ResultDocKind::Refusal,
+        ResultDocKind::Return,
+        ResultDocKind::Assignment,
+    ];
+
+    /// The name stored and sent: the regulation's ([`ResultKind::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        ResultKind::from(self).as_str()
+    }
+}
+
+impl From<ResultKind> for ResultDocKind {
+    fn from(k: ResultKind) -> Self {
+        match k {
+            ResultKind::Registration => ResultDocKind::Registration,
+            ResultKind::Refusal => ResultDocKind::Refusal,
+            ResultKind::Return => ResultDocKind::Return,
+            ResultKind::Assignment => ResultDocKind::Assignment,
+        }
+    }
+}
+
+impl From<ResultDocKind> for ResultKind {
+    fn from(k: ResultDocKind) -> Self {
+        match k {
+            ResultDocKind::Registration => ResultKind::Registration,
+            ResultDocKind::Refusal => ResultKind::Refusal,
+            ResultDocKind::Return => ResultKind::Return,
+            ResultDocKind::Assignment => ResultKind::Assignment,
+        }
+    }
+}
+
+impl fmt::Display for ResultDocKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An application.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -17,10 +190,10 @@ pub struct Application {
     pub service: String,
     /// Provider.
     pub provider_id: String,
-    /// `portal`, `provider`, `con`.
-    pub channel: String,
+    /// The channel it arrived by.
+    pub channel: Channel,
     /// Status (the base status the systems exchange).
-    pub status: String,
+    pub status: BaseStatus,
     /// The regulation file's own status id behind `status`, if the file names one.
     pub stage: Option<String>,
     /// The step it is at.
@@ -87,6 +260,130 @@ pub struct Application {
     pub updated_at: OffsetDateTime,
 }
 
+/// Whether a step run is still to be done (`step_runs.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// `open`: entered and not completed (a task on a worklist, for human steps).
+    Open,
+    /// `done`: completed, by the system or an employee.
+    Done,
+}
+
+impl RunStatus {
+    /// Both states.
+    pub const ALL: [RunStatus; 2] = [RunStatus::Open, RunStatus::Done];
+
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Open => "open",
+            RunStatus::Done => "done",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of the step a run is of (`step_runs.kind`, a task's `kind` in the API): the
+/// regulation's [`StepKind`] under the same names, as this schema stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Registration.
+    Register,
+    /// Acceptance for execution.
+    Accept,
+    /// The head chooses the executor.
+    Assign,
+    /// Generic human work.
+    Task,
+    /// C-docs: completeness of the documents.
+    Check,
+    /// The commission decides in a protocol.
+    Commission,
+    /// The result document is prepared.
+    Draft,
+    /// The result document is signed.
+    Sign,
+    /// The result is registered and sent.
+    Deliver,
+    /// The result is formed, signed and sent in one task.
+    Issue,
+    /// The end.
+    End,
+}
+
+impl RunKind {
+    /// Every kind.
+    pub const ALL: [RunKind; 11] = [
+        RunKind::Register,
+        RunKind::Accept,
+        RunKind::Assign,
+        RunKind::Task,
+        RunKind::Check,
+        RunKind::Commission,
+        RunKind::Draft,
+        RunKind::Sign,
+        RunKind::Deliver,
+        RunKind::Issue,
+        RunKind::End,
+    ];
+
+    /// The name stored and sent: the regulation's ([`StepKind::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        StepKind::from(self).as_str()
+    }
+}
+
+impl From<StepKind> for RunKind {
+    fn from(k: StepKind) -> Self {
+        match k {
+            StepKind::Register => RunKind::Register,
+            StepKind::Accept => RunKind::Accept,
+            StepKind::Assign => RunKind::Assign,
+            StepKind::Task => RunKind::Task,
+            StepKind::Check => RunKind::Check,
+            StepKind::Commission => RunKind::Commission,
+            StepKind::Draft => RunKind::Draft,
+            StepKind::Sign => RunKind::Sign,
+            StepKind::Deliver => RunKind::Deliver,
+            StepKind::Issue => RunKind::Issue,
+            StepKind::End => RunKind::End,
+        }
+    }
+}
+
+impl From<RunKind> for StepKind {
+    fn from(k: RunKind) -> Self {
+        match k {
+            RunKind::Register => StepKind::Register,
+            RunKind::Accept => StepKind::Accept,
+            RunKind::Assign => StepKind::Assign,
+            RunKind::Task => StepKind::Task,
+            RunKind::Check => StepKind::Check,
+            RunKind::Commission => StepKind::Commission,
+            RunKind::Draft => StepKind::Draft,
+            RunKind::Sign => StepKind::Sign,
+            RunKind::Deliver => StepKind::Deliver,
+            RunKind::Issue => StepKind::Issue,
+            RunKind::End => StepKind::End,
+        }
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A step an application went through (a task, for human steps).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct StepRun {
@@ -97,13 +394,13 @@ pub struct StepRun {
     /// The step of the regulation.
     pub step_id: String,
     /// Its kind.
-    pub kind: String,
+    pub kind: RunKind,
     /// The role that does it.
     pub role: Option<String>,
     /// The employee it is assigned to.
     pub assignee_iin: Option<String>,
-    /// `open` or `done`.
-    pub status: String,
+    /// Open or done.
+    pub status: RunStatus,
     /// Started.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -256,7 +553,7 @@ pub async fn attachments(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<A
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct StatusChange {
     /// Status.
-    pub status: String,
+    pub status: BaseStatus,
     /// The regulation file's own status id behind it.
     pub stage: Option<String>,
     /// The step that set it.
@@ -274,4 +571,74 @@ pub async fn history(pool: &PgPool, application: Uuid) -> sqlx::Result<Vec<Statu
     .bind(application)
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name a value is stored and sent under, as serde writes it.
+    fn json_name<T: serde::Serialize>(v: T) -> String {
+        serde_json::to_value(v)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn channels_keep_their_ids() {
+        let ids: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(ids, ["portal", "provider", "con"]);
+        for c in Channel::ALL {
+            assert_eq!(json_name(c), c.as_str());
+            assert_eq!(c.to_string(), c.as_str());
+            assert_eq!(Channel::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(Channel::parse("con-is"), None);
+    }
+
+    #[test]
+    fn base_statuses_keep_the_regulations_names() {
+        for s in BaseStatus::ALL {
+            let status = Status::from(s);
+            assert_eq!(BaseStatus::from(status), s);
+            assert_eq!(s.as_str(), status.as_str());
+            assert_eq!(json_name(s), s.as_str());
+            assert_eq!(json_name(status), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+            assert_eq!(Status::parse(s.as_str()), Some(status));
+        }
+    }
+
+    #[test]
+    fn runs_keep_their_names() {
+        let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["open", "done"]);
+        for s in RunStatus::ALL {
+            assert_eq!(json_name(s), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        for k in RunKind::ALL {
+            let kind = StepKind::from(k);
+            assert_eq!(RunKind::from(kind), k);
+            assert_eq!(k.as_str(), kind.as_str());
+            assert_eq!(json_name(k), k.as_str());
+            assert_eq!(k.to_string(), k.as_str());
+            assert_eq!(StepKind::parse(k.as_str()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn result_kinds_keep_the_regulations_names() {
+        for k in ResultDocKind::ALL {
+            let kind = ResultKind::from(k);
+            assert_eq!(ResultDocKind::from(kind), k);
+            assert_eq!(k.as_str(), kind.as_str());
+            assert_eq!(json_name(k), k.as_str());
+            assert_eq!(json_name(kind), k.as_str());
+            assert_eq!(k.to_string(), k.as_str());
+            assert_eq!(ResultKind::parse(k.as_str()), Some(kind));
+        }
+    }
 }

@@ -537,7 +537,7 @@ pub async fn drive_until(
             .await
             .unwrap()
             .unwrap();
-        if egov_regulation::Status::parse(&app.status).is_some_and(|s| s.is_final())
+        if egov_regulation::Status::from(app.status).is_final()
             && app
                 .current_step
                 .as_deref()

@@ -16,7 +16,7 @@ use super::views;
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::employees;
 use crate::engine::Completion;
-use crate::store;
+use crate::store::{self, BaseStatus};
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -32,7 +32,7 @@ impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for Body<T> {
     async fn from_request(req: Request, state: &St) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(e) => Err(ApiError::bad_request(e.body_text())),
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
         }
     }
 }
@@ -82,13 +82,12 @@ struct Login {
     password: String,
 }
 
-async fn login(State(arm): S, Body(l): Body<Login>) -> Result<Response, ApiError> {
+async fn login(State(arm): S, Body(l): Body<Login>) -> Result<axum::Json<Value>, ApiError> {
     if egov_iin::Iin::parse(l.iin.trim()).is_err() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID_IIN",
-            format!("{:?} is not a valid IIN", l.iin),
-        ));
+        return Err(ApiError::InvalidIin(format!(
+            "{:?} is not a valid IIN",
+            l.iin
+        )));
     }
     match employees::login(
         &arm.engine.pool,
@@ -100,26 +99,12 @@ async fn login(State(arm): S, Body(l): Body<Login>) -> Result<Response, ApiError
     .await?
     {
         employees::Login::Ok(token, employee) => {
-            Ok(axum::Json(json!({"token": token, "employee": employee})).into_response())
+            Ok(axum::Json(json!({"token": token, "employee": employee})))
         }
-        employees::Login::Refused => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_CREDENTIALS",
-            "wrong IIN or password",
-        )),
-        employees::Login::Throttled { until } => {
-            let wait = (until - arm.engine.clock.now()).whole_seconds().max(1);
-            let mut r = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TOO_MANY_ATTEMPTS",
-                format!("too many failed logins; try again in {wait} s"),
-            )
-            .into_response();
-            if let Ok(v) = wait.to_string().parse() {
-                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-            }
-            Ok(r)
-        }
+        employees::Login::Refused => Err(ApiError::InvalidCredentials),
+        employees::Login::Throttled { until } => Err(ApiError::TooManyAttempts {
+            retry_after: (until - arm.engine.clock.now()).whole_seconds().max(1),
+        }),
     }
 }
 
@@ -190,14 +175,7 @@ async fn lookup(
         Lookup::Found(p) => {
             Ok(axum::Json(json!({"person": p, "regulation": reg.id})).into_response())
         }
-        Lookup::Refused(e) => {
-            let status = if e.code == "INVALID_IIN" || e.code == "INVALID_REQUEST" {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::NOT_FOUND
-            };
-            Err(ApiError::new(status, &e.code, e.message))
-        }
+        Lookup::Refused(e) => Err(ApiError::lookup_refused(e)),
     }
 }
 
@@ -213,11 +191,10 @@ async fn submit(
             let view = views::application(&arm.engine, app.clone(), "ru").await?;
             Ok((StatusCode::CREATED, axum::Json(view)).into_response())
         }
-        (None, Some(r)) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &r.code,
-            r.message.clone(),
-        )),
+        (None, Some(r)) => Err(ApiError::Refused {
+            code: r.code.clone(),
+            message: r.message.clone(),
+        }),
         (None, None) => Ok((
             StatusCode::ACCEPTED,
             axum::Json(json!({"message_id": s.message_id, "status": "submitted"})),
@@ -241,28 +218,16 @@ async fn applications(
     let who = arm.employee(&headers).await?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID",
-            "limit must be 1 to 1000",
-        ));
+        return Err(ApiError::Invalid("limit must be 1 to 1000".into()));
     }
-    if let Some(s) = &q.status
-        && egov_regulation::Status::parse(s).is_none()
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID",
-            format!("unknown status {s:?}"),
-        ));
-    }
-    let list = views::applications(
-        &arm.engine.pool,
-        &who.provider_id,
-        q.status.as_deref(),
-        limit,
-    )
-    .await?;
+    let status = match &q.status {
+        Some(s) => match egov_regulation::Status::parse(s) {
+            Some(s) => Some(BaseStatus::from(s)),
+            None => return Err(ApiError::Invalid(format!("unknown status {s:?}"))),
+        },
+        None => None,
+    };
+    let list = views::applications(&arm.engine.pool, &who.provider_id, status, limit).await?;
     Ok(axum::Json(json!({"applications": list})))
 }
 
@@ -274,18 +239,10 @@ async fn own_application(
     let who = arm.employee(headers).await?;
     let app = store::application(&arm.engine.pool, key)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("no application {key}"),
-            )
-        })?;
+        .ok_or_else(|| ApiError::NotFound(format!("no application {key}")))?;
     if app.provider_id != who.provider_id {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "the application is another provider's",
+        return Err(ApiError::Forbidden(
+            "the application is another provider's".into(),
         ));
     }
     Ok(app)
@@ -327,16 +284,10 @@ async fn attachment(
             content,
         )
             .into_response()),
-        Some((_, _, None)) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "only the paper original was presented; there is no scan",
+        Some((_, _, None)) => Err(ApiError::NotFound(
+            "only the paper original was presented; there is no scan".into(),
         )),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "no such attachment",
-        )),
+        None => Err(ApiError::NotFound("no such attachment".into())),
     }
 }
 
@@ -353,17 +304,9 @@ async fn result_bytes(
     .bind(app.id)
     .fetch_optional(&arm.engine.pool)
     .await?;
-    let (pdf, sig) = row.ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no result document yet")
-    })?;
+    let (pdf, sig) = row.ok_or_else(|| ApiError::NotFound("no result document yet".into()))?;
     if signature {
-        let sig = sig.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                "the result is not signed yet",
-            )
-        })?;
+        let sig = sig.ok_or_else(|| ApiError::NotFound("the result is not signed yet".into()))?;
         Ok(([(header::CONTENT_TYPE, "application/pkcs7-signature")], sig).into_response())
     } else {
         Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
@@ -423,13 +366,7 @@ async fn meeting(
     let m = crate::commission::meeting(&arm.engine.pool, id)
         .await?
         .filter(|m| m.provider_id == who.provider_id)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("no meeting {id}"),
-            )
-        })?;
+        .ok_or_else(|| ApiError::NotFound(format!("no meeting {id}")))?;
     let agenda = crate::commission::agenda(&arm.engine.pool, id).await?;
     Ok(axum::Json(json!({"meeting": m, "agenda": agenda})))
 }

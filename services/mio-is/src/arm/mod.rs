@@ -8,24 +8,26 @@ pub mod i18n;
 pub mod ui;
 pub mod views;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use egov_contracts::gbd_fl::{PersonAnswer, PersonRequest};
+use egov_contracts::gbd_fl::{self, PersonAnswer, PersonRequest};
 use egov_contracts::mio::{
     Applicant, ApplicationDocument, Attachment, Operator, Submission, services,
 };
 use egov_contracts::{ErrorBody, Purpose};
 use egov_proto::shep::v1::MessageType;
 use egov_regulation::Regulation;
-use egov_shep_client::Client;
+use egov_shep_client::{Client, Reply};
 
 use crate::employees::{self, Employee};
 use crate::engine::{Engine, Error};
+use crate::store::Channel;
 
 /// The session cookie of the web UI.
 pub const COOKIE: &str = "arm_session";
@@ -43,59 +45,161 @@ pub struct Arm {
     pub session_lifetime: time::Duration,
 }
 
-/// An API error: an HTTP status, a stable code and a human message.
+/// An error of the АРМ, for the API and the web UI alike: what went wrong, with its
+/// message. Its stable code and its HTTP status follow from the variant here and nowhere
+/// else; the API answers `{"error": {"code", "message"}}` ([`IntoResponse`]), the UI an
+/// error page with the code.
 #[derive(Debug)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Code.
-    pub code: String,
-    /// Message.
-    pub message: String,
+pub enum ApiError {
+    /// 400 `BAD_REQUEST`: a body that does not parse.
+    BadRequest(String),
+    /// 401 `UNAUTHORIZED`: no live session.
+    Unauthorized,
+    /// 401 `INVALID_CREDENTIALS`: wrong IIN or password.
+    InvalidCredentials,
+    /// 403 `FORBIDDEN`: another role's, another provider's.
+    Forbidden(String),
+    /// 404 `NOT_FOUND`.
+    NotFound(String),
+    /// 409 `CONFLICT`: the state does not allow it.
+    Conflict(String),
+    /// 422 `INVALID`: the input is not acceptable.
+    Invalid(String),
+    /// 422 `INVALID_IIN`: the login's IIN is not one.
+    InvalidIin(String),
+    /// 422 `UNKNOWN_REGULATION`: the provider runs no such regulation.
+    UnknownRegulation(String),
+    /// 422 `WRONG_CHANNEL`: the regulation takes no applications at the provider's desk.
+    WrongChannel(String),
+    /// 422 under the code of the check that refused: the intake's (`INVALID_FORM`, ...)
+    /// for an application, ГБД ФЛ's for its applicant or for a look-up's question.
+    Refused {
+        /// The code of the check.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// 404 under ГБД ФЛ's code (`PERSON_NOT_FOUND`, `IIN_CANCELLED`, ...): it has no
+    /// living person of the IIN looked up.
+    PersonNotFound {
+        /// ГБД ФЛ's code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// 429 `TOO_MANY_ATTEMPTS`: failed logins lock the account's logins for `retry_after`
+    /// seconds (the `Retry-After` header).
+    TooManyAttempts {
+        /// Seconds until the next login is checked.
+        retry_after: i64,
+    },
+    /// 502 `GATEWAY_UNAVAILABLE`: the gateway could not be asked.
+    GatewayUnavailable(String),
+    /// 502 `GATEWAY_REFUSED`: the gateway refused the request.
+    GatewayRefused(String),
+    /// 502 `BAD_ANSWER`: ГБД ФЛ's answer does not parse.
+    BadAnswer(String),
+    /// 500 `INTERNAL`: the database or something that should not happen failed. Made by
+    /// [`ApiError::internal`], which logs the cause; the answer never shows it.
+    Internal,
 }
 
 impl ApiError {
-    /// An error.
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code: code.to_string(),
-            message: message.into(),
+    /// 500: logs `cause` and answers `internal error`.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "АРМ request failed");
+        ApiError::Internal
+    }
+
+    /// ГБД ФЛ's refusal of a look-up: the IIN or the question is invalid (422), else it
+    /// has no living person of the IIN (404); under ГБД ФЛ's code either way.
+    pub fn lookup_refused(e: ErrorBody) -> Self {
+        let ErrorBody { code, message, .. } = e;
+        if code == gbd_fl::errors::INVALID_IIN || code == gbd_fl::errors::INVALID_REQUEST {
+            ApiError::Refused { code, message }
+        } else {
+            ApiError::PersonNotFound { code, message }
         }
     }
 
-    /// 401.
-    pub fn unauthorized() -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "log in first (IIN and password)",
-        )
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::PersonNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Invalid(_)
+            | ApiError::InvalidIin(_)
+            | ApiError::UnknownRegulation(_)
+            | ApiError::WrongChannel(_)
+            | ApiError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::GatewayUnavailable(_)
+            | ApiError::GatewayRefused(_)
+            | ApiError::BadAnswer(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 
-    /// 400 for a body that does not parse.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    /// The stable code.
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::BadRequest(_) => "BAD_REQUEST",
+            ApiError::Unauthorized => "UNAUTHORIZED",
+            ApiError::InvalidCredentials => "INVALID_CREDENTIALS",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Invalid(_) => "INVALID",
+            ApiError::InvalidIin(_) => "INVALID_IIN",
+            ApiError::UnknownRegulation(_) => "UNKNOWN_REGULATION",
+            ApiError::WrongChannel(_) => "WRONG_CHANNEL",
+            ApiError::Refused { code, .. } | ApiError::PersonNotFound { code, .. } => code,
+            ApiError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            ApiError::GatewayUnavailable(_) => "GATEWAY_UNAVAILABLE",
+            ApiError::GatewayRefused(_) => "GATEWAY_REFUSED",
+            ApiError::BadAnswer(_) => "BAD_ANSWER",
+            ApiError::Internal => "INTERNAL",
+        }
+    }
+
+    /// The human message.
+    pub fn message(&self) -> Cow<'_, str> {
+        match self {
+            ApiError::BadRequest(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::Invalid(m)
+            | ApiError::InvalidIin(m)
+            | ApiError::UnknownRegulation(m)
+            | ApiError::WrongChannel(m)
+            | ApiError::GatewayUnavailable(m)
+            | ApiError::GatewayRefused(m)
+            | ApiError::BadAnswer(m)
+            | ApiError::Refused { message: m, .. }
+            | ApiError::PersonNotFound { message: m, .. } => Cow::Borrowed(m),
+            ApiError::Unauthorized => "log in first (IIN and password)".into(),
+            ApiError::InvalidCredentials => "wrong IIN or password".into(),
+            ApiError::TooManyAttempts { retry_after } => {
+                format!("too many failed logins; try again in {retry_after} s").into()
+            }
+            ApiError::Internal => "internal error".into(),
+        }
     }
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let status = match &e {
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Db(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let message = match &e {
-            Error::Db(_) | Error::Internal(_) => {
-                tracing::error!(error = %e, "АРМ request failed");
-                "internal error".to_string()
-            }
-            other => other.to_string(),
-        };
-        ApiError::new(status, e.code(), message)
+        match e {
+            Error::NotFound(m) => ApiError::NotFound(m),
+            Error::Forbidden(m) => ApiError::Forbidden(m),
+            Error::Conflict(m) => ApiError::Conflict(m),
+            Error::Invalid(m) => ApiError::Invalid(m),
+            e @ (Error::Db(_) | Error::Internal(_)) => ApiError::internal(e),
+        }
     }
 }
 
@@ -107,12 +211,31 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(serde_json::json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response()
+        let body = serde_json::json!({"error": {"code": self.code(), "message": self.message()}});
+        let mut r = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::TooManyAttempts { retry_after } = self {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from(retry_after),
+            );
+        }
+        r
     }
+}
+
+/// 502: the gateway answered a request with something other than success or a
+/// business refusal; its code and status message.
+fn gateway_refused(reply: &Reply) -> ApiError {
+    ApiError::GatewayRefused(format!(
+        "{}: {}",
+        reply.code(),
+        reply
+            .info
+            .status
+            .clone()
+            .map(|s| s.message)
+            .unwrap_or_default()
+    ))
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -186,10 +309,10 @@ impl Arm {
     pub async fn employee(&self, headers: &HeaderMap) -> Result<Employee, ApiError> {
         let token = bearer_token(headers)
             .or_else(|| cookie_token(headers))
-            .ok_or_else(ApiError::unauthorized)?;
+            .ok_or(ApiError::Unauthorized)?;
         employees::session(&self.engine.pool, &token, self.engine.clock.now())
             .await?
-            .ok_or_else(ApiError::unauthorized)
+            .ok_or(ApiError::Unauthorized)
     }
 
     /// The regulations the employee's provider runs.
@@ -204,11 +327,10 @@ impl Arm {
             None => regs.into_iter().max_by_key(|r| r.in_force_from),
         };
         reg.cloned().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "UNKNOWN_REGULATION",
-                format!("no such regulation for provider {}", who.provider_id),
-            )
+            ApiError::UnknownRegulation(format!(
+                "no such regulation for provider {}",
+                who.provider_id
+            ))
         })
     }
 
@@ -238,21 +360,10 @@ impl Arm {
                 serde_json::to_vec(&body).expect("serializes"),
             )
             .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "GATEWAY_UNAVAILABLE",
-                    format!("ГБД ФЛ could not be asked: {e}"),
-                )
-            })?;
+            .map_err(|e| ApiError::GatewayUnavailable(format!("ГБД ФЛ could not be asked: {e}")))?;
         if reply.is_success() {
-            let a: PersonAnswer = serde_json::from_slice(&reply.payload).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "BAD_ANSWER",
-                    format!("ГБД ФЛ answered: {e}"),
-                )
-            })?;
+            let a: PersonAnswer = serde_json::from_slice(&reply.payload)
+                .map_err(|e| ApiError::BadAnswer(format!("ГБД ФЛ answered: {e}")))?;
             if a.person.status == egov_contracts::gbd_fl::PersonStatus::Deceased {
                 return Ok(Lookup::Refused(ErrorBody {
                     code: "PERSON_DECEASED".into(),
@@ -266,20 +377,7 @@ impl Arm {
             Ok(e) if reply.code() == egov_shep_client::codes::BUSINESS_ERROR => {
                 Ok(Lookup::Refused(e))
             }
-            _ => Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "GATEWAY_REFUSED",
-                format!(
-                    "{}: {}",
-                    reply.code(),
-                    reply
-                        .info
-                        .status
-                        .clone()
-                        .map(|s| s.message)
-                        .unwrap_or_default()
-                ),
-            )),
+            _ => Err(gateway_refused(&reply)),
         }
     }
 
@@ -293,24 +391,19 @@ impl Arm {
         wait: Duration,
     ) -> Result<Submitted, ApiError> {
         let reg = self.regulation_for(who, n.regulation.as_deref())?;
-        if reg.channel("provider").is_none() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "WRONG_CHANNEL",
-                format!(
-                    "the regulation {} has no channel through the provider",
-                    reg.id
-                ),
-            ));
+        if reg.channel(Channel::Provider.as_str()).is_none() {
+            return Err(ApiError::WrongChannel(format!(
+                "the regulation {} has no channel through the provider",
+                reg.id
+            )));
         }
         let person = match self.lookup(who, &n.iin, &reg.service).await? {
             Lookup::Found(p) => p,
             Lookup::Refused(e) => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &e.code,
-                    e.message,
-                ));
+                return Err(ApiError::Refused {
+                    code: e.code,
+                    message: e.message,
+                });
             }
         };
         let address = n.address.clone().or_else(|| {
@@ -327,7 +420,7 @@ impl Arm {
             regulation: Some(reg.id.clone()),
             service: reg.service.clone(),
             provider: who.provider_id.clone(),
-            channel: "provider".into(),
+            channel: Channel::Provider.as_str().into(),
             applicant: Applicant {
                 iin: person.iin.clone(),
                 surname: person.surname.clone(),
@@ -351,16 +444,16 @@ impl Arm {
             submitted_at: now,
         };
         // the same checks the intake makes, before anything is signed or sent
-        crate::intake::check_form(&reg, &doc)
-            .map_err(|r| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.code, r.message))?;
+        crate::intake::check_form(&reg, &doc).map_err(|r| ApiError::Refused {
+            code: r.code.into(),
+            message: r.message,
+        })?;
         let bytes = serde_json::to_vec(&doc).expect("serializes");
         let (key, cert) = employees::keys(&self.engine.pool, &who.iin)
             .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e))?;
+            .map_err(ApiError::internal)?;
         let signature = egov_pki::cms::sign(&bytes, &key, &cert, &self.engine.chain, true, now)
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string())
-            })?;
+            .map_err(ApiError::internal)?;
         let b64 = base64::engine::general_purpose::STANDARD;
         let payload = serde_json::to_vec(&Submission {
             document: b64.encode(&bytes),
@@ -378,28 +471,9 @@ impl Arm {
             .client
             .send_async_with(info, payload)
             .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "GATEWAY_UNAVAILABLE",
-                    e.to_string(),
-                )
-            })?;
+            .map_err(|e| ApiError::GatewayUnavailable(e.to_string()))?;
         if !reply.is_success() {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "GATEWAY_REFUSED",
-                format!(
-                    "{}: {}",
-                    reply.code(),
-                    reply
-                        .info
-                        .status
-                        .clone()
-                        .map(|s| s.message)
-                        .unwrap_or_default()
-                ),
-            ));
+            return Err(gateway_refused(&reply));
         }
         let deadline = std::time::Instant::now() + wait;
         loop {
@@ -442,4 +516,175 @@ pub fn router(arm: Arc<Arm>) -> Router {
         .merge(api::router())
         .merge(ui::router())
         .with_state(arm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(e: ApiError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let r = e.into_response();
+        let status = r.status();
+        let retry = r
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = futures::executor::block_on(axum::body::to_bytes(r.into_body(), 1 << 16));
+        (
+            status,
+            retry,
+            serde_json::from_slice(&body.unwrap()).unwrap(),
+        )
+    }
+
+    fn error(code: &str, message: &str) -> serde_json::Value {
+        serde_json::json!({"error": {"code": code, "message": message}})
+    }
+
+    #[test]
+    fn each_error_answers_its_status_code_and_message() {
+        for (e, status, code, message) in [
+            (ApiError::BadRequest("x".into()), 400, "BAD_REQUEST", "x"),
+            (
+                ApiError::Unauthorized,
+                401,
+                "UNAUTHORIZED",
+                "log in first (IIN and password)",
+            ),
+            (
+                ApiError::InvalidCredentials,
+                401,
+                "INVALID_CREDENTIALS",
+                "wrong IIN or password",
+            ),
+            (ApiError::Forbidden("x".into()), 403, "FORBIDDEN", "x"),
+            (ApiError::NotFound("x".into()), 404, "NOT_FOUND", "x"),
+            (ApiError::Conflict("x".into()), 409, "CONFLICT", "x"),
+            (ApiError::Invalid("x".into()), 422, "INVALID", "x"),
+            (ApiError::InvalidIin("x".into()), 422, "INVALID_IIN", "x"),
+            (
+                ApiError::UnknownRegulation("x".into()),
+                422,
+                "UNKNOWN_REGULATION",
+                "x",
+            ),
+            (
+                ApiError::WrongChannel("x".into()),
+                422,
+                "WRONG_CHANNEL",
+                "x",
+            ),
+            (
+                ApiError::Refused {
+                    code: "INVALID_FORM".into(),
+                    message: "x".into(),
+                },
+                422,
+                "INVALID_FORM",
+                "x",
+            ),
+            (
+                ApiError::PersonNotFound {
+                    code: "IIN_CANCELLED".into(),
+                    message: "x".into(),
+                },
+                404,
+                "IIN_CANCELLED",
+                "x",
+            ),
+            (
+                ApiError::GatewayUnavailable("x".into()),
+                502,
+                "GATEWAY_UNAVAILABLE",
+                "x",
+            ),
+            (
+                ApiError::GatewayRefused("x".into()),
+                502,
+                "GATEWAY_REFUSED",
+                "x",
+            ),
+            (ApiError::BadAnswer("x".into()), 502, "BAD_ANSWER", "x"),
+        ] {
+            assert_eq!((e.status().as_u16(), e.code()), (status, code), "{e:?}");
+            assert_eq!(
+                answer(e),
+                (
+                    StatusCode::from_u16(status).unwrap(),
+                    None,
+                    error(code, message)
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_throttled_login_says_when_to_retry() {
+        assert_eq!(
+            answer(ApiError::TooManyAttempts { retry_after: 42 }),
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("42".into()),
+                error(
+                    "TOO_MANY_ATTEMPTS",
+                    "too many failed logins; try again in 42 s"
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn internal_errors_keep_their_cause_to_the_log() {
+        for e in [
+            ApiError::internal("the key store is gone"),
+            Error::Internal("no step x".into()).into(),
+            sqlx::Error::PoolTimedOut.into(),
+        ] {
+            assert_eq!(
+                answer(e),
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    error("INTERNAL", "internal error")
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn engine_errors_keep_their_codes() {
+        for (e, status, code) in [
+            (Error::NotFound("x".into()), 404, "NOT_FOUND"),
+            (Error::Forbidden("x".into()), 403, "FORBIDDEN"),
+            (Error::Conflict("x".into()), 409, "CONFLICT"),
+            (Error::Invalid("x".into()), 422, "INVALID"),
+        ] {
+            assert_eq!(e.code(), code);
+            let e = ApiError::from(e);
+            assert_eq!(
+                (e.status().as_u16(), e.code(), e.message()),
+                (status, code, "x".into())
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_lookup_is_invalid_or_not_found() {
+        let refusal = |code: &str| ErrorBody {
+            code: code.into(),
+            message: "m".into(),
+            details: Default::default(),
+        };
+        for (code, status) in [
+            ("INVALID_IIN", 422),
+            ("INVALID_REQUEST", 422),
+            ("PERSON_NOT_FOUND", 404),
+            ("IIN_CANCELLED", 404),
+            ("PERSON_DECEASED", 404),
+        ] {
+            let e = ApiError::lookup_refused(refusal(code));
+            assert_eq!((e.status().as_u16(), e.code()), (status, code));
+            assert_eq!(e.message(), "m");
+        }
+    }
 }

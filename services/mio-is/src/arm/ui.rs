@@ -26,9 +26,11 @@ use uuid::Uuid;
 use super::i18n::{self, Lang, Words};
 use super::views::{self, Menu};
 use super::{ApiError, Arm, Lookup, NewApplication};
+use crate::commission::MeetingStatus;
 use crate::employees::{self, Employee};
 use crate::engine::Completion;
-use crate::store;
+use crate::queue::QueueStatus;
+use crate::store::{self, Channel, RunKind, RunStatus};
 
 type S = State<Arc<Arm>>;
 type Pairs = axum::Form<Vec<(String, String)>>;
@@ -178,25 +180,22 @@ struct ErrorPage {
     text: &'static str,
 }
 
-/// An error on a page of the request's language: its code and the UI's text for it.
+/// An error on a page of the request's language: the error's status, its code and the
+/// UI's text for it.
 fn error_page(arm: &Arm, who: Option<&Employee>, ui: &Ui, e: &ApiError) -> Response {
     let page = page(arm, who, ui, ui.lang.words().error);
     render(
-        e.status,
+        e.status(),
         &ErrorPage {
             page,
-            code: e.code.clone(),
-            text: i18n::error_text(&e.code, ui.lang),
+            code: e.code().to_string(),
+            text: i18n::error_text(e.code(), ui.lang),
         },
     )
 }
 
 fn forbidden() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "FORBIDDEN",
-        "not offered to this employee",
-    )
+    ApiError::Forbidden("not offered to this employee".into())
 }
 
 /// The signed-in employee of a page; without a live session the page sends to the
@@ -334,16 +333,17 @@ async fn login(State(arm): S, ui: Ui, axum::Form(f): Pairs) -> Response {
         Ok(employees::Login::Refused) => login_page(
             &arm,
             &ui,
-            StatusCode::UNAUTHORIZED,
+            ApiError::InvalidCredentials.status(),
             Some(t.login_refused.to_string()),
         ),
         Ok(employees::Login::Throttled { until }) => {
             let local = until.to_offset(egov_calendar::LOCAL_OFFSET);
             let time = format!("{:02}:{:02}", local.hour(), local.minute());
+            let retry_after = (until - arm.engine.clock.now()).whole_seconds().max(1);
             login_page(
                 &arm,
                 &ui,
-                StatusCode::TOO_MANY_REQUESTS,
+                ApiError::TooManyAttempts { retry_after }.status(),
                 Some(t.login_throttled.replace("{time}", &time)),
             )
         }
@@ -443,7 +443,7 @@ struct AppBlock {
     applicant: String,
     iin: String,
     category: String,
-    channel: String,
+    channel: Channel,
     channel_name: String,
     status: String,
     registered: String,
@@ -465,9 +465,9 @@ fn app_block(arm: &Arm, v: views::ApplicationView, lang: Lang) -> AppBlock {
         .map(|c| c.name.get(l).to_string())
         .unwrap_or_else(|| a.category.clone());
     let channel_name = reg
-        .and_then(|r| r.channel(&a.channel))
+        .and_then(|r| r.channel(a.channel.as_str()))
         .map(|c| c.name.get(l).to_string())
-        .unwrap_or_else(|| a.channel.clone());
+        .unwrap_or_else(|| a.channel.to_string());
     let attachments = v
         .attachments
         .into_iter()
@@ -567,7 +567,9 @@ async fn task(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<i64>) -
         Ok(t) => t,
         Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
     };
-    let form = (t.task.status == "open" && t.kind != "commission").then(|| CompleteForm {
+    // the commission's tasks are completed by its protocol, not by a form
+    let completable = t.task.status == RunStatus::Open && t.kind != RunKind::Commission;
+    let form = completable.then(|| CompleteForm {
         completion: t.completion.clone(),
         outcomes: t
             .outcomes
@@ -585,7 +587,7 @@ async fn task(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<i64>) -
                 name: c.full_name(),
             })
             .collect(),
-        documents: if t.kind == "check" {
+        documents: if t.kind == RunKind::Check {
             t.documents
                 .iter()
                 .map(|d| DocumentRow {
@@ -619,7 +621,7 @@ async fn task(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<i64>) -
         due: when(t.task.due_at),
         overdue: t.task.overdue,
         form,
-        commission: t.kind == "commission",
+        commission: t.kind == RunKind::Commission,
         done_at: when(t.task.completed_at),
         done_by: t.task.completed_by.clone().unwrap_or_default(),
         app: app_block(&arm, t.application, ui.lang),
@@ -642,11 +644,7 @@ async fn complete(
                     &arm,
                     Some(&w),
                     &ui,
-                    &ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "INVALID",
-                        "the amount is a whole number of tenge",
-                    ),
+                    &ApiError::Invalid("the amount is a whole number of tenge".into()),
                 );
             }
         },
@@ -699,11 +697,7 @@ async fn application(
             &arm,
             Some(&w),
             &ui,
-            &ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("no application {key}"),
-            ),
+            &ApiError::NotFound(format!("no application {key}")),
         ),
         Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
@@ -729,7 +723,7 @@ async fn result_pdf(
             &arm,
             Some(&w),
             &ui,
-            &ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no result document"),
+            &ApiError::NotFound("no result document".into()),
         ),
         Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
@@ -744,10 +738,8 @@ fn channel_b_regulation(
     named: Option<&str>,
 ) -> Result<Arc<Regulation>, ApiError> {
     if !menu.provider_channel {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "WRONG_CHANNEL",
-            "the regulations of this provider take no applications through the provider",
+        return Err(ApiError::WrongChannel(
+            "the regulations of this provider take no applications through the provider".into(),
         ));
     }
     if menu.channel_b.is_empty() {
@@ -765,17 +757,13 @@ fn channel_b_regulation(
     };
     if menu.channel_b.iter().any(|r| r.id == reg.id) {
         Ok(reg)
-    } else if reg.channel("provider").is_some() {
+    } else if reg.channel(Channel::Provider.as_str()).is_some() {
         Err(forbidden())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "WRONG_CHANNEL",
-            format!(
-                "the regulation {} has no channel through the provider",
-                reg.id
-            ),
-        ))
+        Err(ApiError::WrongChannel(format!(
+            "the regulation {} has no channel through the provider",
+            reg.id
+        )))
     }
 }
 
@@ -835,11 +823,16 @@ async fn new_lookup(State(arm): S, ui: Ui, Session(w): Session, axum::Form(f): P
     let person = match arm.lookup(&w, &iin, &reg.service).await {
         Ok(Lookup::Found(p)) => p,
         Ok(Lookup::Refused(e)) => {
+            // the page shows every refusal of the look-up as not found, an invalid IIN
+            // too (the API's look-up answers that one with 422)
             return error_page(
                 &arm,
                 Some(&w),
                 &ui,
-                &ApiError::new(StatusCode::NOT_FOUND, &e.code, e.message),
+                &ApiError::PersonNotFound {
+                    code: e.code,
+                    message: e.message,
+                },
             );
         }
         Err(e) => return error_page(&arm, Some(&w), &ui, &e),
@@ -908,7 +901,7 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
             Ok(Some(p)) => p,
             Ok(None) => break,
             Err(e) => {
-                return error_page(&arm, Some(&w), &ui, &ApiError::bad_request(e.to_string()));
+                return error_page(&arm, Some(&w), &ui, &ApiError::BadRequest(e.to_string()));
             }
         };
         let name = part.name().unwrap_or("").to_string();
@@ -920,7 +913,7 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
         let bytes = match part.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => {
-                return error_page(&arm, Some(&w), &ui, &ApiError::bad_request(e.to_string()));
+                return error_page(&arm, Some(&w), &ui, &ApiError::BadRequest(e.to_string()));
             }
         };
         let text = String::from_utf8_lossy(&bytes).trim().to_string();
@@ -984,7 +977,10 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
                 &arm,
                 Some(&w),
                 &ui,
-                &ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &r.code, r.message),
+                &ApiError::Refused {
+                    code: r.code,
+                    message: r.message,
+                },
             ),
             (None, None) => {
                 let t = ui.lang.words();
@@ -999,12 +995,12 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
     }
 }
 
-fn meeting_status(status: &str, t: &Words) -> String {
+fn meeting_status(status: MeetingStatus, t: &Words) -> String {
     match status {
-        "open" => t.meeting_open.into(),
-        "closed" => t.meeting_closed.into(),
-        other => other.into(),
+        MeetingStatus::Open => t.meeting_open,
+        MeetingStatus::Closed => t.meeting_closed,
     }
+    .into()
 }
 
 fn category_name(arm: &Arm, provider: &str, id: &str, lang: Lang) -> String {
@@ -1059,7 +1055,7 @@ async fn commission(State(arm): S, ui: Ui, Session(w): Session) -> Response {
                 id: m.id,
                 number: m.number,
                 date: m.meeting_date.to_string(),
-                status: meeting_status(&m.status, t),
+                status: meeting_status(m.status, t),
                 protocol: m.protocol_number.unwrap_or_default(),
             })
             .collect(),
@@ -1084,11 +1080,7 @@ async fn schedule(State(arm): S, ui: Ui, Session(w): Session, axum::Form(f): Pai
                 &arm,
                 Some(&w),
                 &ui,
-                &ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "INVALID",
-                    "the date is YYYY-MM-DD",
-                ),
+                &ApiError::Invalid("the date is YYYY-MM-DD".into()),
             );
         }
     };
@@ -1132,7 +1124,7 @@ async fn meeting(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<Uuid
                 &arm,
                 Some(&w),
                 &ui,
-                &ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such meeting"),
+                &ApiError::NotFound("no such meeting".into()),
             );
         }
         Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
@@ -1182,9 +1174,9 @@ async fn meeting(State(arm): S, ui: Ui, Session(w): Session, Path(id): Path<Uuid
             .meeting
             .replace("{number}", &m.number.to_string())
             .replace("{date}", &m.meeting_date.to_string()),
-        status: meeting_status(&m.status, t),
+        status: meeting_status(m.status, t),
         protocol: m.protocol_number.clone(),
-        open: m.status == "open",
+        open: m.status == MeetingStatus::Open,
         agenda: agenda
             .into_iter()
             .map(|i| AgendaRow {
@@ -1301,12 +1293,12 @@ async fn queue(State(arm): S, ui: Ui, Session(w): Session) -> Response {
                 application: e.application_number,
                 applicant: e.applicant_name,
                 registered_on: e.registered_on.to_string(),
-                status: match e.status.as_str() {
-                    "waiting" => t.queue_waiting.into(),
-                    "housed" => t.queue_housed.into(),
-                    "removed" => t.queue_removed.into(),
-                    other => other.into(),
-                },
+                status: match e.status {
+                    QueueStatus::Waiting => t.queue_waiting,
+                    QueueStatus::Housed => t.queue_housed,
+                    QueueStatus::Removed => t.queue_removed,
+                }
+                .into(),
             })
             .collect(),
     };

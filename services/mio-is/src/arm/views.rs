@@ -10,7 +10,11 @@ use uuid::Uuid;
 use crate::catalog::Catalog;
 use crate::employees::{self, Employee};
 use crate::engine::Engine;
-use crate::store::{self, Application, AttachmentRow, StatusChange, StepRun};
+use crate::queue::QueueStatus;
+use crate::store::{
+    self, Application, AttachmentRow, BaseStatus, Channel, ResultDocKind, RunKind, StatusChange,
+    StepRun,
+};
 
 /// A row of the worklist.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -20,7 +24,7 @@ pub struct Task {
     /// Step.
     pub step_id: String,
     /// Kind.
-    pub kind: String,
+    pub kind: RunKind,
     /// Role.
     pub role: Option<String>,
     /// Assigned employee.
@@ -44,9 +48,9 @@ pub struct Task {
     /// Category.
     pub category: String,
     /// Status.
-    pub status: String,
+    pub status: BaseStatus,
     /// Channel.
-    pub channel: String,
+    pub channel: Channel,
     /// What to do, from the regulation (Russian for the API).
     #[sqlx(skip)]
     pub action: String,
@@ -127,7 +131,7 @@ pub struct TaskDetail {
     /// The task.
     pub task: StepRun,
     /// The step's kind.
-    pub kind: String,
+    pub kind: RunKind,
     /// What to do.
     pub action: String,
     /// The form of completion.
@@ -174,7 +178,7 @@ pub struct ResultView {
     /// Which result.
     pub result_id: String,
     /// Kind.
-    pub kind: String,
+    pub kind: ResultDocKind,
     /// Signed by.
     pub signer_name: Option<String>,
     /// When.
@@ -193,13 +197,13 @@ pub async fn application(
     let pool = &engine.pool;
     let reg = engine.catalog.get(&app.regulation_id).cloned();
     // the file's own name for the status where it names one
-    let status_label = match (egov_regulation::Status::parse(&app.status), &reg) {
-        (Some(s), Some(r)) => r
-            .status_label(s, app.stage.as_deref())
+    let status = egov_regulation::Status::from(app.status);
+    let status_label = match &reg {
+        Some(r) => r
+            .status_label(status, app.stage.as_deref())
             .get(lang)
             .to_string(),
-        (Some(s), None) => s.label().get(lang).to_string(),
-        (None, _) => app.status.clone(),
+        None => status.label().get(lang).to_string(),
     };
     let result: Option<ResultView> = sqlx::query_as(
         "select result_id, kind, signer_name, signed_at, outgoing_number from results where application_id = $1 order by drafted_at desc limit 1",
@@ -268,10 +272,10 @@ pub async fn task(
         })
         .collect();
     Ok(TaskDetail {
-        kind: step.kind.as_str().into(),
+        kind: step.kind.into(),
         action: step.action.get(lang).to_string(),
         completion: step
-            .completion_along(&application.application.channel)
+            .completion_along(application.application.channel.as_str())
             .get(lang)
             .to_string(),
         condition: (!step.conditions.is_empty()).then(|| step.conditions.join(", ")),
@@ -285,7 +289,7 @@ pub async fn task(
                     .as_ref()
                     .map(|n| n.get(lang).to_string())
                     .unwrap_or_else(|| o.id.clone()),
-                result: o.along(&application.application.channel).result,
+                result: o.along(application.application.channel.as_str()).result,
             })
             .collect(),
         candidates,
@@ -308,7 +312,7 @@ pub async fn task(
 pub async fn applications(
     pool: &PgPool,
     provider: &str,
-    status: Option<&str>,
+    status: Option<BaseStatus>,
     limit: i64,
 ) -> sqlx::Result<Vec<Application>> {
     sqlx::query_as(&format!(
@@ -337,8 +341,8 @@ pub struct QueueEntry {
     /// Registered on.
     #[serde(with = "egov_contracts::date")]
     pub registered_on: time::Date,
-    /// `waiting`, `housed`, `removed`.
-    pub status: String,
+    /// Waiting, housed or removed.
+    pub status: QueueStatus,
 }
 
 /// The waiting list of a provider (one category, or all).
@@ -385,7 +389,7 @@ pub struct Menu {
 /// the channel exists, and the lanes of its employee steps name that role, or name no
 /// role of the regulation at all (any employee of the provider, as the intake accepts).
 pub fn takes_channel_b(reg: &Regulation, role: &str) -> bool {
-    let Some(channel) = reg.channel("provider") else {
+    let Some(channel) = reg.channel(Channel::Provider.as_str()) else {
         return false;
     };
     let roles: Vec<&str> = channel
@@ -407,7 +411,9 @@ pub fn menu(catalog: &Catalog, who: &Employee) -> Menu {
             .filter(|r| takes_channel_b(r, &who.role))
             .map(|r| (*r).clone())
             .collect(),
-        provider_channel: regs.iter().any(|r| r.channel("provider").is_some()),
+        provider_channel: regs
+            .iter()
+            .any(|r| r.channel(Channel::Provider.as_str()).is_some()),
         commission: regs.iter().any(|r| {
             r.steps
                 .iter()
