@@ -40,6 +40,7 @@ async fn world() -> World {
             .await;
     kit.register("gbd-fl", gbd.parse().unwrap());
     kit.start();
+    kit.ready().await;
     World {
         shep: kit.gateway_addrs["shep"].to_string(),
         kit,

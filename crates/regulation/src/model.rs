@@ -21,9 +21,15 @@ impl Text {
     }
 }
 
-/// The status of an application, as the portal and ИС ЦОН show it.
+/// The status of an application, as the portal and ИС ЦОН show it (and, with the
+/// `sqlx` feature, as a system's schema stores it: the same names, as text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "sqlx",
+    derive(sqlx::Type),
+    sqlx(type_name = "text", rename_all = "snake_case")
+)]
 pub enum Status {
     /// «поступившие»: registered, a number assigned.
     Received,
@@ -41,6 +47,16 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status.
+    pub const ALL: [Status; 6] = [
+        Status::Received,
+        Status::InProgress,
+        Status::Completed,
+        Status::Refused,
+        Status::Returned,
+        Status::Rejected,
+    ];
+
     /// The name in the files and the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -92,8 +108,15 @@ impl Status {
     }
 }
 
-/// The kinds of procedure steps the engine knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The kinds of procedure steps the engine knows (with the `sqlx` feature, stored as
+/// their names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "sqlx",
+    derive(sqlx::Type),
+    sqlx(type_name = "text", rename_all = "snake_case")
+)]
 pub enum StepKind {
     /// Registration (automatic, the first step).
     Register,
@@ -121,6 +144,21 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// Every kind.
+    pub const ALL: [StepKind; 11] = [
+        StepKind::Register,
+        StepKind::Accept,
+        StepKind::Assign,
+        StepKind::Task,
+        StepKind::Check,
+        StepKind::Commission,
+        StepKind::Draft,
+        StepKind::Sign,
+        StepKind::Deliver,
+        StepKind::Issue,
+        StepKind::End,
+    ];
+
     /// Parses a kind.
     pub fn parse(s: &str) -> Option<StepKind> {
         Some(match s {
@@ -581,9 +619,14 @@ pub struct Span {
     pub line: usize,
 }
 
-/// The kind of a result document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// The kind of a result document (with the `sqlx` feature, stored as its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(
+    feature = "sqlx",
+    derive(sqlx::Type),
+    sqlx(type_name = "text", rename_all = "lowercase")
+)]
 pub enum ResultKind {
     /// Notification of registration (queue number).
     Registration,
@@ -596,6 +639,14 @@ pub enum ResultKind {
 }
 
 impl ResultKind {
+    /// Every kind.
+    pub const ALL: [ResultKind; 4] = [
+        ResultKind::Registration,
+        ResultKind::Refusal,
+        ResultKind::Return,
+        ResultKind::Assignment,
+    ];
+
     /// Parses a kind.
     pub fn parse(s: &str) -> Option<ResultKind> {
         Some(match s {
@@ -928,5 +979,23 @@ impl Regulation {
             .filter(|s| s.kind == StepKind::Commission)
             .flat_map(|s| s.outcomes.iter().map(|o| o.id.clone()))
             .collect()
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ResultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

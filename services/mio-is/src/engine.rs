@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::documents::{self, Values};
 use crate::employees::{self, Employee};
 use crate::outbox::{self, Extras};
-use crate::store::{self, Application, BaseStatus, ResultDocKind, RunKind, RunStatus, StepRun};
+use crate::store::{self, Application, ResultDocKind, RunStatus, StepRun};
 
 /// Engine errors, each with a stable code (the АРМ maps them to HTTP statuses).
 #[derive(Debug, thiserror::Error)]
@@ -227,10 +227,7 @@ impl Engine {
         extras: Extras,
     ) -> sqlx::Result<()> {
         let stage = stage.filter(|s| *s != status.as_str());
-        if app.status == BaseStatus::from(status)
-            && app.stage.as_deref() == stage
-            && extras.result.is_none()
-        {
+        if app.status == status && app.stage.as_deref() == stage && extras.result.is_none() {
             return Ok(());
         }
         self.record_status(conn, app, reg, status, stage, step, now, extras)
@@ -253,7 +250,7 @@ impl Engine {
         extras: Extras,
     ) -> sqlx::Result<()> {
         let stage = stage.filter(|s| *s != status.as_str());
-        app.status = status.into();
+        app.status = status;
         app.stage = stage.map(str::to_string);
         app.updated_at = now;
         outbox::notify_status(conn, app, reg, step, now, extras).await?;
@@ -355,7 +352,7 @@ impl Engine {
                 )
                 .bind(app.id)
                 .bind(&step.id)
-                .bind(RunKind::from(step.kind))
+                .bind(step.kind)
                 .bind(now)
                 .bind(due)
                 .execute(&mut *conn)
@@ -385,7 +382,7 @@ impl Engine {
             )
             .bind(app.id)
             .bind(&step.id)
-            .bind(RunKind::from(step.kind))
+            .bind(step.kind)
             .bind(&role)
             .bind(&assignee)
             .bind(now)
@@ -853,7 +850,7 @@ impl Engine {
         .bind(Uuid::new_v4())
         .bind(app.id)
         .bind(result_id)
-        .bind(ResultDocKind::from(kind))
+        .bind(kind)
         .bind(pdf)
         .bind(now)
         .bind(by)

@@ -60,7 +60,7 @@ pub fn status_update(
     at: OffsetDateTime,
     extras: Extras,
 ) -> StatusUpdate {
-    let status = Status::from(app.status);
+    let status = app.status;
     let label = reg.status_label(status, app.stage.as_deref());
     StatusUpdate {
         application_number: Some(app.number.clone()),

@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-use egov_regulation::{ResultKind, Status, StepKind};
 use sqlx::{PgConnection, PgPool};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -48,134 +47,11 @@ impl fmt::Display for Channel {
 }
 
 /// The base status of a registered application (`applications.status`,
-/// `status_history.status`, the API's `status`): the regulation's [`Status`] under the
-/// same names, as this schema stores it (the regulation crate knows no database). The
-/// intake's rejection is one of them only for completeness: nothing rejected is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum BaseStatus {
-    /// «поступившие».
-    Received,
-    /// «в работе».
-    InProgress,
-    /// «исполнено».
-    Completed,
-    /// «отказано».
-    Refused,
-    /// «возвращено».
-    Returned,
-    /// «не принято».
-    Rejected,
-}
-
-impl BaseStatus {
-    /// Every base status.
-    pub const ALL: [BaseStatus; 6] = [
-        BaseStatus::Received,
-        BaseStatus::InProgress,
-        BaseStatus::Completed,
-        BaseStatus::Refused,
-        BaseStatus::Returned,
-        BaseStatus::Rejected,
-    ];
-
-    /// The name stored and sent: the regulation's ([`Status::as_str`]).
-    pub fn as_str(self) -> &'static str {
-        Status::from(self).as_str()
-    }
-}
-
-impl From<Status> for BaseStatus {
-    fn from(s: Status) -> Self {
-        match s {
-            Status::Received => BaseStatus::Received,
-            Status::InProgress => BaseStatus::InProgress,
-            Status::Completed => BaseStatus::Completed,
-            Status::Refused => BaseStatus::Refused,
-            Status::Returned => BaseStatus::Returned,
-            Status::Rejected => BaseStatus::Rejected,
-        }
-    }
-}
-
-impl From<BaseStatus> for Status {
-    fn from(s: BaseStatus) -> Self {
-        match s {
-            BaseStatus::Received => Status::Received,
-            BaseStatus::InProgress => Status::InProgress,
-            BaseStatus::Completed => Status::Completed,
-            BaseStatus::Refused => Status::Refused,
-            BaseStatus::Returned => Status::Returned,
-            BaseStatus::Rejected => Status::Rejected,
-        }
-    }
-}
-
-impl fmt::Display for BaseStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The kind of a result document (`results.kind`, the API's result `kind`): the
-/// regulation's [`ResultKind`] under the same names, as this schema stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum ResultDocKind {
-    /// Notification of registration (queue number).
-    Registration,
-    /// Motivated refusal.
-    Refusal,
-    /// Return of documents as incomplete.
-    Return,
-    /// Notification of assignment (S2).
-    Assignment,
-}
-
-impl ResultDocKind {
-    /// Every kind.
-    pub const ALL: [ResultDocKind; 4] = [
-        ResultDocKind::Registration,
-        ResultDocKind::Refusal,
-        ResultDocKind::Return,
-        ResultDocKind::Assignment,
-    ];
-
-    /// The name stored and sent: the regulation's ([`ResultKind::as_str`]).
-    pub fn as_str(self) -> &'static str {
-        ResultKind::from(self).as_str()
-    }
-}
-
-impl From<ResultKind> for ResultDocKind {
-    fn from(k: ResultKind) -> Self {
-        match k {
-            ResultKind::Registration => ResultDocKind::Registration,
-            ResultKind::Refusal => ResultDocKind::Refusal,
-            ResultKind::Return => ResultDocKind::Return,
-            ResultKind::Assignment => ResultDocKind::Assignment,
-        }
-    }
-}
-
-impl From<ResultDocKind> for ResultKind {
-    fn from(k: ResultDocKind) -> Self {
-        match k {
-            ResultDocKind::Registration => ResultKind::Registration,
-            ResultDocKind::Refusal => ResultKind::Refusal,
-            ResultDocKind::Return => ResultKind::Return,
-            ResultDocKind::Assignment => ResultKind::Assignment,
-        }
-    }
-}
-
-impl fmt::Display for ResultDocKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// `status_history.status`, the API's `status`) and the kind of a result document
+/// (`results.kind`): the regulation's own types, stored under their names (its `sqlx`
+/// feature). The intake's rejection is a status only for completeness: nothing rejected
+/// is stored.
+pub use egov_regulation::{ResultKind as ResultDocKind, Status as BaseStatus};
 
 /// An application.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -291,98 +167,8 @@ impl fmt::Display for RunStatus {
 }
 
 /// The kind of the step a run is of (`step_runs.kind`, a task's `kind` in the API): the
-/// regulation's [`StepKind`] under the same names, as this schema stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum RunKind {
-    /// Registration.
-    Register,
-    /// Acceptance for execution.
-    Accept,
-    /// The head chooses the executor.
-    Assign,
-    /// Generic human work.
-    Task,
-    /// C-docs: completeness of the documents.
-    Check,
-    /// The commission decides in a protocol.
-    Commission,
-    /// The result document is prepared.
-    Draft,
-    /// The result document is signed.
-    Sign,
-    /// The result is registered and sent.
-    Deliver,
-    /// The result is formed, signed and sent in one task.
-    Issue,
-    /// The end.
-    End,
-}
-
-impl RunKind {
-    /// Every kind.
-    pub const ALL: [RunKind; 11] = [
-        RunKind::Register,
-        RunKind::Accept,
-        RunKind::Assign,
-        RunKind::Task,
-        RunKind::Check,
-        RunKind::Commission,
-        RunKind::Draft,
-        RunKind::Sign,
-        RunKind::Deliver,
-        RunKind::Issue,
-        RunKind::End,
-    ];
-
-    /// The name stored and sent: the regulation's ([`StepKind::as_str`]).
-    pub fn as_str(self) -> &'static str {
-        StepKind::from(self).as_str()
-    }
-}
-
-impl From<StepKind> for RunKind {
-    fn from(k: StepKind) -> Self {
-        match k {
-            StepKind::Register => RunKind::Register,
-            StepKind::Accept => RunKind::Accept,
-            StepKind::Assign => RunKind::Assign,
-            StepKind::Task => RunKind::Task,
-            StepKind::Check => RunKind::Check,
-            StepKind::Commission => RunKind::Commission,
-            StepKind::Draft => RunKind::Draft,
-            StepKind::Sign => RunKind::Sign,
-            StepKind::Deliver => RunKind::Deliver,
-            StepKind::Issue => RunKind::Issue,
-            StepKind::End => RunKind::End,
-        }
-    }
-}
-
-impl From<RunKind> for StepKind {
-    fn from(k: RunKind) -> Self {
-        match k {
-            RunKind::Register => StepKind::Register,
-            RunKind::Accept => StepKind::Accept,
-            RunKind::Assign => StepKind::Assign,
-            RunKind::Task => StepKind::Task,
-            RunKind::Check => StepKind::Check,
-            RunKind::Commission => StepKind::Commission,
-            RunKind::Draft => StepKind::Draft,
-            RunKind::Sign => StepKind::Sign,
-            RunKind::Deliver => StepKind::Deliver,
-            RunKind::Issue => StepKind::Issue,
-            RunKind::End => StepKind::End,
-        }
-    }
-}
-
-impl fmt::Display for RunKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// regulation's [`egov_regulation::StepKind`], stored under its names.
+pub use egov_regulation::StepKind as RunKind;
 
 /// A step an application went through (a task, for human steps).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -600,14 +386,11 @@ mod tests {
 
     #[test]
     fn base_statuses_keep_the_regulations_names() {
+        // stored, sent and written in the files under one name
         for s in BaseStatus::ALL {
-            let status = Status::from(s);
-            assert_eq!(BaseStatus::from(status), s);
-            assert_eq!(s.as_str(), status.as_str());
             assert_eq!(json_name(s), s.as_str());
-            assert_eq!(json_name(status), s.as_str());
             assert_eq!(s.to_string(), s.as_str());
-            assert_eq!(Status::parse(s.as_str()), Some(status));
+            assert_eq!(BaseStatus::parse(s.as_str()), Some(s));
         }
     }
 
@@ -620,25 +403,18 @@ mod tests {
             assert_eq!(s.to_string(), s.as_str());
         }
         for k in RunKind::ALL {
-            let kind = StepKind::from(k);
-            assert_eq!(RunKind::from(kind), k);
-            assert_eq!(k.as_str(), kind.as_str());
             assert_eq!(json_name(k), k.as_str());
             assert_eq!(k.to_string(), k.as_str());
-            assert_eq!(StepKind::parse(k.as_str()), Some(kind));
+            assert_eq!(RunKind::parse(k.as_str()), Some(k));
         }
     }
 
     #[test]
     fn result_kinds_keep_the_regulations_names() {
         for k in ResultDocKind::ALL {
-            let kind = ResultKind::from(k);
-            assert_eq!(ResultDocKind::from(kind), k);
-            assert_eq!(k.as_str(), kind.as_str());
             assert_eq!(json_name(k), k.as_str());
-            assert_eq!(json_name(kind), k.as_str());
             assert_eq!(k.to_string(), k.as_str());
-            assert_eq!(ResultKind::parse(k.as_str()), Some(kind));
+            assert_eq!(ResultDocKind::parse(k.as_str()), Some(k));
         }
     }
 }

@@ -76,6 +76,7 @@ pub async fn world_with(gbd_up: bool) -> World {
     kit.register("gbd-fl", gbd.parse().unwrap());
     kit.register("mio-almaty", mio.parse().unwrap());
     kit.start();
+    kit.ready().await;
     World {
         shep: kit.gateway_addrs["shep"].to_string(),
         rshep: kit.gateway_addrs["rshep-almaty"].to_string(),

@@ -283,6 +283,32 @@ impl World {
         }
     }
 
+    /// Waits until every gateway of the world serves (its `/health` answers): a gateway
+    /// loads its identity when it starts running, so a test that changes the PKI (revokes,
+    /// issues) waits for this first. Panics after ten seconds, naming the gateway.
+    pub async fn ready(&self) {
+        let http = reqwest::Client::new();
+        for (id, addr) in &self.gateway_http {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let answered = http
+                    .get(format!("http://{addr}/health"))
+                    .timeout(Duration::from_secs(1))
+                    .send()
+                    .await
+                    .is_ok();
+                if answered {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "gateway {id} did not start serving"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
     /// Runs a task until the world stops.
     pub fn spawn<F>(&self, fut: F)
     where

@@ -117,6 +117,7 @@ pub async fn env_in(
         built.push(m);
     }
     w.start();
+    w.ready().await;
     let mut mio = HashMap::new();
     for mut m in built {
         let system = m.system_id().to_string();
@@ -537,7 +538,7 @@ pub async fn drive_until(
             .await
             .unwrap()
             .unwrap();
-        if egov_regulation::Status::from(app.status).is_final()
+        if app.status.is_final()
             && app
                 .current_step
                 .as_deref()

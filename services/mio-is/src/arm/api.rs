@@ -16,7 +16,7 @@ use super::views;
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::employees;
 use crate::engine::Completion;
-use crate::store::{self, BaseStatus};
+use crate::store;
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -222,7 +222,7 @@ async fn applications(
     }
     let status = match &q.status {
         Some(s) => match egov_regulation::Status::parse(s) {
-            Some(s) => Some(BaseStatus::from(s)),
+            Some(s) => Some(s),
             None => return Err(ApiError::Invalid(format!("unknown status {s:?}"))),
         },
         None => None,

@@ -197,7 +197,7 @@ pub async fn application(
     let pool = &engine.pool;
     let reg = engine.catalog.get(&app.regulation_id).cloned();
     // the file's own name for the status where it names one
-    let status = egov_regulation::Status::from(app.status);
+    let status = app.status;
     let status_label = match &reg {
         Some(r) => r
             .status_label(status, app.stage.as_deref())
@@ -272,7 +272,7 @@ pub async fn task(
         })
         .collect();
     Ok(TaskDetail {
-        kind: step.kind.into(),
+        kind: step.kind,
         action: step.action.get(lang).to_string(),
         completion: step
             .completion_along(application.application.channel.as_str())
