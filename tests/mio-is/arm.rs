@@ -886,3 +886,41 @@ async fn failed_logins_are_throttled() {
     env.clock.advance(time::Duration::minutes(16));
     assert_eq!(post(office.clone(), PASSWORD).await.0, 200);
 }
+
+/// Every answer of the workstation, page, JSON, document or error, tells the browser to
+/// take it as the type it says and never to frame it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_browser_hardening_headers() {
+    let env = env(&["mio-almaty"]).await;
+    let base = env.mio("mio-almaty").http.clone();
+    for (method, path) in [
+        ("GET", "/login"),
+        ("GET", "/api/openapi.json"),
+        ("GET", "/api/v1/worklist"),
+        ("POST", "/api/v1/login"),
+        ("GET", "/no-such-page"),
+    ] {
+        let r = env
+            .http
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap();
+        let h = r.headers();
+        assert_eq!(
+            h.get("x-content-type-options").map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{method} {path}"
+        );
+        assert_eq!(
+            h.get("x-frame-options").map(|v| v.to_str().unwrap()),
+            Some("DENY"),
+            "{method} {path}"
+        );
+        assert!(
+            h.get("content-security-policy")
+                .is_some_and(|v| v.to_str().unwrap().contains("frame-ancestors 'none'")),
+            "{method} {path}: {h:?}"
+        );
+    }
+}

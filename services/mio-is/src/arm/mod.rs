@@ -510,12 +510,31 @@ impl Arm {
     }
 }
 
-/// The АРМ's router: the API, the OpenAPI document and the web UI.
+/// The АРМ's router: the API, the OpenAPI document and the web UI, every answer with
+/// [`hardened`] headers.
 pub fn router(arm: Arc<Arm>) -> Router {
     Router::new()
         .merge(api::router())
         .merge(ui::router())
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(arm)
+        .layer(axum::middleware::map_response(hardened))
+}
+
+/// Headers on every answer of the workstation: a browser takes each response as the type
+/// it says (`nosniff`: an uploaded scan is never run as a page or script), and no other
+/// site may frame its pages (clickjacking a signing form).
+async fn hardened(mut r: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = r.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+    r
 }
 
 #[cfg(test)]
