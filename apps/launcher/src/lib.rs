@@ -349,7 +349,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     };
     let mut gbd_cfg = settings.gbd_fl.clone();
     gbd_cfg.system = system_cfg(gbd_cfg.system);
-    gbd_cfg.regions = topology.regions.iter().map(|r| r.code.clone()).collect();
+    gbd_cfg.regions = topology.region_codes();
     let gbd = egov_gbd_fl::GbdFl::build(gbd_cfg)
         .await
         .map_err(|e| service_err("gbd-fl")(&e))?;

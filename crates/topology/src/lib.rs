@@ -233,15 +233,18 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// The topology shipped with the project (`deploy/topology/`).
+    /// The topology shipped with the project (`deploy/topology/`), parsed once per process.
     pub fn shipped() -> Topology {
-        Topology::from_files(
-            SHIPPED
-                .iter()
-                .map(|(n, t)| (n.to_string(), t.to_string()))
-                .collect(),
-        )
-        .unwrap_or_else(|e| panic!("the shipped topology: {e}"))
+        static SHIPPED_TOPOLOGY: std::sync::LazyLock<Topology> = std::sync::LazyLock::new(|| {
+            Topology::from_files(
+                SHIPPED
+                    .iter()
+                    .map(|(n, t)| (n.to_string(), t.to_string()))
+                    .collect(),
+            )
+            .unwrap_or_else(|e| panic!("the shipped topology: {e}"))
+        });
+        SHIPPED_TOPOLOGY.clone()
     }
 
     /// The topology of `dir` if given, else the shipped one.
@@ -488,6 +491,11 @@ impl Topology {
         self.systems.iter().find(|s| s.id == id)
     }
 
+    /// The region codes, in file order.
+    pub fn region_codes(&self) -> Vec<String> {
+        self.regions.iter().map(|r| r.code.clone()).collect()
+    }
+
     /// A region by code.
     pub fn region(&self, code: &str) -> Option<&Region> {
         self.regions.iter().find(|r| r.code == code)
@@ -538,15 +546,19 @@ impl Topology {
     }
 }
 
-/// Ids and region codes: a lowercase latin letter, then lowercase letters, digits or `-`,
-/// at most 32 characters.
-pub fn check_code(code: &str) -> Result<(), String> {
-    let ok = code.len() <= 32
+/// Whether `code` is well formed as an id or region code (see [`check_code`]).
+pub fn is_code(code: &str) -> bool {
+    code.len() <= 32
         && code.starts_with(|c: char| c.is_ascii_lowercase())
         && code
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Ids and region codes: a lowercase latin letter, then lowercase letters, digits or `-`,
+/// at most 32 characters.
+pub fn check_code(code: &str) -> Result<(), String> {
+    if is_code(code) {
         Ok(())
     } else {
         Err(format!(

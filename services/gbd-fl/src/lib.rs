@@ -52,7 +52,7 @@ impl Default for Config {
         Config {
             system: egov_system::Config::of(&topology, "gbd-fl", SCHEMA),
             policy_file: None,
-            regions: topology.regions.iter().map(|r| r.code.clone()).collect(),
+            regions: topology.region_codes(),
         }
     }
 }

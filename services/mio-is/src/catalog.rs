@@ -41,16 +41,14 @@ impl Catalog {
                 ));
             }
         }
-        let named = |r: &Regulation| {
+        // a file is named by its file name, whichever folder it was found in
+        let is_file = |r: &Regulation, f: &str| {
             std::path::Path::new(&r.file)
                 .file_name()
-                .is_some_and(|n| files.iter().any(|f| n == f.as_str()))
+                .is_some_and(|n| n == f)
         };
         for f in files {
-            let Some(r) = all
-                .iter()
-                .find(|r| named(r) && r.file.ends_with(f.as_str()))
-            else {
+            let Some(r) = all.iter().find(|r| is_file(r, f)) else {
                 return Err(format!(
                     "{f}: the topology names it for {system_id}, and no folder of regulations ({}) has it",
                     dirs.iter()
@@ -78,7 +76,7 @@ impl Catalog {
                 if files.is_empty() {
                     r.system == system_id
                 } else {
-                    named(r)
+                    files.iter().any(|f| is_file(r, f))
                 }
             })
             .map(Arc::new)

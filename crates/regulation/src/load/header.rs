@@ -29,7 +29,7 @@ pub(super) fn header(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
             ),
         );
     }
-    if !is_region_code(raw.region.get_ref()) {
+    if !egov_topology::is_code(raw.region.get_ref()) {
         ctx.at(
             &raw.region,
             format!(
@@ -95,17 +95,6 @@ pub(super) fn header(ctx: &mut Ctx<'_>, raw: &RawRegulation) -> Regulation {
         steps: Vec::new(),
         channels: Vec::new(),
     }
-}
-
-/// A region code (the gateway's routeId): a lowercase latin letter, then lowercase latin
-/// letters, digits or `-`, at most 32 characters. Which regions there are is the
-/// deployment's to say (its topology), not the loader's: the system that runs a file
-/// checks that the file's region is its own.
-fn is_region_code(s: &str) -> bool {
-    s.len() <= 32
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A key whose value is one of a few words: "`key` must be a, b or c" otherwise.
