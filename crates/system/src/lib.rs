@@ -380,6 +380,8 @@ pub async fn serve_http(
 
 #[doc(hidden)]
 pub use egov_config as __config;
+#[doc(hidden)]
+pub use egov_grpc as __grpc;
 
 /// The whole `main.rs` of a system that needs nothing but its own settings: a `Settings`
 /// with the shared settings and the system's own under `$key` (`EGOV_<KEY>__*`),
@@ -412,7 +414,7 @@ macro_rules! system_main {
                 $bin,
                 |s: &Settings| &s.common,
                 |s, cancel| async move {
-                    use egov_grpc::Listening as _;
+                    use $crate::__grpc::Listening as _;
                     let mut cfg = s.$key;
                     cfg.system.database_url = s.common.database_url.clone();
                     cfg.system.pki_dir = s.common.pki_dir();
