@@ -23,12 +23,22 @@ async fn setup() -> Setup {
 
 /// A world with ШЭП and РШЭП Алматы, ГБД ФЛ seeded with the named test citizens.
 async fn setup_with(registry: Option<String>) -> Setup {
+    setup_full(registry, None).await
+}
+
+/// As [`setup_with`], ГБД ФЛ running the field policy `policy` (TOML) when given.
+async fn setup_full(registry: Option<String>, policy: Option<&str>) -> Setup {
     let mut opts = egov_testkit::Options::new(&["shep", "rshep-almaty"]);
     opts.registry = registry;
     let mut w = World::with(opts).await;
+    let policy_file = policy.map(|text| {
+        let p = w.dir.path().join("gbd-fl-policy.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    });
     let cfg = egov_gbd_fl::Config {
         system: w.system_config("gbd-fl", "gbd_fl"),
-        policy_file: None,
+        policy_file,
         ..Default::default()
     };
     let gbd = egov_gbd_fl::GbdFl::build(cfg).await.unwrap();
@@ -173,12 +183,28 @@ async fn absent_cancelled_deceased_and_invalid_iins() {
     assert!(e.details.contains_key("cancelled_on"));
     assert_eq!(e.details["reason"], "дублирование ИИН");
 
-    // a deceased person is found, with the date of death
+    // a deceased person is found, with the date of death for a caller granted the
+    // `death` group (ЦОН, all groups) ...
     let r = call(&con, services::PERSON_GET, json!({"iin": iin("deceased")})).await;
     assert!(r.is_success());
     let a: PersonAnswer = serde_json::from_slice(&r.payload).unwrap();
     assert_eq!(a.person.status, PersonStatus::Deceased);
     assert!(a.person.death_date.is_some());
+    assert!(!a.withheld.contains(&"death".to_string()));
+    // ... and only the status for one that is not (the provider's system)
+    let mio = s.w.client("mio-almaty");
+    let r = call(&mio, services::PERSON_GET, json!({"iin": iin("deceased")})).await;
+    let a: PersonAnswer = serde_json::from_slice(&r.payload).unwrap();
+    assert_eq!(a.person.status, PersonStatus::Deceased);
+    assert_eq!(a.person.death_date, None);
+    assert!(a.person.surname.is_some());
+    assert!(
+        a.withheld.contains(&"death".to_string()),
+        "{:?}",
+        a.withheld
+    );
+    let raw: Value = serde_json::from_slice(&r.payload).unwrap();
+    assert!(raw["person"].get("death_date").is_none(), "{raw}");
 
     // invalid IINs are refused before any look-up, naming the rule
     for (bad, rule) in [
@@ -333,6 +359,64 @@ async fn address_registration_checks() {
     }
     let r = check(json!({"iin": iin("cancelled"), "region": "atyrau"})).await;
     assert_eq!(error_of(&r).code, errors::IIN_CANCELLED);
+}
+
+#[tokio::test]
+async fn an_address_check_discloses_and_logs_only_what_the_policy_grants() {
+    // the portal may see names in person.get and nothing in address.check
+    let policy = r#"
+[[rules]]
+sender = "portal"
+services = ["gbd-fl.person.get"]
+fields = ["name"]
+
+[[rules]]
+sender = "mio-*"
+services = ["gbd-fl.address.check"]
+fields = ["address"]
+"#;
+    let s = setup_full(None, Some(policy)).await;
+    let portal = s.w.client("portal");
+    for body in [
+        json!({"iin": iin("family-father"), "region": "almaty"}),
+        json!({"iin": iin("family-father"), "address": {"street": "Жамбыла", "house": "114"}}),
+        // no oracle: an absent person gets the same refusal
+        json!({"iin": iin("absent"), "region": "almaty"}),
+    ] {
+        let r = call(&portal, services::ADDRESS_CHECK, body.clone()).await;
+        let e = error_of(&r);
+        assert_eq!(e.code, errors::NOT_GRANTED, "{body}");
+        assert!(e.message.contains("portal"), "{}", e.message);
+        assert_eq!(e.details["group"], "address");
+    }
+    // granted, the same question is answered, and logged as an address disclosure
+    let mio = s.w.client("mio-almaty");
+    let r = call(
+        &mio,
+        services::ADDRESS_CHECK,
+        json!({"iin": iin("family-father"), "region": "almaty"}),
+    )
+    .await;
+    let a: AddressCheckAnswer = serde_json::from_slice(&r.payload).unwrap();
+    assert_eq!(a.in_region, Some(true));
+    assert!(a.address.is_some() && a.since.is_some());
+
+    let mut conn = sqlx::PgConnection::connect(&s.w.db.url).await.unwrap();
+    let rows: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+        "select system, outcome, disclosed from gbd_fl.access_log where subject_iin = $1 order by id",
+    )
+    .bind(iin("family-father"))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("portal".into(), "not-granted".into(), vec![]),
+            ("portal".into(), "not-granted".into(), vec![]),
+            ("mio-almaty".into(), "found".into(), vec!["address".into()]),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -40,6 +40,9 @@ pub mod errors {
     pub const IIN_CANCELLED: &str = "IIN_CANCELLED";
     /// The service id is not one of ГБД ФЛ's.
     pub const UNKNOWN_SERVICE: &str = "UNKNOWN_SERVICE";
+    /// The field policy grants the caller none of the data the service answers with
+    /// (`gbd-fl.address.check` without the `address` group); nothing was looked up.
+    pub const NOT_GRANTED: &str = "NOT_GRANTED";
 }
 
 /// The groups of fields whose visibility is granted per calling system and service.
@@ -60,17 +63,20 @@ pub enum FieldGroup {
     Address,
     /// Family links (family composition).
     Family,
+    /// The date of death of a deceased person (the status itself is always shown).
+    Death,
 }
 
 impl FieldGroup {
     /// Every group.
-    pub const ALL: [FieldGroup; 6] = [
+    pub const ALL: [FieldGroup; 7] = [
         FieldGroup::Name,
         FieldGroup::Birth,
         FieldGroup::Citizenship,
         FieldGroup::Document,
         FieldGroup::Address,
         FieldGroup::Family,
+        FieldGroup::Death,
     ];
 
     /// The name used in requests, policies and `withheld`.
@@ -82,6 +88,7 @@ impl FieldGroup {
             FieldGroup::Document => "document",
             FieldGroup::Address => "address",
             FieldGroup::Family => "family",
+            FieldGroup::Death => "death",
         }
     }
 
@@ -180,7 +187,7 @@ pub struct Person {
     pub iin: String,
     /// Status.
     pub status: PersonStatus,
-    /// Date of death of a deceased person.
+    /// Date of death of a deceased person (group `death`).
     #[serde(
         with = "crate::date::option",
         default,

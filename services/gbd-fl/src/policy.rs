@@ -56,7 +56,7 @@ impl Policy {
                 } else {
                     fields.insert(FieldGroup::parse(name).ok_or_else(|| {
                         format!(
-                            "field policy: rule {} ({}): unknown field group {name:?} (known: name, birth, citizenship, document, address, family, *)",
+                            "field policy: rule {} ({}): unknown field group {name:?} (known: name, birth, citizenship, document, address, family, death, *)",
                             i + 1,
                             r.sender
                         )
@@ -103,7 +103,7 @@ impl Policy {
                 let mut set = BTreeSet::new();
                 for name in w {
                     let g = FieldGroup::parse(name).ok_or_else(|| {
-                        format!("unknown field group {name:?} (known: name, birth, citizenship, document, address, family)")
+                        format!("unknown field group {name:?} (known: name, birth, citizenship, document, address, family, death)")
                     })?;
                     set.insert(g);
                 }
@@ -132,7 +132,12 @@ mod tests {
         let portal = p.allowed("portal", "gbd-fl.person.get");
         assert!(portal.contains(&FieldGroup::Name));
         assert!(!portal.contains(&FieldGroup::Document));
-        assert_eq!(p.allowed("con-is", "gbd-fl.person.get").len(), 6);
+        assert_eq!(
+            p.allowed("con-is", "gbd-fl.person.get").len(),
+            FieldGroup::ALL.len()
+        );
+        // the date of death is its own group: the provider's system sees the status only
+        assert!(!mio_death(&p));
         let mio = p.allowed("mio-almaty", "gbd-fl.person.get");
         assert!(mio.contains(&FieldGroup::Address) && !mio.contains(&FieldGroup::Document));
         assert!(p.allowed("stranger", "gbd-fl.person.get").is_empty());
@@ -153,6 +158,11 @@ mod tests {
                 .unwrap_err()
                 .contains("shoe-size")
         );
+    }
+
+    fn mio_death(p: &Policy) -> bool {
+        p.allowed("mio-almaty", "gbd-fl.person.get")
+            .contains(&FieldGroup::Death)
     }
 
     #[test]

@@ -293,7 +293,30 @@ impl Registry {
                 serde_json::Value::Null,
             ));
         }
-        let groups = self.policy.allowed(req.sender(), req.service());
+        // every fact this service answers with (in the region, at the address, since
+        // when, the address) is address data: without the group there is nothing to say,
+        // and the person is not looked up (no existence oracle either)
+        if !self
+            .policy
+            .allowed(req.sender(), req.service())
+            .contains(&FieldGroup::Address)
+        {
+            store::log_access(
+                &self.pool,
+                &Self::access(req, &iin, &r.purpose, "not-granted", vec![]),
+            )
+            .await
+            .map_err(internal)?;
+            return Err(refuse(
+                errors::NOT_GRANTED,
+                format!(
+                    "the field policy grants {} no address data in {}",
+                    req.sender(),
+                    req.service()
+                ),
+                serde_json::json!({ "group": FieldGroup::Address.as_str() }),
+            ));
+        }
         let row = self.subject(req, &iin, &r.purpose).await?;
         // a deceased person's registration ended with the death
         let registered = row.status() == PersonStatus::Alive;
@@ -319,7 +342,7 @@ impl Registry {
                         .is_some_and(|rf| same_place(f, rf))
                 })
         });
-        let show_address = registered && groups.contains(&FieldGroup::Address);
+        let show_address = registered;
         let disclosed = if show_address {
             vec![FieldGroup::Address.as_str().to_string()]
         } else {

@@ -71,7 +71,11 @@ impl PersonRow {
         Person {
             iin: self.iin.clone(),
             status: self.status(),
-            death_date: self.death_date,
+            death_date: if has(FieldGroup::Death) {
+                self.death_date
+            } else {
+                None
+            },
             surname: name.then(|| self.surname.clone()),
             name: name.then(|| self.name.clone()),
             patronymic: if name { self.patronymic.clone() } else { None },
