@@ -23,6 +23,9 @@ if [ "${1:-}" = "--services" ]; then
     [ -x /usr/bin/chromium ] || need+=(chromium)
     { [ -x /usr/bin/chromedriver ] || [ -x /usr/lib/chromium/chromedriver ]; } || need+=(chromium-driver)
     command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+    # the outside clients of the diagrams (bpmnlint, bpmn-moddle, bpmn-js) run on Node
+    command -v node >/dev/null 2>&1 || need+=(nodejs)
+    command -v npm >/dev/null 2>&1 || need+=(npm)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     say "installing ${need[*]} with apt-get"
@@ -59,5 +62,14 @@ if [ "${1:-}" = "--services" ]; then
         setsid "$nats" -a 127.0.0.1 -p 4222 -js -sd "$store" -l "$store/nats-server.log" </dev/null >/dev/null 2>&1 &
         for _ in $(seq 1 30); do answers 4222 && break; sleep 0.3; done
         answers 4222 || { say "NATS did not come up on 4222 (see $store/nats-server.log)"; exit 1; }
+    fi
+fi
+
+if [ "${1:-}" = "--services" ]; then
+    # the npm packages of tests/js, exactly as package-lock.json pins them
+    if [ ! -f tests/js/node_modules/.package-lock.json ] \
+        || [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
+        say "installing the outside clients of tests/js (npm ci)"
+        npm ci --prefix tests/js --no-audit --no-fund --loglevel=error >/dev/null
     fi
 fi

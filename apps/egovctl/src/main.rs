@@ -14,6 +14,7 @@
 //! group is a new variant of [`Command`] and a new module.
 
 mod cert;
+mod diagram;
 mod iin;
 mod pki;
 mod regulation;
@@ -76,6 +77,9 @@ enum Command {
     /// Regulations as data: validate regulation files.
     #[command(subcommand)]
     Regulation(regulation::RegulationCommand),
+    /// The regulations' SFE diagrams (lanes, processes with deadlines, conditions) drawn
+    /// from the files, as SVG, BPMN 2.0 or Mermaid.
+    Diagram(diagram::DiagramArgs),
 }
 
 /// Runs one command, writing its normal output to `out`.
@@ -89,6 +93,7 @@ fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Shep(c) => shep::run(c, out),
         Command::Seed(a) => seed::run(a, out),
         Command::Regulation(c) => regulation::run(c, out),
+        Command::Diagram(a) => diagram::run(a, out),
     }?;
     out.flush()?;
     Ok(())

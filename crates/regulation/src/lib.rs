@@ -19,7 +19,7 @@ mod show;
 pub use egov_calendar::Deadline;
 pub use load::{Problem, Problems, load_dir, load_file, load_files, parse};
 pub use model::*;
-pub use show::show;
+pub use show::{show, words as deadline_words};
 
 /// The folder of the shipped regulations (`regulations/` at the repository root).
 pub fn shipped_dir() -> std::path::PathBuf {
