@@ -9,7 +9,8 @@
 //! - `queue`: gap-free waiting-list numbers under concurrency;
 //! - `sla`: steps past their deadline flagged on a moved clock;
 //! - `documents`: every result document's lines fit the page;
-//! - `fourth_region`: a region added from files alone runs channel B.
+//! - `fourth_region`: a region added from files alone runs channel B;
+//! - `journey`: an application's hops and steps drawn, the late step in red.
 
 mod arm;
 mod browser;
@@ -17,6 +18,7 @@ mod common;
 mod documents;
 mod fourth_region;
 mod intake;
+mod journey;
 mod openapi;
 mod queue;
 mod regulations;

@@ -16,6 +16,7 @@
 mod cert;
 mod diagram;
 mod iin;
+mod journey;
 mod pki;
 mod regulation;
 mod seed;
@@ -80,6 +81,9 @@ enum Command {
     /// The regulations' SFE diagrams (lanes, processes with deadlines, conditions) drawn
     /// from the files, as SVG, BPMN 2.0 or Mermaid.
     Diagram(diagram::DiagramArgs),
+    /// The diagram of a real application: each gateway hop and step at its time, from
+    /// the message log and its ИС МИО's history; steps past their deadline in red.
+    Journey(journey::JourneyArgs),
 }
 
 /// Runs one command, writing its normal output to `out`.
@@ -94,6 +98,7 @@ fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Seed(a) => seed::run(a, out),
         Command::Regulation(c) => regulation::run(c, out),
         Command::Diagram(a) => diagram::run(a, out),
+        Command::Journey(a) => journey::run(a, out),
     }?;
     out.flush()?;
     Ok(())

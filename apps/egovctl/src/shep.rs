@@ -265,7 +265,7 @@ pub fn run(c: ShepCommand, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -621,10 +621,16 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn open_journal(db: &DbArgs) -> Result<Journal> {
-    let pool = egov_db::pool(&db.database_url, JOURNAL_SCHEMA, 2)
+pub(crate) async fn open_journal(db: &DbArgs) -> Result<Journal> {
+    let pool = egov_db::reader_pool(&db.database_url, JOURNAL_SCHEMA, 2)
         .await
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| match e {
+            egov_db::Error::NoSchema(_) => anyhow!(
+                "no gateway message log in {}: {e}",
+                redact(&db.database_url)
+            ),
+            e => anyhow!("{e}"),
+        })?;
     Journal::open(pool, JournalOptions::default())
         .await
         .map_err(|e| {

@@ -176,3 +176,40 @@ fn bad_input_is_refused_with_a_reason() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--regulation"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn a_journey_of_an_unknown_application_or_system_is_refused() {
+    let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "ctljourney")
+        .await
+        .unwrap();
+    let run = |args: Vec<String>| {
+        let out = egovctl(args);
+        (out.status.code(), stderr(&out))
+    };
+    let base = |extra: &[&str]| {
+        let mut v: Vec<String> = vec!["journey".into()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v.extend(["--database-url".into(), db.url.clone()]);
+        v
+    };
+    // a database without the gateways' message log
+    let (code, e) = run(base(&["ALM-2026-999999"]));
+    assert_eq!(code, Some(1), "{e}");
+    assert!(e.contains("no gateway message log"), "{e}");
+    let pool = egov_db::pool(&db.url, "gateway", 1).await.unwrap();
+    egov_gateway::MIGRATOR.run(&pool).await.unwrap();
+    pool.close().await;
+    // no ИС МИО schema holds it (none exists in a fresh database)
+    let (code, e) = run(base(&["ALM-2026-999999"]));
+    assert_eq!(code, Some(1), "{e}");
+    assert!(e.contains("no application \"ALM-2026-999999\""), "{e}");
+    assert!(e.contains("mio-almaty"), "the systems asked are named: {e}");
+    // a system that is not an ИС МИО
+    let (code, e) = run(base(&["ALM-2026-000001", "--system", "gbd-fl"]));
+    assert_eq!(code, Some(1));
+    assert!(e.contains("gbd-fl is not an ИС МИО"), "{e}");
+    // a bad format is a usage error
+    let (code, _) = run(base(&["ALM-2026-000001", "--format", "png"]));
+    assert_eq!(code, Some(2));
+    db.drop_database().await.unwrap();
+}

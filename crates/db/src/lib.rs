@@ -29,6 +29,9 @@ pub enum Error {
     /// A schema name that is not a plain identifier.
     #[error("schema name {0:?} must be lower-case letters, digits and _")]
     SchemaName(String),
+    /// A reader asked for a schema the database does not have.
+    #[error("the database has no schema {0:?}")]
+    NoSchema(String),
 }
 
 fn hide_password(url: &str) -> String {
@@ -130,6 +133,45 @@ pub async fn pool(url: &str, schema: &str, max_connections: u32) -> Result<PgPoo
         })
 }
 
+/// A pool on an existing `schema` for a reader (the operators' tools): unlike [`pool`] it
+/// creates nothing, and a schema that does not exist is [`Error::NoSchema`].
+pub async fn reader_pool(url: &str, schema: &str, max_connections: u32) -> Result<PgPool, Error> {
+    if schema.is_empty()
+        || !schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Error::SchemaName(schema.to_string()));
+    }
+    let opts = PgConnectOptions::from_str(url).map_err(|source| Error::Url {
+        url: hide_password(url),
+        source,
+    })?;
+    let p = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts.options([("search_path", schema)]))
+        .await
+        .map_err(|source| Error::Sql {
+            what: format!("open pool on {}", hide_password(url)),
+            source,
+        })?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_namespace where nspname = $1)")
+            .bind(schema)
+            .fetch_one(&p)
+            .await
+            .map_err(|source| Error::Sql {
+                what: format!("look for schema {schema}"),
+                source,
+            })?;
+    if !exists {
+        p.close().await;
+        return Err(Error::NoSchema(schema.to_string()));
+    }
+    Ok(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +183,35 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(hide_password("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[tokio::test]
+    async fn a_reader_creates_nothing() {
+        let admin = egov_devenv::default_database_admin_url();
+        let name = format!("egov_dbreader_{}", std::process::id());
+        let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+        ensure_database(&url).await.unwrap();
+        let e = reader_pool(&url, "nobody_here", 1).await.unwrap_err();
+        assert!(
+            matches!(e, Error::NoSchema(ref s) if s == "nobody_here"),
+            "{e}"
+        );
+        let p = pool(&url, "somebody", 1).await.unwrap();
+        p.close().await;
+        let r = reader_pool(&url, "somebody", 1).await.unwrap();
+        let schemas: i64 = sqlx::query_scalar(
+            "select count(*) from pg_namespace where nspname in ('nobody_here', 'somebody')",
+        )
+        .fetch_one(&r)
+        .await
+        .unwrap();
+        assert_eq!(schemas, 1, "the reader created no schema");
+        r.close().await;
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("drop database {name} with (force)"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -48,6 +48,8 @@ pub struct Node {
     pub system: Option<String>,
     /// Whether the system does it without a person (a service task, not a user task).
     pub automatic: bool,
+    /// In a journey: it outlived its deadline, or failed (drawn in red).
+    pub overdue: bool,
 }
 
 /// An arrow.
@@ -132,19 +134,19 @@ pub enum Error {
     },
 }
 
-struct Builder<'a> {
-    reg: &'a Regulation,
-    w: &'static Words,
+pub(crate) struct Builder<'a> {
+    pub(crate) reg: &'a Regulation,
+    pub(crate) w: &'static Words,
     lang: &'a str,
     /// Lane ids in use (node lanes index into this before [`Builder::finish`]).
     lanes: Vec<String>,
-    nodes: Vec<Node>,
+    pub(crate) nodes: Vec<Node>,
     edges: Vec<Edge>,
     ends: usize,
 }
 
 impl<'a> Builder<'a> {
-    fn new(reg: &'a Regulation, lang: &'a str) -> Self {
+    pub(crate) fn new(reg: &'a Regulation, lang: &'a str) -> Self {
         Builder {
             reg,
             w: Words::of(lang),
@@ -156,7 +158,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn lane(&mut self, id: &str) -> usize {
+    pub(crate) fn lane(&mut self, id: &str) -> usize {
         match self.lanes.iter().position(|l| l == id) {
             Some(i) => i,
             None => {
@@ -166,12 +168,18 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn add(&mut self, node: Node) -> usize {
+    pub(crate) fn add(&mut self, node: Node) -> usize {
         self.nodes.push(node);
         self.nodes.len() - 1
     }
 
-    fn edge(&mut self, from: usize, to: usize, label: Option<String>, when: Option<String>) {
+    pub(crate) fn edge(
+        &mut self,
+        from: usize,
+        to: usize,
+        label: Option<String>,
+        when: Option<String>,
+    ) {
         self.edges.push(Edge {
             from,
             to,
@@ -180,7 +188,7 @@ impl<'a> Builder<'a> {
         });
     }
 
-    fn plain(&self, key: String, kind: NodeKind, lane: usize, label: String) -> Node {
+    pub(crate) fn plain(&self, key: String, kind: NodeKind, lane: usize, label: String) -> Node {
         Node {
             key,
             step: None,
@@ -192,17 +200,18 @@ impl<'a> Builder<'a> {
             deadline_label: None,
             system: None,
             automatic: true,
+            overdue: false,
         }
     }
 
-    fn start(&mut self, lane: &str) -> usize {
+    pub(crate) fn start(&mut self, lane: &str) -> usize {
         let lane = self.lane(lane);
         let n = self.plain("start".into(), NodeKind::Start, lane, self.w.start.into());
         self.add(n)
     }
 
     /// A new end event in `lane` (one per arrow that ends, so that no end joins).
-    fn end(&mut self, lane: usize) -> usize {
+    pub(crate) fn end(&mut self, lane: usize) -> usize {
         self.ends += 1;
         let n = self.plain(
             format!("end-{}", self.ends),
@@ -257,6 +266,7 @@ impl<'a> Builder<'a> {
             deadline_label: None,
             system: None,
             automatic: true,
+            overdue: false,
         };
         self.add(n)
     }
@@ -271,7 +281,7 @@ impl<'a> Builder<'a> {
 
     /// Lanes in the file's order, node lanes renumbered; joins before every process and
     /// end that more than one arrow enters.
-    fn finish(mut self, key: &str, title: String) -> Graph {
+    pub(crate) fn finish(mut self, key: &str, title: String) -> Graph {
         let mut order: Vec<usize> = (0..self.lanes.len()).collect();
         let file_pos = |id: &str| {
             self.reg
@@ -361,6 +371,7 @@ fn insert_joins(g: &mut Graph) {
             deadline_label: None,
             system: None,
             automatic: true,
+            overdue: false,
         });
         for e in g.edges.iter_mut().filter(|e| e.to == i) {
             e.to = j;
@@ -389,6 +400,7 @@ fn task(b: &Builder<'_>, id: &str, lane: usize, s: TaskText<'_>) -> Node {
         }),
         system: Some(s.system.to_string()),
         automatic: s.automatic,
+        overdue: false,
     }
 }
 
@@ -459,6 +471,7 @@ pub fn channel(reg: &Regulation, channel: &str, lang: &str) -> Result<Graph, Err
         ),
         system: Some(reg.system.clone()),
         automatic: false,
+        overdue: false,
     });
 
     let diagram = format!("channel {}", ch.id);
@@ -558,6 +571,7 @@ pub fn procedure(reg: &Regulation, lang: &str) -> Result<Graph, Error> {
                 deadline_label: None,
                 system: Some(reg.system.clone()),
                 automatic: true,
+                overdue: false,
             }
         } else {
             let mut n = task(&b, &s.id, lane, procedure_task(reg, s, lang));

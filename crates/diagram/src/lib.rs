@@ -19,6 +19,7 @@
 
 pub mod bpmn;
 pub mod graph;
+pub mod journey;
 pub mod layout;
 pub mod mermaid;
 pub mod svg;

@@ -146,10 +146,13 @@ pub fn render(g: &Graph, l: &Layout) -> String {
             NodeKind::Join => "join",
             NodeKind::Procedure => "procedure",
         };
-        let id_attr = match &n.step {
+        let mut id_attr = match &n.step {
             Some(step) => format!(r#" data-step="{}""#, esc(step)),
             None => String::new(),
         };
+        if n.overdue {
+            id_attr.push_str(r#" data-overdue="true""#);
+        }
         let _ = write!(
             s,
             r#"<g class="node {kind}" id="n-{}" data-node="{}"{id_attr}>"#,
@@ -230,7 +233,9 @@ pub fn render(g: &Graph, l: &Layout) -> String {
 }
 
 fn box_node(s: &mut String, n: &crate::graph::Node, r: Rect, lang: &str) {
-    let (fill, stroke, width) = if n.kind == NodeKind::Procedure {
+    let (fill, stroke, width) = if n.overdue {
+        ("#fde8e8", "#c0392b", 2.5)
+    } else if n.kind == NodeKind::Procedure {
         ("#e8f1e4", "#3b7a2a", 2.5)
     } else {
         ("#ffffff", "#35557f", 1.3)
@@ -260,9 +265,12 @@ fn box_node(s: &mut String, n: &crate::graph::Node, r: Rect, lang: &str) {
     }
     if let Some(d) = &n.deadline_label {
         let words = crate::words::Words::of(lang);
-        let line = wrap(&format!("{}: {d}", words.deadline), 27, 1)
-            .pop()
-            .unwrap_or_default();
+        let text = if n.key.starts_with("hop-") || n.key.starts_with("run-") {
+            d.clone()
+        } else {
+            format!("{}: {d}", words.deadline)
+        };
+        let line = wrap(&text, 27, 1).pop().unwrap_or_default();
         let _ = write!(
             s,
             r##"<text class="deadline" x="{:.1}" y="{:.1}" text-anchor="middle" font-size="9.5" font-style="italic" fill="#8a2b00">{}</text>"##,

@@ -310,3 +310,28 @@ async fn send_one(pool: &PgPool, client: &Client, clock: &Clock, r: Row) -> sqlx
     }
     Ok(())
 }
+
+/// A message ИС МИО sent (or is still sending) about an application.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Sent {
+    /// Its messageId.
+    pub message_id: String,
+    /// The service it was sent to.
+    pub service_id: String,
+    /// When it was queued.
+    pub created_at: OffsetDateTime,
+    /// When the gateway took it, if it did.
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+/// The messages of the outbox under `correlation_id` (an application's statuses and
+/// results), oldest first: the other half of the application's trail in the message log.
+pub async fn sent_for(pool: &sqlx::PgPool, correlation_id: &str) -> sqlx::Result<Vec<Sent>> {
+    sqlx::query_as(
+        "select message_id, service_id, created_at, sent_at from outbox
+         where correlation_id = $1 and message_id is not null order by id",
+    )
+    .bind(correlation_id)
+    .fetch_all(pool)
+    .await
+}
