@@ -14,7 +14,8 @@ use crate::Error;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Multi-line, human-readable output (ANSI colours when stdout is a terminal).
+    /// For a person: one line per event (time, level, message, fields, spans), no
+    /// source paths; ANSI colours when stdout is a terminal.
     #[default]
     Pretty,
     /// One JSON object per line, for log collectors.
@@ -81,7 +82,7 @@ impl Default for TelemetryConfig {
     fn default() -> Self {
         Self {
             log_format: LogFormat::Pretty,
-            log_filter: "info".to_owned(),
+            log_filter: crate::init::DEFAULT_LOG_FILTER.to_owned(),
             otlp_endpoint: None,
         }
     }

@@ -167,17 +167,7 @@ fn try_init(cfg: &TelemetryConfig, service_name: &str) -> Result<Guard, Error> {
         .with_filter(otel_targets());
 
     let ansi = std::io::stdout().is_terminal();
-    let fmt_layer: Box<dyn Layer<Registry> + Send + Sync> = match cfg.log_format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .pretty()
-            .with_ansi(ansi)
-            .boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .boxed(),
-    };
+    let fmt_layer = console_layer(cfg.log_format, std::io::stdout, ansi);
 
     let subscriber = Registry::default()
         .with(fmt_layer)
@@ -193,6 +183,37 @@ fn try_init(cfg: &TelemetryConfig, service_name: &str) -> Result<Guard, Error> {
         provider: Some(provider),
         exporting,
     })
+}
+
+/// The log layer writing to `writer`: for a person (`pretty`), one line per event,
+/// the time, level, the event's fields and its spans' fields, no source-file paths or
+/// module targets; for machines (`json`), one JSON object per line with the spans.
+pub(crate) fn console_layer<W>(
+    format: LogFormat,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_target(false)
+            .with_file(false)
+            .with_line_number(false)
+            .with_thread_ids(false)
+            .with_thread_names(false)
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(writer)
+            .boxed(),
+    }
 }
 
 /// Installs `subscriber` globally (plus the `log` bridge).
@@ -226,11 +247,16 @@ fn otel_targets() -> Targets {
     )
 }
 
+/// The filter when none is configured: the system's own events from INFO, the
+/// libraries' INFO chatter (each NATS connection announcing itself, every HTTP/2 frame,
+/// each SQL statement) only from WARN.
+pub const DEFAULT_LOG_FILTER: &str = "info,async_nats=warn,h2=warn,hyper=warn,hyper_util=warn,tower=warn,sqlx=warn,rustls=warn,tonic=warn";
+
 /// `RUST_LOG` (when set and non-empty) wins over the configured filter.
-fn build_env_filter(configured: &str) -> Result<EnvFilter, Error> {
+pub(crate) fn build_env_filter(configured: &str) -> Result<EnvFilter, Error> {
     let (filter, origin) = match std::env::var(EnvFilter::DEFAULT_ENV) {
         Ok(value) if !value.trim().is_empty() => (value, "RUST_LOG"),
-        _ if configured.trim().is_empty() => ("info".to_owned(), "log_filter"),
+        _ if configured.trim().is_empty() => (DEFAULT_LOG_FILTER.to_owned(), "log_filter"),
         _ => (configured.to_owned(), "log_filter"),
     };
     EnvFilter::builder()
@@ -366,5 +392,89 @@ mod tests {
         assert!(!targets.would_enable("opentelemetry_sdk", &tracing::Level::INFO));
         assert!(targets.would_enable("egov_uc::server", &tracing::Level::TRACE));
         assert!(targets.would_enable("tonic::transport", &tracing::Level::DEBUG));
+    }
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Buf {
+        type Writer = Buf;
+        fn make_writer(&'w self) -> Buf {
+            self.clone()
+        }
+    }
+
+    fn logged(format: LogFormat, filter: &str, f: impl FnOnce()) -> String {
+        let buf = Buf::default();
+        let subscriber = Registry::default()
+            .with(console_layer(format, buf.clone(), false))
+            .with(EnvFilter::builder().parse(filter).unwrap());
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn the_console_has_one_line_per_event_without_source_paths() {
+        let out = logged(LogFormat::Pretty, DEFAULT_LOG_FILTER, || {
+            let span = tracing::info_span!("intake", application = "ALM-2026-000017");
+            let _g = span.enter();
+            tracing::info!(step = "register", "заявление зарегистрировано");
+            tracing::warn!(code = "SE017", "the CA is out of reach");
+        });
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].contains("INFO") && lines[0].contains("заявление зарегистрировано"));
+        assert!(lines[0].contains("step=\"register\"") || lines[0].contains("step=register"));
+        assert!(
+            lines[0].contains("ALM-2026-000017"),
+            "the span's fields: {out}"
+        );
+        assert!(lines[1].contains("WARN") && lines[1].contains("SE017"));
+        assert!(!out.contains(".rs"), "no source paths: {out}");
+        assert!(!out.contains("egov_telemetry"), "no module targets: {out}");
+    }
+
+    #[test]
+    fn the_libraries_info_chatter_is_off_by_default() {
+        let out = logged(LogFormat::Pretty, DEFAULT_LOG_FILTER, || {
+            tracing::info!(target: "async_nats", "event: connected");
+            tracing::info!(target: "sqlx::query", "select 1");
+            tracing::warn!(target: "async_nats", "event: disconnected");
+            tracing::info!(target: "egov_gateway::core", "accepted");
+        });
+        assert!(!out.contains("event: connected"), "{out}");
+        assert!(!out.contains("select 1"), "{out}");
+        assert!(
+            out.contains("disconnected"),
+            "a library's warning stays: {out}"
+        );
+        assert!(
+            out.contains("accepted"),
+            "the system's own info stays: {out}"
+        );
+    }
+
+    #[test]
+    fn json_stays_one_setting_away() {
+        let out = logged(LogFormat::Json, "info", || {
+            let span = tracing::info_span!("hop", gateway = "shep");
+            let _g = span.enter();
+            tracing::info!(status = "SCSS001", "delivered");
+        });
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(v["fields"]["message"], "delivered");
+        assert_eq!(v["fields"]["status"], "SCSS001");
+        assert_eq!(v["span"]["gateway"], "shep");
     }
 }

@@ -37,7 +37,7 @@ mod propagation;
 
 pub use config::{LogFormat, TelemetryConfig};
 pub use error::Error;
-pub use init::{Guard, SHUTDOWN_TIMEOUT, init, init_for_tests};
+pub use init::{DEFAULT_LOG_FILTER, Guard, SHUTDOWN_TIMEOUT, init, init_for_tests};
 pub use prometheus::{SECONDS_BUCKETS, metrics_handle, metrics_router};
 pub use propagation::{
     current_trace_id, extract_grpc, extract_nats, inject_grpc, inject_nats, set_parent,

@@ -6,7 +6,7 @@ use egov_telemetry::{Error, LogFormat, TelemetryConfig};
 fn defaults() {
     let cfg = TelemetryConfig::default();
     assert_eq!(cfg.log_format, LogFormat::Pretty);
-    assert_eq!(cfg.log_filter, "info");
+    assert_eq!(cfg.log_filter, egov_telemetry::DEFAULT_LOG_FILTER);
     assert_eq!(cfg.otlp_endpoint, None);
     assert_eq!(LogFormat::default(), LogFormat::Pretty);
 }
@@ -40,7 +40,7 @@ fn serde_uses_lowercase_and_defaults() {
         serde_json::from_str(r#"{"log_format":"json","otlp_endpoint":"http://otel:4317"}"#)
             .unwrap();
     assert_eq!(cfg.log_format, LogFormat::Json);
-    assert_eq!(cfg.log_filter, "info");
+    assert_eq!(cfg.log_filter, egov_telemetry::DEFAULT_LOG_FILTER);
     assert_eq!(cfg.otlp_endpoint.as_deref(), Some("http://otel:4317"));
 
     let empty: TelemetryConfig = serde_json::from_str("{}").unwrap();
@@ -49,7 +49,7 @@ fn serde_uses_lowercase_and_defaults() {
     let json = serde_json::to_value(TelemetryConfig::default()).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"log_format": "pretty", "log_filter": "info", "otlp_endpoint": null})
+        serde_json::json!({"log_format": "pretty", "log_filter": egov_telemetry::DEFAULT_LOG_FILTER, "otlp_endpoint": null})
     );
 
     assert!(serde_json::from_str::<TelemetryConfig>(r#"{"log_format":"Json"}"#).is_err());
