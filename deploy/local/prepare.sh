@@ -72,4 +72,12 @@ if [ "${1:-}" = "--services" ]; then
         say "installing the outside clients of tests/js (npm ci)"
         npm ci --prefix tests/js --no-audit --no-fund --loglevel=error >/dev/null
     fi
+    # the Python outside clients of tests/py, as requirements.txt pins them
+    if [ ! -x tests/py/.venv/bin/python ] \
+        || [ tests/py/requirements.txt -nt tests/py/.venv/installed ]; then
+        say "installing the Python outside clients of tests/py (venv, pip)"
+        python3 -m venv tests/py/.venv
+        tests/py/.venv/bin/pip install -q -r tests/py/requirements.txt
+        touch tests/py/.venv/installed
+    fi
 fi

@@ -10,7 +10,9 @@
 //! - `sla`: steps past their deadline flagged on a moved clock;
 //! - `documents`: every result document's lines fit the page;
 //! - `fourth_region`: a region added from files alone runs channel B;
-//! - `journey`: an application's hops and steps drawn, the late step in red.
+//! - `journey`: an application's hops and steps drawn, the late step in red;
+//! - `metrics`: every `/metrics` page read by Prometheus's own parser; the dashboards
+//!   query only what is exported.
 
 mod arm;
 mod browser;
@@ -19,6 +21,7 @@ mod documents;
 mod fourth_region;
 mod intake;
 mod journey;
+mod metrics;
 mod openapi;
 mod queue;
 mod regulations;

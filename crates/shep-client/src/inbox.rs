@@ -277,6 +277,20 @@ async fn handle_one<H, F, N>(
     N: Notifier,
 {
     let attempt = msg.info().map(|i| i.delivered as u64).unwrap_or(1);
+    let system = config.system_id.clone();
+    if let Ok(info) = msg.info() {
+        // how long it waited in the stream before this delivery
+        let lag = (time::OffsetDateTime::now_utc() - info.published).as_seconds_f64();
+        metrics::histogram!("egov_inbox_lag_seconds", "system" => system.clone())
+            .record(lag.max(0.0));
+    }
+    if attempt > 1 {
+        metrics::counter!("egov_inbox_redeliveries_total", "system" => system.clone()).increment(1);
+    }
+    let counted = |outcome: &'static str| {
+        metrics::counter!("egov_inbox_messages_total", "system" => system.clone(), "outcome" => outcome)
+            .increment(1);
+    };
     let route = msg
         .headers
         .as_ref()
@@ -294,6 +308,7 @@ async fn handle_one<H, F, N>(
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "undecodable inbox message, terminated");
+                counted("undecodable");
                 let _ = msg.ack_with(jetstream::AckKind::Term).await;
                 return None;
             }
@@ -304,6 +319,7 @@ async fn handle_one<H, F, N>(
                 // the signer's status is unknown for now: deliver again later, refuse
                 // nothing
                 tracing::warn!(error = %e, "inbox message cannot be verified now; delivered again later");
+                counted("unverified-for-now");
                 let _ = msg
                     .ack_with(jetstream::AckKind::Nak(Some(config.retry_delay.max(Duration::from_secs(1)))))
                     .await;
@@ -314,6 +330,7 @@ async fn handle_one<H, F, N>(
                     .map(|h| (h.sender.map(|s| s.sender_id).unwrap_or_default(), h.message_id))
                     .unwrap_or_default();
                 tracing::error!(error = %e, message_id = %id, "inbox message failed verification, refused");
+                counted("verification-failed");
                 let _ = msg.ack_with(jetstream::AckKind::Term).await;
                 notifier
                     .notify(sender, id, false, format!("verification failed: {e}"))
@@ -343,6 +360,7 @@ async fn handle_one<H, F, N>(
     .await;
     match outcome {
         Outcome::Done => {
+            counted("done");
             if let Err(e) = msg.double_ack().await {
                 // committed but not acknowledged: it comes back and the handler's
                 // deduplication absorbs it
@@ -355,12 +373,14 @@ async fn handle_one<H, F, N>(
         }
         Outcome::Retry(why) if (attempt as i64) < config.max_deliver => {
             tracing::warn!(%message_id, attempt, %why, "handler failed, will retry");
+            counted("retry");
             let _ = msg
                 .ack_with(jetstream::AckKind::Nak(Some(config.retry_delay)))
                 .await;
         }
         Outcome::Retry(why) | Outcome::Reject(why) => {
             tracing::warn!(%message_id, attempt, %why, "message refused");
+            counted("refused");
             let _ = msg.ack_with(jetstream::AckKind::Term).await;
             notifier.notify(sender, message_id, false, why).await;
         }

@@ -73,7 +73,61 @@ impl Engine {
                 .await?;
         metrics::gauge!("egov_mio_open_overdue_steps", "system" => self.system_id.clone())
             .set(open as f64);
+        self.refresh_gauges().await?;
         Ok(flagged)
+    }
+
+    /// Sets the gauges the dashboards read: applications by provider and status
+    /// (`egov_mio_applications`), and the waiting lists' lengths by provider and category
+    /// (`egov_mio_queue_length`). Every provider and status (and category) of the catalog
+    /// is set, to zero when none, so that a count that falls to zero shows as zero.
+    pub async fn refresh_gauges(&self) -> sqlx::Result<()> {
+        let by_status: Vec<(String, String, i64)> = sqlx::query_as(
+            "select provider_id, status, count(*) from applications group by provider_id, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let waiting: Vec<(String, String, i64)> = sqlx::query_as(
+            "select provider_id, category, count(*) from queue_entries
+             where status = 'waiting' group by provider_id, category",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (provider, regs) in self.catalog.providers() {
+            for status in egov_regulation::Status::ALL {
+                let n = by_status
+                    .iter()
+                    .find(|(p, s, _)| *p == provider.id && s == status.as_str())
+                    .map_or(0, |r| r.2);
+                metrics::gauge!(
+                    "egov_mio_applications",
+                    "system" => self.system_id.clone(),
+                    "provider" => provider.id.clone(),
+                    "status" => status.as_str(),
+                )
+                .set(n as f64);
+            }
+            let mut categories: Vec<&str> = regs
+                .iter()
+                .flat_map(|r| r.categories.iter().map(|c| c.id.as_str()))
+                .collect();
+            categories.sort_unstable();
+            categories.dedup();
+            for category in categories {
+                let n = waiting
+                    .iter()
+                    .find(|(p, c, _)| *p == provider.id && c == category)
+                    .map_or(0, |r| r.2);
+                metrics::gauge!(
+                    "egov_mio_queue_length",
+                    "system" => self.system_id.clone(),
+                    "provider" => provider.id.clone(),
+                    "category" => category.to_string(),
+                )
+                .set(n as f64);
+            }
+        }
+        Ok(())
     }
 
     /// Scans every `every` until `shutdown`.

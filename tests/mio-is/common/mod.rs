@@ -45,6 +45,8 @@ pub struct Env {
     pub clock: Clock,
     pub mio: HashMap<String, Mio>,
     pub http: reqwest::Client,
+    /// Where ГБД ФЛ and ЕНИС serve health and metrics.
+    pub registries_http: HashMap<String, String>,
 }
 
 pub fn test_regulations() -> PathBuf {
@@ -87,6 +89,10 @@ pub async fn env_in(
     egov_seed::seed(&w.db.url, &egov_seed::Options::new(40, 1, clock.today()))
         .await
         .unwrap();
+    let registries_http = HashMap::from([
+        ("gbd-fl".to_string(), format!("http://{}", gbd.http_addr())),
+        ("enis".to_string(), format!("http://{}", enis.http_addr())),
+    ]);
     w.register("gbd-fl", gbd.grpc_addr());
     w.spawn(gbd.run(w.cancel.clone()));
     w.register("enis", enis.grpc_addr());
@@ -141,6 +147,7 @@ pub async fn env_in(
         clock,
         mio,
         http: reqwest::Client::new(),
+        registries_http,
     }
 }
 
