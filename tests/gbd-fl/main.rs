@@ -15,6 +15,8 @@ use sqlx::Connection;
 
 struct Setup {
     w: World,
+    /// ГБД ФЛ's gRPC address.
+    gbd: std::net::SocketAddr,
 }
 
 async fn setup() -> Setup {
@@ -43,10 +45,11 @@ async fn setup_full(registry: Option<String>, policy: Option<&str>) -> Setup {
     };
     let gbd = egov_gbd_fl::GbdFl::build(cfg).await.unwrap();
     load_fixtures(&w.db.url).await;
+    let gbd_addr = gbd.grpc_addr();
     w.register("gbd-fl", gbd.grpc_addr());
     w.spawn(gbd.run(w.cancel.clone()));
     w.start();
-    Setup { w }
+    Setup { w, gbd: gbd_addr }
 }
 
 async fn load_fixtures(url: &str) {
@@ -698,5 +701,102 @@ async fn look_ups_use_the_keys() {
         let plan = plan.join("\n");
         assert!(plan.contains("Index"), "{sql}: {plan}");
         assert!(!plan.contains("Seq Scan"), "{sql}: {plan}");
+    }
+}
+
+/// Python's grpcio, through server reflection alone: (services, methods, answer).
+fn reflect(
+    s: &Setup,
+    addr: std::net::SocketAddr,
+    server: &str,
+    call: Option<(&str, &str)>,
+) -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join("tests/py/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "the Python outside clients are not installed: run `bash deploy/local/prepare.sh --services`"
+    );
+    let pki = &s.w.pki;
+    let files = egov_pki::dir::PkiDir::open(pki)
+        .unwrap()
+        .system_files("mio-almaty");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(root.join("tests/py/reflect.py"))
+        .arg(addr.to_string())
+        .arg(pki.join("chain.pem"))
+        .arg(&files.tls_cert)
+        .arg(&files.tls_key)
+        .arg(server);
+    if let Some((method, body)) = call {
+        cmd.arg(method).arg(body);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{server}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+// the outside client runs as a blocking child process: the servers need other workers
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn every_grpc_port_lists_and_calls_its_services_through_reflection() {
+    let s = setup().await;
+    let gbd = s.gbd;
+    for (server, addr, expected) in [
+        (
+            "shep",
+            s.w.gateway_addrs["shep"],
+            &[
+                "egov.shep.v1.AsyncChannel",
+                "egov.shep.v1.MessageLog",
+                "egov.shep.v1.SyncChannel",
+            ][..],
+        ),
+        (
+            "uc",
+            s.w.uc_grpc,
+            &["egov.uc.v1.CertificationAuthority"][..],
+        ),
+        ("gbd-fl", gbd, &["egov.shep.v1.SyncChannel"][..]),
+    ] {
+        let v = reflect(
+            &s,
+            addr,
+            server,
+            Some(("grpc.health.v1.Health/Check", "{}")),
+        );
+        let listed: Vec<&str> = v["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        for e in expected {
+            assert!(listed.contains(e), "{server} lists {listed:?}");
+        }
+        assert!(
+            listed.contains(&"grpc.health.v1.Health"),
+            "{server}: {listed:?}"
+        );
+        // only what this server offers
+        if server != "shep" {
+            assert!(
+                !listed.contains(&"egov.shep.v1.MessageLog"),
+                "{server}: {listed:?}"
+            );
+        }
+        // a method of each service, from the descriptors reflection gave
+        assert!(
+            v["methods"]["grpc.health.v1.Health"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == "Check")
+        );
+        // and a call made with them alone
+        assert_eq!(v["answer"]["status"], "SERVING", "{server}: {v}");
     }
 }

@@ -129,6 +129,52 @@ pub fn health() -> (
     tonic_health::server::health_reporter()
 }
 
+/// The gRPC services a server offers, for [`reflection`].
+pub mod services {
+    /// ШЭП's synchronous channel.
+    pub const SYNC_CHANNEL: &str = "egov.shep.v1.SyncChannel";
+    /// ШЭП's asynchronous channel.
+    pub const ASYNC_CHANNEL: &str = "egov.shep.v1.AsyncChannel";
+    /// The gateways' message log.
+    pub const MESSAGE_LOG: &str = "egov.shep.v1.MessageLog";
+    /// The certification authority.
+    pub const CERTIFICATION_AUTHORITY: &str = "egov.uc.v1.CertificationAuthority";
+    /// Health checking.
+    pub const HEALTH: &str = "grpc.health.v1.Health";
+}
+
+/// gRPC server reflection (`grpc.reflection.v1` and the older `v1alpha` that most tools
+/// still ask first) listing `services` with their message types, so that `grpcurl` and
+/// similar tools list and call a server without the .proto files.
+pub fn reflection(
+    services: &[&str],
+) -> (
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+) {
+    let builder = || {
+        let mut b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(egov_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for s in services {
+            b = b.with_service_name(*s);
+        }
+        b
+    };
+    (
+        builder()
+            .build_v1()
+            .expect("the descriptor sets are built with the crate"),
+        builder()
+            .build_v1alpha()
+            .expect("the descriptor sets are built with the crate"),
+    )
+}
+
 /// The two listening sockets of a service: gRPC (mutual TLS) and HTTP (health, metrics,
 /// the service's own API). Bound before the service runs, so port 0 can pick free ports
 /// and the caller learns them before anything is served.

@@ -280,10 +280,16 @@ pub async fn serve_sync<H: SyncHandler>(
         gateways,
         lane,
     );
+    let (reflection, reflection_alpha) = egov_grpc::reflection(&[
+        egov_grpc::services::SYNC_CHANNEL,
+        egov_grpc::services::HEALTH,
+    ]);
     tonic::transport::Server::builder()
         .tls_config(identity.tls.server_tls())
         .map_err(|e| Error::Serve(e.to_string()))?
         .add_service(health)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(
             SyncChannelServer::new(server)
                 .max_decoding_message_size(64 << 20)

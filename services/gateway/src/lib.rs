@@ -321,10 +321,18 @@ impl Gateway {
             .await;
         let grpc_cancel = shutdown.clone();
         let max_message = self.registry.max_message_bytes();
+        let (reflection, reflection_alpha) = egov_grpc::reflection(&[
+            egov_grpc::services::SYNC_CHANNEL,
+            egov_grpc::services::ASYNC_CHANNEL,
+            egov_grpc::services::MESSAGE_LOG,
+            egov_grpc::services::HEALTH,
+        ]);
         let grpc = tonic::transport::Server::builder()
             .tls_config(tls.server_tls())
             .map_err(|e| Error::Serve(e.to_string()))?
             .add_service(health)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
             .add_service(
                 egov_proto::shep::v1::sync_channel_server::SyncChannelServer::new(sync::Sync {
                     core: core.clone(),

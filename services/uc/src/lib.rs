@@ -311,10 +311,16 @@ impl Uc {
             .set_serving::<egov_proto::uc::v1::certification_authority_server::CertificationAuthorityServer<grpc::Service>>()
             .await;
         let grpc_cancel = shutdown.clone();
+        let (reflection, reflection_alpha) = egov_grpc::reflection(&[
+            egov_grpc::services::CERTIFICATION_AUTHORITY,
+            egov_grpc::services::HEALTH,
+        ]);
         let grpc = tonic::transport::Server::builder()
             .tls_config(self.tls.server_tls())
             .map_err(|e| Error::Serve(e.to_string()))?
             .add_service(health)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
             .add_service(grpc::server(self.state.clone()))
             .serve_with_incoming_shutdown(egov_grpc::incoming(self.listeners.grpc), async move {
                 grpc_cancel.cancelled().await
