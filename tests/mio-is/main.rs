@@ -12,7 +12,8 @@
 //! - `fourth_region`: a region added from files alone runs channel B;
 //! - `journey`: an application's hops and steps drawn, the late step in red;
 //! - `metrics`: every `/metrics` page read by Prometheus's own parser; the dashboards
-//!   query only what is exported.
+//!   query only what is exported;
+//! - `ops`: the ops page's log search and an application's two diagrams, in Chromium.
 
 mod arm;
 mod browser;
@@ -23,6 +24,7 @@ mod intake;
 mod journey;
 mod metrics;
 mod openapi;
+mod ops;
 mod queue;
 mod regulations;
 mod sla;
