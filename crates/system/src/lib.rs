@@ -49,6 +49,14 @@ pub struct Config {
     pub schema: String,
     /// OCSP responder for checking certificates (the uc service).
     pub ocsp_url: Option<String>,
+    /// CRL distribution point (the uc service), fetched when OCSP fails or the held CRL
+    /// is past its nextUpdate; `None`: the one the certificates name.
+    pub crl_url: Option<String>,
+    /// Seconds an OCSP "good" answer is used at most: a certificate revoked at the CA is
+    /// refused within this time.
+    pub ocsp_cache_secs: u64,
+    /// Timeout of each OCSP request and CRL fetch, milliseconds.
+    pub ca_timeout_ms: u64,
     /// Gateways allowed to call the system (the one it is registered on).
     pub gateways: Vec<String>,
 }
@@ -70,6 +78,9 @@ impl Config {
             database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
             schema: schema.to_string(),
             ocsp_url: Some("http://127.0.0.1:7010/ocsp".into()),
+            crl_url: Some("http://127.0.0.1:7010/crl".into()),
+            ocsp_cache_secs: 60,
+            ca_timeout_ms: 3000,
             gateways: vec!["shep".into()],
         }
     }
@@ -91,6 +102,16 @@ impl Config {
     pub fn bind_host(&mut self, host: std::net::IpAddr) {
         self.grpc_addr.set_ip(host);
         self.http_addr.set_ip(host);
+    }
+
+    /// Where the system's verifier learns revocation.
+    pub fn revocation(&self) -> egov_shep_client::envelope::RevocationSources {
+        egov_shep_client::envelope::RevocationSources {
+            ocsp_url: self.ocsp_url.clone(),
+            crl_url: self.crl_url.clone(),
+            ocsp_max_age: Duration::from_secs(self.ocsp_cache_secs),
+            timeout: Duration::from_millis(self.ca_timeout_ms),
+        }
     }
 
     /// Both ports 0 (tests, several instances on one machine).
@@ -155,10 +176,10 @@ impl Bound {
 
     /// Loads the identity.
     pub fn identity(&self) -> Result<Identity, Error> {
-        Identity::load(
+        Identity::load_with(
             &self.config.pki_dir,
             &self.config.system_id,
-            self.config.ocsp_url.as_deref(),
+            &self.config.revocation(),
         )
     }
 
@@ -236,12 +257,28 @@ impl Identity {
     /// Loads `system_id`'s identities from the test PKI folder; `ocsp_url` makes the
     /// verifier check revocation by OCSP (with the CRL as fallback).
     pub fn load(pki_dir: &Path, system_id: &str, ocsp_url: Option<&str>) -> Result<Self, Error> {
+        Identity::load_with(
+            pki_dir,
+            system_id,
+            &egov_shep_client::envelope::RevocationSources {
+                ocsp_url: ocsp_url.map(str::to_string),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Loads `system_id`'s identities, its verifier learning revocation from `sources`.
+    pub fn load_with(
+        pki_dir: &Path,
+        system_id: &str,
+        sources: &egov_shep_client::envelope::RevocationSources,
+    ) -> Result<Self, Error> {
         let err = |m: String| Error::Identity {
             system: system_id.to_string(),
             message: m,
         };
         let signer = SystemSigner::load(pki_dir, system_id).map_err(|e| err(e.to_string()))?;
-        let verifier = egov_shep_client::envelope::pki_verifier(pki_dir, ocsp_url)
+        let verifier = egov_shep_client::envelope::pki_verifier_with(pki_dir, sources)
             .map_err(|e| err(e.to_string()))?;
         let tls = TlsIdentity::load(pki_dir, system_id).map_err(|e| err(e.to_string()))?;
         Ok(Identity {

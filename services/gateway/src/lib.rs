@@ -58,6 +58,14 @@ pub struct Config {
     pub nats_prefix: String,
     /// OCSP responder for checking senders' certificates (the uc service).
     pub ocsp_url: Option<String>,
+    /// CRL distribution point (the uc service), fetched when OCSP fails or the held CRL
+    /// is past its nextUpdate; `None`: the one the certificates name.
+    pub crl_url: Option<String>,
+    /// Seconds an OCSP "good" answer is used at most: a certificate revoked at the CA is
+    /// refused within this time.
+    pub ocsp_cache_secs: u64,
+    /// Timeout of each OCSP request and CRL fetch, milliseconds.
+    pub ca_timeout_ms: u64,
     /// The deployment's topology folder instead of the shipped one (`deploy/topology`).
     pub topology_dir: Option<PathBuf>,
     /// A registry file (services, access table) instead of the shipped one.
@@ -88,6 +96,9 @@ impl Default for Config {
             nats_url: "nats://127.0.0.1:4222".into(),
             nats_prefix: String::new(),
             ocsp_url: Some("http://127.0.0.1:7010/ocsp".into()),
+            crl_url: Some("http://127.0.0.1:7010/crl".into()),
+            ocsp_cache_secs: 60,
+            ca_timeout_ms: 3000,
             topology_dir: None,
             registry_file: None,
             max_clock_skew_secs: 300,
@@ -242,7 +253,7 @@ impl Gateway {
         let signer = SystemSigner::load(&cfg.pki_dir, &cfg.gateway_id)
             .map_err(|e| Error::Identity(e.to_string()))?;
         let verifier =
-            egov_shep_client::envelope::pki_verifier(&cfg.pki_dir, cfg.ocsp_url.as_deref())
+            egov_shep_client::envelope::pki_verifier_with(&cfg.pki_dir, &cfg.revocation())
                 .map_err(|e| Error::Identity(e.to_string()))?;
         let issuing = egov_pki::PkiDir::open(&cfg.pki_dir)
             .map_err(|e| Error::Identity(e.to_string()))?
@@ -443,6 +454,16 @@ async fn housekeeping(
 }
 
 impl Config {
+    /// Where the gateway's verifier learns revocation.
+    pub fn revocation(&self) -> egov_shep_client::envelope::RevocationSources {
+        egov_shep_client::envelope::RevocationSources {
+            ocsp_url: self.ocsp_url.clone(),
+            crl_url: self.crl_url.clone(),
+            ocsp_max_age: Duration::from_secs(self.ocsp_cache_secs),
+            timeout: Duration::from_millis(self.ca_timeout_ms),
+        }
+    }
+
     /// Binds both addresses to `host`, keeping their ports.
     pub fn bind_host(&mut self, host: std::net::IpAddr) {
         self.grpc_addr.set_ip(host);

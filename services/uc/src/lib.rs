@@ -54,8 +54,8 @@ pub struct Config {
     pub schema: String,
     /// How long an OCSP answer is valid (nextUpdate - thisUpdate), seconds.
     pub ocsp_validity_secs: i64,
-    /// How long a CRL is valid (nextUpdate - thisUpdate), hours.
-    pub crl_validity_hours: i64,
+    /// How long a CRL is valid (nextUpdate - thisUpdate), seconds.
+    pub crl_validity_secs: i64,
 }
 
 impl Default for Config {
@@ -70,7 +70,7 @@ impl Default for Config {
             database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
             schema: "uc".into(),
             ocsp_validity_secs: 3600,
-            crl_validity_hours: 24,
+            crl_validity_secs: 24 * 3600,
         }
     }
 }
@@ -162,7 +162,7 @@ impl State {
         let revoked = self.revoked().await?;
         let fingerprint = (revoked.len(), revoked.iter().map(|r| r.revoked_at).max());
         let now = OffsetDateTime::now_utc();
-        let life = Duration::hours(self.config.crl_validity_hours);
+        let life = Duration::seconds(self.config.crl_validity_secs);
         let mut cache = self.crl.lock().await;
         if let Some(c) = cache.as_ref()
             && c.fingerprint == fingerprint
