@@ -9,6 +9,11 @@ use egov_proto::shep::v1::{Envelope, MessageType, RequestInfo, ResponseInfo, Sen
 use prost::Message;
 use time::OffsetDateTime;
 
+/// Room for an envelope's headers, routing and CMS signature (with its certificates)
+/// around the payload: a gRPC message carrying an envelope is at most the payload limit
+/// plus this.
+pub const ENVELOPE_OVERHEAD: usize = 256 * 1024;
+
 /// Domain tag of the transport signature.
 pub const SIGNING_TAG: &[u8] = b"EGOV-SHEP-ENVELOPE-V1\n";
 

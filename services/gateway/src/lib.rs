@@ -66,6 +66,8 @@ pub struct Config {
     pub ocsp_cache_secs: u64,
     /// Timeout of each OCSP request and CRL fetch, milliseconds.
     pub ca_timeout_ms: u64,
+    /// Concurrency of the gRPC and HTTP servers, HTTP timeouts.
+    pub limits: egov_grpc::Limits,
     /// The deployment's topology folder instead of the shipped one (`deploy/topology`).
     pub topology_dir: Option<PathBuf>,
     /// A registry file (services, access table) instead of the shipped one.
@@ -99,6 +101,7 @@ impl Default for Config {
             crl_url: Some("http://127.0.0.1:7010/crl".into()),
             ocsp_cache_secs: 60,
             ca_timeout_ms: 3000,
+            limits: egov_grpc::Limits::default(),
             topology_dir: None,
             registry_file: None,
             max_clock_skew_secs: 300,
@@ -332,7 +335,9 @@ impl Gateway {
             .await;
         let grpc_cancel = shutdown.clone();
         let max_message = self.registry.max_message_bytes();
-        let grpc = tonic::transport::Server::builder()
+        let grpc = cfg
+            .limits
+            .grpc_server()
             .tls_config(tls.server_tls())
             .map_err(|e| Error::Serve(e.to_string()))?
             .add_service(health)
@@ -376,8 +381,11 @@ impl Gateway {
             issuing,
         });
         let http_cancel = shutdown.clone();
-        let http = axum::serve(self.listeners.http, http::router(http_state))
-            .with_graceful_shutdown(async move { http_cancel.cancelled().await });
+        let http = axum::serve(
+            self.listeners.http,
+            cfg.limits.http(http::router(http_state)),
+        )
+        .with_graceful_shutdown(async move { http_cancel.cancelled().await });
 
         let housekeeping = housekeeping(
             core.clone(),
@@ -454,6 +462,21 @@ async fn housekeeping(
 }
 
 impl Config {
+    /// Checks the values types alone cannot (settings under `EGOV_GATEWAY__`): the error
+    /// names the variable.
+    pub fn check(&self) -> Result<(), egov_config::Error> {
+        if self.ca_timeout_ms == 0 {
+            return Err(egov_config::Error::invalid(
+                "gateway.ca_timeout_ms",
+                "must be more than 0",
+            ));
+        }
+        if let Err(var) = self.limits.check("gateway") {
+            return Err(egov_config::Error::invalid(&var, "must be more than 0"));
+        }
+        Ok(())
+    }
+
     /// Where the gateway's verifier learns revocation.
     pub fn revocation(&self) -> egov_shep_client::envelope::RevocationSources {
         egov_shep_client::envelope::RevocationSources {

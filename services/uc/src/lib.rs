@@ -56,6 +56,11 @@ pub struct Config {
     pub ocsp_validity_secs: i64,
     /// How long a CRL is valid (nextUpdate - thisUpdate), seconds.
     pub crl_validity_secs: i64,
+    /// Largest gRPC message the server reads or writes, bytes (a request with a CSR is a
+    /// few kilobytes; an answer carries a certificate, a key and the chain).
+    pub max_message_bytes: usize,
+    /// Concurrency of the gRPC and HTTP servers, HTTP timeouts.
+    pub limits: egov_grpc::Limits,
 }
 
 impl Default for Config {
@@ -71,7 +76,29 @@ impl Default for Config {
             schema: "uc".into(),
             ocsp_validity_secs: 3600,
             crl_validity_secs: 24 * 3600,
+            max_message_bytes: 256 * 1024,
+            limits: egov_grpc::Limits::default(),
         }
+    }
+}
+
+impl Config {
+    /// Checks the values types alone cannot (settings under `EGOV_UC__`): the error names
+    /// the variable.
+    pub fn check(&self) -> Result<(), egov_config::Error> {
+        for (field, value) in [
+            ("uc.ocsp_validity_secs", self.ocsp_validity_secs),
+            ("uc.crl_validity_secs", self.crl_validity_secs),
+            ("uc.max_message_bytes", self.max_message_bytes as i64),
+        ] {
+            if value <= 0 {
+                return Err(egov_config::Error::invalid(field, "must be more than 0"));
+            }
+        }
+        if let Err(var) = self.limits.check("uc") {
+            return Err(egov_config::Error::invalid(&var, "must be more than 0"));
+        }
+        Ok(())
     }
 }
 
@@ -301,7 +328,9 @@ impl Uc {
 
     /// Serves until `shutdown` is cancelled, then drains in-flight requests.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let app = http::router(self.state.clone());
+        let limits = self.state.config.limits;
+        let max_message = self.state.config.max_message_bytes;
+        let app = limits.http(http::router(self.state.clone()));
         let http_cancel = shutdown.clone();
         let http = axum::serve(self.listeners.http, app)
             .with_graceful_shutdown(async move { http_cancel.cancelled().await });
@@ -311,11 +340,16 @@ impl Uc {
             .set_serving::<egov_proto::uc::v1::certification_authority_server::CertificationAuthorityServer<grpc::Service>>()
             .await;
         let grpc_cancel = shutdown.clone();
-        let grpc = tonic::transport::Server::builder()
+        let grpc = limits
+            .grpc_server()
             .tls_config(self.tls.server_tls())
             .map_err(|e| Error::Serve(e.to_string()))?
             .add_service(health)
-            .add_service(grpc::server(self.state.clone()))
+            .add_service(
+                grpc::server(self.state.clone())
+                    .max_decoding_message_size(max_message)
+                    .max_encoding_message_size(max_message),
+            )
             .serve_with_incoming_shutdown(egov_grpc::incoming(self.listeners.grpc), async move {
                 grpc_cancel.cancelled().await
             });
