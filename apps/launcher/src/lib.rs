@@ -142,6 +142,9 @@ impl Validate for Settings {
                 ));
             }
         }
+        self.uc.check()?;
+        self.gbd_fl.system.check("gbd_fl")?;
+        self.enis.system.check("enis")?;
         if self.uc.http_addr == self.uc.grpc_addr && self.uc.http_addr.port() != 0 {
             return Err(egov_config::Error::invalid(
                 "uc.grpc_addr",

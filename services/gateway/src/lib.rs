@@ -493,3 +493,28 @@ impl Config {
         self.http_addr.set_ip(host);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_setting_names_its_variable() {
+        assert!(Config::default().check().is_ok());
+        let c = Config {
+            ca_timeout_ms: 0,
+            ..Default::default()
+        };
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("EGOV_GATEWAY__CA_TIMEOUT_MS"), "{e}");
+        let c = Config {
+            limits: egov_grpc::Limits {
+                http_concurrency: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("EGOV_GATEWAY__LIMITS__HTTP_CONCURRENCY"), "{e}");
+    }
+}

@@ -360,3 +360,42 @@ impl Uc {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_setting_names_its_variable() {
+        assert!(Config::default().check().is_ok());
+        for (config, var) in [
+            (
+                Config {
+                    crl_validity_secs: 0,
+                    ..Default::default()
+                },
+                "EGOV_UC__CRL_VALIDITY_SECS",
+            ),
+            (
+                Config {
+                    max_message_bytes: 0,
+                    ..Default::default()
+                },
+                "EGOV_UC__MAX_MESSAGE_BYTES",
+            ),
+            (
+                Config {
+                    limits: egov_grpc::Limits {
+                        grpc_concurrency: 0,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                "EGOV_UC__LIMITS__GRPC_CONCURRENCY",
+            ),
+        ] {
+            let e = config.check().unwrap_err().to_string();
+            assert!(e.contains(var), "{e}");
+        }
+    }
+}
