@@ -379,3 +379,61 @@ impl Fetcher {
         parsed.map_err(|e| FetchError::Malformed(format!("{url}: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authority::{Authority, CertProfile, Endpoints, SubjectSpec};
+    use crate::keys::KeyAlgorithm;
+    use time::Duration as D;
+
+    #[test]
+    fn a_certificate_names_its_distribution_point_and_lists_order_by_time_then_number() {
+        let now = OffsetDateTime::now_utc();
+        let alg = KeyAlgorithm::EcdsaP256;
+        let root = Authority::new_root("Root", alg, now - D::days(1), 2).unwrap();
+        let mut ca = root
+            .new_issuing("Issuing", alg, now - D::days(1), 1)
+            .unwrap();
+        let spec = SubjectSpec::system("portal", "ПЭП", "000000000000");
+        let bare = ca
+            .issue(
+                &spec,
+                CertProfile::SystemSigning,
+                alg,
+                now,
+                now + D::days(1),
+            )
+            .unwrap()
+            .cert;
+        assert!(distribution_points(&bare).is_empty());
+        ca.endpoints = Endpoints {
+            crl_url: Some("http://127.0.0.1:7010/crl".into()),
+            ocsp_url: None,
+        };
+        let named = ca
+            .issue(
+                &spec,
+                CertProfile::SystemSigning,
+                alg,
+                now,
+                now + D::days(1),
+            )
+            .unwrap()
+            .cert;
+        assert_eq!(distribution_points(&named), ["http://127.0.0.1:7010/crl"]);
+
+        let list = |number, this_update| {
+            Crl::from_der(&ca.crl(&[], number, this_update, now + D::days(1)).unwrap()).unwrap()
+        };
+        let t = now - D::minutes(1);
+        let (a, b) = (list(1000, t), list(1001, t));
+        assert_eq!(a.number.as_deref(), Some(&[0x03, 0xE8][..]));
+        assert!(b.is_newer_than(&a) && !a.is_newer_than(&b) && !a.is_newer_than(&a));
+        // a later list wins whatever its number (uc's and the PKI folder's count apart)
+        let later = list(5, t + D::seconds(1));
+        assert!(later.is_newer_than(&b) && !b.is_newer_than(&later));
+        // numbers compare as integers, not as bytes
+        assert!(list(256, t).is_newer_than(&list(255, t)));
+    }
+}
