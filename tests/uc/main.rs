@@ -656,3 +656,21 @@ async fn a_fetched_crl_is_taken_only_when_the_issuer_signed_it_and_it_is_newer()
         .unwrap_err();
     assert_eq!(e.reason(), "revoked", "{e}");
 }
+
+/// uc reads no request larger than its limit (256 KiB: a request with a CSR is a few
+/// kilobytes); the transport refuses it before reading, and uc goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_ucs_limit_is_refused_by_the_transport() {
+    let app = spawn_uc().await;
+    let mut c = app.client();
+    let mut big = issue_req("870312300046");
+    big.csr_pem = "A".repeat(egov_uc::Config::default().max_message_bytes + 1);
+    let e = c.issue_certificate(big).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::OutOfRange, "{e:?}");
+    let ok = c
+        .issue_certificate(issue_req("870312300046"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.certificate.unwrap().status, "GOOD");
+}

@@ -56,8 +56,9 @@ pub struct Config {
     pub ocsp_validity_secs: i64,
     /// How long a CRL is valid (nextUpdate - thisUpdate), seconds.
     pub crl_validity_secs: i64,
-    /// Largest gRPC message the server reads or writes, bytes (a request with a CSR is a
-    /// few kilobytes; an answer carries a certificate, a key and the chain).
+    /// Largest gRPC message the server reads, bytes (a request with a CSR is a few
+    /// kilobytes). Answers (a list of up to 200 certificates) may take up to
+    /// [`MAX_ANSWER_BYTES`] or this if larger.
     pub max_message_bytes: usize,
     /// Concurrency of the gRPC and HTTP servers, HTTP timeouts.
     pub limits: egov_grpc::Limits,
@@ -101,6 +102,9 @@ impl Config {
         Ok(())
     }
 }
+
+/// The largest answer uc writes: what a gRPC client reads by default.
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
 
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
@@ -348,7 +352,7 @@ impl Uc {
             .add_service(
                 grpc::server(self.state.clone())
                     .max_decoding_message_size(max_message)
-                    .max_encoding_message_size(max_message),
+                    .max_encoding_message_size(max_message.max(MAX_ANSWER_BYTES)),
             )
             .serve_with_incoming_shutdown(egov_grpc::incoming(self.listeners.grpc), async move {
                 grpc_cancel.cancelled().await
