@@ -608,8 +608,9 @@ impl Verifier {
             }
         }
         if self.fetcher.is_some() && (ocsp_failure.is_some() || self.crl_due(issuer, now)) {
-            // OCSP failed (or there is none) and the CRL may be stale: a fresh one first,
-            // within the fetcher's timeout and retry interval
+            // OCSP failed, or there is none and the held CRL is past its nextUpdate: a
+            // fresh list first (one fetch at a time, within the fetcher's timeout and
+            // retry interval; a refusal of the fetched list keeps the held one)
             let _ = self.refresh_crl(issuer, cert).await;
         }
         let all = self.crls();
