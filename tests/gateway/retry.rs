@@ -265,8 +265,9 @@ async fn a_restarted_gateway_remembers_what_it_delivered() {
     assert_eq!(r.code(), codes::DUPLICATE, "{:?}", r.info);
 }
 
-/// The CA out of reach with no current CRL: the sender's certificate status is unknown
-/// for now. The gateway answers SE017, a transient code senders retry, never SE004.
+/// The CA out of reach (OCSP and the CRL distribution point) with no current CRL: the
+/// sender's certificate status is unknown for now. The gateway answers SE017, a
+/// transient code senders retry, never SE004.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ca_out_of_reach_is_a_transient_refusal() {
     let w = world().await;
@@ -279,11 +280,13 @@ async fn a_ca_out_of_reach_is_a_transient_refusal() {
         .unwrap();
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let ocsp = format!("http://{}/ocsp", dead.local_addr().unwrap());
+    let crl = format!("http://{}/crl", dead.local_addr().unwrap());
     drop(dead);
     let mut g = egov_gateway::Gateway::build(egov_gateway::Config {
         gateway_id: "shep".into(),
         pki_dir: pki.clone(),
         ocsp_url: Some(ocsp),
+        crl_url: Some(crl),
         ..w.config.clone()
     })
     .await

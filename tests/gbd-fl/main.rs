@@ -800,3 +800,66 @@ async fn every_grpc_port_lists_and_calls_its_services_through_reflection() {
         assert_eq!(v["answer"]["status"], "SERVING", "{server}: {v}");
     }
 }
+
+/// ГБД ФЛ's own gRPC server reads no message larger than its services' largest payload
+/// (64 KiB in the shipped registry) plus the envelope's room: a larger one is refused by
+/// the transport before it is read, and the server goes on serving.
+#[tokio::test]
+async fn a_message_past_gbd_fls_limit_is_refused_by_the_transport() {
+    use egov_proto::shep::v1::SyncSendMessageRequest;
+    use egov_proto::shep::v1::sync_channel_client::SyncChannelClient;
+
+    let mut w = World::new(&["shep"]).await;
+    let system = w.system_config("gbd-fl", "gbd_fl");
+    let limit = system.max_message_bytes;
+    assert_eq!(limit, egov_system::shipped_max_message_bytes("gbd-fl"));
+    assert!(limit < 1 << 20, "{limit}");
+    let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
+        system,
+        policy_file: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let addr = gbd.grpc_addr().to_string();
+    w.register("gbd-fl", gbd.grpc_addr());
+    w.spawn(gbd.run(w.cancel.clone()));
+    w.start();
+
+    let portal = egov_shep_client::SystemSigner::load(&w.pki, "portal").unwrap();
+    let info = portal.request_info(
+        services::PERSON_GET,
+        egov_proto::shep::v1::MessageType::Request,
+        "",
+        "",
+    );
+    let tls = egov_grpc::TlsIdentity::load(&w.pki, "shep").unwrap();
+    let ch = tls
+        .channel(&addr, "gbd-fl", std::time::Duration::from_secs(10))
+        .unwrap();
+    let mut client = SyncChannelClient::new(ch);
+    let big = portal.seal_request(&info, vec![b' '; limit + 1]).unwrap();
+    let err = client
+        .send_message(SyncSendMessageRequest {
+            envelope: Some(big),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::OutOfRange, "{err}");
+
+    // within the limit the message is read and answered (a signed refusal of its own)
+    let fits = portal
+        .seal_request(&info, br#"{"iin":"870312300046"}"#.to_vec())
+        .unwrap();
+    let resp = client
+        .send_message(SyncSendMessageRequest {
+            envelope: Some(fits),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let opened = egov_shep_client::envelope::open_response(&resp.envelope.unwrap(), &w.verifier())
+        .await
+        .unwrap();
+    assert_eq!(opened.header.responder_id, "gbd-fl");
+}

@@ -481,3 +481,196 @@ async fn only_the_registration_authority_issues_and_revokes() {
         .await
         .unwrap();
 }
+
+/// A distribution point of the test's own: answers every request with the bytes last
+/// put in `body` (a plain HTTP/1.1 server on loopback).
+async fn fake_distribution_point(
+    body: Arc<std::sync::Mutex<Vec<u8>>>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/crl", l.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let body = body.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&body).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (url, task)
+}
+
+/// A verifier whose OCSP responder never answers fetches the CRL from its distribution
+/// point; it takes a list only when the issuing CA signed it, it is current and newer
+/// than the one held. A list signed by another key (a CA with the same name), an older
+/// one and one already expired are ignored, each with its own reason, and verification
+/// goes on with the held list; a genuine newer list is taken at once. With uc as the
+/// distribution point, a revocation made through its gRPC reaches the verifier so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetched_crl_is_taken_only_when_the_issuer_signed_it_and_it_is_newer() {
+    use egov_pki::authority::RevokedEntry;
+    use egov_pki::crl::{Crl, FetchError, Fetcher};
+    let app = spawn_uc().await;
+    let pki = PkiDir::open(&app.pki).unwrap();
+    let mut c = app.client();
+    let resp = c
+        .issue_certificate(issue_req("870312300046"))
+        .await
+        .unwrap()
+        .into_inner();
+    let rec = resp.certificate.unwrap();
+    let cert = egov_pki::CertInfo::from_pem(&rec.certificate_pem).unwrap();
+    let key = egov_pki::PrivateKey::from_pem(&resp.private_key_pem).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let sig = egov_pki::cms::sign(b"doc", &key, &cert, &[], true, now).unwrap();
+    let listing_it = [RevokedEntry {
+        serial_hex: rec.serial.clone(),
+        revoked_at: now - time::Duration::minutes(5),
+        reason: 1,
+    }];
+    let issuing = &pki.issuing;
+    let crl =
+        |by: &egov_pki::Authority, revoked: &[RevokedEntry], number, this_update, next_update| {
+            by.crl(revoked, number, this_update, next_update).unwrap()
+        };
+    let held = crl(
+        issuing,
+        &[],
+        5000,
+        now - time::Duration::minutes(2),
+        now + time::Duration::days(1),
+    );
+    let body = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (url, _server) = fake_distribution_point(body.clone()).await;
+    let dead = Arc::new(egov_pki::ocsp::Client::new(
+        "http://127.0.0.1:9/ocsp",
+        Duration::from_millis(300),
+        time::Duration::hours(1),
+    ));
+    let v = egov_pki::Verifier::new(vec![pki.root.clone()])
+        .with_cas(vec![issuing.cert.clone()])
+        .with_crls(vec![Crl::from_der(&held).unwrap()])
+        .with_ocsp(dead.clone())
+        .with_crl_fetcher(Arc::new(
+            Fetcher::new(Some(url), Duration::from_secs(2)).with_retry(Duration::ZERO),
+        ));
+    let opts = VerifyOptions::default();
+    let verify = || v.verify_detached(b"doc", &sig, &opts);
+
+    // another PKI with the same names: its issuing CA's list is not this issuer's
+    let other = tempfile::tempdir().unwrap();
+    let stranger = PkiDir::init(
+        other.path(),
+        &InitOptions {
+            algorithm: KeyAlgorithm::EcdsaP256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(stranger.issuing.cert.subject(), issuing.cert.subject());
+    *body.lock().unwrap() = crl(
+        &stranger.issuing,
+        &listing_it,
+        9000,
+        now,
+        now + time::Duration::days(1),
+    );
+    let e = v.refresh_crl(&issuing.cert, &cert).await.unwrap_err();
+    assert!(matches!(e, FetchError::WrongIssuer(_)), "{e}");
+    let s = verify().await.unwrap();
+    assert_eq!(s.revocation, Revocation::Crl);
+
+    // the issuer's own list, but older than the one held
+    *body.lock().unwrap() = crl(
+        issuing,
+        &listing_it,
+        4000,
+        now - time::Duration::hours(1),
+        now + time::Duration::days(1),
+    );
+    let e = v.refresh_crl(&issuing.cert, &cert).await.unwrap_err();
+    assert!(matches!(e, FetchError::NotNewer { .. }), "{e}");
+    assert_eq!(verify().await.unwrap().revocation, Revocation::Crl);
+
+    // the issuer's own, newer, but already past its nextUpdate
+    *body.lock().unwrap() = crl(
+        issuing,
+        &listing_it,
+        6000,
+        now - time::Duration::minutes(1),
+        now - time::Duration::seconds(1),
+    );
+    let e = v.refresh_crl(&issuing.cert, &cert).await.unwrap_err();
+    assert!(matches!(e, FetchError::NotCurrent(_)), "{e}");
+    // not a CRL at all
+    *body.lock().unwrap() = b"<html>maintenance</html>".to_vec();
+    let e = v.refresh_crl(&issuing.cert, &cert).await.unwrap_err();
+    assert!(matches!(e, FetchError::Malformed(_)), "{e}");
+    assert_eq!(verify().await.unwrap().revocation, Revocation::Crl);
+
+    // the issuer's own, current and newer: taken when OCSP fails, and it says revoked
+    *body.lock().unwrap() = crl(
+        issuing,
+        &listing_it,
+        6001,
+        now - time::Duration::minutes(1),
+        now + time::Duration::days(1),
+    );
+    let e = verify().await.unwrap_err();
+    assert_eq!(e.reason(), "revoked", "{e}");
+    assert!(e.to_string().contains("crl"), "{e}");
+
+    // uc as the distribution point: a revocation through gRPC reaches a verifier that
+    // holds only the PKI folder's list, through the fetched CRL (OCSP out of reach)
+    let v = egov_pki::Verifier::new(vec![pki.root.clone()])
+        .with_cas(vec![issuing.cert.clone()])
+        .with_crls(vec![pki.crl().unwrap()])
+        .with_ocsp(dead)
+        .with_crl_fetcher(Arc::new(
+            Fetcher::new(Some(format!("{}/crl", app.http)), Duration::from_secs(2))
+                .with_retry(Duration::ZERO),
+        ));
+    let s = v
+        .verify_detached(b"doc", &sig, &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s.revocation, Revocation::Crl);
+    c.revoke_certificate(pb::RevokeCertificateRequest {
+        serial: rec.serial.clone(),
+        reason: "key-compromise".into(),
+    })
+    .await
+    .unwrap();
+    let e = v
+        .verify_detached(b"doc", &sig, &VerifyOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "revoked", "{e}");
+}
+
+/// uc reads no request larger than its limit (256 KiB: a request with a CSR is a few
+/// kilobytes); the transport refuses it before reading, and uc goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_ucs_limit_is_refused_by_the_transport() {
+    let app = spawn_uc().await;
+    let mut c = app.client();
+    let mut big = issue_req("870312300046");
+    big.csr_pem = "A".repeat(egov_uc::Config::default().max_message_bytes + 1);
+    let e = c.issue_certificate(big).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::OutOfRange, "{e:?}");
+    let ok = c
+        .issue_certificate(issue_req("870312300046"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.certificate.unwrap().status, "GOOD");
+}

@@ -142,6 +142,9 @@ impl Validate for Settings {
                 ));
             }
         }
+        self.uc.check()?;
+        self.gbd_fl.system.check("gbd_fl")?;
+        self.enis.system.check("enis")?;
         if self.uc.http_addr == self.uc.grpc_addr && self.uc.http_addr.port() != 0 {
             return Err(egov_config::Error::invalid(
                 "uc.grpc_addr",
@@ -313,6 +316,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         scheme: "https",
     });
     let ocsp_url = format!("http://{}/ocsp", uc.http_addr());
+    let crl_url = format!("http://{}/crl", uc.http_addr());
     let token = shutdown.child_token();
     tasks.spawn(async move { ("uc".into(), uc.run(token).await.map_err(|e| e.to_string())) });
 
@@ -345,6 +349,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         c.pki_dir = pki_dir.clone();
         c.database_url = env.database_url().to_string();
         c.ocsp_url = Some(ocsp_url.clone());
+        c.crl_url = Some(crl_url.clone());
         c
     };
     let mut gbd_cfg = settings.gbd_fl.clone();
@@ -462,6 +467,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
         cfg.ocsp_url = Some(ocsp_url.clone());
+        cfg.crl_url = Some(crl_url.clone());
         let gw = egov_gateway::Gateway::build(cfg)
             .await
             .map_err(|e| service_err("gateway")(&e))?;

@@ -209,6 +209,21 @@ fn bad_configuration_exits_64_naming_the_variable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("EGOV_UC__HTTP_ADDR"), "{err}");
 
+    // a limit of zero would serve nothing
+    for var in [
+        "EGOV_GBD_FL__LIMITS__HTTP_TIMEOUT_SECS",
+        "EGOV_UC__MAX_MESSAGE_BYTES",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_egov"))
+            .arg("up")
+            .env(var, "0")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(var), "{err}");
+    }
+
     let out = Command::new(env!("CARGO_BIN_EXE_egov"))
         .arg("down")
         .output()

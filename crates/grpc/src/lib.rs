@@ -2,6 +2,10 @@
 //! (every hop presents a certificate of the trusted CA), health checking, and reading
 //! which information system the peer is.
 
+pub mod limits;
+
+pub use limits::Limits;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -330,33 +330,65 @@ type CacheKey = (Vec<u8>, Vec<u8>);
 /// present (one answer is under a hundred bytes with its key).
 pub const CACHE_MAX: usize = 10_000;
 
-/// Keeps `answer` under `key`; at the bound, first forgets answers no longer valid at
-/// `now`, then, if still full, everything (answers are cheap to ask again).
-fn remember(
-    cache: &mut HashMap<CacheKey, Answer>,
-    key: CacheKey,
+/// How long a cached "good" (or "unknown") answer is used by default, whatever its
+/// nextUpdate: a certificate revoked at the CA is refused by every verifier within this
+/// time (see [`Client::with_max_age`]).
+pub const DEFAULT_MAX_AGE: Duration = Duration::minutes(1);
+
+/// A cached answer and the time it stops being used.
+#[derive(Debug, Clone, Copy)]
+struct Cached {
     answer: Answer,
+    until: OffsetDateTime,
+}
+
+/// Until when `answer`, received at `now`, is used: its nextUpdate (or thisUpdate +
+/// `default_ttl` without one), and for an answer other than "revoked" (revocation is
+/// final) at most `max_age` after it was received.
+fn cached_until(
+    answer: &Answer,
     now: OffsetDateTime,
     default_ttl: Duration,
+    max_age: Duration,
+) -> OffsetDateTime {
+    let valid = answer
+        .next_update
+        .unwrap_or(answer.this_update + default_ttl);
+    match answer.status {
+        Status::Revoked { .. } => valid,
+        Status::Good | Status::Unknown => valid.min(now + max_age),
+    }
+}
+
+/// Keeps `answer` under `key` until `until`; at the bound, first forgets answers no
+/// longer used at `now`, then, if still full, everything (answers are cheap to ask again).
+fn remember(
+    cache: &mut HashMap<CacheKey, Cached>,
+    key: CacheKey,
+    answer: Answer,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
     max: usize,
 ) {
     if cache.len() >= max && !cache.contains_key(&key) {
-        cache.retain(|_, a| now <= a.next_update.unwrap_or(a.this_update + default_ttl));
+        cache.retain(|_, c| now <= c.until);
         if cache.len() >= max {
             cache.clear();
         }
     }
-    cache.insert(key, answer);
+    cache.insert(key, Cached { answer, until });
 }
 
 /// An OCSP client that caches answers until their nextUpdate (or for `default_ttl` when
-/// the responder gives none).
+/// the responder gives none), a "good" answer at most for its maximum age
+/// ([`DEFAULT_MAX_AGE`] unless set with [`Client::with_max_age`]).
 #[derive(Debug)]
 pub struct Client {
     url: String,
     http: reqwest::Client,
     default_ttl: Duration,
-    cache: Mutex<HashMap<CacheKey, Answer>>,
+    max_age: Duration,
+    cache: Mutex<HashMap<CacheKey, Cached>>,
 }
 
 impl Client {
@@ -370,11 +402,20 @@ impl Client {
             url: url.into(),
             http: reqwest::Client::builder()
                 .timeout(timeout)
+                .connect_timeout(timeout)
                 .build()
                 .expect("a plain HTTP client builds"),
             default_ttl,
+            max_age: DEFAULT_MAX_AGE,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How long a "good" answer is used at most, whatever its nextUpdate (zero: never
+    /// cached). The bound on how long a revocation at the CA takes to reach this client.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
     }
 
     /// The responder URL.
@@ -403,12 +444,12 @@ impl Client {
             issuer.public_key_raw().to_vec(),
             cert.cert.tbs_certificate.serial_number.as_bytes().to_vec(),
         );
-        if let Some(a) = self.cache.lock().expect("cache lock").get(&key) {
-            let expires = a.next_update.unwrap_or(a.this_update + self.default_ttl);
-            if now <= expires && now + Duration::minutes(5) >= a.this_update {
-                metrics::counter!("egov_pki_ocsp_cache_total", "result" => "hit").increment(1);
-                return Ok(*a);
-            }
+        if let Some(c) = self.cache.lock().expect("cache lock").get(&key)
+            && now < c.until
+            && now + Duration::minutes(5) >= c.answer.this_update
+        {
+            metrics::counter!("egov_pki_ocsp_cache_total", "result" => "hit").increment(1);
+            return Ok(c.answer);
         }
         metrics::counter!("egov_pki_ocsp_cache_total", "result" => "miss").increment(1);
         let body = request_der(cert, issuer).map_err(|e| OcspError::Invalid(e.to_string()))?;
@@ -432,12 +473,13 @@ impl Client {
             .await
             .map_err(|e| OcspError::Unreachable(format!("{}: {e}", self.url)))?;
         let answer = check_response(&bytes, cert, issuer, now)?;
+        let until = cached_until(&answer, now, self.default_ttl, self.max_age);
         remember(
             &mut self.cache.lock().expect("cache lock"),
             key,
             answer,
+            until,
             now,
-            self.default_ttl,
             CACHE_MAX,
         );
         Ok(answer)
@@ -484,37 +526,31 @@ mod tests {
     fn the_cache_is_bounded_and_forgets_stale_answers_first() {
         let now = OffsetDateTime::now_utc();
         let ttl = Duration::minutes(10);
+        let max_age = Duration::minutes(1);
         let key = |i: u32| (b"issuer".to_vec(), i.to_be_bytes().to_vec());
         let mut cache = HashMap::new();
+        let put = |cache: &mut HashMap<CacheKey, Cached>, i: u32, a: Answer, max: usize| {
+            let until = cached_until(&a, now, ttl, max_age);
+            remember(cache, key(i), a, until, now, max);
+        };
         // two stale answers and two fresh ones fill a cache of four
-        remember(
+        put(
             &mut cache,
-            key(1),
+            1,
             answer(now - Duration::hours(2), Some(now - Duration::hours(1))),
-            now,
-            ttl,
             4,
         );
-        remember(
+        put(&mut cache, 2, answer(now - Duration::hours(1), None), 4);
+        put(
             &mut cache,
-            key(2),
-            answer(now - Duration::hours(1), None),
-            now,
-            ttl,
-            4,
-        );
-        remember(
-            &mut cache,
-            key(3),
+            3,
             answer(now, Some(now + Duration::hours(1))),
-            now,
-            ttl,
             4,
         );
-        remember(&mut cache, key(4), answer(now, None), now, ttl, 4);
+        put(&mut cache, 4, answer(now, None), 4);
         assert_eq!(cache.len(), 4);
         // a fifth forgets the stale ones and keeps the fresh
-        remember(&mut cache, key(5), answer(now, None), now, ttl, 4);
+        put(&mut cache, 5, answer(now, None), 4);
         let mut kept: Vec<u32> = cache
             .keys()
             .map(|(_, s)| u32::from_be_bytes(s.as_slice().try_into().unwrap()))
@@ -522,14 +558,47 @@ mod tests {
         kept.sort();
         assert_eq!(kept, [3, 4, 5]);
         // replacing a cached answer never evicts
-        remember(&mut cache, key(5), answer(now, None), now, ttl, 3);
+        put(&mut cache, 5, answer(now, None), 3);
         assert_eq!(cache.len(), 3);
         // full of fresh answers: the cache starts over rather than grow
-        remember(&mut cache, key(6), answer(now, None), now, ttl, 3);
+        put(&mut cache, 6, answer(now, None), 3);
         assert_eq!(cache.len(), 1);
         for i in 0..100 {
-            remember(&mut cache, key(100 + i), answer(now, None), now, ttl, 3);
+            put(&mut cache, 100 + i, answer(now, None), 3);
             assert!(cache.len() <= 3);
         }
+    }
+
+    #[test]
+    fn a_good_answer_is_used_no_longer_than_its_maximum_age_a_revocation_until_it_expires() {
+        let now = OffsetDateTime::now_utc();
+        let ttl = Duration::minutes(10);
+        let max_age = Duration::seconds(30);
+        // the responder says good for an hour: kept thirty seconds
+        let good = answer(now, Some(now + Duration::hours(1)));
+        assert_eq!(cached_until(&good, now, ttl, max_age), now + max_age);
+        // an answer that expires before the bound keeps its own nextUpdate
+        let short = answer(now, Some(now + Duration::seconds(5)));
+        assert_eq!(
+            cached_until(&short, now, ttl, max_age),
+            now + Duration::seconds(5)
+        );
+        // without a nextUpdate: thisUpdate + ttl, still bounded
+        assert_eq!(
+            cached_until(&answer(now, None), now, ttl, max_age),
+            now + max_age
+        );
+        // a revocation is final: kept for the answer's whole validity
+        let revoked = Answer {
+            status: Status::Revoked {
+                at: now - Duration::hours(1),
+                reason: 1,
+            },
+            ..good
+        };
+        assert_eq!(
+            cached_until(&revoked, now, ttl, max_age),
+            now + Duration::hours(1)
+        );
     }
 }

@@ -3,9 +3,16 @@
 //! It checks, each with its own [`VerifyError`]: the signature over the exact bytes, the
 //! chain to a trusted root, the validity period at the signing time, the key usage, an
 //! expected IIN, and revocation (OCSP when configured, falling back to CRLs).
+//!
+//! The CRLs it holds are kept fresh when it has a [`crl::Fetcher`]: when the held list
+//! of an issuer is missing or past its nextUpdate, a refresh runs in the background
+//! after a good OCSP answer; when OCSP fails, the verifier fetches before it falls back
+//! (one fetch at a time, at most one per retry interval, within a timeout). A fetched
+//! list is taken only when it verifies against the issuing CA, is current and is newer
+//! than the one held; otherwise it is logged and ignored.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use der::Encode;
 use egov_iin::Iin;
@@ -13,7 +20,7 @@ use sha2::Digest;
 use time::OffsetDateTime;
 
 use crate::cert::{CertInfo, Identity};
-use crate::crl::{Crl, CrlError};
+use crate::crl::{self, Crl, CrlError};
 use crate::ocsp::{self, OcspError};
 use crate::sig::SigError;
 use crate::{cms, oids};
@@ -73,6 +80,10 @@ pub enum VerifyError {
     /// The certificate's key usage does not allow this use.
     #[error("wrong key usage: {0}")]
     WrongUsage(String),
+    /// Building the chain would take more than [`MAX_CHAIN_LENGTH`] certificates or more
+    /// than [`MAX_ISSUER_CANDIDATES`] signature checks of candidate issuers.
+    #[error("certificate chain refused: {0}")]
+    ChainTooComplex(String),
     /// The IIN in the certificate is not the expected one.
     #[error("the certificate's IIN {found} is not the expected {expected}")]
     IinMismatch {
@@ -97,6 +108,7 @@ impl VerifyError {
             VerifyError::CrlExpired(_) => "crl-expired",
             VerifyError::RevocationUnknown(_) => "revocation-unknown",
             VerifyError::WrongUsage(_) => "wrong-usage",
+            VerifyError::ChainTooComplex(_) => "chain-too-complex",
             VerifyError::IinMismatch { .. } => "iin-mismatch",
         }
     }
@@ -176,17 +188,28 @@ pub const MAX_CLOCK_AHEAD: time::Duration = time::Duration::minutes(5);
 /// Chains already built to a trust anchor are cached by the leaf certificate's hash
 /// (bounded), so a busy verifier checks the CA signatures of a sender's chain once;
 /// validity, usage, IIN and revocation are still checked on every call.
+///
+/// Clones share the held CRLs (a list one clone fetches serves them all); the builder
+/// methods ([`Verifier::with_crls`]) give the result a store of its own.
 #[derive(Debug, Clone, Default)]
 pub struct Verifier {
     roots: Vec<CertInfo>,
     intermediates: Vec<CertInfo>,
-    crls: Vec<Crl>,
+    crls: Arc<RwLock<Vec<Arc<Crl>>>>,
     ocsp: Option<Arc<ocsp::Client>>,
+    fetcher: Option<Arc<crl::Fetcher>>,
     chains: Arc<std::sync::Mutex<HashMap<[u8; 32], Vec<CertInfo>>>>,
 }
 
 /// Largest number of cached chains; the cache is emptied when it is full.
 const CHAIN_CACHE_MAX: usize = 10_000;
+
+/// Most certificates in a chain, the leaf and the trust anchor included.
+pub const MAX_CHAIN_LENGTH: usize = 8;
+
+/// Most signature checks of candidate issuers while building one chain: a signature that
+/// brings a pile of certificates with the issuer's name costs at most this many.
+pub const MAX_ISSUER_CANDIDATES: usize = 16;
 
 /// Verifies that `cert` was signed by `issuer`'s key.
 pub fn cert_signed_by(cert: &CertInfo, issuer: &CertInfo) -> Result<(), SigError> {
@@ -230,8 +253,115 @@ impl Verifier {
 
     /// Adds CRLs (their signatures are checked when used).
     pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
-        self.crls.extend(crls);
+        let mut held = self.crls();
+        held.extend(crls.into_iter().map(Arc::new));
+        self.crls = Arc::new(RwLock::new(held));
         self
+    }
+
+    /// Fetches CRLs from their distribution point with `fetcher` (see the module's
+    /// opening comment).
+    pub fn with_crl_fetcher(mut self, fetcher: Arc<crl::Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// The CRLs held now.
+    pub fn crls(&self) -> Vec<Arc<Crl>> {
+        self.crls.read().expect("CRL lock").clone()
+    }
+
+    /// The newest held CRL of `issuer` whose signature verifies (current or not).
+    fn held_crl(&self, issuer: &CertInfo) -> Option<Arc<Crl>> {
+        let far = OffsetDateTime::UNIX_EPOCH;
+        self.crls
+            .read()
+            .expect("CRL lock")
+            .iter()
+            .filter(|c| c.is_from(issuer))
+            .filter(|c| !matches!(c.check(issuer, far), Err(CrlError::WrongIssuer(_))))
+            .max_by(|a, b| {
+                if a.is_newer_than(b) {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Less
+                }
+            })
+            .cloned()
+    }
+
+    /// Whether no held CRL naming `issuer` is before its nextUpdate at `now` (cheap: no
+    /// signature is checked here; a list is checked when it is used or replaced).
+    fn crl_due(&self, issuer: &CertInfo, now: OffsetDateTime) -> bool {
+        !self
+            .crls
+            .read()
+            .expect("CRL lock")
+            .iter()
+            .any(|c| c.is_from(issuer) && c.next_update.is_some_and(|n| now < n))
+    }
+
+    /// Fetches `issuer`'s CRL from its distribution point (the fetcher's URL, else the
+    /// one `cert` names) and takes it in place of the held one when it verifies against
+    /// `issuer`, is current and is newer; otherwise the reason is logged and returned.
+    pub async fn refresh_crl(
+        &self,
+        issuer: &CertInfo,
+        cert: &CertInfo,
+    ) -> Result<Arc<Crl>, crl::FetchError> {
+        let Some(fetcher) = &self.fetcher else {
+            return Err(crl::FetchError::NoDistributionPoint);
+        };
+        let now = OffsetDateTime::now_utc();
+        let result = fetcher
+            .fetch(
+                issuer,
+                cert,
+                || self.held_crl(issuer).map(|c| (*c).clone()),
+                now,
+                |fresh| {
+                    let mut held = self.crls.write().expect("CRL lock");
+                    held.retain(|c| !c.is_from(issuer));
+                    held.push(Arc::new(fresh.clone()));
+                },
+            )
+            .await;
+        match &result {
+            Ok(c) => {
+                metrics::counter!("egov_pki_crl_fetch_total", "result" => "taken").increment(1);
+                tracing::info!(
+                    issuer = %issuer.subject_string(),
+                    this_update = %c.this_update,
+                    next_update = ?c.next_update,
+                    revoked = c.revoked.len(),
+                    "took a fresh CRL from the distribution point"
+                );
+            }
+            Err(crl::FetchError::TooSoon(_) | crl::FetchError::NoDistributionPoint) => {}
+            Err(e) => {
+                let label = match e {
+                    crl::FetchError::Unreachable(_) => "unreachable",
+                    _ => "ignored",
+                };
+                metrics::counter!("egov_pki_crl_fetch_total", "result" => label).increment(1);
+                tracing::warn!(error = %e, issuer = %issuer.subject_string(), "fetched CRL not taken");
+            }
+        }
+        result.map(Arc::new)
+    }
+
+    /// Starts [`Verifier::refresh_crl`] in the background (nothing waits for it).
+    fn refresh_in_background(&self, issuer: &CertInfo, cert: &CertInfo) {
+        if !self.fetcher.as_ref().is_some_and(|f| f.ready()) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (me, issuer, cert) = (self.clone(), issuer.clone(), cert.clone());
+        rt.spawn(async move {
+            let _ = me.refresh_crl(&issuer, &cert).await;
+        });
     }
 
     /// Uses an OCSP responder, with a CRL fallback.
@@ -240,9 +370,9 @@ impl Verifier {
         self
     }
 
-    /// Replaces the CRLs (e.g. after fetching a fresh one).
+    /// Replaces the CRLs (this verifier's alone: clones made before keep theirs).
     pub fn set_crls(&mut self, crls: Vec<Crl>) {
-        self.crls = crls;
+        self.crls = Arc::new(RwLock::new(crls.into_iter().map(Arc::new).collect()));
     }
 
     /// The trust anchors.
@@ -444,22 +574,28 @@ impl Verifier {
         let mut ocsp_failure = None;
         if let Some(client) = &self.ocsp {
             match client.status(cert, issuer, now).await {
-                Ok(a) => match a.status {
-                    ocsp::Status::Good => return Ok(Revocation::Ocsp),
-                    ocsp::Status::Revoked { at, .. } => {
-                        return Err(VerifyError::Revoked {
-                            serial: cert.serial_hex.clone(),
-                            at,
-                            source_name: "ocsp",
-                        });
+                Ok(a) => {
+                    if self.crl_due(issuer, now) {
+                        // the fallback must be current when OCSP fails next
+                        self.refresh_in_background(issuer, cert);
                     }
-                    ocsp::Status::Unknown => {
-                        return Err(VerifyError::Untrusted(format!(
-                            "the OCSP responder does not know certificate {}",
-                            cert.serial_hex
-                        )));
+                    match a.status {
+                        ocsp::Status::Good => return Ok(Revocation::Ocsp),
+                        ocsp::Status::Revoked { at, .. } => {
+                            return Err(VerifyError::Revoked {
+                                serial: cert.serial_hex.clone(),
+                                at,
+                                source_name: "ocsp",
+                            });
+                        }
+                        ocsp::Status::Unknown => {
+                            return Err(VerifyError::Untrusted(format!(
+                                "the OCSP responder does not know certificate {}",
+                                cert.serial_hex
+                            )));
+                        }
                     }
-                },
+                }
                 Err(
                     e @ (OcspError::Unreachable(_)
                     | OcspError::ResponderStatus(_)
@@ -471,12 +607,23 @@ impl Verifier {
                 }
             }
         }
-        let crls: Vec<&Crl> = self.crls.iter().filter(|c| c.is_from(issuer)).collect();
+        if self.fetcher.is_some() && (ocsp_failure.is_some() || self.crl_due(issuer, now)) {
+            // OCSP failed, or there is none and the held CRL is past its nextUpdate: a
+            // fresh list first (one fetch at a time, within the fetcher's timeout and
+            // retry interval; a refusal of the fetched list keeps the held one)
+            let _ = self.refresh_crl(issuer, cert).await;
+        }
+        let all = self.crls();
+        let crls: Vec<&Crl> = all
+            .iter()
+            .filter(|c| c.is_from(issuer))
+            .map(|c| c.as_ref())
+            .collect();
         if crls.is_empty() {
-            if self.crls.is_empty() && self.ocsp.is_none() && !opts.require_revocation {
+            if all.is_empty() && self.ocsp.is_none() && !opts.require_revocation {
                 return Ok(Revocation::NotChecked);
             }
-            if !self.crls.is_empty() && ocsp_failure.is_none() && self.ocsp.is_none() {
+            if !all.is_empty() && ocsp_failure.is_none() && self.ocsp.is_none() {
                 return Err(VerifyError::CrlInvalid(format!(
                     "no CRL given is issued by {}",
                     issuer.subject_string()
@@ -545,14 +692,33 @@ impl Verifier {
     ) -> Result<Vec<CertInfo>, VerifyError> {
         let mut chain = vec![leaf.clone()];
         let mut cur = leaf.clone();
-        for _ in 0..8 {
+        let mut tried = 0usize;
+        loop {
             if self.roots.iter().any(|r| r.der == cur.der) {
                 return Ok(chain);
             }
-            let candidates = self.roots.iter().chain(pool.iter());
-            let issuer = candidates
-                .filter(|c| c.subject() == cur.issuer() && c.der != cur.der)
-                .find(|c| cert_signed_by(&cur, c).is_ok());
+            if chain.len() >= MAX_CHAIN_LENGTH {
+                return Err(VerifyError::ChainTooComplex(format!(
+                    "no trust anchor within {MAX_CHAIN_LENGTH} certificates"
+                )));
+            }
+            let mut issuer = None;
+            for c in self.roots.iter().chain(pool.iter()) {
+                if c.subject() != cur.issuer() || c.der == cur.der {
+                    continue;
+                }
+                tried += 1;
+                if tried > MAX_ISSUER_CANDIDATES {
+                    return Err(VerifyError::ChainTooComplex(format!(
+                        "more than {MAX_ISSUER_CANDIDATES} candidate issuers tried for {}",
+                        leaf.subject_string()
+                    )));
+                }
+                if cert_signed_by(&cur, c).is_ok() {
+                    issuer = Some(c);
+                    break;
+                }
+            }
             let Some(issuer) = issuer else {
                 return Err(VerifyError::Untrusted(format!(
                     "no trusted issuer found for {} (issuer {})",
@@ -569,7 +735,6 @@ impl Verifier {
             chain.push(issuer.clone());
             cur = issuer.clone();
         }
-        Err(VerifyError::Untrusted("certificate chain too long".into()))
     }
 }
 

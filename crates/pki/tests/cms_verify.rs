@@ -432,3 +432,94 @@ async fn cached_chains_still_check_validity_and_iin_every_time() {
         .unwrap_err();
     assert_eq!(e.reason(), "untrusted");
 }
+
+/// A certificate brought with a pile of CA certificates bearing its issuer's name (each
+/// a real CA of the same root, with a key of its own) costs at most
+/// `MAX_ISSUER_CANDIDATES` signature checks, then is refused with its own reason; so is
+/// a chain longer than `MAX_CHAIN_LENGTH`. The same certificates in a fitting order pass.
+#[tokio::test]
+async fn chain_building_is_bounded_in_candidates_and_length() {
+    use egov_pki::verify::{MAX_CHAIN_LENGTH, MAX_ISSUER_CANDIDATES, Usage};
+    let alg = KeyAlgorithm::EcdsaP256;
+    let fx = Fx::new(alg);
+    let leaf = fx.person(CertProfile::Signing, alg).cert;
+    let start = now() - time::Duration::days(30);
+    let impostors: Vec<_> = (0..MAX_ISSUER_CANDIDATES)
+        .map(|_| {
+            fx.root
+                .new_issuing("Fixture Issuing", alg, start, 4)
+                .unwrap()
+                .cert
+        })
+        .collect();
+    assert!(impostors.iter().all(|c| c.subject() == leaf.issuer()));
+    let any = VerifyOptions {
+        usage: Usage::Any,
+        ..Default::default()
+    };
+    // the root alone is trusted; the issuing CA comes with the certificate
+    let v = egov_pki::Verifier::new(vec![fx.root.cert.clone()]);
+    let mut pile = impostors.clone();
+    pile.push(fx.issuing.cert.clone());
+    let e = v
+        .check_certificate(&leaf, &pile, now(), &any)
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "chain-too-complex", "{e}");
+    assert!(e.to_string().contains("candidate issuers"), "{e}");
+    // the real issuer within the bound: the chain is built
+    let mut fitting = impostors[..MAX_ISSUER_CANDIDATES - 2].to_vec();
+    fitting.push(fx.issuing.cert.clone());
+    let (chain, _) = v
+        .check_certificate(&leaf, &fitting, now(), &any)
+        .await
+        .unwrap();
+    assert_eq!(chain.len(), 3);
+
+    // a chain of one CA under another, deeper than the bound
+    let mut cas = vec![fx.root.new_issuing("Level 1", alg, start, 4).unwrap()];
+    for i in 2..MAX_CHAIN_LENGTH {
+        let next = cas
+            .last()
+            .unwrap()
+            .new_issuing(&format!("Level {i}"), alg, start, 4)
+            .unwrap();
+        cas.push(next);
+    }
+    let spec = egov_pki::SubjectSpec::person(iin(), "АХМЕТОВ ЕРЛАН САБИТОВИЧ");
+    let deep = cas
+        .last()
+        .unwrap()
+        .issue(
+            &spec,
+            CertProfile::Signing,
+            alg,
+            start,
+            now() + time::Duration::days(1),
+        )
+        .unwrap()
+        .cert;
+    let pool: Vec<_> = cas.iter().map(|a| a.cert.clone()).collect();
+    // leaf + 7 CAs + root = 9 certificates: one too many
+    let e = v
+        .check_certificate(&deep, &pool, now(), &any)
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "chain-too-complex", "{e}");
+    // one level less fits exactly
+    let shallow = cas[cas.len() - 2]
+        .issue(
+            &spec,
+            CertProfile::Signing,
+            alg,
+            start,
+            now() + time::Duration::days(1),
+        )
+        .unwrap()
+        .cert;
+    let (chain, _) = v
+        .check_certificate(&shallow, &pool, now(), &any)
+        .await
+        .unwrap();
+    assert_eq!(chain.len(), MAX_CHAIN_LENGTH);
+}

@@ -9,6 +9,11 @@ use egov_proto::shep::v1::{Envelope, MessageType, RequestInfo, ResponseInfo, Sen
 use prost::Message;
 use time::OffsetDateTime;
 
+/// Room for an envelope's headers, routing and CMS signature (with its certificates)
+/// around the payload: a gRPC message carrying an envelope is at most the payload limit
+/// plus this.
+pub const ENVELOPE_OVERHEAD: usize = 256 * 1024;
+
 /// Domain tag of the transport signature.
 pub const SIGNING_TAG: &[u8] = b"EGOV-SHEP-ENVELOPE-V1\n";
 
@@ -341,17 +346,67 @@ pub async fn open_response(
     })
 }
 
+/// Where a verifier learns whether a certificate was revoked, and how long it trusts
+/// what it learned.
+#[derive(Debug, Clone)]
+pub struct RevocationSources {
+    /// The OCSP responder (the uc service).
+    pub ocsp_url: Option<String>,
+    /// The CRL distribution point; `None`: the one the checked certificate names.
+    pub crl_url: Option<String>,
+    /// How long an OCSP "good" answer is used at most: the bound on how long a
+    /// revocation at the CA takes to reach this verifier.
+    pub ocsp_max_age: std::time::Duration,
+    /// Timeout of each OCSP request and CRL fetch (connecting included).
+    pub timeout: std::time::Duration,
+}
+
+impl Default for RevocationSources {
+    fn default() -> Self {
+        RevocationSources {
+            ocsp_url: None,
+            crl_url: None,
+            ocsp_max_age: std::time::Duration::from_secs(60),
+            timeout: std::time::Duration::from_secs(3),
+        }
+    }
+}
+
 /// A verifier for transport signatures from a test PKI folder (root, issuing CA, CRL),
-/// with OCSP when `ocsp_url` is given.
+/// with OCSP when `ocsp_url` is given, fetching fresh CRLs from the distribution point
+/// the certificates name.
 pub fn pki_verifier(pki_dir: &Path, ocsp_url: Option<&str>) -> Result<Arc<Verifier>, OpenError> {
+    pki_verifier_with(
+        pki_dir,
+        &RevocationSources {
+            ocsp_url: ocsp_url.map(str::to_string),
+            ..Default::default()
+        },
+    )
+}
+
+/// A verifier for transport signatures from a test PKI folder, learning revocation from
+/// `sources`: OCSP first, the CRL (fetched fresh from its distribution point when OCSP
+/// fails or the held one is past its nextUpdate) as the fallback.
+pub fn pki_verifier_with(
+    pki_dir: &Path,
+    sources: &RevocationSources,
+) -> Result<Arc<Verifier>, OpenError> {
     let pki = egov_pki::PkiDir::open(pki_dir)?;
-    let mut v = pki.verifier()?;
-    if let Some(url) = ocsp_url {
-        v = v.with_ocsp(Arc::new(egov_pki::ocsp::Client::new(
-            url,
-            std::time::Duration::from_secs(3),
-            time::Duration::minutes(10),
+    let mut v = pki
+        .verifier()?
+        .with_crl_fetcher(Arc::new(egov_pki::crl::Fetcher::new(
+            sources.crl_url.clone(),
+            sources.timeout,
         )));
+    if let Some(url) = &sources.ocsp_url {
+        v = v.with_ocsp(Arc::new(
+            egov_pki::ocsp::Client::new(url, sources.timeout, time::Duration::minutes(10))
+                .with_max_age(
+                    time::Duration::try_from(sources.ocsp_max_age)
+                        .unwrap_or(egov_pki::ocsp::DEFAULT_MAX_AGE),
+                ),
+        ));
     }
     Ok(Arc::new(v))
 }

@@ -8,8 +8,13 @@
 //!   [`SyncHandler`], accepting calls only from the gateways the system is registered on;
 //! - [`http_router`]: `/health` (database, own certificate) and `/metrics` (Prometheus);
 //! - [`Config`] and [`Bound`]: the settings every system has (ports, PKI, database,
-//!   schema, OCSP, gateways) and a system built from them (database migrated, ports
-//!   bound) that [`Bound::run_sync`] serves.
+//!   schema, OCSP, gateways, limits) and a system built from them (database migrated,
+//!   ports bound) that [`Bound::run_sync`] serves.
+//!
+//! A system's gRPC server takes messages up to [`Config::max_message_bytes`]: by default
+//! the largest payload of the services the shipped registry says it provides, plus the
+//! envelope's room ([`shipped_max_message_bytes`]); the transport refuses a larger one
+//! before reading it. Its servers run with [`egov_grpc::Limits`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,8 +54,21 @@ pub struct Config {
     pub schema: String,
     /// OCSP responder for checking certificates (the uc service).
     pub ocsp_url: Option<String>,
+    /// CRL distribution point (the uc service), fetched when OCSP fails or the held CRL
+    /// is past its nextUpdate; `None`: the one the certificates name.
+    pub crl_url: Option<String>,
+    /// Seconds an OCSP "good" answer is used at most: a certificate revoked at the CA is
+    /// refused within this time.
+    pub ocsp_cache_secs: u64,
+    /// Timeout of each OCSP request and CRL fetch, milliseconds.
+    pub ca_timeout_ms: u64,
     /// Gateways allowed to call the system (the one it is registered on).
     pub gateways: Vec<String>,
+    /// Largest gRPC message the system's server reads, bytes (its answers may be as large
+    /// as a gateway takes back, [`shipped_largest_message`], or this if larger).
+    pub max_message_bytes: usize,
+    /// Concurrency and HTTP timeouts of its servers.
+    pub limits: egov_grpc::Limits,
 }
 
 impl Default for Config {
@@ -70,7 +88,12 @@ impl Config {
             database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
             schema: schema.to_string(),
             ocsp_url: Some("http://127.0.0.1:7010/ocsp".into()),
+            crl_url: Some("http://127.0.0.1:7010/crl".into()),
+            ocsp_cache_secs: 60,
+            ca_timeout_ms: 3000,
             gateways: vec!["shep".into()],
+            max_message_bytes: shipped_max_message_bytes(system_id),
+            limits: egov_grpc::Limits::default(),
         }
     }
 
@@ -93,11 +116,97 @@ impl Config {
         self.http_addr.set_ip(host);
     }
 
+    /// Where the system's verifier learns revocation.
+    pub fn revocation(&self) -> egov_shep_client::envelope::RevocationSources {
+        egov_shep_client::envelope::RevocationSources {
+            ocsp_url: self.ocsp_url.clone(),
+            crl_url: self.crl_url.clone(),
+            ocsp_max_age: Duration::from_secs(self.ocsp_cache_secs),
+            timeout: Duration::from_millis(self.ca_timeout_ms),
+        }
+    }
+
+    /// Checks the values types alone cannot, for settings under `key` (`gbd_fl`, ...):
+    /// the error names the variable (`EGOV_GBD_FL__MAX_MESSAGE_BYTES`).
+    pub fn check(&self, key: &str) -> Result<(), egov_config::Error> {
+        let zero = |field: &str| {
+            egov_config::Error::invalid(&format!("{key}.{field}"), "must be more than 0")
+        };
+        if self.max_message_bytes == 0 {
+            return Err(zero("max_message_bytes"));
+        }
+        if self.ca_timeout_ms == 0 {
+            return Err(zero("ca_timeout_ms"));
+        }
+        if let Err(var) = self.limits.check(key) {
+            return Err(egov_config::Error::invalid(&var, "must be more than 0"));
+        }
+        Ok(())
+    }
+
     /// Both ports 0 (tests, several instances on one machine).
     pub fn any_ports(&mut self) {
         self.grpc_addr.set_port(0);
         self.http_addr.set_port(0);
     }
+}
+
+/// A service of the shipped registry: its provider (a system), or the kind of system
+/// that provides it in every region, and its largest payload.
+type ShippedService = (Option<String>, Option<String>, usize);
+
+/// The services of the shipped registry (`deploy/gateway/registry.toml`).
+fn shipped_services() -> &'static [ShippedService] {
+    #[derive(serde::Deserialize)]
+    struct Registry {
+        services: Vec<Service>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Service {
+        provider: Option<String>,
+        regional: Option<String>,
+        max_payload: usize,
+    }
+    static SERVICES: std::sync::LazyLock<Vec<ShippedService>> = std::sync::LazyLock::new(|| {
+        let r: Registry = toml::from_str(include_str!("../../../deploy/gateway/registry.toml"))
+            .expect("the shipped registry parses");
+        r.services
+            .into_iter()
+            .map(|s| (s.provider, s.regional, s.max_payload))
+            .collect()
+    });
+    &SERVICES
+}
+
+/// The largest gRPC message `system_id` receives under the shipped registry: the largest
+/// payload of the services it provides (by its id, or by its kind for regional
+/// services), plus the envelope's room; a system providing none receives answers and
+/// health checks only, the envelope's room.
+pub fn shipped_max_message_bytes(system_id: &str) -> usize {
+    let kind = egov_topology::Topology::shipped()
+        .system(system_id)
+        .map(|s| s.kind.as_str().to_string());
+    shipped_services()
+        .iter()
+        .filter(|(provider, regional, _)| {
+            provider.as_deref() == Some(system_id)
+                || (regional.is_some() && regional.as_deref() == kind.as_deref())
+        })
+        .map(|(_, _, max)| *max)
+        .max()
+        .unwrap_or(0)
+        + egov_shep_client::envelope::ENVELOPE_OVERHEAD
+}
+
+/// The largest message a gateway takes back from a system under the shipped registry
+/// (its largest payload plus the envelope's room): the bound on a system's answers.
+pub fn shipped_largest_message() -> usize {
+    shipped_services()
+        .iter()
+        .map(|(_, _, max)| *max)
+        .max()
+        .unwrap_or(0)
+        + egov_shep_client::envelope::ENVELOPE_OVERHEAD
 }
 
 /// Opens `schema` of the database at `url` (creating both if missing) and runs the
@@ -155,10 +264,10 @@ impl Bound {
 
     /// Loads the identity.
     pub fn identity(&self) -> Result<Identity, Error> {
-        Identity::load(
+        Identity::load_with(
             &self.config.pki_dir,
             &self.config.system_id,
-            self.config.ocsp_url.as_deref(),
+            &self.config.revocation(),
         )
     }
 
@@ -172,17 +281,20 @@ impl Bound {
         lane: &str,
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
-        let grpc = serve_sync(
+        let grpc = serve_sync_with(
             self.listeners.grpc,
             &identity,
             handler,
             self.config.gateways.clone(),
             lane,
+            &self.config,
             shutdown.clone(),
         );
         let http = serve_http(
             self.listeners.http,
-            router.merge(http_router(self.pool.clone(), identity.clone())),
+            self.config
+                .limits
+                .http(router.merge(http_router(self.pool.clone(), identity.clone()))),
             shutdown.clone(),
         );
         let (g, h) = tokio::join!(grpc, http);
@@ -236,12 +348,28 @@ impl Identity {
     /// Loads `system_id`'s identities from the test PKI folder; `ocsp_url` makes the
     /// verifier check revocation by OCSP (with the CRL as fallback).
     pub fn load(pki_dir: &Path, system_id: &str, ocsp_url: Option<&str>) -> Result<Self, Error> {
+        Identity::load_with(
+            pki_dir,
+            system_id,
+            &egov_shep_client::envelope::RevocationSources {
+                ocsp_url: ocsp_url.map(str::to_string),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Loads `system_id`'s identities, its verifier learning revocation from `sources`.
+    pub fn load_with(
+        pki_dir: &Path,
+        system_id: &str,
+        sources: &egov_shep_client::envelope::RevocationSources,
+    ) -> Result<Self, Error> {
         let err = |m: String| Error::Identity {
             system: system_id.to_string(),
             message: m,
         };
         let signer = SystemSigner::load(pki_dir, system_id).map_err(|e| err(e.to_string()))?;
-        let verifier = egov_shep_client::envelope::pki_verifier(pki_dir, ocsp_url)
+        let verifier = egov_shep_client::envelope::pki_verifier_with(pki_dir, sources)
             .map_err(|e| err(e.to_string()))?;
         let tls = TlsIdentity::load(pki_dir, system_id).map_err(|e| err(e.to_string()))?;
         Ok(Identity {
@@ -260,13 +388,32 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
         .map_err(|source| Error::Bind { addr, source })
 }
 
-/// Serves `handler` as the system's `SyncChannel` on `listener` until `shutdown`.
+/// Serves `handler` as the system's `SyncChannel` on `listener` until `shutdown`, with
+/// the default limits of `identity`'s system.
 pub async fn serve_sync<H: SyncHandler>(
     listener: TcpListener,
     identity: &Identity,
     handler: Arc<H>,
     gateways: Vec<String>,
     lane: &str,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let config = Config::new(&identity.system_id, "", 0, 0);
+    serve_sync_with(
+        listener, identity, handler, gateways, lane, &config, shutdown,
+    )
+    .await
+}
+
+/// Serves `handler` as the system's `SyncChannel` on `listener` until `shutdown`, taking
+/// messages up to `config.max_message_bytes` with `config.limits`.
+pub async fn serve_sync_with<H: SyncHandler>(
+    listener: TcpListener,
+    identity: &Identity,
+    handler: Arc<H>,
+    gateways: Vec<String>,
+    lane: &str,
+    config: &Config,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let (reporter, health) = egov_grpc::health();
@@ -284,7 +431,9 @@ pub async fn serve_sync<H: SyncHandler>(
         egov_grpc::services::SYNC_CHANNEL,
         egov_grpc::services::HEALTH,
     ]);
-    tonic::transport::Server::builder()
+    config
+        .limits
+        .grpc_server()
         .tls_config(identity.tls.server_tls())
         .map_err(|e| Error::Serve(e.to_string()))?
         .add_service(health)
@@ -292,8 +441,8 @@ pub async fn serve_sync<H: SyncHandler>(
         .add_service(reflection_alpha)
         .add_service(
             SyncChannelServer::new(server)
-                .max_decoding_message_size(64 << 20)
-                .max_encoding_message_size(64 << 20),
+                .max_decoding_message_size(config.max_message_bytes)
+                .max_encoding_message_size(config.max_message_bytes.max(shipped_largest_message())),
         )
         .serve_with_incoming_shutdown(egov_grpc::incoming(listener), async move {
             shutdown.cancelled().await
@@ -410,7 +559,8 @@ macro_rules! system_main {
 
         impl $crate::__config::Validate for Settings {
             fn validate(&self) -> Result<(), $crate::__config::Error> {
-                self.common.validate()
+                self.common.validate()?;
+                self.$key.system.check(stringify!($key))
             }
         }
 
@@ -489,5 +639,47 @@ where
             eprintln!("{name}: {}", e.replace('\n', " "));
             std::process::ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_limit_follows_the_services_a_system_provides() {
+        // ГБД ФЛ answers look-ups of 64 KiB at most; ИС МИО takes applications of 20 MiB
+        let gbd = shipped_max_message_bytes("gbd-fl");
+        let mio = shipped_max_message_bytes("mio-almaty");
+        assert_eq!(gbd, 65536 + egov_shep_client::envelope::ENVELOPE_OVERHEAD);
+        assert_eq!(
+            mio,
+            20971520 + egov_shep_client::envelope::ENVELOPE_OVERHEAD
+        );
+        assert_eq!(shipped_largest_message(), mio);
+        // a system providing no service receives answers alone
+        assert_eq!(
+            shipped_max_message_bytes("no-such-system"),
+            egov_shep_client::envelope::ENVELOPE_OVERHEAD
+        );
+        assert_eq!(Config::new("gbd-fl", "gbd_fl", 0, 0).max_message_bytes, gbd);
+    }
+
+    #[test]
+    fn a_zero_limit_names_its_variable() {
+        let ok = Config::new("gbd-fl", "gbd_fl", 0, 0);
+        assert!(ok.check("gbd_fl").is_ok());
+        let mut c = ok.clone();
+        c.max_message_bytes = 0;
+        let e = c.check("gbd_fl").unwrap_err().to_string();
+        assert!(e.contains("EGOV_GBD_FL__MAX_MESSAGE_BYTES"), "{e}");
+        let mut c = ok.clone();
+        c.limits.http_timeout_secs = 0;
+        let e = c.check("gbd_fl").unwrap_err().to_string();
+        assert!(e.contains("EGOV_GBD_FL__LIMITS__HTTP_TIMEOUT_SECS"), "{e}");
+        let mut c = ok;
+        c.ca_timeout_ms = 0;
+        let e = c.check("gbd_fl").unwrap_err().to_string();
+        assert!(e.contains("EGOV_GBD_FL__CA_TIMEOUT_MS"), "{e}");
     }
 }

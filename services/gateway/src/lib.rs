@@ -58,6 +58,16 @@ pub struct Config {
     pub nats_prefix: String,
     /// OCSP responder for checking senders' certificates (the uc service).
     pub ocsp_url: Option<String>,
+    /// CRL distribution point (the uc service), fetched when OCSP fails or the held CRL
+    /// is past its nextUpdate; `None`: the one the certificates name.
+    pub crl_url: Option<String>,
+    /// Seconds an OCSP "good" answer is used at most: a certificate revoked at the CA is
+    /// refused within this time.
+    pub ocsp_cache_secs: u64,
+    /// Timeout of each OCSP request and CRL fetch, milliseconds.
+    pub ca_timeout_ms: u64,
+    /// Concurrency of the gRPC and HTTP servers, HTTP timeouts.
+    pub limits: egov_grpc::Limits,
     /// The deployment's topology folder instead of the shipped one (`deploy/topology`).
     pub topology_dir: Option<PathBuf>,
     /// A registry file (services, access table) instead of the shipped one.
@@ -88,6 +98,10 @@ impl Default for Config {
             nats_url: "nats://127.0.0.1:4222".into(),
             nats_prefix: String::new(),
             ocsp_url: Some("http://127.0.0.1:7010/ocsp".into()),
+            crl_url: Some("http://127.0.0.1:7010/crl".into()),
+            ocsp_cache_secs: 60,
+            ca_timeout_ms: 3000,
+            limits: egov_grpc::Limits::default(),
             topology_dir: None,
             registry_file: None,
             max_clock_skew_secs: 300,
@@ -242,7 +256,7 @@ impl Gateway {
         let signer = SystemSigner::load(&cfg.pki_dir, &cfg.gateway_id)
             .map_err(|e| Error::Identity(e.to_string()))?;
         let verifier =
-            egov_shep_client::envelope::pki_verifier(&cfg.pki_dir, cfg.ocsp_url.as_deref())
+            egov_shep_client::envelope::pki_verifier_with(&cfg.pki_dir, &cfg.revocation())
                 .map_err(|e| Error::Identity(e.to_string()))?;
         let issuing = egov_pki::PkiDir::open(&cfg.pki_dir)
             .map_err(|e| Error::Identity(e.to_string()))?
@@ -327,7 +341,9 @@ impl Gateway {
             egov_grpc::services::MESSAGE_LOG,
             egov_grpc::services::HEALTH,
         ]);
-        let grpc = tonic::transport::Server::builder()
+        let grpc = cfg
+            .limits
+            .grpc_server()
             .tls_config(tls.server_tls())
             .map_err(|e| Error::Serve(e.to_string()))?
             .add_service(health)
@@ -373,8 +389,11 @@ impl Gateway {
             issuing,
         });
         let http_cancel = shutdown.clone();
-        let http = axum::serve(self.listeners.http, http::router(http_state))
-            .with_graceful_shutdown(async move { http_cancel.cancelled().await });
+        let http = axum::serve(
+            self.listeners.http,
+            cfg.limits.http(http::router(http_state)),
+        )
+        .with_graceful_shutdown(async move { http_cancel.cancelled().await });
 
         let housekeeping = housekeeping(
             core.clone(),
@@ -451,9 +470,59 @@ async fn housekeeping(
 }
 
 impl Config {
+    /// Checks the values types alone cannot (settings under `EGOV_GATEWAY__`): the error
+    /// names the variable.
+    pub fn check(&self) -> Result<(), egov_config::Error> {
+        if self.ca_timeout_ms == 0 {
+            return Err(egov_config::Error::invalid(
+                "gateway.ca_timeout_ms",
+                "must be more than 0",
+            ));
+        }
+        if let Err(var) = self.limits.check("gateway") {
+            return Err(egov_config::Error::invalid(&var, "must be more than 0"));
+        }
+        Ok(())
+    }
+
+    /// Where the gateway's verifier learns revocation.
+    pub fn revocation(&self) -> egov_shep_client::envelope::RevocationSources {
+        egov_shep_client::envelope::RevocationSources {
+            ocsp_url: self.ocsp_url.clone(),
+            crl_url: self.crl_url.clone(),
+            ocsp_max_age: Duration::from_secs(self.ocsp_cache_secs),
+            timeout: Duration::from_millis(self.ca_timeout_ms),
+        }
+    }
+
     /// Binds both addresses to `host`, keeping their ports.
     pub fn bind_host(&mut self, host: std::net::IpAddr) {
         self.grpc_addr.set_ip(host);
         self.http_addr.set_ip(host);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_setting_names_its_variable() {
+        assert!(Config::default().check().is_ok());
+        let c = Config {
+            ca_timeout_ms: 0,
+            ..Default::default()
+        };
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("EGOV_GATEWAY__CA_TIMEOUT_MS"), "{e}");
+        let c = Config {
+            limits: egov_grpc::Limits {
+                http_concurrency: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("EGOV_GATEWAY__LIMITS__HTTP_CONCURRENCY"), "{e}");
     }
 }

@@ -15,7 +15,11 @@ struct Settings {
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), egov_config::Error> {
-        self.common.validate()
+        self.common.validate()?;
+        match &self.gateway {
+            Some(g) => g.check(),
+            None => Ok(()),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ pub const DEFAULT_REGISTRY: &str = include_str!("../../../deploy/gateway/registr
 
 /// Room for an envelope's headers, routing and CMS signature (with its certificates)
 /// around the payload.
-pub const ENVELOPE_OVERHEAD: usize = 256 * 1024;
+pub const ENVELOPE_OVERHEAD: usize = egov_shep_client::envelope::ENVELOPE_OVERHEAD;
 
 /// A gateway instance.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

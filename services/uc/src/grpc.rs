@@ -87,6 +87,56 @@ fn registration_authority<T>(request: &Request<T>, what: &str) -> Result<String,
     }
 }
 
+/// Takes a certificate issued offline (`egovctl pki init`/`issue`: in the PKI folder's
+/// index, with its file under `systems/`) into the database, so that it can be revoked
+/// like one issued here. Nothing happens when it is not found (the caller answers
+/// `unknown-certificate`); one already revoked in the index is `already-revoked`.
+async fn import_offline(state: &State, serial: &str) -> Result<(), Status> {
+    let pki = state.pki();
+    let index = pki.index().map_err(internal)?;
+    let issued = index
+        .iter()
+        .any(|r| matches!(r, egov_pki::dir::IndexRecord::Issue { serial: s, .. } if s == serial));
+    if !issued {
+        return Ok(());
+    }
+    if pki.revoked().map_err(internal)?.contains_key(serial) {
+        return Err(Status::failed_precondition(format!(
+            "already-revoked: certificate {serial} is already revoked (in the PKI folder)"
+        )));
+    }
+    let Some(cert) = offline_certificate(pki.path(), serial) else {
+        return Ok(());
+    };
+    let record = Record {
+        serial: cert.serial_hex.clone(),
+        subject: cert.subject_string(),
+        iin: cert.identity.iin.map(|i| i.to_string()),
+        bin: cert.identity.bin.clone(),
+        profile: "system".into(),
+        not_before: cert.not_before,
+        not_after: cert.not_after,
+        certificate_pem: cert.to_pem(),
+        revoked_at: None,
+        revocation_reason: None,
+    };
+    store::insert_if_absent(state.pool(), &record)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// The certificate with `serial` among the PKI folder's system certificate files.
+fn offline_certificate(pki_dir: &std::path::Path, serial: &str) -> Option<egov_pki::CertInfo> {
+    std::fs::read_dir(pki_dir.join("systems"))
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cert.pem"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|text| egov_pki::CertInfo::from_pem(&text).ok())
+        .find(|c| c.serial_hex == serial)
+}
+
 #[tonic::async_trait]
 impl CertificationAuthority for Service {
     #[tracing::instrument(skip_all, fields(lane = "ИС УЦ"))]
@@ -209,6 +259,14 @@ impl CertificationAuthority for Service {
             parse_reason(&r.reason).map_err(|e| invalid("invalid-reason", e))?
         };
         let now = OffsetDateTime::now_utc();
+        if store::get(self.state.pool(), &serial)
+            .await
+            .map_err(internal)?
+            .is_none()
+        {
+            // issued offline (the PKI folder's systems): taken into the database first
+            import_offline(&self.state, &serial).await?;
+        }
         match store::revoke(self.state.pool(), &serial, now, reason)
             .await
             .map_err(internal)?

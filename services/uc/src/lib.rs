@@ -54,8 +54,14 @@ pub struct Config {
     pub schema: String,
     /// How long an OCSP answer is valid (nextUpdate - thisUpdate), seconds.
     pub ocsp_validity_secs: i64,
-    /// How long a CRL is valid (nextUpdate - thisUpdate), hours.
-    pub crl_validity_hours: i64,
+    /// How long a CRL is valid (nextUpdate - thisUpdate), seconds.
+    pub crl_validity_secs: i64,
+    /// Largest gRPC message the server reads, bytes (a request with a CSR is a few
+    /// kilobytes). Answers (a list of up to 200 certificates) may take up to
+    /// [`MAX_ANSWER_BYTES`] or this if larger.
+    pub max_message_bytes: usize,
+    /// Concurrency of the gRPC and HTTP servers, HTTP timeouts.
+    pub limits: egov_grpc::Limits,
 }
 
 impl Default for Config {
@@ -70,10 +76,35 @@ impl Default for Config {
             database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
             schema: "uc".into(),
             ocsp_validity_secs: 3600,
-            crl_validity_hours: 24,
+            crl_validity_secs: 24 * 3600,
+            max_message_bytes: 256 * 1024,
+            limits: egov_grpc::Limits::default(),
         }
     }
 }
+
+impl Config {
+    /// Checks the values types alone cannot (settings under `EGOV_UC__`): the error names
+    /// the variable.
+    pub fn check(&self) -> Result<(), egov_config::Error> {
+        for (field, value) in [
+            ("uc.ocsp_validity_secs", self.ocsp_validity_secs),
+            ("uc.crl_validity_secs", self.crl_validity_secs),
+            ("uc.max_message_bytes", self.max_message_bytes as i64),
+        ] {
+            if value <= 0 {
+                return Err(egov_config::Error::invalid(field, "must be more than 0"));
+            }
+        }
+        if let Err(var) = self.limits.check("uc") {
+            return Err(egov_config::Error::invalid(&var, "must be more than 0"));
+        }
+        Ok(())
+    }
+}
+
+/// The largest answer uc writes: what a gRPC client reads by default.
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
 
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
@@ -162,7 +193,7 @@ impl State {
         let revoked = self.revoked().await?;
         let fingerprint = (revoked.len(), revoked.iter().map(|r| r.revoked_at).max());
         let now = OffsetDateTime::now_utc();
-        let life = Duration::hours(self.config.crl_validity_hours);
+        let life = Duration::seconds(self.config.crl_validity_secs);
         let mut cache = self.crl.lock().await;
         if let Some(c) = cache.as_ref()
             && c.fingerprint == fingerprint
@@ -301,7 +332,9 @@ impl Uc {
 
     /// Serves until `shutdown` is cancelled, then drains in-flight requests.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let app = http::router(self.state.clone());
+        let limits = self.state.config.limits;
+        let max_message = self.state.config.max_message_bytes;
+        let app = limits.http(http::router(self.state.clone()));
         let http_cancel = shutdown.clone();
         let http = axum::serve(self.listeners.http, app)
             .with_graceful_shutdown(async move { http_cancel.cancelled().await });
@@ -315,13 +348,18 @@ impl Uc {
             egov_grpc::services::CERTIFICATION_AUTHORITY,
             egov_grpc::services::HEALTH,
         ]);
-        let grpc = tonic::transport::Server::builder()
+        let grpc = limits
+            .grpc_server()
             .tls_config(self.tls.server_tls())
             .map_err(|e| Error::Serve(e.to_string()))?
             .add_service(health)
             .add_service(reflection)
             .add_service(reflection_alpha)
-            .add_service(grpc::server(self.state.clone()))
+            .add_service(
+                grpc::server(self.state.clone())
+                    .max_decoding_message_size(max_message)
+                    .max_encoding_message_size(max_message.max(MAX_ANSWER_BYTES)),
+            )
             .serve_with_incoming_shutdown(egov_grpc::incoming(self.listeners.grpc), async move {
                 grpc_cancel.cancelled().await
             });
@@ -330,5 +368,44 @@ impl Uc {
         h.map_err(|e| Error::Serve(format!("http: {e}")))?;
         g.map_err(|e| Error::Serve(format!("grpc: {e}")))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_setting_names_its_variable() {
+        assert!(Config::default().check().is_ok());
+        for (config, var) in [
+            (
+                Config {
+                    crl_validity_secs: 0,
+                    ..Default::default()
+                },
+                "EGOV_UC__CRL_VALIDITY_SECS",
+            ),
+            (
+                Config {
+                    max_message_bytes: 0,
+                    ..Default::default()
+                },
+                "EGOV_UC__MAX_MESSAGE_BYTES",
+            ),
+            (
+                Config {
+                    limits: egov_grpc::Limits {
+                        grpc_concurrency: 0,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                "EGOV_UC__LIMITS__GRPC_CONCURRENCY",
+            ),
+        ] {
+            let e = config.check().unwrap_err().to_string();
+            assert!(e.contains(var), "{e}");
+        }
     }
 }

@@ -14,7 +14,8 @@ struct Settings {
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), egov_config::Error> {
-        self.common.validate()
+        self.common.validate()?;
+        self.uc.check()
     }
 }
 

@@ -14,7 +14,7 @@ pub struct Record {
     pub iin: Option<String>,
     /// Organisation BIN.
     pub bin: Option<String>,
-    /// signing | authentication.
+    /// signing | authentication | system (issued offline to a system).
     pub profile: String,
     /// Validity start.
     pub not_before: OffsetDateTime,
@@ -35,6 +35,25 @@ pub async fn insert(pool: &PgPool, r: &Record) -> sqlx::Result<()> {
     sqlx::query(
         "insert into certificates (serial, subject, iin, bin, profile, not_before, not_after, certificate_pem)
          values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&r.serial)
+    .bind(&r.subject)
+    .bind(&r.iin)
+    .bind(&r.bin)
+    .bind(&r.profile)
+    .bind(r.not_before)
+    .bind(r.not_after)
+    .bind(&r.certificate_pem)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Inserts a certificate issued offline unless it is already there.
+pub async fn insert_if_absent(pool: &PgPool, r: &Record) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into certificates (serial, subject, iin, bin, profile, not_before, not_after, certificate_pem)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (serial) do nothing",
     )
     .bind(&r.serial)
     .bind(&r.subject)

@@ -97,6 +97,9 @@ pub struct Options {
     /// Key algorithm of the test PKI (ECDSA P-256 by default: fast to make; RSA-2048
     /// as the real system, for benchmarks).
     pub algorithm: KeyAlgorithm,
+    /// Seconds the gateways use an OCSP "good" answer at most (a revocation test sets
+    /// it short).
+    pub ocsp_cache_secs: u64,
 }
 
 impl Options {
@@ -108,6 +111,7 @@ impl Options {
             registry: None,
             ack_wait_secs: 5,
             algorithm: KeyAlgorithm::EcdsaP256,
+            ocsp_cache_secs: egov_gateway::Config::default().ocsp_cache_secs,
         }
     }
 }
@@ -173,6 +177,8 @@ impl World {
             nats_url: egov_devenv::default_nats_url(),
             nats_prefix: prefix.clone(),
             ocsp_url: Some(ocsp_url.clone()),
+            crl_url: Some(format!("http://{uc_http}/crl")),
+            ocsp_cache_secs: opts.ocsp_cache_secs,
             registry_file: Some(reg_file.clone()),
             topology_dir: opts.topology_dir.clone(),
             ack_wait_secs: opts.ack_wait_secs,
@@ -234,6 +240,7 @@ impl World {
         c.pki_dir = self.pki.clone();
         c.database_url = self.db.url.clone();
         c.ocsp_url = Some(self.ocsp_url.clone());
+        c.crl_url = Some(format!("http://{}/crl", self.uc_http));
         c.gateways = vec![self.gateway_of(system_id)];
         c
     }
