@@ -244,8 +244,15 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         message: e.to_string(),
     })?;
     let pki_dir = common.pki_dir();
+    // the CA folder: uc's (and the launcher's, as the registration authority that makes
+    // the PKI and enrols the seeded employees); no other service is given it
+    let ca_dir = settings
+        .uc
+        .ca_dir
+        .clone()
+        .unwrap_or_else(|| egov_pki::dir::default_ca_dir(&pki_dir));
     let pki_created = !PkiDir::exists(&pki_dir);
-    if pki_created {
+    let authority = if pki_created {
         let http = settings.uc.http_addr;
         let base = format!(
             "http://{}:{}",
@@ -256,8 +263,9 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
                 http.port()
             }
         );
-        PkiDir::init(
+        let made = PkiDir::init(
             &pki_dir,
+            &ca_dir,
             &InitOptions {
                 endpoints: Endpoints {
                     crl_url: Some(format!("{base}/crl")),
@@ -267,10 +275,11 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
                 ..Default::default()
             },
         )?;
-        tracing::info!(dir = %pki_dir.display(), "created the test PKI");
+        tracing::info!(dir = %pki_dir.display(), ca = %ca_dir.display(), "created the test PKI");
+        made
     } else {
-        PkiDir::open(&pki_dir)?;
-    }
+        PkiDir::open(&pki_dir, &ca_dir)?
+    };
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -292,6 +301,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     }
     uc_cfg.database_url = env.database_url().to_string();
     uc_cfg.pki_dir = pki_dir.clone();
+    uc_cfg.ca_dir = Some(ca_dir.clone());
     let uc = egov_uc::Uc::build(uc_cfg)
         .await
         .map_err(|e| Error::Service {
@@ -420,6 +430,10 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         let mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
             .await
             .map_err(|e| service_err("mio-is")(&e))?;
+        let employees = mio
+            .seed_employees(&authority)
+            .await
+            .map_err(|e| service_err("mio-is")(&e))?;
         let id = sys.id.clone();
         systems.push((id.clone(), mio.grpc_addr()));
         endpoints.push(Endpoint {
@@ -440,9 +454,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             system: id.clone(),
             url: format!("http://{}", mio.http_addr()),
             password: cfg.employee_password.clone(),
-            employees: egov_mio_is::employees::all(mio.pool())
-                .await
-                .map_err(|e| service_err("mio-is")(&e))?,
+            employees,
         });
         mios.push((mio, cfg.gateway_id.clone()));
     }

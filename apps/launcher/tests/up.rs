@@ -56,6 +56,11 @@ async fn up_serves_and_stops_on_ctrl_c() {
     );
     assert!(text.contains("(created now)"), "{text}");
     assert!(data.path().join("pki/root.cert.pem").is_file());
+    // the CA's keys lie in uc's folder, beside the one every service reads
+    assert!(data.path().join("pki-ca/issuing.key.pem").is_file());
+    for f in ["issuing.key.pem", "root.key.pem", "pki.json", "index.jsonl"] {
+        assert!(!data.path().join("pki").join(f).exists(), "{f}");
+    }
     let http = lines
         .iter()
         .find(|l| l.starts_with("uc") && l.contains("http://"))

@@ -344,7 +344,7 @@ pub async fn open_response(
 /// A verifier for transport signatures from a test PKI folder (root, issuing CA, CRL),
 /// with OCSP when `ocsp_url` is given.
 pub fn pki_verifier(pki_dir: &Path, ocsp_url: Option<&str>) -> Result<Arc<Verifier>, OpenError> {
-    let pki = egov_pki::PkiDir::open(pki_dir)?;
+    let pki = egov_pki::Trust::open(pki_dir)?;
     let mut v = pki.verifier()?;
     if let Some(url) = ocsp_url {
         v = v.with_ocsp(Arc::new(egov_pki::ocsp::Client::new(

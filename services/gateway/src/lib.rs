@@ -244,10 +244,9 @@ impl Gateway {
         let verifier =
             egov_shep_client::envelope::pki_verifier(&cfg.pki_dir, cfg.ocsp_url.as_deref())
                 .map_err(|e| Error::Identity(e.to_string()))?;
-        let issuing = egov_pki::PkiDir::open(&cfg.pki_dir)
+        let issuing = egov_pki::Trust::open(&cfg.pki_dir)
             .map_err(|e| Error::Identity(e.to_string()))?
-            .issuing
-            .cert;
+            .issuing;
         let tls = egov_grpc::TlsIdentity::load(&cfg.pki_dir, &cfg.gateway_id)
             .map_err(|e| Error::Identity(e.to_string()))?;
         let core = Arc::new(core::Core::new(

@@ -50,8 +50,11 @@ pub use egov_devenv::TestDatabase;
 pub struct World {
     /// Temporary files (the PKI lives under it).
     pub dir: tempfile::TempDir,
-    /// The test PKI folder.
+    /// The test PKI folder: what every service of the world reads (no CA key).
     pub pki: PathBuf,
+    /// The CA folder (the CAs' keys, settings, index): given to uc alone, and opened by
+    /// the test as the registration authority ([`World::authority`]).
+    pub ca: PathBuf,
     /// The test's database.
     pub db: TestDatabase,
     /// The test's NATS prefix (stream and subjects).
@@ -124,10 +127,12 @@ impl World {
         egov_telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temporary folder");
         let pki = dir.path().join("pki");
+        let ca = dir.path().join("ca");
         let topology = egov_topology::Topology::open(opts.topology_dir.as_deref())
             .unwrap_or_else(|e| panic!("{e}"));
         PkiDir::init(
             &pki,
+            &ca,
             &InitOptions {
                 algorithm: opts.algorithm,
                 systems: topology.identities(),
@@ -145,6 +150,7 @@ impl World {
             http_addr: "127.0.0.1:0".parse().expect("addr"),
             grpc_addr: "127.0.0.1:0".parse().expect("addr"),
             pki_dir: pki.clone(),
+            ca_dir: Some(ca.clone()),
             database_url: db.url.clone(),
             ..Default::default()
         })
@@ -199,6 +205,7 @@ impl World {
         World {
             dir,
             pki,
+            ca,
             db,
             prefix,
             cancel,
@@ -400,6 +407,12 @@ impl World {
     /// The PKI folder.
     pub fn pki(&self) -> &Path {
         &self.pki
+    }
+
+    /// The test PKI as its certification authority holds it (the test acting as the
+    /// registration authority: issuing, revoking, enrolling employees).
+    pub fn authority(&self) -> PkiDir {
+        PkiDir::open(&self.pki, &self.ca).expect("the world's CA")
     }
 }
 
