@@ -39,19 +39,15 @@ impl Db {
             .expect("open journal")
     }
 
-    /// Runs `sql` the way an intruder with the table owner's rights would:
-    /// past the trigger that refuses UPDATE.
+    /// Runs `sql` the way an intruder with the database's rights would: past the
+    /// triggers that refuse UPDATE, DELETE and TRUNCATE.
     async fn tamper(&self, sql: &str) {
         let mut tx = self.pool.begin().await.unwrap();
-        sqlx::query("alter table journal disable trigger journal_append_only")
+        sqlx::query("set local session_replication_role = replica")
             .execute(&mut *tx)
             .await
             .unwrap();
         sqlx::query(sql).execute(&mut *tx).await.unwrap();
-        sqlx::query("alter table journal enable trigger journal_append_only")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
         tx.commit().await.unwrap();
     }
 
@@ -525,10 +521,7 @@ async fn a_deleted_last_row_is_missing_through_the_head() {
 
     // Deleting the head too hides nothing: the head is then missing.
     db.tamper("delete from journal where seq = 6").await;
-    sqlx::query("delete from journal_head")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    db.tamper("delete from journal_head").await;
     let report = journal.verify(Some("shep")).await.unwrap();
     assert_eq!(
         report.chains[0].problems,
@@ -916,4 +909,102 @@ async fn bench_batching() {
         );
     }
     db.drop().await;
+}
+
+/// The error of running `sql` on `pool`, which must fail.
+async fn refused(pool: &PgPool, sql: &str) -> String {
+    match sqlx::query(sql).execute(pool).await {
+        Ok(r) => panic!("{sql}: done, {} rows", r.rows_affected()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn the_gateways_role_appends_to_its_log_and_cannot_rewrite_it() {
+    let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "jrole")
+        .await
+        .unwrap();
+    // the administrator's step: a role per service, each owning its schema alone
+    let url = egov_db::provision(&db.url, "gateway", None).await.unwrap();
+    let other = egov_db::provision(&db.url, "gbd_fl", None).await.unwrap();
+    let gbd = egov_db::pool(&other, "gbd_fl", 1).await.unwrap();
+    sqlx::query("create table persons (iin text)")
+        .execute(&gbd)
+        .await
+        .unwrap();
+    // the gateway migrates and writes as its role
+    let pool = egov_db::pool(&url, "gateway", 4).await.unwrap();
+    let me: (String, bool, bool, bool) = sqlx::query_as(
+        "select rolname::text, rolsuper, rolcreatedb, rolcreaterole from pg_roles \
+         where rolname = current_user",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(me, ("egov_gateway".into(), false, false, false));
+    egov_gateway::MIGRATOR.run(&pool).await.unwrap();
+    let journal = Journal::open(pool.clone(), JournalOptions::default())
+        .await
+        .unwrap();
+    let t0 = OffsetDateTime::now_utc() - time::Duration::days(2);
+    for i in 0..5 {
+        let mut r = record("shep", &format!("m-{i}"));
+        r.at = t0 + time::Duration::minutes(i);
+        journal.append(r).await.unwrap();
+    }
+
+    // nothing of the log can be rewritten, emptied or cut short by its own writer
+    for sql in [
+        "truncate journal",
+        "truncate journal_head",
+        "truncate journal_anchor",
+        "update journal set status_code = 'ERR500' where seq = 2",
+        "delete from journal_head",
+        "delete from journal_anchor",
+    ] {
+        let e = refused(&pool, sql).await;
+        assert!(e.contains("permission denied"), "{sql}: {e}");
+    }
+    for sql in [
+        "delete from journal where seq = 2",
+        "delete from journal where seq = 5",
+        "update journal_head set seq = 1",
+    ] {
+        let e = refused(&pool, sql).await;
+        assert!(
+            e.contains("append-only") || e.contains("only moves forward"),
+            "{sql}: {e}"
+        );
+    }
+    // a grant back is possible for the owner, the triggers still refuse
+    sqlx::query("grant truncate, update on journal to current_user")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(
+        refused(&pool, "truncate journal")
+            .await
+            .contains("TRUNCATE refused")
+    );
+    assert!(
+        refused(&pool, "update journal set seq = seq")
+            .await
+            .contains("append-only")
+    );
+    // retention still cuts an anchored prefix
+    let cutoff = t0 + time::Duration::minutes(2) + time::Duration::SECOND;
+    assert_eq!(journal.purge_before(cutoff).await.unwrap(), 3);
+    assert!(journal.verify(Some("shep")).await.unwrap().ok());
+
+    // and another service's schema is closed to it, both ways
+    let e = refused(&pool, "select * from gbd_fl.persons").await;
+    assert!(e.contains("permission denied"), "{e}");
+    let e = refused(&gbd, "select * from gateway.journal").await;
+    assert!(e.contains("permission denied"), "{e}");
+    let e = refused(&pool, "create schema intruder").await;
+    assert!(e.contains("permission denied"), "{e}");
+    journal.shutdown().await;
+    pool.close().await;
+    gbd.close().await;
+    db.drop_database().await.unwrap();
 }

@@ -281,6 +281,22 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         PkiDir::open(&pki_dir, &ca_dir)?
     };
 
+    // each service connects as its own role, owning its schema alone; the roles'
+    // passwords are new at every start and live only in this process
+    let admin_url = env.database_url().to_string();
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let as_role = |schema: String| {
+        let (admin_url, password) = (admin_url.clone(), password.clone());
+        async move {
+            egov_db::provision(&admin_url, &schema, Some(&password))
+                .await
+                .map_err(|e| Error::Service {
+                    service: "database".into(),
+                    message: format!("the role of schema {schema}: {e}"),
+                })
+        }
+    };
+
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut endpoints = Vec::new();
@@ -299,7 +315,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         uc_cfg.http_addr = any_port(uc_cfg.http_addr);
         uc_cfg.grpc_addr = any_port(uc_cfg.grpc_addr);
     }
-    uc_cfg.database_url = env.database_url().to_string();
+    uc_cfg.database_url = as_role(uc_cfg.schema.clone()).await?;
     uc_cfg.pki_dir = pki_dir.clone();
     uc_cfg.ca_dir = Some(ca_dir.clone());
     let uc = egov_uc::Uc::build(uc_cfg)
@@ -347,24 +363,26 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         );
         seeded = Some(report);
     }
-    let system_cfg = |mut c: egov_system::Config| {
+    let system_cfg = |mut c: egov_system::Config, database_url: String| {
         c.bind_host(common.bind_host);
         if settings.ephemeral_ports {
             c.any_ports();
         }
         c.pki_dir = pki_dir.clone();
-        c.database_url = env.database_url().to_string();
+        c.database_url = database_url;
         c.ocsp_url = Some(ocsp_url.clone());
         c
     };
     let mut gbd_cfg = settings.gbd_fl.clone();
-    gbd_cfg.system = system_cfg(gbd_cfg.system);
+    let url = as_role(gbd_cfg.system.schema.clone()).await?;
+    gbd_cfg.system = system_cfg(gbd_cfg.system, url);
     gbd_cfg.regions = topology.region_codes();
     let gbd = egov_gbd_fl::GbdFl::build(gbd_cfg)
         .await
         .map_err(|e| service_err("gbd-fl")(&e))?;
     let mut enis_cfg = settings.enis.clone();
-    enis_cfg.system = system_cfg(enis_cfg.system);
+    let url = as_role(enis_cfg.system.schema.clone()).await?;
+    enis_cfg.system = system_cfg(enis_cfg.system, url);
     let enis = egov_enis::Enis::build(enis_cfg)
         .await
         .map_err(|e| service_err("enis")(&e))?;
@@ -424,7 +442,8 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         if let Some(over) = settings.mio.get(&sys.id.replace('-', "_")) {
             over.apply(&mut cfg);
         }
-        cfg.system = system_cfg(cfg.system);
+        let url = as_role(cfg.system.schema.clone()).await?;
+        cfg.system = system_cfg(cfg.system, url);
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
         let mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
@@ -470,7 +489,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             cfg.http_addr = any_port(cfg.http_addr);
         }
         cfg.pki_dir = pki_dir.clone();
-        cfg.database_url = env.database_url().to_string();
+        cfg.database_url = as_role(cfg.schema.clone()).await?;
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
         cfg.ocsp_url = Some(ocsp_url.clone());

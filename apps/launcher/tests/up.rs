@@ -160,6 +160,42 @@ async fn up_serves_and_stops_on_ctrl_c() {
         assert_eq!(h["status"], "ok", "{g}: {h}");
     }
 
+    // every service is connected as its own role, none a superuser, each owning its
+    // schema alone
+    let admin = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let users: Vec<(String, bool)> = sqlx::query_as(
+        "select distinct a.usename::text, r.rolsuper from pg_stat_activity a \
+         join pg_roles r on r.rolname = a.usename \
+         where a.datname = current_database() and a.pid <> pg_backend_pid() \
+         order by 1",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    let names: Vec<&str> = users.iter().map(|(u, _)| u.as_str()).collect();
+    for role in [
+        "egov_enis",
+        "egov_gateway",
+        "egov_gbd_fl",
+        "egov_mio_almaty",
+        "egov_uc",
+    ] {
+        assert!(names.contains(&role), "{users:?}");
+    }
+    assert!(users.iter().all(|(_, su)| !su), "{users:?}");
+    let owners: Vec<(String, String)> = sqlx::query_as(
+        "select nspname::text, nspowner::regrole::text from pg_namespace \
+         where nspname in ('uc', 'gateway', 'gbd_fl', 'enis', 'mio_almaty') order by 1",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(owners.len(), 5, "{owners:?}");
+    for (schema, owner) in &owners {
+        assert_eq!(owner, &format!("egov_{schema}"));
+    }
+    admin.close().await;
+
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
