@@ -1008,3 +1008,134 @@ async fn the_gateways_role_appends_to_its_log_and_cannot_rewrite_it() {
     gbd.close().await;
     db.drop_database().await.unwrap();
 }
+
+/// The rows of `gateway_id`'s chain, by seq.
+async fn chain_rows(journal: &Journal, gateway_id: &str) -> Vec<StoredRecord> {
+    let mut rows = journal
+        .search(&Filter {
+            gateway_id: Some(gateway_id.into()),
+            ..Filter::default()
+        })
+        .await
+        .unwrap();
+    rows.sort_by_key(|r| r.seq);
+    rows
+}
+
+#[tokio::test]
+async fn a_chain_rebuilt_by_a_database_writer_fails_against_the_gateways_signed_head() {
+    egov_grpc::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    egov_pki::PkiDir::init(
+        &pki,
+        &dir.path().join("ca"),
+        &egov_pki::dir::InitOptions {
+            algorithm: egov_pki::KeyAlgorithm::EcdsaP256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let shep = egov_shep_client::SystemSigner::load(&pki, "shep").unwrap();
+    let verifier = egov_shep_client::envelope::pki_verifier(&pki, None).unwrap();
+
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), None);
+    append_n(&journal, "shep", 5).await;
+    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), Some(5));
+    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), None);
+    let report = journal
+        .verify_signed(Some("shep"), &verifier)
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.chains[0].signed_seq, 5);
+
+    // A database writer rewrites row 2 and rebuilds the chain after it, hashes, links
+    // and journal_head included: the chain alone looks intact...
+    let rows = chain_rows(&journal, "shep").await;
+    let mut prev = rows[0].hash.clone();
+    for row in &rows[1..] {
+        let mut record = row.record.clone();
+        if row.seq == 2 {
+            record.status_code = "ERR500".into();
+        }
+        let hash = record_hash(row.seq, &prev, &record);
+        db.tamper(&format!(
+            "update journal set status_code = '{}', prev_hash = '{prev}', hash = '{hash}' \
+             where gateway_id = 'shep' and seq = {}",
+            record.status_code, row.seq
+        ))
+        .await;
+        prev = hash;
+    }
+    db.tamper(&format!(
+        "update journal_head set hash = '{prev}' where gateway_id = 'shep'"
+    ))
+    .await;
+    let structural = [Problem::SignedHeadMismatch { seq: 5 }];
+    // ...but its last row is not the one the gateway signed
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(report.chains[0].problems, structural, "{report:?}");
+    assert!(
+        report.chains[0].problems[0]
+            .to_string()
+            .contains("rewritten")
+    );
+
+    // Forging the signed head along with it: its hash now fits, its signature does not
+    db.tamper(&format!(
+        "update journal_heads set hash = '{prev}' where gateway_id = 'shep' and seq = 5"
+    ))
+    .await;
+    assert!(journal.verify(Some("shep")).await.unwrap().ok());
+    let report = journal
+        .verify_signed(Some("shep"), &verifier)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.chains[0].problems,
+        [Problem::BadHeadSignature { seq: 5 }]
+    );
+
+    // nor does another system's valid signature over the forged head pass
+    let portal = egov_shep_client::SystemSigner::load(&pki, "portal").unwrap();
+    let forged = portal
+        .sign_detached(&head_message("shep", 5, &prev))
+        .unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("update journal_heads set signature = $1 where gateway_id = 'shep' and seq = 5")
+        .bind(&forged)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let report = journal
+        .verify_signed(Some("shep"), &verifier)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.chains[0].problems,
+        [Problem::BadHeadSignature { seq: 5 }]
+    );
+
+    // Cutting the signed rows off is no way out either
+    db.tamper("delete from journal where gateway_id = 'shep' and seq >= 4")
+        .await;
+    db.tamper("update journal_head set seq = 3 where gateway_id = 'shep'")
+        .await;
+    db.tamper(&format!(
+        "update journal_head set hash = '{}' where gateway_id = 'shep'",
+        chain_rows(&journal, "shep").await[2].hash
+    ))
+    .await;
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(report.chains[0].problems, structural, "{report:?}");
+    journal.shutdown().await;
+    db.drop().await;
+}

@@ -39,6 +39,35 @@ async fn portal_to_gbd_fl_through_shep() {
     assert!(w.journal.verify(Some("shep")).await.unwrap().ok());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_signs_its_message_logs_head() {
+    let w = world().await;
+    let reply = w
+        .portal()
+        .call("gbd-fl.person.get", "", "", b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(reply.code(), codes::SUCCESS, "{:?}", reply.info);
+    let last = w.rows(&reply.message_id).await.last().unwrap().seq;
+    // the world's gateways sign every second
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let report = loop {
+        let report = w
+            .journal
+            .verify_signed(Some("shep"), &w.verifier())
+            .await
+            .unwrap();
+        if report.chains[0].signed_seq >= last {
+            break report;
+        }
+        assert!(std::time::Instant::now() < deadline, "{report:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(report.ok(), "{report:?}");
+    let heads = w.journal.signed_heads("shep").await.unwrap();
+    assert!(heads.iter().all(|h| h.gateway_id == "shep"));
+}
+
 /// Every file under `dir`.
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

@@ -183,6 +183,19 @@ impl SystemSigner {
         })
     }
 
+    /// A detached CMS signature over `data` with the system's transport-signing key (the
+    /// gateway's signed message-log heads).
+    pub fn sign_detached(&self, data: &[u8]) -> Result<Vec<u8>, OpenError> {
+        Ok(egov_pki::cms::sign(
+            data,
+            &self.key,
+            &self.cert,
+            &[],
+            true,
+            OffsetDateTime::now_utc(),
+        )?)
+    }
+
     /// A new request header from this system: fresh messageId, messageDate now, the
     /// certificate serial as the credentials reference.
     pub fn request_info(

@@ -74,6 +74,9 @@ pub struct Config {
     pub max_deliver: i64,
     /// Systems allowed to search and verify the message log over gRPC; empty: the gateways.
     pub log_readers: Vec<String>,
+    /// How often the gateway signs its message-log chain's head, seconds (when it moved;
+    /// and once when it stops).
+    pub head_sign_secs: u64,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             ack_wait_secs: 30,
             max_deliver: 20,
             log_readers: Vec::new(),
+            head_sign_secs: 10,
         }
     }
 }
@@ -349,6 +353,7 @@ impl Gateway {
                         } else {
                             cfg.log_readers.clone()
                         }),
+                        verifier: core.verifier.clone(),
                     },
                 ),
             )
@@ -375,12 +380,51 @@ impl Gateway {
             cfg.clone(),
             shutdown.clone(),
         );
-        let (g, h, _) = tokio::join!(grpc, http, housekeeping);
+        let heads = sign_heads(
+            self.journal.clone(),
+            core.clone(),
+            Duration::from_secs(cfg.head_sign_secs.max(1)),
+            shutdown.clone(),
+        );
+        let (g, h, _, _) = tokio::join!(grpc, http, housekeeping, heads);
+        let journal = self.journal.clone();
         self.journal.shutdown().await;
+        // the last rows written are signed too
+        if let Err(e) = journal.sign_head(&core.id, &core.signer).await {
+            tracing::warn!(error = %e, "signing the message log's head at shutdown failed");
+        }
         self.pool.close().await;
         g.map_err(|e| Error::Serve(format!("grpc: {e}")))?;
         h.map_err(|e| Error::Serve(format!("http: {e}")))?;
         Ok(())
+    }
+}
+
+impl journal::HeadSigner for SystemSigner {
+    fn sign_head(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.sign_detached(message).map_err(|e| e.to_string())
+    }
+}
+
+/// Signs the message log chain's head every `every` while it moves, so that a database
+/// writer cannot rebuild the chain unnoticed (`journal::heads`).
+async fn sign_heads(
+    journal: Journal,
+    core: Arc<core::Core>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match journal.sign_head(&core.id, &core.signer).await {
+            Ok(Some(seq)) => tracing::debug!(seq, "signed the message log's head"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "signing the message log's head failed"),
+        }
     }
 }
 

@@ -182,6 +182,7 @@ impl World {
             registry_file: Some(reg_file.clone()),
             topology_dir: opts.topology_dir.clone(),
             ack_wait_secs: opts.ack_wait_secs,
+            head_sign_secs: 1,
             ..Default::default()
         };
         for id in &opts.gateways {
