@@ -4,10 +4,12 @@
 //! - `sync_channel`: the checks in order, routing through ШЭП and РШЭП, signed refusals;
 //! - `async_channel`: JetStream inboxes, delivery notifications, redelivery;
 //! - `retry`: a retried message is never lost and never delivered twice;
-//! - `journal`: the hash-chained message log, its search and verification.
+//! - `journal`: the hash-chained message log, its search and verification;
+//! - `nats_users`: the broker with a user per gateway and system.
 
 mod async_channel;
 mod common;
 mod journal;
+mod nats_users;
 mod retry;
 mod sync_channel;

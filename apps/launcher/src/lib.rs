@@ -234,10 +234,6 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         service: "launcher".into(),
         message: format!("data folder {}: {e}", common.data_dir.display()),
     })?;
-    let env =
-        egov_devenv::ensure_services(&common.data_dir, &common.database_url, &common.nats_url)
-            .await?;
-    check_jetstream(env.nats_url()).await?;
 
     let topology = common.topology().map_err(|e| Error::Service {
         service: "launcher".into(),
@@ -280,6 +276,29 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     } else {
         PkiDir::open(&pki_dir, &ca_dir)?
     };
+
+    // a private NATS (started when none answers) runs with a user per gateway and
+    // system, each allowed only its own subjects (egov_shep_client::nats_auth)
+    let nats_config = write_nats_config(&common.data_dir, &pki_dir, &topology, &settings)?;
+    let env = egov_devenv::ensure_services_with(
+        &common.data_dir,
+        &common.database_url,
+        &common.nats_url,
+        Some(&nats_config),
+    )
+    .await?;
+    let nats_auth = env.nats_is_private();
+    let central = topology.central().id.clone();
+    let probe_password = if nats_auth {
+        Some(egov_pki::dir::nats_password(&pki_dir, &central)?)
+    } else {
+        None
+    };
+    check_jetstream(
+        env.nats_url(),
+        probe_password.as_deref().map(|p| (central.as_str(), p)),
+    )
+    .await?;
 
     // each service connects as its own role, owning its schema alone; the roles'
     // passwords are new at every start and live only in this process
@@ -446,6 +465,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         cfg.system = system_cfg(cfg.system, url);
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
+        cfg.nats_credentials = nats_auth;
         let mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
             .await
             .map_err(|e| service_err("mio-is")(&e))?;
@@ -492,6 +512,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         cfg.database_url = as_role(cfg.schema.clone()).await?;
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
+        cfg.nats_credentials = nats_auth;
         cfg.ocsp_url = Some(ocsp_url.clone());
         let gw = egov_gateway::Gateway::build(cfg)
             .await
@@ -560,15 +581,80 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     })
 }
 
-async fn check_jetstream(url: &str) -> Result<(), Error> {
+/// The largest JetStream file store of a private NATS, bytes.
+pub const NATS_MAX_FILE_STORE: u64 = 2 << 30;
+
+/// Writes `<data>/nats-auth.conf` (0600): every gateway and system of the topology as a
+/// NATS user with its permissions, the store capped at [`NATS_MAX_FILE_STORE`].
+fn write_nats_config(
+    data_dir: &std::path::Path,
+    pki_dir: &std::path::Path,
+    topology: &egov_topology::Topology,
+    settings: &Settings,
+) -> Result<PathBuf, Error> {
+    use egov_shep_client::nats_auth::{Role, User, server_config};
+    let mut users = Vec::new();
+    for g in &topology.gateways {
+        users.push(User {
+            id: g.id.clone(),
+            password: egov_pki::dir::nats_password(pki_dir, &g.id)?,
+            role: Role::Gateway,
+        });
+    }
+    for s in topology.identities() {
+        if users.iter().any(|u| u.id == s.id) {
+            continue;
+        }
+        users.push(User {
+            password: egov_pki::dir::nats_password(pki_dir, &s.id)?,
+            id: s.id,
+            role: Role::System,
+        });
+    }
+    let text = server_config(
+        &egov_shep_client::inbox::InboxNames::new(&settings.nats_prefix),
+        &users,
+        NATS_MAX_FILE_STORE,
+    );
+    let path =
+        std::path::absolute(data_dir.join("nats-auth.conf")).map_err(|e| Error::Service {
+            service: "launcher".into(),
+            message: format!("NATS configuration: {e}"),
+        })?;
+    let err = |e: std::io::Error| Error::Service {
+        service: "launcher".into(),
+        message: format!("NATS configuration {}: {e}", path.display()),
+    };
+    let tmp = path.with_extension("conf.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write as _;
+    options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(path)
+}
+
+async fn check_jetstream(url: &str, credentials: Option<(&str, &str)>) -> Result<(), Error> {
     let err = |message: String| Error::Nats {
         url: url.to_string(),
         message,
     };
-    let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url))
-        .await
-        .map_err(|_| err("connection timed out".into()))?
-        .map_err(|e| err(e.to_string()))?;
+    let client = tokio::time::timeout(
+        Duration::from_secs(5),
+        egov_shep_client::nats_auth::connect(url, credentials),
+    )
+    .await
+    .map_err(|_| err("connection timed out".into()))?
+    .map_err(|e| err(e.to_string()))?;
     let js = async_nats::jetstream::new(client);
     // a cheap JetStream round trip: looking up a stream that does not exist must answer
     // "not found", which proves JetStream is enabled

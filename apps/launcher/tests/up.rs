@@ -56,6 +56,22 @@ async fn up_serves_and_stops_on_ctrl_c() {
     );
     assert!(text.contains("(created now)"), "{text}");
     assert!(data.path().join("pki/root.cert.pem").is_file());
+    // the private NATS knows a user per gateway and system, and nobody else
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let conf = data.path().join("nats-auth.conf");
+        let mode = std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert!(text.contains("user: \"mio-almaty\""), "{text}");
+    }
+    let nats_url = format!("nats://127.0.0.1:{nats_port}");
+    assert!(async_nats::connect(&nats_url).await.is_err());
+    let password =
+        std::fs::read_to_string(data.path().join("pki/systems/mio-almaty.nats.pass")).unwrap();
+    egov_shep_client::nats_auth::connect(&nats_url, Some(("mio-almaty", password.trim())))
+        .await
+        .unwrap();
     // the CA's keys lie in uc's folder, beside the one every service reads
     assert!(data.path().join("pki-ca/issuing.key.pem").is_file());
     for f in ["issuing.key.pem", "root.key.pem", "pki.json", "index.jsonl"] {

@@ -555,6 +555,32 @@ impl PkiDir {
     }
 }
 
+/// The NATS password of `id` (a gateway or system), `systems/<id>.nats.pass` in the PKI
+/// folder: read, or made (32 random hex digits, written 0600) on first use. The broker's
+/// configuration and the system itself read it; nobody else is given it.
+pub fn nats_password(pki_dir: &Path, id: &str) -> Result<String> {
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(Error::Invalid(format!("{id:?} is not a system id")));
+    }
+    let path = pki_dir.join("systems").join(format!("{id}.nats.pass"));
+    match fs::read_to_string(&path) {
+        Ok(p) if !p.trim().is_empty() => return Ok(p.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&path, e)),
+    }
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    fs::create_dir_all(pki_dir.join("systems")).map_err(|e| Error::io(pki_dir, e))?;
+    write(&path, password.as_bytes(), true)?;
+    Ok(password)
+}
+
 /// A CA folder inside the PKI folder would hand the CA keys to every service.
 fn check_apart(path: &Path, ca_path: &Path) -> Result<()> {
     let abs = |p: &Path| {
@@ -768,6 +794,19 @@ mod tests {
         let e = PkiDir::open(&dir, &ca).unwrap_err().to_string();
         assert!(e.contains("holds no CA"), "{e}");
         PkiDir::open(&dir, &t.path().join("elsewhere")).unwrap();
+    }
+
+    #[test]
+    fn nats_passwords_are_made_once_for_their_owner_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let p = nats_password(t.path(), "mio-almaty").unwrap();
+        assert_eq!(p.len(), 32);
+        assert_eq!(nats_password(t.path(), "mio-almaty").unwrap(), p);
+        assert_ne!(nats_password(t.path(), "shep").unwrap(), p);
+        assert_eq!(mode(&t.path().join("systems/mio-almaty.nats.pass")), 0o600);
+        for bad in ["", "../x", "Shep", "a b"] {
+            assert!(nats_password(t.path(), bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

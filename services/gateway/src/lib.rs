@@ -77,6 +77,12 @@ pub struct Config {
     /// How often the gateway signs its message-log chain's head, seconds (when it moved;
     /// and once when it stops).
     pub head_sign_secs: u64,
+    /// The most the inbox stream holds, bytes (-1: no limit); beyond it new messages
+    /// are refused (SE011) rather than old ones dropped.
+    pub inbox_max_bytes: i64,
+    /// Connect to NATS as the gateway's own user (`systems/<id>.nats.pass` of the PKI
+    /// folder), for a broker with per-system users (`nats_auth`).
+    pub nats_credentials: bool,
 }
 
 impl Default for Config {
@@ -100,6 +106,8 @@ impl Default for Config {
             max_deliver: 20,
             log_readers: Vec::new(),
             head_sign_secs: 10,
+            inbox_max_bytes: 1 << 30,
+            nats_credentials: false,
         }
     }
 }
@@ -194,15 +202,27 @@ impl Gateway {
         let journal = Journal::open(pool.clone(), JournalOptions::default())
             .await
             .map_err(|e| Error::Journal(e.to_string()))?;
-        let nats = async_nats::connect(&config.nats_url)
-            .await
-            .map_err(|e| Error::Nats(format!("{}: {e}", config.nats_url)))?;
+        let password = if config.nats_credentials {
+            Some(
+                egov_pki::dir::nats_password(&config.pki_dir, &config.gateway_id)
+                    .map_err(|e| Error::Nats(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let nats = egov_shep_client::nats_auth::connect(
+            &config.nats_url,
+            password.as_deref().map(|p| (config.gateway_id.as_str(), p)),
+        )
+        .await
+        .map_err(|e| Error::Nats(format!("{}: {e}", config.nats_url)))?;
         let js = jetstream::new(nats.clone());
         InboxNames::new(&config.nats_prefix)
-            .ensure_stream(
+            .ensure_stream_limited(
                 &js,
                 Duration::from_secs(600),
                 Duration::from_secs(config.inbox_max_age_hours * 3600),
+                config.inbox_max_bytes,
             )
             .await
             .map_err(Error::Nats)?;

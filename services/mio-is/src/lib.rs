@@ -89,6 +89,9 @@ pub struct Config {
     pub ack_wait_secs: u64,
     /// Applications of the inbox handled at once.
     pub intake_concurrency: usize,
+    /// Connect to NATS as the system's own user (`systems/<id>.nats.pass` of the PKI
+    /// folder), for a broker with per-system users (`egov_shep_client::nats_auth`).
+    pub nats_credentials: bool,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -130,6 +133,7 @@ impl Config {
             session_hours: 8,
             ack_wait_secs: 30,
             intake_concurrency: 8,
+            nats_credentials: false,
         })
     }
 }
@@ -257,9 +261,22 @@ impl MioIs {
         )
         .map_err(|e| Error::Start(format!("gateway {}: {e}", cfg.gateway_addr)))?;
         let _ = self.engine.gateway.set(client.clone());
-        let nats = async_nats::connect(&cfg.nats_url)
-            .await
-            .map_err(|e| Error::Start(format!("NATS {}: {e}", cfg.nats_url)))?;
+        let password = if cfg.nats_credentials {
+            Some(
+                egov_pki::dir::nats_password(&cfg.system.pki_dir, &cfg.system.system_id)
+                    .map_err(|e| Error::Start(format!("NATS credentials: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let nats = egov_shep_client::nats_auth::connect(
+            &cfg.nats_url,
+            password
+                .as_deref()
+                .map(|p| (cfg.system.system_id.as_str(), p)),
+        )
+        .await
+        .map_err(|e| Error::Start(format!("NATS {}: {e}", cfg.nats_url)))?;
         let js = async_nats::jetstream::new(nats);
         let names = InboxNames::new(&cfg.nats_prefix);
         // the gateway creates the stream; a system that starts first waits for it
