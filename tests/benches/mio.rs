@@ -30,7 +30,7 @@ use anyhow::{Context, Result, anyhow, ensure};
 use base64::Engine as _;
 use egov_contracts::mio::{Applicant, ApplicationDocument, Attachment, Submission, services};
 use egov_pki::keys::KeyAlgorithm;
-use egov_pki::{CertProfile, PkiDir, SubjectSpec};
+use egov_pki::{CertProfile, SubjectSpec};
 use egov_proto::shep::v1::MessageType;
 use egov_tests::bench::{self, Bench, Case, Load, Mode, Spec, Timing};
 use serde_json::json;
@@ -113,6 +113,9 @@ async fn run(mut b: Bench) -> Result<()> {
     let mut mio = egov_mio_is::MioIs::build(cfg, egov_mio_is::clock::Clock::System)
         .await
         .context("building ИС МИО")?;
+    mio.seed_employees(&w.authority())
+        .await
+        .context("seeding the employees")?;
     let pool = mio.pool().clone();
     let reg = mio
         .engine()
@@ -125,7 +128,7 @@ async fn run(mut b: Bench) -> Result<()> {
     mio.set_gateway(&w.gateway_addr_of("mio-almaty"));
 
     // a citizen's signing key and a complete application, signed once per send
-    let pki = PkiDir::open(&w.pki).context("opening the test PKI")?;
+    let pki = w.authority();
     let iin = egov_synth::fixtures::EXAMPLE_IIN;
     let now = time::OffsetDateTime::now_utc();
     let issued = pki.issue(

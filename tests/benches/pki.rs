@@ -89,7 +89,7 @@ async fn run(mut b: Bench) -> Result<()> {
     b.fixture("raw_message_bytes", RAW_MESSAGE);
     b.fixture("cms_document_bytes", CMS_DOCUMENT);
     b.fixture("cms_distinct_documents", CMS_DOCUMENTS);
-    let pki = PkiDir::open(&w.pki).context("opening the test PKI")?;
+    let pki = w.authority();
 
     b.compare("x (a)", "ratio_to_no_revocation", |id| {
         id.starts_with("cms.").then_some("cms.none")

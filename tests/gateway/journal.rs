@@ -39,19 +39,15 @@ impl Db {
             .expect("open journal")
     }
 
-    /// Runs `sql` the way an intruder with the table owner's rights would:
-    /// past the trigger that refuses UPDATE.
+    /// Runs `sql` the way an intruder with the database's rights would: past the
+    /// triggers that refuse UPDATE, DELETE and TRUNCATE.
     async fn tamper(&self, sql: &str) {
         let mut tx = self.pool.begin().await.unwrap();
-        sqlx::query("alter table journal disable trigger journal_append_only")
+        sqlx::query("set local session_replication_role = replica")
             .execute(&mut *tx)
             .await
             .unwrap();
         sqlx::query(sql).execute(&mut *tx).await.unwrap();
-        sqlx::query("alter table journal enable trigger journal_append_only")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
         tx.commit().await.unwrap();
     }
 
@@ -525,10 +521,7 @@ async fn a_deleted_last_row_is_missing_through_the_head() {
 
     // Deleting the head too hides nothing: the head is then missing.
     db.tamper("delete from journal where seq = 6").await;
-    sqlx::query("delete from journal_head")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    db.tamper("delete from journal_head").await;
     let report = journal.verify(Some("shep")).await.unwrap();
     assert_eq!(
         report.chains[0].problems,
@@ -915,5 +908,234 @@ async fn bench_batching() {
             TOTAL as f64 / elapsed.as_secs_f64()
         );
     }
+    db.drop().await;
+}
+
+/// The error of running `sql` on `pool`, which must fail.
+async fn refused(pool: &PgPool, sql: &str) -> String {
+    match sqlx::query(sql).execute(pool).await {
+        Ok(r) => panic!("{sql}: done, {} rows", r.rows_affected()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn the_gateways_role_appends_to_its_log_and_cannot_rewrite_it() {
+    let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "jrole")
+        .await
+        .unwrap();
+    // the administrator's step: a role per service, each owning its schema alone
+    let url = egov_db::provision(&db.url, "gateway", None).await.unwrap();
+    let other = egov_db::provision(&db.url, "gbd_fl", None).await.unwrap();
+    let gbd = egov_db::pool(&other, "gbd_fl", 1).await.unwrap();
+    sqlx::query("create table persons (iin text)")
+        .execute(&gbd)
+        .await
+        .unwrap();
+    // the gateway migrates and writes as its role
+    let pool = egov_db::pool(&url, "gateway", 4).await.unwrap();
+    let me: (String, bool, bool, bool) = sqlx::query_as(
+        "select rolname::text, rolsuper, rolcreatedb, rolcreaterole from pg_roles \
+         where rolname = current_user",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(me, ("egov_gateway".into(), false, false, false));
+    egov_gateway::MIGRATOR.run(&pool).await.unwrap();
+    let journal = Journal::open(pool.clone(), JournalOptions::default())
+        .await
+        .unwrap();
+    let t0 = OffsetDateTime::now_utc() - time::Duration::days(2);
+    for i in 0..5 {
+        let mut r = record("shep", &format!("m-{i}"));
+        r.at = t0 + time::Duration::minutes(i);
+        journal.append(r).await.unwrap();
+    }
+
+    // nothing of the log can be rewritten, emptied or cut short by its own writer
+    for sql in [
+        "truncate journal",
+        "truncate journal_head",
+        "truncate journal_anchor",
+        "update journal set status_code = 'ERR500' where seq = 2",
+        "delete from journal_head",
+        "delete from journal_anchor",
+    ] {
+        let e = refused(&pool, sql).await;
+        assert!(e.contains("permission denied"), "{sql}: {e}");
+    }
+    for sql in [
+        "delete from journal where seq = 2",
+        "delete from journal where seq = 5",
+        "update journal_head set seq = 1",
+    ] {
+        let e = refused(&pool, sql).await;
+        assert!(
+            e.contains("append-only") || e.contains("only moves forward"),
+            "{sql}: {e}"
+        );
+    }
+    // a grant back is possible for the owner, the triggers still refuse
+    sqlx::query("grant truncate, update on journal to current_user")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(
+        refused(&pool, "truncate journal")
+            .await
+            .contains("TRUNCATE refused")
+    );
+    assert!(
+        refused(&pool, "update journal set seq = seq")
+            .await
+            .contains("append-only")
+    );
+    // retention still cuts an anchored prefix
+    let cutoff = t0 + time::Duration::minutes(2) + time::Duration::SECOND;
+    assert_eq!(journal.purge_before(cutoff).await.unwrap(), 3);
+    assert!(journal.verify(Some("shep")).await.unwrap().ok());
+
+    // and another service's schema is closed to it, both ways
+    let e = refused(&pool, "select * from gbd_fl.persons").await;
+    assert!(e.contains("permission denied"), "{e}");
+    let e = refused(&gbd, "select * from gateway.journal").await;
+    assert!(e.contains("permission denied"), "{e}");
+    let e = refused(&pool, "create schema intruder").await;
+    assert!(e.contains("permission denied"), "{e}");
+    journal.shutdown().await;
+    pool.close().await;
+    gbd.close().await;
+    db.drop_database().await.unwrap();
+}
+
+/// The rows of `gateway_id`'s chain, by seq.
+async fn chain_rows(journal: &Journal, gateway_id: &str) -> Vec<StoredRecord> {
+    let mut rows = journal
+        .search(&Filter {
+            gateway_id: Some(gateway_id.into()),
+            ..Filter::default()
+        })
+        .await
+        .unwrap();
+    rows.sort_by_key(|r| r.seq);
+    rows
+}
+
+#[tokio::test]
+async fn a_chain_rebuilt_by_a_database_writer_fails_against_the_gateways_signed_head() {
+    egov_grpc::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    egov_pki::PkiDir::init(
+        &pki,
+        &dir.path().join("ca"),
+        &egov_pki::dir::InitOptions {
+            algorithm: egov_pki::KeyAlgorithm::EcdsaP256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let shep = egov_shep_client::SystemSigner::load(&pki, "shep").unwrap();
+    let verifier = egov_shep_client::envelope::pki_verifier(&pki, None).unwrap();
+
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), None);
+    append_n(&journal, "shep", 5).await;
+    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), Some(5));
+    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), None);
+    let report = journal
+        .verify_signed(Some("shep"), &verifier)
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.chains[0].signed_seq, 5);
+
+    // A database writer rewrites row 2 and rebuilds the chain after it, hashes, links
+    // and journal_head included: the chain alone looks intact...
+    let rows = chain_rows(&journal, "shep").await;
+    let mut prev = rows[0].hash.clone();
+    for row in &rows[1..] {
+        let mut record = row.record.clone();
+        if row.seq == 2 {
+            record.status_code = "ERR500".into();
+        }
+        let hash = record_hash(row.seq, &prev, &record);
+        db.tamper(&format!(
+            "update journal set status_code = '{}', prev_hash = '{prev}', hash = '{hash}' \
+             where gateway_id = 'shep' and seq = {}",
+            record.status_code, row.seq
+        ))
+        .await;
+        prev = hash;
+    }
+    db.tamper(&format!(
+        "update journal_head set hash = '{prev}' where gateway_id = 'shep'"
+    ))
+    .await;
+    let structural = [Problem::SignedHeadMismatch { seq: 5 }];
+    // ...but its last row is not the one the gateway signed
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(report.chains[0].problems, structural, "{report:?}");
+    assert!(
+        report.chains[0].problems[0]
+            .to_string()
+            .contains("rewritten")
+    );
+
+    // Forging the signed head along with it: its hash now fits, its signature does not
+    db.tamper(&format!(
+        "update journal_heads set hash = '{prev}' where gateway_id = 'shep' and seq = 5"
+    ))
+    .await;
+    assert!(journal.verify(Some("shep")).await.unwrap().ok());
+    let report = journal
+        .verify_signed(Some("shep"), &verifier)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.chains[0].problems,
+        [Problem::BadHeadSignature { seq: 5 }]
+    );
+
+    // nor does another system's valid signature over the forged head pass
+    let portal = egov_shep_client::SystemSigner::load(&pki, "portal").unwrap();
+    let forged = portal
+        .sign_detached(&head_message("shep", 5, &prev))
+        .unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("update journal_heads set signature = $1 where gateway_id = 'shep' and seq = 5")
+        .bind(&forged)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let report = journal
+        .verify_signed(Some("shep"), &verifier)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.chains[0].problems,
+        [Problem::BadHeadSignature { seq: 5 }]
+    );
+
+    // Cutting the signed rows off is no way out either
+    db.tamper("delete from journal where gateway_id = 'shep' and seq >= 4")
+        .await;
+    db.tamper("update journal_head set seq = 3 where gateway_id = 'shep'")
+        .await;
+    db.tamper(&format!(
+        "update journal_head set hash = '{}' where gateway_id = 'shep'",
+        chain_rows(&journal, "shep").await[2].hash
+    ))
+    .await;
+    let report = journal.verify(Some("shep")).await.unwrap();
+    assert_eq!(report.chains[0].problems, structural, "{report:?}");
+    journal.shutdown().await;
     db.drop().await;
 }

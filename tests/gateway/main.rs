@@ -5,11 +5,13 @@
 //! - `async_channel`: JetStream inboxes, delivery notifications, redelivery;
 //! - `retry`: a retried message is never lost and never delivered twice;
 //! - `journal`: the hash-chained message log, its search and verification;
-//! - `revocation`: a revocation at uc reaches every gateway, a CA out of reach delays.
+//! - `revocation`: a revocation at uc reaches every gateway, a CA out of reach delays;
+//! - `nats_users`: the broker with a user per gateway and system.
 
 mod async_channel;
 mod common;
 mod journal;
+mod nats_users;
 mod retry;
 mod revocation;
 mod sync_channel;

@@ -274,7 +274,9 @@ async fn a_ca_out_of_reach_is_a_transient_refusal() {
     // the same PKI, with a CRL past its nextUpdate, and an OCSP responder nobody answers
     let pki = w.dir.path().join("pki-stale");
     copy_dir(&w.pki, &pki);
-    egov_pki::PkiDir::open(&pki)
+    let ca = w.dir.path().join("ca-stale");
+    copy_dir(&w.ca, &ca);
+    egov_pki::PkiDir::open(&pki, &ca)
         .unwrap()
         .write_crl(time::OffsetDateTime::now_utc() - time::Duration::days(400))
         .unwrap();

@@ -145,6 +145,7 @@ async fn start_uc(
         http_addr,
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         pki_dir: w.pki.clone(),
+        ca_dir: Some(w.ca.clone()),
         database_url: w.db.url.clone(),
         crl_validity_secs: 2,
         ..Default::default()
@@ -170,7 +171,7 @@ async fn a_message_refused_while_uc_is_down_goes_through_once_uc_is_back() {
     // the gateway starts with a CRL long out of date: only a fetched one can serve
     let pki = w.dir.path().join("pki-stale");
     copy_dir(&w.pki, &pki);
-    egov_pki::PkiDir::open(&pki)
+    egov_pki::PkiDir::open(&pki, &w.ca)
         .unwrap()
         .write_crl(time::OffsetDateTime::now_utc() - time::Duration::days(400))
         .unwrap();

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use crate::common::*;
 use egov_gateway::journal::Event;
+use egov_grpc::Listening as _;
 use egov_pki::authority::{CertProfile, SubjectSpec};
 use egov_pki::keys::KeyAlgorithm;
 use egov_shep_client::envelope::{SystemSigner, codes, timestamp};
@@ -36,6 +37,109 @@ async fn portal_to_gbd_fl_through_shep() {
     assert!(last.request_out_at.is_some() && last.response_in_at.is_some());
     assert_eq!(rows[0].record.verification, "ok");
     assert!(w.journal.verify(Some("shep")).await.unwrap().ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_signs_its_message_logs_head() {
+    let w = world().await;
+    let reply = w
+        .portal()
+        .call("gbd-fl.person.get", "", "", b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(reply.code(), codes::SUCCESS, "{:?}", reply.info);
+    let last = w.rows(&reply.message_id).await.last().unwrap().seq;
+    // the world's gateways sign every second
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let report = loop {
+        let report = w
+            .journal
+            .verify_signed(Some("shep"), &w.verifier())
+            .await
+            .unwrap();
+        if report.chains[0].signed_seq >= last {
+            break report;
+        }
+        assert!(std::time::Instant::now() < deadline, "{report:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(report.ok(), "{report:?}");
+    let heads = w.journal.signed_heads("shep").await.unwrap();
+    assert!(heads.iter().all(|h| h.gateway_id == "shep"));
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_run_from_a_pki_folder_without_the_ca_keys() {
+    let w = world().await;
+    // the folder the gateways and systems read holds no key of a CA
+    let ca_keys: Vec<String> = ["root.key.pem", "issuing.key.pem"]
+        .iter()
+        .map(|f| std::fs::read_to_string(w.ca.join(f)).unwrap())
+        .collect();
+    assert!(ca_keys.iter().all(|k| k.contains("PRIVATE KEY")));
+    for f in files_under(&w.pki) {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(
+            !ca_keys.iter().any(|k| text.contains(k.trim())),
+            "{} holds a CA key",
+            f.display()
+        );
+    }
+    // and no service's settings name the CA folder: only uc's do
+    let ca = w.ca.display().to_string();
+    let gateway = serde_json::to_string(&w.gateway_config("shep")).unwrap();
+    let system = serde_json::to_string(&w.system_config("gbd-fl", "gbd_fl")).unwrap();
+    for settings in [&gateway, &system] {
+        assert!(!settings.contains(&ca), "{settings}");
+        assert!(
+            settings.contains(&w.pki.display().to_string()),
+            "{settings}"
+        );
+    }
+    // a gateway given a copy of the PKI folder alone, no CA anywhere near it, serves
+    let alone = tempfile::tempdir().unwrap();
+    let pki = alone.path().join("pki");
+    for f in files_under(&w.pki) {
+        let to = pki.join(f.strip_prefix(&w.pki).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    assert_eq!(std::fs::read_dir(alone.path()).unwrap().count(), 1);
+    let mut g = egov_gateway::Gateway::build(egov_gateway::Config {
+        pki_dir: pki,
+        ..w.config.clone()
+    })
+    .await
+    .unwrap();
+    for (id, addr) in &w.echoes {
+        g.set_endpoint(id, addr);
+    }
+    g.set_endpoint("rshep-almaty", &w.rshep);
+    let addr = g.grpc_addr().to_string();
+    tokio::spawn(g.run(w.cancel.clone()));
+    let reply = w
+        .client_on("portal", "shep", &addr)
+        .call("gbd-fl.person.get", "", "", b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(reply.code(), codes::SUCCESS, "{:?}", reply.info);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,7 +338,7 @@ async fn every_check_refuses_with_its_own_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_expired_system_certificates_are_refused() {
     let w = world().await;
-    let mut pki = egov_pki::PkiDir::open(&w.pki).unwrap();
+    let mut pki = w.authority();
     let sys = egov_pki::systems::by_id("portal").unwrap();
     let spec = SubjectSpec::system(&sys.id, &sys.organization, &sys.bin);
     let now = time::OffsetDateTime::now_utc();
@@ -613,7 +717,7 @@ async fn the_connection_must_be_the_senders_or_the_previous_gateways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_client_certificate_is_refused() {
     let w = world().await;
-    let mut pki = egov_pki::PkiDir::open(&w.pki).unwrap();
+    let mut pki = w.authority();
     let sys = egov_pki::systems::by_id("portal").unwrap();
     let spec = SubjectSpec::system(&sys.id, &sys.organization, &sys.bin);
     let now = time::OffsetDateTime::now_utc();

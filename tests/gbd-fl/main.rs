@@ -528,6 +528,78 @@ async fn every_look_up_is_in_the_access_log() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
+    let err = sqlx::query("truncate gbd_fl.access_log")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("TRUNCATE refused"), "{err}");
+}
+
+#[tokio::test]
+async fn gbd_fl_runs_as_its_own_role_which_cannot_rewrite_its_access_log() {
+    let mut w = World::with(egov_testkit::Options::new(&["shep", "rshep-almaty"])).await;
+    // the administrator's step, then ГБД ФЛ migrates and serves as its role
+    let role_url = egov_db::provision(&w.db.url, "gbd_fl", None).await.unwrap();
+    let mut system = w.system_config("gbd-fl", "gbd_fl");
+    system.database_url = role_url.clone();
+    let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
+        system,
+        policy_file: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    load_fixtures(&w.db.url).await;
+    w.register("gbd-fl", gbd.grpc_addr());
+    w.spawn(gbd.run(w.cancel.clone()));
+    w.start();
+    let r = call(
+        &w.client("portal"),
+        services::PERSON_GET,
+        json!({"iin": iin("family-mother")}),
+    )
+    .await;
+    assert_eq!(r.code(), codes::SUCCESS, "{:?}", r.info);
+
+    let mut conn = sqlx::PgConnection::connect(&role_url).await.unwrap();
+    let me: (String, bool, bool) = sqlx::query_as(
+        "select rolname::text, rolsuper, rolcreatedb from pg_roles where rolname = current_user",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(me, ("egov_gbd_fl".into(), false, false));
+    let logged: i64 = sqlx::query_scalar("select count(*) from gbd_fl.access_log")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(logged >= 1);
+    for sql in [
+        "truncate gbd_fl.access_log",
+        "update gbd_fl.access_log set system = 'nobody'",
+        "delete from gbd_fl.access_log",
+        // another service's schema (the gateways' message log)
+        "select count(*) from gateway.journal",
+        "create schema intruder",
+    ] {
+        let err = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
+    }
+    // a grant back by the owner leaves the triggers refusing
+    sqlx::query("grant truncate, delete on gbd_fl.access_log to current_user")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for sql in [
+        "truncate gbd_fl.access_log",
+        "delete from gbd_fl.access_log",
+    ] {
+        let err = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
 }
 
 #[tokio::test]
@@ -718,15 +790,16 @@ fn reflect(
         "the Python outside clients are not installed: run `bash deploy/local/prepare.sh --services`"
     );
     let pki = &s.w.pki;
-    let files = egov_pki::dir::PkiDir::open(pki)
-        .unwrap()
-        .system_files("mio-almaty");
+    let (cert, key) = (
+        pki.join("systems/mio-almaty.tls.cert.pem"),
+        pki.join("systems/mio-almaty.tls.key.pem"),
+    );
     let mut cmd = std::process::Command::new(python);
     cmd.arg(root.join("tests/py/reflect.py"))
         .arg(addr.to_string())
         .arg(pki.join("chain.pem"))
-        .arg(&files.tls_cert)
-        .arg(&files.tls_key)
+        .arg(&cert)
+        .arg(&key)
         .arg(server);
     if let Some((method, body)) = call {
         cmd.arg(method).arg(body);

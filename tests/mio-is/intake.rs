@@ -103,7 +103,7 @@ async fn a_revoked_certificate_is_rejected() {
     let r = reg(&c.env, "almaty-2013-housing-queue");
     let doc = application(&r, "family-father", "portal", c.env.clock.today());
     let s = c.env.citizen("family-father");
-    let mut pki = egov_pki::PkiDir::open(&c.env.w.pki).unwrap();
+    let mut pki = c.env.w.authority();
     pki.revoke(
         &s.cert,
         1,

@@ -20,6 +20,7 @@ struct App {
     http: String,
     grpc: std::net::SocketAddr,
     pki: PathBuf,
+    ca: PathBuf,
     _world: egov_testkit::World,
 }
 
@@ -29,6 +30,7 @@ async fn spawn_uc() -> App {
         http: format!("http://{}", world.uc_http),
         grpc: world.uc_grpc,
         pki: world.pki.clone(),
+        ca: world.ca.clone(),
         _world: world,
     }
 }
@@ -115,7 +117,7 @@ async fn issue_ocsp_revoke_crl_with_openssl_and_our_verifier() {
         time::OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let pki = PkiDir::open(&app.pki).unwrap();
+    let pki = PkiDir::open(&app.pki, &app.ca).unwrap();
     let ocsp = Arc::new(egov_pki::ocsp::Client::new(
         format!("{}/ocsp", app.http),
         Duration::from_secs(5),
@@ -213,7 +215,7 @@ async fn issue_ocsp_revoke_crl_with_openssl_and_our_verifier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_issued_certificates_are_known_to_the_responder() {
     let app = spawn_uc().await;
-    let mut pki = PkiDir::open(&app.pki).unwrap();
+    let mut pki = PkiDir::open(&app.pki, &app.ca).unwrap();
     let now = time::OffsetDateTime::now_utc();
     let spec = SubjectSpec::person(
         egov_iin::Iin::parse("870312300046").unwrap(),
@@ -248,7 +250,8 @@ async fn offline_issued_certificates_are_known_to_the_responder() {
     // a certificate the CA never issued (another PKI, same names) is "unknown"
     let other = tempfile::tempdir().unwrap();
     let opki = PkiDir::init(
-        other.path(),
+        &other.path().join("pki"),
+        &other.path().join("ca"),
         &InitOptions {
             algorithm: KeyAlgorithm::EcdsaP256,
             ..Default::default()
@@ -426,7 +429,7 @@ async fn only_the_registration_authority_issues_and_revokes() {
     // a system's TLS identity may not
     let portal = app.client_as(egov_grpc::TlsIdentity::load(&app.pki, "portal").unwrap());
     // a citizen's authentication certificate (clientAuth) may not either
-    let pki = PkiDir::open(&app.pki).unwrap();
+    let pki = PkiDir::open(&app.pki, &app.ca).unwrap();
     let now = time::OffsetDateTime::now_utc();
     let citizen = pki
         .issue(
@@ -520,7 +523,7 @@ async fn a_fetched_crl_is_taken_only_when_the_issuer_signed_it_and_it_is_newer()
     use egov_pki::authority::RevokedEntry;
     use egov_pki::crl::{Crl, FetchError, Fetcher};
     let app = spawn_uc().await;
-    let pki = PkiDir::open(&app.pki).unwrap();
+    let pki = PkiDir::open(&app.pki, &app.ca).unwrap();
     let mut c = app.client();
     let resp = c
         .issue_certificate(issue_req("870312300046"))
@@ -569,7 +572,8 @@ async fn a_fetched_crl_is_taken_only_when_the_issuer_signed_it_and_it_is_newer()
     // another PKI with the same names: its issuing CA's list is not this issuer's
     let other = tempfile::tempdir().unwrap();
     let stranger = PkiDir::init(
-        other.path(),
+        &other.path().join("pki"),
+        &other.path().join("ca"),
         &InitOptions {
             algorithm: KeyAlgorithm::EcdsaP256,
             ..Default::default()

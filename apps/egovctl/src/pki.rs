@@ -48,6 +48,10 @@ pub struct InitArgs {
     /// Directory of the new PKI (created when missing; refused when it already holds one).
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// The CA folder with the CAs' keys, settings and index (created 0700 by `init`);
+    /// default beside DIR, its name plus `-ca`. Only uc and this tool are given it.
+    #[arg(long, value_name = "DIR", env = "EGOV_UC__CA_DIR")]
+    pub ca_dir: Option<PathBuf>,
     /// Key algorithm of the CAs and the system certificates.
     #[arg(long, value_enum, default_value_t = Algo::Rsa2048)]
     pub algo: Algo,
@@ -97,6 +101,10 @@ pub struct IssueArgs {
     /// Directory of the test PKI (made by `egovctl pki init`).
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// The CA folder with the CAs' keys, settings and index (created 0700 by `init`);
+    /// default beside DIR, its name plus `-ca`. Only uc and this tool are given it.
+    #[arg(long, value_name = "DIR", env = "EGOV_UC__CA_DIR")]
+    pub ca_dir: Option<PathBuf>,
     /// The holder's IIN (SERIALNUMBER=IIN… of the subject).
     #[arg(long, value_name = "IIN")]
     pub iin: String,
@@ -143,6 +151,10 @@ pub struct RevokeArgs {
     /// Directory of the test PKI.
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// The CA folder with the CAs' keys, settings and index (created 0700 by `init`);
+    /// default beside DIR, its name plus `-ca`. Only uc and this tool are given it.
+    #[arg(long, value_name = "DIR", env = "EGOV_UC__CA_DIR")]
+    pub ca_dir: Option<PathBuf>,
     /// The certificate to revoke (PEM or DER; of a chain file, the first certificate).
     #[arg(long, value_name = "FILE")]
     pub cert: PathBuf,
@@ -159,6 +171,10 @@ pub struct CrlArgs {
     /// Directory of the test PKI.
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// The CA folder with the CAs' keys, settings and index (created 0700 by `init`);
+    /// default beside DIR, its name plus `-ca`. Only uc and this tool are given it.
+    #[arg(long, value_name = "DIR", env = "EGOV_UC__CA_DIR")]
+    pub ca_dir: Option<PathBuf>,
 }
 
 /// Runs a `pki` subcommand.
@@ -176,8 +192,13 @@ fn url_opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-fn open(dir: &Path) -> Result<PkiDir> {
-    Ok(PkiDir::open(dir)?)
+/// `--ca-dir`, else the CA folder beside `dir`.
+fn ca_dir(dir: &Path, ca_dir: Option<&Path>) -> PathBuf {
+    ca_dir.map_or_else(|| egov_pki::dir::default_ca_dir(dir), Path::to_path_buf)
+}
+
+fn open(dir: &Path, ca: Option<&Path>) -> Result<PkiDir> {
+    Ok(PkiDir::open(dir, &ca_dir(dir, ca))?)
 }
 
 /// The number of the CRL just written.
@@ -207,13 +228,14 @@ fn init(a: &InitArgs, out: &mut dyn Write) -> Result<()> {
         systems: egov_topology::Topology::open(a.topology.as_deref())?.identities(),
         ..InitOptions::default()
     };
-    let mut dir = PkiDir::init(&a.dir, &opts)?;
+    let mut dir = PkiDir::init(&a.dir, &ca_dir(&a.dir, a.ca_dir.as_deref()), &opts)?;
     if a.created_at.is_some() {
         // The CRL of the back-dated creation may already be stale.
         dir.write_crl(now)?;
     }
     let crl = dir.crl()?;
     let p = |name: &str| dir.path().join(name).display().to_string();
+    let k = |name: &str| dir.ca_path().join(name).display().to_string();
     writeln!(
         out,
         "created test PKI in {} ({}, created at {})",
@@ -223,14 +245,16 @@ fn init(a: &InitArgs, out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(
         out,
-        "  root CA     {} (key root.key.pem), valid until {}",
+        "  root CA     {} (key {}), valid until {}",
         p("root.cert.pem"),
+        k("root.key.pem"),
         util::fmt_time(dir.root.not_after)
     )?;
     writeln!(
         out,
-        "  issuing CA  {} (key issuing.key.pem), valid until {}",
+        "  issuing CA  {} (key {}), valid until {}",
         p("issuing.cert.pem"),
+        k("issuing.key.pem"),
         util::fmt_time(dir.issuing.cert.not_after)
     )?;
     writeln!(
@@ -253,7 +277,13 @@ fn init(a: &InitArgs, out: &mut dyn Write) -> Result<()> {
         opts.systems.len(),
         p("systems")
     )?;
-    writeln!(out, "  index       {}", p("index.jsonl"))?;
+    writeln!(out, "  index       {}", k("index.jsonl"))?;
+    writeln!(
+        out,
+        "  CA folder   {} (give it to uc alone; services read {})",
+        dir.ca_path().display(),
+        dir.path().display()
+    )?;
     let none = "(none)".to_string();
     writeln!(
         out,
@@ -327,7 +357,7 @@ fn issue(a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create directory {}", parent.display()))?;
     }
-    let dir = open(&a.dir)?;
+    let dir = open(&a.dir, a.ca_dir.as_deref())?;
     let ca = &dir.issuing.cert;
     if not_before < ca.not_before {
         bail!(
@@ -394,7 +424,7 @@ fn revoke(a: &RevokeArgs, out: &mut dyn Write) -> Result<()> {
         anyhow!("--reason: {e}: use unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation, certificate-hold, privilege-withdrawn or aa-compromise")
     })?;
     let cert = util::load_cert(&a.cert, "--cert")?;
-    let mut dir = open(&a.dir)?;
+    let mut dir = open(&a.dir, a.ca_dir.as_deref())?;
     let now = OffsetDateTime::now_utc();
     dir.revoke(&cert, reason, now)
         .with_context(|| format!("cannot revoke {}", a.cert.display()))?;
@@ -415,7 +445,7 @@ fn revoke(a: &RevokeArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn crl(a: &CrlArgs, out: &mut dyn Write) -> Result<()> {
-    let mut dir = open(&a.dir)?;
+    let mut dir = open(&a.dir, a.ca_dir.as_deref())?;
     dir.write_crl(OffsetDateTime::now_utc())?;
     let crl = dir.crl()?;
     writeln!(

@@ -250,6 +250,11 @@ pub struct LogVerifyArgs {
     /// Check only this gateway's chain (default: every chain).
     #[arg(long, value_name = "ID")]
     pub gateway: Option<String>,
+    /// The test PKI folder: the latest signed head of each chain must then carry its
+    /// gateway's valid signature (without it, only that the rows still give the signed
+    /// hashes is checked).
+    #[arg(long, value_name = "DIR")]
+    pub pki_dir: Option<PathBuf>,
     /// The database.
     #[command(flatten)]
     pub db: DbArgs,
@@ -726,7 +731,12 @@ fn print_report(report: &VerifyReport, out: &mut dyn Write) -> Result<Option<Str
                     .as_deref()
                     .map(|h| format!(" (head row {} hash {h})", c.head_seq))
                     .unwrap_or_default();
-                writeln!(out, "{g}: {} rows ok{head}", c.rows)?;
+                let signed = if c.signed_seq > 0 {
+                    format!(", signed by the gateway up to row {}", c.signed_seq)
+                } else {
+                    ", no signed head yet".into()
+                };
+                writeln!(out, "{g}: {} rows ok{head}{signed}", c.rows)?;
             }
             continue;
         }
@@ -768,10 +778,15 @@ fn verify(a: LogVerifyArgs, out: &mut dyn Write) -> Result<()> {
     let rt = runtime()?;
     let report = rt.block_on(async {
         let journal = open_journal(&a.db).await?;
-        let report = journal
-            .verify(a.gateway.as_deref())
-            .await
-            .map_err(|e| anyhow!("cannot verify the message log: {e}"));
+        let report = match &a.pki_dir {
+            Some(dir) => {
+                let verifier = envelope::pki_verifier(dir, None)
+                    .map_err(|e| anyhow!("--pki-dir {}: {e}", dir.display()))?;
+                journal.verify_signed(a.gateway.as_deref(), &verifier).await
+            }
+            None => journal.verify(a.gateway.as_deref()).await,
+        }
+        .map_err(|e| anyhow!("cannot verify the message log: {e}"));
         journal.shutdown().await;
         report
     })?;

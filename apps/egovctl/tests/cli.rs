@@ -260,14 +260,10 @@ fn pki_init_writes_the_pki_and_refuses_a_second_time() {
     assert!(out.contains("root.cert.pem"), "{out}");
     assert!(out.contains("24 certificates for 12 systems"), "{out}");
     for f in [
-        "pki.json",
         "root.cert.pem",
-        "root.key.pem",
         "issuing.cert.pem",
-        "issuing.key.pem",
         "chain.pem",
         "crl.pem",
-        "index.jsonl",
         "systems/shep.sign.cert.pem",
         "systems/shep.sign.key.pem",
         "systems/shep.tls.cert.pem",
@@ -276,6 +272,15 @@ fn pki_init_writes_the_pki_and_refuses_a_second_time() {
     ] {
         assert!(env.path("pki").join(f).is_file(), "{f} missing");
     }
+    // the CA's keys, settings and index lie beside the folder the services read, not in it
+    for f in ["pki.json", "root.key.pem", "issuing.key.pem", "index.jsonl"] {
+        assert!(env.path("pki-ca").join(f).is_file(), "{f} missing");
+        assert!(
+            !env.path("pki").join(f).exists(),
+            "{f} in the services' folder"
+        );
+    }
+    assert!(out.contains("pki-ca"), "{out}");
     let crl = std::fs::read_to_string(env.path("pki/crl.pem")).unwrap();
     assert!(crl.starts_with("-----BEGIN X509 CRL-----"));
     // the default endpoints are the uc service's
@@ -349,7 +354,7 @@ fn pki_issue_writes_key_cert_and_chain() {
     ] {
         assert!(shown.contains(want), "missing {want:?} in\n{shown}");
     }
-    let index = std::fs::read_to_string(env.path("pki/index.jsonl")).unwrap();
+    let index = std::fs::read_to_string(env.path("pki-ca/index.jsonl")).unwrap();
     let serial = out.split("serial ").nth(1).unwrap().lines().next().unwrap();
     assert!(index.contains(serial), "the index records the issue");
     // the same prefix again is refused unless --force
@@ -846,7 +851,7 @@ fn ocsp_responder(dir: PathBuf) -> String {
             if reader.read_exact(&mut body).is_err() {
                 continue;
             }
-            let pki = egov_pki::PkiDir::open(&dir).unwrap();
+            let pki = egov_pki::PkiDir::open(&dir, &egov_pki::dir::default_ca_dir(&dir)).unwrap();
             let revoked = pki.revoked().unwrap();
             let answer = egov_pki::ocsp::respond(
                 &body,

@@ -52,6 +52,7 @@ fn init_pki(dir: &Path) -> PathBuf {
     let pki = dir.join("pki");
     PkiDir::init(
         &pki,
+        &egov_pki::dir::default_ca_dir(&pki),
         &InitOptions {
             algorithm: KeyAlgorithm::EcdsaP256,
             ..Default::default()

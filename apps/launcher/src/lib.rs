@@ -237,18 +237,21 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         service: "launcher".into(),
         message: format!("data folder {}: {e}", common.data_dir.display()),
     })?;
-    let env =
-        egov_devenv::ensure_services(&common.data_dir, &common.database_url, &common.nats_url)
-            .await?;
-    check_jetstream(env.nats_url()).await?;
 
     let topology = common.topology().map_err(|e| Error::Service {
         service: "launcher".into(),
         message: e.to_string(),
     })?;
     let pki_dir = common.pki_dir();
+    // the CA folder: uc's (and the launcher's, as the registration authority that makes
+    // the PKI and enrols the seeded employees); no other service is given it
+    let ca_dir = settings
+        .uc
+        .ca_dir
+        .clone()
+        .unwrap_or_else(|| egov_pki::dir::default_ca_dir(&pki_dir));
     let pki_created = !PkiDir::exists(&pki_dir);
-    if pki_created {
+    let authority = if pki_created {
         let http = settings.uc.http_addr;
         let base = format!(
             "http://{}:{}",
@@ -259,8 +262,9 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
                 http.port()
             }
         );
-        PkiDir::init(
+        let made = PkiDir::init(
             &pki_dir,
+            &ca_dir,
             &InitOptions {
                 endpoints: Endpoints {
                     crl_url: Some(format!("{base}/crl")),
@@ -270,10 +274,50 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
                 ..Default::default()
             },
         )?;
-        tracing::info!(dir = %pki_dir.display(), "created the test PKI");
+        tracing::info!(dir = %pki_dir.display(), ca = %ca_dir.display(), "created the test PKI");
+        made
     } else {
-        PkiDir::open(&pki_dir)?;
-    }
+        PkiDir::open(&pki_dir, &ca_dir)?
+    };
+
+    // a private NATS (started when none answers) runs with a user per gateway and
+    // system, each allowed only its own subjects (egov_shep_client::nats_auth)
+    let nats_config = write_nats_config(&common.data_dir, &pki_dir, &topology, &settings)?;
+    let env = egov_devenv::ensure_services_with(
+        &common.data_dir,
+        &common.database_url,
+        &common.nats_url,
+        Some(&nats_config),
+    )
+    .await?;
+    let nats_auth = env.nats_is_private();
+    let central = topology.central().id.clone();
+    let probe_password = if nats_auth {
+        Some(egov_pki::dir::nats_password(&pki_dir, &central)?)
+    } else {
+        None
+    };
+    check_jetstream(
+        env.nats_url(),
+        probe_password.as_deref().map(|p| (central.as_str(), p)),
+    )
+    .await?;
+
+    // each service connects as its own role, owning its schema alone; the roles'
+    // passwords are new at every start and live only in this process
+    let admin_url = env.database_url().to_string();
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let as_role = |schema: String| {
+        let (admin_url, password) = (admin_url.clone(), password.clone());
+        async move {
+            egov_db::provision(&admin_url, &schema, Some(&password))
+                .await
+                .map_err(|e| Error::Service {
+                    service: "database".into(),
+                    message: format!("the role of schema {schema}: {e}"),
+                })
+        }
+    };
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -293,8 +337,9 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         uc_cfg.http_addr = any_port(uc_cfg.http_addr);
         uc_cfg.grpc_addr = any_port(uc_cfg.grpc_addr);
     }
-    uc_cfg.database_url = env.database_url().to_string();
+    uc_cfg.database_url = as_role(uc_cfg.schema.clone()).await?;
     uc_cfg.pki_dir = pki_dir.clone();
+    uc_cfg.ca_dir = Some(ca_dir.clone());
     let uc = egov_uc::Uc::build(uc_cfg)
         .await
         .map_err(|e| Error::Service {
@@ -341,25 +386,27 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         );
         seeded = Some(report);
     }
-    let system_cfg = |mut c: egov_system::Config| {
+    let system_cfg = |mut c: egov_system::Config, database_url: String| {
         c.bind_host(common.bind_host);
         if settings.ephemeral_ports {
             c.any_ports();
         }
         c.pki_dir = pki_dir.clone();
-        c.database_url = env.database_url().to_string();
+        c.database_url = database_url;
         c.ocsp_url = Some(ocsp_url.clone());
         c.crl_url = Some(crl_url.clone());
         c
     };
     let mut gbd_cfg = settings.gbd_fl.clone();
-    gbd_cfg.system = system_cfg(gbd_cfg.system);
+    let url = as_role(gbd_cfg.system.schema.clone()).await?;
+    gbd_cfg.system = system_cfg(gbd_cfg.system, url);
     gbd_cfg.regions = topology.region_codes();
     let gbd = egov_gbd_fl::GbdFl::build(gbd_cfg)
         .await
         .map_err(|e| service_err("gbd-fl")(&e))?;
     let mut enis_cfg = settings.enis.clone();
-    enis_cfg.system = system_cfg(enis_cfg.system);
+    let url = as_role(enis_cfg.system.schema.clone()).await?;
+    enis_cfg.system = system_cfg(enis_cfg.system, url);
     let enis = egov_enis::Enis::build(enis_cfg)
         .await
         .map_err(|e| service_err("enis")(&e))?;
@@ -419,10 +466,16 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         if let Some(over) = settings.mio.get(&sys.id.replace('-', "_")) {
             over.apply(&mut cfg);
         }
-        cfg.system = system_cfg(cfg.system);
+        let url = as_role(cfg.system.schema.clone()).await?;
+        cfg.system = system_cfg(cfg.system, url);
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
+        cfg.nats_credentials = nats_auth;
         let mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
+            .await
+            .map_err(|e| service_err("mio-is")(&e))?;
+        let employees = mio
+            .seed_employees(&authority)
             .await
             .map_err(|e| service_err("mio-is")(&e))?;
         let id = sys.id.clone();
@@ -445,9 +498,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             system: id.clone(),
             url: format!("http://{}", mio.http_addr()),
             password: cfg.employee_password.clone(),
-            employees: egov_mio_is::employees::all(mio.pool())
-                .await
-                .map_err(|e| service_err("mio-is")(&e))?,
+            employees,
         });
         mios.push((mio, cfg.gateway_id.clone()));
     }
@@ -463,9 +514,10 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             cfg.http_addr = any_port(cfg.http_addr);
         }
         cfg.pki_dir = pki_dir.clone();
-        cfg.database_url = env.database_url().to_string();
+        cfg.database_url = as_role(cfg.schema.clone()).await?;
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
+        cfg.nats_credentials = nats_auth;
         cfg.ocsp_url = Some(ocsp_url.clone());
         cfg.crl_url = Some(crl_url.clone());
         let gw = egov_gateway::Gateway::build(cfg)
@@ -535,15 +587,80 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     })
 }
 
-async fn check_jetstream(url: &str) -> Result<(), Error> {
+/// The largest JetStream file store of a private NATS, bytes.
+pub const NATS_MAX_FILE_STORE: u64 = 2 << 30;
+
+/// Writes `<data>/nats-auth.conf` (0600): every gateway and system of the topology as a
+/// NATS user with its permissions, the store capped at [`NATS_MAX_FILE_STORE`].
+fn write_nats_config(
+    data_dir: &std::path::Path,
+    pki_dir: &std::path::Path,
+    topology: &egov_topology::Topology,
+    settings: &Settings,
+) -> Result<PathBuf, Error> {
+    use egov_shep_client::nats_auth::{Role, User, server_config};
+    let mut users = Vec::new();
+    for g in &topology.gateways {
+        users.push(User {
+            id: g.id.clone(),
+            password: egov_pki::dir::nats_password(pki_dir, &g.id)?,
+            role: Role::Gateway,
+        });
+    }
+    for s in topology.identities() {
+        if users.iter().any(|u| u.id == s.id) {
+            continue;
+        }
+        users.push(User {
+            password: egov_pki::dir::nats_password(pki_dir, &s.id)?,
+            id: s.id,
+            role: Role::System,
+        });
+    }
+    let text = server_config(
+        &egov_shep_client::inbox::InboxNames::new(&settings.nats_prefix),
+        &users,
+        NATS_MAX_FILE_STORE,
+    );
+    let path =
+        std::path::absolute(data_dir.join("nats-auth.conf")).map_err(|e| Error::Service {
+            service: "launcher".into(),
+            message: format!("NATS configuration: {e}"),
+        })?;
+    let err = |e: std::io::Error| Error::Service {
+        service: "launcher".into(),
+        message: format!("NATS configuration {}: {e}", path.display()),
+    };
+    let tmp = path.with_extension("conf.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write as _;
+    options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(path)
+}
+
+async fn check_jetstream(url: &str, credentials: Option<(&str, &str)>) -> Result<(), Error> {
     let err = |message: String| Error::Nats {
         url: url.to_string(),
         message,
     };
-    let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url))
-        .await
-        .map_err(|_| err("connection timed out".into()))?
-        .map_err(|e| err(e.to_string()))?;
+    let client = tokio::time::timeout(
+        Duration::from_secs(5),
+        egov_shep_client::nats_auth::connect(url, credentials),
+    )
+    .await
+    .map_err(|_| err("connection timed out".into()))?
+    .map_err(|e| err(e.to_string()))?;
     let js = async_nats::jetstream::new(client);
     // a cheap JetStream round trip: looking up a stream that does not exist must answer
     // "not found", which proves JetStream is enabled

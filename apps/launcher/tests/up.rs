@@ -56,6 +56,27 @@ async fn up_serves_and_stops_on_ctrl_c() {
     );
     assert!(text.contains("(created now)"), "{text}");
     assert!(data.path().join("pki/root.cert.pem").is_file());
+    // the private NATS knows a user per gateway and system, and nobody else
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let conf = data.path().join("nats-auth.conf");
+        let mode = std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert!(text.contains("user: \"mio-almaty\""), "{text}");
+    }
+    let nats_url = format!("nats://127.0.0.1:{nats_port}");
+    assert!(async_nats::connect(&nats_url).await.is_err());
+    let password =
+        std::fs::read_to_string(data.path().join("pki/systems/mio-almaty.nats.pass")).unwrap();
+    egov_shep_client::nats_auth::connect(&nats_url, Some(("mio-almaty", password.trim())))
+        .await
+        .unwrap();
+    // the CA's keys lie in uc's folder, beside the one every service reads
+    assert!(data.path().join("pki-ca/issuing.key.pem").is_file());
+    for f in ["issuing.key.pem", "root.key.pem", "pki.json", "index.jsonl"] {
+        assert!(!data.path().join("pki").join(f).exists(), "{f}");
+    }
     let http = lines
         .iter()
         .find(|l| l.starts_with("uc") && l.contains("http://"))
@@ -154,6 +175,42 @@ async fn up_serves_and_stops_on_ctrl_c() {
             .unwrap();
         assert_eq!(h["status"], "ok", "{g}: {h}");
     }
+
+    // every service is connected as its own role, none a superuser, each owning its
+    // schema alone
+    let admin = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let users: Vec<(String, bool)> = sqlx::query_as(
+        "select distinct a.usename::text, r.rolsuper from pg_stat_activity a \
+         join pg_roles r on r.rolname = a.usename \
+         where a.datname = current_database() and a.pid <> pg_backend_pid() \
+         order by 1",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    let names: Vec<&str> = users.iter().map(|(u, _)| u.as_str()).collect();
+    for role in [
+        "egov_enis",
+        "egov_gateway",
+        "egov_gbd_fl",
+        "egov_mio_almaty",
+        "egov_uc",
+    ] {
+        assert!(names.contains(&role), "{users:?}");
+    }
+    assert!(users.iter().all(|(_, su)| !su), "{users:?}");
+    let owners: Vec<(String, String)> = sqlx::query_as(
+        "select nspname::text, nspowner::regrole::text from pg_namespace \
+         where nspname in ('uc', 'gateway', 'gbd_fl', 'enis', 'mio_almaty') order by 1",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(owners.len(), 5, "{owners:?}");
+    for (schema, owner) in &owners {
+        assert_eq!(owner, &format!("egov_{schema}"));
+    }
+    admin.close().await;
 
     let pid = child.id().to_string();
     assert!(

@@ -1,5 +1,12 @@
 //! PostgreSQL access shared by the services: one schema per service in a shared
 //! database (or a database of its own), the database created on first use.
+//!
+//! Least privilege: [`provision`] is the administrator's step (the launcher's, as
+//! `EGOV_DATABASE_URL`'s user) that gives each service a login role of its own,
+//! `egov_<schema>` ([`role_name`]), without superuser, database or role creation rights,
+//! owning its schema and everything in it and nothing else; the service then connects
+//! as that role ([`service_url`]) and runs its migrations as the owner. A role has no
+//! right on another service's schema, so it can neither read nor write it.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,11 +34,14 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// A schema name that is not a plain identifier.
-    #[error("schema name {0:?} must be lower-case letters, digits and _")]
+    #[error("schema name {0:?} must be 1 to 50 lower-case letters, digits and _")]
     SchemaName(String),
     /// A reader asked for a schema the database does not have.
     #[error("the database has no schema {0:?}")]
     NoSchema(String),
+    /// A role password that is not plain letters and digits.
+    #[error("a service role's password must be letters and digits")]
+    Password,
 }
 
 fn hide_password(url: &str) -> String {
@@ -45,6 +55,159 @@ fn hide_password(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+fn check_schema(schema: &str) -> Result<(), Error> {
+    if schema.is_empty()
+        || schema.len() > 50
+        || !schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Error::SchemaName(schema.to_string()));
+    }
+    Ok(())
+}
+
+/// The login role of the service owning `schema`: `egov_<schema>`.
+pub fn role_name(schema: &str) -> String {
+    format!("egov_{schema}")
+}
+
+/// `url` with its user (and password) replaced: how a service connects as its role.
+pub fn service_url(url: &str, user: &str, password: Option<&str>) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let host_start = rest
+        .find('/')
+        .map_or(rest, |slash| &rest[..slash])
+        .rfind('@')
+        .map_or(0, |at| at + 1);
+    let userinfo = match password {
+        Some(p) => format!("{user}:{p}@"),
+        None => format!("{user}@"),
+    };
+    format!("{scheme}{userinfo}{}", &rest[host_start..])
+}
+
+/// The administrator's step for one service: in the database of `admin_url` (created
+/// if missing), the login role `egov_<schema>` exists without superuser, database, role
+/// or replication rights (with `password` when given, else as it was), the schema
+/// exists owned by it, and every table, sequence and view already in the schema (made by
+/// an earlier start as the administrator, or by a seeding step) is handed over to it.
+/// Returns the URL the service connects with. Safe to run at every start and by several
+/// starters at once.
+pub async fn provision(
+    admin_url: &str,
+    schema: &str,
+    password: Option<&str>,
+) -> Result<String, Error> {
+    check_schema(schema)?;
+    if let Some(p) = password
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return Err(Error::Password);
+    }
+    ensure_database(admin_url).await?;
+    let opts = PgConnectOptions::from_str(admin_url).map_err(|source| Error::Url {
+        url: hide_password(admin_url),
+        source,
+    })?;
+    let mut conn = opts.connect().await.map_err(|source| Error::Sql {
+        what: format!("connect to {}", hide_password(admin_url)),
+        source,
+    })?;
+    let role = role_name(schema);
+    let sql = |what: String| move |source| Error::Sql { what, source };
+    // roles are the cluster's: another database's provisioning may create it at once
+    let create = format!(
+        "create role {role} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls noinherit"
+    );
+    match sqlx::query(&create).execute(&mut conn).await {
+        Ok(_) => tracing::info!(%role, "created the service's role"),
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("42710") | Some("23505")) =>
+        {
+            sqlx::query(&format!(
+                "alter role {role} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls noinherit"
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(sql(format!("alter role {role}")))?;
+        }
+        Err(source) => {
+            return Err(Error::Sql {
+                what: format!("create role {role}"),
+                source,
+            });
+        }
+    }
+    if let Some(p) = password {
+        sqlx::query(&format!("alter role {role} password '{p}'"))
+            .execute(&mut conn)
+            .await
+            .map_err(sql(format!("set the password of {role}")))?;
+    }
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_namespace where nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(sql("look up the schema".into()))?;
+    let q = if exists {
+        format!("alter schema {schema} owner to {role}")
+    } else {
+        format!("create schema {schema} authorization {role}")
+    };
+    match sqlx::query(&q).execute(&mut conn).await {
+        Ok(_) => {}
+        // created concurrently
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("42P06") | Some("23505")) =>
+        {
+            sqlx::query(&format!("alter schema {schema} owner to {role}"))
+                .execute(&mut conn)
+                .await
+                .map_err(sql(format!("alter schema {schema}")))?;
+        }
+        Err(source) => {
+            return Err(Error::Sql {
+                what: format!("schema {schema} for {role}"),
+                source,
+            });
+        }
+    }
+    // what an earlier start made as the administrator goes to the role (sequences owned
+    // by a column follow their table)
+    let others: Vec<(String, String)> = sqlx::query_as(
+        "select c.oid::regclass::text, c.relkind::text from pg_class c \
+         join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname = $1 and c.relkind in ('r', 'p', 'v', 'm', 'S') \
+         and c.relowner <> (select oid from pg_roles where rolname = $2) \
+         and not (c.relkind = 'S' and exists (select 1 from pg_depend d \
+             where d.objid = c.oid and d.deptype in ('a', 'i')))",
+    )
+    .bind(schema)
+    .bind(&role)
+    .fetch_all(&mut conn)
+    .await
+    .map_err(sql(format!("list the objects of {schema}")))?;
+    for (name, kind) in others {
+        let what = match kind.as_str() {
+            "S" => "sequence",
+            "v" => "view",
+            "m" => "materialized view",
+            _ => "table",
+        };
+        sqlx::query(&format!("alter {what} {name} owner to {role}"))
+            .execute(&mut conn)
+            .await
+            .map_err(sql(format!("hand {name} over to {role}")))?;
+    }
+    let _ = conn.close().await;
+    Ok(service_url(admin_url, &role, password))
 }
 
 /// Creates the database of `url` if it does not exist (connecting to `postgres`).
@@ -88,14 +251,10 @@ pub async fn ensure_database(url: &str) -> Result<(), Error> {
 
 /// A pool whose connections use `schema` first in their search path, creating the schema.
 /// Migrations run on this pool keep their bookkeeping table in the schema too.
+/// The schema is created only when missing (a service role owning its schema has no
+/// right to create one in the database).
 pub async fn pool(url: &str, schema: &str, max_connections: u32) -> Result<PgPool, Error> {
-    if schema.is_empty()
-        || !schema
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(Error::SchemaName(schema.to_string()));
-    }
+    check_schema(schema)?;
     let opts = PgConnectOptions::from_str(url).map_err(|source| Error::Url {
         url: hide_password(url),
         source,
@@ -105,9 +264,23 @@ pub async fn pool(url: &str, schema: &str, max_connections: u32) -> Result<PgPoo
             what: format!("connect to {}", hide_password(url)),
             source,
         })?;
-        sqlx::query(&format!("create schema if not exists {schema}"))
-            .execute(&mut conn)
-            .await
+        let exists: bool =
+            sqlx::query_scalar("select exists(select 1 from pg_namespace where nspname = $1)")
+                .bind(schema)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|source| Error::Sql {
+                    what: "look up the schema".into(),
+                    source,
+                })?;
+        let create = if exists {
+            Ok(Default::default())
+        } else {
+            sqlx::query(&format!("create schema if not exists {schema}"))
+                .execute(&mut conn)
+                .await
+        };
+        create
             .or_else(|e| match &e {
                 // two services creating the same schema at once
                 sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
@@ -183,6 +356,87 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(hide_password("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn a_service_url_names_its_role() {
+        assert_eq!(
+            service_url("postgres://postgres@127.0.0.1:5432/egov", "egov_uc", None),
+            "postgres://egov_uc@127.0.0.1:5432/egov"
+        );
+        assert_eq!(
+            service_url(
+                "postgres://a:b@h/db?sslmode=disable",
+                "egov_uc",
+                Some("pw1")
+            ),
+            "postgres://egov_uc:pw1@h/db?sslmode=disable"
+        );
+        assert_eq!(
+            service_url("postgres://h:5432/db", "egov_uc", None),
+            "postgres://egov_uc@h:5432/db"
+        );
+    }
+
+    #[tokio::test]
+    async fn provisioning_refuses_bad_names_and_passwords() {
+        let admin = egov_devenv::default_database_admin_url();
+        for bad in ["", "Gateway", "a;drop", &"x".repeat(51)] {
+            assert!(matches!(
+                provision(&admin, bad, None).await,
+                Err(Error::SchemaName(_))
+            ));
+        }
+        for bad in ["", "a'b", "with space"] {
+            assert!(matches!(
+                provision(&admin, "gateway", Some(bad)).await,
+                Err(Error::Password)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn provisioning_hands_what_the_administrator_made_to_the_role() {
+        let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "prov")
+            .await
+            .unwrap();
+        // an older start made the schema and its tables as the administrator
+        let admin = pool(&db.url, "prov_svc", 1).await.unwrap();
+        sqlx::query("create table t (id bigserial primary key, x int)")
+            .execute(&admin)
+            .await
+            .unwrap();
+        sqlx::query("create view v as select x from t")
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let url = provision(&db.url, "prov_svc", None).await.unwrap();
+        assert!(url.contains("egov_prov_svc@"), "{url}");
+        // twice is the same
+        provision(&db.url, "prov_svc", None).await.unwrap();
+        let p = pool(&url, "prov_svc", 1).await.unwrap();
+        sqlx::query("insert into t (x) values (1)")
+            .execute(&p)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar("select count(*) from v")
+            .fetch_one(&p)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        // it owns them: it may change its own tables (its migrations)
+        sqlx::query("alter table t add column y int")
+            .execute(&p)
+            .await
+            .unwrap();
+        let e = sqlx::query("create database prov_intruder")
+            .execute(&p)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("permission denied"), "{e}");
+        p.close().await;
+        db.drop_database().await.unwrap();
     }
 
     #[tokio::test]

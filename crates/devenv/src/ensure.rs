@@ -79,6 +79,17 @@ pub async fn ensure_services(
     database_url: &str,
     nats_url: &str,
 ) -> Result<Ensured> {
+    ensure_services_with(data_dir, database_url, nats_url, None).await
+}
+
+/// [`ensure_services`], a private NATS (when one is started) running with the
+/// configuration file `nats_config` (users, permissions, limits).
+pub async fn ensure_services_with(
+    data_dir: &Path,
+    database_url: &str,
+    nats_url: &str,
+    nats_config: Option<&Path>,
+) -> Result<Ensured> {
     let pg = url::parse("database", database_url, 5432)?;
     let nats = url::parse("NATS", nats_url, 4222)?;
 
@@ -139,7 +150,9 @@ pub async fn ensure_services(
         if nats_up {
             Ok(None)
         } else {
-            PrivateNats::start(data_dir, nats.port).await.map(Some)
+            PrivateNats::start_with_config(data_dir, nats.port, nats_config)
+                .await
+                .map(Some)
         }
     };
     let (postgres, nats) = tokio::try_join!(start_pg, start_nats)?;

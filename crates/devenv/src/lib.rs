@@ -29,7 +29,7 @@ mod url;
 use std::time::Duration;
 
 pub use bins::{find_nats_server, find_postgres_bin_dir};
-pub use ensure::{Ensured, ensure_services};
+pub use ensure::{Ensured, ensure_services, ensure_services_with};
 pub use error::{Error, Result};
 pub use nats::PrivateNats;
 pub use postgres::PrivatePostgres;

@@ -37,6 +37,7 @@ pub struct PrivateNats {
     log_path: PathBuf,
     // Declared last so that the directory is removed after the server stopped
     // (Drop::drop stops the server before any field is dropped).
+    config: Option<std::path::PathBuf>,
     _temp: Option<TempDir>,
 }
 
@@ -48,6 +49,16 @@ impl PrivateNats {
     /// reused. Fails if `nats-server` is not installed, the port is already
     /// in use, or the server does not come up (the error quotes its log).
     pub async fn start(data_dir: &Path, port: u16) -> Result<Self> {
+        Self::start_with_config(data_dir, port, None).await
+    }
+
+    /// [`PrivateNats::start`] with a configuration file (`-c`: users, permissions,
+    /// limits); address, port and store still come from the command line.
+    pub async fn start_with_config(
+        data_dir: &Path,
+        port: u16,
+        config: Option<&Path>,
+    ) -> Result<Self> {
         let binary = crate::find_nats_server().ok_or(Error::NatsServerNotFound)?;
         let data_dir = std::path::absolute(data_dir)
             .map_err(|e| Error::io(format!("invalid data directory {}", data_dir.display()), e))?;
@@ -66,6 +77,7 @@ impl PrivateNats {
             log_path: data_dir.join("nats-server.log"),
             data_dir,
             port,
+            config: config.map(Path::to_path_buf),
             _temp: None,
         };
         nats.launch().await?;
@@ -138,7 +150,11 @@ impl PrivateNats {
         }
         let (stdout, stderr) = process::log_stdio(&self.log_path)?;
         let store = self.data_dir.join("nats");
-        let mut child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(c) = &self.config {
+            command.arg("-c").arg(c);
+        }
+        let mut child = command
             .arg("-a")
             .arg("127.0.0.1")
             .arg("-p")

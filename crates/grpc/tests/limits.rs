@@ -38,14 +38,15 @@ async fn serve(limits: Limits) -> (tempfile::TempDir, String, Slow) {
     egov_grpc::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     PkiDir::init(
-        dir.path(),
+        &dir.path().join("pki"),
+        &dir.path().join("ca"),
         &InitOptions {
             algorithm: KeyAlgorithm::EcdsaP256,
             ..Default::default()
         },
     )
     .unwrap();
-    let server_id = TlsIdentity::load(dir.path(), "uc").unwrap();
+    let server_id = TlsIdentity::load(&dir.path().join("pki"), "uc").unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let slow = Slow::default();
@@ -83,7 +84,7 @@ async fn requests_past_the_global_limit_wait_their_turn() {
         ..Default::default()
     })
     .await;
-    let id = TlsIdentity::load(dir.path(), "portal").unwrap();
+    let id = TlsIdentity::load(&dir.path().join("pki"), "portal").unwrap();
     // six connections, one request each
     let clients = (0..6)
         .map(|_| SyncChannelClient::new(id.channel(&addr, "uc", Duration::from_secs(10)).unwrap()))
@@ -99,7 +100,7 @@ async fn requests_past_the_per_connection_limit_wait_their_turn() {
         ..Default::default()
     })
     .await;
-    let id = TlsIdentity::load(dir.path(), "portal").unwrap();
+    let id = TlsIdentity::load(&dir.path().join("pki"), "portal").unwrap();
     // one connection, four requests at once
     let ch = id.channel(&addr, "uc", Duration::from_secs(10)).unwrap();
     let clients = (0..4).map(|_| SyncChannelClient::new(ch.clone())).collect();

@@ -18,8 +18,8 @@ async fn mtls_accepts_pki_clients_and_refuses_others() {
         algorithm: KeyAlgorithm::EcdsaP256,
         ..Default::default()
     };
-    PkiDir::init(dir.path(), &opts).unwrap();
-    let server_id = TlsIdentity::load(dir.path(), "uc").unwrap();
+    PkiDir::init(&dir.path().join("pki"), &dir.path().join("ca"), &opts).unwrap();
+    let server_id = TlsIdentity::load(&dir.path().join("pki"), "uc").unwrap();
     let (reporter, health) = egov_grpc::health();
     reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -34,7 +34,7 @@ async fn mtls_accepts_pki_clients_and_refuses_others() {
             .serve_with_incoming(egov_grpc::incoming(listener)),
     );
 
-    let client_id = TlsIdentity::load(dir.path(), "portal").unwrap();
+    let client_id = TlsIdentity::load(&dir.path().join("pki"), "portal").unwrap();
     let ch = client_id
         .channel(&addr.to_string(), "uc", Duration::from_secs(5))
         .unwrap();
@@ -48,8 +48,8 @@ async fn mtls_accepts_pki_clients_and_refuses_others() {
 
     // a client whose certificate comes from another CA
     let other = tempfile::tempdir().unwrap();
-    PkiDir::init(other.path(), &opts).unwrap();
-    let mut stranger = TlsIdentity::load(other.path(), "portal").unwrap();
+    PkiDir::init(&other.path().join("pki"), &other.path().join("ca"), &opts).unwrap();
+    let mut stranger = TlsIdentity::load(&other.path().join("pki"), "portal").unwrap();
     stranger.ca_pem = client_id.ca_pem.clone(); // it trusts our server...
     let ch = stranger
         .channel(&addr.to_string(), "uc", Duration::from_secs(5))

@@ -27,7 +27,7 @@ pub mod verify;
 
 pub use authority::{Authority, CertProfile, IssuedCert, SubjectSpec};
 pub use cert::{CertInfo, Identity};
-pub use dir::{PkiDir, REGISTRATION_AUTHORITY};
+pub use dir::{Issuer, PkiDir, REGISTRATION_AUTHORITY, Trust};
 pub use keys::{KeyAlgorithm, PrivateKey};
 pub use verify::{Signer, Verifier, VerifyError, VerifyOptions};
 

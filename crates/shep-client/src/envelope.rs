@@ -188,6 +188,19 @@ impl SystemSigner {
         })
     }
 
+    /// A detached CMS signature over `data` with the system's transport-signing key (the
+    /// gateway's signed message-log heads).
+    pub fn sign_detached(&self, data: &[u8]) -> Result<Vec<u8>, OpenError> {
+        Ok(egov_pki::cms::sign(
+            data,
+            &self.key,
+            &self.cert,
+            &[],
+            true,
+            OffsetDateTime::now_utc(),
+        )?)
+    }
+
     /// A new request header from this system: fresh messageId, messageDate now, the
     /// certificate serial as the credentials reference.
     pub fn request_info(
@@ -392,7 +405,7 @@ pub fn pki_verifier_with(
     pki_dir: &Path,
     sources: &RevocationSources,
 ) -> Result<Arc<Verifier>, OpenError> {
-    let pki = egov_pki::PkiDir::open(pki_dir)?;
+    let pki = egov_pki::Trust::open(pki_dir)?;
     let mut v = pki
         .verifier()?
         .with_crl_fetcher(Arc::new(egov_pki::crl::Fetcher::new(

@@ -53,6 +53,11 @@ impl InboxNames {
         }
     }
 
+    /// Every inbox subject (`<base>.>`).
+    pub fn all_subjects(&self) -> String {
+        format!("{}.>", self.base())
+    }
+
     /// The subject of one recipient's inbox.
     pub fn subject(&self, system_id: &str) -> String {
         format!("{}.{system_id}", self.base())
@@ -71,12 +76,27 @@ impl InboxNames {
         duplicate_window: Duration,
         max_age: Duration,
     ) -> Result<Stream, String> {
+        self.ensure_stream_limited(js, duplicate_window, max_age, -1)
+            .await
+    }
+
+    /// [`InboxNames::ensure_stream`], the stream also holding at most `max_bytes` (-1: no
+    /// limit); when full, new messages are refused rather than old ones dropped.
+    pub async fn ensure_stream_limited(
+        &self,
+        js: &jetstream::Context,
+        duplicate_window: Duration,
+        max_age: Duration,
+        max_bytes: i64,
+    ) -> Result<Stream, String> {
         js.get_or_create_stream(jetstream::stream::Config {
             name: self.stream(),
-            subjects: vec![format!("{}.>", self.base())],
+            subjects: vec![self.all_subjects()],
             storage: jetstream::stream::StorageType::File,
             duplicate_window,
             max_age,
+            max_bytes,
+            discard: jetstream::stream::DiscardPolicy::New,
             ..Default::default()
         })
         .await

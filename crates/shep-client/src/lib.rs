@@ -8,6 +8,7 @@
 
 pub mod envelope;
 pub mod inbox;
+pub mod nats_auth;
 pub mod route;
 pub mod server;
 

@@ -84,6 +84,15 @@ pub struct Config {
     pub max_deliver: i64,
     /// Systems allowed to search and verify the message log over gRPC; empty: the gateways.
     pub log_readers: Vec<String>,
+    /// How often the gateway signs its message-log chain's head, seconds (when it moved;
+    /// and once when it stops).
+    pub head_sign_secs: u64,
+    /// The most the inbox stream holds, bytes (-1: no limit); beyond it new messages
+    /// are refused (SE011) rather than old ones dropped.
+    pub inbox_max_bytes: i64,
+    /// Connect to NATS as the gateway's own user (`systems/<id>.nats.pass` of the PKI
+    /// folder), for a broker with per-system users (`nats_auth`).
+    pub nats_credentials: bool,
 }
 
 impl Default for Config {
@@ -110,6 +119,9 @@ impl Default for Config {
             ack_wait_secs: 30,
             max_deliver: 20,
             log_readers: Vec::new(),
+            head_sign_secs: 10,
+            inbox_max_bytes: 1 << 30,
+            nats_credentials: false,
         }
     }
 }
@@ -204,15 +216,27 @@ impl Gateway {
         let journal = Journal::open(pool.clone(), JournalOptions::default())
             .await
             .map_err(|e| Error::Journal(e.to_string()))?;
-        let nats = async_nats::connect(&config.nats_url)
-            .await
-            .map_err(|e| Error::Nats(format!("{}: {e}", config.nats_url)))?;
+        let password = if config.nats_credentials {
+            Some(
+                egov_pki::dir::nats_password(&config.pki_dir, &config.gateway_id)
+                    .map_err(|e| Error::Nats(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let nats = egov_shep_client::nats_auth::connect(
+            &config.nats_url,
+            password.as_deref().map(|p| (config.gateway_id.as_str(), p)),
+        )
+        .await
+        .map_err(|e| Error::Nats(format!("{}: {e}", config.nats_url)))?;
         let js = jetstream::new(nats.clone());
         InboxNames::new(&config.nats_prefix)
-            .ensure_stream(
+            .ensure_stream_limited(
                 &js,
                 Duration::from_secs(600),
                 Duration::from_secs(config.inbox_max_age_hours * 3600),
+                config.inbox_max_bytes,
             )
             .await
             .map_err(Error::Nats)?;
@@ -258,10 +282,9 @@ impl Gateway {
         let verifier =
             egov_shep_client::envelope::pki_verifier_with(&cfg.pki_dir, &cfg.revocation())
                 .map_err(|e| Error::Identity(e.to_string()))?;
-        let issuing = egov_pki::PkiDir::open(&cfg.pki_dir)
+        let issuing = egov_pki::Trust::open(&cfg.pki_dir)
             .map_err(|e| Error::Identity(e.to_string()))?
-            .issuing
-            .cert;
+            .issuing;
         let tls = egov_grpc::TlsIdentity::load(&cfg.pki_dir, &cfg.gateway_id)
             .map_err(|e| Error::Identity(e.to_string()))?;
         let core = Arc::new(core::Core::new(
@@ -374,6 +397,7 @@ impl Gateway {
                         } else {
                             cfg.log_readers.clone()
                         }),
+                        verifier: core.verifier.clone(),
                     },
                 ),
             )
@@ -403,12 +427,51 @@ impl Gateway {
             cfg.clone(),
             shutdown.clone(),
         );
-        let (g, h, _) = tokio::join!(grpc, http, housekeeping);
+        let heads = sign_heads(
+            self.journal.clone(),
+            core.clone(),
+            Duration::from_secs(cfg.head_sign_secs.max(1)),
+            shutdown.clone(),
+        );
+        let (g, h, _, _) = tokio::join!(grpc, http, housekeeping, heads);
+        let journal = self.journal.clone();
         self.journal.shutdown().await;
+        // the last rows written are signed too
+        if let Err(e) = journal.sign_head(&core.id, &core.signer).await {
+            tracing::warn!(error = %e, "signing the message log's head at shutdown failed");
+        }
         self.pool.close().await;
         g.map_err(|e| Error::Serve(format!("grpc: {e}")))?;
         h.map_err(|e| Error::Serve(format!("http: {e}")))?;
         Ok(())
+    }
+}
+
+impl journal::HeadSigner for SystemSigner {
+    fn sign_head(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.sign_detached(message).map_err(|e| e.to_string())
+    }
+}
+
+/// Signs the message log chain's head every `every` while it moves, so that a database
+/// writer cannot rebuild the chain unnoticed (`journal::heads`).
+async fn sign_heads(
+    journal: Journal,
+    core: Arc<core::Core>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match journal.sign_head(&core.id, &core.signer).await {
+            Ok(Some(seq)) => tracing::debug!(seq, "signed the message log's head"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "signing the message log's head failed"),
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use crate::status::ToStatus;
 pub struct LogService {
     pub(crate) journal: Journal,
     pub(crate) readers: Arc<Vec<String>>,
+    /// Checks the signatures of the chains' signed heads.
+    pub(crate) verifier: Arc<egov_pki::Verifier>,
 }
 
 impl LogService {
@@ -118,7 +120,7 @@ impl MessageLog for LogService {
         let r = request.into_inner();
         let report = self
             .journal
-            .verify(opt(&r.gateway_id).as_deref())
+            .verify_signed(opt(&r.gateway_id).as_deref(), &self.verifier)
             .await
             .map_err(|e| e.to_status("log verification failed"))?;
         Ok(Response::new(pb::VerifyLogResponse {

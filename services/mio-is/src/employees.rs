@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use aws_lc_rs::{digest, pbkdf2, rand::SecureRandom};
 use egov_iin::{Iin, Sex};
-use egov_pki::{CertInfo, CertProfile, PkiDir, PrivateKey, SubjectSpec};
+use egov_pki::{CertInfo, CertProfile, Issuer, PrivateKey, SubjectSpec};
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
@@ -198,12 +198,13 @@ fn names_for(iin: &Iin, h: u64) -> (String, String, Option<String>) {
     }
 }
 
-/// Creates the missing seeded accounts with `password`, issuing each a signing
-/// certificate from the test PKI. Returns the accounts (all of them, new or not).
+/// Creates the missing seeded accounts with `password`, each with a signing certificate
+/// from `issuer` (the registration tool's: ИС МИО never holds the CA's key). Returns the
+/// accounts (all of them, new or not).
 pub async fn seed(
     pool: &PgPool,
     catalog: &Catalog,
-    pki_dir: &std::path::Path,
+    issuer: &dyn Issuer,
     password: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<Employee>, String> {
@@ -217,8 +218,7 @@ pub async fn seed(
         .filter(|p| !existing.contains(&p.iin().as_string()))
         .collect();
     if !missing.is_empty() {
-        let pki = PkiDir::open(pki_dir).map_err(|e| format!("test PKI: {e}"))?;
-        let algorithm = pki.issuing.key.algorithm();
+        let algorithm = issuer.algorithm();
         let hash = hash_password(password);
         for p in missing {
             let iin = p.iin();
@@ -235,7 +235,7 @@ pub async fn seed(
                 bin: Some(p.provider.bin.clone()),
                 dns_names: vec![],
             };
-            let issued = pki
+            let issued = issuer
                 .issue(
                     &spec,
                     CertProfile::Signing,

@@ -89,6 +89,9 @@ pub struct Config {
     pub ack_wait_secs: u64,
     /// Applications of the inbox handled at once.
     pub intake_concurrency: usize,
+    /// Connect to NATS as the system's own user (`systems/<id>.nats.pass` of the PKI
+    /// folder), for a broker with per-system users (`egov_shep_client::nats_auth`).
+    pub nats_credentials: bool,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -130,6 +133,7 @@ impl Config {
             session_hours: 8,
             ack_wait_secs: 30,
             intake_concurrency: 8,
+            nats_credentials: false,
         })
     }
 }
@@ -148,7 +152,7 @@ pub enum Error {
     Start(String),
 }
 
-/// A built ИС МИО: regulations loaded, database migrated, employees seeded, ports bound.
+/// A built ИС МИО: regulations loaded, database migrated, ports bound.
 pub struct MioIs {
     bound: egov_system::Bound,
     config: Config,
@@ -160,7 +164,8 @@ pub struct MioIs {
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl MioIs {
-    /// Loads the regulations, opens the schema, seeds the employee accounts, binds.
+    /// Loads the regulations, opens the schema, binds. The employee accounts are seeded
+    /// after it by whoever holds an issuer ([`MioIs::seed_employees`]).
     pub async fn build(config: Config, clock: Clock) -> Result<Self, Error> {
         let catalog = Catalog::load(
             &config.system.system_id,
@@ -171,20 +176,10 @@ impl MioIs {
         .map_err(Error::Regulations)?;
         let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
         let identity = bound.identity()?;
-        let issuing = egov_pki::PkiDir::open(&config.system.pki_dir)
+        let issuing = egov_pki::Trust::open(&config.system.pki_dir)
             .map_err(|e| Error::Start(format!("test PKI: {e}")))?
-            .issuing
-            .cert;
+            .issuing;
         let catalog = Arc::new(catalog);
-        employees::seed(
-            &bound.pool,
-            &catalog,
-            &config.system.pki_dir,
-            &config.employee_password,
-            clock.now(),
-        )
-        .await
-        .map_err(|e| Error::Start(format!("employee accounts: {e}")))?;
         let engine = Engine {
             pool: bound.pool.clone(),
             catalog,
@@ -202,6 +197,24 @@ impl MioIs {
             engine,
             identity,
         })
+    }
+
+    /// Creates the missing seeded employee accounts (test material), their signing
+    /// certificates issued by `issuer`: the registration tool that starts the system (the
+    /// launcher, the test world) hands it over; ИС МИО itself never reads the CA folder.
+    pub async fn seed_employees(
+        &self,
+        issuer: &dyn egov_pki::Issuer,
+    ) -> Result<Vec<employees::Employee>, Error> {
+        employees::seed(
+            &self.bound.pool,
+            &self.engine.catalog,
+            issuer,
+            &self.config.employee_password,
+            self.engine.clock.now(),
+        )
+        .await
+        .map_err(|e| Error::Start(format!("employee accounts: {e}")))
     }
 
     /// The bound gRPC address (SyncChannel: `mio.queue.position`).
@@ -248,9 +261,22 @@ impl MioIs {
         )
         .map_err(|e| Error::Start(format!("gateway {}: {e}", cfg.gateway_addr)))?;
         let _ = self.engine.gateway.set(client.clone());
-        let nats = async_nats::connect(&cfg.nats_url)
-            .await
-            .map_err(|e| Error::Start(format!("NATS {}: {e}", cfg.nats_url)))?;
+        let password = if cfg.nats_credentials {
+            Some(
+                egov_pki::dir::nats_password(&cfg.system.pki_dir, &cfg.system.system_id)
+                    .map_err(|e| Error::Start(format!("NATS credentials: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let nats = egov_shep_client::nats_auth::connect(
+            &cfg.nats_url,
+            password
+                .as_deref()
+                .map(|p| (cfg.system.system_id.as_str(), p)),
+        )
+        .await
+        .map_err(|e| Error::Start(format!("NATS {}: {e}", cfg.nats_url)))?;
         let js = async_nats::jetstream::new(nats);
         let names = InboxNames::new(&cfg.nats_prefix);
         // the gateway creates the stream; a system that starts first waits for it

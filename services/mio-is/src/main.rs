@@ -55,6 +55,10 @@ async fn main() -> std::process::ExitCode {
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), "ИС МИО listening");
+            tracing::warn!(
+                "no employee accounts are seeded by this binary: they need the CA, which \
+                 `egov up` holds as the registration authority"
+            );
             svc.run(cancel).await.map_err(|e| e.to_string())
         },
     )

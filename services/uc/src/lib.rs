@@ -46,8 +46,13 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// gRPC address.
     pub grpc_addr: SocketAddr,
-    /// The test PKI folder whose issuing CA this service runs.
+    /// The test PKI folder whose issuing CA this service runs (certificates, CRL, its own
+    /// TLS identity).
     pub pki_dir: PathBuf,
+    /// The CA folder with the CAs' keys, settings and index (`EGOV_UC__CA_DIR`); default
+    /// beside the PKI folder, its name plus `-ca` ([`egov_pki::dir::default_ca_dir`]).
+    /// Only uc and the registration tools are given it.
+    pub ca_dir: Option<PathBuf>,
     /// PostgreSQL URL.
     pub database_url: String,
     /// Schema of this service.
@@ -73,6 +78,7 @@ impl Default for Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], uc.http_port)),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], uc.grpc_port)),
             pki_dir: PathBuf::from(".egov/pki"),
+            ca_dir: None,
             database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
             schema: "uc".into(),
             ocsp_validity_secs: 3600,
@@ -84,6 +90,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The CA folder: `ca_dir`, else beside the PKI folder.
+    pub fn ca_dir(&self) -> PathBuf {
+        self.ca_dir
+            .clone()
+            .unwrap_or_else(|| egov_pki::dir::default_ca_dir(&self.pki_dir))
+    }
+
     /// Checks the values types alone cannot (settings under `EGOV_UC__`): the error names
     /// the variable.
     pub fn check(&self) -> Result<(), egov_config::Error> {
@@ -305,7 +318,7 @@ impl Uc {
     /// Opens the PKI, connects to the database, runs the migrations and binds both ports
     /// (port 0 picks a free one).
     pub async fn build(config: Config) -> Result<Self, Error> {
-        let pki = PkiDir::open(&config.pki_dir)?;
+        let pki = PkiDir::open(&config.pki_dir, &config.ca_dir())?;
         let tls = egov_grpc::TlsIdentity::load(&config.pki_dir, "uc")?;
         egov_db::ensure_database(&config.database_url).await?;
         let pool = egov_db::pool(&config.database_url, &config.schema, 8).await?;

@@ -50,8 +50,11 @@ pub use egov_devenv::TestDatabase;
 pub struct World {
     /// Temporary files (the PKI lives under it).
     pub dir: tempfile::TempDir,
-    /// The test PKI folder.
+    /// The test PKI folder: what every service of the world reads (no CA key).
     pub pki: PathBuf,
+    /// The CA folder (the CAs' keys, settings, index): given to uc alone, and opened by
+    /// the test as the registration authority ([`World::authority`]).
+    pub ca: PathBuf,
     /// The test's database.
     pub db: TestDatabase,
     /// The test's NATS prefix (stream and subjects).
@@ -128,10 +131,12 @@ impl World {
         egov_telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temporary folder");
         let pki = dir.path().join("pki");
+        let ca = dir.path().join("ca");
         let topology = egov_topology::Topology::open(opts.topology_dir.as_deref())
             .unwrap_or_else(|e| panic!("{e}"));
         PkiDir::init(
             &pki,
+            &ca,
             &InitOptions {
                 algorithm: opts.algorithm,
                 systems: topology.identities(),
@@ -149,6 +154,7 @@ impl World {
             http_addr: "127.0.0.1:0".parse().expect("addr"),
             grpc_addr: "127.0.0.1:0".parse().expect("addr"),
             pki_dir: pki.clone(),
+            ca_dir: Some(ca.clone()),
             database_url: db.url.clone(),
             ..Default::default()
         })
@@ -182,6 +188,7 @@ impl World {
             registry_file: Some(reg_file.clone()),
             topology_dir: opts.topology_dir.clone(),
             ack_wait_secs: opts.ack_wait_secs,
+            head_sign_secs: 1,
             ..Default::default()
         };
         for id in &opts.gateways {
@@ -205,6 +212,7 @@ impl World {
         World {
             dir,
             pki,
+            ca,
             db,
             prefix,
             cancel,
@@ -407,6 +415,12 @@ impl World {
     /// The PKI folder.
     pub fn pki(&self) -> &Path {
         &self.pki
+    }
+
+    /// The test PKI as its certification authority holds it (the test acting as the
+    /// registration authority: issuing, revoking, enrolling employees).
+    pub fn authority(&self) -> PkiDir {
+        PkiDir::open(&self.pki, &self.ca).expect("the world's CA")
     }
 }
 

@@ -20,7 +20,7 @@ use egov_contracts::mio::{
 };
 use egov_mio_is::clock::Clock;
 use egov_mio_is::engine::Engine;
-use egov_pki::{CertInfo, CertProfile, PkiDir, PrivateKey, SubjectSpec};
+use egov_pki::{CertInfo, CertProfile, PrivateKey, SubjectSpec};
 use egov_proto::shep::v1::MessageType;
 use egov_regulation::{Regulation, ResultKind, StepKind};
 use egov_shep_client::{Client, Reply};
@@ -119,6 +119,7 @@ pub async fn env_in(
         cfg.sla_interval_secs = 3600;
         cfg.ack_wait_secs = 5;
         let m = egov_mio_is::MioIs::build(cfg, clock.clone()).await.unwrap();
+        m.seed_employees(&w.authority()).await.unwrap();
         w.register(sys, m.grpc_addr());
         built.push(m);
     }
@@ -172,7 +173,7 @@ impl Env {
 
     /// A signing certificate for `iin` (a citizen, or an operator when `org` is given).
     pub fn signer(&self, iin: &str, name: &str, org: Option<(&str, &str)>) -> Signer {
-        let pki = PkiDir::open(&self.w.pki).unwrap();
+        let pki = self.w.authority();
         let mut spec = SubjectSpec::person(egov_iin::Iin::parse(iin).unwrap(), name);
         if let Some((o, bin)) = org {
             spec.organization = Some(o.into());

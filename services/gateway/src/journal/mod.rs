@@ -3,8 +3,10 @@
 //! Modelled on X-Road's message log and operational monitoring. Every
 //! envelope that enters or leaves a gateway (ШЭП/РШЭП) is appended as one
 //! [`Record`] *before* it is forwarded: [`Journal::append`] returns only when
-//! the row is committed. Rows are never updated (a trigger refuses `UPDATE`);
-//! retention removes whole prefixes ([`Journal::purge_before`]).
+//! the row is committed. Rows are never updated, deleted or truncated (triggers
+//! refuse it, and the writing role has no right to); retention removes whole
+//! prefixes already anchored ([`Journal::purge_before`]). The gateway signs its
+//! chain's head every few seconds ([`Journal::sign_head`], `heads.rs`).
 //!
 //! # Hash chains
 //!
@@ -89,9 +91,13 @@
 //!
 //! The chain makes edits by anyone who does not also recompute the hashes
 //! evident. Someone with write access to the database who knows this
-//! algorithm can rewrite a chain's tail together with `journal_head`; to
-//! detect that too, record [`ChainReport::head_hash`] somewhere else (signed,
-//! or in another system) from time to time and compare.
+//! algorithm can rewrite a chain together with `journal_head`; that is caught
+//! by the heads the gateway signed (`journal_heads`, see `heads.rs`): every
+//! signed head from the anchor on must still name a row with the signed hash
+//! ([`Problem::SignedHeadMismatch`]), and [`Journal::verify_signed`] also
+//! checks that the latest one carries the gateway's own valid signature
+//! ([`Problem::BadHeadSignature`]). Rows after the latest signed head are
+//! covered by the chain alone until the next signing.
 //!
 //! # Retention
 //!
@@ -111,6 +117,7 @@
 //! `query.rs` (search, reading rows back, retention) and `verify.rs`.
 
 mod hash;
+mod heads;
 mod query;
 mod record;
 mod verify;
@@ -125,6 +132,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use hash::{GENESIS_HASH, record_hash, truncate_to_micros};
+pub use heads::{HeadSigner, SignedHead, head_message};
 pub use query::{DEFAULT_SEARCH_LIMIT, Filter, MAX_SEARCH_LIMIT};
 pub use record::{Channel, Event, Record, StoredRecord};
 pub use verify::{ChainReport, Problem, VerifyReport};
@@ -195,6 +203,9 @@ pub enum Error {
     /// The journal was shut down (or its writer task stopped).
     #[error("the journal is shut down")]
     Closed,
+    /// The chain head could not be signed.
+    #[error("signing the journal head: {0}")]
+    Signing(String),
 }
 
 impl From<sqlx::Error> for Error {
@@ -221,6 +232,8 @@ struct Inner {
     tx: mpsc::Sender<Msg>,
     /// Appends started but not yet received by the writer.
     underway: Arc<AtomicUsize>,
+    /// What the writer committed last, per chain (see `writer::Committed`).
+    committed: writer::Committed,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -266,10 +279,12 @@ impl Journal {
         let max_batch = options.max_batch.max(1);
         let (tx, rx) = mpsc::channel((max_batch * 4).max(1024));
         let underway = Arc::new(AtomicUsize::new(0));
+        let committed = writer::Committed::default();
         let handle = writer::spawn(
             pool.clone(),
             rx,
             underway.clone(),
+            committed.clone(),
             max_batch,
             options.max_delay,
         );
@@ -278,6 +293,7 @@ impl Journal {
                 pool,
                 tx,
                 underway,
+                committed,
                 writer: Mutex::new(Some(handle)),
             }),
         })

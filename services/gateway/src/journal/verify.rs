@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::hash::{GENESIS_HASH, record_hash};
+use super::heads::{SignedHead, head_message};
 use super::query::{COLUMNS, RawRow};
 use super::{Error, Journal};
 
@@ -59,6 +60,10 @@ pub struct ChainReport {
     /// Hash of that row according to `journal_head`; keep it outside the
     /// database to detect a rewrite of the whole tail later.
     pub head_hash: Option<String>,
+    /// `seq` of the latest head the gateway signed (0 if none): rows up to it are
+    /// covered by the gateway's signature, later ones by the chain alone.
+    #[serde(default)]
+    pub signed_seq: i64,
 }
 
 impl ChainReport {
@@ -103,6 +108,18 @@ pub enum Problem {
         /// The chain's last row.
         last_seq: i64,
     },
+    /// The row the gateway signed as its head at `seq` no longer has the hash it
+    /// signed, or is gone: the chain was rewritten (hashes recomputed) or cut.
+    SignedHeadMismatch {
+        /// The signed head's seq.
+        seq: i64,
+    },
+    /// The latest signed head's signature does not verify, or is not the gateway's
+    /// own ([`Journal::verify_signed`]).
+    BadHeadSignature {
+        /// The signed head's seq.
+        seq: i64,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -132,6 +149,14 @@ impl fmt::Display for Problem {
                 f,
                 "journal_head records row {head_seq} but the chain ends at row {last_seq}"
             ),
+            Problem::SignedHeadMismatch { seq } => write!(
+                f,
+                "row {seq} is not the row the gateway signed as its head: the chain was rewritten"
+            ),
+            Problem::BadHeadSignature { seq } => write!(
+                f,
+                "the signed head at row {seq} does not carry the gateway's valid signature"
+            ),
         }
     }
 }
@@ -154,12 +179,40 @@ impl Journal {
         };
         let mut chains = Vec::with_capacity(gateways.len());
         for g in gateways {
-            chains.push(self.verify_chain(g).await?);
+            chains.push(self.verify_chain(g, None).await?);
         }
         Ok(VerifyReport { chains })
     }
 
-    async fn verify_chain(&self, gateway_id: String) -> Result<ChainReport, Error> {
+    /// [`Journal::verify`], and the latest signed head of each chain must carry a valid
+    /// signature of the gateway itself (its transport-signing certificate, CN =
+    /// `gateway_id`, checked by `verifier`): a database writer who rewrote the chain and
+    /// forged the signed heads along with it is found out.
+    pub async fn verify_signed(
+        &self,
+        gateway_id: Option<&str>,
+        verifier: &egov_pki::Verifier,
+    ) -> Result<VerifyReport, Error> {
+        let gateways: Vec<String> = match gateway_id {
+            Some(g) => vec![g.to_owned()],
+            None => {
+                sqlx::query_scalar(ALL_GATEWAYS)
+                    .fetch_all(&self.inner.pool)
+                    .await?
+            }
+        };
+        let mut chains = Vec::with_capacity(gateways.len());
+        for g in gateways {
+            chains.push(self.verify_chain(g, Some(verifier)).await?);
+        }
+        Ok(VerifyReport { chains })
+    }
+
+    async fn verify_chain(
+        &self,
+        gateway_id: String,
+        verifier: Option<&egov_pki::Verifier>,
+    ) -> Result<ChainReport, Error> {
         let mut tx = self.inner.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
@@ -178,6 +231,24 @@ impl Journal {
         let (mut last_seq, mut last_hash) = anchor.unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
         let mut rows = 0u64;
         let mut problems = Vec::new();
+        // the heads the gateway signed, from the anchor on: each row named must still
+        // have the signed hash
+        let signed: Vec<SignedHead> = sqlx::query_as(
+            "select gateway_id, seq, hash, signed_at, signature from journal_heads \
+             where gateway_id = $1 and seq >= $2 order by seq",
+        )
+        .bind(&gateway_id)
+        .bind(last_seq.max(1))
+        .fetch_all(&mut *tx)
+        .await?;
+        let latest = signed.last().cloned();
+        let mut expected: std::collections::BTreeMap<i64, String> =
+            signed.into_iter().map(|h| (h.seq, h.hash)).collect();
+        if let Some(h) = expected.remove(&last_seq)
+            && h != last_hash
+        {
+            problems.push(Problem::SignedHeadMismatch { seq: last_seq });
+        }
         let chunk_sql = format!(
             "select {COLUMNS} from journal where gateway_id = $1 and seq > $2 \
              order by seq limit $3"
@@ -218,6 +289,11 @@ impl Journal {
                         }
                     }
                 }
+                if let Some(h) = expected.remove(&seq)
+                    && h != stored_hash
+                {
+                    problems.push(Problem::SignedHeadMismatch { seq });
+                }
                 last_seq = seq;
                 last_hash = stored_hash;
             }
@@ -226,6 +302,15 @@ impl Journal {
             }
         }
         tx.commit().await?;
+        // signed heads beyond the rows left: rows the gateway signed are gone
+        for seq in expected.into_keys() {
+            problems.push(Problem::SignedHeadMismatch { seq });
+        }
+        if let (Some(v), Some(h)) = (verifier, &latest)
+            && !signed_by_gateway(v, h).await
+        {
+            problems.push(Problem::BadHeadSignature { seq: h.seq });
+        }
 
         let (head_seq, head_hash) = match head {
             Some((s, h)) => (s, Some(h)),
@@ -252,7 +337,27 @@ impl Journal {
             problems,
             head_seq,
             head_hash,
+            signed_seq: latest.map_or(0, |h| h.seq),
         })
+    }
+}
+
+/// Whether `head` carries a valid signature of its own gateway over its fields.
+async fn signed_by_gateway(verifier: &egov_pki::Verifier, head: &SignedHead) -> bool {
+    let message = head_message(&head.gateway_id, head.seq, &head.hash);
+    let opts = egov_pki::VerifyOptions {
+        usage: egov_pki::verify::Usage::Signing,
+        ..Default::default()
+    };
+    match verifier
+        .verify_detached(&message, &head.signature, &opts)
+        .await
+    {
+        Ok(signer) => signer.identity.common_name.as_deref() == Some(head.gateway_id.as_str()),
+        Err(e) => {
+            tracing::warn!(gateway = %head.gateway_id, seq = head.seq, error = %e, "signed journal head refused");
+            false
+        }
     }
 }
 

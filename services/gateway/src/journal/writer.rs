@@ -81,6 +81,7 @@ pub(super) fn spawn(
     pool: PgPool,
     rx: mpsc::Receiver<Msg>,
     underway: Arc<AtomicUsize>,
+    committed: Committed,
     max_batch: usize,
     max_delay: Duration,
 ) -> JoinHandle<()> {
@@ -88,12 +89,18 @@ pub(super) fn spawn(
         pool,
         rx,
         underway,
+        committed,
         max_batch,
         max_delay,
         tails: HashMap::new(),
     };
     tokio::spawn(writer.run())
 }
+
+/// The `(seq, hash)` each chain ends with as this writer committed it: what the gateway
+/// signs ([`Journal::sign_head`](super::Journal::sign_head)), never read back from the
+/// database a writer there could have rewritten.
+pub(super) type Committed = Arc<std::sync::Mutex<HashMap<String, (i64, String)>>>;
 
 /// Where a chain ends, as far as the writer knows.
 #[derive(Debug, Clone)]
@@ -109,6 +116,7 @@ struct Writer {
     rx: mpsc::Receiver<Msg>,
     /// See [`Inner::underway`](super::Inner::underway).
     underway: Arc<AtomicUsize>,
+    committed: Committed,
     max_batch: usize,
     max_delay: Duration,
     /// Tails of the chains written so far; only ever advanced after a
@@ -276,6 +284,11 @@ impl Writer {
             .execute(&mut *conn)
             .await?;
 
+        if let Ok(mut committed) = self.committed.lock() {
+            for (g, t) in &next {
+                committed.insert((*g).to_owned(), (t.seq, t.hash.clone()));
+            }
+        }
         for (g, t) in next {
             self.tails.insert(g.to_owned(), t);
         }
