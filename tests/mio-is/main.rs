@@ -9,13 +9,15 @@
 //! - `queue`: gap-free waiting-list numbers under concurrency;
 //! - `sla`: steps past their deadline flagged on a moved clock;
 //! - `documents`: every result document's lines fit the page;
-//! - `fourth_region`: a region added from files alone runs channel B.
+//! - `fourth_region`: a region added from files alone runs channel B;
+//! - `hardening`: passwords, keys, CSRF and Origin, roles and personal data at the АРМ.
 
 mod arm;
 mod browser;
 mod common;
 mod documents;
 mod fourth_region;
+mod hardening;
 mod intake;
 mod openapi;
 mod queue;

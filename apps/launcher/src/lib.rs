@@ -61,6 +61,10 @@ pub struct Settings {
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
     pub seed: u64,
+    /// Development only (`EGOV_DEV_EMPLOYEE_PASSWORD`): every seeded АРМ account of every
+    /// ИС МИО gets this password. Unset, each new account gets a generated password, written
+    /// once to `<data_dir>/<system>-employee-passwords.txt` (0600).
+    pub dev_employee_password: Option<String>,
     /// Settings of each ИС МИО of the topology, by system id with `_` for `-`
     /// (`EGOV_MIO__MIO_ALMATY__HTTP_ADDR`, ...); the rest comes from the topology.
     pub mio: BTreeMap<String, MioSettings>,
@@ -76,8 +80,9 @@ pub struct MioSettings {
     pub http_addr: Option<SocketAddr>,
     /// Folders of regulation files instead of `regulations/`.
     pub regulation_dirs: Option<Vec<PathBuf>>,
-    /// The password of the seeded employee accounts (test material).
-    pub employee_password: Option<String>,
+    /// Development only: the one password of this ИС МИО's seeded accounts (else
+    /// [`Settings::dev_employee_password`], else generated passwords).
+    pub dev_employee_password: Option<String>,
     /// How often overdue steps are flagged, seconds.
     pub sla_interval_secs: Option<u64>,
     /// How long an АРМ login lasts, hours.
@@ -95,8 +100,8 @@ impl MioSettings {
         if let Some(d) = &self.regulation_dirs {
             c.regulation_dirs = d.clone();
         }
-        if let Some(p) = &self.employee_password {
-            c.employee_password = p.clone();
+        if let Some(p) = &self.dev_employee_password {
+            c.dev_employee_password = Some(p.clone());
         }
         if let Some(s) = self.sla_interval_secs {
             c.sla_interval_secs = s;
@@ -119,6 +124,7 @@ impl Default for Settings {
             enis: egov_enis::Config::default(),
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
+            dev_employee_password: None,
             mio: BTreeMap::new(),
         }
     }
@@ -174,8 +180,11 @@ pub struct Workstation {
     pub system: String,
     /// The АРМ's address.
     pub url: String,
-    /// The password of its seeded accounts (test material).
-    pub password: String,
+    /// The development password of its accounts, when one is set.
+    pub dev_password: Option<String>,
+    /// The file the generated passwords of the accounts this start created were written
+    /// to (0600), if it created any.
+    pub passwords_file: Option<PathBuf>,
     /// The accounts.
     pub employees: Vec<egov_mio_is::employees::Employee>,
 }
@@ -417,6 +426,14 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         cfg.system = system_cfg(cfg.system);
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
+        if cfg.dev_employee_password.is_none() {
+            cfg.dev_employee_password = settings.dev_employee_password.clone();
+        }
+        cfg.passwords_file = Some(
+            common
+                .data_dir
+                .join(format!("{}-employee-passwords.txt", sys.id)),
+        );
         let mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
             .await
             .map_err(|e| service_err("mio-is")(&e))?;
@@ -439,7 +456,11 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         workstations.push(Workstation {
             system: id.clone(),
             url: format!("http://{}", mio.http_addr()),
-            password: cfg.employee_password.clone(),
+            dev_password: cfg.dev_employee_password.clone(),
+            passwords_file: cfg
+                .passwords_file
+                .clone()
+                .filter(|_| !mio.new_passwords().is_empty()),
             employees: egov_mio_is::employees::all(mio.pool())
                 .await
                 .map_err(|e| service_err("mio-is")(&e))?,

@@ -1,6 +1,7 @@
 //! The employees of the providers: seeded accounts for every role of every provider,
-//! their passwords (PBKDF2), their signing keys (issued by the test PKI, kept in the
-//! АРМ's keystore as NCALayer would keep them on a token), and their sessions.
+//! their passwords (argon2id; generated unless a development setting fixes one), their
+//! signing keys (issued by the test PKI, kept in the АРМ's keystore as NCALayer would keep
+//! them on a token), and their sessions.
 
 use std::num::NonZeroU32;
 
@@ -12,7 +13,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::catalog::Catalog;
 
-const ITERATIONS: u32 = 20_000;
+/// PBKDF2 iterations of the hashes stored before argon2id.
+const LEGACY_ITERATIONS: u32 = 20_000;
 
 /// An employee.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -49,8 +51,24 @@ impl Employee {
 
 const COLUMNS: &str = "iin, provider_id, role, surname, name, patronymic, position, active";
 
-/// Hashes a password as `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`.
+/// Hashes a password with argon2id (the crate's default cost: 19 MiB, two passes) and a
+/// fresh random 16-byte salt of its own, as a PHC string (`$argon2id$v=19$m=...`).
 pub fn hash_password(password: &str) -> String {
+    use argon2::PasswordHasher as _;
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut salt)
+        .expect("system randomness");
+    argon2::Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .expect("argon2id with its default parameters and a 16-byte salt")
+        .to_string()
+}
+
+/// Hashes a password the way accounts were stored before argon2id:
+/// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`. Such hashes still verify and are
+/// replaced at the next successful login; this makes one (for tests of that upgrade).
+pub fn legacy_pbkdf2_hash(password: &str) -> String {
     let mut salt = [0u8; 16];
     aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut salt)
@@ -58,43 +76,146 @@ pub fn hash_password(password: &str) -> String {
     let mut out = [0u8; 32];
     pbkdf2::derive(
         pbkdf2::PBKDF2_HMAC_SHA256,
-        NonZeroU32::new(ITERATIONS).expect("non-zero"),
+        NonZeroU32::new(LEGACY_ITERATIONS).expect("non-zero"),
         &salt,
         password.as_bytes(),
         &mut out,
     );
     format!(
-        "pbkdf2-sha256${ITERATIONS}${}${}",
+        "pbkdf2-sha256${LEGACY_ITERATIONS}${}${}",
         hex::encode(salt),
         hex::encode(out)
     )
 }
 
-/// Checks a password against a hash made by [`hash_password`].
-pub fn verify_password(password: &str, stored: &str) -> bool {
+/// What a stored hash says of a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// It is not the password (or the hash is not one this code reads).
+    No,
+    /// It is, and the hash is argon2id.
+    Yes,
+    /// It is, by a hash of an older scheme (PBKDF2) to be replaced by argon2id.
+    YesRehash,
+}
+
+/// Checks a password against a stored hash: argon2id (PHC string) or the older
+/// `pbkdf2-sha256$...` of [`legacy_pbkdf2_hash`].
+pub fn verify_password(password: &str, stored: &str) -> Verified {
+    if stored.starts_with("$argon2") {
+        use argon2::PasswordVerifier as _;
+        let ok = argon2::Argon2::default()
+            .verify_password(password.as_bytes(), stored)
+            .is_ok();
+        return match (ok, stored.starts_with("$argon2id$")) {
+            (false, _) => Verified::No,
+            (true, true) => Verified::Yes,
+            (true, false) => Verified::YesRehash,
+        };
+    }
     let parts: Vec<&str> = stored.split('$').collect();
     let [alg, iter, salt, hash] = parts.as_slice() else {
-        return false;
+        return Verified::No;
     };
     if *alg != "pbkdf2-sha256" {
-        return false;
+        return Verified::No;
     }
     let (Ok(iter), Ok(salt), Ok(hash)) =
         (iter.parse::<u32>(), hex::decode(salt), hex::decode(hash))
     else {
-        return false;
+        return Verified::No;
     };
     let Some(iter) = NonZeroU32::new(iter) else {
-        return false;
+        return Verified::No;
     };
-    pbkdf2::verify(
+    match pbkdf2::verify(
         pbkdf2::PBKDF2_HMAC_SHA256,
         iter,
         &salt,
         password.as_bytes(),
         &hash,
-    )
-    .is_ok()
+    ) {
+        Ok(()) => Verified::YesRehash,
+        Err(_) => Verified::No,
+    }
+}
+
+/// A hash no password matches, checked when the IIN has no account so that a missing
+/// account costs the same time as a wrong password.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("no account has this password"));
+
+/// Letters and digits of a generated password: no `0 O 1 l I`, which read alike.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A new random password: 20 characters of [`PASSWORD_ALPHABET`] (about 116 bits).
+pub fn generate_password() -> String {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut out = String::with_capacity(20);
+    while out.len() < 20 {
+        let mut b = [0u8; 1];
+        rng.fill(&mut b).expect("system randomness");
+        // rejection sampling: no bias towards the first letters
+        let n = PASSWORD_ALPHABET.len();
+        if usize::from(b[0]) < 256 - 256 % n {
+            out.push(char::from(PASSWORD_ALPHABET[usize::from(b[0]) % n]));
+        }
+    }
+    out
+}
+
+/// Which password the seeded accounts get.
+#[derive(Debug, Clone)]
+pub enum Passwords {
+    /// Each new account a generated password of its own ([`generate_password`]), handed
+    /// back once in [`Seeded::new_passwords`] and stored only as its hash.
+    Generated,
+    /// Every new account this one (a development setting: tests, local development).
+    Fixed(String),
+}
+
+/// The outcome of [`seed`].
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    /// Every account, new or not.
+    pub employees: Vec<Employee>,
+    /// The IIN and the generated password of each account created now (empty with
+    /// [`Passwords::Fixed`]). Shown once: nothing else keeps them.
+    pub new_passwords: Vec<(String, String)>,
+}
+
+/// Writes the generated passwords of new accounts to `path`, created readable by its
+/// owner alone (0600) from its first byte, in a new file renamed over any old one: one
+/// line `IIN<TAB>password<TAB>provider<TAB>role<TAB>name` per account.
+pub fn write_passwords(path: &std::path::Path, seeded: &Seeded) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut text = String::from(
+        "# АРМ РШЭП: the generated passwords of the new accounts (shown once; keep or delete)\n",
+    );
+    for (iin, password) in &seeded.new_passwords {
+        let e = seeded.employees.iter().find(|e| e.iin == *iin);
+        text.push_str(&format!(
+            "{iin}\t{password}\t{}\t{}\t{}\n",
+            e.map(|e| e.provider_id.as_str()).unwrap_or(""),
+            e.map(|e| e.role.as_str()).unwrap_or(""),
+            e.map(|e| e.full_name()).unwrap_or_default(),
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp)?;
+    f.write_all(text.as_bytes()).and_then(|()| f.sync_all())?;
+    std::fs::rename(&tmp, path)
 }
 
 fn hash64(s: &str) -> u64 {
@@ -198,15 +319,16 @@ fn names_for(iin: &Iin, h: u64) -> (String, String, Option<String>) {
     }
 }
 
-/// Creates the missing seeded accounts with `password`, issuing each a signing
-/// certificate from the test PKI. Returns the accounts (all of them, new or not).
+/// Creates the missing seeded accounts, each with a password of `passwords` (stored as
+/// its argon2id hash, salted per account) and a signing certificate from the test PKI.
+/// Returns the accounts (all of them, new or not) and the generated passwords.
 pub async fn seed(
     pool: &PgPool,
     catalog: &Catalog,
     pki_dir: &std::path::Path,
-    password: &str,
+    passwords: &Passwords,
     now: OffsetDateTime,
-) -> Result<Vec<Employee>, String> {
+) -> Result<Seeded, String> {
     let plan = planned(catalog);
     let existing: Vec<String> = sqlx::query_scalar("select iin from employees")
         .fetch_all(pool)
@@ -216,10 +338,10 @@ pub async fn seed(
         .into_iter()
         .filter(|p| !existing.contains(&p.iin().as_string()))
         .collect();
+    let mut new_passwords = Vec::new();
     if !missing.is_empty() {
         let pki = PkiDir::open(pki_dir).map_err(|e| format!("test PKI: {e}"))?;
         let algorithm = pki.issuing.key.algorithm();
-        let hash = hash_password(password);
         for p in missing {
             let iin = p.iin();
             let h = hash64(&iin.as_string());
@@ -245,6 +367,15 @@ pub async fn seed(
                 )
                 .map_err(|e| format!("issuing the certificate of {}: {e}", iin.as_string()))?;
             let key = issued.key.as_ref().ok_or("the PKI returned no key")?;
+            let password = match passwords {
+                Passwords::Fixed(p) => p.clone(),
+                Passwords::Generated => {
+                    let p = generate_password();
+                    new_passwords.push((iin.as_string(), p.clone()));
+                    p
+                }
+            };
+            let hash = hash_password(&password);
             sqlx::query(
                 "insert into employees (iin, provider_id, role, surname, name, patronymic, position, password_hash, key_pem, cert_pem, created_at)
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) on conflict (iin) do nothing",
@@ -265,7 +396,10 @@ pub async fn seed(
             .map_err(|e| e.to_string())?;
         }
     }
-    all(pool).await.map_err(|e| e.to_string())
+    Ok(Seeded {
+        employees: all(pool).await.map_err(|e| e.to_string())?,
+        new_passwords,
+    })
 }
 
 /// Every account.
@@ -361,8 +495,9 @@ pub async fn login(
             .fetch_optional(pool)
             .await?;
     // a missing account costs the same time as a wrong password
-    let (stored, active) = row.unwrap_or_else(|| (hash_password("-"), false));
-    if !verify_password(password, &stored) || !active {
+    let (stored, active) = row.unwrap_or_else(|| (DUMMY_HASH.clone(), false));
+    let verified = verify_password(password, &stored);
+    if verified == Verified::No || !active {
         sqlx::query("insert into login_failures (iin, at) values ($1, $2)")
             .bind(iin)
             .bind(now)
@@ -374,6 +509,17 @@ pub async fn login(
         .bind(iin)
         .execute(pool)
         .await?;
+    if verified == Verified::YesRehash {
+        // an older hash (PBKDF2) gives way to argon2id now that the password is at hand
+        sqlx::query(
+            "update employees set password_hash = $2 where iin = $1 and password_hash = $3",
+        )
+        .bind(iin)
+        .bind(hash_password(password))
+        .bind(&stored)
+        .execute(pool)
+        .await?;
+    }
     let mut raw = [0u8; 32];
     aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut raw)
@@ -431,11 +577,28 @@ mod tests {
     #[test]
     fn passwords_hash_and_verify() {
         let h = hash_password("секрет-1");
-        assert!(verify_password("секрет-1", &h));
-        assert!(!verify_password("секрет-2", &h));
+        assert!(h.starts_with("$argon2id$v=19$"), "{h}");
+        assert_eq!(verify_password("секрет-1", &h), Verified::Yes);
+        assert_eq!(verify_password("секрет-2", &h), Verified::No);
         assert_ne!(h, hash_password("секрет-1"), "salted");
-        assert!(!verify_password("x", "garbage"));
-        assert!(!verify_password("x", "pbkdf2-sha256$0$00$00"));
+        assert_eq!(verify_password("x", "garbage"), Verified::No);
+        assert_eq!(verify_password("x", "$argon2id$garbage"), Verified::No);
+        assert_eq!(verify_password("x", "pbkdf2-sha256$0$00$00"), Verified::No);
+    }
+
+    #[test]
+    fn older_hashes_verify_and_ask_for_argon2id() {
+        let h = legacy_pbkdf2_hash("секрет-1");
+        assert_eq!(verify_password("секрет-1", &h), Verified::YesRehash);
+        assert_eq!(verify_password("секрет-2", &h), Verified::No);
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_differ() {
+        let a = generate_password();
+        assert_eq!(a.len(), 20);
+        assert!(a.bytes().all(|b| PASSWORD_ALPHABET.contains(&b)), "{a}");
+        assert_ne!(a, generate_password());
     }
 
     #[test]

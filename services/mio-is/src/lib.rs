@@ -54,9 +54,6 @@ use crate::engine::Engine;
 /// The lane name.
 pub const LANE: &str = "ИС МИО / АРМ РШЭП";
 
-/// The password of the seeded employee accounts unless configured (test material).
-pub const DEFAULT_EMPLOYEE_PASSWORD: &str = "egov-test";
-
 /// Settings (`EGOV_MIO_ALMATY__*`, ...).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -79,8 +76,13 @@ pub struct Config {
     /// The files of those folders this system runs (the topology's list); empty: every
     /// file whose `system` is this one.
     pub regulation_files: Vec<String>,
-    /// The password of the seeded employee accounts (test material).
-    pub employee_password: String,
+    /// Development only: every seeded account gets this password. Unset (the default),
+    /// each new account gets a generated password of its own, shown once
+    /// ([`MioIs::new_passwords`], [`Config::passwords_file`]).
+    pub dev_employee_password: Option<String>,
+    /// Where the generated passwords of the accounts seeded by a start are written once,
+    /// created 0600 (unset: only [`MioIs::new_passwords`] has them).
+    pub passwords_file: Option<PathBuf>,
     /// How often the SLA monitor scans, seconds.
     pub sla_interval_secs: u64,
     /// How long an АРМ login lasts, hours.
@@ -125,7 +127,8 @@ impl Config {
             nats_prefix: String::new(),
             regulation_dirs: default_regulations(),
             regulation_files: sys.regulations.clone(),
-            employee_password: DEFAULT_EMPLOYEE_PASSWORD.into(),
+            dev_employee_password: None,
+            passwords_file: None,
             sla_interval_secs: 30,
             session_hours: 8,
             ack_wait_secs: 30,
@@ -154,6 +157,7 @@ pub struct MioIs {
     config: Config,
     engine: Engine,
     identity: egov_system::Identity,
+    new_passwords: Vec<(String, String)>,
 }
 
 /// The migrations of the schema.
@@ -176,15 +180,29 @@ impl MioIs {
             .issuing
             .cert;
         let catalog = Arc::new(catalog);
-        employees::seed(
+        let passwords = match &config.dev_employee_password {
+            Some(p) => employees::Passwords::Fixed(p.clone()),
+            None => employees::Passwords::Generated,
+        };
+        let seeded = employees::seed(
             &bound.pool,
             &catalog,
             &config.system.pki_dir,
-            &config.employee_password,
+            &passwords,
             clock.now(),
         )
         .await
         .map_err(|e| Error::Start(format!("employee accounts: {e}")))?;
+        if let Some(path) = &config.passwords_file
+            && !seeded.new_passwords.is_empty()
+        {
+            employees::write_passwords(path, &seeded).map_err(|e| {
+                Error::Start(format!(
+                    "the new accounts' passwords to {}: {e}",
+                    path.display()
+                ))
+            })?;
+        }
         let engine = Engine {
             pool: bound.pool.clone(),
             catalog,
@@ -201,6 +219,7 @@ impl MioIs {
             config,
             engine,
             identity,
+            new_passwords: seeded.new_passwords,
         })
     }
 
@@ -212,6 +231,13 @@ impl MioIs {
     /// The bound HTTP address (АРМ, health, metrics).
     pub fn http_addr(&self) -> SocketAddr {
         self.bound.http_addr()
+    }
+
+    /// The IIN and generated password of each account this start created (none with
+    /// [`Config::dev_employee_password`], none when the accounts existed already). Nothing
+    /// but this and [`Config::passwords_file`] ever holds them.
+    pub fn new_passwords(&self) -> &[(String, String)] {
+        &self.new_passwords
     }
 
     /// The system id.

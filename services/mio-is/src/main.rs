@@ -51,10 +51,26 @@ async fn main() -> std::process::ExitCode {
             cfg.system.database_url = s.common.database_url.clone();
             cfg.system.pki_dir = s.common.pki_dir();
             cfg.nats_url = s.common.nats_url.clone();
+            if cfg.passwords_file.is_none() {
+                cfg.passwords_file = Some(
+                    s.common
+                        .data_dir
+                        .join(format!("{system}-employee-passwords.txt")),
+                );
+            }
+            let cfg_file = cfg.passwords_file.clone();
             let svc = egov_mio_is::MioIs::build(cfg, egov_mio_is::clock::Clock::System)
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), "ИС МИО listening");
+            if let (false, Some(f)) = (svc.new_passwords().is_empty(), &cfg_file) {
+                // the file's name only: the passwords never go to the log
+                println!(
+                    "egov-mio-is: the generated passwords of {} new accounts are in {} (0600; shown once)",
+                    svc.new_passwords().len(),
+                    f.display()
+                );
+            }
             svc.run(cancel).await.map_err(|e| e.to_string())
         },
     )

@@ -30,7 +30,9 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-pub use egov_mio_is::DEFAULT_EMPLOYEE_PASSWORD as PASSWORD;
+/// The development password the tests' ИС МИО give every seeded account
+/// (`dev_employee_password`; without it each account gets a generated one).
+pub const PASSWORD: &str = "egov-test";
 
 /// A running ИС МИО.
 pub struct Mio {
@@ -112,6 +114,7 @@ pub async fn env_in(
         }
         cfg.sla_interval_secs = 3600;
         cfg.ack_wait_secs = 5;
+        cfg.dev_employee_password = Some(PASSWORD.into());
         let m = egov_mio_is::MioIs::build(cfg, clock.clone()).await.unwrap();
         w.register(sys, m.grpc_addr());
         built.push(m);
