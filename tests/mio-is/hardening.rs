@@ -5,6 +5,7 @@
 
 use crate::common::*;
 use egov_mio_is::employees::{self, Login};
+use serde_json::{Value, json};
 
 /// A start without the development setting gives every seeded account a generated
 /// password of its own, written once to a file of the owner's alone and stored only as an
@@ -23,6 +24,7 @@ async fn seeded_accounts_get_their_own_passwords_kept_as_argon2id() {
         cfg.system.any_ports();
         cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
         cfg.passwords_file = Some(w.dir.path().join("passwords.txt"));
+        cfg.keystore_key_file = w.dir.path().join("keystore.key");
         assert_eq!(cfg.dev_employee_password, None, "not set by default");
         egov_mio_is::MioIs::build(cfg, egov_mio_is::clock::Clock::manual())
             .await
@@ -137,14 +139,326 @@ async fn seeded_accounts_get_their_own_passwords_kept_as_argon2id() {
         Login::Refused
     ));
 
+    // a key stored in clear by an earlier version is sealed at the next start
+    sqlx::query(
+        "update employees set key_pem = 'CLEAR KEY', key_nonce = null, key_sealed = null where iin = $1",
+    )
+    .bind(&given[2].0)
+    .execute(&pool)
+    .await
+    .unwrap();
     // a restart creates no account and shows no password
     drop(mio);
     std::fs::remove_file(&file).unwrap();
     let again = build().await;
     assert!(again.new_passwords().is_empty());
+    let (clear, nonce, sealed): (Option<String>, Vec<u8>, Vec<u8>) =
+        sqlx::query_as("select key_pem, key_nonce, key_sealed from employees where iin = $1")
+            .bind(&given[2].0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(clear, None);
+    assert_eq!(
+        again
+            .engine()
+            .keystore
+            .open(&given[2].0, &nonce, &sealed)
+            .unwrap(),
+        "CLEAR KEY"
+    );
     assert!(!file.exists());
     assert_eq!(
         stored(given[0].0.clone()).await,
         hashes.iter().find(|(i, _)| *i == given[0].0).unwrap().1
     );
+}
+
+/// A detached CMS by `signer` over `bytes`, base64.
+fn cms(signer: &Signer, bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let sig = egov_pki::cms::sign(
+        bytes,
+        &signer.key,
+        &signer.cert,
+        &[],
+        true,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(sig)
+}
+
+/// The same made by an outside client: `openssl cms -sign` (None when openssl is not
+/// installed).
+fn openssl_cms(signer: &Signer, bytes: &[u8]) -> Option<String> {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (doc, key, cert, sig) = (
+        dir.path().join("doc"),
+        dir.path().join("key.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("sig.der"),
+    );
+    std::fs::write(&doc, bytes).unwrap();
+    std::fs::write(&key, signer.key.to_pem()).unwrap();
+    std::fs::write(&cert, signer.cert.to_pem()).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER",
+        ])
+        .arg("-in")
+        .arg(&doc)
+        .arg("-signer")
+        .arg(&cert)
+        .arg("-inkey")
+        .arg(&key)
+        .arg("-out")
+        .arg(&sig)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(base64::engine::general_purpose::STANDARD.encode(std::fs::read(&sig).unwrap()))
+}
+
+/// Without the server-held keys, a signing step is completed by a signature made on the
+/// employee's own client over the exact bytes handed out: a CMS of the employee's
+/// certificate goes through; another person's, one over other bytes, a broken one or one
+/// for no request are each refused under their own code, and nothing is signed by them.
+/// Channel B the same way, signed by `openssl cms` as an outside client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employees_sign_on_their_own_client() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let env = env_with(None, &[], &["mio-almaty"], |c| {
+        c.dev_server_keystore = false
+    })
+    .await;
+    let pool = env.mio("mio-almaty").engine.pool.clone();
+    // the keys are kept sealed, never in clear
+    let clear: i64 = sqlx::query_scalar(
+        "select count(*) from employees where key_pem is not null or key_sealed is null",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(clear, 0);
+
+    let app = portal_application(
+        &env,
+        "mio-almaty",
+        "almaty-2013-housing-queue",
+        "family-father",
+    )
+    .await;
+    drive_until(
+        &env,
+        "mio-almaty",
+        &app.number,
+        Branch::Incomplete,
+        Some("issue-incomplete-refusal"),
+    )
+    .await;
+    // the executor forms the refusal, signs it, and it leaves (an issue step)
+    let run: (i64, String, Option<String>) = sqlx::query_as(
+        "select id, step_id, assignee_iin from step_runs where application_id = $1 and status = 'open'",
+    )
+    .bind(app.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(run.1, "issue-incomplete-refusal");
+    let task = run.0;
+    let provider = app.provider_id.clone();
+    let head_iin = run.2.expect("assigned to the executor");
+    let head = Arm::login(&env, "mio-almaty", &head_iin).await;
+    let office_iin = employees_of(&env, "mio-almaty", &provider, "office").await[0].clone();
+    let office = Arm::login(&env, "mio-almaty", &office_iin).await;
+
+    // the server signs nothing itself
+    let (s, v) = head
+        .post(&format!("/api/v1/tasks/{task}/complete"), json!({}))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("SIGN_ON_CLIENT")),
+        "{v}"
+    );
+
+    // the bytes to sign and their digest
+    let (s, req) = head
+        .get(&format!("/api/v1/tasks/{task}/sign-request"))
+        .await;
+    assert_eq!(s, 200, "{req}");
+    let bytes = b64.decode(req["bytes"].as_str().unwrap()).unwrap();
+    assert!(bytes.starts_with(b"%PDF"), "a PDF");
+    assert_eq!(req["digest"]["algorithm"], "SHA-256");
+    assert_eq!(
+        req["digest"]["value"].as_str().unwrap(),
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref())
+    );
+    let request = req["request"].as_str().unwrap().to_string();
+    // another role gets none
+    let (s, v) = office
+        .get(&format!("/api/v1/tasks/{task}/sign-request"))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN")),
+        "{v}"
+    );
+
+    let employee = env.signer(&head_iin, "ИСПОЛНИТЕЛЕВ ИВАН", None);
+    let stranger = env.citizen("family-father");
+    let post = |request: String, signature: String| {
+        let head = &head;
+        async move {
+            head.post(
+                &format!("/api/v1/tasks/{task}/signature"),
+                json!({"request": request, "signature": signature}),
+            )
+            .await
+        }
+    };
+    for (what, request, signature, status, code) in [
+        (
+            "another person's certificate",
+            request.clone(),
+            cms(&stranger, &bytes),
+            422,
+            "SIGNER_NOT_EMPLOYEE",
+        ),
+        (
+            "other bytes",
+            request.clone(),
+            cms(&employee, b"%PDF-1.7 another document"),
+            422,
+            "SIGNATURE_MISMATCH",
+        ),
+        (
+            "not base64",
+            request.clone(),
+            "%%%".to_string(),
+            422,
+            "SIGNATURE_MALFORMED",
+        ),
+        (
+            "not CMS",
+            request.clone(),
+            b64.encode(b"not a signature"),
+            422,
+            "SIGNATURE_MALFORMED",
+        ),
+        (
+            "no such request",
+            uuid::Uuid::new_v4().to_string(),
+            cms(&employee, &bytes),
+            404,
+            "SIGN_REQUEST_NOT_FOUND",
+        ),
+    ] {
+        let (s, v) = post(request, signature).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {v}"
+        );
+    }
+    let signed: i64 = sqlx::query_scalar(
+        "select count(*) from results where application_id = $1 and signature is not null",
+    )
+    .bind(app.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(signed, 0, "nothing signed by a refused signature");
+
+    // the employee's own signature completes the step; what was signed is what is kept
+    let good = cms(&employee, &bytes);
+    let (s, v) = post(request.clone(), good.clone()).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["result"].is_object(), "{v}");
+    let (pdf, sig, signer): (Vec<u8>, Vec<u8>, String) = sqlx::query_as(
+        "select pdf, signature, signer_iin from results where application_id = $1 and signed_at is not null",
+    )
+    .bind(app.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (pdf, sig, signer),
+        (bytes.clone(), b64.decode(&good).unwrap(), head_iin.clone())
+    );
+    // a request serves once
+    let (s, v) = post(request, good).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("SIGN_REQUEST_NOT_FOUND")),
+        "{v}"
+    );
+
+    // channel B: the application's bytes out, an outside client's CMS in
+    let reg = env
+        .mio("mio-almaty")
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    let category = "socially-vulnerable";
+    let docs: Vec<Value> = reg
+        .required_documents(category)
+        .iter()
+        .map(|d| json!({"kind": d.id, "paper": true}))
+        .collect();
+    let body = json!({
+        "iin": egov_synth::fixtures::iin_of("family-mother").as_string(),
+        "category": category,
+        "phone": "+77011234567",
+        "form": {"family_size": 4, "current_housing": "аренда, 42 м²"},
+        "documents": docs,
+    });
+    let (s, v) = office.post("/api/v1/applications", body.clone()).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("SIGN_ON_CLIENT")),
+        "{v}"
+    );
+    let (s, req) = office.post("/api/v1/applications/sign-request", body).await;
+    assert_eq!(s, 200, "{req}");
+    let bytes = b64.decode(req["bytes"].as_str().unwrap()).unwrap();
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["channel"], "provider");
+    assert_eq!(doc["operator"]["iin"], office_iin.as_str());
+    let clerk = env.signer(&office_iin, "КАНЦЕЛЯРОВА АЙГУЛЬ", None);
+    let signature = match openssl_cms(&clerk, &bytes) {
+        Some(s) => s,
+        None => {
+            eprintln!("openssl is not installed: channel B signed by the test PKI instead");
+            cms(&clerk, &bytes)
+        }
+    };
+    let (s, v) = office
+        .post(
+            "/api/v1/applications/signature",
+            json!({"request": req["request"], "signature": cms(&stranger, &bytes)}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("SIGNER_NOT_EMPLOYEE")),
+        "{v}"
+    );
+    let (s, v) = office
+        .post(
+            "/api/v1/applications/signature",
+            json!({"request": req["request"], "signature": signature}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["channel"], "provider", "{v}");
 }

@@ -65,6 +65,10 @@ pub struct Settings {
     /// ИС МИО gets this password. Unset, each new account gets a generated password, written
     /// once to `<data_dir>/<system>-employee-passwords.txt` (0600).
     pub dev_employee_password: Option<String>,
+    /// Development (`EGOV_DEV_SERVER_KEYSTORE`, default on for `egov up`): the АРМ signs
+    /// with the employees' keys it holds sealed, so that the web UI can sign; off,
+    /// employees sign on their own client through the API (`sign-request`, `signature`).
+    pub dev_server_keystore: bool,
     /// Settings of each ИС МИО of the topology, by system id with `_` for `-`
     /// (`EGOV_MIO__MIO_ALMATY__HTTP_ADDR`, ...); the rest comes from the topology.
     pub mio: BTreeMap<String, MioSettings>,
@@ -125,6 +129,7 @@ impl Default for Settings {
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
             dev_employee_password: None,
+            dev_server_keystore: true,
             mio: BTreeMap::new(),
         }
     }
@@ -185,6 +190,8 @@ pub struct Workstation {
     /// The file the generated passwords of the accounts this start created were written
     /// to (0600), if it created any.
     pub passwords_file: Option<PathBuf>,
+    /// Whether the server signs with the employees' keys (development).
+    pub server_keystore: bool,
     /// The accounts.
     pub employees: Vec<egov_mio_is::employees::Employee>,
 }
@@ -429,6 +436,8 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         if cfg.dev_employee_password.is_none() {
             cfg.dev_employee_password = settings.dev_employee_password.clone();
         }
+        cfg.dev_server_keystore = settings.dev_server_keystore;
+        cfg.keystore_key_file = common.data_dir.join(format!("{}-keystore.key", sys.id));
         cfg.passwords_file = Some(
             common
                 .data_dir
@@ -461,6 +470,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
                 .passwords_file
                 .clone()
                 .filter(|_| !mio.new_passwords().is_empty()),
+            server_keystore: cfg.dev_server_keystore,
             employees: egov_mio_is::employees::all(mio.pool())
                 .await
                 .map_err(|e| service_err("mio-is")(&e))?,

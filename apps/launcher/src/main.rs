@@ -140,6 +140,12 @@ async fn main() {
                     ),
                     (None, None) => "passwords as given when the accounts were created".to_string(),
                 };
+                if w.server_keystore {
+                    println!(
+                        "egov: АРМ РШЭП of {} signs with the employees' keys it holds (development; EGOV_DEV_SERVER_KEYSTORE=false to sign on the client only)",
+                        w.system
+                    );
+                }
                 println!(
                     "egov: АРМ РШЭП of {} at {} ({} accounts, {passwords}); for example:",
                     w.system,

@@ -83,6 +83,14 @@ pub struct Config {
     /// Where the generated passwords of the accounts seeded by a start are written once,
     /// created 0600 (unset: only [`MioIs::new_passwords`] has them).
     pub passwords_file: Option<PathBuf>,
+    /// The keystore key (32 bytes, AES-256-GCM) the employees' private keys are sealed
+    /// under in the database; created 0600 with random bytes when missing.
+    pub keystore_key_file: PathBuf,
+    /// Development only: the АРМ signs with the employees' keys it holds (sealed) when an
+    /// employee completes a signing step or submits a channel B application. Off (the
+    /// default), employees sign on their own client (`sign-request` out, CMS in, as with
+    /// NCALayer) and the server never uses their keys.
+    pub dev_server_keystore: bool,
     /// How often the SLA monitor scans, seconds.
     pub sla_interval_secs: u64,
     /// How long an АРМ login lasts, hours.
@@ -129,6 +137,8 @@ impl Config {
             regulation_files: sys.regulations.clone(),
             dev_employee_password: None,
             passwords_file: None,
+            keystore_key_file: PathBuf::from(".egov").join(format!("{system_id}-keystore.key")),
+            dev_server_keystore: false,
             sla_interval_secs: 30,
             session_hours: 8,
             ack_wait_secs: 30,
@@ -184,11 +194,20 @@ impl MioIs {
             Some(p) => employees::Passwords::Fixed(p.clone()),
             None => employees::Passwords::Generated,
         };
+        let keystore = employees::Keystore::open_or_create(&config.keystore_key_file)
+            .map_err(|e| Error::Start(e.to_string()))?;
+        let sealed = employees::seal_clear_keys(&bound.pool, &keystore)
+            .await
+            .map_err(|e| Error::Start(format!("sealing the employees' keys: {e}")))?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed the employees' keys stored in clear before");
+        }
         let seeded = employees::seed(
             &bound.pool,
             &catalog,
             &config.system.pki_dir,
             &passwords,
+            &keystore,
             clock.now(),
         )
         .await
@@ -212,6 +231,8 @@ impl MioIs {
             verifier: identity.verifier.clone(),
             system_id: config.system.system_id.clone(),
             chain: vec![issuing],
+            keystore: Arc::new(keystore),
+            server_keystore: config.dev_server_keystore,
             gateway: Arc::new(std::sync::OnceLock::new()),
         };
         Ok(MioIs {

@@ -51,6 +51,10 @@ async fn main() -> std::process::ExitCode {
             cfg.system.database_url = s.common.database_url.clone();
             cfg.system.pki_dir = s.common.pki_dir();
             cfg.nats_url = s.common.nats_url.clone();
+            if s.mio.is_none() {
+                // the keystore key beside the rest of this machine's data
+                cfg.keystore_key_file = s.common.data_dir.join(format!("{system}-keystore.key"));
+            }
             if cfg.passwords_file.is_none() {
                 cfg.passwords_file = Some(
                     s.common

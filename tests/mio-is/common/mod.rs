@@ -66,6 +66,16 @@ pub async fn env_in(
     regulation_dirs: &[PathBuf],
     systems: &[&str],
 ) -> Env {
+    env_with(topology_dir, regulation_dirs, systems, |_| {}).await
+}
+
+/// As [`env_in`], with `tweak` applied to each ИС МИО's settings last.
+pub async fn env_with(
+    topology_dir: Option<PathBuf>,
+    regulation_dirs: &[PathBuf],
+    systems: &[&str],
+    tweak: impl Fn(&mut egov_mio_is::Config),
+) -> Env {
     let topology = egov_topology::Topology::open(topology_dir.as_deref()).unwrap();
     let gateways: Vec<&str> = topology.gateways.iter().map(|g| g.id.as_str()).collect();
     let mut opts = egov_testkit::Options::new(&gateways);
@@ -115,6 +125,10 @@ pub async fn env_in(
         cfg.sla_interval_secs = 3600;
         cfg.ack_wait_secs = 5;
         cfg.dev_employee_password = Some(PASSWORD.into());
+        // the web UI's and the driver's signatures: the server-held keys (development)
+        cfg.dev_server_keystore = true;
+        cfg.keystore_key_file = w.dir.path().join(format!("{sys}-keystore.key"));
+        tweak(&mut cfg);
         let m = egov_mio_is::MioIs::build(cfg, clock.clone()).await.unwrap();
         w.register(sys, m.grpc_addr());
         built.push(m);

@@ -47,8 +47,18 @@ pub fn router() -> Router<Arc<Arm>> {
         .route("/api/v1/worklist", get(worklist))
         .route("/api/v1/tasks/{id}", get(task))
         .route("/api/v1/tasks/{id}/complete", post(complete))
+        .route("/api/v1/tasks/{id}/sign-request", get(task_sign_request))
+        .route("/api/v1/tasks/{id}/signature", post(task_signature))
         .route("/api/v1/persons/lookup", post(lookup))
         .route("/api/v1/applications", get(applications).post(submit))
+        .route(
+            "/api/v1/applications/sign-request",
+            post(application_sign_request),
+        )
+        .route(
+            "/api/v1/applications/signature",
+            post(application_signature),
+        )
         .route("/api/v1/applications/{key}", get(application))
         .route(
             "/api/v1/applications/{key}/attachments/{id}",
@@ -156,6 +166,121 @@ async fn complete(
     ))
 }
 
+/// Bytes handed out for signing on the employee's client.
+fn sign_request_answer(
+    id: Uuid,
+    bytes: &[u8],
+    media_type: &str,
+    expires: time::OffsetDateTime,
+) -> Value {
+    use base64::Engine as _;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    json!({
+        "request": id,
+        "media_type": media_type,
+        "bytes": base64::engine::general_purpose::STANDARD.encode(bytes),
+        "digest": {"algorithm": "SHA-256", "value": hex::encode(digest.as_ref())},
+        "expires_at": expires.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    })
+}
+
+async fn task_sign_request(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let (request, pdf, expires) = arm.engine.sign_request(id, &who).await?;
+    Ok(axum::Json(sign_request_answer(
+        request,
+        &pdf,
+        "application/pdf",
+        expires,
+    )))
+}
+
+/// A detached CMS signature over the bytes of a sign request.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureBody {
+    request: Uuid,
+    signature: String,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+fn decode_signature(b64: &str) -> Result<Vec<u8>, ApiError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| ApiError::SignatureMalformed(format!("the signature is not base64: {e}")))
+}
+
+async fn task_signature(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Body(b): Body<SignatureBody>,
+) -> Result<axum::Json<views::ApplicationView>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let bytes = arm.sign_request_bytes(&who, b.request, Some(id)).await?;
+    let signature = decode_signature(&b.signature)?;
+    arm.check_client_signature(&who, &bytes, &signature).await?;
+    let c = Completion {
+        outcome: b.outcome,
+        note: b.note,
+        signed: Some(crate::engine::ClientSigned { bytes, signature }),
+        ..Default::default()
+    };
+    let app = arm.engine.complete(id, &who, c).await?;
+    arm.drop_sign_request(b.request).await?;
+    Ok(axum::Json(
+        views::application(&arm.engine, app, "ru").await?,
+    ))
+}
+
+async fn application_sign_request(
+    State(arm): S,
+    headers: HeaderMap,
+    Body(n): Body<NewApplication>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let bytes = arm.prepare(&who, n).await?;
+    let (request, expires) = arm.keep_sign_request(&who, &bytes).await?;
+    Ok(axum::Json(sign_request_answer(
+        request,
+        &bytes,
+        "application/json",
+        expires,
+    )))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplicationSignatureBody {
+    request: Uuid,
+    signature: String,
+}
+
+async fn application_signature(
+    State(arm): S,
+    headers: HeaderMap,
+    Body(b): Body<ApplicationSignatureBody>,
+) -> Result<Response, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let bytes = arm.sign_request_bytes(&who, b.request, None).await?;
+    let signature = decode_signature(&b.signature)?;
+    arm.check_client_signature(&who, &bytes, &signature).await?;
+    // one application per request: a second signature of the same bytes finds none
+    arm.drop_sign_request(b.request).await?;
+    let s = arm
+        .send_signed(bytes, signature, Duration::from_secs(15))
+        .await?;
+    submitted(&arm, s).await
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LookupBody {
@@ -186,6 +311,12 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let who = arm.employee(&headers).await?;
     let s = arm.submit(&who, n, Duration::from_secs(15)).await?;
+    submitted(&arm, s).await
+}
+
+/// The answer to a channel B submission: the registered application (201), the
+/// rejection (422), or 202 while it is on its way.
+async fn submitted(arm: &Arm, s: super::Submitted) -> Result<Response, ApiError> {
     match (&s.application, &s.rejection) {
         (Some(app), _) => {
             let view = views::application(&arm.engine, app.clone(), "ru").await?;

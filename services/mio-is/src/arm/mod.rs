@@ -93,6 +93,18 @@ pub enum ApiError {
         /// Seconds until the next login is checked.
         retry_after: i64,
     },
+    /// 409 `SIGN_ON_CLIENT`: the server holds no signing keys (the keystore is a
+    /// development option); the employee signs on their own client.
+    SignOnClient(String),
+    /// 404 `SIGN_REQUEST_NOT_FOUND`: no bytes were handed out to this employee under that
+    /// id for this task (or they expired).
+    SignRequestNotFound(String),
+    /// A client's signature refused, under the code of the check that failed
+    /// ([`signature_code`]): 422, or 503 `CERT_STATUS_UNKNOWN` when the certificate's
+    /// revocation status cannot be had now (ask again later).
+    Signature(egov_pki::VerifyError),
+    /// 422 `SIGNATURE_MALFORMED`: the signature is not base64 or not CMS.
+    SignatureMalformed(String),
     /// 502 `GATEWAY_UNAVAILABLE`: the gateway could not be asked.
     GatewayUnavailable(String),
     /// 502 `GATEWAY_REFUSED`: the gateway refused the request.
@@ -136,6 +148,14 @@ impl ApiError {
             | ApiError::WrongChannel(_)
             | ApiError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::SignOnClient(_) => StatusCode::CONFLICT,
+            ApiError::SignRequestNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Signature(e) if signature_code(e) == "CERT_STATUS_UNKNOWN" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Signature(_) | ApiError::SignatureMalformed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::GatewayUnavailable(_)
             | ApiError::GatewayRefused(_)
             | ApiError::BadAnswer(_) => StatusCode::BAD_GATEWAY,
@@ -158,6 +178,10 @@ impl ApiError {
             ApiError::WrongChannel(_) => "WRONG_CHANNEL",
             ApiError::Refused { code, .. } | ApiError::PersonNotFound { code, .. } => code,
             ApiError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            ApiError::SignOnClient(_) => "SIGN_ON_CLIENT",
+            ApiError::SignRequestNotFound(_) => "SIGN_REQUEST_NOT_FOUND",
+            ApiError::Signature(e) => signature_code(e),
+            ApiError::SignatureMalformed(_) => "SIGNATURE_MALFORMED",
             ApiError::GatewayUnavailable(_) => "GATEWAY_UNAVAILABLE",
             ApiError::GatewayRefused(_) => "GATEWAY_REFUSED",
             ApiError::BadAnswer(_) => "BAD_ANSWER",
@@ -179,6 +203,9 @@ impl ApiError {
             | ApiError::GatewayUnavailable(m)
             | ApiError::GatewayRefused(m)
             | ApiError::BadAnswer(m)
+            | ApiError::SignOnClient(m)
+            | ApiError::SignRequestNotFound(m)
+            | ApiError::SignatureMalformed(m)
             | ApiError::Refused { message: m, .. }
             | ApiError::PersonNotFound { message: m, .. } => Cow::Borrowed(m),
             ApiError::Unauthorized => "log in first (IIN and password)".into(),
@@ -186,8 +213,27 @@ impl ApiError {
             ApiError::TooManyAttempts { retry_after } => {
                 format!("too many failed logins; try again in {retry_after} s").into()
             }
+            ApiError::Signature(e) => e.to_string().into(),
             ApiError::Internal => "internal error".into(),
         }
+    }
+}
+
+/// The code of each check a client's signature can fail: a signature over other bytes,
+/// a certificate not of the test PKI, expired or not yet valid at the server's clock,
+/// revoked, of unknown status, without signing key usage, or of another person.
+pub fn signature_code(e: &egov_pki::VerifyError) -> &'static str {
+    use egov_pki::VerifyError as V;
+    match e {
+        V::Malformed(_) => "SIGNATURE_MALFORMED",
+        V::BadSignature(_) => "SIGNATURE_MISMATCH",
+        V::Untrusted(_) => "CERT_UNTRUSTED",
+        V::Expired { .. } => "CERT_EXPIRED",
+        V::NotYetValid { .. } => "CERT_NOT_YET_VALID",
+        V::Revoked { .. } => "CERT_REVOKED",
+        V::CrlInvalid(_) | V::CrlExpired(_) | V::RevocationUnknown(_) => "CERT_STATUS_UNKNOWN",
+        V::WrongUsage(_) => "CERT_WRONG_USAGE",
+        V::IinMismatch { .. } => "SIGNER_NOT_EMPLOYEE",
     }
 }
 
@@ -198,6 +244,7 @@ impl From<Error> for ApiError {
             Error::Forbidden(m) => ApiError::Forbidden(m),
             Error::Conflict(m) => ApiError::Conflict(m),
             Error::Invalid(m) => ApiError::Invalid(m),
+            Error::SignOnClient(m) => ApiError::SignOnClient(m),
             e @ (Error::Db(_) | Error::Internal(_)) => ApiError::internal(e),
         }
     }
@@ -381,15 +428,33 @@ impl Arm {
         }
     }
 
-    /// Channel B: builds the application from ГБД ФЛ's data and the employee's entries,
-    /// signs it with the employee's key and sends it through the gateway to this ИС МИО's
-    /// inbox; waits up to `wait` for its registration.
+    /// Channel B with the server-held keys (a development option): builds the
+    /// application ([`Arm::prepare`]), signs it with the employee's key and sends it
+    /// ([`Arm::send_signed`]).
     pub async fn submit(
         &self,
         who: &Employee,
         n: NewApplication,
         wait: Duration,
     ) -> Result<Submitted, ApiError> {
+        if !self.engine.server_keystore {
+            return Err(ApiError::SignOnClient(
+                "the server holds no signing keys: sign the application on your own client (POST /api/v1/applications/sign-request, then /api/v1/applications/signature)".into(),
+            ));
+        }
+        let bytes = self.prepare(who, n).await?;
+        let now = self.engine.clock.now();
+        let (key, cert) = employees::keys(&self.engine.pool, &self.engine.keystore, &who.iin)
+            .await
+            .map_err(ApiError::internal)?;
+        let signature = egov_pki::cms::sign(&bytes, &key, &cert, &self.engine.chain, true, now)
+            .map_err(ApiError::internal)?;
+        self.send_signed(bytes, signature, wait).await
+    }
+
+    /// Channel B: builds the application document from ГБД ФЛ's data and the employee's
+    /// entries and makes the intake's form checks: the bytes to sign.
+    pub async fn prepare(&self, who: &Employee, n: NewApplication) -> Result<Vec<u8>, ApiError> {
         let reg = self.regulation_for(who, n.regulation.as_deref())?;
         if reg.channel(Channel::Provider.as_str()).is_none() {
             return Err(ApiError::WrongChannel(format!(
@@ -448,12 +513,102 @@ impl Arm {
             code: r.code.into(),
             message: r.message,
         })?;
-        let bytes = serde_json::to_vec(&doc).expect("serializes");
-        let (key, cert) = employees::keys(&self.engine.pool, &who.iin)
+        Ok(serde_json::to_vec(&doc).expect("serializes"))
+    }
+
+    /// Checks a detached CMS signature an employee made on their own client over `bytes`
+    /// (handed out by the АРМ): the chain to the test PKI's root, validity at the
+    /// server's clock, revocation (OCSP or the CRL; an unknown status refuses), signing
+    /// key usage, and the certificate's IIN is the employee's. Each failure under its own
+    /// code ([`signature_code`]).
+    pub async fn check_client_signature(
+        &self,
+        who: &Employee,
+        bytes: &[u8],
+        signature: &[u8],
+    ) -> Result<(), ApiError> {
+        let expected = egov_iin::Iin::parse(&who.iin).map_err(ApiError::internal)?;
+        self.engine
+            .verifier
+            .verify_detached(
+                bytes,
+                signature,
+                &egov_pki::VerifyOptions {
+                    expected_iin: Some(expected),
+                    at: Some(self.engine.clock.now()),
+                    require_revocation: true,
+                    usage: egov_pki::verify::Usage::Signing,
+                },
+            )
             .await
-            .map_err(ApiError::internal)?;
-        let signature = egov_pki::cms::sign(&bytes, &key, &cert, &self.engine.chain, true, now)
-            .map_err(ApiError::internal)?;
+            .map(|_| ())
+            .map_err(ApiError::Signature)
+    }
+
+    /// Keeps `bytes` as a sign request of `who` (for task `run_id`, or a channel B
+    /// application when none) for [`crate::engine::SIGN_REQUEST_LIFETIME`].
+    pub async fn keep_sign_request(
+        &self,
+        who: &Employee,
+        bytes: &[u8],
+    ) -> Result<(uuid::Uuid, time::OffsetDateTime), ApiError> {
+        let now = self.engine.clock.now();
+        let id = uuid::Uuid::new_v4();
+        let expires = now + crate::engine::SIGN_REQUEST_LIFETIME;
+        sqlx::query(
+            "insert into sign_requests (id, employee_iin, run_id, bytes, created_at, expires_at) values ($1, $2, null, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(&who.iin)
+        .bind(bytes)
+        .bind(now)
+        .bind(expires)
+        .execute(&self.engine.pool)
+        .await?;
+        Ok((id, expires))
+    }
+
+    /// The bytes of sign request `id` handed out to `who` for task `run_id` (a channel B
+    /// application when none), if it has not expired.
+    pub async fn sign_request_bytes(
+        &self,
+        who: &Employee,
+        id: uuid::Uuid,
+        run_id: Option<i64>,
+    ) -> Result<Vec<u8>, ApiError> {
+        sqlx::query_scalar(
+            "select bytes from sign_requests where id = $1 and employee_iin = $2 and run_id is not distinct from $3 and expires_at > $4",
+        )
+        .bind(id)
+        .bind(&who.iin)
+        .bind(run_id)
+        .bind(self.engine.clock.now())
+        .fetch_optional(&self.engine.pool)
+        .await?
+        .ok_or_else(|| {
+            ApiError::SignRequestNotFound(format!(
+                "no bytes were handed out to you for signing under {id} here, or they expired; ask for them again (sign-request)"
+            ))
+        })
+    }
+
+    /// Forgets a sign request once its signature is used.
+    pub async fn drop_sign_request(&self, id: uuid::Uuid) -> Result<(), ApiError> {
+        sqlx::query("delete from sign_requests where id = $1")
+            .bind(id)
+            .execute(&self.engine.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Channel B: sends the signed application document through the gateway to this
+    /// ИС МИО's inbox and waits up to `wait` for its registration.
+    pub async fn send_signed(
+        &self,
+        bytes: Vec<u8>,
+        signature: Vec<u8>,
+        wait: Duration,
+    ) -> Result<Submitted, ApiError> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let payload = serde_json::to_vec(&Submission {
             document: b64.encode(&bytes),

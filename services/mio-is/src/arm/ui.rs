@@ -659,6 +659,7 @@ async fn complete(
             .filter(|s| !s.trim().is_empty())
             .map(String::from),
         amount,
+        signed: None,
     };
     match arm.engine.complete(id, &w, c).await {
         Ok(_) => Redirect::to(&format!("/tasks/{id}")).into_response(),
