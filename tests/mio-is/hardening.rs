@@ -462,3 +462,251 @@ async fn employees_sign_on_their_own_client() {
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["channel"], "provider", "{v}");
 }
+
+/// The web UI's forms: every POST of a session needs the session's CSRF token from the
+/// page, and a POST from another site (its `Origin`, or its `Referer` without one) is
+/// refused, with a page in the UI's language; nothing happens then. Cookies are `Secure`
+/// when the public URL is https, and that URL is then the one origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_need_the_sessions_token_and_the_workstations_origin() {
+    let env = env(&["mio-almaty"]).await;
+    let base = env.mio("mio-almaty").http.clone();
+    let own = base.clone();
+    let office_iin = employees_of(
+        &env,
+        "mio-almaty",
+        &env.mio("mio-almaty")
+            .engine
+            .catalog
+            .get("almaty-2013-housing-queue")
+            .unwrap()
+            .providers[0]
+            .id,
+        "office",
+    )
+    .await[0]
+        .clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |origin: Option<&'static str>| {
+        let (http, base, iin) = (http.clone(), base.clone(), office_iin.clone());
+        async move {
+            let mut r = http.post(format!("{base}/login"));
+            if let Some(o) = origin {
+                r = r.header("origin", o);
+            }
+            r.form(&[("iin", iin.as_str()), ("password", PASSWORD)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // a login posted from another site is refused, in Russian
+    let r = login(Some("http://evil.example")).await;
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("FOREIGN_ORIGIN") && page.contains("чужого сайта"),
+        "{page}"
+    );
+    let r = login(None).await;
+    assert_eq!(r.status(), 303);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(!set.contains("Secure"), "plain HTTP: {set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let page = http
+        .get(format!("{base}/worklist"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = r#"name="csrf" value=""#;
+    let token = page[page.find(marker).unwrap() + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(token.len(), 64);
+    // a second session has a token of its own
+    let other = login(None).await;
+    let other_cookie = other.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let other_page = http
+        .get(format!("{base}/worklist"))
+        .header("cookie", &other_cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let other_token = other_page[other_page.find(marker).unwrap() + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(token, other_token);
+
+    let logout = |form: Vec<(&'static str, String)>,
+                  headers: Vec<(&'static str, String)>,
+                  lang: &'static str| {
+        let (http, base, cookie) = (http.clone(), base.clone(), cookie.clone());
+        async move {
+            let mut r = http
+                .post(format!("{base}/logout"))
+                .header("cookie", format!("{cookie}; arm_lang={lang}"));
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+            let r = r.form(&form).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    for (what, form, headers, lang, code, text) in [
+        (
+            "no token",
+            vec![],
+            vec![],
+            "ru",
+            "CSRF_TOKEN",
+            "Форма устарела",
+        ),
+        (
+            "a wrong token",
+            vec![("csrf", "0".repeat(64))],
+            vec![],
+            "ru",
+            "CSRF_TOKEN",
+            "Форма устарела",
+        ),
+        (
+            "another session's token",
+            vec![("csrf", other_token.clone())],
+            vec![],
+            "kk",
+            "CSRF_TOKEN",
+            "Нысан ескірген",
+        ),
+        (
+            "a foreign Origin",
+            vec![("csrf", token.clone())],
+            vec![("origin", "http://evil.example".to_string())],
+            "ru",
+            "FOREIGN_ORIGIN",
+            "чужого сайта",
+        ),
+        (
+            "a foreign Referer, no Origin",
+            vec![("csrf", token.clone())],
+            vec![("referer", "http://evil.example/page".to_string())],
+            "kk",
+            "FOREIGN_ORIGIN",
+            "бөгде сайттан",
+        ),
+        (
+            "the same host, another scheme",
+            vec![("csrf", token.clone())],
+            vec![("origin", own.replace("http://", "https://"))],
+            "ru",
+            "FOREIGN_ORIGIN",
+            "чужого сайта",
+        ),
+    ] {
+        let (s, page) = logout(form, headers, lang).await;
+        assert_eq!(s, 403, "{what}: {page}");
+        assert!(page.contains(code) && page.contains(text), "{what}: {page}");
+    }
+    // nothing happened: the session lives
+    let alive = Arm {
+        base: base.clone(),
+        token: cookie.split_once('=').unwrap().1.to_string(),
+        iin: office_iin.clone(),
+        http: env.http.clone(),
+    };
+    assert_eq!(alive.get("/api/v1/me").await.0, 200);
+    // the page's own form, from the page's origin, goes through
+    let (s, _) = logout(
+        vec![("csrf", token.clone())],
+        vec![
+            ("origin", own.clone()),
+            ("referer", format!("{own}/worklist")),
+        ],
+        "ru",
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert_eq!(alive.get("/api/v1/me").await.0, 401, "logged out");
+    // the API (Bearer tokens, not cookies) is not a form
+    let arm = Arm::login(&env, "mio-almaty", &office_iin).await;
+    assert_eq!(arm.get("/api/v1/me").await.0, 200);
+}
+
+/// Served under an https public URL: the cookies are `Secure` and only that origin may
+/// post the forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_public_url_makes_cookies_secure_and_is_the_one_origin() {
+    let env = env_with(None, &[], &["mio-almaty"], |c| {
+        c.public_url = Some("https://arm.almaty.example.kz".into());
+    })
+    .await;
+    let base = env.mio("mio-almaty").http.clone();
+    let iin = employees_of(
+        &env,
+        "mio-almaty",
+        &env.mio("mio-almaty")
+            .engine
+            .catalog
+            .get("almaty-2013-housing-queue")
+            .unwrap()
+            .providers[0]
+            .id,
+        "office",
+    )
+    .await[0]
+        .clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |origin: String| {
+        let (http, base, iin) = (http.clone(), base.clone(), iin.clone());
+        async move {
+            http.post(format!("{base}/login"))
+                .header("origin", origin)
+                .form(&[("iin", iin.as_str()), ("password", PASSWORD)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // the listening address itself is not the public origin
+    assert_eq!(login(base.clone()).await.status(), 403);
+    let r = login("https://arm.almaty.example.kz".into()).await;
+    assert_eq!(r.status(), 303);
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        set.contains("; Secure") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    let r = http
+        .get(format!("{base}/lang/kk?back=/login"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("; Secure")
+    );
+}

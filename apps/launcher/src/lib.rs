@@ -91,6 +91,9 @@ pub struct MioSettings {
     pub sla_interval_secs: Option<u64>,
     /// How long an АРМ login lasts, hours.
     pub session_hours: Option<i64>,
+    /// The АРМ's public URL behind a proxy (its forms' one origin; https: `Secure`
+    /// cookies).
+    pub public_url: Option<String>,
 }
 
 impl MioSettings {
@@ -112,6 +115,9 @@ impl MioSettings {
         }
         if let Some(h) = self.session_hours {
             c.session_hours = h;
+        }
+        if let Some(u) = &self.public_url {
+            c.public_url = Some(u.clone());
         }
     }
 }

@@ -91,6 +91,10 @@ pub struct Config {
     /// default), employees sign on their own client (`sign-request` out, CMS in, as with
     /// NCALayer) and the server never uses their keys.
     pub dev_server_keystore: bool,
+    /// The АРМ's public URL (`https://arm.example.kz`), when it is served behind a proxy
+    /// or under TLS: the one origin its forms may come from; `https` makes its cookies
+    /// `Secure`. Unset: the request's `Host` over plain HTTP.
+    pub public_url: Option<String>,
     /// How often the SLA monitor scans, seconds.
     pub sla_interval_secs: u64,
     /// How long an АРМ login lasts, hours.
@@ -139,6 +143,7 @@ impl Config {
             passwords_file: None,
             keystore_key_file: PathBuf::from(".egov").join(format!("{system_id}-keystore.key")),
             dev_server_keystore: false,
+            public_url: None,
             sla_interval_secs: 30,
             session_hours: 8,
             ack_wait_secs: 30,
@@ -345,6 +350,7 @@ impl MioIs {
             client,
             region: cfg.region.clone(),
             session_lifetime: time::Duration::hours(cfg.session_hours.max(1)),
+            public_url: cfg.public_url.clone(),
         });
         let handler = Arc::new(queue::Handler {
             pool: self.bound.pool.clone(),

@@ -43,6 +43,59 @@ pub struct Arm {
     pub region: String,
     /// How long a login lasts.
     pub session_lifetime: time::Duration,
+    /// The АРМ's public URL (`scheme://host[:port]`) when configured: the one origin its
+    /// forms may be posted from, and `https` makes its cookies `Secure`. Unset: the
+    /// request's own `Host` over plain HTTP.
+    pub public_url: Option<String>,
+}
+
+/// `scheme://authority` of a URL (an `Origin` is one already; a `Referer` is cut there).
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if scheme.is_empty() || authority.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    ))
+}
+
+impl Arm {
+    /// ` ; Secure` when the cookies travel over TLS only (the public URL is https).
+    pub fn cookie_flags(&self) -> &'static str {
+        if self
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+        {
+            "; Secure"
+        } else {
+            ""
+        }
+    }
+
+    /// Whether a request comes from the АРМ's own pages: its `Origin`, or its `Referer`
+    /// when it has no `Origin`, is the АРМ's origin (the public URL's, else
+    /// `http://<Host>`). A request with neither (not from a browser) passes this check.
+    pub fn same_origin(&self, headers: &HeaderMap) -> bool {
+        let header = |h| headers.get(h).and_then(|v| v.to_str().ok());
+        let claimed = match header(axum::http::header::ORIGIN) {
+            Some(o) => o,
+            None => match header(axum::http::header::REFERER) {
+                Some(r) => r,
+                None => return true,
+            },
+        };
+        let own = match &self.public_url {
+            Some(u) => origin_of(u),
+            None => header(axum::http::header::HOST)
+                .map(|h| format!("http://{}", h.to_ascii_lowercase())),
+        };
+        matches!((origin_of(claimed), own), (Some(c), Some(o)) if c == o)
+    }
 }
 
 /// An error of the АРМ, for the API and the web UI alike: what went wrong, with its
@@ -105,6 +158,10 @@ pub enum ApiError {
     Signature(egov_pki::VerifyError),
     /// 422 `SIGNATURE_MALFORMED`: the signature is not base64 or not CMS.
     SignatureMalformed(String),
+    /// 403 `CSRF_TOKEN`: a form posted without the session's CSRF token.
+    CsrfToken,
+    /// 403 `FOREIGN_ORIGIN`: a form posted from another site (its `Origin` or `Referer`).
+    ForeignOrigin,
     /// 502 `GATEWAY_UNAVAILABLE`: the gateway could not be asked.
     GatewayUnavailable(String),
     /// 502 `GATEWAY_REFUSED`: the gateway refused the request.
@@ -139,7 +196,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::CsrfToken | ApiError::ForeignOrigin => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) | ApiError::PersonNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_)
@@ -170,6 +229,8 @@ impl ApiError {
             ApiError::Unauthorized => "UNAUTHORIZED",
             ApiError::InvalidCredentials => "INVALID_CREDENTIALS",
             ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::CsrfToken => "CSRF_TOKEN",
+            ApiError::ForeignOrigin => "FOREIGN_ORIGIN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Invalid(_) => "INVALID",
@@ -214,6 +275,8 @@ impl ApiError {
                 format!("too many failed logins; try again in {retry_after} s").into()
             }
             ApiError::Signature(e) => e.to_string().into(),
+            ApiError::CsrfToken => "the form's CSRF token is missing or not this session's".into(),
+            ApiError::ForeignOrigin => "the form was posted from another site".into(),
             ApiError::Internal => "internal error".into(),
         }
     }
@@ -670,7 +733,7 @@ impl Arm {
 pub fn router(arm: Arc<Arm>) -> Router {
     Router::new()
         .merge(api::router())
-        .merge(ui::router())
+        .merge(ui::router().layer(axum::middleware::from_fn_with_state(arm.clone(), ui::guard)))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(arm)
         .layer(axum::middleware::map_response(hardened))

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -52,10 +52,12 @@ fn when(t: Option<time::OffsetDateTime>) -> String {
     }
 }
 
-/// The language of a request and the page to come back to after switching it.
+/// The language of a request, the page to come back to after switching it, and the
+/// session's CSRF token for the page's forms.
 struct Ui {
     lang: Lang,
     here: String,
+    csrf: String,
 }
 
 impl<St: Send + Sync> FromRequestParts<St> for Ui {
@@ -66,6 +68,9 @@ impl<St: Send + Sync> FromRequestParts<St> for Ui {
         Ok(Ui {
             lang,
             here: page_of(parts.uri.path()),
+            csrf: super::cookie_token(&parts.headers)
+                .map(|t| csrf_token(&t))
+                .unwrap_or_default(),
         })
     }
 }
@@ -114,6 +119,103 @@ struct Page {
     who: Option<Who>,
     nav: Nav,
     here: String,
+    /// The session's CSRF token, a hidden field of every form.
+    csrf: String,
+}
+
+/// The CSRF token of a session: SHA-256 of a label and the session's secret token. Only
+/// who holds the session cookie (the АРМ's own pages) knows it; it lives as long as the
+/// session.
+pub fn csrf_token(session: &str) -> String {
+    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    h.update(b"arm-csrf\0");
+    h.update(session.as_bytes());
+    hex::encode(h.finish().as_ref())
+}
+
+/// The name of the forms' hidden field with the CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+
+/// Largest form body the UI takes (a channel B form with its scans).
+const MAX_FORM_BYTES: usize = 32 << 20;
+
+/// Every POST of the UI: refused (403, a page in the UI's language) when its `Origin`
+/// (or, without one, its `Referer`) is not the АРМ's own, and, but for the login form,
+/// when its CSRF field is not the session's token. Requests with neither header (not a
+/// browser's) still need the token.
+pub async fn guard(
+    State(arm): S,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() != axum::http::Method::POST || req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let ui = match Ui::from_request_parts(&mut parts, &()).await {
+        Ok(ui) => ui,
+        Err(never) => match never {},
+    };
+    if !arm.same_origin(&parts.headers) {
+        return error_page(&arm, None, &ui, &ApiError::ForeignOrigin);
+    }
+    let session = super::cookie_token(&parts.headers);
+    if parts.uri.path() == "/login" || session.is_none() {
+        // the login has no session yet; without one the page sends to the login
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    }
+    let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_page(
+                &arm,
+                None,
+                &ui,
+                &ApiError::BadRequest("the form is too large".into()),
+            );
+        }
+    };
+    let sent = form_field(&parts, &bytes, CSRF_FIELD).await;
+    let expected = session.map(|t| csrf_token(&t)).unwrap_or_default();
+    let ok = sent.is_some_and(|s| {
+        s.len() == expected.len()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), expected.as_bytes())
+                .is_ok()
+    });
+    if !ok {
+        return error_page(&arm, None, &ui, &ApiError::CsrfToken);
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// A field of a form body, URL-encoded or multipart.
+async fn form_field(parts: &Parts, bytes: &axum::body::Bytes, name: &str) -> Option<String> {
+    let kind = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut req = axum::extract::Request::new(axum::body::Body::from(bytes.clone()));
+    *req.headers_mut() = parts.headers.clone();
+    *req.method_mut() = axum::http::Method::POST;
+    if kind.starts_with("multipart/form-data") {
+        let mut mp = Multipart::from_request(req, &()).await.ok()?;
+        while let Ok(Some(f)) = mp.next_field().await {
+            if f.name() == Some(name) {
+                return f.text().await.ok();
+            }
+        }
+        None
+    } else {
+        let axum::Form(pairs): Pairs = axum::Form::from_request(req, &()).await.ok()?;
+        pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
 }
 
 fn regs_of<'a>(arm: &'a Arm, provider: &str) -> Vec<&'a Arc<Regulation>> {
@@ -159,6 +261,7 @@ fn page(arm: &Arm, who: Option<&Employee>, ui: &Ui, title: impl Into<String>) ->
         who,
         nav,
         here: ui.here.clone(),
+        csrf: ui.csrf.clone(),
     }
 }
 
@@ -241,7 +344,11 @@ struct Back {
 
 /// The language switch: keeps the language in a cookie and goes back to the page (a
 /// path of this site only).
-async fn switch_language(Path(lang): Path<String>, Query(q): Query<Back>) -> Response {
+async fn switch_language(
+    State(arm): S,
+    Path(lang): Path<String>,
+    Query(q): Query<Back>,
+) -> Response {
     let back = q
         .back
         .filter(|b| {
@@ -261,9 +368,10 @@ async fn switch_language(Path(lang): Path<String>, Query(q): Query<Back>) -> Res
             (
                 header::SET_COOKIE,
                 format!(
-                    "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                    "{}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
                     i18n::COOKIE,
-                    lang.code()
+                    lang.code(),
+                    arm.cookie_flags()
                 ),
             ),
         ],
@@ -322,9 +430,10 @@ async fn login(State(arm): S, ui: Ui, axum::Form(f): Pairs) -> Response {
                 (
                     header::SET_COOKIE,
                     format!(
-                        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
                         super::COOKIE,
-                        arm.session_lifetime.whole_seconds()
+                        arm.session_lifetime.whole_seconds(),
+                        arm.cookie_flags()
                     ),
                 ),
             ],
@@ -361,7 +470,11 @@ async fn logout(State(arm): S, headers: HeaderMap) -> Response {
             (header::LOCATION, "/login".to_string()),
             (
                 header::SET_COOKIE,
-                format!("{}=; Path=/; Max-Age=0", super::COOKIE),
+                format!(
+                    "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+                    super::COOKIE,
+                    arm.cookie_flags()
+                ),
             ),
         ],
     )
