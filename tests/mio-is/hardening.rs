@@ -710,3 +710,70 @@ async fn an_https_public_url_makes_cookies_secure_and_is_the_one_origin() {
             .contains("; Secure")
     );
 }
+
+/// The API takes a channel B application only from a role the regulation's employee
+/// lanes name, as the web UI offers it: another role gets 403 in the API's error shape,
+/// and nothing is looked up, signed or sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_takes_channel_b_only_from_the_roles_that_take_it() {
+    let env = env(&["mio-almaty"]).await;
+    let mio = env.mio("mio-almaty");
+    let reg = mio
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    let provider = reg.providers[0].id.clone();
+    let secretary = Arm::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "commission").await[0],
+    )
+    .await;
+    let office = Arm::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "office").await[0],
+    )
+    .await;
+    let category = "socially-vulnerable";
+    let docs: Vec<Value> = reg
+        .required_documents(category)
+        .iter()
+        .map(|d| json!({"kind": d.id, "paper": true}))
+        .collect();
+    let body = json!({
+        "iin": egov_synth::fixtures::iin_of("family-mother").as_string(),
+        "category": category,
+        "phone": "+77011234567",
+        "form": {"family_size": 4, "current_housing": "аренда"},
+        "documents": docs,
+    });
+    let mut named = body.clone();
+    named["regulation"] = json!("almaty-2013-housing-queue");
+    for (path, body) in [
+        ("/api/v1/applications", body.clone()),
+        ("/api/v1/applications", named.clone()),
+        ("/api/v1/applications/sign-request", body.clone()),
+    ] {
+        let (s, v) = secretary.post(path, body).await;
+        assert_eq!(s, 403, "{path}: {v}");
+        assert_eq!(v["error"]["code"], "FORBIDDEN", "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("commission"),
+            "{v}"
+        );
+    }
+    let sent: i64 = sqlx::query_scalar("select count(*) from applications")
+        .fetch_one(&mio.engine.pool)
+        .await
+        .unwrap();
+    assert_eq!(sent, 0, "nothing was sent");
+    // the office takes it
+    let (s, v) = office.post("/api/v1/applications", named).await;
+    assert_eq!(s, 201, "{v}");
+}

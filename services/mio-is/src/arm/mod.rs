@@ -444,6 +444,50 @@ impl Arm {
         })
     }
 
+    /// The regulation `who` takes a channel B application under (the one `named`, else
+    /// the latest of those offered), by the same rule for the API and the web UI: the
+    /// regulation has the `provider` channel (else 422 `WRONG_CHANNEL`), and the lanes of
+    /// its employee steps name the employee's role or name no role of the regulation
+    /// (else 403 `FORBIDDEN`; [`views::menu`]).
+    pub fn channel_b_regulation(
+        &self,
+        who: &Employee,
+        named: Option<&str>,
+    ) -> Result<Arc<Regulation>, ApiError> {
+        let menu = views::menu(&self.engine.catalog, who);
+        if !menu.provider_channel {
+            return Err(ApiError::WrongChannel(
+                "the regulations of this provider take no applications through the provider".into(),
+            ));
+        }
+        let refused = || {
+            ApiError::Forbidden(format!(
+                "the role {} takes no applications through the provider (channel B)",
+                who.role
+            ))
+        };
+        let reg = match named {
+            // no regulation named: the latest of those offered
+            None => menu
+                .channel_b
+                .iter()
+                .max_by_key(|r| r.in_force_from)
+                .cloned()
+                .ok_or_else(refused)?,
+            Some(id) => self.regulation_for(who, Some(id))?,
+        };
+        if menu.channel_b.iter().any(|r| r.id == reg.id) {
+            Ok(reg)
+        } else if reg.channel(Channel::Provider.as_str()).is_some() {
+            Err(refused())
+        } else {
+            Err(ApiError::WrongChannel(format!(
+                "the regulation {} has no channel through the provider",
+                reg.id
+            )))
+        }
+    }
+
     /// C-person: asks ГБД ФЛ through the gateway for the applicant, on behalf of the
     /// employee.
     pub async fn lookup(
@@ -518,13 +562,7 @@ impl Arm {
     /// Channel B: builds the application document from ГБД ФЛ's data and the employee's
     /// entries and makes the intake's form checks: the bytes to sign.
     pub async fn prepare(&self, who: &Employee, n: NewApplication) -> Result<Vec<u8>, ApiError> {
-        let reg = self.regulation_for(who, n.regulation.as_deref())?;
-        if reg.channel(Channel::Provider.as_str()).is_none() {
-            return Err(ApiError::WrongChannel(format!(
-                "the regulation {} has no channel through the provider",
-                reg.id
-            )));
-        }
+        let reg = self.channel_b_regulation(who, n.regulation.as_deref())?;
         let person = match self.lookup(who, &n.iin, &reg.service).await? {
             Lookup::Found(p) => p,
             Lookup::Refused(e) => {

@@ -24,7 +24,7 @@ use egov_regulation::Regulation;
 use uuid::Uuid;
 
 use super::i18n::{self, Lang, Words};
-use super::views::{self, Menu};
+use super::views;
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::commission::MeetingStatus;
 use crate::employees::{self, Employee};
@@ -845,42 +845,6 @@ async fn result_pdf(
 
 /// The regulation of a channel B page: one of those the menu offers the employee (the
 /// one named, or the latest in force of them); without one, why not.
-fn channel_b_regulation(
-    arm: &Arm,
-    w: &Employee,
-    menu: &Menu,
-    named: Option<&str>,
-) -> Result<Arc<Regulation>, ApiError> {
-    if !menu.provider_channel {
-        return Err(ApiError::WrongChannel(
-            "the regulations of this provider take no applications through the provider".into(),
-        ));
-    }
-    if menu.channel_b.is_empty() {
-        return Err(forbidden());
-    }
-    let reg = match named {
-        // no regulation named: the latest of those offered
-        None => menu
-            .channel_b
-            .iter()
-            .max_by_key(|r| r.in_force_from)
-            .cloned()
-            .expect("not empty"),
-        Some(id) => arm.regulation_for(w, Some(id))?,
-    };
-    if menu.channel_b.iter().any(|r| r.id == reg.id) {
-        Ok(reg)
-    } else if reg.channel(Channel::Provider.as_str()).is_some() {
-        Err(forbidden())
-    } else {
-        Err(ApiError::WrongChannel(format!(
-            "the regulation {} has no channel through the provider",
-            reg.id
-        )))
-    }
-}
-
 #[derive(Template)]
 #[template(path = "arm/new.html")]
 struct NewPage {
@@ -890,7 +854,7 @@ struct NewPage {
 
 async fn new_form(State(arm): S, ui: Ui, Session(w): Session) -> Response {
     let menu = views::menu(&arm.engine.catalog, &w);
-    if let Err(e) = channel_b_regulation(&arm, &w, &menu, None) {
+    if let Err(e) = arm.channel_b_regulation(&w, None) {
         return error_page(&arm, Some(&w), &ui, &e);
     }
     let regulations = menu
@@ -928,8 +892,7 @@ struct PersonPage {
 }
 
 async fn new_lookup(State(arm): S, ui: Ui, Session(w): Session, axum::Form(f): Pairs) -> Response {
-    let menu = views::menu(&arm.engine.catalog, &w);
-    let reg = match channel_b_regulation(&arm, &w, &menu, field(&f, "regulation")) {
+    let reg = match arm.channel_b_regulation(&w, field(&f, "regulation")) {
         Ok(r) => r,
         Err(e) => return error_page(&arm, Some(&w), &ui, &e),
     };
@@ -1062,8 +1025,7 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
             }
         }
     }
-    let menu = views::menu(&arm.engine.catalog, &w);
-    match channel_b_regulation(&arm, &w, &menu, n.regulation.as_deref()) {
+    match arm.channel_b_regulation(&w, n.regulation.as_deref()) {
         Ok(reg) => n.regulation = Some(reg.id.clone()),
         Err(e) => return error_page(&arm, Some(&w), &ui, &e),
     }
