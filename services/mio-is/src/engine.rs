@@ -77,12 +77,34 @@ pub struct Completion {
     pub grounds: Vec<String>,
     /// A note.
     pub note: Option<String>,
-    /// The amount (S2 assignment), tenge a month.
+    /// The amount (S2 assignment), tenge a month: a whole number (`18500` or `18500.0`).
+    #[serde(deserialize_with = "whole_number")]
     pub amount: Option<i64>,
     /// A signing step's signature made on the employee's client, already checked
     /// against the bytes handed out (never from the JSON body of `complete`).
     #[serde(skip)]
     pub signed: Option<ClientSigned>,
+}
+
+/// An optional whole number that JSON may write as `18500` or `18500.0` (JSON Schema's
+/// `integer` admits both); a fraction or a number past i64 is refused.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize as _;
+    use serde::de::Error as _;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+                    Ok(Some(f as i64))
+                }
+                _ => Err(D::Error::custom(format!("{n} is not a whole number"))),
+            }
+        }
+    }
 }
 
 /// A detached CMS signature an employee made on their own client over bytes the АРМ
@@ -1126,6 +1148,23 @@ fn outgoing_prefix(provider: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn amounts_are_whole_numbers_however_json_writes_them() {
+        let amount = |json: &str| {
+            serde_json::from_str::<Completion>(json)
+                .map(|c| c.amount)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(amount(r#"{"amount": 18500}"#), Ok(Some(18500)));
+        assert_eq!(amount(r#"{"amount": 18500.0}"#), Ok(Some(18500)));
+        assert_eq!(amount(r#"{"amount": -1.0}"#), Ok(Some(-1)));
+        assert_eq!(amount(r#"{"amount": null}"#), Ok(None));
+        assert_eq!(amount("{}"), Ok(None));
+        assert!(amount(r#"{"amount": 18500.5}"#).is_err());
+        assert!(amount(r#"{"amount": 1e300}"#).is_err());
+        assert!(amount(r#"{"amount": "18500"}"#).is_err());
+    }
     use super::*;
 
     #[test]

@@ -81,8 +81,64 @@ pub fn router() -> Router<Arc<Arm>> {
         .route("/api/v1/sla", get(sla))
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// The OpenAPI document as this АРМ serves it: [`OPENAPI`] with the regulations it takes
+/// filled in, so that a request valid by the document is not refused for its regulation.
+/// For a logged-in employee (Bearer token or cookie), those they may name: the
+/// regulations they take channel B applications under (`NewApplication.regulation`) and
+/// their provider's (`LookupRequest.regulation`); else every one of this ИС МИО that
+/// has the `provider` channel, and every one.
+pub fn document(catalog: &crate::catalog::Catalog, who: Option<&employees::Employee>) -> Value {
+    let mut doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+    let mut all: Vec<String> = Vec::new();
+    for (_, regs) in catalog.providers() {
+        for r in regs {
+            if !all.contains(&r.id) {
+                all.push(r.id.clone());
+            }
+        }
+    }
+    let (channel_b, lookup): (Vec<String>, Vec<String>) = match who {
+        Some(w) => (
+            views::menu(catalog, w)
+                .channel_b
+                .iter()
+                .map(|r| r.id.clone())
+                .collect(),
+            catalog
+                .of_provider(&w.provider_id)
+                .iter()
+                .map(|r| r.id.clone())
+                .collect(),
+        ),
+        None => (
+            all.iter()
+                .filter(|id| {
+                    catalog
+                        .get(id)
+                        .is_some_and(|r| r.channel(store::Channel::Provider.as_str()).is_some())
+                })
+                .cloned()
+                .collect(),
+            all.clone(),
+        ),
+    };
+    let schemas = &mut doc["components"]["schemas"];
+    for (schema, ids) in [("NewApplication", channel_b), ("LookupRequest", lookup)] {
+        let mut values: Vec<Value> = ids.into_iter().map(Value::String).collect();
+        values.push(Value::Null);
+        schemas[schema]["properties"]["regulation"]["enum"] = Value::Array(values);
+    }
+    doc
+}
+
+async fn openapi(State(arm): S, headers: HeaderMap) -> Response {
+    let who = arm.employee(&headers).await.ok();
+    let doc = document(&arm.engine.catalog, who.as_ref());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&doc).expect("serializes"),
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -526,7 +582,7 @@ struct DecisionBody {
     decision: String,
     #[serde(default)]
     grounds: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::engine::whole_number")]
     amount: Option<i64>,
     #[serde(default)]
     note: Option<String>,
