@@ -777,3 +777,116 @@ async fn the_api_takes_channel_b_only_from_the_roles_that_take_it() {
     let (s, v) = office.post("/api/v1/applications", named).await;
     assert_eq!(s, 201, "{v}");
 }
+
+/// A writer into a shared buffer: the log output of the test's process.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// ИС МИО's log output of a flow — an application rejected because it is signed by
+/// another person (the check names both IINs), one whose form holds a bad value, one
+/// registered, a channel B look-up refused — holds no full IIN and no form value: IINs
+/// show as `900101******`, quoted values as `"***"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logs_hold_no_full_iin_and_no_form_value() {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let captured = Captured::default();
+    // ИС МИО's own log lines and its inbox consumer's (egov_shep_client::inbox); this
+    // test runs in a process of its own (nextest), so the global subscriber is its alone
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                m.target().starts_with("egov_mio_is")
+                    || m.target().starts_with("egov_shep_client::inbox")
+            })),
+    );
+    tracing::subscriber::set_global_default(subscriber).expect("the first subscriber");
+    let env = env(&["mio-almaty"]).await;
+    let mio = env.mio("mio-almaty");
+    let reg = mio
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    let father = env.citizen("family-father");
+    let mother = env.citizen("family-mother");
+    // signed by another person
+    let doc = application(&reg, "family-father", "portal", env.clock.today());
+    send(&env, "portal", &mio.region, &doc, &mother).await;
+    // a form value the regulation refuses
+    let mut bad = application(&reg, "family-father", "portal", env.clock.today());
+    bad.form
+        .insert("family_size".into(), json!("очень много: ул. Абая 5"));
+    send(&env, "portal", &mio.region, &bad, &father).await;
+    // and one registered
+    portal_application(
+        &env,
+        "mio-almaty",
+        "almaty-2013-housing-queue",
+        "family-mother",
+    )
+    .await;
+    for _ in 0..400 {
+        let n: i64 = sqlx::query_scalar("select count(*) from intake_rejections")
+            .fetch_one(&mio.engine.pool)
+            .await
+            .unwrap();
+        if n >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let office = Arm::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &reg.providers[0].id, "office").await[0],
+    )
+    .await;
+    let (s, _) = office
+        .post("/api/v1/persons/lookup", json!({"iin": father.iin}))
+        .await;
+    assert_eq!(s, 403);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    // the flow was logged: both rejections, with their codes
+    assert!(text.contains("application rejected"), "{text}");
+    assert!(
+        text.contains("IIN_MISMATCH") && text.contains("INVALID_FORM"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{}******", &father.iin[..6])),
+        "masked: {text}"
+    );
+    for iin in [&father.iin, &mother.iin] {
+        assert!(!text.contains(iin.as_str()), "{iin} in the log:\n{text}");
+    }
+    // no run of exactly twelve digits at all, and no form value
+    let digits: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| run.len() == 12)
+        .collect();
+    assert!(digits.is_empty(), "{digits:?} in the log:\n{text}");
+    assert!(!text.contains("Абая"), "a form value in the log:\n{text}");
+}

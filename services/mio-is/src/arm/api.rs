@@ -352,6 +352,7 @@ async fn lookup(
 ) -> Result<Response, ApiError> {
     let who = arm.employee(&headers).await?;
     let reg = arm.regulation_for(&who, b.regulation.as_deref())?;
+    arm.may_look_up(&who, &b.iin).await?;
     match arm.lookup(&who, &b.iin, &reg.service).await? {
         Lookup::Found(p) => {
             Ok(axum::Json(json!({"person": p, "regulation": reg.id})).into_response())

@@ -158,6 +158,9 @@ pub enum ApiError {
     Signature(egov_pki::VerifyError),
     /// 422 `SIGNATURE_MALFORMED`: the signature is not base64 or not CMS.
     SignatureMalformed(String),
+    /// 403 `PERSON_NOT_IN_APPLICATIONS`: a look-up of a person who is neither the
+    /// applicant nor the representative of an application of the employee's provider.
+    PersonNotInApplications,
     /// 403 `CSRF_TOKEN`: a form posted without the session's CSRF token.
     CsrfToken,
     /// 403 `FOREIGN_ORIGIN`: a form posted from another site (its `Origin` or `Referer`).
@@ -176,7 +179,7 @@ pub enum ApiError {
 impl ApiError {
     /// 500: logs `cause` and answers `internal error`.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "АРМ request failed");
+        tracing::error!(error = %crate::mask::text(&cause.to_string()), "АРМ request failed");
         ApiError::Internal
     }
 
@@ -196,9 +199,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::CsrfToken | ApiError::ForeignOrigin => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden(_)
+            | ApiError::CsrfToken
+            | ApiError::ForeignOrigin
+            | ApiError::PersonNotInApplications => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::PersonNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_)
@@ -230,6 +234,7 @@ impl ApiError {
             ApiError::InvalidCredentials => "INVALID_CREDENTIALS",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::CsrfToken => "CSRF_TOKEN",
+            ApiError::PersonNotInApplications => "PERSON_NOT_IN_APPLICATIONS",
             ApiError::ForeignOrigin => "FOREIGN_ORIGIN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
@@ -275,6 +280,7 @@ impl ApiError {
                 format!("too many failed logins; try again in {retry_after} s").into()
             }
             ApiError::Signature(e) => e.to_string().into(),
+            ApiError::PersonNotInApplications => "a person is looked up only for an application of your provider (its applicant or representative); a new applicant is looked up by the channel B submission itself".into(),
             ApiError::CsrfToken => "the form's CSRF token is missing or not this session's".into(),
             ApiError::ForeignOrigin => "the form was posted from another site".into(),
             ApiError::Internal => "internal error".into(),
@@ -485,6 +491,29 @@ impl Arm {
                 "the regulation {} has no channel through the provider",
                 reg.id
             )))
+        }
+    }
+
+    /// Whether `who` may look up the person of `iin` on its own: only the applicant or
+    /// the representative of an application of the employee's provider (else 403
+    /// `PERSON_NOT_IN_APPLICATIONS`, whatever the IIN). A new applicant at the desk is
+    /// looked up by the channel B submission itself, for that application.
+    pub async fn may_look_up(&self, who: &Employee, iin: &str) -> Result<(), ApiError> {
+        let iin = iin.trim();
+        if egov_iin::Iin::parse(iin).is_err() {
+            return Err(ApiError::PersonNotInApplications);
+        }
+        let known: bool = sqlx::query_scalar(
+            "select exists (select 1 from applications where provider_id = $1 and (applicant_iin = $2 or representative_iin = $2))",
+        )
+        .bind(&who.provider_id)
+        .bind(iin)
+        .fetch_one(&self.engine.pool)
+        .await?;
+        if known {
+            Ok(())
+        } else {
+            Err(ApiError::PersonNotInApplications)
         }
     }
 

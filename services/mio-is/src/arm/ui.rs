@@ -269,7 +269,7 @@ fn render(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "АРМ page failed to render");
+            tracing::error!(error = %crate::mask::text(&e.to_string()), "АРМ page failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     }
