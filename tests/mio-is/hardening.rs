@@ -174,6 +174,30 @@ async fn seeded_accounts_get_their_own_passwords_kept_as_argon2id() {
     );
 }
 
+/// A complete channel B application of the named citizen `family-mother` at Almaty.
+fn channel_b_body(env: &Env) -> Value {
+    let reg = env
+        .mio("mio-almaty")
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    let category = "socially-vulnerable";
+    let docs: Vec<Value> = reg
+        .required_documents(category)
+        .iter()
+        .map(|d| json!({"kind": d.id, "paper": true}))
+        .collect();
+    json!({
+        "iin": egov_synth::fixtures::iin_of("family-mother").as_string(),
+        "category": category,
+        "phone": "+77011234567",
+        "form": {"family_size": 4, "current_housing": "аренда, 42 м²"},
+        "documents": docs,
+    })
+}
+
 /// A detached CMS by `signer` over `bytes`, base64.
 fn cms(signer: &Signer, bytes: &[u8]) -> String {
     use base64::Engine as _;
@@ -395,6 +419,25 @@ async fn employees_sign_on_their_own_client() {
     );
     // a request serves once
     let (s, v) = post(request, good).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("SIGN_REQUEST_NOT_FOUND")),
+        "{v}"
+    );
+    // bytes handed out wait 15 minutes for their signature, no longer
+    let (s, stale) = office
+        .post("/api/v1/applications/sign-request", channel_b_body(&env))
+        .await;
+    assert_eq!(s, 200, "{stale}");
+    env.clock.advance(time::Duration::minutes(16));
+    let clerk = env.signer(&office_iin, "КАНЦЕЛЯРОВА АЙГУЛЬ", None);
+    let stale_bytes = b64.decode(stale["bytes"].as_str().unwrap()).unwrap();
+    let (s, v) = office
+        .post(
+            "/api/v1/applications/signature",
+            json!({"request": stale["request"], "signature": cms(&clerk, &stale_bytes)}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (404, Some("SIGN_REQUEST_NOT_FOUND")),

@@ -524,6 +524,7 @@ impl Engine {
         let pdf = self.render(&app, &reg, &result_id, Some(who)).await?;
         let id = Uuid::new_v4();
         let expires = now + SIGN_REQUEST_LIFETIME;
+        forget_expired_sign_requests(&self.pool, now).await?;
         sqlx::query(
             "insert into sign_requests (id, employee_iin, run_id, bytes, created_at, expires_at) values ($1, $2, $3, $4, $5, $6)",
         )
@@ -537,6 +538,19 @@ impl Engine {
         .await?;
         Ok((id, pdf, expires))
     }
+}
+
+/// Forgets the bytes handed out for signing whose time has passed (they are never signed
+/// now), so that unanswered requests do not pile up.
+pub async fn forget_expired_sign_requests(
+    pool: &sqlx::PgPool,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    sqlx::query("delete from sign_requests where expires_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Whether `who` may complete `run` of `app`: it is open, of the employee's provider,

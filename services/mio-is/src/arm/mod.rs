@@ -685,6 +685,7 @@ impl Arm {
         let now = self.engine.clock.now();
         let id = uuid::Uuid::new_v4();
         let expires = now + crate::engine::SIGN_REQUEST_LIFETIME;
+        crate::engine::forget_expired_sign_requests(&self.engine.pool, now).await?;
         sqlx::query(
             "insert into sign_requests (id, employee_iin, run_id, bytes, created_at, expires_at) values ($1, $2, null, $3, $4, $5)",
         )
