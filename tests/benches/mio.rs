@@ -110,6 +110,7 @@ async fn run(mut b: Bench) -> Result<()> {
     cfg.system.any_ports();
     cfg.nats_prefix = w.prefix.clone();
     cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
+    cfg.keystore_key_file = w.dir.path().join("mio-almaty-keystore.key");
     let mut mio = egov_mio_is::MioIs::build(cfg, egov_mio_is::clock::Clock::System)
         .await
         .context("building ИС МИО")?;

@@ -609,40 +609,22 @@ async fn channel_b_from_the_workstation_to_the_registration() {
         &first_of(&env, "mio-almaty", "almaty-2013-housing-queue", "office").await,
     )
     .await;
-    // C-person through РШЭП Алматы → ШЭП → ГБД ФЛ
-    let (s, v) = office
-        .post(
-            "/api/v1/persons/lookup",
-            json!({"iin": iin_of("family-father").as_string()}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["person"]["surname"], "Ахметов");
-    for (who, code) in [
-        ("absent", "PERSON_NOT_FOUND"),
-        ("cancelled", "IIN_CANCELLED"),
-        ("deceased", "PERSON_DECEASED"),
+    // a person is looked up on their own only for the provider's applications: not
+    // before the application, whatever the IIN
+    for iin in [
+        iin_of("family-father").as_string(),
+        iin_of("absent").as_string(),
+        "870312300047".to_string(),
     ] {
         let (s, v) = office
-            .post(
-                "/api/v1/persons/lookup",
-                json!({"iin": iin_of(who).as_string()}),
-            )
+            .post("/api/v1/persons/lookup", json!({"iin": iin}))
             .await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
-            (404, Some(code)),
-            "{who}: {v}"
+            (403, Some("PERSON_NOT_IN_APPLICATIONS")),
+            "{iin}: {v}"
         );
     }
-    let (s, v) = office
-        .post("/api/v1/persons/lookup", json!({"iin": "870312300047"}))
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (422, Some("INVALID_IIN")),
-        "{v}"
-    );
 
     let reg = env
         .mio("mio-almaty")
@@ -680,12 +662,27 @@ async fn channel_b_from_the_workstation_to_the_registration() {
         (422, Some("INVALID_FORM")),
         "{v}"
     );
-    let mut absent = body.clone();
-    absent["iin"] = json!(iin_of("absent").as_string());
-    let (s, v) = office.post("/api/v1/applications", absent).await;
+    // C-person through РШЭП Алматы → ШЭП → ГБД ФЛ, for the application at the desk
+    for (who, code) in [
+        ("absent", "PERSON_NOT_FOUND"),
+        ("cancelled", "IIN_CANCELLED"),
+        ("deceased", "PERSON_DECEASED"),
+    ] {
+        let mut other = body.clone();
+        other["iin"] = json!(iin_of(who).as_string());
+        let (s, v) = office.post("/api/v1/applications", other).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{who}: {v}"
+        );
+    }
+    let mut invalid = body.clone();
+    invalid["iin"] = json!("870312300047");
+    let (s, v) = office.post("/api/v1/applications", invalid).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (422, Some("PERSON_NOT_FOUND")),
+        (422, Some("INVALID_IIN")),
         "{v}"
     );
 
@@ -712,6 +709,33 @@ async fn channel_b_from_the_workstation_to_the_registration() {
     );
     let number = v["number"].as_str().unwrap().to_string();
     let message_id = v["message_id"].as_str().unwrap().to_string();
+    // now the applicant of an application of the provider can be looked up
+    let (s, v) = office
+        .post(
+            "/api/v1/persons/lookup",
+            json!({"iin": iin_of("family-father").as_string()}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["person"]["surname"], "Ахметов");
+    // ... but not by another provider's employee
+    let atyrau_office = Arm::login(
+        &env,
+        "mio-atyrau",
+        &first_of(&env, "mio-atyrau", "atyrau-2012-housing-queue", "office").await,
+    )
+    .await;
+    let (s, v) = atyrau_office
+        .post(
+            "/api/v1/persons/lookup",
+            json!({"iin": iin_of("family-father").as_string()}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("PERSON_NOT_IN_APPLICATIONS")),
+        "{v}"
+    );
     // the access log of ГБД ФЛ names the employee
     let log: Vec<(String, Option<String>)> = sqlx::query_as(
         "select system, requester_iin from gbd_fl.access_log where subject_iin = $1",

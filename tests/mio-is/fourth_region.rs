@@ -52,16 +52,6 @@ async fn a_fourth_region_runs_channel_b_from_files_alone() {
 
     let office = employees_of(&env, "mio-ulytau", "ulytau-housing", "office").await[0].clone();
     let office = Arm::login(&env, "mio-ulytau", &office).await;
-    // C-person: РШЭП Улытау → ШЭП → ГБД ФЛ, and back
-    let (s, v) = office
-        .post(
-            "/api/v1/persons/lookup",
-            json!({"iin": iin_of("family-father").as_string()}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["person"]["surname"], "Ахметов");
-
     let reg = catalog.get("ulytau-2026-housing-queue").unwrap().clone();
     let category = "socially-vulnerable";
     let docs: Vec<Value> = reg
@@ -87,6 +77,15 @@ async fn a_fourth_region_runs_channel_b_from_files_alone() {
     assert_eq!(v["regulation_id"], "ulytau-2026-housing-queue");
     assert_eq!(v["provider_id"], "ulytau-housing");
     let number = v["number"].as_str().unwrap().to_string();
+    // C-person: РШЭП Улытау → ШЭП → ГБД ФЛ, and back (the applicant of the application)
+    let (s, v) = office
+        .post(
+            "/api/v1/persons/lookup",
+            json!({"iin": iin_of("family-father").as_string()}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["person"]["surname"], "Ахметов");
 
     drive(&env, "mio-ulytau", &number, Branch::Success).await;
     let done = egov_mio_is::store::application(&env.mio("mio-ulytau").engine.pool, &number)

@@ -13,13 +13,15 @@
 //! - `journey`: an application's hops and steps drawn, the late step in red;
 //! - `metrics`: every `/metrics` page read by Prometheus's own parser; the dashboards
 //!   query only what is exported;
-//! - `ops`: the ops page's log search and an application's two diagrams, in Chromium.
+//! - `ops`: the ops page's log search and an application's two diagrams, in Chromium;
+//! - `hardening`: passwords, keys, CSRF and Origin, roles and personal data at the АРМ.
 
 mod arm;
 mod browser;
 mod common;
 mod documents;
 mod fourth_region;
+mod hardening;
 mod intake;
 mod journey;
 mod metrics;

@@ -10,7 +10,15 @@ use egov_synth::fixtures::iin_of;
 struct Browser {
     base: String,
     cookie: String,
+    /// The session's CSRF token, as the pages' forms carry it.
+    csrf: String,
     http: reqwest::Client,
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_of(page: &str) -> Option<String> {
+    let at = page.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
+    Some(page[at..].split('"').next()?.to_string())
 }
 
 impl Browser {
@@ -34,7 +42,22 @@ impl Browser {
             "{set}"
         );
         let cookie = set.split(';').next().unwrap().to_string();
-        Browser { base, cookie, http }
+        let page = http
+            .get(format!("{base}/worklist"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_of(&page).unwrap_or_else(|| panic!("no CSRF field: {page}"));
+        Browser {
+            base,
+            cookie,
+            csrf,
+            http,
+        }
     }
 
     /// The same session with the language switch set to `lang`.
@@ -42,6 +65,7 @@ impl Browser {
         Browser {
             base: self.base.clone(),
             cookie: format!("{}; arm_lang={lang}", self.cookie),
+            csrf: self.csrf.clone(),
             http: self.http.clone(),
         }
     }
@@ -58,11 +82,13 @@ impl Browser {
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+        let mut form = form.to_vec();
+        form.push(("csrf", &self.csrf));
         let r = self
             .http
             .post(format!("{}{path}", self.base))
             .header("cookie", &self.cookie)
-            .form(form)
+            .form(&form)
             .send()
             .await
             .unwrap();
@@ -142,6 +168,7 @@ async fn channel_b_and_a_task_through_the_forms() {
     // the form with paper originals and one scan
     let category = "socially-vulnerable";
     let mut form = reqwest::multipart::Form::new()
+        .text("csrf", office.csrf.clone())
         .text("regulation", "almaty-2013-housing-queue")
         .text("iin", iin_of("family-mother").as_string())
         .text("category", category)

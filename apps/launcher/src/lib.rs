@@ -61,6 +61,14 @@ pub struct Settings {
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
     pub seed: u64,
+    /// Development only (`EGOV_DEV_EMPLOYEE_PASSWORD`): every seeded АРМ account of every
+    /// ИС МИО gets this password. Unset, each new account gets a generated password, written
+    /// once to `<data_dir>/<system>-employee-passwords.txt` (0600).
+    pub dev_employee_password: Option<String>,
+    /// Development (`EGOV_DEV_SERVER_KEYSTORE`, default on for `egov up`): the АРМ signs
+    /// with the employees' keys it holds sealed, so that the web UI can sign; off,
+    /// employees sign on their own client through the API (`sign-request`, `signature`).
+    pub dev_server_keystore: bool,
     /// Settings of each ИС МИО of the topology, by system id with `_` for `-`
     /// (`EGOV_MIO__MIO_ALMATY__HTTP_ADDR`, ...); the rest comes from the topology.
     pub mio: BTreeMap<String, MioSettings>,
@@ -76,12 +84,16 @@ pub struct MioSettings {
     pub http_addr: Option<SocketAddr>,
     /// Folders of regulation files instead of `regulations/`.
     pub regulation_dirs: Option<Vec<PathBuf>>,
-    /// The password of the seeded employee accounts (test material).
-    pub employee_password: Option<String>,
+    /// Development only: the one password of this ИС МИО's seeded accounts (else
+    /// [`Settings::dev_employee_password`], else generated passwords).
+    pub dev_employee_password: Option<String>,
     /// How often overdue steps are flagged, seconds.
     pub sla_interval_secs: Option<u64>,
     /// How long an АРМ login lasts, hours.
     pub session_hours: Option<i64>,
+    /// The АРМ's public URL behind a proxy (its forms' one origin; https: `Secure`
+    /// cookies).
+    pub public_url: Option<String>,
 }
 
 impl MioSettings {
@@ -95,14 +107,17 @@ impl MioSettings {
         if let Some(d) = &self.regulation_dirs {
             c.regulation_dirs = d.clone();
         }
-        if let Some(p) = &self.employee_password {
-            c.employee_password = p.clone();
+        if let Some(p) = &self.dev_employee_password {
+            c.dev_employee_password = Some(p.clone());
         }
         if let Some(s) = self.sla_interval_secs {
             c.sla_interval_secs = s;
         }
         if let Some(h) = self.session_hours {
             c.session_hours = h;
+        }
+        if let Some(u) = &self.public_url {
+            c.public_url = Some(u.clone());
         }
     }
 }
@@ -119,6 +134,8 @@ impl Default for Settings {
             enis: egov_enis::Config::default(),
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
+            dev_employee_password: None,
+            dev_server_keystore: true,
             mio: BTreeMap::new(),
         }
     }
@@ -177,8 +194,13 @@ pub struct Workstation {
     pub system: String,
     /// The АРМ's address.
     pub url: String,
-    /// The password of its seeded accounts (test material).
-    pub password: String,
+    /// The development password of its accounts, when one is set.
+    pub dev_password: Option<String>,
+    /// The file the generated passwords of the accounts this start created were written
+    /// to (0600), if it created any.
+    pub passwords_file: Option<PathBuf>,
+    /// Whether the server signs with the employees' keys (development).
+    pub server_keystore: bool,
     /// The accounts.
     pub employees: Vec<egov_mio_is::employees::Employee>,
 }
@@ -471,7 +493,17 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
         cfg.nats_credentials = nats_auth;
-        let mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
+        if cfg.dev_employee_password.is_none() {
+            cfg.dev_employee_password = settings.dev_employee_password.clone();
+        }
+        cfg.dev_server_keystore = settings.dev_server_keystore;
+        cfg.keystore_key_file = common.data_dir.join(format!("{}-keystore.key", sys.id));
+        cfg.passwords_file = Some(
+            common
+                .data_dir
+                .join(format!("{}-employee-passwords.txt", sys.id)),
+        );
+        let mut mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
             .await
             .map_err(|e| service_err("mio-is")(&e))?;
         let employees = mio
@@ -497,7 +529,12 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         workstations.push(Workstation {
             system: id.clone(),
             url: format!("http://{}", mio.http_addr()),
-            password: cfg.employee_password.clone(),
+            dev_password: cfg.dev_employee_password.clone(),
+            passwords_file: cfg
+                .passwords_file
+                .clone()
+                .filter(|_| !mio.new_passwords().is_empty()),
+            server_keystore: cfg.dev_server_keystore,
             employees,
         });
         mios.push((mio, cfg.gateway_id.clone()));

@@ -130,12 +130,27 @@ async fn main() {
                 system.pki_dir.display()
             );
             for w in &system.workstations {
+                let passwords = match (&w.dev_password, &w.passwords_file) {
+                    (Some(p), _) => format!(
+                        "development password {p:?} (EGOV_DEV_EMPLOYEE_PASSWORD; never in a real deployment)"
+                    ),
+                    (None, Some(f)) => format!(
+                        "generated passwords of the new accounts written once to {} (0600)",
+                        f.display()
+                    ),
+                    (None, None) => "passwords as given when the accounts were created".to_string(),
+                };
+                if w.server_keystore {
+                    println!(
+                        "egov: АРМ РШЭП of {} signs with the employees' keys it holds (development; EGOV_DEV_SERVER_KEYSTORE=false to sign on the client only)",
+                        w.system
+                    );
+                }
                 println!(
-                    "egov: АРМ РШЭП of {} at {} ({} accounts, password {:?}); for example:",
+                    "egov: АРМ РШЭП of {} at {} ({} accounts, {passwords}); for example:",
                     w.system,
                     w.url,
                     w.employees.len(),
-                    w.password
                 );
                 // the accounts of the first two providers; the rest are in the same shape
                 let mut providers: Vec<&str> = Vec::new();

@@ -128,6 +128,47 @@ async fn up_serves_and_stops_on_ctrl_c() {
         .collect();
     assert_eq!(workstations.len(), 3, "{text}");
     assert!(text.contains("egov: АРМ РШЭП of mio-almaty"), "{text}");
+    // no default password: each account got its own, written once to a file of the
+    // user's alone, named on the screen and never printed
+    assert!(!text.contains("egov-test"), "{text}");
+    let file = data.path().join("mio-almaty-employee-passwords.txt");
+    assert!(text.contains(&file.display().to_string()), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+    let listed = std::fs::read_to_string(&file).unwrap();
+    let (iin, password) = listed
+        .lines()
+        .find(|l| !l.starts_with('#'))
+        .and_then(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .unwrap_or_else(|| panic!("no account in {listed}"));
+    assert!(
+        !text.contains(&password),
+        "the password was printed: {text}"
+    );
+    let almaty = workstations
+        .iter()
+        .find(|w| {
+            lines
+                .iter()
+                .any(|l| l.starts_with("mio-almaty") && l.contains(w.as_str()))
+        })
+        .unwrap();
+    let http_client = reqwest::Client::new();
+    let login = |password: String| {
+        http_client
+            .post(format!("{almaty}/api/v1/login"))
+            .json(&serde_json::json!({"iin": iin, "password": password}))
+            .send()
+    };
+    assert_eq!(login(password).await.unwrap().status(), 200);
+    assert_eq!(login("egov-test".into()).await.unwrap().status(), 401);
     for w in &workstations {
         let login = reqwest::get(format!("{w}/login"))
             .await

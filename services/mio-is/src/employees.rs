@@ -1,6 +1,7 @@
 //! The employees of the providers: seeded accounts for every role of every provider,
-//! their passwords (PBKDF2), their signing keys (issued by the test PKI, kept in the
-//! АРМ's keystore as NCALayer would keep them on a token), and their sessions.
+//! their passwords (argon2id; generated unless a development setting fixes one), their
+//! signing keys (issued by the test PKI, kept in the АРМ's keystore as NCALayer would keep
+//! them on a token), and their sessions.
 
 use std::num::NonZeroU32;
 
@@ -12,7 +13,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::catalog::Catalog;
 
-const ITERATIONS: u32 = 20_000;
+/// PBKDF2 iterations of the hashes stored before argon2id.
+const LEGACY_ITERATIONS: u32 = 20_000;
 
 /// An employee.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -49,8 +51,158 @@ impl Employee {
 
 const COLUMNS: &str = "iin, provider_id, role, surname, name, patronymic, position, active";
 
-/// Hashes a password as `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`.
+/// The АРМ's keystore key: the employees' private keys are stored sealed under it with
+/// AES-256-GCM, a random 96-bit nonce per row and the employee's IIN as associated data
+/// (a sealed key copied to another row does not open). The key is 32 random bytes in a
+/// file of its own ([`Keystore::open_or_create`]), never in the database.
+pub struct Keystore {
+    key: aws_lc_rs::aead::LessSafeKey,
+}
+
+impl std::fmt::Debug for Keystore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keystore(..)")
+    }
+}
+
+/// A keystore key file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeystoreError {
+    /// Reading or creating the file failed.
+    #[error("keystore key {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file does not hold 32 bytes.
+    #[error("keystore key {0}: not 32 bytes (an AES-256 key)")]
+    BadKey(std::path::PathBuf),
+    /// A sealed key does not open (another keystore key, or altered).
+    #[error("the sealed key of {0} does not open with this keystore key")]
+    Unseal(String),
+}
+
+impl Keystore {
+    /// A keystore with this key.
+    pub fn new(key: &[u8; 32]) -> Self {
+        let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key)
+            .expect("a 32-byte AES-256 key");
+        Keystore {
+            key: aws_lc_rs::aead::LessSafeKey::new(unbound),
+        }
+    }
+
+    /// Reads the key from `path`, or, when there is no such file, creates it with 32
+    /// random bytes, readable by its owner alone (0600) from its first byte.
+    pub fn open_or_create(path: &std::path::Path) -> Result<Self, KeystoreError> {
+        let io = |source| KeystoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let key: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| KeystoreError::BadKey(path.to_path_buf()))?;
+                Ok(Keystore::new(&key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write as _;
+                let mut key = [0u8; 32];
+                aws_lc_rs::rand::SystemRandom::new()
+                    .fill(&mut key)
+                    .expect("system randomness");
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(io)?;
+                }
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt as _;
+                    options.mode(0o600);
+                }
+                let mut f = options.open(path).map_err(io)?;
+                f.write_all(&key).and_then(|()| f.sync_all()).map_err(io)?;
+                Ok(Keystore::new(&key))
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Seals a private key (PEM) of employee `iin`: (nonce, ciphertext with its tag).
+    pub fn seal(&self, iin: &str, key_pem: &str) -> (Vec<u8>, Vec<u8>) {
+        use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::SystemRandom::new()
+            .fill(&mut nonce)
+            .expect("system randomness");
+        let mut data = key_pem.as_bytes().to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(iin.as_bytes()),
+                &mut data,
+            )
+            .expect("sealing in memory");
+        (nonce.to_vec(), data)
+    }
+
+    /// Opens what [`Keystore::seal`] sealed for `iin`.
+    pub fn open(&self, iin: &str, nonce: &[u8], sealed: &[u8]) -> Result<String, KeystoreError> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let err = || KeystoreError::Unseal(iin.to_string());
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| err())?;
+        let mut data = sealed.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(iin.as_bytes()), &mut data)
+            .map_err(|_| err())?;
+        String::from_utf8(plain.to_vec()).map_err(|_| err())
+    }
+}
+
+/// Seals the private keys stored in clear by an earlier version (`key_pem`) and empties
+/// that column; returns how many it sealed.
+pub async fn seal_clear_keys(pool: &PgPool, keystore: &Keystore) -> sqlx::Result<usize> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("select iin, key_pem from employees where key_pem is not null")
+            .fetch_all(pool)
+            .await?;
+    for (iin, pem) in &rows {
+        let (nonce, sealed) = keystore.seal(iin, pem);
+        sqlx::query(
+            "update employees set key_nonce = $2, key_sealed = $3, key_pem = null where iin = $1",
+        )
+        .bind(iin)
+        .bind(nonce)
+        .bind(sealed)
+        .execute(pool)
+        .await?;
+    }
+    Ok(rows.len())
+}
+
+/// Hashes a password with argon2id (the crate's default cost: 19 MiB, two passes) and a
+/// fresh random 16-byte salt of its own, as a PHC string (`$argon2id$v=19$m=...`).
 pub fn hash_password(password: &str) -> String {
+    use argon2::PasswordHasher as _;
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut salt)
+        .expect("system randomness");
+    argon2::Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .expect("argon2id with its default parameters and a 16-byte salt")
+        .to_string()
+}
+
+/// Hashes a password the way accounts were stored before argon2id:
+/// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`. Such hashes still verify and are
+/// replaced at the next successful login; this makes one (for tests of that upgrade).
+pub fn legacy_pbkdf2_hash(password: &str) -> String {
     let mut salt = [0u8; 16];
     aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut salt)
@@ -58,43 +210,146 @@ pub fn hash_password(password: &str) -> String {
     let mut out = [0u8; 32];
     pbkdf2::derive(
         pbkdf2::PBKDF2_HMAC_SHA256,
-        NonZeroU32::new(ITERATIONS).expect("non-zero"),
+        NonZeroU32::new(LEGACY_ITERATIONS).expect("non-zero"),
         &salt,
         password.as_bytes(),
         &mut out,
     );
     format!(
-        "pbkdf2-sha256${ITERATIONS}${}${}",
+        "pbkdf2-sha256${LEGACY_ITERATIONS}${}${}",
         hex::encode(salt),
         hex::encode(out)
     )
 }
 
-/// Checks a password against a hash made by [`hash_password`].
-pub fn verify_password(password: &str, stored: &str) -> bool {
+/// What a stored hash says of a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// It is not the password (or the hash is not one this code reads).
+    No,
+    /// It is, and the hash is argon2id.
+    Yes,
+    /// It is, by a hash of an older scheme (PBKDF2) to be replaced by argon2id.
+    YesRehash,
+}
+
+/// Checks a password against a stored hash: argon2id (PHC string) or the older
+/// `pbkdf2-sha256$...` of [`legacy_pbkdf2_hash`].
+pub fn verify_password(password: &str, stored: &str) -> Verified {
+    if stored.starts_with("$argon2") {
+        use argon2::PasswordVerifier as _;
+        let ok = argon2::Argon2::default()
+            .verify_password(password.as_bytes(), stored)
+            .is_ok();
+        return match (ok, stored.starts_with("$argon2id$")) {
+            (false, _) => Verified::No,
+            (true, true) => Verified::Yes,
+            (true, false) => Verified::YesRehash,
+        };
+    }
     let parts: Vec<&str> = stored.split('$').collect();
     let [alg, iter, salt, hash] = parts.as_slice() else {
-        return false;
+        return Verified::No;
     };
     if *alg != "pbkdf2-sha256" {
-        return false;
+        return Verified::No;
     }
     let (Ok(iter), Ok(salt), Ok(hash)) =
         (iter.parse::<u32>(), hex::decode(salt), hex::decode(hash))
     else {
-        return false;
+        return Verified::No;
     };
     let Some(iter) = NonZeroU32::new(iter) else {
-        return false;
+        return Verified::No;
     };
-    pbkdf2::verify(
+    match pbkdf2::verify(
         pbkdf2::PBKDF2_HMAC_SHA256,
         iter,
         &salt,
         password.as_bytes(),
         &hash,
-    )
-    .is_ok()
+    ) {
+        Ok(()) => Verified::YesRehash,
+        Err(_) => Verified::No,
+    }
+}
+
+/// A hash no password matches, checked when the IIN has no account so that a missing
+/// account costs the same time as a wrong password.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("no account has this password"));
+
+/// Letters and digits of a generated password: no `0 O 1 l I`, which read alike.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A new random password: 20 characters of [`PASSWORD_ALPHABET`] (about 116 bits).
+pub fn generate_password() -> String {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut out = String::with_capacity(20);
+    while out.len() < 20 {
+        let mut b = [0u8; 1];
+        rng.fill(&mut b).expect("system randomness");
+        // rejection sampling: no bias towards the first letters
+        let n = PASSWORD_ALPHABET.len();
+        if usize::from(b[0]) < 256 - 256 % n {
+            out.push(char::from(PASSWORD_ALPHABET[usize::from(b[0]) % n]));
+        }
+    }
+    out
+}
+
+/// Which password the seeded accounts get.
+#[derive(Debug, Clone)]
+pub enum Passwords {
+    /// Each new account a generated password of its own ([`generate_password`]), handed
+    /// back once in [`Seeded::new_passwords`] and stored only as its hash.
+    Generated,
+    /// Every new account this one (a development setting: tests, local development).
+    Fixed(String),
+}
+
+/// The outcome of [`seed`].
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    /// Every account, new or not.
+    pub employees: Vec<Employee>,
+    /// The IIN and the generated password of each account created now (empty with
+    /// [`Passwords::Fixed`]). Shown once: nothing else keeps them.
+    pub new_passwords: Vec<(String, String)>,
+}
+
+/// Writes the generated passwords of new accounts to `path`, created readable by its
+/// owner alone (0600) from its first byte, in a new file renamed over any old one: one
+/// line `IIN<TAB>password<TAB>provider<TAB>role<TAB>name` per account.
+pub fn write_passwords(path: &std::path::Path, seeded: &Seeded) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut text = String::from(
+        "# АРМ РШЭП: the generated passwords of the new accounts (shown once; keep or delete)\n",
+    );
+    for (iin, password) in &seeded.new_passwords {
+        let e = seeded.employees.iter().find(|e| e.iin == *iin);
+        text.push_str(&format!(
+            "{iin}\t{password}\t{}\t{}\t{}\n",
+            e.map(|e| e.provider_id.as_str()).unwrap_or(""),
+            e.map(|e| e.role.as_str()).unwrap_or(""),
+            e.map(|e| e.full_name()).unwrap_or_default(),
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp)?;
+    f.write_all(text.as_bytes()).and_then(|()| f.sync_all())?;
+    std::fs::rename(&tmp, path)
 }
 
 fn hash64(s: &str) -> u64 {
@@ -198,16 +453,18 @@ fn names_for(iin: &Iin, h: u64) -> (String, String, Option<String>) {
     }
 }
 
-/// Creates the missing seeded accounts with `password`, each with a signing certificate
-/// from `issuer` (the registration tool's: ИС МИО never holds the CA's key). Returns the
-/// accounts (all of them, new or not).
+/// Creates the missing seeded accounts, each with a password of `passwords` (stored as
+/// its argon2id hash, salted per account) and a signing certificate from `issuer` (the
+/// registration tool's: ИС МИО never holds the CA's key), its key sealed in `keystore`.
+/// Returns the accounts (all of them, new or not) and the generated passwords.
 pub async fn seed(
     pool: &PgPool,
     catalog: &Catalog,
     issuer: &dyn Issuer,
-    password: &str,
+    passwords: &Passwords,
+    keystore: &Keystore,
     now: OffsetDateTime,
-) -> Result<Vec<Employee>, String> {
+) -> Result<Seeded, String> {
     let plan = planned(catalog);
     let existing: Vec<String> = sqlx::query_scalar("select iin from employees")
         .fetch_all(pool)
@@ -217,9 +474,9 @@ pub async fn seed(
         .into_iter()
         .filter(|p| !existing.contains(&p.iin().as_string()))
         .collect();
+    let mut new_passwords = Vec::new();
     if !missing.is_empty() {
         let algorithm = issuer.algorithm();
-        let hash = hash_password(password);
         for p in missing {
             let iin = p.iin();
             let h = hash64(&iin.as_string());
@@ -245,9 +502,19 @@ pub async fn seed(
                 )
                 .map_err(|e| format!("issuing the certificate of {}: {e}", iin.as_string()))?;
             let key = issued.key.as_ref().ok_or("the PKI returned no key")?;
+            let password = match passwords {
+                Passwords::Fixed(p) => p.clone(),
+                Passwords::Generated => {
+                    let p = generate_password();
+                    new_passwords.push((iin.as_string(), p.clone()));
+                    p
+                }
+            };
+            let hash = hash_password(&password);
+            let (nonce, sealed) = keystore.seal(&iin.as_string(), &key.to_pem());
             sqlx::query(
-                "insert into employees (iin, provider_id, role, surname, name, patronymic, position, password_hash, key_pem, cert_pem, created_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) on conflict (iin) do nothing",
+                "insert into employees (iin, provider_id, role, surname, name, patronymic, position, password_hash, key_nonce, key_sealed, cert_pem, created_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) on conflict (iin) do nothing",
             )
             .bind(iin.as_string())
             .bind(&p.provider.id)
@@ -257,7 +524,8 @@ pub async fn seed(
             .bind(&patronymic)
             .bind(&p.position)
             .bind(&hash)
-            .bind(key.to_pem())
+            .bind(nonce)
+            .bind(sealed)
             .bind(issued.cert.to_pem())
             .bind(now)
             .execute(pool)
@@ -265,7 +533,10 @@ pub async fn seed(
             .map_err(|e| e.to_string())?;
         }
     }
-    all(pool).await.map_err(|e| e.to_string())
+    Ok(Seeded {
+        employees: all(pool).await.map_err(|e| e.to_string())?,
+        new_passwords,
+    })
 }
 
 /// Every account.
@@ -296,15 +567,26 @@ pub async fn of_role(pool: &PgPool, provider: &str, role: &str) -> sqlx::Result<
     .await
 }
 
-/// The employee's signing key and certificate (the АРМ's keystore).
-pub async fn keys(pool: &PgPool, iin: &str) -> Result<(PrivateKey, CertInfo), String> {
-    let (key, cert): (String, String) =
-        sqlx::query_as("select key_pem, cert_pem from employees where iin = $1")
+/// The employee's signing key, unsealed, and certificate (the АРМ's keystore, a
+/// development option: see `Config::dev_server_keystore`).
+pub async fn keys(
+    pool: &PgPool,
+    keystore: &Keystore,
+    iin: &str,
+) -> Result<(PrivateKey, CertInfo), String> {
+    let (nonce, sealed, cert): (Option<Vec<u8>>, Option<Vec<u8>>, String) =
+        sqlx::query_as("select key_nonce, key_sealed, cert_pem from employees where iin = $1")
             .bind(iin)
             .fetch_optional(pool)
             .await
             .map_err(|e| e.to_string())?
             .ok_or("no such employee")?;
+    let (Some(nonce), Some(sealed)) = (nonce, sealed) else {
+        return Err(format!("no sealed key for {iin}"));
+    };
+    let key = keystore
+        .open(iin, &nonce, &sealed)
+        .map_err(|e| e.to_string())?;
     Ok((
         PrivateKey::from_pem(&key).map_err(|e| e.to_string())?,
         CertInfo::from_pem(&cert).map_err(|e| e.to_string())?,
@@ -361,8 +643,9 @@ pub async fn login(
             .fetch_optional(pool)
             .await?;
     // a missing account costs the same time as a wrong password
-    let (stored, active) = row.unwrap_or_else(|| (hash_password("-"), false));
-    if !verify_password(password, &stored) || !active {
+    let (stored, active) = row.unwrap_or_else(|| (DUMMY_HASH.clone(), false));
+    let verified = verify_password(password, &stored);
+    if verified == Verified::No || !active {
         sqlx::query("insert into login_failures (iin, at) values ($1, $2)")
             .bind(iin)
             .bind(now)
@@ -374,6 +657,17 @@ pub async fn login(
         .bind(iin)
         .execute(pool)
         .await?;
+    if verified == Verified::YesRehash {
+        // an older hash (PBKDF2) gives way to argon2id now that the password is at hand
+        sqlx::query(
+            "update employees set password_hash = $2 where iin = $1 and password_hash = $3",
+        )
+        .bind(iin)
+        .bind(hash_password(password))
+        .bind(&stored)
+        .execute(pool)
+        .await?;
+    }
     let mut raw = [0u8; 32];
     aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut raw)
@@ -431,11 +725,77 @@ mod tests {
     #[test]
     fn passwords_hash_and_verify() {
         let h = hash_password("секрет-1");
-        assert!(verify_password("секрет-1", &h));
-        assert!(!verify_password("секрет-2", &h));
+        assert!(h.starts_with("$argon2id$v=19$"), "{h}");
+        assert_eq!(verify_password("секрет-1", &h), Verified::Yes);
+        assert_eq!(verify_password("секрет-2", &h), Verified::No);
         assert_ne!(h, hash_password("секрет-1"), "salted");
-        assert!(!verify_password("x", "garbage"));
-        assert!(!verify_password("x", "pbkdf2-sha256$0$00$00"));
+        assert_eq!(verify_password("x", "garbage"), Verified::No);
+        assert_eq!(verify_password("x", "$argon2id$garbage"), Verified::No);
+        assert_eq!(verify_password("x", "pbkdf2-sha256$0$00$00"), Verified::No);
+    }
+
+    #[test]
+    fn sealed_keys_open_only_for_their_row_and_key() {
+        let k = Keystore::new(&[7; 32]);
+        let (nonce, sealed) = k.seal("900101300001", "-----BEGIN PRIVATE KEY-----x");
+        assert!(!sealed.windows(5).any(|w| w == b"BEGIN"), "not in clear");
+        assert_eq!(
+            k.open("900101300001", &nonce, &sealed).unwrap(),
+            "-----BEGIN PRIVATE KEY-----x"
+        );
+        assert!(
+            k.open("900101300002", &nonce, &sealed).is_err(),
+            "another row"
+        );
+        assert!(
+            Keystore::new(&[8; 32])
+                .open("900101300001", &nonce, &sealed)
+                .is_err(),
+            "another key"
+        );
+        let mut altered = sealed.clone();
+        altered[0] ^= 1;
+        assert!(k.open("900101300001", &nonce, &altered).is_err(), "altered");
+        let (nonce2, _) = k.seal("900101300001", "-----BEGIN PRIVATE KEY-----x");
+        assert_ne!(nonce, nonce2, "a nonce per seal");
+    }
+
+    #[test]
+    fn the_keystore_key_file_is_created_once_for_its_owner() {
+        let dir = std::env::temp_dir().join(format!("egov-keystore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("k.key");
+        let a = Keystore::open_or_create(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let (n, s) = a.seal("x", "secret");
+        let b = Keystore::open_or_create(&path).unwrap();
+        assert_eq!(b.open("x", &n, &s).unwrap(), "secret", "the same key again");
+        std::fs::write(&path, b"short").unwrap();
+        assert!(matches!(
+            Keystore::open_or_create(&path),
+            Err(KeystoreError::BadKey(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn older_hashes_verify_and_ask_for_argon2id() {
+        let h = legacy_pbkdf2_hash("секрет-1");
+        assert_eq!(verify_password("секрет-1", &h), Verified::YesRehash);
+        assert_eq!(verify_password("секрет-2", &h), Verified::No);
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_differ() {
+        let a = generate_password();
+        assert_eq!(a.len(), 20);
+        assert!(a.bytes().all(|b| PASSWORD_ALPHABET.contains(&b)), "{a}");
+        assert_ne!(a, generate_password());
     }
 
     #[test]

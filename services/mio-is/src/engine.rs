@@ -37,6 +37,10 @@ pub enum Error {
     /// The input is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// The server holds no usable key for the employee (the keystore is a development
+    /// option): the employee signs on their own client (`sign-request`, `signature`).
+    #[error("{0}")]
+    SignOnClient(String),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
@@ -53,6 +57,7 @@ impl Error {
             Error::Forbidden(_) => "FORBIDDEN",
             Error::Conflict(_) => "CONFLICT",
             Error::Invalid(_) => "INVALID",
+            Error::SignOnClient(_) => "SIGN_ON_CLIENT",
             Error::Db(_) | Error::Internal(_) => "INTERNAL",
         }
     }
@@ -72,9 +77,48 @@ pub struct Completion {
     pub grounds: Vec<String>,
     /// A note.
     pub note: Option<String>,
-    /// The amount (S2 assignment), tenge a month.
+    /// The amount (S2 assignment), tenge a month: a whole number (`18500` or `18500.0`).
+    #[serde(deserialize_with = "whole_number")]
     pub amount: Option<i64>,
+    /// A signing step's signature made on the employee's client, already checked
+    /// against the bytes handed out (never from the JSON body of `complete`).
+    #[serde(skip)]
+    pub signed: Option<ClientSigned>,
 }
+
+/// An optional whole number that JSON may write as `18500` or `18500.0` (JSON Schema's
+/// `integer` admits both); a fraction or a number past i64 is refused.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize as _;
+    use serde::de::Error as _;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+                    Ok(Some(f as i64))
+                }
+                _ => Err(D::Error::custom(format!("{n} is not a whole number"))),
+            }
+        }
+    }
+}
+
+/// A detached CMS signature an employee made on their own client over bytes the АРМ
+/// handed out ([`Engine::sign_request`]).
+#[derive(Debug, Clone)]
+pub struct ClientSigned {
+    /// The bytes handed out (the result document).
+    pub bytes: Vec<u8>,
+    /// The detached CMS signature over them.
+    pub signature: Vec<u8>,
+}
+
+/// How long bytes handed out for signing wait for their signature.
+pub const SIGN_REQUEST_LIFETIME: time::Duration = time::Duration::minutes(15);
 
 /// The engine of one ИС МИО.
 #[derive(Clone)]
@@ -91,6 +135,11 @@ pub struct Engine {
     pub outbox_wake: Arc<Notify>,
     /// Verifies the signatures it makes and receives.
     pub verifier: Arc<Verifier>,
+    /// The employees' keys, sealed (see [`employees::Keystore`]).
+    pub keystore: Arc<employees::Keystore>,
+    /// Whether the server signs with them (a development option); else employees sign
+    /// on their own client.
+    pub server_keystore: bool,
     /// The system id.
     pub system_id: String,
     /// Certificates sent with the signatures it makes (the issuing CA).
@@ -410,6 +459,105 @@ impl Engine {
         let mut app = store::application_for_update(&mut tx, run.application_id)
             .await?
             .ok_or_else(|| Error::Internal("the task's application is gone".into()))?;
+        may_complete(&run, &app, who)?;
+        let reg = self.regulation(&app)?;
+        let step = reg
+            .step(&run.step_id)
+            .ok_or_else(|| Error::Internal(format!("no step {}", run.step_id)))?
+            .clone();
+        if step.kind == StepKind::Commission {
+            return Err(Error::Conflict(format!(
+                "task {run_id} is decided by the commission: put the application on a meeting's agenda and close its protocol"
+            )));
+        }
+        self.apply(&mut tx, run, &mut app, &reg, &step, Some(who), &c, now)
+            .await?;
+        tx.commit().await?;
+        self.wake();
+        Ok(app)
+    }
+
+    /// The bytes `who` is to sign on their own client to complete task `run_id` (a sign
+    /// or issue step): the result document as it will be issued, naming its signer. They
+    /// are kept as a sign request for [`SIGN_REQUEST_LIFETIME`]; the signature that comes
+    /// back is checked against exactly these bytes. Returns the request's id, the bytes
+    /// and when the request expires.
+    pub async fn sign_request(
+        &self,
+        run_id: i64,
+        who: &Employee,
+    ) -> Result<(Uuid, Vec<u8>, OffsetDateTime), Error> {
+        let now = self.clock.now();
+        let run = store::run(&self.pool, run_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no task {run_id}")))?;
+        let app: Application = store::application(&self.pool, &run.application_id.to_string())
+            .await?
+            .ok_or_else(|| Error::Internal("the task's application is gone".into()))?;
+        may_complete(&run, &app, who)?;
+        let reg = self.regulation(&app)?;
+        let step = reg
+            .step(&run.step_id)
+            .ok_or_else(|| Error::Internal(format!("no step {}", run.step_id)))?;
+        let result_id = match step.kind {
+            StepKind::Sign => sqlx::query_scalar::<_, String>(
+                "select result_id from results where application_id = $1 and signed_at is null order by drafted_at desc limit 1",
+            )
+            .bind(app.id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::Conflict("there is no drafted result to sign".into()))?,
+            StepKind::Issue => app
+                .result_id
+                .clone()
+                .or_else(|| step.result_along(app.channel.as_str()).map(str::to_string))
+                .ok_or_else(|| {
+                    Error::Internal(format!("no result was chosen on the way to step {}", step.id))
+                })?,
+            _ => {
+                return Err(Error::Conflict(format!(
+                    "task {run_id} ({}) signs nothing",
+                    run.step_id
+                )));
+            }
+        };
+        let pdf = self.render(&app, &reg, &result_id, Some(who)).await?;
+        let id = Uuid::new_v4();
+        let expires = now + SIGN_REQUEST_LIFETIME;
+        forget_expired_sign_requests(&self.pool, now).await?;
+        sqlx::query(
+            "insert into sign_requests (id, employee_iin, run_id, bytes, created_at, expires_at) values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(&who.iin)
+        .bind(run_id)
+        .bind(&pdf)
+        .bind(now)
+        .bind(expires)
+        .execute(&self.pool)
+        .await?;
+        Ok((id, pdf, expires))
+    }
+}
+
+/// Forgets the bytes handed out for signing whose time has passed (they are never signed
+/// now), so that unanswered requests do not pile up.
+pub async fn forget_expired_sign_requests(
+    pool: &sqlx::PgPool,
+    now: OffsetDateTime,
+) -> sqlx::Result<()> {
+    sqlx::query("delete from sign_requests where expires_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether `who` may complete `run` of `app`: it is open, of the employee's provider,
+/// and assigned to them or for their role.
+fn may_complete(run: &StepRun, app: &Application, who: &Employee) -> Result<(), Error> {
+    let run_id = run.id;
+    {
         if run.status != RunStatus::Open {
             return Err(Error::Conflict(format!(
                 "task {run_id} ({}) was completed already by {} at {}",
@@ -438,23 +586,11 @@ impl Engine {
             }
             _ => {}
         }
-        let reg = self.regulation(&app)?;
-        let step = reg
-            .step(&run.step_id)
-            .ok_or_else(|| Error::Internal(format!("no step {}", run.step_id)))?
-            .clone();
-        if step.kind == StepKind::Commission {
-            return Err(Error::Conflict(format!(
-                "task {run_id} is decided by the commission: put the application on a meeting's agenda and close its protocol"
-            )));
-        }
-        self.apply(&mut tx, run, &mut app, &reg, &step, Some(who), &c, now)
-            .await?;
-        tx.commit().await?;
-        self.wake();
-        Ok(app)
     }
+    Ok(())
+}
 
+impl Engine {
     /// Applies a completion to an open run (the АРМ's tasks and the commission's protocol).
     #[allow(clippy::too_many_arguments)]
     pub async fn apply(
@@ -575,14 +711,16 @@ impl Engine {
                     // the seed's one act: the actor forms the result, signs it, and it leaves
                     let who =
                         who.ok_or_else(|| Error::Internal("a signature needs a person".into()))?;
-                    self.sign(conn, app, reg, who, now).await?;
+                    self.sign(conn, app, reg, who, c.signed.as_ref(), now)
+                        .await?;
                     self.deliver(conn, app, reg, step, now).await?;
                 }
             }
             StepKind::Sign => {
                 let who =
                     who.ok_or_else(|| Error::Internal("a signature needs a person".into()))?;
-                self.sign(conn, app, reg, who, now).await?;
+                self.sign(conn, app, reg, who, c.signed.as_ref(), now)
+                    .await?;
             }
             StepKind::Deliver => {
                 self.deliver(conn, app, reg, step, now).await?;
@@ -865,6 +1003,7 @@ impl Engine {
         app: &Application,
         reg: &Regulation,
         who: &Employee,
+        client: Option<&ClientSigned>,
         now: OffsetDateTime,
     ) -> Result<(), Error> {
         let row: Option<(Uuid, String)> = sqlx::query_as(
@@ -875,20 +1014,32 @@ impl Engine {
         .await?;
         let (id, result_id) =
             row.ok_or_else(|| Error::Conflict("there is no drafted result to sign".into()))?;
-        // the signed document names its actual signer
-        let pdf = self.render(app, reg, &result_id, Some(who)).await?;
-        let (key, cert) = employees::keys(&self.pool, &who.iin)
-            .await
-            .map_err(Error::Internal)?;
-        let signature = egov_pki::cms::sign(&pdf, &key, &cert, &self.chain, true, now)
-            .map_err(|e| Error::Internal(format!("signing: {e}")))?;
-        // the signature must verify before the document leaves
+        let (pdf, signature) = match client {
+            // the bytes handed out (naming their signer) and the client's signature
+            Some(s) => (s.bytes.clone(), s.signature.clone()),
+            None if !self.server_keystore => {
+                return Err(Error::SignOnClient(
+                    "the server holds no signing keys: sign the document on your own client (GET /api/v1/tasks/{id}/sign-request, POST /api/v1/tasks/{id}/signature)".into(),
+                ));
+            }
+            None => {
+                // the signed document names its actual signer
+                let pdf = self.render(app, reg, &result_id, Some(who)).await?;
+                let (key, cert) = employees::keys(&self.pool, &self.keystore, &who.iin)
+                    .await
+                    .map_err(Error::Internal)?;
+                let signature = egov_pki::cms::sign(&pdf, &key, &cert, &self.chain, true, now)
+                    .map_err(|e| Error::Internal(format!("signing: {e}")))?;
+                (pdf, signature)
+            }
+        };
+        // the signature must verify, by the employee, before the document leaves
         self.verifier
             .verify_detached(
                 &pdf,
                 &signature,
                 &egov_pki::VerifyOptions {
-                    expected_iin: cert.identity.iin,
+                    expected_iin: egov_iin::Iin::parse(&who.iin).ok(),
                     usage: egov_pki::verify::Usage::Signing,
                     ..Default::default()
                 },
@@ -1011,6 +1162,23 @@ fn outgoing_prefix(provider: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn amounts_are_whole_numbers_however_json_writes_them() {
+        let amount = |json: &str| {
+            serde_json::from_str::<Completion>(json)
+                .map(|c| c.amount)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(amount(r#"{"amount": 18500}"#), Ok(Some(18500)));
+        assert_eq!(amount(r#"{"amount": 18500.0}"#), Ok(Some(18500)));
+        assert_eq!(amount(r#"{"amount": -1.0}"#), Ok(Some(-1)));
+        assert_eq!(amount(r#"{"amount": null}"#), Ok(None));
+        assert_eq!(amount("{}"), Ok(None));
+        assert!(amount(r#"{"amount": 18500.5}"#).is_err());
+        assert!(amount(r#"{"amount": 1e300}"#).is_err());
+        assert!(amount(r#"{"amount": "18500"}"#).is_err());
+    }
     use super::*;
 
     #[test]

@@ -598,7 +598,7 @@ impl Engine {
         if let Err(r) = &checked
             && r.transient
         {
-            tracing::warn!(%message_id, reason = %r.message, "a check could not be made now; the message will come again");
+            tracing::warn!(%message_id, reason = %crate::mask::text(&r.message), "a check could not be made now; the message will come again");
             return Outcome::Retry(r.message.clone());
         }
         let result: Result<Outcome, String> = async {
@@ -647,8 +647,10 @@ impl Engine {
                     .await
                     .map_err(|e| e.to_string())?;
                     metrics::counter!("egov_mio_applications_rejected_total", "system" => self.system_id.clone(), "code" => r.code).increment(1);
-                    tracing::warn!(%message_id, %sender, code = r.code, message = %r.message, "application rejected");
-                    Outcome::Reject(format!("{}: {}", r.code, r.message))
+                    tracing::warn!(%message_id, %sender, code = r.code, message = %crate::mask::text(&r.message), "application rejected");
+                    // the reason goes to the inbox's log and the delivery notice: masked; the
+                    // sender has it whole in the signed negative status
+                    Outcome::Reject(crate::mask::text(&format!("{}: {}", r.code, r.message)))
                 }
             };
             tx.commit().await.map_err(|e| e.to_string())?;
@@ -661,6 +663,7 @@ impl Engine {
                 o
             }
             Err(e) => {
+                let e = crate::mask::text(&e);
                 tracing::error!(%message_id, error = %e, "intake failed; the message will come again");
                 Outcome::Retry(e)
             }

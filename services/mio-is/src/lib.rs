@@ -30,6 +30,7 @@ pub mod documents;
 pub mod employees;
 pub mod engine;
 pub mod intake;
+pub mod mask;
 pub mod outbox;
 pub mod queue;
 pub mod sla;
@@ -54,9 +55,6 @@ use crate::engine::Engine;
 /// The lane name.
 pub const LANE: &str = "ИС МИО / АРМ РШЭП";
 
-/// The password of the seeded employee accounts unless configured (test material).
-pub const DEFAULT_EMPLOYEE_PASSWORD: &str = "egov-test";
-
 /// Settings (`EGOV_MIO_ALMATY__*`, ...).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -79,8 +77,25 @@ pub struct Config {
     /// The files of those folders this system runs (the topology's list); empty: every
     /// file whose `system` is this one.
     pub regulation_files: Vec<String>,
-    /// The password of the seeded employee accounts (test material).
-    pub employee_password: String,
+    /// Development only: every seeded account gets this password. Unset (the default),
+    /// each new account gets a generated password of its own, shown once
+    /// ([`MioIs::new_passwords`], [`Config::passwords_file`]).
+    pub dev_employee_password: Option<String>,
+    /// Where the generated passwords of the accounts seeded by a start are written once,
+    /// created 0600 (unset: only [`MioIs::new_passwords`] has them).
+    pub passwords_file: Option<PathBuf>,
+    /// The keystore key (32 bytes, AES-256-GCM) the employees' private keys are sealed
+    /// under in the database; created 0600 with random bytes when missing.
+    pub keystore_key_file: PathBuf,
+    /// Development only: the АРМ signs with the employees' keys it holds (sealed) when an
+    /// employee completes a signing step or submits a channel B application. Off (the
+    /// default), employees sign on their own client (`sign-request` out, CMS in, as with
+    /// NCALayer) and the server never uses their keys.
+    pub dev_server_keystore: bool,
+    /// The АРМ's public URL (`https://arm.example.kz`), when it is served behind a proxy
+    /// or under TLS: the one origin its forms may come from; `https` makes its cookies
+    /// `Secure`. Unset: the request's `Host` over plain HTTP.
+    pub public_url: Option<String>,
     /// How often the SLA monitor scans, seconds.
     pub sla_interval_secs: u64,
     /// How long an АРМ login lasts, hours.
@@ -128,7 +143,11 @@ impl Config {
             nats_prefix: String::new(),
             regulation_dirs: default_regulations(),
             regulation_files: sys.regulations.clone(),
-            employee_password: DEFAULT_EMPLOYEE_PASSWORD.into(),
+            dev_employee_password: None,
+            passwords_file: None,
+            keystore_key_file: PathBuf::from(".egov").join(format!("{system_id}-keystore.key")),
+            dev_server_keystore: false,
+            public_url: None,
             sla_interval_secs: 30,
             session_hours: 8,
             ack_wait_secs: 30,
@@ -158,6 +177,7 @@ pub struct MioIs {
     config: Config,
     engine: Engine,
     identity: egov_system::Identity,
+    new_passwords: Vec<(String, String)>,
 }
 
 /// The migrations of the schema.
@@ -180,6 +200,14 @@ impl MioIs {
             .map_err(|e| Error::Start(format!("test PKI: {e}")))?
             .issuing;
         let catalog = Arc::new(catalog);
+        let keystore = employees::Keystore::open_or_create(&config.keystore_key_file)
+            .map_err(|e| Error::Start(e.to_string()))?;
+        let sealed = employees::seal_clear_keys(&bound.pool, &keystore)
+            .await
+            .map_err(|e| Error::Start(format!("sealing the employees' keys: {e}")))?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed the employees' keys stored in clear before");
+        }
         let engine = Engine {
             pool: bound.pool.clone(),
             catalog,
@@ -189,6 +217,8 @@ impl MioIs {
             verifier: identity.verifier.clone(),
             system_id: config.system.system_id.clone(),
             chain: vec![issuing],
+            keystore: Arc::new(keystore),
+            server_keystore: config.dev_server_keystore,
             gateway: Arc::new(std::sync::OnceLock::new()),
         };
         Ok(MioIs {
@@ -196,6 +226,7 @@ impl MioIs {
             config,
             engine,
             identity,
+            new_passwords: Vec::new(),
         })
     }
 
@@ -203,18 +234,35 @@ impl MioIs {
     /// certificates issued by `issuer`: the registration tool that starts the system (the
     /// launcher, the test world) hands it over; ИС МИО itself never reads the CA folder.
     pub async fn seed_employees(
-        &self,
+        &mut self,
         issuer: &dyn egov_pki::Issuer,
     ) -> Result<Vec<employees::Employee>, Error> {
-        employees::seed(
+        let passwords = match &self.config.dev_employee_password {
+            Some(p) => employees::Passwords::Fixed(p.clone()),
+            None => employees::Passwords::Generated,
+        };
+        let seeded = employees::seed(
             &self.bound.pool,
             &self.engine.catalog,
             issuer,
-            &self.config.employee_password,
+            &passwords,
+            &self.engine.keystore,
             self.engine.clock.now(),
         )
         .await
-        .map_err(|e| Error::Start(format!("employee accounts: {e}")))
+        .map_err(|e| Error::Start(format!("employee accounts: {e}")))?;
+        if let Some(path) = &self.config.passwords_file
+            && !seeded.new_passwords.is_empty()
+        {
+            employees::write_passwords(path, &seeded).map_err(|e| {
+                Error::Start(format!(
+                    "the new accounts' passwords to {}: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        self.new_passwords = seeded.new_passwords.clone();
+        Ok(seeded.employees)
     }
 
     /// The bound gRPC address (SyncChannel: `mio.queue.position`).
@@ -225,6 +273,13 @@ impl MioIs {
     /// The bound HTTP address (АРМ, health, metrics).
     pub fn http_addr(&self) -> SocketAddr {
         self.bound.http_addr()
+    }
+
+    /// The IIN and generated password of each account this start created (none with
+    /// [`Config::dev_employee_password`], none when the accounts existed already). Nothing
+    /// but this and [`Config::passwords_file`] ever holds them.
+    pub fn new_passwords(&self) -> &[(String, String)] {
+        &self.new_passwords
     }
 
     /// The system id.
@@ -324,6 +379,7 @@ impl MioIs {
             client,
             region: cfg.region.clone(),
             session_lifetime: time::Duration::hours(cfg.session_hours.max(1)),
+            public_url: cfg.public_url.clone(),
         });
         let handler = Arc::new(queue::Handler {
             pool: self.bound.pool.clone(),

@@ -51,6 +51,17 @@ async fn main() -> std::process::ExitCode {
             cfg.system.database_url = s.common.database_url.clone();
             cfg.system.pki_dir = s.common.pki_dir();
             cfg.nats_url = s.common.nats_url.clone();
+            if s.mio.is_none() {
+                // the keystore key beside the rest of this machine's data
+                cfg.keystore_key_file = s.common.data_dir.join(format!("{system}-keystore.key"));
+            }
+            if cfg.passwords_file.is_none() {
+                cfg.passwords_file = Some(
+                    s.common
+                        .data_dir
+                        .join(format!("{system}-employee-passwords.txt")),
+                );
+            }
             let svc = egov_mio_is::MioIs::build(cfg, egov_mio_is::clock::Clock::System)
                 .await
                 .map_err(|e| e.to_string())?;

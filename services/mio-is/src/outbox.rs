@@ -207,7 +207,7 @@ pub async fn relay(
         match send_batch(&pool, &client, &clock).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "outbox relay"),
+            Err(e) => tracing::warn!(error = %crate::mask::text(&e.to_string()), "outbox relay"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -299,7 +299,7 @@ async fn send_one(pool: &PgPool, client: &Client, clock: &Clock, r: Row) -> sqlx
                 Err(e) => e.to_string(),
             };
             let backoff = 1i64 << r.attempts.clamp(0, 6);
-            tracing::warn!(id = r.id, attempt = r.attempts, %why, "outbox send failed, will retry");
+            tracing::warn!(id = r.id, attempt = r.attempts, why = %crate::mask::text(&why.to_string()), "outbox send failed, will retry");
             sqlx::query("update outbox set last_error = $2, next_attempt_at = $3 where id = $1")
                 .bind(r.id)
                 .bind(why)

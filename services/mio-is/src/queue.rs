@@ -123,7 +123,7 @@ impl SyncHandler for Handler {
                     .expect("serializes"),
             ),
             Err(e) => {
-                tracing::error!(error = %e, "queue position");
+                tracing::error!(error = %crate::mask::text(&e.to_string()), "queue position");
                 Answer::internal()
             }
         }

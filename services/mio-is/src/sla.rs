@@ -139,7 +139,7 @@ impl Engine {
                 _ = tick.tick() => {}
             }
             if let Err(e) = self.sla_scan().await {
-                tracing::warn!(error = %e, "SLA scan failed");
+                tracing::warn!(error = %crate::mask::text(&e.to_string()), "SLA scan failed");
             }
         }
     }

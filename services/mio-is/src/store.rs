@@ -242,6 +242,10 @@ pub async fn application_for_update(
 
 /// An application by id or number.
 pub async fn application(pool: &PgPool, key: &str) -> sqlx::Result<Option<Application>> {
+    if key.contains('\0') {
+        // no number holds a NUL, and PostgreSQL takes none in text
+        return Ok(None);
+    }
     let by_id = Uuid::parse_str(key).ok();
     sqlx::query_as(&format!(
         "select {APP_COLUMNS} from applications where id = $1 or number = $2"

@@ -30,7 +30,9 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-pub use egov_mio_is::DEFAULT_EMPLOYEE_PASSWORD as PASSWORD;
+/// The development password the tests' ИС МИО give every seeded account
+/// (`dev_employee_password`; without it each account gets a generated one).
+pub const PASSWORD: &str = "egov-test";
 
 /// A running ИС МИО.
 pub struct Mio {
@@ -65,6 +67,16 @@ pub async fn env_in(
     topology_dir: Option<PathBuf>,
     regulation_dirs: &[PathBuf],
     systems: &[&str],
+) -> Env {
+    env_with(topology_dir, regulation_dirs, systems, |_| {}).await
+}
+
+/// As [`env_in`], with `tweak` applied to each ИС МИО's settings last.
+pub async fn env_with(
+    topology_dir: Option<PathBuf>,
+    regulation_dirs: &[PathBuf],
+    systems: &[&str],
+    tweak: impl Fn(&mut egov_mio_is::Config),
 ) -> Env {
     let topology = egov_topology::Topology::open(topology_dir.as_deref()).unwrap();
     let gateways: Vec<&str> = topology.gateways.iter().map(|g| g.id.as_str()).collect();
@@ -118,7 +130,12 @@ pub async fn env_in(
         }
         cfg.sla_interval_secs = 3600;
         cfg.ack_wait_secs = 5;
-        let m = egov_mio_is::MioIs::build(cfg, clock.clone()).await.unwrap();
+        cfg.dev_employee_password = Some(PASSWORD.into());
+        // the web UI's and the driver's signatures: the server-held keys (development)
+        cfg.dev_server_keystore = true;
+        cfg.keystore_key_file = w.dir.path().join(format!("{sys}-keystore.key"));
+        tweak(&mut cfg);
+        let mut m = egov_mio_is::MioIs::build(cfg, clock.clone()).await.unwrap();
         m.seed_employees(&w.authority()).await.unwrap();
         w.register(sys, m.grpc_addr());
         built.push(m);

@@ -47,8 +47,18 @@ pub fn router() -> Router<Arc<Arm>> {
         .route("/api/v1/worklist", get(worklist))
         .route("/api/v1/tasks/{id}", get(task))
         .route("/api/v1/tasks/{id}/complete", post(complete))
+        .route("/api/v1/tasks/{id}/sign-request", get(task_sign_request))
+        .route("/api/v1/tasks/{id}/signature", post(task_signature))
         .route("/api/v1/persons/lookup", post(lookup))
         .route("/api/v1/applications", get(applications).post(submit))
+        .route(
+            "/api/v1/applications/sign-request",
+            post(application_sign_request),
+        )
+        .route(
+            "/api/v1/applications/signature",
+            post(application_signature),
+        )
         .route("/api/v1/applications/{key}", get(application))
         .route(
             "/api/v1/applications/{key}/attachments/{id}",
@@ -71,8 +81,64 @@ pub fn router() -> Router<Arc<Arm>> {
         .route("/api/v1/sla", get(sla))
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// The OpenAPI document as this АРМ serves it: [`OPENAPI`] with the regulations it takes
+/// filled in, so that a request valid by the document is not refused for its regulation.
+/// For a logged-in employee (Bearer token or cookie), those they may name: the
+/// regulations they take channel B applications under (`NewApplication.regulation`) and
+/// their provider's (`LookupRequest.regulation`); else every one of this ИС МИО that
+/// has the `provider` channel, and every one.
+pub fn document(catalog: &crate::catalog::Catalog, who: Option<&employees::Employee>) -> Value {
+    let mut doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+    let mut all: Vec<String> = Vec::new();
+    for (_, regs) in catalog.providers() {
+        for r in regs {
+            if !all.contains(&r.id) {
+                all.push(r.id.clone());
+            }
+        }
+    }
+    let (channel_b, lookup): (Vec<String>, Vec<String>) = match who {
+        Some(w) => (
+            views::menu(catalog, w)
+                .channel_b
+                .iter()
+                .map(|r| r.id.clone())
+                .collect(),
+            catalog
+                .of_provider(&w.provider_id)
+                .iter()
+                .map(|r| r.id.clone())
+                .collect(),
+        ),
+        None => (
+            all.iter()
+                .filter(|id| {
+                    catalog
+                        .get(id)
+                        .is_some_and(|r| r.channel(store::Channel::Provider.as_str()).is_some())
+                })
+                .cloned()
+                .collect(),
+            all.clone(),
+        ),
+    };
+    let schemas = &mut doc["components"]["schemas"];
+    for (schema, ids) in [("NewApplication", channel_b), ("LookupRequest", lookup)] {
+        let mut values: Vec<Value> = ids.into_iter().map(Value::String).collect();
+        values.push(Value::Null);
+        schemas[schema]["properties"]["regulation"]["enum"] = Value::Array(values);
+    }
+    doc
+}
+
+async fn openapi(State(arm): S, headers: HeaderMap) -> Response {
+    let who = arm.employee(&headers).await.ok();
+    let doc = document(&arm.engine.catalog, who.as_ref());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&doc).expect("serializes"),
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -156,6 +222,121 @@ async fn complete(
     ))
 }
 
+/// Bytes handed out for signing on the employee's client.
+fn sign_request_answer(
+    id: Uuid,
+    bytes: &[u8],
+    media_type: &str,
+    expires: time::OffsetDateTime,
+) -> Value {
+    use base64::Engine as _;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    json!({
+        "request": id,
+        "media_type": media_type,
+        "bytes": base64::engine::general_purpose::STANDARD.encode(bytes),
+        "digest": {"algorithm": "SHA-256", "value": hex::encode(digest.as_ref())},
+        "expires_at": expires.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    })
+}
+
+async fn task_sign_request(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let (request, pdf, expires) = arm.engine.sign_request(id, &who).await?;
+    Ok(axum::Json(sign_request_answer(
+        request,
+        &pdf,
+        "application/pdf",
+        expires,
+    )))
+}
+
+/// A detached CMS signature over the bytes of a sign request.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureBody {
+    request: Uuid,
+    signature: String,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+fn decode_signature(b64: &str) -> Result<Vec<u8>, ApiError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| ApiError::SignatureMalformed(format!("the signature is not base64: {e}")))
+}
+
+async fn task_signature(
+    State(arm): S,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Body(b): Body<SignatureBody>,
+) -> Result<axum::Json<views::ApplicationView>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let bytes = arm.sign_request_bytes(&who, b.request, Some(id)).await?;
+    let signature = decode_signature(&b.signature)?;
+    arm.check_client_signature(&who, &bytes, &signature).await?;
+    let c = Completion {
+        outcome: b.outcome,
+        note: b.note,
+        signed: Some(crate::engine::ClientSigned { bytes, signature }),
+        ..Default::default()
+    };
+    let app = arm.engine.complete(id, &who, c).await?;
+    arm.drop_sign_request(b.request).await?;
+    Ok(axum::Json(
+        views::application(&arm.engine, app, "ru").await?,
+    ))
+}
+
+async fn application_sign_request(
+    State(arm): S,
+    headers: HeaderMap,
+    Body(n): Body<NewApplication>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let bytes = arm.prepare(&who, n).await?;
+    let (request, expires) = arm.keep_sign_request(&who, &bytes).await?;
+    Ok(axum::Json(sign_request_answer(
+        request,
+        &bytes,
+        "application/json",
+        expires,
+    )))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplicationSignatureBody {
+    request: Uuid,
+    signature: String,
+}
+
+async fn application_signature(
+    State(arm): S,
+    headers: HeaderMap,
+    Body(b): Body<ApplicationSignatureBody>,
+) -> Result<Response, ApiError> {
+    let who = arm.employee(&headers).await?;
+    let bytes = arm.sign_request_bytes(&who, b.request, None).await?;
+    let signature = decode_signature(&b.signature)?;
+    arm.check_client_signature(&who, &bytes, &signature).await?;
+    // one application per request: a second signature of the same bytes finds none
+    arm.drop_sign_request(b.request).await?;
+    let s = arm
+        .send_signed(bytes, signature, Duration::from_secs(15))
+        .await?;
+    submitted(&arm, s).await
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LookupBody {
@@ -171,6 +352,7 @@ async fn lookup(
 ) -> Result<Response, ApiError> {
     let who = arm.employee(&headers).await?;
     let reg = arm.regulation_for(&who, b.regulation.as_deref())?;
+    arm.may_look_up(&who, &b.iin).await?;
     match arm.lookup(&who, &b.iin, &reg.service).await? {
         Lookup::Found(p) => {
             Ok(axum::Json(json!({"person": p, "regulation": reg.id})).into_response())
@@ -186,6 +368,12 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let who = arm.employee(&headers).await?;
     let s = arm.submit(&who, n, Duration::from_secs(15)).await?;
+    submitted(&arm, s).await
+}
+
+/// The answer to a channel B submission: the registered application (201), the
+/// rejection (422), or 202 while it is on its way.
+async fn submitted(arm: &Arm, s: super::Submitted) -> Result<Response, ApiError> {
     match (&s.application, &s.rejection) {
         (Some(app), _) => {
             let view = views::application(&arm.engine, app.clone(), "ru").await?;
@@ -395,7 +583,7 @@ struct DecisionBody {
     decision: String,
     #[serde(default)]
     grounds: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::engine::whole_number")]
     amount: Option<i64>,
     #[serde(default)]
     note: Option<String>,

@@ -43,6 +43,59 @@ pub struct Arm {
     pub region: String,
     /// How long a login lasts.
     pub session_lifetime: time::Duration,
+    /// The АРМ's public URL (`scheme://host[:port]`) when configured: the one origin its
+    /// forms may be posted from, and `https` makes its cookies `Secure`. Unset: the
+    /// request's own `Host` over plain HTTP.
+    pub public_url: Option<String>,
+}
+
+/// `scheme://authority` of a URL (an `Origin` is one already; a `Referer` is cut there).
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if scheme.is_empty() || authority.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    ))
+}
+
+impl Arm {
+    /// ` ; Secure` when the cookies travel over TLS only (the public URL is https).
+    pub fn cookie_flags(&self) -> &'static str {
+        if self
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+        {
+            "; Secure"
+        } else {
+            ""
+        }
+    }
+
+    /// Whether a request comes from the АРМ's own pages: its `Origin`, or its `Referer`
+    /// when it has no `Origin`, is the АРМ's origin (the public URL's, else
+    /// `http://<Host>`). A request with neither (not from a browser) passes this check.
+    pub fn same_origin(&self, headers: &HeaderMap) -> bool {
+        let header = |h| headers.get(h).and_then(|v| v.to_str().ok());
+        let claimed = match header(axum::http::header::ORIGIN) {
+            Some(o) => o,
+            None => match header(axum::http::header::REFERER) {
+                Some(r) => r,
+                None => return true,
+            },
+        };
+        let own = match &self.public_url {
+            Some(u) => origin_of(u),
+            None => header(axum::http::header::HOST)
+                .map(|h| format!("http://{}", h.to_ascii_lowercase())),
+        };
+        matches!((origin_of(claimed), own), (Some(c), Some(o)) if c == o)
+    }
 }
 
 /// An error of the АРМ, for the API and the web UI alike: what went wrong, with its
@@ -93,6 +146,25 @@ pub enum ApiError {
         /// Seconds until the next login is checked.
         retry_after: i64,
     },
+    /// 409 `SIGN_ON_CLIENT`: the server holds no signing keys (the keystore is a
+    /// development option); the employee signs on their own client.
+    SignOnClient(String),
+    /// 404 `SIGN_REQUEST_NOT_FOUND`: no bytes were handed out to this employee under that
+    /// id for this task (or they expired).
+    SignRequestNotFound(String),
+    /// A client's signature refused, under the code of the check that failed
+    /// ([`signature_code`]): 422, or 503 `CERT_STATUS_UNKNOWN` when the certificate's
+    /// revocation status cannot be had now (ask again later).
+    Signature(egov_pki::VerifyError),
+    /// 422 `SIGNATURE_MALFORMED`: the signature is not base64 or not CMS.
+    SignatureMalformed(String),
+    /// 403 `PERSON_NOT_IN_APPLICATIONS`: a look-up of a person who is neither the
+    /// applicant nor the representative of an application of the employee's provider.
+    PersonNotInApplications,
+    /// 403 `CSRF_TOKEN`: a form posted without the session's CSRF token.
+    CsrfToken,
+    /// 403 `FOREIGN_ORIGIN`: a form posted from another site (its `Origin` or `Referer`).
+    ForeignOrigin,
     /// 502 `GATEWAY_UNAVAILABLE`: the gateway could not be asked.
     GatewayUnavailable(String),
     /// 502 `GATEWAY_REFUSED`: the gateway refused the request.
@@ -107,7 +179,7 @@ pub enum ApiError {
 impl ApiError {
     /// 500: logs `cause` and answers `internal error`.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "АРМ request failed");
+        tracing::error!(error = %crate::mask::text(&cause.to_string()), "АРМ request failed");
         ApiError::Internal
     }
 
@@ -127,7 +199,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_)
+            | ApiError::CsrfToken
+            | ApiError::ForeignOrigin
+            | ApiError::PersonNotInApplications => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::PersonNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_)
@@ -136,6 +211,14 @@ impl ApiError {
             | ApiError::WrongChannel(_)
             | ApiError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::SignOnClient(_) => StatusCode::CONFLICT,
+            ApiError::SignRequestNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Signature(e) if signature_code(e) == "CERT_STATUS_UNKNOWN" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Signature(_) | ApiError::SignatureMalformed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::GatewayUnavailable(_)
             | ApiError::GatewayRefused(_)
             | ApiError::BadAnswer(_) => StatusCode::BAD_GATEWAY,
@@ -150,6 +233,9 @@ impl ApiError {
             ApiError::Unauthorized => "UNAUTHORIZED",
             ApiError::InvalidCredentials => "INVALID_CREDENTIALS",
             ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::CsrfToken => "CSRF_TOKEN",
+            ApiError::PersonNotInApplications => "PERSON_NOT_IN_APPLICATIONS",
+            ApiError::ForeignOrigin => "FOREIGN_ORIGIN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Invalid(_) => "INVALID",
@@ -158,6 +244,10 @@ impl ApiError {
             ApiError::WrongChannel(_) => "WRONG_CHANNEL",
             ApiError::Refused { code, .. } | ApiError::PersonNotFound { code, .. } => code,
             ApiError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            ApiError::SignOnClient(_) => "SIGN_ON_CLIENT",
+            ApiError::SignRequestNotFound(_) => "SIGN_REQUEST_NOT_FOUND",
+            ApiError::Signature(e) => signature_code(e),
+            ApiError::SignatureMalformed(_) => "SIGNATURE_MALFORMED",
             ApiError::GatewayUnavailable(_) => "GATEWAY_UNAVAILABLE",
             ApiError::GatewayRefused(_) => "GATEWAY_REFUSED",
             ApiError::BadAnswer(_) => "BAD_ANSWER",
@@ -179,6 +269,9 @@ impl ApiError {
             | ApiError::GatewayUnavailable(m)
             | ApiError::GatewayRefused(m)
             | ApiError::BadAnswer(m)
+            | ApiError::SignOnClient(m)
+            | ApiError::SignRequestNotFound(m)
+            | ApiError::SignatureMalformed(m)
             | ApiError::Refused { message: m, .. }
             | ApiError::PersonNotFound { message: m, .. } => Cow::Borrowed(m),
             ApiError::Unauthorized => "log in first (IIN and password)".into(),
@@ -186,8 +279,30 @@ impl ApiError {
             ApiError::TooManyAttempts { retry_after } => {
                 format!("too many failed logins; try again in {retry_after} s").into()
             }
+            ApiError::Signature(e) => e.to_string().into(),
+            ApiError::PersonNotInApplications => "a person is looked up only for an application of your provider (its applicant or representative); a new applicant is looked up by the channel B submission itself".into(),
+            ApiError::CsrfToken => "the form's CSRF token is missing or not this session's".into(),
+            ApiError::ForeignOrigin => "the form was posted from another site".into(),
             ApiError::Internal => "internal error".into(),
         }
+    }
+}
+
+/// The code of each check a client's signature can fail: a signature over other bytes,
+/// a certificate not of the test PKI, expired or not yet valid at the server's clock,
+/// revoked, of unknown status, without signing key usage, or of another person.
+pub fn signature_code(e: &egov_pki::VerifyError) -> &'static str {
+    use egov_pki::VerifyError as V;
+    match e {
+        V::Malformed(_) => "SIGNATURE_MALFORMED",
+        V::BadSignature(_) => "SIGNATURE_MISMATCH",
+        V::Untrusted(_) | V::ChainTooComplex(_) => "CERT_UNTRUSTED",
+        V::Expired { .. } => "CERT_EXPIRED",
+        V::NotYetValid { .. } => "CERT_NOT_YET_VALID",
+        V::Revoked { .. } => "CERT_REVOKED",
+        V::CrlInvalid(_) | V::CrlExpired(_) | V::RevocationUnknown(_) => "CERT_STATUS_UNKNOWN",
+        V::WrongUsage(_) => "CERT_WRONG_USAGE",
+        V::IinMismatch { .. } => "SIGNER_NOT_EMPLOYEE",
     }
 }
 
@@ -198,6 +313,7 @@ impl From<Error> for ApiError {
             Error::Forbidden(m) => ApiError::Forbidden(m),
             Error::Conflict(m) => ApiError::Conflict(m),
             Error::Invalid(m) => ApiError::Invalid(m),
+            Error::SignOnClient(m) => ApiError::SignOnClient(m),
             e @ (Error::Db(_) | Error::Internal(_)) => ApiError::internal(e),
         }
     }
@@ -334,6 +450,73 @@ impl Arm {
         })
     }
 
+    /// The regulation `who` takes a channel B application under (the one `named`, else
+    /// the latest of those offered), by the same rule for the API and the web UI: the
+    /// regulation has the `provider` channel (else 422 `WRONG_CHANNEL`), and the lanes of
+    /// its employee steps name the employee's role or name no role of the regulation
+    /// (else 403 `FORBIDDEN`; [`views::menu`]).
+    pub fn channel_b_regulation(
+        &self,
+        who: &Employee,
+        named: Option<&str>,
+    ) -> Result<Arc<Regulation>, ApiError> {
+        let menu = views::menu(&self.engine.catalog, who);
+        if !menu.provider_channel {
+            return Err(ApiError::WrongChannel(
+                "the regulations of this provider take no applications through the provider".into(),
+            ));
+        }
+        let refused = || {
+            ApiError::Forbidden(format!(
+                "the role {} takes no applications through the provider (channel B)",
+                who.role
+            ))
+        };
+        let reg = match named {
+            // no regulation named: the latest of those offered
+            None => menu
+                .channel_b
+                .iter()
+                .max_by_key(|r| r.in_force_from)
+                .cloned()
+                .ok_or_else(refused)?,
+            Some(id) => self.regulation_for(who, Some(id))?,
+        };
+        if menu.channel_b.iter().any(|r| r.id == reg.id) {
+            Ok(reg)
+        } else if reg.channel(Channel::Provider.as_str()).is_some() {
+            Err(refused())
+        } else {
+            Err(ApiError::WrongChannel(format!(
+                "the regulation {} has no channel through the provider",
+                reg.id
+            )))
+        }
+    }
+
+    /// Whether `who` may look up the person of `iin` on its own: only the applicant or
+    /// the representative of an application of the employee's provider (else 403
+    /// `PERSON_NOT_IN_APPLICATIONS`, whatever the IIN). A new applicant at the desk is
+    /// looked up by the channel B submission itself, for that application.
+    pub async fn may_look_up(&self, who: &Employee, iin: &str) -> Result<(), ApiError> {
+        let iin = iin.trim();
+        if egov_iin::Iin::parse(iin).is_err() {
+            return Err(ApiError::PersonNotInApplications);
+        }
+        let known: bool = sqlx::query_scalar(
+            "select exists (select 1 from applications where provider_id = $1 and (applicant_iin = $2 or representative_iin = $2))",
+        )
+        .bind(&who.provider_id)
+        .bind(iin)
+        .fetch_one(&self.engine.pool)
+        .await?;
+        if known {
+            Ok(())
+        } else {
+            Err(ApiError::PersonNotInApplications)
+        }
+    }
+
     /// C-person: asks ГБД ФЛ through the gateway for the applicant, on behalf of the
     /// employee.
     pub async fn lookup(
@@ -381,22 +564,34 @@ impl Arm {
         }
     }
 
-    /// Channel B: builds the application from ГБД ФЛ's data and the employee's entries,
-    /// signs it with the employee's key and sends it through the gateway to this ИС МИО's
-    /// inbox; waits up to `wait` for its registration.
+    /// Channel B with the server-held keys (a development option): builds the
+    /// application ([`Arm::prepare`]), signs it with the employee's key and sends it
+    /// ([`Arm::send_signed`]).
     pub async fn submit(
         &self,
         who: &Employee,
         n: NewApplication,
         wait: Duration,
     ) -> Result<Submitted, ApiError> {
-        let reg = self.regulation_for(who, n.regulation.as_deref())?;
-        if reg.channel(Channel::Provider.as_str()).is_none() {
-            return Err(ApiError::WrongChannel(format!(
-                "the regulation {} has no channel through the provider",
-                reg.id
-            )));
+        if !self.engine.server_keystore {
+            return Err(ApiError::SignOnClient(
+                "the server holds no signing keys: sign the application on your own client (POST /api/v1/applications/sign-request, then /api/v1/applications/signature)".into(),
+            ));
         }
+        let bytes = self.prepare(who, n).await?;
+        let now = self.engine.clock.now();
+        let (key, cert) = employees::keys(&self.engine.pool, &self.engine.keystore, &who.iin)
+            .await
+            .map_err(ApiError::internal)?;
+        let signature = egov_pki::cms::sign(&bytes, &key, &cert, &self.engine.chain, true, now)
+            .map_err(ApiError::internal)?;
+        self.send_signed(bytes, signature, wait).await
+    }
+
+    /// Channel B: builds the application document from ГБД ФЛ's data and the employee's
+    /// entries and makes the intake's form checks: the bytes to sign.
+    pub async fn prepare(&self, who: &Employee, n: NewApplication) -> Result<Vec<u8>, ApiError> {
+        let reg = self.channel_b_regulation(who, n.regulation.as_deref())?;
         let person = match self.lookup(who, &n.iin, &reg.service).await? {
             Lookup::Found(p) => p,
             Lookup::Refused(e) => {
@@ -448,12 +643,103 @@ impl Arm {
             code: r.code.into(),
             message: r.message,
         })?;
-        let bytes = serde_json::to_vec(&doc).expect("serializes");
-        let (key, cert) = employees::keys(&self.engine.pool, &who.iin)
+        Ok(serde_json::to_vec(&doc).expect("serializes"))
+    }
+
+    /// Checks a detached CMS signature an employee made on their own client over `bytes`
+    /// (handed out by the АРМ): the chain to the test PKI's root, validity at the
+    /// server's clock, revocation (OCSP or the CRL; an unknown status refuses), signing
+    /// key usage, and the certificate's IIN is the employee's. Each failure under its own
+    /// code ([`signature_code`]).
+    pub async fn check_client_signature(
+        &self,
+        who: &Employee,
+        bytes: &[u8],
+        signature: &[u8],
+    ) -> Result<(), ApiError> {
+        let expected = egov_iin::Iin::parse(&who.iin).map_err(ApiError::internal)?;
+        self.engine
+            .verifier
+            .verify_detached(
+                bytes,
+                signature,
+                &egov_pki::VerifyOptions {
+                    expected_iin: Some(expected),
+                    at: Some(self.engine.clock.now()),
+                    require_revocation: true,
+                    usage: egov_pki::verify::Usage::Signing,
+                },
+            )
             .await
-            .map_err(ApiError::internal)?;
-        let signature = egov_pki::cms::sign(&bytes, &key, &cert, &self.engine.chain, true, now)
-            .map_err(ApiError::internal)?;
+            .map(|_| ())
+            .map_err(ApiError::Signature)
+    }
+
+    /// Keeps `bytes` as a sign request of `who` (for task `run_id`, or a channel B
+    /// application when none) for [`crate::engine::SIGN_REQUEST_LIFETIME`].
+    pub async fn keep_sign_request(
+        &self,
+        who: &Employee,
+        bytes: &[u8],
+    ) -> Result<(uuid::Uuid, time::OffsetDateTime), ApiError> {
+        let now = self.engine.clock.now();
+        let id = uuid::Uuid::new_v4();
+        let expires = now + crate::engine::SIGN_REQUEST_LIFETIME;
+        crate::engine::forget_expired_sign_requests(&self.engine.pool, now).await?;
+        sqlx::query(
+            "insert into sign_requests (id, employee_iin, run_id, bytes, created_at, expires_at) values ($1, $2, null, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(&who.iin)
+        .bind(bytes)
+        .bind(now)
+        .bind(expires)
+        .execute(&self.engine.pool)
+        .await?;
+        Ok((id, expires))
+    }
+
+    /// The bytes of sign request `id` handed out to `who` for task `run_id` (a channel B
+    /// application when none), if it has not expired.
+    pub async fn sign_request_bytes(
+        &self,
+        who: &Employee,
+        id: uuid::Uuid,
+        run_id: Option<i64>,
+    ) -> Result<Vec<u8>, ApiError> {
+        sqlx::query_scalar(
+            "select bytes from sign_requests where id = $1 and employee_iin = $2 and run_id is not distinct from $3 and expires_at > $4",
+        )
+        .bind(id)
+        .bind(&who.iin)
+        .bind(run_id)
+        .bind(self.engine.clock.now())
+        .fetch_optional(&self.engine.pool)
+        .await?
+        .ok_or_else(|| {
+            ApiError::SignRequestNotFound(format!(
+                "no bytes were handed out to you for signing under {id} here, or they expired; ask for them again (sign-request)"
+            ))
+        })
+    }
+
+    /// Forgets a sign request once its signature is used.
+    pub async fn drop_sign_request(&self, id: uuid::Uuid) -> Result<(), ApiError> {
+        sqlx::query("delete from sign_requests where id = $1")
+            .bind(id)
+            .execute(&self.engine.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Channel B: sends the signed application document through the gateway to this
+    /// ИС МИО's inbox and waits up to `wait` for its registration.
+    pub async fn send_signed(
+        &self,
+        bytes: Vec<u8>,
+        signature: Vec<u8>,
+        wait: Duration,
+    ) -> Result<Submitted, ApiError> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let payload = serde_json::to_vec(&Submission {
             document: b64.encode(&bytes),
@@ -515,7 +801,7 @@ impl Arm {
 pub fn router(arm: Arc<Arm>) -> Router {
     Router::new()
         .merge(api::router())
-        .merge(ui::router())
+        .merge(ui::router().layer(axum::middleware::from_fn_with_state(arm.clone(), ui::guard)))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .with_state(arm)
         .layer(axum::middleware::map_response(hardened))

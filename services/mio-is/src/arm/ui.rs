@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -24,7 +24,7 @@ use egov_regulation::Regulation;
 use uuid::Uuid;
 
 use super::i18n::{self, Lang, Words};
-use super::views::{self, Menu};
+use super::views;
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::commission::MeetingStatus;
 use crate::employees::{self, Employee};
@@ -52,10 +52,12 @@ fn when(t: Option<time::OffsetDateTime>) -> String {
     }
 }
 
-/// The language of a request and the page to come back to after switching it.
+/// The language of a request, the page to come back to after switching it, and the
+/// session's CSRF token for the page's forms.
 struct Ui {
     lang: Lang,
     here: String,
+    csrf: String,
 }
 
 impl<St: Send + Sync> FromRequestParts<St> for Ui {
@@ -66,6 +68,9 @@ impl<St: Send + Sync> FromRequestParts<St> for Ui {
         Ok(Ui {
             lang,
             here: page_of(parts.uri.path()),
+            csrf: super::cookie_token(&parts.headers)
+                .map(|t| csrf_token(&t))
+                .unwrap_or_default(),
         })
     }
 }
@@ -114,6 +119,103 @@ struct Page {
     who: Option<Who>,
     nav: Nav,
     here: String,
+    /// The session's CSRF token, a hidden field of every form.
+    csrf: String,
+}
+
+/// The CSRF token of a session: SHA-256 of a label and the session's secret token. Only
+/// who holds the session cookie (the АРМ's own pages) knows it; it lives as long as the
+/// session.
+pub fn csrf_token(session: &str) -> String {
+    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    h.update(b"arm-csrf\0");
+    h.update(session.as_bytes());
+    hex::encode(h.finish().as_ref())
+}
+
+/// The name of the forms' hidden field with the CSRF token.
+pub const CSRF_FIELD: &str = "csrf";
+
+/// Largest form body the UI takes (a channel B form with its scans).
+const MAX_FORM_BYTES: usize = 32 << 20;
+
+/// Every POST of the UI: refused (403, a page in the UI's language) when its `Origin`
+/// (or, without one, its `Referer`) is not the АРМ's own, and, but for the login form,
+/// when its CSRF field is not the session's token. Requests with neither header (not a
+/// browser's) still need the token.
+pub async fn guard(
+    State(arm): S,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() != axum::http::Method::POST || req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let ui = match Ui::from_request_parts(&mut parts, &()).await {
+        Ok(ui) => ui,
+        Err(never) => match never {},
+    };
+    if !arm.same_origin(&parts.headers) {
+        return error_page(&arm, None, &ui, &ApiError::ForeignOrigin);
+    }
+    let session = super::cookie_token(&parts.headers);
+    if parts.uri.path() == "/login" || session.is_none() {
+        // the login has no session yet; without one the page sends to the login
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    }
+    let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_page(
+                &arm,
+                None,
+                &ui,
+                &ApiError::BadRequest("the form is too large".into()),
+            );
+        }
+    };
+    let sent = form_field(&parts, &bytes, CSRF_FIELD).await;
+    let expected = session.map(|t| csrf_token(&t)).unwrap_or_default();
+    let ok = sent.is_some_and(|s| {
+        s.len() == expected.len()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), expected.as_bytes())
+                .is_ok()
+    });
+    if !ok {
+        return error_page(&arm, None, &ui, &ApiError::CsrfToken);
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// A field of a form body, URL-encoded or multipart.
+async fn form_field(parts: &Parts, bytes: &axum::body::Bytes, name: &str) -> Option<String> {
+    let kind = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut req = axum::extract::Request::new(axum::body::Body::from(bytes.clone()));
+    *req.headers_mut() = parts.headers.clone();
+    *req.method_mut() = axum::http::Method::POST;
+    if kind.starts_with("multipart/form-data") {
+        let mut mp = Multipart::from_request(req, &()).await.ok()?;
+        while let Ok(Some(f)) = mp.next_field().await {
+            if f.name() == Some(name) {
+                return f.text().await.ok();
+            }
+        }
+        None
+    } else {
+        let axum::Form(pairs): Pairs = axum::Form::from_request(req, &()).await.ok()?;
+        pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
 }
 
 fn regs_of<'a>(arm: &'a Arm, provider: &str) -> Vec<&'a Arc<Regulation>> {
@@ -159,6 +261,7 @@ fn page(arm: &Arm, who: Option<&Employee>, ui: &Ui, title: impl Into<String>) ->
         who,
         nav,
         here: ui.here.clone(),
+        csrf: ui.csrf.clone(),
     }
 }
 
@@ -166,7 +269,7 @@ fn render(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "АРМ page failed to render");
+            tracing::error!(error = %crate::mask::text(&e.to_string()), "АРМ page failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     }
@@ -241,7 +344,11 @@ struct Back {
 
 /// The language switch: keeps the language in a cookie and goes back to the page (a
 /// path of this site only).
-async fn switch_language(Path(lang): Path<String>, Query(q): Query<Back>) -> Response {
+async fn switch_language(
+    State(arm): S,
+    Path(lang): Path<String>,
+    Query(q): Query<Back>,
+) -> Response {
     let back = q
         .back
         .filter(|b| {
@@ -261,9 +368,10 @@ async fn switch_language(Path(lang): Path<String>, Query(q): Query<Back>) -> Res
             (
                 header::SET_COOKIE,
                 format!(
-                    "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                    "{}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
                     i18n::COOKIE,
-                    lang.code()
+                    lang.code(),
+                    arm.cookie_flags()
                 ),
             ),
         ],
@@ -322,9 +430,10 @@ async fn login(State(arm): S, ui: Ui, axum::Form(f): Pairs) -> Response {
                 (
                     header::SET_COOKIE,
                     format!(
-                        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
                         super::COOKIE,
-                        arm.session_lifetime.whole_seconds()
+                        arm.session_lifetime.whole_seconds(),
+                        arm.cookie_flags()
                     ),
                 ),
             ],
@@ -361,7 +470,11 @@ async fn logout(State(arm): S, headers: HeaderMap) -> Response {
             (header::LOCATION, "/login".to_string()),
             (
                 header::SET_COOKIE,
-                format!("{}=; Path=/; Max-Age=0", super::COOKIE),
+                format!(
+                    "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+                    super::COOKIE,
+                    arm.cookie_flags()
+                ),
             ),
         ],
     )
@@ -659,6 +772,7 @@ async fn complete(
             .filter(|s| !s.trim().is_empty())
             .map(String::from),
         amount,
+        signed: None,
     };
     match arm.engine.complete(id, &w, c).await {
         Ok(_) => Redirect::to(&format!("/tasks/{id}")).into_response(),
@@ -731,42 +845,6 @@ async fn result_pdf(
 
 /// The regulation of a channel B page: one of those the menu offers the employee (the
 /// one named, or the latest in force of them); without one, why not.
-fn channel_b_regulation(
-    arm: &Arm,
-    w: &Employee,
-    menu: &Menu,
-    named: Option<&str>,
-) -> Result<Arc<Regulation>, ApiError> {
-    if !menu.provider_channel {
-        return Err(ApiError::WrongChannel(
-            "the regulations of this provider take no applications through the provider".into(),
-        ));
-    }
-    if menu.channel_b.is_empty() {
-        return Err(forbidden());
-    }
-    let reg = match named {
-        // no regulation named: the latest of those offered
-        None => menu
-            .channel_b
-            .iter()
-            .max_by_key(|r| r.in_force_from)
-            .cloned()
-            .expect("not empty"),
-        Some(id) => arm.regulation_for(w, Some(id))?,
-    };
-    if menu.channel_b.iter().any(|r| r.id == reg.id) {
-        Ok(reg)
-    } else if reg.channel(Channel::Provider.as_str()).is_some() {
-        Err(forbidden())
-    } else {
-        Err(ApiError::WrongChannel(format!(
-            "the regulation {} has no channel through the provider",
-            reg.id
-        )))
-    }
-}
-
 #[derive(Template)]
 #[template(path = "arm/new.html")]
 struct NewPage {
@@ -776,7 +854,7 @@ struct NewPage {
 
 async fn new_form(State(arm): S, ui: Ui, Session(w): Session) -> Response {
     let menu = views::menu(&arm.engine.catalog, &w);
-    if let Err(e) = channel_b_regulation(&arm, &w, &menu, None) {
+    if let Err(e) = arm.channel_b_regulation(&w, None) {
         return error_page(&arm, Some(&w), &ui, &e);
     }
     let regulations = menu
@@ -814,8 +892,7 @@ struct PersonPage {
 }
 
 async fn new_lookup(State(arm): S, ui: Ui, Session(w): Session, axum::Form(f): Pairs) -> Response {
-    let menu = views::menu(&arm.engine.catalog, &w);
-    let reg = match channel_b_regulation(&arm, &w, &menu, field(&f, "regulation")) {
+    let reg = match arm.channel_b_regulation(&w, field(&f, "regulation")) {
         Ok(r) => r,
         Err(e) => return error_page(&arm, Some(&w), &ui, &e),
     };
@@ -948,8 +1025,7 @@ async fn new_submit(State(arm): S, ui: Ui, Session(w): Session, mut mp: Multipar
             }
         }
     }
-    let menu = views::menu(&arm.engine.catalog, &w);
-    match channel_b_regulation(&arm, &w, &menu, n.regulation.as_deref()) {
+    match arm.channel_b_regulation(&w, n.regulation.as_deref()) {
         Ok(reg) => n.regulation = Some(reg.id.clone()),
         Err(e) => return error_page(&arm, Some(&w), &ui, &e),
     }

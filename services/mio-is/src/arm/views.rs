@@ -351,6 +351,10 @@ pub async fn queue(
     provider: &str,
     category: Option<&str>,
 ) -> sqlx::Result<Vec<QueueEntry>> {
+    if category.is_some_and(|c| c.contains('\0')) {
+        // no category holds a NUL, and PostgreSQL takes none in text
+        return Ok(Vec::new());
+    }
     sqlx::query_as(
         "select q.category, q.number, a.number as application_number, a.applicant_name, q.registered_on, q.status
          from queue_entries q join applications a on a.id = q.application_id
