@@ -19,6 +19,7 @@
 //! | gbd-fl | ГБД ФЛ | 7200 / 7201 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
 //! | enis | ЕНИС | 7210 / 7211 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
 //! | mio-almaty, mio-atyrau, mio-nko | ИС МИО / АРМ РШЭП | 7300–7302 / 7380–7382 | gRPC SyncChannel (mTLS) / HTTP АРМ (API and web UI), health, metrics |
+//! | con-is | ИС ЦОН / АРМ ИС ЦОН | 7400 / 7480 | gRPC health (mTLS) / HTTP operator API, public status look-up, health, metrics |
 //!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
@@ -57,6 +58,8 @@ pub struct Settings {
     pub gbd_fl: egov_gbd_fl::Config,
     /// ЕНИС (`EGOV_ENIS__GRPC_ADDR`, ...).
     pub enis: egov_enis::Config,
+    /// ИС ЦОН (`EGOV_CON_IS__HTTP_ADDR`, `EGOV_CON_IS__OPERATOR_PASSWORD`, ...).
+    pub con_is: egov_con_is::Config,
     /// Residents to seed into an empty ГБД ФЛ at start (`EGOV_SEED_PERSONS`).
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
@@ -117,6 +120,7 @@ impl Default for Settings {
             nats_prefix: String::new(),
             gbd_fl: egov_gbd_fl::Config::default(),
             enis: egov_enis::Config::default(),
+            con_is: egov_con_is::Config::default(),
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
             mio: BTreeMap::new(),
@@ -180,6 +184,17 @@ pub struct Workstation {
     pub employees: Vec<egov_mio_is::employees::Employee>,
 }
 
+/// АРМ ИС ЦОН and its operator accounts.
+#[derive(Debug, Clone)]
+pub struct ConWorkstation {
+    /// The workstation's address.
+    pub url: String,
+    /// The password of its seeded accounts (test material).
+    pub password: String,
+    /// The accounts.
+    pub operators: Vec<egov_con_is::operators::Operator>,
+}
+
 /// Launcher failures.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -219,6 +234,8 @@ pub struct System {
     pub seeded: Option<egov_seed::Report>,
     /// The АРМ РШЭП of each ИС МИО and its seeded accounts.
     pub workstations: Vec<Workstation>,
+    /// АРМ ИС ЦОН: its address, the password of its operators and the operators.
+    pub con_workstation: ConWorkstation,
     /// The database and broker in use (private instances stop when this drops).
     pub env: egov_devenv::Ensured,
     tasks: JoinSet<(String, Result<(), String>)>,
@@ -447,6 +464,37 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         mios.push((mio, cfg.gateway_id.clone()));
     }
 
+    // ИС ЦОН with АРМ ИС ЦОН
+    let mut con_cfg = settings.con_is.clone();
+    con_cfg.system = system_cfg(con_cfg.system);
+    con_cfg.nats_url = env.nats_url().to_string();
+    con_cfg.nats_prefix = settings.nats_prefix.clone();
+    let con = egov_con_is::ConIs::build(con_cfg.clone())
+        .await
+        .map_err(|e| service_err("con-is")(&e))?;
+    systems.push(("con-is".into(), con.grpc_addr()));
+    endpoints.push(Endpoint {
+        service: "con-is".into(),
+        lane: "ИС ЦОН",
+        what: "gRPC health (mTLS)",
+        addr: con.grpc_addr(),
+        scheme: "https",
+    });
+    endpoints.push(Endpoint {
+        service: "con-is".into(),
+        lane: "АРМ",
+        what: "АРМ ИС ЦОН: API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
+        addr: con.http_addr(),
+        scheme: "http",
+    });
+    let con_workstation = ConWorkstation {
+        url: format!("http://{}", con.http_addr()),
+        password: con_cfg.operator_password.clone(),
+        operators: egov_con_is::operators::all(con.pool())
+            .await
+            .map_err(|e| service_err("con-is")(&e))?,
+    };
+
     // ШЭП and each region's РШЭП
     let mut gateways = Vec::new();
     for g in &topology.gateways {
@@ -487,6 +535,17 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         let token = shutdown.child_token();
         tasks.spawn(async move { (id, mio.run(token).await.map_err(|e| e.to_string())) });
     }
+    let mut con = con;
+    if let Some((_, addr)) = addrs.iter().find(|(id, _)| *id == con_cfg.gateway_id) {
+        con.set_gateway(&addr.to_string());
+    }
+    let token = shutdown.child_token();
+    tasks.spawn(async move {
+        (
+            "con-is".into(),
+            con.run(token).await.map_err(|e| e.to_string()),
+        )
+    });
     for gw in gateways {
         let lane = if gw.id() == topology.central().id {
             "ШЭП"
@@ -518,6 +577,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         pki_created,
         seeded,
         workstations,
+        con_workstation,
         env,
         tasks,
         shutdown,

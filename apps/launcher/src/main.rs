@@ -158,6 +158,26 @@ async fn main() {
                     );
                 }
             }
+            let c = &system.con_workstation;
+            println!(
+                "egov: АРМ ИС ЦОН at {} ({} operators, password {:?}); for example:",
+                c.url,
+                c.operators.len(),
+                c.password
+            );
+            for o in c
+                .operators
+                .iter()
+                .filter(|o| o.centre_id == "almaty-almaly")
+            {
+                println!(
+                    "  {:<28} {:<12} {}  {}",
+                    o.centre_id,
+                    o.role.as_str(),
+                    o.iin,
+                    o.full_name()
+                );
+            }
             println!("egov: ready; Ctrl-C stops every service");
             use std::io::Write;
             let _ = std::io::stdout().flush();
