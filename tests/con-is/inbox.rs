@@ -1,5 +1,6 @@
 //! ИС ЦОН's inbox: a status recorded once per sender and messageId, the latest by its own
-//! time kept as the current one, a status for no application acknowledged without effect.
+//! time kept as the current one; a status for no application, or from another ИС МИО
+//! than the application's, acknowledged without effect.
 
 use serde_json::json;
 
@@ -61,6 +62,15 @@ async fn statuses_are_recorded_once_and_the_latest_wins() {
     egov_con_is::inbox::record(core, "mio-nko", "s-1", &earlier)
         .await
         .unwrap();
+    // another region's ИС МИО does not speak for the application
+    egov_con_is::inbox::record(
+        core,
+        "mio-atyrau",
+        "s-9",
+        &update("m-1", "refused", t0 + time::Duration::hours(1)),
+    )
+    .await
+    .unwrap();
     // the same messageId from another sender is another message
     egov_con_is::inbox::record(
         core,
@@ -71,7 +81,7 @@ async fn statuses_are_recorded_once_and_the_latest_wins() {
     .await
     .unwrap();
     assert_eq!(rows(&con, "statuses").await, 2);
-    assert_eq!(rows(&con, "shep_inbox_seen").await, 3);
+    assert_eq!(rows(&con, "shep_inbox_seen").await, 4);
     let (_, v) = desk.get(&format!("/api/v1/applications/{number}")).await;
     assert_eq!(v["status"]["status"], "in_progress", "{v}");
     assert_eq!(v["mio_number"], "NKO-2026-000001");

@@ -245,4 +245,15 @@ async fn every_endpoint_refuses_bad_input_specifically() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // every answer, errors included, hardened against sniffing and framing
+    for path in ["/api/v1/nothing", "/api/openapi.json", "/api/v1/me"] {
+        let r = reqwest::get(format!("{}{path}", con.http)).await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(
+            h["content-security-policy"], "frame-ancestors 'none'",
+            "{path}"
+        );
+    }
 }

@@ -10,7 +10,8 @@
 //!   sent, nothing half-written;
 //! - `input`: bad input on every endpoint; logins throttled;
 //! - `inbox`: statuses deduplicated by sender and messageId;
-//! - `openapi`: the OpenAPI document and the router agree.
+//! - `openapi`: the OpenAPI document and the router agree;
+//! - `sla`: late and open steps flagged on a moved clock.
 
 #[path = "../mio-is/common/mod.rs"]
 mod common;
@@ -19,4 +20,5 @@ mod inbox;
 mod input;
 mod openapi;
 mod refusals;
+mod sla;
 mod world;

@@ -6,8 +6,9 @@
 //! after the commit, and a redelivery finds its row and changes nothing.
 //!
 //! A status for no application of this system (sent before a failed commit, or not
-//! ours) is logged and acknowledged: delivering it again would not change that. A
-//! payload that is not a status update is refused for good.
+//! ours), or from another ИС МИО than the one the application went to (the regulation's
+//! `system`), is logged and acknowledged without effect: delivering it again would not
+//! change that. A payload that is not a status update is refused for good.
 
 use egov_contracts::mio::{StatusUpdate, services};
 use egov_shep_client::inbox::{Delivery, Outcome, first_time};
@@ -50,12 +51,24 @@ pub async fn record(
         tx.commit().await?;
         return Ok(());
     }
-    let app: Option<Uuid> =
-        sqlx::query_scalar("select id from applications where message_id = $1 for update")
-            .bind(&u.application_message_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(app) = app else {
+    let app: Option<(Uuid, String)> = sqlx::query_as(
+        "select id, regulation_id from applications where message_id = $1 for update",
+    )
+    .bind(&u.application_message_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // only the ИС МИО the application went to speaks for it
+    let app = app.filter(|(_, regulation)| {
+        let ours = core
+            .catalog
+            .get(regulation)
+            .is_some_and(|r| r.system == sender);
+        if !ours {
+            tracing::warn!(%sender, %message_id, %regulation, "a status from another system than the application's ИС МИО");
+        }
+        ours
+    });
+    let Some((app, _)) = app else {
         tracing::warn!(
             %sender,
             %message_id,
