@@ -176,6 +176,14 @@ async fn a_representative_through_the_commission_to_the_signed_result() {
         .map(|s| s["status"].as_str().unwrap())
         .collect();
     assert_eq!(history.first(), Some(&"received"), "{history:?}");
+    // the leg after the procedure begins at ИС ЦОН: the operator's issue, open
+    let issue = done["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step_id"] == "con-issue")
+        .unwrap_or_else(|| panic!("con-issue not opened: {done}"));
+    assert!(issue["completed_at"].is_null(), "{issue}");
     // the result's PDF, and its signature by the provider's authorised person
     let (s, pdf) = desk
         .bytes(&format!("/api/v1/applications/{number}/result.pdf"))

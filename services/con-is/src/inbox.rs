@@ -3,7 +3,9 @@
 //! messageId it was sent with. One transaction records the deduplication row (sender and
 //! messageId), the status in the application's history and the application's current
 //! status, ИС МИО's number, the due date and the result; the message is acknowledged only
-//! after the commit, and a redelivery finds its row and changes nothing.
+//! after the commit, and a redelivery finds its row and changes nothing. With the result,
+//! the first step of the channel's leg after the procedure that ИС ЦОН executes (the
+//! courier, the barcode scan, the issue) is opened as a task.
 //!
 //! A status for no application of this system (sent before a failed commit, or not
 //! ours), or from another ИС МИО than the one the application went to (the regulation's
@@ -68,7 +70,7 @@ pub async fn record(
         }
         ours
     });
-    let Some((app, _)) = app else {
+    let Some((app, regulation)) = app else {
         tracing::warn!(
             %sender,
             %message_id,
@@ -126,6 +128,32 @@ pub async fn record(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    // the result is here: the channel's leg after the procedure begins at ИС ЦОН
+    if u.result.is_some()
+        && let Some(reg) = core.catalog.get(&regulation)
+        && let Some(first) = crate::catalog::con(reg)
+            .after
+            .first()
+            .filter(|s| s.executed_by == crate::steps::EXECUTED_BY)
+    {
+        let opened: bool = sqlx::query_scalar(
+            "select exists (select 1 from step_runs where application_id = $1 and step_id = $2)",
+        )
+        .bind(app)
+        .bind(&first.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !opened {
+            let rec = crate::steps::Recorder {
+                core,
+                reg,
+                application: app,
+                by: sender,
+                now,
+            };
+            rec.open(&mut tx, first, now).await?;
+        }
+    }
     tx.commit().await?;
     metrics::counter!("egov_con_statuses_total", "status" => u.status.clone()).increment(1);
     Ok(())
