@@ -138,6 +138,21 @@ async fn channel_c_of_every_regulation_reaches_the_provider_and_back() {
             assert!(text.contains(number), "{text}");
         }
     }
+    // an operator's key is issued on their first signature, and only then
+    let keyed: Vec<String> = sqlx::query_scalar(
+        "select iin from operators where key_pem is not null and centre_id = 'almaty-almaly'",
+    )
+    .fetch_all(&con.core.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        keyed,
+        [operator(
+            "almaty-almaly",
+            egov_con_is::operators::Role::Inspector,
+            0
+        )]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

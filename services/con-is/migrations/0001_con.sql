@@ -25,8 +25,8 @@ create table operators (
     name          text not null,
     patronymic    text,
     password_hash text not null,
-    key_pem       text not null,
-    cert_pem      text not null,
+    key_pem       text,             -- issued on the first signature
+    cert_pem      text,
     active        boolean not null default true,
     created_at    timestamptz not null
 );

@@ -779,7 +779,7 @@ pub async fn submit(
         ));
     }
     let bytes = serde_json::to_vec(&doc).expect("serializes");
-    let (key, cert) = crate::operators::keys(&core.pool, &who.iin)
+    let (key, cert) = crate::operators::keys(&core.pool, &core.pki_dir, who, now)
         .await
         .map_err(ApiError::internal)?;
     let signature = egov_pki::cms::sign(&bytes, &key, &cert, &core.chain, true, now)

@@ -160,6 +160,8 @@ pub struct Core {
     pub gateway: Arc<std::sync::OnceLock<Client>>,
     /// How long a login lasts.
     pub session_lifetime: time::Duration,
+    /// The test PKI folder (operators' keys are issued from it).
+    pub pki_dir: PathBuf,
 }
 
 impl Core {
@@ -212,7 +214,6 @@ impl ConIs {
         operators::seed(
             &bound.pool,
             &centres,
-            &config.system.pki_dir,
             &config.operator_password,
             clock.now(),
         )
@@ -226,6 +227,7 @@ impl ConIs {
             chain: vec![issuing],
             gateway: Arc::new(std::sync::OnceLock::new()),
             session_lifetime: time::Duration::hours(config.session_hours.max(1)),
+            pki_dir: config.system.pki_dir.clone(),
         };
         Ok(ConIs {
             bound,

@@ -1,7 +1,8 @@
 //! The operators of the service centres: seeded accounts for every role of every centre,
 //! their passwords (PBKDF2-SHA256, salted), their signing keys (issued by the test PKI
-//! in the name of the State Corporation, kept in the workstation's keystore as NCALayer
-//! would keep them on a token), their sessions, and the throttling of failed logins.
+//! in the name of the State Corporation on their first signature, kept in the
+//! workstation's keystore as NCALayer would keep them on a token), their sessions, and
+//! the throttling of failed logins.
 
 use std::num::NonZeroU32;
 
@@ -231,13 +232,11 @@ pub fn planned(centres: &[Centre]) -> Vec<(String, Role, u32, Iin)> {
     v
 }
 
-/// Creates the missing seeded accounts with `password`, issuing each a signing
-/// certificate from the test PKI in the State Corporation's name (BIN of `con-is` in
-/// the topology's test PKI: the certificate names the person and the organisation).
+/// Creates the missing seeded accounts with `password`. Their signing keys are issued on
+/// their first signature ([`keys`]), so that a start does not wait for a hundred keys.
 pub async fn seed(
     pool: &PgPool,
     centres: &[Centre],
-    pki_dir: &std::path::Path,
     password: &str,
     now: OffsetDateTime,
 ) -> Result<(), String> {
@@ -252,36 +251,13 @@ pub async fn seed(
     if missing.is_empty() {
         return Ok(());
     }
-    let pki = PkiDir::open(pki_dir).map_err(|e| format!("test PKI: {e}"))?;
-    let algorithm = pki.issuing.key.algorithm();
     let hash = hash_password(password);
+    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
     for (centre, role, _, iin) in missing {
-        let h = hash64(&iin.as_string());
-        let (surname, name, patronymic) = names_for(&iin, h);
-        let full = match &patronymic {
-            Some(p) => format!("{surname} {name} {p}"),
-            None => format!("{surname} {name}"),
-        };
-        let spec = SubjectSpec {
-            iin: Some(iin),
-            name: full.to_uppercase(),
-            organization: Some(ORGANIZATION.into()),
-            bin: Some(crate::desk::STATE_CORPORATION_BIN.into()),
-            dns_names: vec![],
-        };
-        let issued = pki
-            .issue(
-                &spec,
-                CertProfile::Signing,
-                algorithm,
-                now - Duration::days(1),
-                now + Duration::days(365 * 2),
-            )
-            .map_err(|e| format!("issuing the certificate of {}: {e}", iin.as_string()))?;
-        let key = issued.key.as_ref().ok_or("the PKI returned no key")?;
+        let (surname, name, patronymic) = names_for(&iin, hash64(&iin.as_string()));
         sqlx::query(
-            "insert into operators (iin, centre_id, role, surname, name, patronymic, password_hash, key_pem, cert_pem, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (iin) do nothing",
+            "insert into operators (iin, centre_id, role, surname, name, patronymic, password_hash, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (iin) do nothing",
         )
         .bind(iin.as_string())
         .bind(&centre)
@@ -290,14 +266,12 @@ pub async fn seed(
         .bind(&name)
         .bind(&patronymic)
         .bind(&hash)
-        .bind(key.to_pem())
-        .bind(issued.cert.to_pem())
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
     }
-    Ok(())
+    tx.commit().await.map_err(|e| e.to_string())
 }
 
 /// Every account.
@@ -320,19 +294,67 @@ pub async fn get(pool: &PgPool, iin: &str) -> sqlx::Result<Option<Operator>> {
     Ok(row.and_then(from_row))
 }
 
-/// The operator's signing key and certificate (the workstation's keystore).
-pub async fn keys(pool: &PgPool, iin: &str) -> Result<(PrivateKey, CertInfo), String> {
-    let (key, cert): (String, String) =
-        sqlx::query_as("select key_pem, cert_pem from operators where iin = $1")
-            .bind(iin)
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("no such operator")?;
-    Ok((
-        PrivateKey::from_pem(&key).map_err(|e| e.to_string())?,
-        CertInfo::from_pem(&cert).map_err(|e| e.to_string())?,
-    ))
+/// The operator's signing key and certificate (the workstation's keystore), issued by
+/// the test PKI in the State Corporation's name on the first call (the certificate names
+/// the person, the organisation and the BIN of `con-is` in the topology's test PKI).
+pub async fn keys(
+    pool: &PgPool,
+    pki_dir: &std::path::Path,
+    who: &Operator,
+    now: OffsetDateTime,
+) -> Result<(PrivateKey, CertInfo), String> {
+    let stored = || async {
+        sqlx::query_as::<_, (Option<String>, Option<String>)>(
+            "select key_pem, cert_pem from operators where iin = $1",
+        )
+        .bind(&who.iin)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no such operator".to_string())
+    };
+    if let (Some(key), Some(cert)) = stored().await? {
+        return Ok((
+            PrivateKey::from_pem(&key).map_err(|e| e.to_string())?,
+            CertInfo::from_pem(&cert).map_err(|e| e.to_string())?,
+        ));
+    }
+    let pki = PkiDir::open(pki_dir).map_err(|e| format!("test PKI: {e}"))?;
+    let iin = Iin::parse(&who.iin).map_err(|e| e.to_string())?;
+    let spec = SubjectSpec {
+        iin: Some(iin),
+        name: who.full_name().to_uppercase(),
+        organization: Some(ORGANIZATION.into()),
+        bin: Some(crate::desk::STATE_CORPORATION_BIN.into()),
+        dns_names: vec![],
+    };
+    let issued = pki
+        .issue(
+            &spec,
+            CertProfile::Signing,
+            pki.issuing.key.algorithm(),
+            now - Duration::days(1),
+            now + Duration::days(365 * 2),
+        )
+        .map_err(|e| format!("issuing the certificate of {}: {e}", who.iin))?;
+    let key = issued.key.as_ref().ok_or("the PKI returned no key")?;
+    // two first signatures at once: the first stored wins, both use it
+    sqlx::query(
+        "update operators set key_pem = $2, cert_pem = $3 where iin = $1 and key_pem is null",
+    )
+    .bind(&who.iin)
+    .bind(key.to_pem())
+    .bind(issued.cert.to_pem())
+    .execute(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    match stored().await? {
+        (Some(key), Some(cert)) => Ok((
+            PrivateKey::from_pem(&key).map_err(|e| e.to_string())?,
+            CertInfo::from_pem(&cert).map_err(|e| e.to_string())?,
+        )),
+        _ => Err("the operator's key was not stored".into()),
+    }
 }
 
 /// Failed logins of one IIN within [`LOGIN_WINDOW`] that lock its logins.
