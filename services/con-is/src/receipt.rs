@@ -165,3 +165,118 @@ pub fn parts(
 pub fn render(parts: &[Part]) -> Result<Vec<u8>, String> {
     egov_documents::render(parts, &parts[0].title, "ИС ЦОН (egov-mirror)")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn app(state: &str) -> Application {
+        let now = time::OffsetDateTime::now_utc();
+        Application {
+            id: uuid::Uuid::new_v4(),
+            number: "NKO-AKZ-2026-000007".into(),
+            centre_id: "akzhar".into(),
+            operator_iin: "870312300046".into(),
+            regulation_id: "akzhar-2012-housing-queue".into(),
+            service: "housing-queue".into(),
+            provider_id: "akzhar-housing".into(),
+            region: "nko".into(),
+            applicant_iin: "890721490005".into(),
+            applicant: json!({"surname": "Нурланова", "name": "Айгуль", "patronymic": "Сериковна"}),
+            representative_iin: Some("900101300011".into()),
+            representative: None,
+            poa_number: Some("20250001900002".into()),
+            category: Some("wwii-veterans".into()),
+            form: json!({}),
+            documents: json!([{"kind": "identity", "paper": true, "scan_bytes": 10}]),
+            state: state.into(),
+            refusal_code: None,
+            refusal_message: None,
+            missing_documents: Some(
+                json!([{"id": "identity", "name_ru": "копия удостоверения", "name_kk": "куәліктің көшірмесі"}]),
+            ),
+            message_id: None,
+            sent_at: Some(now),
+            mio_number: Some("NKO-2026-000003".into()),
+            status: None,
+            stage: None,
+            status_ru: None,
+            status_kk: None,
+            status_at: None,
+            due_at: Some(now),
+            result: None,
+            created_at: now,
+        }
+    }
+
+    fn inspector() -> Operator {
+        Operator {
+            iin: "870312300046".into(),
+            centre_id: "akzhar".into(),
+            role: crate::operators::Role::Inspector,
+            surname: "Ахметов".into(),
+            name: "Ерлан".into(),
+            patronymic: None,
+            active: true,
+        }
+    }
+
+    fn setup() -> (Regulation, Centre) {
+        let reg = egov_regulation::load_dir(&egov_regulation::shipped_dir())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == "akzhar-2012-housing-queue")
+            .unwrap();
+        let centre = crate::centres::shipped()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == "akzhar")
+            .unwrap();
+        (reg, centre)
+    }
+
+    #[test]
+    fn the_receipt_names_the_number_the_documents_and_the_representative_in_both_languages() {
+        let (reg, centre) = setup();
+        let p = parts(&app("sent"), &reg, &centre, &inspector()).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].title, "Расписка о приеме документов");
+        assert_eq!(p[1].title, "Құжаттарды қабылдау туралы қолхат");
+        for part in &p {
+            assert!(part.reference.contains("NKO-AKZ-2026-000007"), "{part:?}");
+            assert!(
+                part.body.contains("NKO-2026-000003"),
+                "ИС МИО's number: {part:?}"
+            );
+            assert!(
+                part.body.contains("20250001900002"),
+                "the power of attorney: {part:?}"
+            );
+            assert!(part.body.contains("Нурланова Айгуль Сериковна"));
+            assert!(part.footer.contains("Ахметов Ерлан"));
+        }
+        let identity = reg.documents.iter().find(|d| d.id == "identity").unwrap();
+        assert!(p[0].body.contains(&identity.name.ru));
+        assert!(p[1].body.contains(&identity.name.kk));
+        let pdf = render(&p).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        // every line fits the page
+        assert!(
+            egov_documents::layout(&p)
+                .iter()
+                .all(|l| l.width <= egov_documents::TEXT_WIDTH)
+        );
+    }
+
+    #[test]
+    fn the_refusal_receipt_names_what_is_missing_and_a_draft_has_none() {
+        let (reg, centre) = setup();
+        let p = parts(&app("refused"), &reg, &centre, &inspector()).unwrap();
+        assert_eq!(p[0].title, "Расписка об отказе в приеме документов");
+        assert!(p[0].body.contains("— копия удостоверения"), "{:?}", p[0]);
+        assert!(p[1].body.contains("— куәліктің көшірмесі"), "{:?}", p[1]);
+        assert!(!p[0].body.contains("Приняты документы"));
+        assert!(parts(&app("draft"), &reg, &centre, &inspector()).is_none());
+    }
+}
