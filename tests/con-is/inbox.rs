@@ -51,15 +51,15 @@ async fn statuses_are_recorded_once_and_the_latest_wins() {
     let later = update("m-1", "in_progress", t0 + time::Duration::minutes(5));
     let earlier = update("m-1", "received", t0);
     let core = &con.core;
-    egov_con_is::inbox::record(core, "mio-nko", "s-2", &later)
+    egov_con_is::inbox::record(core, "mio-nko", "s-2", &later, true)
         .await
         .unwrap();
     // a redelivery of the same message changes nothing
-    egov_con_is::inbox::record(core, "mio-nko", "s-2", &later)
+    egov_con_is::inbox::record(core, "mio-nko", "s-2", &later, true)
         .await
         .unwrap();
     // an earlier status overtaken on the way is kept in the history, not as the current
-    egov_con_is::inbox::record(core, "mio-nko", "s-1", &earlier)
+    egov_con_is::inbox::record(core, "mio-nko", "s-1", &earlier, true)
         .await
         .unwrap();
     // another region's ИС МИО does not speak for the application
@@ -68,20 +68,42 @@ async fn statuses_are_recorded_once_and_the_latest_wins() {
         "mio-atyrau",
         "s-9",
         &update("m-1", "refused", t0 + time::Duration::hours(1)),
+        true,
     )
     .await
     .unwrap();
+    // a status for a messageId not known yet waits (nothing written) until the last try
+    let unknown = update("m-2", "received", t0);
+    assert_eq!(
+        egov_con_is::inbox::record(core, "mio-nko", "s-7", &unknown, false)
+            .await
+            .unwrap(),
+        egov_con_is::inbox::Recorded::NotYet
+    );
+    sqlx::query("update applications set message_id = 'm-2' where number = $1")
+        .bind(number)
+        .execute(&con.core.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        egov_con_is::inbox::record(core, "mio-nko", "s-7", &unknown, false)
+            .await
+            .unwrap(),
+        egov_con_is::inbox::Recorded::Done,
+        "the next delivery finds it"
+    );
     // the same messageId from another sender is another message
     egov_con_is::inbox::record(
         core,
         "mio-atyrau",
         "s-1",
         &update("no-such", "received", t0),
+        true,
     )
     .await
     .unwrap();
-    assert_eq!(rows(&con, "statuses").await, 2);
-    assert_eq!(rows(&con, "shep_inbox_seen").await, 4);
+    assert_eq!(rows(&con, "statuses").await, 3);
+    assert_eq!(rows(&con, "shep_inbox_seen").await, 5);
     let (_, v) = desk.get(&format!("/api/v1/applications/{number}")).await;
     assert_eq!(v["status"]["status"], "in_progress", "{v}");
     assert_eq!(v["mio_number"], "NKO-2026-000001");
@@ -91,7 +113,7 @@ async fn statuses_are_recorded_once_and_the_latest_wins() {
         .iter()
         .map(|s| s["status"].as_str().unwrap())
         .collect();
-    assert_eq!(seen, ["in_progress", "received"]);
+    assert_eq!(seen, ["in_progress", "received", "received"]);
     // the public look-up by ИС МИО's number shows the current status
     let p: serde_json::Value = reqwest::get(format!(
         "{}/api/v1/public/applications/NKO-2026-000001",

@@ -7,8 +7,10 @@
 //! the first step of the channel's leg after the procedure that ИС ЦОН executes (the
 //! courier, the barcode scan, the issue) is opened as a task.
 //!
-//! A status for no application of this system (sent before a failed commit, or not
-//! ours), or from another ИС МИО than the one the application went to (the regulation's
+//! A status for a messageId no application has yet is delivered again a few times
+//! ([`UNKNOWN_ATTEMPTS`]): ИС МИО may answer before the transaction that sent the
+//! application has committed. A status for no application of this system after that
+//! (sent before a failed commit, or not ours), or from another ИС МИО than the one the application went to (the regulation's
 //! `system`), is logged and acknowledged without effect: delivering it again would not
 //! change that. A payload that is not a status update is refused for good.
 
@@ -35,10 +37,30 @@ pub async fn handle(core: &Core, d: Delivery) -> Outcome {
         Ok(u) => u,
         Err(e) => return Outcome::Reject(format!("not a status update: {e}")),
     };
-    match record(core, &sender, &message_id, &update).await {
-        Ok(()) => Outcome::Done,
+    // the first deliveries of a status for a messageId not (yet) known wait: the
+    // application's send may still be committing
+    let last_try = d.attempt >= UNKNOWN_ATTEMPTS;
+    match record(core, &sender, &message_id, &update, last_try).await {
+        Ok(Recorded::Done) => Outcome::Done,
+        Ok(Recorded::NotYet) => Outcome::Retry(format!(
+            "no application sent with messageId {} yet",
+            update.application_message_id
+        )),
         Err(e) => Outcome::Retry(format!("database: {e}")),
     }
+}
+
+/// How many deliveries a status for an unknown application gets before it is dropped
+/// (with the inbox's retry delay of half a second between them).
+pub const UNKNOWN_ATTEMPTS: u64 = 5;
+
+/// What became of a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded (or deliberately dropped, or a redelivery): acknowledge.
+    Done,
+    /// No application of its messageId yet, nothing written: deliver it again.
+    NotYet,
 }
 
 /// Records one status update (see the module's guarantees).
@@ -47,20 +69,25 @@ pub async fn record(
     sender: &str,
     message_id: &str,
     u: &StatusUpdate,
-) -> sqlx::Result<()> {
+    last_try: bool,
+) -> sqlx::Result<Recorded> {
     let mut tx = core.pool.begin().await?;
     if !first_time(&mut tx, sender, message_id).await? {
         tx.commit().await?;
-        return Ok(());
+        return Ok(Recorded::Done);
     }
-    let app: Option<(Uuid, String)> = sqlx::query_as(
+    let found: Option<(Uuid, String)> = sqlx::query_as(
         "select id, regulation_id from applications where message_id = $1 for update",
     )
     .bind(&u.application_message_id)
     .fetch_optional(&mut *tx)
     .await?;
+    if found.is_none() && !last_try {
+        // nothing written: the deduplication row goes with the transaction
+        return Ok(Recorded::NotYet);
+    }
     // only the ИС МИО the application went to speaks for it
-    let app = app.filter(|(_, regulation)| {
+    let app = found.filter(|(_, regulation)| {
         let ours = core
             .catalog
             .get(regulation)
@@ -79,7 +106,7 @@ pub async fn record(
             "a status for no application of ИС ЦОН"
         );
         tx.commit().await?;
-        return Ok(());
+        return Ok(Recorded::Done);
     };
     let now = core.clock.now();
     sqlx::query(
@@ -156,7 +183,7 @@ pub async fn record(
     }
     tx.commit().await?;
     metrics::counter!("egov_con_statuses_total", "status" => u.status.clone()).increment(1);
-    Ok(())
+    Ok(Recorded::Done)
 }
 
 /// A status of an application's history.
