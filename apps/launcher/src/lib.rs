@@ -19,6 +19,7 @@
 //! | gbd-fl | ГБД ФЛ | 7200 / 7201 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
 //! | enis | ЕНИС | 7210 / 7211 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
 //! | mio-almaty, mio-atyrau, mio-nko | ИС МИО / АРМ РШЭП | 7300–7302 / 7380–7382 | gRPC SyncChannel (mTLS) / HTTP АРМ (API and web UI), health, metrics |
+//! | con-is | ИС ЦОН / АРМ ИС ЦОН | 7400 / 7480 | gRPC health (mTLS) / HTTP operator API, public status look-up, health, metrics |
 //!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
@@ -57,6 +58,8 @@ pub struct Settings {
     pub gbd_fl: egov_gbd_fl::Config,
     /// ЕНИС (`EGOV_ENIS__GRPC_ADDR`, ...).
     pub enis: egov_enis::Config,
+    /// ИС ЦОН (`EGOV_CON_IS__HTTP_ADDR`, `EGOV_CON_IS__OPERATOR_PASSWORD`, ...).
+    pub con_is: egov_con_is::Config,
     /// Residents to seed into an empty ГБД ФЛ at start (`EGOV_SEED_PERSONS`).
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
@@ -132,6 +135,7 @@ impl Default for Settings {
             nats_prefix: String::new(),
             gbd_fl: egov_gbd_fl::Config::default(),
             enis: egov_enis::Config::default(),
+            con_is: egov_con_is::Config::default(),
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
             dev_employee_password: None,
@@ -205,6 +209,20 @@ pub struct Workstation {
     pub employees: Vec<egov_mio_is::employees::Employee>,
 }
 
+/// АРМ ИС ЦОН and its operator accounts.
+#[derive(Debug, Clone)]
+pub struct ConWorkstation {
+    /// The workstation's address.
+    pub url: String,
+    /// The development password of its accounts, when one is set.
+    pub dev_password: Option<String>,
+    /// The file the generated passwords of the accounts this start created were written
+    /// to (0600), if it created any.
+    pub passwords_file: Option<PathBuf>,
+    /// The accounts.
+    pub operators: Vec<egov_con_is::operators::Operator>,
+}
+
 /// Launcher failures.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -244,6 +262,8 @@ pub struct System {
     pub seeded: Option<egov_seed::Report>,
     /// The АРМ РШЭП of each ИС МИО and its seeded accounts.
     pub workstations: Vec<Workstation>,
+    /// АРМ ИС ЦОН: its address, the password of its operators and the operators.
+    pub con_workstation: ConWorkstation,
     /// The database and broker in use (private instances stop when this drops).
     pub env: egov_devenv::Ensured,
     tasks: JoinSet<(String, Result<(), String>)>,
@@ -540,6 +560,53 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         mios.push((mio, cfg.gateway_id.clone()));
     }
 
+    // ИС ЦОН with АРМ ИС ЦОН
+    let mut con_cfg = settings.con_is.clone();
+    let url = as_role(con_cfg.system.schema.clone()).await?;
+    con_cfg.system = system_cfg(con_cfg.system, url);
+    con_cfg.nats_url = env.nats_url().to_string();
+    con_cfg.nats_prefix = settings.nats_prefix.clone();
+    con_cfg.nats_credentials = nats_auth;
+    // the operators' passwords as the employees': the development setting, else
+    // generated and written once to a file of the user's alone
+    if con_cfg.dev_operator_password.is_none() {
+        con_cfg.dev_operator_password = settings.dev_employee_password.clone();
+    }
+    let con_passwords = common.data_dir.join("con-is-operator-passwords.txt");
+    let con_had_accounts = con_passwords.exists();
+    con_cfg.passwords_file = Some(con_passwords.clone());
+    let con = egov_con_is::ConIs::build(con_cfg.clone())
+        .await
+        .map_err(|e| service_err("con-is")(&e))?;
+    // the operators' signing certificates come from the registration authority
+    con.set_issuer(std::sync::Arc::new(PkiDir::open(&pki_dir, &ca_dir)?));
+    systems.push(("con-is".into(), con.grpc_addr()));
+    endpoints.push(Endpoint {
+        service: "con-is".into(),
+        lane: "ИС ЦОН",
+        what: "gRPC health (mTLS)",
+        addr: con.grpc_addr(),
+        scheme: "https",
+    });
+    endpoints.push(Endpoint {
+        service: "con-is".into(),
+        lane: "АРМ",
+        what: "АРМ ИС ЦОН: API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
+        addr: con.http_addr(),
+        scheme: "http",
+    });
+    let con_workstation = ConWorkstation {
+        url: format!("http://{}", con.http_addr()),
+        dev_password: con_cfg.dev_operator_password.clone(),
+        passwords_file: (con_cfg.dev_operator_password.is_none()
+            && con_passwords.exists()
+            && !con_had_accounts)
+            .then_some(con_passwords),
+        operators: egov_con_is::operators::all(con.pool())
+            .await
+            .map_err(|e| service_err("con-is")(&e))?,
+    };
+
     // ШЭП and each region's РШЭП
     let mut gateways = Vec::new();
     for g in &topology.gateways {
@@ -582,6 +649,17 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         let token = shutdown.child_token();
         tasks.spawn(async move { (id, mio.run(token).await.map_err(|e| e.to_string())) });
     }
+    let mut con = con;
+    if let Some((_, addr)) = addrs.iter().find(|(id, _)| *id == con_cfg.gateway_id) {
+        con.set_gateway(&addr.to_string());
+    }
+    let token = shutdown.child_token();
+    tasks.spawn(async move {
+        (
+            "con-is".into(),
+            con.run(token).await.map_err(|e| e.to_string()),
+        )
+    });
     for gw in gateways {
         let lane = if gw.id() == topology.central().id {
             "ШЭП"
@@ -613,6 +691,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         pki_created,
         seeded,
         workstations,
+        con_workstation,
         env,
         tasks,
         shutdown,

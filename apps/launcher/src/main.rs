@@ -173,6 +173,35 @@ async fn main() {
                     );
                 }
             }
+            let c = &system.con_workstation;
+            let passwords = match (&c.dev_password, &c.passwords_file) {
+                (Some(p), _) => format!(
+                    "development password {p:?} (EGOV_DEV_EMPLOYEE_PASSWORD; never in a real deployment)"
+                ),
+                (None, Some(f)) => format!(
+                    "generated passwords of the new accounts written once to {} (0600)",
+                    f.display()
+                ),
+                (None, None) => "passwords as given when the accounts were created".to_string(),
+            };
+            println!(
+                "egov: АРМ ИС ЦОН at {} ({} operators, {passwords}); for example:",
+                c.url,
+                c.operators.len(),
+            );
+            for o in c
+                .operators
+                .iter()
+                .filter(|o| o.centre_id == "almaty-almaly")
+            {
+                println!(
+                    "  {:<28} {:<12} {}  {}",
+                    o.centre_id,
+                    o.role.as_str(),
+                    o.iin,
+                    o.full_name()
+                );
+            }
             println!("egov: ready; Ctrl-C stops every service");
             use std::io::Write;
             let _ = std::io::stdout().flush();

@@ -169,6 +169,21 @@ async fn up_serves_and_stops_on_ctrl_c() {
     };
     assert_eq!(login(password).await.unwrap().status(), 200);
     assert_eq!(login("egov-test".into()).await.unwrap().status(), 401);
+    // ИС ЦОН with its operators
+    let con = lines
+        .iter()
+        .find(|l| l.starts_with("con-is") && l.contains("АРМ"))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .map(String::from)
+        .unwrap_or_else(|| panic!("no АРМ ИС ЦОН: {text}"));
+    assert!(text.contains("egov: АРМ ИС ЦОН at"), "{text}");
+    let openapi: serde_json::Value = reqwest::get(format!("{con}/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(openapi["info"]["title"], "АРМ ИС ЦОН");
     for w in &workstations {
         let login = reqwest::get(format!("{w}/login"))
             .await
@@ -207,7 +222,12 @@ async fn up_serves_and_stops_on_ctrl_c() {
         .unwrap();
     assert!(reply.is_success(), "{:?}", reply.info);
     assert!(String::from_utf8_lossy(&reply.payload).contains("Ахметов"));
-    for g in gateways.iter().chain(&registries).chain(&workstations) {
+    for g in gateways
+        .iter()
+        .chain(&registries)
+        .chain(&workstations)
+        .chain(std::iter::once(&con))
+    {
         let h: serde_json::Value = reqwest::get(format!("{g}/health"))
             .await
             .unwrap()

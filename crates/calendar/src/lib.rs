@@ -35,11 +35,13 @@
 #![warn(missing_docs)]
 
 mod calendar;
+pub mod clock;
 mod data;
 mod deadline;
 mod error;
 
 pub use calendar::{Calendar, DayOff, Holiday};
+pub use clock::Clock;
 pub use deadline::{Deadline, ParseDeadlineError};
 pub use error::Error;
 

@@ -11,6 +11,8 @@
 //! provider's employee in АРМ РШЭП. The submission carries the exact signed bytes and
 //! the signature, both base64.
 
+pub mod form;
+
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 

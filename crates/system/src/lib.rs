@@ -546,9 +546,22 @@ pub use egov_grpc as __grpc;
 /// ```ignore
 /// egov_system::system_main!("egov-enis", enis: egov_enis::Config, egov_enis::Enis::build, "ЕНИС");
 /// ```
+///
+/// A system that needs more of the shared settings than the database and the PKI folder
+/// (ИС ЦОН: the NATS URL) gives a fifth argument, a closure `|&mut Config, &Common|`
+/// run before the build.
 #[macro_export]
 macro_rules! system_main {
     ($bin:literal, $key:ident: $config:ty, $build:path, $lane:literal) => {
+        $crate::system_main!(
+            $bin,
+            $key: $config,
+            $build,
+            $lane,
+            |_: &mut $config, _: &$crate::__config::Common| {}
+        );
+    };
+    ($bin:literal, $key:ident: $config:ty, $build:path, $lane:literal, $adjust:expr) => {
         #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
         #[serde(default)]
         struct Settings {
@@ -574,6 +587,7 @@ macro_rules! system_main {
                     let mut cfg = s.$key;
                     cfg.system.database_url = s.common.database_url.clone();
                     cfg.system.pki_dir = s.common.pki_dir();
+                    ($adjust)(&mut cfg, &s.common);
                     let svc = $build(cfg).await.map_err(|e| e.to_string())?;
                     tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), concat!($lane, " listening"));
                     svc.run(cancel).await.map_err(|e| e.to_string())

@@ -3,18 +3,13 @@
 //! signing keys (issued by the test PKI, kept in the АРМ's keystore as NCALayer would keep
 //! them on a token), and their sessions.
 
-use std::num::NonZeroU32;
-
-use aws_lc_rs::{digest, pbkdf2, rand::SecureRandom};
+use aws_lc_rs::{digest, rand::SecureRandom};
 use egov_iin::{Iin, Sex};
 use egov_pki::{CertInfo, CertProfile, Issuer, PrivateKey, SubjectSpec};
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
 use crate::catalog::Catalog;
-
-/// PBKDF2 iterations of the hashes stored before argon2id.
-const LEGACY_ITERATIONS: u32 = 20_000;
 
 /// An employee.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -185,128 +180,10 @@ pub async fn seal_clear_keys(pool: &PgPool, keystore: &Keystore) -> sqlx::Result
     Ok(rows.len())
 }
 
-/// Hashes a password with argon2id (the crate's default cost: 19 MiB, two passes) and a
-/// fresh random 16-byte salt of its own, as a PHC string (`$argon2id$v=19$m=...`).
-pub fn hash_password(password: &str) -> String {
-    use argon2::PasswordHasher as _;
-    let mut salt = [0u8; 16];
-    aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut salt)
-        .expect("system randomness");
-    argon2::Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .expect("argon2id with its default parameters and a 16-byte salt")
-        .to_string()
-}
-
-/// Hashes a password the way accounts were stored before argon2id:
-/// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`. Such hashes still verify and are
-/// replaced at the next successful login; this makes one (for tests of that upgrade).
-pub fn legacy_pbkdf2_hash(password: &str) -> String {
-    let mut salt = [0u8; 16];
-    aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut salt)
-        .expect("system randomness");
-    let mut out = [0u8; 32];
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        NonZeroU32::new(LEGACY_ITERATIONS).expect("non-zero"),
-        &salt,
-        password.as_bytes(),
-        &mut out,
-    );
-    format!(
-        "pbkdf2-sha256${LEGACY_ITERATIONS}${}${}",
-        hex::encode(salt),
-        hex::encode(out)
-    )
-}
-
-/// What a stored hash says of a password.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verified {
-    /// It is not the password (or the hash is not one this code reads).
-    No,
-    /// It is, and the hash is argon2id.
-    Yes,
-    /// It is, by a hash of an older scheme (PBKDF2) to be replaced by argon2id.
-    YesRehash,
-}
-
-/// Checks a password against a stored hash: argon2id (PHC string) or the older
-/// `pbkdf2-sha256$...` of [`legacy_pbkdf2_hash`].
-pub fn verify_password(password: &str, stored: &str) -> Verified {
-    if stored.starts_with("$argon2") {
-        use argon2::PasswordVerifier as _;
-        let ok = argon2::Argon2::default()
-            .verify_password(password.as_bytes(), stored)
-            .is_ok();
-        return match (ok, stored.starts_with("$argon2id$")) {
-            (false, _) => Verified::No,
-            (true, true) => Verified::Yes,
-            (true, false) => Verified::YesRehash,
-        };
-    }
-    let parts: Vec<&str> = stored.split('$').collect();
-    let [alg, iter, salt, hash] = parts.as_slice() else {
-        return Verified::No;
-    };
-    if *alg != "pbkdf2-sha256" {
-        return Verified::No;
-    }
-    let (Ok(iter), Ok(salt), Ok(hash)) =
-        (iter.parse::<u32>(), hex::decode(salt), hex::decode(hash))
-    else {
-        return Verified::No;
-    };
-    let Some(iter) = NonZeroU32::new(iter) else {
-        return Verified::No;
-    };
-    match pbkdf2::verify(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        iter,
-        &salt,
-        password.as_bytes(),
-        &hash,
-    ) {
-        Ok(()) => Verified::YesRehash,
-        Err(_) => Verified::No,
-    }
-}
-
-/// A hash no password matches, checked when the IIN has no account so that a missing
-/// account costs the same time as a wrong password.
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| hash_password("no account has this password"));
-
-/// Letters and digits of a generated password: no `0 O 1 l I`, which read alike.
-const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-
-/// A new random password: 20 characters of [`PASSWORD_ALPHABET`] (about 116 bits).
-pub fn generate_password() -> String {
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let mut out = String::with_capacity(20);
-    while out.len() < 20 {
-        let mut b = [0u8; 1];
-        rng.fill(&mut b).expect("system randomness");
-        // rejection sampling: no bias towards the first letters
-        let n = PASSWORD_ALPHABET.len();
-        if usize::from(b[0]) < 256 - 256 % n {
-            out.push(char::from(PASSWORD_ALPHABET[usize::from(b[0]) % n]));
-        }
-    }
-    out
-}
-
-/// Which password the seeded accounts get.
-#[derive(Debug, Clone)]
-pub enum Passwords {
-    /// Each new account a generated password of its own ([`generate_password`]), handed
-    /// back once in [`Seeded::new_passwords`] and stored only as its hash.
-    Generated,
-    /// Every new account this one (a development setting: tests, local development).
-    Fixed(String),
-}
+pub use egov_accounts::{
+    DUMMY_HASH, PASSWORD_ALPHABET, Passwords, Verified, generate_password, hash_password,
+    legacy_pbkdf2_hash, verify_password,
+};
 
 /// The outcome of [`seed`].
 #[derive(Debug, Clone)]
@@ -322,34 +199,24 @@ pub struct Seeded {
 /// owner alone (0600) from its first byte, in a new file renamed over any old one: one
 /// line `IIN<TAB>password<TAB>provider<TAB>role<TAB>name` per account.
 pub fn write_passwords(path: &std::path::Path, seeded: &Seeded) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut text = String::from(
-        "# АРМ РШЭП: the generated passwords of the new accounts (shown once; keep or delete)\n",
-    );
-    for (iin, password) in &seeded.new_passwords {
-        let e = seeded.employees.iter().find(|e| e.iin == *iin);
-        text.push_str(&format!(
-            "{iin}\t{password}\t{}\t{}\t{}\n",
-            e.map(|e| e.provider_id.as_str()).unwrap_or(""),
-            e.map(|e| e.role.as_str()).unwrap_or(""),
-            e.map(|e| e.full_name()).unwrap_or_default(),
-        ));
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options.open(&tmp)?;
-    f.write_all(text.as_bytes()).and_then(|()| f.sync_all())?;
-    std::fs::rename(&tmp, path)
+    let lines: Vec<String> = seeded
+        .new_passwords
+        .iter()
+        .map(|(iin, password)| {
+            let e = seeded.employees.iter().find(|e| e.iin == *iin);
+            format!(
+                "{iin}\t{password}\t{}\t{}\t{}",
+                e.map(|e| e.provider_id.as_str()).unwrap_or(""),
+                e.map(|e| e.role.as_str()).unwrap_or(""),
+                e.map(|e| e.full_name()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    egov_accounts::write_secret_file(
+        path,
+        "АРМ РШЭП: the generated passwords of the new accounts (shown once; keep or delete)",
+        &lines,
+    )
 }
 
 fn hash64(s: &str) -> u64 {

@@ -7,9 +7,8 @@
 
 use base64::Engine as _;
 use egov_contracts::mio::{ApplicationDocument, Reason, Submission, rejections, services};
-use egov_regulation::{FieldKind, Regulation, Status};
+use egov_regulation::{Regulation, Status};
 use egov_shep_client::inbox::{Delivery, Outcome, first_time};
-use serde_json::Value;
 use sha2::Digest;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -68,106 +67,14 @@ pub struct Checked {
     pub signer_name: String,
 }
 
-fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    let walk = |root: &'a Value| {
-        path.split('.')
-            .try_fold(root, |v, k| v.get(k))
-            .filter(|v| !v.is_null())
-    };
-    walk(doc).or_else(|| doc.get("form").and_then(walk))
-}
-
-/// The form's required fields and kinds (`INVALID_FORM` names each problem).
+/// The form's required fields and kinds (`INVALID_FORM` names each problem): the check
+/// of `egov_contracts::mio::form`, shared with ИС ЦОН's desk.
 pub fn check_form(reg: &Regulation, doc: &ApplicationDocument) -> Result<(), Rejection> {
-    let v = serde_json::to_value(doc).expect("serializes");
-    let mut problems = Vec::new();
-    for f in &reg.fields {
-        let value = lookup(&v, &f.id);
-        let text = value.map(|x| match x {
-            Value::String(s) => s.trim().to_string(),
-            other => other.to_string(),
-        });
-        match (&text, f.required) {
-            (None, true) => {
-                problems.push(format!("{} ({}) is required", f.id, f.name.ru));
-                continue;
-            }
-            (Some(t), true) if t.is_empty() => {
-                problems.push(format!("{} ({}) is required", f.id, f.name.ru));
-                continue;
-            }
-            (None, false) => continue,
-            _ => {}
-        }
-        let t = text.expect("present");
-        if t.is_empty() {
-            continue;
-        }
-        let ok = match f.kind {
-            FieldKind::Iin => egov_iin::Iin::parse(&t).is_ok(),
-            FieldKind::Date => egov_contracts::date::parse(&t).is_ok(),
-            FieldKind::Number => {
-                value.is_some_and(|x| x.is_number())
-                    || t.replace(',', ".")
-                        .parse::<f64>()
-                        .is_ok_and(|n| n.is_finite() && n >= 0.0)
-            }
-            FieldKind::Email => {
-                let parts: Vec<&str> = t.split('@').collect();
-                parts.len() == 2 && !parts[0].is_empty() && parts[1].contains('.')
-            }
-            FieldKind::Phone => {
-                let digits = t.chars().filter(|c| c.is_ascii_digit()).count();
-                (7..=15).contains(&digits)
-                    && t.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
-            }
-            FieldKind::Category => reg.category(&t).is_some(),
-            FieldKind::Bool => value.is_some_and(|x| x.is_boolean()),
-            FieldKind::Text => t.chars().count() <= 2000,
-        };
-        if !ok {
-            problems.push(
-                format!(
-                    "{} ({}): {t:?} is not a valid {:?}",
-                    f.id, f.name.ru, f.kind
-                )
-                .to_lowercase(),
-            );
-        }
-    }
-    if reg.category(&doc.category).is_none() {
-        problems.push(format!(
-            "category {:?} is not one of {}",
-            doc.category,
-            reg.categories
-                .iter()
-                .map(|c| c.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    for a in &doc.documents {
-        if !reg.documents.iter().any(|d| d.id == a.kind) {
-            problems.push(format!(
-                "attached document kind {:?} is not in the regulation's list",
-                a.kind
-            ));
-        }
-        if let Some(c) = &a.content
-            && base64::engine::general_purpose::STANDARD.decode(c).is_err()
-        {
-            problems.push(format!(
-                "attached document {:?}: content is not base64",
-                a.kind
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        problems.dedup();
-        Err(reject(rejections::INVALID_FORM, problems.join("; ")))
-    }
+    egov_contracts::mio::form::check(reg, doc).map_err(|problems| {
+        let mut texts: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        texts.dedup();
+        reject(rejections::INVALID_FORM, texts.join("; "))
+    })
 }
 
 impl Engine {

@@ -169,6 +169,11 @@ pub async fn env_with(
     }
 }
 
+/// The NATS URL of the tests.
+pub fn egov_devenv_nats_url() -> String {
+    egov_devenv_nats()
+}
+
 fn egov_devenv_nats() -> String {
     std::env::var("EGOV_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }

@@ -1,0 +1,407 @@
+//! АРМ ИС ЦОН: the operators' JSON API (`/api/v1`, described by `openapi.json`, served
+//! at `/api/openapi.json`), and the public status look-up by application number.
+//! Operators log in with IIN and password and send `Authorization: Bearer <token>`.
+//! Errors are `{"error": {"code", "message", "details"?}}` in the operator's language
+//! ([`error`]).
+
+pub mod error;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::Core;
+use crate::centres::{self, Centre};
+use crate::desk::{self, Application, NewDraft, SubmitInput};
+use crate::operators::{self, Operator};
+use crate::{inbox, receipt, steps};
+pub use error::ApiError;
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+type S = State<Arc<Core>>;
+
+/// A JSON body, parsed when the handler asks ([`Body::parsed`]): after the session is
+/// checked, so that a caller without one learns nothing from the body's problems. Its
+/// rejection is an [`ApiError`] (400, naming the problem).
+pub struct Body<T>(Result<T, ApiError>);
+
+impl<T> Body<T> {
+    /// The parsed body, or why it does not parse.
+    pub fn parsed(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for Body<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &St) -> Result<Self, Self::Rejection> {
+        Ok(Body(
+            axum::Json::<T>::from_request(req, state)
+                .await
+                .map(|axum::Json(v)| v)
+                .map_err(|e| ApiError::bad_request(&e.body_text())),
+        ))
+    }
+}
+
+/// The routes, every answer with the workstation's hardened headers and errors in the
+/// request's language.
+pub fn router(core: Arc<Core>) -> Router {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/services", get(services))
+        .route("/api/v1/applications", get(list).post(create))
+        .route("/api/v1/applications/{number}", get(view))
+        .route("/api/v1/applications/{number}/submit", post(submit))
+        .route(
+            "/api/v1/applications/{number}/receipt.pdf",
+            get(receipt_pdf),
+        )
+        .route("/api/v1/applications/{number}/result.pdf", get(result_pdf))
+        .route("/api/v1/public/applications/{number}", get(public))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "нет такого адреса",
+                "мұндай мекенжай жоқ",
+            )
+        })
+        .with_state(core)
+        .layer(axum::middleware::from_fn(error::localize))
+        .layer(axum::middleware::map_response(hardened))
+}
+
+/// No sniffing, no framing.
+async fn hardened(mut r: Response) -> Response {
+    use axum::http::HeaderValue;
+    let h = r.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+    r
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
+}
+
+/// The operator of the request, when the session began, and their centre.
+async fn operator(
+    core: &Core,
+    headers: &HeaderMap,
+) -> Result<(Operator, time::OffsetDateTime, Centre), ApiError> {
+    let token = bearer(headers).ok_or_else(ApiError::unauthorized)?;
+    let (who, since) = operators::session(&core.pool, &token, core.clock.now())
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let centre = centres::get(&core.pool, &who.centre_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("centre {} is gone", who.centre_id)))?;
+    Ok((who, since, centre))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    iin: String,
+    password: String,
+}
+
+async fn login(State(core): S, body: Body<Login>) -> Result<axum::Json<Value>, ApiError> {
+    let l = body.parsed()?;
+    let iin = egov_iin::Iin::parse(l.iin.trim())
+        .map_err(|_| ApiError::invalid_iin(&l.iin, "ИИН", "ЖСН"))?
+        .as_string();
+    match operators::login(
+        &core.pool,
+        &iin,
+        &l.password,
+        core.clock.now(),
+        core.session_lifetime,
+    )
+    .await?
+    {
+        operators::Login::Ok(token, who) => {
+            Ok(axum::Json(json!({"token": token, "operator": who})))
+        }
+        operators::Login::Refused => Err(ApiError::invalid_credentials()),
+        operators::Login::Throttled { until } => Err(ApiError::too_many_attempts(
+            (until - core.clock.now()).whole_seconds().max(1),
+        )),
+    }
+}
+
+async fn logout(State(core): S, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    operator(&core, &headers).await?;
+    if let Some(t) = bearer(&headers) {
+        operators::logout(&core.pool, &t).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(core): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+    let (who, _, centre) = operator(&core, &headers).await?;
+    Ok(axum::Json(json!({"operator": who, "centre": centre})))
+}
+
+/// The services (regulations with a `con` channel) of the operator's region, with their
+/// categories and documents.
+async fn services(State(core): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+    let (_, _, centre) = operator(&core, &headers).await?;
+    let list: Vec<Value> = core
+        .catalog
+        .of_region(&centre.region)
+        .into_iter()
+        .map(|r| {
+            json!({
+                "regulation": r.id,
+                "service": r.service,
+                "name": {"ru": r.service_name.ru, "kk": r.service_name.kk},
+                "in_force": {"from": egov_contracts::date::format(r.in_force_from), "until": r.in_force_until.map(egov_contracts::date::format)},
+                "providers": r.providers.iter().map(|p| json!({"id": p.id, "name": {"ru": p.name.ru, "kk": p.name.kk}})).collect::<Vec<_>>(),
+                "categories": r.categories.iter().map(|c| json!({"id": c.id, "name": {"ru": c.name.ru, "kk": c.name.kk}})).collect::<Vec<_>>(),
+                "documents": r.documents.iter().map(|d| json!({"id": d.id, "required": d.required, "categories": d.categories, "name": {"ru": d.name.ru, "kk": d.name.kk}})).collect::<Vec<_>>(),
+                "fields": r.fields.iter().map(|f| json!({"id": f.id, "required": f.required, "name": {"ru": f.name.ru, "kk": f.name.kk}})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({"centre": centre.id, "services": list})))
+}
+
+/// The view of an application for the operator.
+async fn application_view(core: &Core, app: &Application) -> Result<Value, ApiError> {
+    let steps = steps::of(&core.pool, app.id).await?;
+    let statuses = inbox::history(&core.pool, app.id).await?;
+    let reg = core.catalog.get(&app.regulation_id);
+    let rfc = |t: Option<time::OffsetDateTime>| {
+        t.and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+    };
+    let result = app.result.as_ref().map(|r| {
+        json!({
+            "kind": r["kind"], "title": r["title"], "number": r["number"],
+            "signer_iin": r["signer_iin"], "signer_name": r["signer_name"],
+            "pdf": format!("/api/v1/applications/{}/result.pdf", app.number),
+        })
+    });
+    Ok(json!({
+        "number": app.number,
+        "centre": app.centre_id,
+        "operator": app.operator_iin,
+        "regulation": app.regulation_id,
+        "service": app.service,
+        "service_name": reg.map(|r| json!({"ru": r.service_name.ru, "kk": r.service_name.kk})),
+        "provider": app.provider_id,
+        "state": app.state,
+        "applicant": app.applicant,
+        "representative_iin": app.representative_iin,
+        "poa_number": app.poa_number,
+        "category": app.category,
+        "documents": app.documents,
+        "refusal": app.refusal_code.as_ref().map(|c| json!({"code": c, "message": app.refusal_message, "missing": app.missing_documents})),
+        "message_id": app.message_id,
+        "sent_at": rfc(app.sent_at),
+        "mio_number": app.mio_number,
+        "status": app.status.as_ref().map(|s| json!({"status": s, "stage": app.stage, "ru": app.status_ru, "kk": app.status_kk, "at": rfc(app.status_at)})),
+        "due_at": rfc(app.due_at),
+        "result": result,
+        "receipt": (app.state != "draft").then(|| format!("/api/v1/applications/{}/receipt.pdf", app.number)),
+        "steps": steps,
+        "statuses": statuses,
+        "created_at": rfc(Some(app.created_at)),
+    }))
+}
+
+async fn list(State(core): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+    let (_, _, centre) = operator(&core, &headers).await?;
+    let apps = desk::of_centre(&core.pool, &centre.id).await?;
+    let list: Vec<Value> = apps
+        .iter()
+        .map(|a| {
+            json!({
+                "number": a.number, "regulation": a.regulation_id, "applicant_iin": a.applicant_iin,
+                "state": a.state, "mio_number": a.mio_number, "status": a.status, "status_ru": a.status_ru,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({"applications": list})))
+}
+
+async fn create(
+    State(core): S,
+    headers: HeaderMap,
+    body: Body<NewDraft>,
+) -> Result<Response, ApiError> {
+    let (who, since, centre) = operator(&core, &headers).await?;
+    let n = body.parsed()?;
+    let app = desk::draft(&core, &who, since, &centre, n).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(application_view(&core, &app).await?),
+    )
+        .into_response())
+}
+
+async fn view(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let (who, _, _) = operator(&core, &headers).await?;
+    let app = desk::own(&core, &who, &number).await?;
+    Ok(axum::Json(application_view(&core, &app).await?))
+}
+
+async fn submit(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    body: Body<SubmitInput>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let (who, _, centre) = operator(&core, &headers).await?;
+    let input = body.parsed()?;
+    let app = desk::submit(&core, &who, &centre, &number, input).await?;
+    Ok(axum::Json(application_view(&core, &app).await?))
+}
+
+fn pdf(bytes: Vec<u8>, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn receipt_pdf(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let (who, _, centre) = operator(&core, &headers).await?;
+    let app = desk::own(&core, &who, &number).await?;
+    let reg = core
+        .catalog
+        .get(&app.regulation_id)
+        .ok_or_else(|| ApiError::internal(format!("regulation {} is gone", app.regulation_id)))?;
+    let inspector = operators::get(&core.pool, &app.operator_iin)
+        .await?
+        .ok_or_else(|| ApiError::internal("the inspector is gone"))?;
+    let parts = receipt::parts(&app, reg, &centre, &inspector).ok_or_else(|| {
+        ApiError::conflict(
+            format!("заявление № {} ещё не подано: расписки нет", app.number),
+            format!("№ {} өтініш әлі берілмеген: қолхат жоқ", app.number),
+        )
+    })?;
+    let bytes = receipt::render(&parts).map_err(ApiError::internal)?;
+    Ok(pdf(bytes, &format!("receipt-{}.pdf", app.number)))
+}
+
+async fn result_pdf(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let (who, _, _) = operator(&core, &headers).await?;
+    let app = desk::own(&core, &who, &number).await?;
+    let b64 = app
+        .result
+        .as_ref()
+        .and_then(|r| r["pdf"].as_str())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NO_RESULT",
+                format!("результат по заявлению № {} ещё не поступил", app.number),
+                format!("№ {} өтініш бойынша нәтиже әлі түспеді", app.number),
+            )
+        })?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(ApiError::internal)?;
+    Ok(pdf(bytes, &format!("result-{}.pdf", app.number)))
+}
+
+/// The public look-up: the status of an application by its journal number or ИС МИО's,
+/// with no login and nothing about the person.
+async fn public(State(core): S, Path(number): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+    let valid = !number.is_empty()
+        && number.len() <= 40
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        return Err(ApiError::refused(
+            "INVALID_NUMBER",
+            format!("«{number}» не номер заявления (заглавные латинские буквы, цифры и дефис)"),
+            format!("«{number}» өтініш нөмірі емес (бас латын әріптері, цифрлар және сызықша)"),
+        ));
+    }
+    let app = desk::by_number(&core.pool, &number)
+        .await?
+        .ok_or_else(|| ApiError::no_application(&number))?;
+    let reg = core.catalog.get(&app.regulation_id);
+    let rfc = |t: Option<time::OffsetDateTime>| {
+        t.and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+    };
+    let (ru, kk) = match (&app.status_ru, &app.status_kk, app.state.as_str()) {
+        (Some(r), Some(k), _) => (r.clone(), k.clone()),
+        (_, _, "refused") => (
+            "в приеме отказано".into(),
+            "қабылдаудан бас тартылды".into(),
+        ),
+        (_, _, "sent") => (
+            "направлено услугодателю".into(),
+            "көрсетілетін қызметті берушіге жіберілді".into(),
+        ),
+        _ => ("оформляется".into(), "рәсімделуде".into()),
+    };
+    Ok(axum::Json(json!({
+        "number": app.number,
+        "mio_number": app.mio_number,
+        "service_name": reg.map(|r| json!({"ru": r.service_name.ru, "kk": r.service_name.kk})),
+        "state": app.state,
+        "status": app.status,
+        "status_ru": ru,
+        "status_kk": kk,
+        "status_at": rfc(app.status_at.or(app.sent_at)),
+        "due_at": rfc(app.due_at),
+        "result_ready": app.result.is_some(),
+    })))
+}

@@ -1,0 +1,376 @@
+//! ИС ЦОН with АРМ ИС ЦОН: the service centres' system, where channel C of the
+//! regulations begins and ends.
+//!
+//! - [`catalog`]: the regulation files with a `con` channel, whose steps
+//!   `executed_by = "con-is"` this system executes;
+//! - [`centres`]: the service centres the seeds name (Almaty's seven district branches,
+//!   the centres of Atyrau oblast, Akzhar's with its mobile centre), seeded at start;
+//! - [`operators`]: the operators of each centre and their roles (inspector,
+//!   accumulation sector, courier, issuing inspector), passwords, signing keys and
+//!   sessions, with logins throttled;
+//! - [`desk`]: the operator's flow: the citizen's IIN and a representative's power of
+//!   attorney, one request each to ГБД ФЛ (C-person) and ЕНИС (C-poa) through the
+//!   gateway, completeness against the regulation's documents, the operator's
+//!   signature, the application sent to the provider's ИС МИО (`mio.application.submit`);
+//! - [`steps`]: every channel step executed here recorded with its start, due time and
+//!   end; open steps past their due time flagged by the SLA monitor;
+//! - [`inbox`]: the statuses and results ИС МИО sends back (`con-is.status.update`),
+//!   deduplicated by sender and messageId and acknowledged after commit;
+//! - [`receipt`]: the receipt (расписка) and the receipt refusing acceptance, PDF in
+//!   Russian and Kazakh;
+//! - [`api`]: the workstation's JSON API (`/api/v1`, `openapi.json`), with the public
+//!   status look-up.
+//!
+//! Time comes from an injectable [`egov_calendar::Clock`].
+
+pub mod api;
+pub mod catalog;
+pub mod centres;
+pub mod desk;
+pub mod inbox;
+pub mod operators;
+pub mod receipt;
+pub mod steps;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egov_calendar::Clock;
+use egov_grpc::Listening as _;
+use egov_shep_client::Client;
+use egov_shep_client::inbox::{InboxConfig, InboxNames};
+use egov_shep_client::server::{Answer, Incoming, SyncHandler};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+
+/// The lane name.
+pub const LANE: &str = "ИС ЦОН";
+/// The system id in the topology.
+pub const SYSTEM_ID: &str = "con-is";
+/// The default schema.
+pub const SCHEMA: &str = "con_is";
+/// The fixed development password the tests give the seeded operator accounts
+/// ([`Config::dev_operator_password`]); never a default.
+pub const DEV_OPERATOR_PASSWORD: &str = "egov-test";
+
+/// Settings (`EGOV_CON_IS__*`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Ports, PKI, database, schema, OCSP, gateways.
+    #[serde(flatten)]
+    pub system: egov_system::Config,
+    /// The gateway the system is registered on.
+    pub gateway_id: String,
+    /// Its gRPC address.
+    pub gateway_addr: String,
+    /// NATS.
+    pub nats_url: String,
+    /// Prefix of the inbox stream and subjects.
+    pub nats_prefix: String,
+    /// Folders of regulation files (default: `regulations/`); every file with a `con`
+    /// channel is run.
+    pub regulation_dirs: Vec<PathBuf>,
+    /// A development setting: every seeded operator account gets this one password. Without
+    /// it each gets a generated password of its own, shown once in [`Config::passwords_file`].
+    pub dev_operator_password: Option<String>,
+    /// Where the generated passwords of the accounts a start creates are written (0600).
+    pub passwords_file: Option<PathBuf>,
+    /// How long a login lasts, hours.
+    pub session_hours: i64,
+    /// How often the SLA monitor scans, seconds.
+    pub sla_interval_secs: u64,
+    /// Seconds the inbox consumer has to acknowledge.
+    pub ack_wait_secs: u64,
+    /// Connect to NATS as the system's own user (`systems/<id>.nats.pass` of the PKI
+    /// folder), for a broker with per-system users (`egov_shep_client::nats_auth`).
+    #[serde(default)]
+    pub nats_credentials: bool,
+}
+
+fn default_regulations() -> Vec<PathBuf> {
+    let local = PathBuf::from("regulations");
+    if local.is_dir() {
+        vec![local]
+    } else {
+        vec![egov_regulation::shipped_dir()]
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::of(&egov_topology::Topology::shipped())
+    }
+}
+
+impl Config {
+    /// The local defaults of `topology`'s ИС ЦОН: its fixed ports and its gateway.
+    pub fn of(topology: &egov_topology::Topology) -> Self {
+        let system = egov_system::Config::of(topology, SYSTEM_ID, SCHEMA);
+        let gateway = system
+            .gateways
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "shep".into());
+        let port = topology
+            .gateway(&gateway)
+            .map(|g| g.grpc_port)
+            .unwrap_or(7100);
+        Config {
+            system,
+            gateway_id: gateway,
+            gateway_addr: format!("127.0.0.1:{port}"),
+            nats_url: "nats://127.0.0.1:4222".into(),
+            nats_prefix: String::new(),
+            regulation_dirs: default_regulations(),
+            dev_operator_password: None,
+            passwords_file: None,
+            session_hours: 8,
+            sla_interval_secs: 30,
+            ack_wait_secs: 30,
+            nats_credentials: false,
+        }
+    }
+}
+
+/// Start-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A regulation file is invalid.
+    #[error("con-is regulations: {0}")]
+    Regulations(String),
+    /// Database, identity, binding, serving.
+    #[error("con-is: {0}")]
+    System(#[from] egov_system::Error),
+    /// Centres, operators, NATS, the gateway.
+    #[error("con-is: {0}")]
+    Start(String),
+}
+
+/// What the operations of ИС ЦОН share: the database, the regulations, the clock, the
+/// gateway client once running.
+#[derive(Clone)]
+pub struct Core {
+    /// The database.
+    pub pool: PgPool,
+    /// The regulations with a `con` channel.
+    pub catalog: Arc<Catalog>,
+    /// The clock.
+    pub clock: Clock,
+    /// Working days.
+    pub calendar: &'static egov_calendar::Calendar,
+    /// The issuing CA certificate (sent with the operators' signatures).
+    pub chain: Vec<egov_pki::CertInfo>,
+    /// The gateway (set by `run`).
+    pub gateway: Arc<std::sync::OnceLock<Client>>,
+    /// How long a login lasts.
+    pub session_lifetime: time::Duration,
+    /// The registration authority that issues the operators' signing certificates, given
+    /// by whoever starts ИС ЦОН ([`ConIs::set_issuer`]): ИС ЦОН never holds the CA's key.
+    pub issuer: Arc<std::sync::OnceLock<Arc<dyn egov_pki::Issuer>>>,
+}
+
+impl Core {
+    /// The gateway client; an error before `run` has connected it.
+    pub fn client(&self) -> Result<&Client, String> {
+        self.gateway
+            .get()
+            .ok_or_else(|| "the gateway client is not running yet".to_string())
+    }
+}
+
+/// A built ИС ЦОН: regulations loaded, database migrated, centres and operators seeded,
+/// ports bound.
+pub struct ConIs {
+    bound: egov_system::Bound,
+    config: Config,
+    core: Core,
+    identity: egov_system::Identity,
+}
+
+/// The migrations of the schema.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl egov_grpc::Listening for ConIs {
+    fn listeners(&self) -> &egov_grpc::Listeners {
+        self.bound.listeners()
+    }
+}
+
+impl ConIs {
+    /// Builds on the system clock.
+    pub async fn build(config: Config) -> Result<Self, Error> {
+        ConIs::build_with(config, Clock::System).await
+    }
+
+    /// Loads the regulations, opens the schema, seeds the centres and their operators,
+    /// binds.
+    pub async fn build_with(config: Config, clock: Clock) -> Result<Self, Error> {
+        let catalog = Catalog::load(&config.regulation_dirs).map_err(Error::Regulations)?;
+        let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
+        let identity = bound.identity()?;
+        let issuing = egov_pki::Trust::open(&config.system.pki_dir)
+            .map_err(|e| Error::Start(format!("test PKI: {e}")))?
+            .issuing;
+        let centres = centres::shipped().map_err(Error::Start)?;
+        centres::seed(&bound.pool, &centres)
+            .await
+            .map_err(|e| Error::Start(format!("centres: {e}")))?;
+        let passwords = match &config.dev_operator_password {
+            Some(p) => operators::Passwords::Fixed(p.clone()),
+            None => operators::Passwords::Generated,
+        };
+        let generated = operators::seed(&bound.pool, &centres, &passwords, clock.now())
+            .await
+            .map_err(|e| Error::Start(format!("operator accounts: {e}")))?;
+        if let (Some(path), false) = (&config.passwords_file, generated.is_empty()) {
+            operators::write_passwords(&bound.pool, path, &generated)
+                .await
+                .map_err(|e| Error::Start(format!("the new accounts' passwords: {e}")))?;
+        }
+        let core = Core {
+            pool: bound.pool.clone(),
+            catalog: Arc::new(catalog),
+            clock,
+            calendar: egov_calendar::Calendar::kazakhstan(),
+            chain: vec![issuing],
+            gateway: Arc::new(std::sync::OnceLock::new()),
+            session_lifetime: time::Duration::hours(config.session_hours.max(1)),
+            issuer: Arc::new(std::sync::OnceLock::new()),
+        };
+        Ok(ConIs {
+            bound,
+            config,
+            core,
+            identity,
+        })
+    }
+
+    /// Hands ИС ЦОН the registration authority that issues its operators' signing
+    /// certificates on their first signature (the launcher, the test world); without one
+    /// an operator who has none yet cannot sign.
+    pub fn set_issuer(&self, issuer: Arc<dyn egov_pki::Issuer>) {
+        let _ = self.core.issuer.set(issuer);
+    }
+
+    /// The bound gRPC address (health; no sync service of its own).
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.bound.grpc_addr()
+    }
+
+    /// The bound HTTP address (API, health, metrics).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.bound.http_addr()
+    }
+
+    /// What the operations share (tests drive the SLA monitor and the clock through it).
+    pub fn core(&self) -> Core {
+        self.core.clone()
+    }
+
+    /// The database.
+    pub fn pool(&self) -> &PgPool {
+        &self.bound.pool
+    }
+
+    /// Sets the gateway's address (before `run`).
+    pub fn set_gateway(&mut self, addr: &str) {
+        self.config.gateway_addr = addr.to_string();
+    }
+
+    /// Serves until `shutdown`: the inbox, the SLA monitor, gRPC health and the API.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let cfg = self.config.clone();
+        let client = Client::connect(
+            &cfg.gateway_addr,
+            &cfg.gateway_id,
+            &self.identity.tls,
+            self.identity.signer.clone(),
+            self.identity.verifier.clone(),
+            Duration::from_secs(30),
+        )
+        .map_err(|e| Error::Start(format!("gateway {}: {e}", cfg.gateway_addr)))?;
+        let _ = self.core.gateway.set(client.clone());
+        let password = if cfg.nats_credentials {
+            Some(
+                egov_pki::dir::nats_password(&cfg.system.pki_dir, &cfg.system.system_id)
+                    .map_err(|e| Error::Start(format!("NATS credentials: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let nats = egov_shep_client::nats_auth::connect(
+            &cfg.nats_url,
+            password
+                .as_deref()
+                .map(|p| (cfg.system.system_id.as_str(), p)),
+        )
+        .await
+        .map_err(|e| Error::Start(format!("NATS {}: {e}", cfg.nats_url)))?;
+        let js = async_nats::jetstream::new(nats);
+        let names = InboxNames::new(&cfg.nats_prefix);
+        // the gateway creates the stream; a system that starts first waits for it
+        let mut waited = 0;
+        while js.get_stream(names.stream()).await.is_err() {
+            if waited > 300 || shutdown.is_cancelled() {
+                return Err(Error::Start(format!(
+                    "the inbox stream {} does not exist",
+                    names.stream()
+                )));
+            }
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut inbox = InboxConfig::new(&cfg.system.system_id);
+        inbox.ack_wait = Duration::from_secs(cfg.ack_wait_secs.max(1));
+        let core = self.core.clone();
+        let consumer = egov_shep_client::inbox::consume(
+            js,
+            names,
+            inbox,
+            self.identity.verifier.clone(),
+            Arc::new(client),
+            move |d| {
+                let core = core.clone();
+                async move { inbox::handle(&core, d).await }
+            },
+            shutdown.clone(),
+        );
+        let sla = steps::monitor(
+            self.core.clone(),
+            Duration::from_secs(cfg.sla_interval_secs.max(1)),
+            shutdown.clone(),
+        );
+        let router = api::router(Arc::new(self.core.clone()));
+        let servers = self.bound.run_sync(
+            self.identity.clone(),
+            Arc::new(NoSyncService),
+            router,
+            LANE,
+            shutdown.clone(),
+        );
+        let (c, _, s) = tokio::join!(consumer, sla, servers);
+        if let Err(e) = c {
+            return Err(Error::Start(format!("inbox: {e}")));
+        }
+        s?;
+        Ok(())
+    }
+}
+
+/// ИС ЦОН provides no sync service: its gRPC port answers health and refuses every call.
+pub struct NoSyncService;
+
+impl SyncHandler for NoSyncService {
+    async fn handle(&self, req: Incoming) -> Answer {
+        egov_system::refusal(
+            "UNKNOWN_SERVICE",
+            format!("ИС ЦОН provides no sync service {:?}", req.service()),
+            serde_json::Value::Null,
+        )
+    }
+}

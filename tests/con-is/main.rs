@@ -1,0 +1,24 @@
+//! ИС ЦОН with АРМ ИС ЦОН end to end: uc, ШЭП and the РШЭП, ГБД ФЛ and ЕНИС with the
+//! named test citizens and powers of attorney, the ИС МИО of each test and ИС ЦОН, on
+//! one manual clock (`world`).
+//!
+//! - `flow`: channel C of every regulation that has it, through the operator API, from
+//!   the login to ИС МИО's registration and the status back at ИС ЦОН; one through the
+//!   provider's procedure to the signed result and the public look-up;
+//! - `refusals`: a person absent or deceased, a power of attorney absent or invalid,
+//!   an incomplete set at the desk: each refused in the operator's language, nothing
+//!   sent, nothing half-written;
+//! - `input`: bad input on every endpoint; logins throttled;
+//! - `inbox`: statuses deduplicated by sender and messageId;
+//! - `openapi`: the OpenAPI document and the router agree;
+//! - `sla`: late and open steps flagged on a moved clock.
+
+#[path = "../mio-is/common/mod.rs"]
+mod common;
+mod flow;
+mod inbox;
+mod input;
+mod openapi;
+mod refusals;
+mod sla;
+mod world;
