@@ -261,7 +261,7 @@ impl Async {
                                     let st = o.header.status.clone().unwrap_or_default();
                                     ("", st.message, Some((answer, st.code)))
                                 }
-                                Err(why) => (codes::BAD_RESPONSE, why, None),
+                                Err((code, why)) => (code, why, None),
                             },
                         },
                     }

@@ -396,17 +396,30 @@ impl Core {
 
     /// Opens the answer `from` (the recipient or the next gateway) gave to an accepted
     /// request: correctly signed by its responder, and belonging to the request. The
-    /// error is the message of the gateway's SE013.
+    /// error is the gateway's code and message: SE013 for an answer that is not its
+    /// responder's or not this request's, SE017 (transient: the sender retries) when the
+    /// responder's certificate status cannot be known because the CA is out of reach.
     pub async fn open_answer(
         &self,
         accepted: &Accepted,
         answer: &Envelope,
         from: &str,
-    ) -> Result<envelope::Opened<ResponseInfo>, String> {
+    ) -> Result<envelope::Opened<ResponseInfo>, (&'static str, String)> {
         let opened = envelope::open_response(answer, &self.verifier)
             .await
-            .map_err(|e| format!("the answer of {from} is not correctly signed: {e}"))?;
-        self.answer_fits(accepted, &opened.header)?;
+            .map_err(|e| {
+                let code = if e.is_transient() {
+                    codes::REVOCATION_UNKNOWN
+                } else {
+                    codes::BAD_RESPONSE
+                };
+                (
+                    code,
+                    format!("the answer of {from} is not correctly signed: {e}"),
+                )
+            })?;
+        self.answer_fits(accepted, &opened.header)
+            .map_err(|why| (codes::BAD_RESPONSE, why))?;
         Ok(opened)
     }
 

@@ -207,7 +207,7 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
             )
             .await
         }
-        Err(why) => finish(core, &accepted, rec, trail, codes::BAD_RESPONSE, &why, None).await,
+        Err((code, why)) => finish(core, &accepted, rec, trail, code, &why, None).await,
     }
 }
 
