@@ -433,3 +433,43 @@ pub async fn first_time(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// A recipient's way to its inbox: connects to NATS (as the system's own user when
+/// `credentials`, with its password from the PKI folder, for a broker with per-system
+/// users), and waits up to 30 s for the inbox stream the gateways create. The error says
+/// which of the three failed.
+pub async fn open_inbox(
+    nats_url: &str,
+    pki_dir: &std::path::Path,
+    system_id: &str,
+    credentials: bool,
+    prefix: &str,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Result<(jetstream::Context, InboxNames), String> {
+    let password = if credentials {
+        Some(
+            egov_pki::dir::nats_password(pki_dir, system_id)
+                .map_err(|e| format!("NATS credentials: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let nats = crate::nats_auth::connect(nats_url, password.as_deref().map(|p| (system_id, p)))
+        .await
+        .map_err(|e| format!("NATS {nats_url}: {e}"))?;
+    let js = jetstream::new(nats);
+    let names = InboxNames::new(prefix);
+    // the gateway creates the stream; a system that starts first waits for it
+    let mut waited = 0;
+    while js.get_stream(names.stream()).await.is_err() {
+        if waited > 300 || shutdown.is_cancelled() {
+            return Err(format!(
+                "the inbox stream {} does not exist",
+                names.stream()
+            ));
+        }
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((js, names))
+}

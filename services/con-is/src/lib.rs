@@ -40,7 +40,7 @@ use std::time::Duration;
 use egov_calendar::Clock;
 use egov_grpc::Listening as _;
 use egov_shep_client::Client;
-use egov_shep_client::inbox::{InboxConfig, InboxNames};
+use egov_shep_client::inbox::InboxConfig;
 use egov_shep_client::server::{Answer, Incoming, SyncHandler};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -295,36 +295,16 @@ impl ConIs {
         )
         .map_err(|e| Error::Start(format!("gateway {}: {e}", cfg.gateway_addr)))?;
         let _ = self.core.gateway.set(client.clone());
-        let password = if cfg.nats_credentials {
-            Some(
-                egov_pki::dir::nats_password(&cfg.system.pki_dir, &cfg.system.system_id)
-                    .map_err(|e| Error::Start(format!("NATS credentials: {e}")))?,
-            )
-        } else {
-            None
-        };
-        let nats = egov_shep_client::nats_auth::connect(
+        let (js, names) = egov_shep_client::inbox::open_inbox(
             &cfg.nats_url,
-            password
-                .as_deref()
-                .map(|p| (cfg.system.system_id.as_str(), p)),
+            &cfg.system.pki_dir,
+            &cfg.system.system_id,
+            cfg.nats_credentials,
+            &cfg.nats_prefix,
+            &shutdown,
         )
         .await
-        .map_err(|e| Error::Start(format!("NATS {}: {e}", cfg.nats_url)))?;
-        let js = async_nats::jetstream::new(nats);
-        let names = InboxNames::new(&cfg.nats_prefix);
-        // the gateway creates the stream; a system that starts first waits for it
-        let mut waited = 0;
-        while js.get_stream(names.stream()).await.is_err() {
-            if waited > 300 || shutdown.is_cancelled() {
-                return Err(Error::Start(format!(
-                    "the inbox stream {} does not exist",
-                    names.stream()
-                )));
-            }
-            waited += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        .map_err(Error::Start)?;
         let mut inbox = InboxConfig::new(&cfg.system.system_id);
         inbox.ack_wait = Duration::from_secs(cfg.ack_wait_secs.max(1));
         let core = self.core.clone();
