@@ -164,6 +164,122 @@ pub fn write_secret_file(
     std::fs::rename(&tmp, path)
 }
 
+/// Failed logins of one IIN within [`LOGIN_WINDOW`] that lock its logins.
+pub const LOGIN_FAILURES: i64 = 5;
+
+/// The window failed logins count in, and how long the lock lasts.
+pub const LOGIN_WINDOW: time::Duration = time::Duration::minutes(15);
+
+/// Where a workstation keeps its accounts: the table (`iin`, `password_hash`, `active`)
+/// and the sessions' column naming the account; `login_failures (iin, at)` and
+/// `sessions (token_hash, <column>, created_at, expires_at)` are in the same schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Store {
+    /// The accounts' table.
+    pub accounts: &'static str,
+    /// The column of `sessions` that names the account.
+    pub session_column: &'static str,
+}
+
+/// What a login attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// A new session: its token.
+    Ok(String),
+    /// Wrong IIN or password, or an inactive account.
+    Refused,
+    /// Too many failures lately: no attempt is checked until then.
+    Throttled {
+        /// When the next attempt is checked.
+        until: time::OffsetDateTime,
+    },
+}
+
+/// The stored form of a session token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        token.as_bytes(),
+    ))
+}
+
+/// Checks a password and opens a session of `lifetime`. After [`LOGIN_FAILURES`] failures
+/// of one IIN within [`LOGIN_WINDOW`], no attempt is checked (not even with the right
+/// password) until the oldest of them leaves the window; a success clears the failures,
+/// and a hash of the older scheme gives way to argon2id.
+pub async fn login(
+    pool: &sqlx::PgPool,
+    store: Store,
+    iin: &str,
+    password: &str,
+    now: time::OffsetDateTime,
+    lifetime: time::Duration,
+) -> sqlx::Result<Attempt> {
+    let locking: Option<time::OffsetDateTime> = sqlx::query_scalar(
+        "select at from login_failures where iin = $1 and at > $2 order by at desc offset $3 limit 1",
+    )
+    .bind(iin)
+    .bind(now - LOGIN_WINDOW)
+    .bind(LOGIN_FAILURES - 1)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(at) = locking {
+        return Ok(Attempt::Throttled {
+            until: at + LOGIN_WINDOW,
+        });
+    }
+    let row: Option<(String, bool)> = sqlx::query_as(&format!(
+        "select password_hash, active from {} where iin = $1",
+        store.accounts
+    ))
+    .bind(iin)
+    .fetch_optional(pool)
+    .await?;
+    // a missing account costs the same time as a wrong password
+    let (stored, active) = row.unwrap_or_else(|| (DUMMY_HASH.clone(), false));
+    let verified = verify_password(password, &stored);
+    if verified == Verified::No || !active {
+        sqlx::query("insert into login_failures (iin, at) values ($1, $2)")
+            .bind(iin)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        return Ok(Attempt::Refused);
+    }
+    sqlx::query("delete from login_failures where iin = $1")
+        .bind(iin)
+        .execute(pool)
+        .await?;
+    if verified == Verified::YesRehash {
+        // an older hash (PBKDF2) gives way to argon2id now that the password is at hand
+        sqlx::query(&format!(
+            "update {} set password_hash = $2 where iin = $1 and password_hash = $3",
+            store.accounts
+        ))
+        .bind(iin)
+        .bind(hash_password(password))
+        .bind(&stored)
+        .execute(pool)
+        .await?;
+    }
+    let mut raw = [0u8; 32];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut raw)
+        .expect("system randomness");
+    let token = hex::encode(raw);
+    sqlx::query(&format!(
+        "insert into sessions (token_hash, {}, created_at, expires_at) values ($1, $2, $3, $4)",
+        store.session_column
+    ))
+    .bind(token_hash(&token))
+    .bind(iin)
+    .bind(now)
+    .bind(now + lifetime)
+    .execute(pool)
+    .await?;
+    Ok(Attempt::Ok(token))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

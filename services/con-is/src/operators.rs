@@ -4,7 +4,7 @@
 //! workstation's keystore as NCALayer would keep them on a token), their sessions, and
 //! the throttling of failed logins.
 
-use aws_lc_rs::{digest, rand::SecureRandom};
+use aws_lc_rs::digest;
 use egov_iin::{Iin, Sex};
 use egov_pki::{CertInfo, CertProfile, Issuer, PrivateKey, SubjectSpec};
 use sqlx::PgPool;
@@ -355,11 +355,13 @@ pub async fn keys(
     }
 }
 
-/// Failed logins of one IIN within [`LOGIN_WINDOW`] that lock its logins.
-pub const LOGIN_FAILURES: i64 = 5;
+pub use egov_accounts::{LOGIN_FAILURES, LOGIN_WINDOW, token_hash};
 
-/// The window failed logins count in, and how long the lock lasts.
-pub const LOGIN_WINDOW: Duration = Duration::minutes(15);
+/// Where the accounts and their sessions are.
+const STORE: egov_accounts::Store = egov_accounts::Store {
+    accounts: "operators",
+    session_column: "operator_iin",
+};
 
 /// What a login attempt came to.
 #[derive(Debug)]
@@ -375,9 +377,8 @@ pub enum Login {
     },
 }
 
-/// Checks a password and opens a session. After [`LOGIN_FAILURES`] failures of one IIN
-/// within [`LOGIN_WINDOW`], no attempt is checked (not even with the right password)
-/// until the oldest of them leaves the window; a success clears the failures.
+/// Checks a password and opens a session ([`egov_accounts::login`]: throttled after
+/// [`LOGIN_FAILURES`] failures within [`LOGIN_WINDOW`]).
 pub async fn login(
     pool: &PgPool,
     iin: &str,
@@ -385,67 +386,15 @@ pub async fn login(
     now: OffsetDateTime,
     lifetime: Duration,
 ) -> sqlx::Result<Login> {
-    let locking: Option<OffsetDateTime> = sqlx::query_scalar(
-        "select at from login_failures where iin = $1 and at > $2 order by at desc offset $3 limit 1",
+    Ok(
+        match egov_accounts::login(pool, STORE, iin, password, now, lifetime).await? {
+            egov_accounts::Attempt::Ok(token) => {
+                Login::Ok(token, get(pool, iin).await?.expect("just checked"))
+            }
+            egov_accounts::Attempt::Refused => Login::Refused,
+            egov_accounts::Attempt::Throttled { until } => Login::Throttled { until },
+        },
     )
-    .bind(iin)
-    .bind(now - LOGIN_WINDOW)
-    .bind(LOGIN_FAILURES - 1)
-    .fetch_optional(pool)
-    .await?;
-    if let Some(at) = locking {
-        return Ok(Login::Throttled {
-            until: at + LOGIN_WINDOW,
-        });
-    }
-    let row: Option<(String, bool)> =
-        sqlx::query_as("select password_hash, active from operators where iin = $1")
-            .bind(iin)
-            .fetch_optional(pool)
-            .await?;
-    // a missing account costs the same time as a wrong password
-    let (stored, active) = row.unwrap_or_else(|| (egov_accounts::DUMMY_HASH.clone(), false));
-    let verified = verify_password(password, &stored);
-    if verified == Verified::No || !active {
-        sqlx::query("insert into login_failures (iin, at) values ($1, $2)")
-            .bind(iin)
-            .bind(now)
-            .execute(pool)
-            .await?;
-        return Ok(Login::Refused);
-    }
-    sqlx::query("delete from login_failures where iin = $1")
-        .bind(iin)
-        .execute(pool)
-        .await?;
-    if verified == Verified::YesRehash {
-        // a hash of the older scheme: replaced by argon2id now that the password is known
-        sqlx::query("update operators set password_hash = $2 where iin = $1")
-            .bind(iin)
-            .bind(hash_password(password))
-            .execute(pool)
-            .await?;
-    }
-    let mut raw = [0u8; 32];
-    aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut raw)
-        .expect("system randomness");
-    let token = hex::encode(raw);
-    sqlx::query(
-        "insert into sessions (token_hash, operator_iin, created_at, expires_at) values ($1, $2, $3, $4)",
-    )
-    .bind(token_hash(&token))
-    .bind(iin)
-    .bind(now)
-    .bind(now + lifetime)
-    .execute(pool)
-    .await?;
-    let operator = get(pool, iin).await?.expect("just checked");
-    Ok(Login::Ok(token, operator))
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
 /// The operator of a live session token, and when the session began.

@@ -460,12 +460,13 @@ pub async fn keys(
     ))
 }
 
-/// Checks a login; on success opens a session and returns its token.
-/// Failed logins of one IIN within [`LOGIN_WINDOW`] that lock its logins.
-pub const LOGIN_FAILURES: i64 = 5;
+pub use egov_accounts::{LOGIN_FAILURES, LOGIN_WINDOW, token_hash};
 
-/// The window failed logins count in, and how long the lock lasts.
-pub const LOGIN_WINDOW: Duration = Duration::minutes(15);
+/// Where the accounts and their sessions are.
+const STORE: egov_accounts::Store = egov_accounts::Store {
+    accounts: "employees",
+    session_column: "employee_iin",
+};
 
 /// What a login attempt came to.
 #[derive(Debug)]
@@ -481,9 +482,8 @@ pub enum Login {
     },
 }
 
-/// Checks a password and opens a session. After [`LOGIN_FAILURES`] failures of one IIN
-/// within [`LOGIN_WINDOW`], no attempt is checked (not even with the right password) until
-/// the oldest of them leaves the window; a success clears the failures.
+/// Checks a password and opens a session ([`egov_accounts::login`]: throttled after
+/// [`LOGIN_FAILURES`] failures within [`LOGIN_WINDOW`]).
 pub async fn login(
     pool: &PgPool,
     iin: &str,
@@ -491,70 +491,15 @@ pub async fn login(
     now: OffsetDateTime,
     lifetime: Duration,
 ) -> sqlx::Result<Login> {
-    let locking: Option<OffsetDateTime> = sqlx::query_scalar(
-        "select at from login_failures where iin = $1 and at > $2 order by at desc offset $3 limit 1",
+    Ok(
+        match egov_accounts::login(pool, STORE, iin, password, now, lifetime).await? {
+            egov_accounts::Attempt::Ok(token) => {
+                Login::Ok(token, get(pool, iin).await?.expect("just checked"))
+            }
+            egov_accounts::Attempt::Refused => Login::Refused,
+            egov_accounts::Attempt::Throttled { until } => Login::Throttled { until },
+        },
     )
-    .bind(iin)
-    .bind(now - LOGIN_WINDOW)
-    .bind(LOGIN_FAILURES - 1)
-    .fetch_optional(pool)
-    .await?;
-    if let Some(at) = locking {
-        return Ok(Login::Throttled {
-            until: at + LOGIN_WINDOW,
-        });
-    }
-    let row: Option<(String, bool)> =
-        sqlx::query_as("select password_hash, active from employees where iin = $1")
-            .bind(iin)
-            .fetch_optional(pool)
-            .await?;
-    // a missing account costs the same time as a wrong password
-    let (stored, active) = row.unwrap_or_else(|| (DUMMY_HASH.clone(), false));
-    let verified = verify_password(password, &stored);
-    if verified == Verified::No || !active {
-        sqlx::query("insert into login_failures (iin, at) values ($1, $2)")
-            .bind(iin)
-            .bind(now)
-            .execute(pool)
-            .await?;
-        return Ok(Login::Refused);
-    }
-    sqlx::query("delete from login_failures where iin = $1")
-        .bind(iin)
-        .execute(pool)
-        .await?;
-    if verified == Verified::YesRehash {
-        // an older hash (PBKDF2) gives way to argon2id now that the password is at hand
-        sqlx::query(
-            "update employees set password_hash = $2 where iin = $1 and password_hash = $3",
-        )
-        .bind(iin)
-        .bind(hash_password(password))
-        .bind(&stored)
-        .execute(pool)
-        .await?;
-    }
-    let mut raw = [0u8; 32];
-    aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut raw)
-        .expect("system randomness");
-    let token = hex::encode(raw);
-    sqlx::query(
-        "insert into sessions (token_hash, employee_iin, created_at, expires_at) values ($1, $2, $3, $4)",
-    )
-    .bind(token_hash(&token))
-    .bind(iin)
-    .bind(now)
-    .bind(now + lifetime)
-    .execute(pool)
-    .await?;
-    let employee = get(pool, iin).await?.expect("just checked");
-    Ok(Login::Ok(token, employee))
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
 /// The employee of a session token that has not expired.
