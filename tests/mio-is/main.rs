@@ -30,4 +30,5 @@ mod ops;
 mod queue;
 mod regulations;
 mod sla;
+mod trace;
 mod ui;

@@ -187,6 +187,9 @@ impl Notifier for crate::Client {
 pub struct InboxConfig {
     /// The recipient system.
     pub system_id: String,
+    /// Its lane in the regulations' diagrams (the `egov.sfe` of its spans; default: the
+    /// system id).
+    pub lane: String,
     /// How long a delivery may stay unacknowledged before redelivery.
     pub ack_wait: Duration,
     /// Deliveries before giving up (the last failure is reported NOT_DELIVERED).
@@ -204,6 +207,7 @@ impl InboxConfig {
     pub fn new(system_id: &str) -> Self {
         InboxConfig {
             system_id: system_id.to_string(),
+            lane: system_id.to_string(),
             ack_wait: Duration::from_secs(30),
             max_deliver: 20,
             retry_delay: Duration::from_millis(500),
@@ -317,7 +321,7 @@ async fn handle_one<H, F, N>(
         .and_then(|h| h.get(ROUTE_HEADER))
         .map(|v| crate::route::parse(v.as_str()))
         .unwrap_or_default();
-    let span = tracing::info_span!("inbox", lane = %config.system_id, attempt);
+    let span = tracing::info_span!("inbox", egov.sfe = %config.lane, system = %config.system_id, attempt, service = tracing::field::Empty, message_id = tracing::field::Empty, egov.correlation = tracing::field::Empty, egov.regulation = tracing::field::Empty, egov.step = tracing::field::Empty, egov.application = tracing::field::Empty);
     if let Some(h) = &msg.headers {
         egov_telemetry::set_parent(&span, egov_telemetry::extract_nats(h));
     }
@@ -365,6 +369,9 @@ async fn handle_one<H, F, N>(
         return;
     };
     let message_id = opened.header.message_id.clone();
+    span.record("service", opened.header.service_id.as_str());
+    span.record("message_id", message_id.as_str());
+    span.record("egov.correlation", opened.header.correlation_id.as_str());
     let sender = opened
         .header
         .sender

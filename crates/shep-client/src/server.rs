@@ -206,7 +206,7 @@ impl<H: SyncHandler> SyncChannel for SyncServer<H> {
         let route = crate::route::of_metadata(request.metadata());
         let span = tracing::info_span!(
             "sync.recipient",
-            lane = %self.lane,
+            egov.sfe = %self.lane,
             system = %self.signer.system_id,
             service = tracing::field::Empty,
             message_id = tracing::field::Empty,

@@ -40,8 +40,15 @@ pub use error::Error;
 pub use init::{DEFAULT_LOG_FILTER, Guard, SHUTDOWN_TIMEOUT, init, init_for_tests};
 pub use prometheus::{SECONDS_BUCKETS, metrics_handle, metrics_router};
 pub use propagation::{
-    current_trace_id, extract_grpc, extract_nats, inject_grpc, inject_nats, set_parent,
+    current_trace_id, current_traceparent, extract_grpc, extract_nats, extract_traceparent,
+    inject_grpc, inject_nats, set_parent,
 };
+
+/// The span attribute naming a span's lane: the structural-functional unit (СФЕ) of the
+/// regulations' diagrams it belongs to (`ПЭП`, `ШЭП`, `РШЭП Алматы`, `ИС МИО`, `ИС ЦОН`,
+/// `ГБД ФЛ`, `ЕНИС`, `ИС УЦ`). With it, spans name `egov.regulation`, `egov.step` and
+/// `egov.application` where the system knows them.
+pub const SFE: &str = "egov.sfe";
 
 /// Re-exported so callers can name the handle type without depending on the exporter crate.
 pub use metrics_exporter_prometheus::PrometheusHandle;

@@ -79,6 +79,30 @@ impl Extractor for NatsExtractor<'_> {
     }
 }
 
+/// Writes into, and reads from, a stored `traceparent` (one header, no state).
+#[derive(Default)]
+struct Stored(Option<String>);
+
+impl Injector for Stored {
+    fn set(&mut self, key: &str, value: String) {
+        if key == TRACEPARENT {
+            self.0 = Some(value);
+        }
+    }
+}
+
+impl Extractor for Stored {
+    fn get(&self, key: &str) -> Option<&str> {
+        (key == TRACEPARENT).then_some(self.0.as_deref()).flatten()
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec![TRACEPARENT]
+    }
+}
+
+const TRACEPARENT: &str = "traceparent";
+
 fn current_context() -> Context {
     tracing::Span::current().context()
 }
@@ -156,4 +180,32 @@ pub fn current_trace_id() -> Option<String> {
     span_context
         .is_valid()
         .then(|| span_context.trace_id().to_string())
+}
+
+/// The W3C `traceparent` of the current `tracing` span, to be stored with what outlives
+/// the span: an application's row, an outbox message. `None` when there is no current
+/// span with a valid trace context.
+///
+/// An application keeps the context it arrived with, so that every later span about it
+/// (each decision, each status sent back) joins the same trace: one trace per application.
+pub fn current_traceparent() -> Option<String> {
+    let cx = current_context();
+    if !cx.span().span_context().is_valid() {
+        return None;
+    }
+    let mut stored = Stored::default();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&cx, &mut stored);
+    });
+    stored.0
+}
+
+/// The context a stored `traceparent` (from [`current_traceparent`]) names, for
+/// [`set_parent`]. A missing or malformed value yields an empty context, with which
+/// `set_parent` leaves the span's parent as it is.
+pub fn extract_traceparent(traceparent: Option<&str>) -> Context {
+    let stored = Stored(traceparent.map(str::to_owned));
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract_with_context(&Context::new(), &stored)
+    })
 }

@@ -1,8 +1,8 @@
 //! W3C trace-context round trips through gRPC metadata and NATS headers.
 
 use egov_telemetry::{
-    current_trace_id, extract_grpc, extract_nats, init_for_tests, inject_grpc, inject_nats,
-    set_parent,
+    current_trace_id, current_traceparent, extract_grpc, extract_nats, extract_traceparent,
+    init_for_tests, inject_grpc, inject_nats, set_parent,
 };
 use opentelemetry::trace::TraceContextExt as _;
 use tonic::metadata::MetadataMap;
@@ -296,4 +296,29 @@ fn set_parent_after_the_span_started_does_not_panic() {
     set_parent(&span, extract_grpc(&md));
     // Too late: the span keeps its own trace (documented behaviour).
     assert_eq!(span.in_scope(current_trace_id), Some(before));
+}
+
+#[test]
+fn a_stored_traceparent_joins_later_spans_to_the_trace() {
+    init_for_tests();
+    assert_eq!(current_traceparent(), None, "no span, nothing to store");
+    let (stored, trace_id, span_id) = tracing::info_span!("intake").in_scope(|| {
+        let (t, s) = current_ids();
+        (current_traceparent().expect("a traceparent"), t, s)
+    });
+    assert_eq!(stored, format!("00-{trace_id}-{span_id}-01"));
+
+    // much later, in another task: a span about the same application
+    let later = tracing::info_span!(parent: None, "status-sent");
+    set_parent(&later, extract_traceparent(Some(&stored)));
+    let (t, _) = later.in_scope(current_ids);
+    assert_eq!(t, trace_id, "the later span is in the application's trace");
+
+    // a malformed or missing value leaves a span its own trace
+    for bad in [Some("00-zz-11-01"), Some(""), None] {
+        let own = tracing::info_span!(parent: None, "own");
+        set_parent(&own, extract_traceparent(bad));
+        let (t, _) = own.in_scope(current_ids);
+        assert_ne!(t, trace_id, "{bad:?}");
+    }
 }

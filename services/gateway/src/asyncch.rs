@@ -161,6 +161,10 @@ impl Async {
             }
         };
         let env = env.expect("checked");
+        let span = tracing::Span::current();
+        span.record("service", accepted.info.service_id.as_str());
+        span.record("message_id", accepted.info.message_id.as_str());
+        span.record("egov.correlation", accepted.info.correlation_id.as_str());
         if let Some(previous) = &accepted.previous {
             return self.answer_retry(&accepted, previous, &env, trail).await;
         }
@@ -395,8 +399,7 @@ impl AsyncChannel for Async {
     ) -> Result<Response<AsyncSendMessageResponse>, Status> {
         let route = incoming_route(&request, &self.core.id);
         let peer = egov_grpc::peer_certificate(&request);
-        let span =
-            tracing::info_span!("shep.async", lane = %self.core.lane, gateway = %self.core.id);
+        let span = tracing::info_span!("shep.async", egov.sfe = %self.core.lane, gateway = %self.core.id, service = tracing::field::Empty, message_id = tracing::field::Empty, egov.correlation = tracing::field::Empty);
         egov_telemetry::set_parent(&span, egov_telemetry::extract_grpc(request.metadata()));
         let env = request.into_inner().envelope;
         let trail = Trail {

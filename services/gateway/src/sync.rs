@@ -39,7 +39,7 @@ impl SyncChannel for Sync {
         let core = self.core.clone();
         let route = incoming_route(&request, &core.id);
         let peer = egov_grpc::peer_certificate(&request);
-        let span = tracing::info_span!("shep.sync", lane = %core.lane, gateway = %core.id, service = tracing::field::Empty, message_id = tracing::field::Empty);
+        let span = tracing::info_span!("shep.sync", egov.sfe = %core.lane, gateway = %core.id, service = tracing::field::Empty, message_id = tracing::field::Empty, egov.correlation = tracing::field::Empty);
         egov_telemetry::set_parent(&span, egov_telemetry::extract_grpc(request.metadata()));
         let env = request.into_inner().envelope;
         let out = handle(core, env, route, peer).instrument(span).await;
@@ -86,6 +86,7 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
     let span = tracing::Span::current();
     span.record("service", accepted.info.service_id.as_str());
     span.record("message_id", accepted.info.message_id.as_str());
+    span.record("egov.correlation", accepted.info.correlation_id.as_str());
     if accepted.previous.is_some() {
         // a sync answer is given once; the sender holds it
         let refusal = Refusal::new(

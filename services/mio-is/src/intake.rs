@@ -395,8 +395,8 @@ impl Engine {
         sqlx::query(
             "insert into applications (id, number, regulation_id, service, provider_id, channel, status, current_step,
                 applicant_iin, applicant_name, category, representative_iin, document, signature, signer_iin,
-                signer_name, sender_system, message_id, correlation_id, registered_at, due_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $20)",
+                signer_name, sender_system, message_id, correlation_id, registered_at, due_at, updated_at, trace_parent)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $20, $22)",
         )
         .bind(app.id)
         .bind(&app.number)
@@ -419,8 +419,15 @@ impl Engine {
         .bind(&app.correlation_id)
         .bind(app.registered_at)
         .bind(app.due_at)
+        .bind(egov_telemetry::current_traceparent())
         .execute(&mut *conn)
         .await?;
+        let span = tracing::Span::current();
+        span.record("egov.application", app.number.as_str());
+        span.record("egov.regulation", app.regulation_id.as_str());
+        if let Some(step) = &app.current_step {
+            span.record("egov.step", step.as_str());
+        }
         let b64 = base64::engine::general_purpose::STANDARD;
         for d in &c.doc.documents {
             let content = d.content.as_ref().and_then(|x| b64.decode(x).ok());

@@ -327,6 +327,7 @@ impl MioIs {
         .await
         .map_err(Error::Start)?;
         let mut inbox = InboxConfig::new(&cfg.system.system_id);
+        inbox.lane = LANE.into();
         inbox.ack_wait = Duration::from_secs(cfg.ack_wait_secs);
         inbox.concurrency = cfg.intake_concurrency.max(1);
         let engine = self.engine.clone();

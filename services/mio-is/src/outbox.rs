@@ -14,6 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::clock::Clock;
 use crate::store::Application;
@@ -28,8 +29,10 @@ pub async fn enqueue(
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into outbox (service_id, route_id, message_type, correlation_id, payload, created_at, next_attempt_at, message_id)
-         values ($1, $2, $3, $4, $5, $6, $6, $7)",
+        "insert into outbox (service_id, route_id, message_type, correlation_id, payload, created_at, next_attempt_at, message_id, trace_parent)
+         values ($1, $2, $3, $4, $5, $6, $6, $7,
+                 coalesce((select trace_parent from applications where correlation_id = $4 and trace_parent is not null
+                           order by registered_at desc limit 1), $8))",
     )
     .bind(service_id)
     .bind(route_id)
@@ -38,6 +41,8 @@ pub async fn enqueue(
     .bind(payload)
     .bind(now)
     .bind(uuid::Uuid::new_v4().to_string())
+    // the application's trace; a message about no application joins the current one
+    .bind(egov_telemetry::current_traceparent())
     .execute(conn)
     .await?;
     Ok(())
@@ -187,6 +192,7 @@ struct Row {
     payload: Vec<u8>,
     attempts: i32,
     message_id: Option<String>,
+    trace_parent: Option<String>,
 }
 
 /// Codes after which sending again cannot help.
@@ -225,7 +231,7 @@ pub async fn send_batch(pool: &PgPool, client: &Client, clock: &Clock) -> sqlx::
         "update outbox set attempts = attempts + 1, next_attempt_at = $2
          where id in (select id from outbox where sent_at is null and next_attempt_at <= $1
                       order by id limit 32 for update skip locked)
-         returning id, service_id, route_id, message_type, correlation_id, payload, attempts, message_id",
+         returning id, service_id, route_id, message_type, correlation_id, payload, attempts, message_id, trace_parent",
     )
     .bind(now)
     .bind(now + time::Duration::seconds(30))
@@ -266,7 +272,21 @@ async fn send_one(pool: &PgPool, client: &Client, clock: &Clock, r: Row) -> sqlx
     if let Some(id) = &r.message_id {
         info.message_id = id.clone();
     }
-    let result = client.send_async_with(info, r.payload).await;
+    let span = tracing::info_span!(
+        "outbox.send",
+        egov.sfe = crate::LANE,
+        service = %r.service_id,
+        message_id = %info.message_id,
+        egov.correlation = %r.correlation_id,
+    );
+    egov_telemetry::set_parent(
+        &span,
+        egov_telemetry::extract_traceparent(r.trace_parent.as_deref()),
+    );
+    let result = client
+        .send_async_with(info, r.payload)
+        .instrument(span)
+        .await;
     let now = clock.now();
     match result {
         // a retry of a delivered message is answered with its first outcome (accepted);

@@ -25,6 +25,8 @@
 
 use egov_grpc::Listening as _;
 pub mod echo;
+pub mod otlp;
+pub mod stack;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,0 +1,138 @@
+//! One trace per application: the portal's submission, every gateway hop, ИС МИО's
+//! intake, and each status ИС МИО sends back days later, in one trace, collected by an
+//! OTLP receiver over the real protocol from the exporter every service runs.
+
+use crate::common::*;
+use egov_testkit::otlp::{Receiver, Span};
+
+/// The lanes of `spans` in the order they began, each run of one lane once.
+fn lanes_in_order(spans: &[Span]) -> Vec<String> {
+    let mut by_start: Vec<&Span> = spans.iter().collect();
+    by_start.sort_by_key(|s| s.start);
+    let mut lanes: Vec<String> = Vec::new();
+    for s in by_start {
+        if let Some(l) = s.attr(egov_telemetry::SFE)
+            && lanes.last().map(String::as_str) != Some(l)
+        {
+            lanes.push(l.to_string());
+        }
+    }
+    lanes
+}
+
+/// Whether `expected` appears in `lanes` in this order (others may come between).
+fn in_order(lanes: &[String], expected: &[&str]) -> bool {
+    let mut it = lanes.iter();
+    expected.iter().all(|e| it.any(|l| l == e))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_and_its_statuses_are_one_trace_across_every_lane() {
+    let receiver = Receiver::start().await;
+    let guard = egov_telemetry::init(
+        &egov_telemetry::TelemetryConfig {
+            log_filter: "info,h2=warn,hyper=warn,tonic=warn,async_nats=warn,sqlx=warn".into(),
+            otlp_endpoint: Some(receiver.endpoint.clone()),
+            ..Default::default()
+        },
+        "egov-tests",
+    )
+    .expect("telemetry exports to the receiver");
+    assert!(guard.is_exporting());
+
+    let env = env(&["mio-almaty"]).await;
+    let mio = env.mio("mio-almaty");
+    let reg = mio
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    // the portal's lane: the citizen's submission
+    let root = tracing::info_span!(
+        "portal.submit",
+        egov.sfe = "ПЭП",
+        egov.regulation = %reg.id,
+        egov.step = "send",
+        egov.application = tracing::field::Empty,
+    );
+    let doc = application(&reg, "family-father", "portal", env.clock.today());
+    let reply = {
+        use tracing::Instrument as _;
+        send(
+            &env,
+            "portal",
+            &mio.region,
+            &doc,
+            &env.citizen("family-father"),
+        )
+        .instrument(root.clone())
+        .await
+    };
+    let trace_id = root
+        .in_scope(egov_telemetry::current_trace_id)
+        .expect("the root span has a trace");
+    let app = registered(&env, "mio-almaty", &reply.message_id).await;
+    root.record("egov.application", app.number.as_str());
+    drop(root);
+    // the employees' decisions, through to the result; each status goes back to the portal
+    drive(&env, "mio-almaty", &app.number, Branch::Success).await;
+    let inbox = Inbox::open(&env, "portal").await;
+    inbox.statuses_until(&reply.message_id, "completed").await;
+    // the outbox has sent every status before the spans are flushed
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::task::spawn_blocking(move || guard.shutdown())
+        .await
+        .unwrap()
+        .expect("flushed");
+
+    let spans: Vec<Span> = receiver
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == trace_id)
+        .collect();
+    let lanes = lanes_in_order(&spans);
+    // there: through ШЭП and РШЭП to ИС МИО; back: each status through РШЭП and ШЭП
+    let expected = [
+        "ПЭП",
+        "ШЭП",
+        "РШЭП Алматы",
+        egov_mio_is::LANE,
+        "РШЭП Алматы",
+        "ШЭП",
+    ];
+    assert!(in_order(&lanes, &expected), "{lanes:?}");
+    // ИС МИО's intake names the application, its regulation and its step
+    let intake = spans
+        .iter()
+        .find(|s| s.name == "inbox" && s.attr(egov_telemetry::SFE) == Some(egov_mio_is::LANE))
+        .expect("ИС МИО's intake span is in the trace");
+    assert_eq!(intake.attr("egov.application"), Some(app.number.as_str()));
+    assert_eq!(intake.attr("egov.regulation"), Some(reg.id.as_str()));
+    assert!(intake.attr("egov.step").is_some(), "{intake:?}");
+    // every status ИС МИО sent is in it, each crossing both gateways
+    let sent = egov_mio_is::outbox::sent_for(&mio.engine.pool, &app.correlation_id)
+        .await
+        .unwrap();
+    assert!(sent.len() >= 2, "{sent:?}");
+    for m in &sent {
+        let hops: Vec<&str> = spans
+            .iter()
+            .filter(|s| s.attr("message_id") == Some(m.message_id.as_str()))
+            .filter_map(|s| s.attr(egov_telemetry::SFE))
+            .collect();
+        assert!(
+            hops.contains(&egov_mio_is::LANE)
+                && hops.contains(&"РШЭП Алматы")
+                && hops.contains(&"ШЭП"),
+            "status {} crossed {hops:?}",
+            m.message_id
+        );
+    }
+    // and every span of the trace names its lane
+    for s in &spans {
+        if s.name.starts_with("shep.") || s.name == "inbox" || s.name == "outbox.send" {
+            assert!(s.attr(egov_telemetry::SFE).is_some(), "{s:?}");
+        }
+    }
+}
