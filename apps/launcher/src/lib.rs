@@ -20,6 +20,7 @@
 //! | enis | ЕНИС | 7210 / 7211 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
 //! | mio-almaty, mio-atyrau, mio-nko | ИС МИО / АРМ РШЭП | 7300–7302 / 7380–7382 | gRPC SyncChannel (mTLS) / HTTP АРМ (API and web UI), health, metrics |
 //! | con-is | ИС ЦОН / АРМ ИС ЦОН | 7400 / 7480 | gRPC health (mTLS) / HTTP operator API, public status look-up, health, metrics |
+//! | ops | the operators' page | 7090 | HTTP: message-log search, an application's two diagrams (read-only role) |
 //!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
@@ -60,6 +61,9 @@ pub struct Settings {
     pub enis: egov_enis::Config,
     /// ИС ЦОН (`EGOV_CON_IS__HTTP_ADDR`, `EGOV_CON_IS__OPERATOR_PASSWORD`, ...).
     pub con_is: egov_con_is::Config,
+    /// The operators' page (`EGOV_OPS_HTTP_ADDR`, default `127.0.0.1:7090`): the message-log
+    /// search and an application's two diagrams, connected as a read-only role.
+    pub ops_http_addr: SocketAddr,
     /// Residents to seed into an empty ГБД ФЛ at start (`EGOV_SEED_PERSONS`).
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
@@ -141,6 +145,7 @@ impl Default for Settings {
             dev_employee_password: None,
             dev_server_keystore: true,
             mio: BTreeMap::new(),
+            ops_http_addr: SocketAddr::from(([127, 0, 0, 1], 7090)),
         }
     }
 }
@@ -501,6 +506,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
 
     // each region's ИС МИО with its АРМ РШЭП (they run once the gateways are bound)
     let mut mios = Vec::new();
+    let mut mio_schemas = Vec::new();
     let mut workstations = Vec::new();
     for sys in topology.systems_of(egov_topology::Kind::MioIs) {
         let mut cfg =
@@ -531,6 +537,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             .await
             .map_err(|e| service_err("mio-is")(&e))?;
         let id = sys.id.clone();
+        mio_schemas.push((id.clone(), cfg.system.schema.clone()));
         systems.push((id.clone(), mio.grpc_addr()));
         endpoints.push(Endpoint {
             service: id.clone(),
@@ -609,6 +616,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
 
     // ШЭП and each region's РШЭП
     let mut gateways = Vec::new();
+    let mut journal_schema = String::new();
     for g in &topology.gateways {
         let mut cfg = egov_gateway::Config::for_gateway(&topology, &g.id);
         cfg.topology_dir = common.topology_dir.clone();
@@ -619,6 +627,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         }
         cfg.pki_dir = pki_dir.clone();
         cfg.database_url = as_role(cfg.schema.clone()).await?;
+        journal_schema = cfg.schema.clone();
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
         cfg.nats_credentials = nats_auth;
@@ -684,6 +693,41 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         let token = shutdown.child_token();
         tasks.spawn(async move { (id, gw.run(token).await.map_err(|e| e.to_string())) });
     }
+
+    // the operators' page reads the message log and each ИС МИО's steps as a role that
+    // may only read them (its schemas exist now: the services above made them)
+    let mut readable: Vec<&str> = vec![journal_schema.as_str()];
+    readable.extend(mio_schemas.iter().map(|(_, s)| s.as_str()));
+    let reader_url = egov_db::provision_reader(&admin_url, "ops", &readable, Some(&password))
+        .await
+        .map_err(|e| service_err("ops")(&e))?;
+    let ops = egov_ops::page::OpsPage::build(egov_ops::page::Config {
+        http_addr: if settings.ephemeral_ports {
+            any_port(settings.ops_http_addr)
+        } else {
+            settings.ops_http_addr
+        },
+        database_url: reader_url,
+        mio_systems: mio_schemas.iter().map(|(id, _)| id.clone()).collect(),
+        regulations_dir: egov_regulation::shipped_dir(),
+        journal_schema,
+    })
+    .await
+    .map_err(|e| service_err("ops")(&e))?;
+    endpoints.push(Endpoint {
+        service: "ops".into(),
+        lane: "ops",
+        what: "the operators' page: message-log search, an application's two diagrams",
+        addr: ops.addr(),
+        scheme: "http",
+    });
+    let token = shutdown.child_token();
+    tasks.spawn(async move {
+        (
+            "ops".into(),
+            ops.run(token).await.map_err(|e| e.to_string()),
+        )
+    });
 
     Ok(System {
         endpoints,

@@ -41,8 +41,10 @@ async fn up_serves_and_stops_on_ctrl_c() {
         }
     });
     let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lines.iter().any(|l: &String| l.contains("ready")) {
+    // a start makes the PKI and enrols every employee and operator: minutes on a
+    // loaded machine
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !lines.iter().any(|l: &String| l.contains("egov: ready")) {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(l) => lines.push(l),
@@ -271,6 +273,32 @@ async fn up_serves_and_stops_on_ctrl_c() {
     for (schema, owner) in &owners {
         assert_eq!(owner, &format!("egov_{schema}"));
     }
+    // the operators' page is served, and reads as a role that may do nothing else
+    let ops = lines
+        .iter()
+        .find(|l| l.starts_with("ops "))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .map(String::from)
+        .unwrap_or_else(|| panic!("no ops page: {text}"));
+    let page = reqwest::get(format!("{ops}/?service=mio.application.submit"))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let missing = reqwest::get(format!("{ops}/applications/ALM-2026-999999"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let (read, write, read_only): (bool, bool, bool) = sqlx::query_as(
+        "select has_table_privilege('egov_ops', 'gateway.journal', 'SELECT'), \
+                has_table_privilege('egov_ops', 'gateway.journal', 'INSERT') \
+                  or has_table_privilege('egov_ops', 'mio_almaty.applications', 'UPDATE'), \
+                coalesce('default_transaction_read_only=on' = any(rolconfig), false) \
+         from pg_roles where rolname = 'egov_ops'",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(read && !write && read_only, "{read} {write} {read_only}");
     admin.close().await;
 
     let pid = child.id().to_string();

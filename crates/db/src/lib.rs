@@ -210,6 +210,98 @@ pub async fn provision(
     Ok(service_url(admin_url, &role, password))
 }
 
+/// The administrator's step for a reader (the operators' page): the login role
+/// `egov_<reader>` exists without any right but reading: USAGE on each of `schemas`,
+/// SELECT on their tables now and on the tables their owners make later, every
+/// transaction read-only by default. Every schema must exist ([`Error::NoSchema`]).
+/// Returns the URL the reader connects with. Safe to run at every start.
+pub async fn provision_reader(
+    admin_url: &str,
+    reader: &str,
+    schemas: &[&str],
+    password: Option<&str>,
+) -> Result<String, Error> {
+    check_schema(reader)?;
+    for s in schemas {
+        check_schema(s)?;
+    }
+    if let Some(p) = password
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return Err(Error::Password);
+    }
+    let opts = PgConnectOptions::from_str(admin_url).map_err(|source| Error::Url {
+        url: hide_password(admin_url),
+        source,
+    })?;
+    let mut conn = opts.connect().await.map_err(|source| Error::Sql {
+        what: format!("connect to {}", hide_password(admin_url)),
+        source,
+    })?;
+    let role = role_name(reader);
+    let create = format!(
+        "create role {role} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls noinherit"
+    );
+    match sqlx::query(&create).execute(&mut conn).await {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("42710") | Some("23505")) => {}
+        Err(source) => {
+            return Err(Error::Sql {
+                what: create,
+                source,
+            });
+        }
+    }
+    let mut statements = vec![
+        format!(
+            "alter role {role} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls noinherit"
+        ),
+        format!("alter role {role} set default_transaction_read_only = on"),
+    ];
+    if let Some(p) = password {
+        statements.push(format!("alter role {role} password '{p}'"));
+    }
+    for schema in schemas {
+        let exists: bool =
+            sqlx::query_scalar("select exists(select 1 from pg_namespace where nspname = $1)")
+                .bind(schema)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|source| Error::Sql {
+                    what: "look up the schema".into(),
+                    source,
+                })?;
+        if !exists {
+            return Err(Error::NoSchema(schema.to_string()));
+        }
+        let owner: String = sqlx::query_scalar(
+            "select pg_get_userbyid(nspowner)::text from pg_namespace where nspname = $1",
+        )
+        .bind(schema)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|source| Error::Sql {
+            what: format!("the owner of {schema}"),
+            source,
+        })?;
+        statements.push(format!("grant usage on schema {schema} to {role}"));
+        statements.push(format!(
+            "grant select on all tables in schema {schema} to {role}"
+        ));
+        statements.push(format!(
+            "alter default privileges for role \"{owner}\" in schema {schema} grant select on tables to {role}"
+        ));
+    }
+    for q in statements {
+        if let Err(source) = sqlx::query(&q).execute(&mut conn).await {
+            return Err(Error::Sql { what: q, source });
+        }
+    }
+    let _ = conn.close().await;
+    Ok(service_url(admin_url, &role, password))
+}
+
 /// Creates the database of `url` if it does not exist (connecting to `postgres`).
 pub async fn ensure_database(url: &str) -> Result<(), Error> {
     let opts = PgConnectOptions::from_str(url).map_err(|source| Error::Url {
