@@ -1,0 +1,221 @@
+//! The information systems on top of a [`World`]: ГБД ФЛ and ЕНИС with seeded registries,
+//! the ИС МИО asked for and ИС ЦОН, each a real server on loopback ports, registered on
+//! the gateways, all on one clock. What the end-to-end tests and the benchmarks of the
+//! channels start from.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egov_calendar::Clock;
+use egov_grpc::Listening as _;
+
+use crate::{Options, World};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The world's options (gateways, key algorithm, ...).
+    pub world: Options,
+    /// The ИС МИО systems (`mio-almaty`, ...).
+    pub mio: Vec<String>,
+    /// Whether ИС ЦОН runs.
+    pub con: bool,
+    /// Synthetic residents seeded into ГБД ФЛ and ЕНИС besides the named test citizens.
+    pub seed_persons: u64,
+    /// The regulation folders ИС МИО runs (ИС ЦОН runs the shipped ones).
+    pub regulation_dirs: Vec<PathBuf>,
+    /// The one password of every seeded АРМ account.
+    pub employee_password: String,
+    /// The clock of every system (manual for tests that move time).
+    pub clock: Clock,
+}
+
+impl StackOptions {
+    /// Every gateway of the shipped topology, the given ИС МИО, ИС ЦОН, 40 residents,
+    /// the shipped regulations, a manual clock.
+    pub fn new(mio: &[&str]) -> Self {
+        let topology = egov_topology::Topology::shipped();
+        let gateways: Vec<&str> = topology.gateways.iter().map(|g| g.id.as_str()).collect();
+        StackOptions {
+            world: Options::new(&gateways),
+            mio: mio.iter().map(|s| s.to_string()).collect(),
+            con: true,
+            seed_persons: 40,
+            regulation_dirs: vec![egov_regulation::shipped_dir()],
+            employee_password: "egov-test".into(),
+            clock: Clock::manual(),
+        }
+    }
+}
+
+/// One running ИС МИО.
+#[derive(Clone)]
+pub struct Mio {
+    /// Its system id.
+    pub system: String,
+    /// Its region (the routeId of its applications).
+    pub region: String,
+    /// Its АРМ's base URL.
+    pub http: String,
+    /// Its engine (database, catalogue, clock).
+    pub engine: egov_mio_is::engine::Engine,
+}
+
+/// The running ИС ЦОН.
+#[derive(Clone)]
+pub struct Con {
+    /// Its workstation's base URL.
+    pub http: String,
+    /// What its operations share (database, clock).
+    pub core: egov_con_is::Core,
+}
+
+/// The running systems.
+pub struct Stack {
+    /// The world under them (PKI, database, NATS, uc, gateways).
+    pub w: World,
+    /// Their clock.
+    pub clock: Clock,
+    /// Each ИС МИО by system id.
+    pub mio: BTreeMap<String, Mio>,
+    /// ИС ЦОН, if asked for.
+    pub con: Option<Con>,
+    /// The registries' HTTP bases (health, metrics) by system id.
+    pub registries_http: BTreeMap<String, String>,
+}
+
+impl Stack {
+    /// Starts everything `opts` names and waits until the workstations answer.
+    pub async fn start(opts: StackOptions) -> Stack {
+        let mut w = World::with(opts.world.clone()).await;
+        let clock = opts.clock.clone();
+        let gbd = egov_gbd_fl::GbdFl::build(egov_gbd_fl::Config {
+            system: w.system_config("gbd-fl", "gbd_fl"),
+            policy_file: None,
+            ..Default::default()
+        })
+        .await
+        .expect("ГБД ФЛ builds");
+        let enis = egov_enis::Enis::build(egov_enis::Config {
+            system: w.system_config("enis", "enis"),
+        })
+        .await
+        .expect("ЕНИС builds");
+        egov_seed::seed(
+            &w.db.url,
+            &egov_seed::Options::new(opts.seed_persons, 1, clock.today()),
+        )
+        .await
+        .expect("the registries are seeded");
+        let registries_http = BTreeMap::from([
+            ("gbd-fl".to_string(), format!("http://{}", gbd.http_addr())),
+            ("enis".to_string(), format!("http://{}", enis.http_addr())),
+        ]);
+        w.register("gbd-fl", gbd.grpc_addr());
+        w.spawn(gbd.run(w.cancel.clone()));
+        w.register("enis", enis.grpc_addr());
+        w.spawn(enis.run(w.cancel.clone()));
+
+        let mut built = Vec::new();
+        for sys in &opts.mio {
+            let mut cfg = egov_mio_is::Config::for_system(&w.topology, sys)
+                .unwrap_or_else(|| panic!("{sys} is not an ИС МИО of the topology"));
+            let base = w.system_config(sys, &sys.replace('-', "_"));
+            cfg.system.pki_dir = base.pki_dir;
+            cfg.system.database_url = base.database_url;
+            cfg.system.ocsp_url = base.ocsp_url;
+            cfg.system.any_ports();
+            cfg.nats_url = egov_devenv::default_nats_url();
+            cfg.nats_prefix = w.prefix.clone();
+            cfg.regulation_dirs = opts.regulation_dirs.clone();
+            cfg.sla_interval_secs = 3600;
+            cfg.ack_wait_secs = 5;
+            cfg.dev_employee_password = Some(opts.employee_password.clone());
+            // the driver's signatures: the server-held keys (development)
+            cfg.dev_server_keystore = true;
+            cfg.keystore_key_file = w.dir.path().join(format!("{sys}-keystore.key"));
+            let mut m = egov_mio_is::MioIs::build(cfg, clock.clone())
+                .await
+                .expect("ИС МИО builds");
+            m.seed_employees(&w.authority())
+                .await
+                .expect("the employees are enrolled");
+            w.register(sys, m.grpc_addr());
+            built.push(m);
+        }
+        let con = if opts.con {
+            let mut cfg = egov_con_is::Config::of(&w.topology);
+            let base = w.system_config("con-is", egov_con_is::SCHEMA);
+            cfg.system.pki_dir = base.pki_dir;
+            cfg.system.database_url = base.database_url;
+            cfg.system.ocsp_url = base.ocsp_url;
+            cfg.system.any_ports();
+            cfg.nats_url = egov_devenv::default_nats_url();
+            cfg.nats_prefix = w.prefix.clone();
+            cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
+            cfg.sla_interval_secs = 3600;
+            cfg.ack_wait_secs = 5;
+            cfg.dev_operator_password = Some(egov_con_is::DEV_OPERATOR_PASSWORD.into());
+            let con = egov_con_is::ConIs::build_with(cfg, clock.clone())
+                .await
+                .expect("ИС ЦОН builds");
+            // the world issues the operators' certificates as the registration authority
+            con.set_issuer(Arc::new(w.authority()));
+            w.register("con-is", con.grpc_addr());
+            Some(con)
+        } else {
+            None
+        };
+        w.start();
+        w.ready().await;
+        let mut mio = BTreeMap::new();
+        let mut workstations = Vec::new();
+        for mut m in built {
+            let system = m.system_id().to_string();
+            m.set_gateway(&w.gateway_addr_of(&system));
+            let region = w
+                .topology
+                .system(&system)
+                .and_then(|s| s.region.clone())
+                .expect("an ИС МИО has a region");
+            let entry = Mio {
+                system: system.clone(),
+                region,
+                http: format!("http://{}", m.http_addr()),
+                engine: m.engine(),
+            };
+            workstations.push(entry.http.clone());
+            w.spawn(m.run(w.cancel.clone()));
+            mio.insert(system, entry);
+        }
+        let con = con.map(|mut con| {
+            con.set_gateway(&w.gateway_addr_of("con-is"));
+            let c = Con {
+                http: format!("http://{}", con.http_addr()),
+                core: con.core(),
+            };
+            workstations.push(c.http.clone());
+            w.spawn(con.run(w.cancel.clone()));
+            c
+        });
+        // the workstations answer once they run
+        let http = reqwest::Client::new();
+        for base in &workstations {
+            for _ in 0..200 {
+                if http.get(format!("{base}/health")).send().await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+        Stack {
+            w,
+            clock,
+            mio,
+            con,
+            registries_http,
+        }
+    }
+}
