@@ -1041,10 +1041,28 @@ async fn a_chain_rebuilt_by_a_database_writer_fails_against_the_gateways_signed_
 
     let db = Db::new().await;
     let journal = db.journal(JournalOptions::default()).await;
-    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), None);
+    assert_eq!(
+        journal
+            .sign_head("shep", &egov_gateway::HeadsSignedBy(&shep))
+            .await
+            .unwrap(),
+        None
+    );
     append_n(&journal, "shep", 5).await;
-    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), Some(5));
-    assert_eq!(journal.sign_head("shep", &shep).await.unwrap(), None);
+    assert_eq!(
+        journal
+            .sign_head("shep", &egov_gateway::HeadsSignedBy(&shep))
+            .await
+            .unwrap(),
+        Some(5)
+    );
+    assert_eq!(
+        journal
+            .sign_head("shep", &egov_gateway::HeadsSignedBy(&shep))
+            .await
+            .unwrap(),
+        None
+    );
     let report = journal
         .verify_signed(Some("shep"), &verifier)
         .await

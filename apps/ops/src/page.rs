@@ -307,50 +307,21 @@ async fn application(
             &format!("регламент {regulation_id} не загружен"),
         );
     };
-    let expected = egov_diagram::draw(reg, &journey.channel, lang, egov_diagram::Format::Svg)
-        .unwrap_or_else(|e| format!("<p>{}</p>", esc(&e.to_string())));
-    let actual = egov_diagram::render(
-        &egov_diagram::journey::graph(&journey, reg, lang),
-        &reg.id,
-        egov_diagram::Format::Svg,
-    );
     let mut b = String::new();
     let _ = write!(
         b,
-        r#"<p>{} · канал <b>{}</b> · {} · <a href="?lang=ru">рус</a> <a href="?lang=kk">қаз</a></p><div class="diagrams"><section id="expected"><h2>По регламенту</h2>{expected}</section><section id="actual"><h2>Как было</h2>{actual}</section></div><h2>Шаги</h2><table><tr><th>шаг</th><th>начат</th><th>завершен</th><th>срок</th><th>исход</th></tr>"#,
+        r#"<p>{} · канал <b>{}</b> · {} · <a href="?lang=ru">рус</a> <a href="?lang=kk">қаз</a></p>"#,
         esc(reg.title.get(lang)),
         esc(&journey.channel),
         esc(&system),
     );
-    for s in &journey.steps {
-        let _ = write!(
-            b,
-            r#"<tr class="step{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-            if s.overdue { " late" } else { "" },
-            esc(&s.step),
-            s.started,
-            s.completed.map(|t| t.to_string()).unwrap_or_default(),
-            s.due.map(|t| t.to_string()).unwrap_or_default(),
-            esc(s.outcome.as_deref().unwrap_or("")),
-        );
-    }
-    b.push_str("</table><h2>Переходы через шлюзы</h2><table><tr><th>шлюз</th><th>сервис</th><th>отправитель → получатель</th><th>первое событие</th><th>последнее</th><th>код</th></tr>");
-    for h in &journey.hops {
-        let _ = write!(
-            b,
-            r#"<tr class="hop{}"><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td><a href="/?message_id={}">{}</a></td></tr>"#,
-            if h.failed { " late" } else { "" },
-            esc(&h.gateway),
-            esc(&h.service),
-            esc(&h.sender),
-            esc(h.recipient.as_deref().unwrap_or("-")),
-            h.first_at,
-            h.last_at,
-            esc(&h.message_id),
-            esc(&h.status),
-        );
-    }
-    b.push_str("</table>");
+    let search = |h: &egov_diagram::journey::Hop| format!("/?message_id={}", h.message_id);
+    b.push_str(&egov_diagram::journey::html(
+        &journey,
+        reg,
+        lang,
+        Some(&search),
+    ));
     let mut r = layout(&format!("Заявление {}", journey.application), false, &b).into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -217,3 +217,79 @@ pub fn graph(j: &Journey, reg: &Regulation, lang: &str) -> Graph {
     );
     b.finish(&format!("journey-{}", j.channel), title)
 }
+
+/// The page body of an application's journey, in Russian or Kazakh (`lang`): the two
+/// diagrams side by side (the channel as the regulation draws it, and what happened),
+/// then the table of its steps and the table of its messages' hops through the gateways,
+/// the late steps and the failed hops marked `late`. Every text is escaped; the ops page
+/// and the АРМ put it in their own layouts. `hop_link` makes a hop's code a link (the ops
+/// page links the message log's search).
+pub fn html(
+    j: &Journey,
+    reg: &Regulation,
+    lang: &str,
+    hop_link: Option<&dyn Fn(&Hop) -> String>,
+) -> String {
+    use crate::text::esc;
+    use std::fmt::Write as _;
+    let kk = lang == "kk";
+    let w = |ru: &'static str, kz: &'static str| if kk { kz } else { ru };
+    let expected = crate::draw(reg, &j.channel, lang, crate::Format::Svg)
+        .unwrap_or_else(|e| format!("<p>{}</p>", esc(&e.to_string())));
+    let actual = crate::render(&graph(j, reg, lang), &reg.id, crate::Format::Svg);
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        r#"<div class="diagrams"><section id="expected"><h2>{}</h2>{expected}</section><section id="actual"><h2>{}</h2>{actual}</section></div><h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"#,
+        w("По регламенту", "Регламент бойынша"),
+        w("Как было", "Қалай болды"),
+        w("Шаги", "Қадамдар"),
+        w("шаг", "қадам"),
+        w("начат", "басталды"),
+        w("завершен", "аяқталды"),
+        w("срок", "мерзім"),
+        w("исход", "нәтиже"),
+    );
+    for s in &j.steps {
+        let _ = write!(
+            b,
+            r#"<tr class="step{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            if s.overdue { " late" } else { "" },
+            esc(&s.step),
+            s.started,
+            s.completed.map(|t| t.to_string()).unwrap_or_default(),
+            s.due.map(|t| t.to_string()).unwrap_or_default(),
+            esc(s.outcome.as_deref().unwrap_or("")),
+        );
+    }
+    let _ = write!(
+        b,
+        "</table><h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        w("Переходы через шлюзы", "Шлюздар арқылы өтулер"),
+        w("шлюз", "шлюз"),
+        w("сервис", "сервис"),
+        w("отправитель → получатель", "жіберуші → алушы"),
+        w("первое событие", "алғашқы оқиға"),
+        w("последнее", "соңғы"),
+        w("код", "код"),
+    );
+    for h in &j.hops {
+        let code = match hop_link {
+            Some(link) => format!(r#"<a href="{}">{}</a>"#, esc(&link(h)), esc(&h.status)),
+            None => esc(&h.status),
+        };
+        let _ = write!(
+            b,
+            r#"<tr class="hop{}"><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{code}</td></tr>"#,
+            if h.failed { " late" } else { "" },
+            esc(&h.gateway),
+            esc(&h.service),
+            esc(&h.sender),
+            esc(h.recipient.as_deref().unwrap_or("-")),
+            h.first_at,
+            h.last_at,
+        );
+    }
+    b.push_str("</table>");
+    b
+}

@@ -11,7 +11,8 @@
 pub mod asyncch;
 pub mod core;
 pub mod http;
-pub mod journal;
+/// The message log (the crate `egov-journal`), as the gateway writes it.
+pub use egov_journal as journal;
 pub mod logsvc;
 pub mod metrics_names;
 pub mod registry;
@@ -437,7 +438,10 @@ impl Gateway {
         let journal = self.journal.clone();
         self.journal.shutdown().await;
         // the last rows written are signed too
-        if let Err(e) = journal.sign_head(&core.id, &core.signer).await {
+        if let Err(e) = journal
+            .sign_head(&core.id, &HeadsSignedBy(&core.signer))
+            .await
+        {
             tracing::warn!(error = %e, "signing the message log's head at shutdown failed");
         }
         self.pool.close().await;
@@ -447,9 +451,12 @@ impl Gateway {
     }
 }
 
-impl journal::HeadSigner for SystemSigner {
+/// A gateway's transport-signing key as the signer of its message log's heads.
+pub struct HeadsSignedBy<'a>(pub &'a SystemSigner);
+
+impl journal::HeadSigner for HeadsSignedBy<'_> {
     fn sign_head(&self, message: &[u8]) -> Result<Vec<u8>, String> {
-        self.sign_detached(message).map_err(|e| e.to_string())
+        self.0.sign_detached(message).map_err(|e| e.to_string())
     }
 }
 
@@ -467,7 +474,10 @@ async fn sign_heads(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match journal.sign_head(&core.id, &core.signer).await {
+        match journal
+            .sign_head(&core.id, &HeadsSignedBy(&core.signer))
+            .await
+        {
             Ok(Some(seq)) => tracing::debug!(seq, "signed the message log's head"),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "signing the message log's head failed"),

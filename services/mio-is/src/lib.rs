@@ -30,6 +30,7 @@ pub mod documents;
 pub mod employees;
 pub mod engine;
 pub mod intake;
+pub mod journey;
 pub mod mask;
 pub mod outbox;
 pub mod queue;

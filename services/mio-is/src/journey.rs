@@ -3,7 +3,7 @@
 //! gateways' message log.
 
 use egov_diagram::journey::{Hop, Journey, StepRun};
-use egov_gateway::journal::{Event, Filter, Journal, StoredRecord};
+use egov_journal::{Event, Filter, Journal, StoredRecord};
 use sqlx::PgPool;
 
 /// Why a journey cannot be put together.
@@ -24,11 +24,11 @@ pub async fn load(
     journal: &Journal,
     number: &str,
 ) -> Result<Option<(Journey, String)>, Error> {
-    let Some(app) = egov_mio_is::store::application(mio, number).await? else {
+    let Some(app) = crate::store::application(mio, number).await? else {
         return Ok(None);
     };
-    let runs = egov_mio_is::store::runs(mio, app.id).await?;
-    let sent = egov_mio_is::outbox::sent_for(mio, &app.correlation_id).await?;
+    let runs = crate::store::runs(mio, app.id).await?;
+    let sent = crate::outbox::sent_for(mio, &app.correlation_id).await?;
     let mut ids = vec![app.message_id.clone()];
     ids.extend(sent.into_iter().map(|s| s.message_id));
     let mut hops = Vec::new();

@@ -131,8 +131,8 @@ pub(super) fn ceil_micros(t: OffsetDateTime) -> OffsetDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::record::tests::sample;
-    use crate::journal::{Channel, Event};
+    use crate::record::tests::sample;
+    use crate::{Channel, Event};
     use time::macros::datetime;
 
     /// The encoding is part of the stored data: changing it breaks every
