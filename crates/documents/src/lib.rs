@@ -433,6 +433,52 @@ mod tests {
         assert_eq!(fill("{unknown} {", &v, "ru"), "{unknown} {");
     }
 
+    /// The bars as an independent reader sees them: poppler rasterizes the page and
+    /// ZBar (`zbarimg`) decodes it, where both are installed.
+    #[test]
+    fn bars_render_a_barcode_another_reader_decodes() {
+        let part = Part {
+            header: "ЦОН".into(),
+            address: String::new(),
+            reference: "№ 1".into(),
+            title: "Обложка".into(),
+            body: "Штрих-код".into(),
+            footer: String::new(),
+        };
+        let text = "ALM-ALM-2026-000001";
+        let bars = Bars {
+            page: 0,
+            x: MARGIN,
+            y: 200.0,
+            module: 1.8,
+            height: 60.0,
+            modules: code128::encode(text).unwrap(),
+        };
+        let pdf = render_with(&[part], &[bars], "t", "t").unwrap();
+        let dir = std::env::temp_dir().join(format!("egov-bars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("c.pdf"), &pdf).unwrap();
+        let rasterized = std::process::Command::new("pdftoppm")
+            .args(["-png", "-r", "150", "-singlefile"])
+            .arg(dir.join("c.pdf"))
+            .arg(dir.join("c"))
+            .status()
+            .is_ok_and(|s| s.success());
+        let read = rasterized
+            .then(|| {
+                std::process::Command::new("zbarimg")
+                    .args(["--quiet", "--raw"])
+                    .arg(dir.join("c.png"))
+                    .output()
+                    .ok()
+            })
+            .flatten();
+        if let Some(out) = read {
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), text, "{out:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn long_text_wraps_and_renders() {
         let lines = wrap(&"слово ".repeat(100), false, 11.0, 480.0);
