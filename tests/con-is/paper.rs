@@ -141,6 +141,21 @@ async fn to_result(
             .await;
         assert_eq!(s, 200, "{regulation}: {h}");
         assert_eq!(h["handed_over_by"], courier.iin.as_str());
+        // the register on paper, in both languages, with the courier who took it
+        let (s, pdf) = acc
+            .bytes(&format!("/api/v1/registers/{rnum}/register.pdf"))
+            .await;
+        assert_eq!(s, 200);
+        assert!(pdf.starts_with(b"%PDF-"));
+        if let Some(text) = crate::common::pdf_text(&pdf) {
+            assert!(
+                text.contains("Реестр документов, передаваемых услугодателю"),
+                "{text}"
+            );
+            assert!(text.contains("тізілімі"), "{text}");
+            assert!(text.contains(&rnum) && text.contains(&number), "{text}");
+            assert!(text.contains("Принял"), "{text}");
+        }
         let (_, v) = desk.get(&format!("/api/v1/applications/{number}")).await;
         let t = step(&v, &transfer.id).unwrap();
         assert_eq!(t["completed_by"], courier.iin.as_str(), "{t}");
