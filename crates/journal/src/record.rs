@@ -271,7 +271,7 @@ pub(super) mod tests {
     use time::macros::datetime;
 
     /// A well-formed record, shared by the tests of the journal's modules.
-    pub(in crate::journal) fn sample() -> Record {
+    pub(crate) fn sample() -> Record {
         Record {
             gateway_id: "shep".into(),
             event: Event::RequestIn,
