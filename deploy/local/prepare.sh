@@ -23,6 +23,8 @@ if [ "${1:-}" = "--services" ]; then
     [ -x /usr/bin/chromium ] || need+=(chromium)
     { [ -x /usr/bin/chromedriver ] || [ -x /usr/lib/chromium/chromedriver ]; } || need+=(chromium-driver)
     command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+    # ZBar, the outside reader of ИС ЦОН's Code 128 covers
+    command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
     # the outside clients of the diagrams (bpmnlint, bpmn-moddle, bpmn-js) run on Node
     command -v node >/dev/null 2>&1 || need+=(nodejs)
     command -v npm >/dev/null 2>&1 || need+=(npm)

@@ -741,3 +741,77 @@ async fn hostile_values_show_escaped_on_every_page() {
     let (_, page) = secretary.get("/queue").await;
     escaped(&page, "queue");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journey_page_shows_each_hop_beside_the_regulations_diagram() {
+    let env = env(&["mio-almaty"]).await;
+    let app = portal_application(
+        &env,
+        "mio-almaty",
+        "almaty-2013-housing-queue",
+        "family-father",
+    )
+    .await;
+    let provider = app.provider_id.clone();
+    let b = Browser::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "office").await[0],
+    )
+    .await;
+    // the application's page links its journey
+    let (s, page) = b.get(&format!("/applications/{}", app.number)).await;
+    assert_eq!(s, 200);
+    assert!(
+        page.contains(&format!("/applications/{}/journey", app.id)),
+        "{page}"
+    );
+    // the «received» status to the portal crosses the gateways after the registration
+    let mut journey = String::new();
+    for _ in 0..100 {
+        let (s, p) = b.get(&format!("/applications/{}/journey", app.id)).await;
+        assert_eq!(s, 200, "{p}");
+        journey = p;
+        if journey.contains("portal.status.update") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // both diagrams, the steps, and every hop of the application's messages from the log
+    assert!(journey.contains(r#"<section id="expected">"#), "{journey}");
+    assert!(journey.contains(r#"<section id="actual">"#));
+    assert!(journey.contains(r#"data-step="register""#));
+    for hop in [
+        "<td>shep</td><td>mio.application.submit</td>",
+        "<td>rshep-almaty</td><td>mio.application.submit</td>",
+        "<td>rshep-almaty</td><td>portal.status.update</td>",
+    ] {
+        assert!(journey.contains(hop), "{hop}: {journey}");
+    }
+    assert!(!journey.contains(r#"id="no-journal""#));
+    // in Kazakh
+    let (_, kk) = b
+        .in_language("kk")
+        .get(&format!("/applications/{}/journey", app.number))
+        .await;
+    assert!(
+        kk.contains("Регламент бойынша") && kk.contains("Өтініштің жолы"),
+        "{kk}"
+    );
+    // an application nobody has is not found, and another provider's is not shown
+    let (s, _) = b.get("/applications/ALM-2026-999999/journey").await;
+    assert_eq!(s, 404);
+    let other = portal_application(
+        &env,
+        "mio-almaty",
+        "almaty-2016-housing-assistance",
+        "family-father",
+    )
+    .await;
+    if other.provider_id != provider {
+        let (s, _) = b
+            .get(&format!("/applications/{}/journey", other.number))
+            .await;
+        assert_eq!(s, 404);
+    }
+}

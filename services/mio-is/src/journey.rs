@@ -24,6 +24,19 @@ pub async fn load(
     journal: &Journal,
     number: &str,
 ) -> Result<Option<(Journey, String)>, Error> {
+    assemble(mio, Some(journal), number).await
+}
+
+/// As [`load`] without the message log: the steps alone, no hops.
+pub async fn steps_only(mio: &PgPool, number: &str) -> Result<Option<(Journey, String)>, Error> {
+    assemble(mio, None, number).await
+}
+
+async fn assemble(
+    mio: &PgPool,
+    journal: Option<&Journal>,
+    number: &str,
+) -> Result<Option<(Journey, String)>, Error> {
     let Some(app) = crate::store::application(mio, number).await? else {
         return Ok(None);
     };
@@ -32,7 +45,8 @@ pub async fn load(
     let mut ids = vec![app.message_id.clone()];
     ids.extend(sent.into_iter().map(|s| s.message_id));
     let mut hops = Vec::new();
-    for id in &ids {
+    for id in ids.iter().filter(|_| journal.is_some()) {
+        let Some(journal) = journal else { break };
         let rows = journal
             .search(&Filter {
                 message_id: Some(id.clone()),

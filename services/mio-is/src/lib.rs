@@ -108,6 +108,12 @@ pub struct Config {
     /// Connect to NATS as the system's own user (`systems/<id>.nats.pass` of the PKI
     /// folder), for a broker with per-system users (`egov_shep_client::nats_auth`).
     pub nats_credentials: bool,
+    /// The message log of the regional gateway (РШЭП) this АРМ is the workstation of,
+    /// read-only (`EGOV_MIO__..._JOURNAL_URL`, a role that may only read it): with it the
+    /// АРМ shows an application's journey, each hop of its messages beside its steps.
+    pub journal_url: Option<String>,
+    /// The message log's schema.
+    pub journal_schema: String,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -154,6 +160,8 @@ impl Config {
             ack_wait_secs: 30,
             intake_concurrency: 8,
             nats_credentials: false,
+            journal_url: None,
+            journal_schema: "gateway".into(),
         })
     }
 }
@@ -356,7 +364,21 @@ impl MioIs {
             Duration::from_secs(cfg.sla_interval_secs.max(1)),
             shutdown.clone(),
         );
+        let journal = match &cfg.journal_url {
+            Some(url) => {
+                let pool = egov_db::reader_pool(url, &cfg.journal_schema, 2)
+                    .await
+                    .map_err(|e| Error::Start(format!("the message log: {e}")))?;
+                Some(
+                    egov_journal::Journal::open(pool, egov_journal::JournalOptions::default())
+                        .await
+                        .map_err(|e| Error::Start(format!("the message log: {e}")))?,
+                )
+            }
+            None => None,
+        };
         let arm = Arc::new(arm::Arm {
+            journal,
             engine: self.engine.clone(),
             client,
             region: cfg.region.clone(),

@@ -134,6 +134,17 @@ pub async fn env_with(
         // the web UI's and the driver's signatures: the server-held keys (development)
         cfg.dev_server_keystore = true;
         cfg.keystore_key_file = w.dir.path().join(format!("{sys}-keystore.key"));
+        // the АРМ reads the РШЭП's message log as a role that may only read it
+        cfg.journal_url = Some(
+            egov_db::provision_reader(
+                &w.db.url,
+                &format!("{}_journal", cfg.system.schema),
+                &["gateway"],
+                None,
+            )
+            .await
+            .unwrap(),
+        );
         tweak(&mut cfg);
         let mut m = egov_mio_is::MioIs::build(cfg, clock.clone()).await.unwrap();
         m.seed_employees(&w.authority()).await.unwrap();

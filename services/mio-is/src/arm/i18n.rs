@@ -106,6 +106,10 @@ pub struct Words {
     pub no_tasks: &'static str,
     /// Application.
     pub application: &'static str,
+    /// An application's journey: its hops and steps beside the regulation's diagram.
+    pub journey: &'static str,
+    /// The message log is not connected.
+    pub no_journal: &'static str,
     /// Applicant.
     pub applicant: &'static str,
     /// Action.
@@ -262,6 +266,8 @@ pub static RU: Words = Words {
     login_throttled: "Слишком много неудачных попыток входа; повторите после {time}",
     no_tasks: "Задач нет.",
     application: "Заявление",
+    journey: "Путь заявления",
+    no_journal: "Журнал сообщений РШЭП не подключен: показаны только шаги",
     applicant: "Заявитель",
     action: "Действие",
     started: "Начато",
@@ -350,6 +356,8 @@ pub static KK: Words = Words {
     login_throttled: "Сәтсіз кіру әрекеттері тым көп; {time} кейін қайталаңыз",
     no_tasks: "Тапсырмалар жоқ.",
     application: "Өтініш",
+    journey: "Өтініштің жолы",
+    no_journal: "РШЭП хабарламалар журналы қосылмаған: тек қадамдар көрсетілген",
     applicant: "Өтініш беруші",
     action: "Әрекет",
     started: "Басталды",

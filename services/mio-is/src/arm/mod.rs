@@ -37,6 +37,8 @@ pub const COOKIE: &str = "arm_session";
 pub struct Arm {
     /// The engine.
     pub engine: Engine,
+    /// The regional gateway's message log, read-only, when configured: the journey page.
+    pub journal: Option<egov_journal::Journal>,
     /// The gateway (ГБД ФЛ look-ups, channel B submissions).
     pub client: Client,
     /// The region (routeId of this ИС МИО).

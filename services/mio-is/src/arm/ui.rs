@@ -329,6 +329,7 @@ pub fn router() -> Router<Arc<Arm>> {
         .route("/applications", post(new_submit))
         .route("/applications/{key}", get(application))
         .route("/applications/{key}/result.pdf", get(result_pdf))
+        .route("/applications/{key}/journey", get(journey))
         .route("/commission", get(commission).post(schedule))
         .route("/commission/meetings/{id}", get(meeting))
         .route("/commission/meetings/{id}/agenda", post(agenda_add))
@@ -815,6 +816,84 @@ async fn application(
         ),
         Err(e) => error_page(&arm, Some(&w), &ui, &e.into()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "arm/journey.html")]
+struct JourneyPage {
+    page: Page,
+    id: String,
+    number: String,
+    regulation: String,
+    channel: String,
+    journal: bool,
+    body: String,
+}
+
+/// The application's journey: the regulation's diagram of its channel beside what
+/// happened, each step with its times and each hop of its messages through the
+/// gateways (from the РШЭП's message log, when the АРМ reads it).
+async fn journey(State(arm): S, ui: Ui, Session(w): Session, Path(key): Path<String>) -> Response {
+    let app = match store::application(&arm.engine.pool, &key).await {
+        Ok(Some(a)) if a.provider_id == w.provider_id => a,
+        Ok(_) => {
+            return error_page(
+                &arm,
+                Some(&w),
+                &ui,
+                &ApiError::NotFound(format!("no application {key}")),
+            );
+        }
+        Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
+    };
+    let loaded = match &arm.journal {
+        Some(j) => crate::journey::load(&arm.engine.pool, j, &app.number).await,
+        None => crate::journey::steps_only(&arm.engine.pool, &app.number).await,
+    };
+    let (j, regulation) = match loaded {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            return error_page(
+                &arm,
+                Some(&w),
+                &ui,
+                &ApiError::NotFound(format!("no application {key}")),
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "journey");
+            return error_page(
+                &arm,
+                Some(&w),
+                &ui,
+                &ApiError::GatewayUnavailable("the message log does not answer".into()),
+            );
+        }
+    };
+    let Some(reg) = arm.engine.catalog.get(&regulation) else {
+        return error_page(
+            &arm,
+            Some(&w),
+            &ui,
+            &ApiError::NotFound(format!("no regulation {regulation}")),
+        );
+    };
+    let lang = ui.lang.code();
+    let p = JourneyPage {
+        page: page(
+            &arm,
+            Some(&w),
+            &ui,
+            format!("{} {}", ui.lang.words().journey, app.number),
+        ),
+        id: app.id.to_string(),
+        number: app.number.clone(),
+        regulation: reg.title.get(lang).to_string(),
+        channel: j.channel.clone(),
+        journal: arm.journal.is_some(),
+        body: egov_diagram::journey::html(&j, reg, lang, None),
+    };
+    render(StatusCode::OK, &p)
 }
 
 async fn result_pdf(
