@@ -533,6 +533,34 @@ pub async fn serve_http(
         .map_err(|e| Error::Serve(format!("http: {e}")))
 }
 
+/// What a standalone binary takes from the shared settings for a system's [`Config`]: the
+/// database URL and the PKI folder; the bind host when `EGOV_BIND_HOST` is other than
+/// loopback (containers: `0.0.0.0`); and, with `EGOV_PEER_HOST`, uc's OCSP and CRL URLs
+/// on uc's host.
+pub fn standalone(cfg: &mut Config, common: &egov_config::Common) -> Result<(), String> {
+    cfg.database_url = common.database_url.clone();
+    cfg.pki_dir = common.pki_dir();
+    if !common.bind_host.is_loopback() {
+        cfg.bind_host(common.bind_host);
+    }
+    let topology = common.topology().map_err(|e| e.to_string())?;
+    if let Some((ocsp, crl)) = common.uc_urls(&topology) {
+        cfg.ocsp_url = Some(ocsp);
+        cfg.crl_url = Some(crl);
+    }
+    Ok(())
+}
+
+/// The gRPC address of `gateway` as a standalone system reaches it
+/// ([`egov_config::Common::peer_addr`] at the topology's port); `None` for a gateway the
+/// topology lacks or without `EGOV_PEER_HOST` (the system's default then stands).
+pub fn gateway_addr(common: &egov_config::Common, gateway: &str) -> Option<String> {
+    common.peer_host.as_ref()?;
+    let topology = common.topology().ok()?;
+    let port = topology.gateway(gateway)?.grpc_port;
+    Some(common.peer_addr(gateway, port))
+}
+
 #[doc(hidden)]
 pub use egov_config as __config;
 #[doc(hidden)]
@@ -547,9 +575,9 @@ pub use egov_grpc as __grpc;
 /// egov_system::system_main!("egov-enis", enis: egov_enis::Config, egov_enis::Enis::build, "ЕНИС");
 /// ```
 ///
-/// A system that needs more of the shared settings than the database and the PKI folder
-/// (ИС ЦОН: the NATS URL) gives a fifth argument, a closure `|&mut Config, &Common|`
-/// run before the build.
+/// The shared settings reach the system's own through [`standalone`]. A system that needs
+/// more of them (ИС ЦОН: the NATS URL) gives a fifth argument, a closure
+/// `|&mut Config, &Common|` run before the build.
 #[macro_export]
 macro_rules! system_main {
     ($bin:literal, $key:ident: $config:ty, $build:path, $lane:literal) => {
@@ -585,8 +613,7 @@ macro_rules! system_main {
                 |s, cancel| async move {
                     use $crate::__grpc::Listening as _;
                     let mut cfg = s.$key;
-                    cfg.system.database_url = s.common.database_url.clone();
-                    cfg.system.pki_dir = s.common.pki_dir();
+                    $crate::standalone(&mut cfg.system, &s.common)?;
                     ($adjust)(&mut cfg, &s.common);
                     let svc = $build(cfg).await.map_err(|e| e.to_string())?;
                     tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), concat!($lane, " listening"));
