@@ -9,8 +9,9 @@
 //! - `deploy/docker/Dockerfile`: each target's binary is copied from the build, and each
 //!   is a binary of a workspace package the build line names;
 //! - `deploy/k8s/`: every document of the kustomization parses with the expected kinds,
-//!   a Deployment and a Service per service on its ports, the three-node NATS cluster,
-//!   the inbox stream's three replicas, PostgreSQL, the init Job.
+//!   a Deployment and a Service per service on its ports (the systems with replicas, each
+//!   gateway one pod: its message log has one writer), the three-node NATS cluster, the
+//!   inbox stream's three replicas, PostgreSQL, the init Job.
 //!
 //! Each check returns its problems, so that a tampered copy of a file shows that it fails.
 
@@ -547,12 +548,25 @@ fn k8s_problems(docs: &[Value], dockerfile: &str) -> Vec<String> {
                         e.id
                     ));
                 }
-                if d["spec"]["replicas"].as_u64().unwrap_or(0) < 2 {
-                    problems.push(format!("{}: a stateless gateway with one replica", e.id));
+                // one writer of the gateway's message-log chain, also during a rollout
+                if d["spec"]["replicas"] != 1 || d["spec"]["strategy"]["type"] != "Recreate" {
+                    problems.push(format!("{}: two writers of one message-log chain", e.id));
                 }
             }
             Some(Kind::MioIs) if env.get("EGOV_MIO_SYSTEM") != Some(&e.id.as_str()) => {
                 problems.push(format!("{}: EGOV_MIO_SYSTEM", e.id));
+            }
+            _ => {}
+        }
+        // the systems scale out (their consumers and counters are shared); uc, the CA's
+        // one holder, does not
+        let replicas = d["spec"]["replicas"].as_u64().unwrap_or(0);
+        match e.kind {
+            Some(Kind::Uc) if replicas != 1 => {
+                problems.push(format!("uc: {replicas} replicas of the CA"));
+            }
+            Some(k) if k != Kind::Uc && replicas < 2 => {
+                problems.push(format!("{}: a system with one replica", e.id));
             }
             _ => {}
         }
@@ -632,7 +646,8 @@ fn k8s_manifests_parse_with_the_expected_kinds() {
         let text = std::fs::read_to_string(&f).unwrap();
         let text = match f.file_name().unwrap().to_str().unwrap() {
             "nats.yaml" => text.replace("replicas: 3", "replicas: 2"),
-            "gateways.yaml" => text.replacen("replicas: 2", "replicas: 1", 1),
+            "gateways.yaml" => text.replacen("replicas: 1", "replicas: 2", 1),
+            "systems.yaml" => text.replacen("replicas: 2", "replicas: 1", 1),
             _ => text,
         };
         std::fs::write(tmp.path().join(f.file_name().unwrap()), text).unwrap();
@@ -645,7 +660,13 @@ fn k8s_manifests_parse_with_the_expected_kinds() {
     assert!(
         problems
             .iter()
-            .any(|p| p.ends_with("a stateless gateway with one replica")),
+            .any(|p| p == "shep: two writers of one message-log chain"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p == "gbd-fl: a system with one replica"),
         "{problems:#?}"
     );
     // and a document without a kind
