@@ -688,6 +688,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_standalone_system_takes_the_shared_settings_and_its_peers_hosts() {
+        let topology = egov_topology::Topology::shipped();
+        let mut common = egov_config::Common {
+            database_url: "postgres://egov_gbd_fl:pw@postgres:5432/egov".into(),
+            ..Default::default()
+        };
+        // on one machine: loopback addresses and uc stay as they are
+        let mut cfg = Config::of(&topology, "gbd-fl", "gbd_fl");
+        standalone(&mut cfg, &common).unwrap();
+        assert_eq!(cfg.database_url, common.database_url);
+        assert_eq!(cfg.grpc_addr.to_string(), "127.0.0.1:7200");
+        assert_eq!(cfg.ocsp_url.as_deref(), Some("http://127.0.0.1:7010/ocsp"));
+        assert_eq!(gateway_addr(&common, "shep"), None);
+        // in a container: every address on 0.0.0.0, uc and the gateway by their ids
+        common.bind_host = std::net::IpAddr::from([0, 0, 0, 0]);
+        common.peer_host = Some("{id}".into());
+        let mut cfg = Config::of(&topology, "gbd-fl", "gbd_fl");
+        standalone(&mut cfg, &common).unwrap();
+        assert_eq!(cfg.grpc_addr.to_string(), "0.0.0.0:7200");
+        assert_eq!(cfg.http_addr.to_string(), "0.0.0.0:7201");
+        assert_eq!(cfg.ocsp_url.as_deref(), Some("http://uc:7010/ocsp"));
+        assert_eq!(cfg.crl_url.as_deref(), Some("http://uc:7010/crl"));
+        assert_eq!(
+            gateway_addr(&common, "rshep-almaty").as_deref(),
+            Some("rshep-almaty:7101")
+        );
+        assert_eq!(gateway_addr(&common, "no-such-gateway"), None);
+        // a topology folder that is not there is the error it is
+        common.topology_dir = Some("/no/such/topology".into());
+        let e = standalone(&mut cfg, &common).unwrap_err();
+        assert!(e.contains("EGOV_TOPOLOGY_DIR"), "{e}");
+    }
+
+    #[test]
     fn the_message_limit_follows_the_services_a_system_provides() {
         // ГБД ФЛ answers look-ups of 64 KiB at most; ИС МИО takes applications of 20 MiB
         let gbd = shipped_max_message_bytes("gbd-fl");
