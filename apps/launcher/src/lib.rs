@@ -21,6 +21,9 @@
 //! | mio-almaty, mio-atyrau, mio-nko | ИС МИО / АРМ РШЭП | 7300–7302 / 7380–7382 | gRPC SyncChannel (mTLS) / HTTP АРМ (API and web UI), health, metrics |
 //! | con-is | ИС ЦОН / АРМ ИС ЦОН | 7400 / 7480 | gRPC health (mTLS) / HTTP operator API, public status look-up, health, metrics |
 //!
+//! For a deployment with a process (container) per service, [`init`] is `egov init`: the
+//! registration step that does once what [`start`] does before it starts the services.
+//!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
 //! `EGOV_SEED` (default 1), and the named test citizens.
