@@ -446,6 +446,14 @@ fn every_dockerfile_binary_is_a_workspace_binary() {
     let bins = workspace_binaries();
     let problems = dockerfile_problems(&text, &bins);
     assert!(problems.is_empty(), "{problems:#?}");
+    // the build context leaves the build output and local state out (`COPY . .`)
+    let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
+    for dir in ["target", ".egov", ".git"] {
+        assert!(
+            ignore.lines().any(|l| l.trim() == dir),
+            "{dir} in .dockerignore"
+        );
+    }
     // and a binary of no package is caught
     let bad = text.replace(
         "/src/target/release/egov-enis",
