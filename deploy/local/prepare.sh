@@ -28,6 +28,8 @@ if [ "${1:-}" = "--services" ]; then
     # the outside clients of the diagrams (bpmnlint, bpmn-moddle, bpmn-js) run on Node
     command -v node >/dev/null 2>&1 || need+=(nodejs)
     command -v npm >/dev/null 2>&1 || need+=(npm)
+    # tests/stack validates docker-compose.yml with Debian's docker-compose (no engine)
+    command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     say "installing ${need[*]} with apt-get"

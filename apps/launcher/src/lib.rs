@@ -22,9 +22,14 @@
 //! | con-is | ИС ЦОН / АРМ ИС ЦОН | 7400 / 7480 | gRPC health (mTLS) / HTTP operator API, public status look-up, health, metrics |
 //! | ops | the operators' page | 7090 | HTTP: message-log search, an application's two diagrams (read-only role) |
 //!
+//! For a deployment with a process (container) per service, [`init`] is `egov init`: the
+//! registration step that does once what [`start`] does before it starts the services.
+//!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
 //! `EGOV_SEED` (default 1), and the named test citizens.
+
+pub mod init;
 
 use egov_grpc::Listening as _;
 use std::collections::BTreeMap;
@@ -297,35 +302,16 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         .ca_dir
         .clone()
         .unwrap_or_else(|| egov_pki::dir::default_ca_dir(&pki_dir));
-    let pki_created = !PkiDir::exists(&pki_dir);
-    let authority = if pki_created {
-        let http = settings.uc.http_addr;
-        let base = format!(
-            "http://{}:{}",
-            http.ip(),
-            if http.port() == 0 {
-                topology.http_port("uc").unwrap_or(7010)
-            } else {
-                http.port()
-            }
-        );
-        let made = PkiDir::init(
-            &pki_dir,
-            &ca_dir,
-            &InitOptions {
-                endpoints: Endpoints {
-                    crl_url: Some(format!("{base}/crl")),
-                    ocsp_url: Some(format!("{base}/ocsp")),
-                },
-                systems: topology.identities(),
-                ..Default::default()
-            },
-        )?;
-        tracing::info!(dir = %pki_dir.display(), ca = %ca_dir.display(), "created the test PKI");
-        made
-    } else {
-        PkiDir::open(&pki_dir, &ca_dir)?
+    let uc_port = match settings.uc.http_addr.port() {
+        0 => topology.http_port("uc").unwrap_or(7010),
+        p => p,
     };
+    let (authority, pki_created) = open_or_create_pki(
+        &pki_dir,
+        &ca_dir,
+        &topology,
+        &format!("http://{}:{uc_port}", settings.uc.http_addr.ip()),
+    )?;
 
     // a private NATS (started when none answers) runs with a user per gateway and
     // system, each allowed only its own subjects (egov_shep_client::nats_auth)
@@ -413,26 +399,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     tasks.spawn(async move { ("uc".into(), uc.run(token).await.map_err(|e| e.to_string())) });
 
     // the registries: ГБД ФЛ and ЕНИС, seeded on first start
-    let mut seeded = None;
-    if settings.seed_persons > 0
-        && !egov_seed::is_seeded(env.database_url(), &settings.gbd_fl.system.schema)
-            .await
-            .map_err(|e| service_err("seed")(&e))?
-    {
-        let mut opts =
-            egov_seed::Options::new(settings.seed_persons, settings.seed, egov_calendar::today());
-        opts.gbd_fl_schema = settings.gbd_fl.system.schema.clone();
-        opts.enis_schema = settings.enis.system.schema.clone();
-        let report = egov_seed::seed(env.database_url(), &opts)
-            .await
-            .map_err(|e| service_err("seed")(&e))?;
-        tracing::info!(
-            persons = report.persons,
-            poas = report.poas,
-            "seeded the registries"
-        );
-        seeded = Some(report);
-    }
+    let seeded = seed_registries(env.database_url(), &settings).await?;
     let system_cfg = |mut c: egov_system::Config, database_url: String| {
         c.bind_host(common.bind_host);
         if settings.ephemeral_ports {
@@ -745,6 +712,68 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             settings.grace_secs
         }),
     })
+}
+
+/// Seeds ГБД ФЛ and ЕНИС with [`Settings::seed_persons`] residents when ГБД ФЛ is empty,
+/// as the administrator of `admin_url`; `None` when it holds data already or nothing is
+/// to be seeded.
+async fn seed_registries(
+    admin_url: &str,
+    settings: &Settings,
+) -> Result<Option<egov_seed::Report>, Error> {
+    let err = |e: &dyn std::fmt::Display| Error::Service {
+        service: "seed".into(),
+        message: e.to_string(),
+    };
+    if settings.seed_persons == 0
+        || egov_seed::is_seeded(admin_url, &settings.gbd_fl.system.schema)
+            .await
+            .map_err(|e| err(&e))?
+    {
+        return Ok(None);
+    }
+    let mut opts =
+        egov_seed::Options::new(settings.seed_persons, settings.seed, egov_calendar::today());
+    opts.gbd_fl_schema = settings.gbd_fl.system.schema.clone();
+    opts.enis_schema = settings.enis.system.schema.clone();
+    let report = egov_seed::seed(admin_url, &opts)
+        .await
+        .map_err(|e| err(&e))?;
+    tracing::info!(
+        persons = report.persons,
+        poas = report.poas,
+        "seeded the registries"
+    );
+    Ok(Some(report))
+}
+
+/// Opens the test PKI at `pki_dir` with its CA folder `ca_dir`, or creates both when the
+/// PKI is missing (certificates for every gateway and system of `topology`, naming
+/// `uc_base` as their CRL and OCSP location). Returns the registration authority and
+/// whether it was created now.
+fn open_or_create_pki(
+    pki_dir: &std::path::Path,
+    ca_dir: &std::path::Path,
+    topology: &egov_topology::Topology,
+    uc_base: &str,
+) -> Result<(PkiDir, bool), Error> {
+    if PkiDir::exists(pki_dir) {
+        return Ok((PkiDir::open(pki_dir, ca_dir)?, false));
+    }
+    let made = PkiDir::init(
+        pki_dir,
+        ca_dir,
+        &InitOptions {
+            endpoints: Endpoints {
+                crl_url: Some(format!("{uc_base}/crl")),
+                ocsp_url: Some(format!("{uc_base}/ocsp")),
+            },
+            systems: topology.identities(),
+            ..Default::default()
+        },
+    )?;
+    tracing::info!(dir = %pki_dir.display(), ca = %ca_dir.display(), "created the test PKI");
+    Ok((made, true))
 }
 
 /// The largest JetStream file store of a private NATS, bytes.

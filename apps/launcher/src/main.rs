@@ -18,6 +18,10 @@ enum Command {
     /// Starts PostgreSQL and NATS if needed, creates the test PKI on first start, runs
     /// every service on its fixed loopback port, and stops them all on Ctrl-C.
     Up,
+    /// The one-shot registration step of a deployment with a process (container) per
+    /// service: the test PKI, the NATS users, each service's database role with its URL
+    /// in a 0600 file, the seeded registries and the enrolled accounts; then exits.
+    Init,
 }
 
 /// Resolves on the first SIGINT or SIGTERM; a second one exits at once.
@@ -62,6 +66,40 @@ async fn main() {
         }
     };
     match cli.command {
+        Command::Init => match egov_launcher::init::init(&settings).await {
+            Ok(r) => {
+                println!(
+                    "egov init: test PKI {}{}",
+                    r.pki_dir.display(),
+                    if r.pki_created { " (created now)" } else { "" }
+                );
+                println!("egov init: NATS users in {}", r.nats_config.display());
+                for (id, file) in &r.database_urls {
+                    println!("egov init: {id:<12} database URL in {}", file.display());
+                }
+                match &r.seeded {
+                    Some(s) => println!(
+                        "egov init: seeded ГБД ФЛ with {} persons and ЕНИС with {} powers of attorney",
+                        s.persons, s.poas
+                    ),
+                    None => println!("egov init: the registries hold data already"),
+                }
+                for (id, n) in &r.employees {
+                    println!("egov init: {id:<12} {n} employee accounts");
+                }
+                println!("egov init: con-is       {} operator accounts", r.operators);
+                for f in &r.passwords_files {
+                    println!(
+                        "egov init: generated passwords of the new accounts written once to {} (0600)",
+                        f.display()
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("egov init: {e}");
+                std::process::exit(1);
+            }
+        },
         Command::Up => {
             let system = match egov_launcher::start(settings).await {
                 Ok(s) => s,

@@ -63,26 +63,49 @@ pub fn load<T: DeserializeOwned + Serialize + Default + Validate>() -> Result<T,
         }
         fig = fig.merge(Toml::file(path));
     }
-    let cfg: T = fig
-        .merge(Env::prefixed("EGOV_").split("__"))
-        .extract()
-        .map_err(|e| {
-            let msgs: Vec<String> = e
-                .into_iter()
-                .map(|e| {
-                    let var = format!("EGOV_{}", e.path.join("__").to_ascii_uppercase());
-                    let from = e
-                        .metadata
-                        .as_ref()
-                        .map(|m| format!(" (from {})", m.name))
-                        .unwrap_or_default();
-                    format!("{var}: {}{from}", e.kind)
-                })
-                .collect();
-            Error::Load(msgs.join("; "))
-        })?;
+    let mut fig = fig.merge(Env::prefixed("EGOV_").split("__"));
+    if let Some(url) = database_url_from_file(&fig)? {
+        fig = fig.merge(("database_url", url));
+    }
+    let cfg: T = fig.extract().map_err(|e| {
+        let msgs: Vec<String> = e
+            .into_iter()
+            .map(|e| {
+                let var = format!("EGOV_{}", e.path.join("__").to_ascii_uppercase());
+                let from = e
+                    .metadata
+                    .as_ref()
+                    .map(|m| format!(" (from {})", m.name))
+                    .unwrap_or_default();
+                format!("{var}: {}{from}", e.kind)
+            })
+            .collect();
+        Error::Load(msgs.join("; "))
+    })?;
     cfg.validate()?;
     Ok(cfg)
+}
+
+/// The database URL from the file `database_url_file` names (a secret mounted into a
+/// container), when set: the file's one line, a `postgres://` URL.
+fn database_url_from_file(fig: &Figment) -> Result<Option<String>, Error> {
+    let Ok(Some(path)) = fig.extract_inner::<Option<PathBuf>>("database_url_file") else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::invalid(
+            "database_url_file",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let url = text.trim();
+    if url.is_empty() || url.contains('\n') {
+        return Err(Error::invalid(
+            "database_url_file",
+            format!("{} must hold one URL on one line", path.display()),
+        ));
+    }
+    Ok(Some(url.to_string()))
 }
 
 /// Settings every service and the launcher share.
@@ -91,6 +114,9 @@ pub fn load<T: DeserializeOwned + Serialize + Default + Validate>() -> Result<T,
 pub struct Common {
     /// PostgreSQL URL (`EGOV_DATABASE_URL`).
     pub database_url: String,
+    /// A file holding the PostgreSQL URL, password included (`EGOV_DATABASE_URL_FILE`): a
+    /// secret mounted into a container; it replaces `database_url`.
+    pub database_url_file: Option<PathBuf>,
     /// NATS URL (`EGOV_NATS_URL`).
     pub nats_url: String,
     /// Folder for local state: the test PKI, private database and broker (`EGOV_DATA_DIR`).
@@ -107,12 +133,22 @@ pub struct Common {
     pub log_filter: String,
     /// OTLP/gRPC collector for traces, e.g. `http://127.0.0.1:4317` (`EGOV_OTLP_ENDPOINT`).
     pub otlp_endpoint: Option<String>,
+    /// Where a standalone service binary finds the others (`EGOV_PEER_HOST`): a host name
+    /// in which `{id}` stands for the gateway's or system's id (`{id}` in containers,
+    /// where each service's host name is its id; `{id}.egov.svc` in a cluster). Unset:
+    /// every other service on `127.0.0.1`, at the topology's ports.
+    pub peer_host: Option<String>,
+    /// A standalone service binary connects to NATS as its own user, the password from
+    /// `<PKI folder>/systems/<id>.nats.pass` (`EGOV_NATS_CREDENTIALS`), for a broker
+    /// configured by `egov init`.
+    pub nats_credentials: bool,
 }
 
 impl Default for Common {
     fn default() -> Self {
         Common {
             database_url: "postgres://postgres@127.0.0.1:5432/egov".into(),
+            database_url_file: None,
             nats_url: "nats://127.0.0.1:4222".into(),
             data_dir: PathBuf::from(".egov"),
             pki_dir: None,
@@ -121,6 +157,8 @@ impl Default for Common {
             log_format: LogFormat::default(),
             log_filter: TelemetryConfig::default().log_filter,
             otlp_endpoint: None,
+            peer_host: None,
+            nats_credentials: false,
         }
     }
 }
@@ -139,6 +177,25 @@ impl Common {
     pub fn topology(&self) -> Result<egov_topology::Topology, Error> {
         egov_topology::Topology::open(self.topology_dir.as_deref())
             .map_err(|e| Error::invalid("topology_dir", e.to_string()))
+    }
+
+    /// The `host:port` at which `id` (a gateway or system) listens on `port`: on
+    /// [`Common::peer_host`] with `{id}` replaced, else on `127.0.0.1`.
+    pub fn peer_addr(&self, id: &str, port: u16) -> String {
+        match &self.peer_host {
+            Some(h) => format!("{}:{port}", h.replace("{id}", id)),
+            None => format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// The OCSP and CRL URLs of the topology's uc as a standalone service reaches it
+    /// ([`Common::peer_addr`]); `None` without [`Common::peer_host`] (the services'
+    /// defaults then stand).
+    pub fn uc_urls(&self, topology: &egov_topology::Topology) -> Option<(String, String)> {
+        self.peer_host.as_ref()?;
+        let port = topology.http_port("uc")?;
+        let base = format!("http://{}", self.peer_addr("uc", port));
+        Some((format!("{base}/ocsp"), format!("{base}/crl")))
     }
 
     /// The test PKI folder.
@@ -170,6 +227,14 @@ impl Validate for Common {
         }
         if self.topology_dir.is_some() {
             self.topology()?;
+        }
+        if let Some(h) = &self.peer_host
+            && (h.is_empty() || h.contains(['/', ':', ' ']))
+        {
+            return Err(Error::invalid(
+                "peer_host",
+                format!("{h:?} is not a host name (`{{id}}` stands for the service's id)"),
+            ));
         }
         if let Some(ep) = &self.otlp_endpoint
             && !(ep.starts_with("http://") || ep.starts_with("https://"))
@@ -223,6 +288,54 @@ mod tests {
             jail.set_env("EGOV_CONFIG", "missing.toml");
             let e = load::<Common>().unwrap_err().to_string();
             assert!(e.contains("EGOV_CONFIG"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn database_url_from_a_file_and_peer_hosts() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("db-url", "postgres://egov_uc:secret@postgres:5432/egov\n")?;
+            jail.set_env("EGOV_DATABASE_URL_FILE", "db-url");
+            let c: Common = load().unwrap();
+            assert_eq!(
+                c.database_url,
+                "postgres://egov_uc:secret@postgres:5432/egov"
+            );
+
+            jail.set_env("EGOV_DATABASE_URL_FILE", "missing");
+            let e = load::<Common>().unwrap_err().to_string();
+            assert!(
+                e.contains("EGOV_DATABASE_URL_FILE") && e.contains("missing"),
+                "{e}"
+            );
+            jail.create_file("two-lines", "postgres://a@b/c\npostgres://d@e/f\n")?;
+            jail.set_env("EGOV_DATABASE_URL_FILE", "two-lines");
+            let e = load::<Common>().unwrap_err().to_string();
+            assert!(e.contains("one URL on one line"), "{e}");
+            jail.create_file("not-pg", "mysql://x\n")?;
+            jail.set_env("EGOV_DATABASE_URL_FILE", "not-pg");
+            let e = load::<Common>().unwrap_err().to_string();
+            assert!(e.contains("EGOV_DATABASE_URL:"), "{e}");
+            jail.set_env("EGOV_DATABASE_URL_FILE", "db-url");
+
+            let c: Common = load().unwrap();
+            assert_eq!(c.peer_addr("shep", 7100), "127.0.0.1:7100");
+            assert_eq!(c.uc_urls(&egov_topology::Topology::shipped()), None);
+            jail.set_env("EGOV_PEER_HOST", "{id}.egov.svc");
+            let c: Common = load().unwrap();
+            assert_eq!(c.peer_addr("mio-almaty", 7300), "mio-almaty.egov.svc:7300");
+            assert_eq!(
+                c.uc_urls(&egov_topology::Topology::shipped()),
+                Some((
+                    "http://uc.egov.svc:7010/ocsp".to_string(),
+                    "http://uc.egov.svc:7010/crl".to_string()
+                ))
+            );
+            jail.set_env("EGOV_PEER_HOST", "http://{id}");
+            let e = load::<Common>().unwrap_err().to_string();
+            assert!(e.contains("EGOV_PEER_HOST"), "{e}");
             Ok(())
         });
     }

@@ -89,6 +89,21 @@ impl InboxNames {
         max_age: Duration,
         max_bytes: i64,
     ) -> Result<Stream, String> {
+        self.ensure_stream_replicated(js, duplicate_window, max_age, max_bytes, 1)
+            .await
+    }
+
+    /// [`InboxNames::ensure_stream_limited`] with `replicas` copies of the stream on a
+    /// clustered NATS (1 on a single server; 3 keeps the inbox through the loss of one
+    /// node of three). An existing stream keeps the replicas it was created with.
+    pub async fn ensure_stream_replicated(
+        &self,
+        js: &jetstream::Context,
+        duplicate_window: Duration,
+        max_age: Duration,
+        max_bytes: i64,
+        replicas: usize,
+    ) -> Result<Stream, String> {
         js.get_or_create_stream(jetstream::stream::Config {
             name: self.stream(),
             subjects: vec![self.all_subjects()],
@@ -97,6 +112,7 @@ impl InboxNames {
             max_age,
             max_bytes,
             discard: jetstream::stream::DiscardPolicy::New,
+            num_replicas: replicas.max(1),
             ..Default::default()
         })
         .await

@@ -533,6 +533,34 @@ pub async fn serve_http(
         .map_err(|e| Error::Serve(format!("http: {e}")))
 }
 
+/// What a standalone binary takes from the shared settings for a system's [`Config`]: the
+/// database URL and the PKI folder; the bind host when `EGOV_BIND_HOST` is other than
+/// loopback (containers: `0.0.0.0`); and, with `EGOV_PEER_HOST`, uc's OCSP and CRL URLs
+/// on uc's host.
+pub fn standalone(cfg: &mut Config, common: &egov_config::Common) -> Result<(), String> {
+    cfg.database_url = common.database_url.clone();
+    cfg.pki_dir = common.pki_dir();
+    if !common.bind_host.is_loopback() {
+        cfg.bind_host(common.bind_host);
+    }
+    let topology = common.topology().map_err(|e| e.to_string())?;
+    if let Some((ocsp, crl)) = common.uc_urls(&topology) {
+        cfg.ocsp_url = Some(ocsp);
+        cfg.crl_url = Some(crl);
+    }
+    Ok(())
+}
+
+/// The gRPC address of `gateway` as a standalone system reaches it
+/// ([`egov_config::Common::peer_addr`] at the topology's port); `None` for a gateway the
+/// topology lacks or without `EGOV_PEER_HOST` (the system's default then stands).
+pub fn gateway_addr(common: &egov_config::Common, gateway: &str) -> Option<String> {
+    common.peer_host.as_ref()?;
+    let topology = common.topology().ok()?;
+    let port = topology.gateway(gateway)?.grpc_port;
+    Some(common.peer_addr(gateway, port))
+}
+
 #[doc(hidden)]
 pub use egov_config as __config;
 #[doc(hidden)]
@@ -547,9 +575,9 @@ pub use egov_grpc as __grpc;
 /// egov_system::system_main!("egov-enis", enis: egov_enis::Config, egov_enis::Enis::build, "ЕНИС");
 /// ```
 ///
-/// A system that needs more of the shared settings than the database and the PKI folder
-/// (ИС ЦОН: the NATS URL) gives a fifth argument, a closure `|&mut Config, &Common|`
-/// run before the build.
+/// The shared settings reach the system's own through [`standalone`]. A system that needs
+/// more of them (ИС ЦОН: the NATS URL) gives a fifth argument, a closure
+/// `|&mut Config, &Common|` run before the build.
 #[macro_export]
 macro_rules! system_main {
     ($bin:literal, $key:ident: $config:ty, $build:path, $lane:literal) => {
@@ -585,8 +613,7 @@ macro_rules! system_main {
                 |s, cancel| async move {
                     use $crate::__grpc::Listening as _;
                     let mut cfg = s.$key;
-                    cfg.system.database_url = s.common.database_url.clone();
-                    cfg.system.pki_dir = s.common.pki_dir();
+                    $crate::standalone(&mut cfg.system, &s.common)?;
                     ($adjust)(&mut cfg, &s.common);
                     let svc = $build(cfg).await.map_err(|e| e.to_string())?;
                     tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), concat!($lane, " listening"));
@@ -659,6 +686,40 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_standalone_system_takes_the_shared_settings_and_its_peers_hosts() {
+        let topology = egov_topology::Topology::shipped();
+        let mut common = egov_config::Common {
+            database_url: "postgres://egov_gbd_fl:pw@postgres:5432/egov".into(),
+            ..Default::default()
+        };
+        // on one machine: loopback addresses and uc stay as they are
+        let mut cfg = Config::of(&topology, "gbd-fl", "gbd_fl");
+        standalone(&mut cfg, &common).unwrap();
+        assert_eq!(cfg.database_url, common.database_url);
+        assert_eq!(cfg.grpc_addr.to_string(), "127.0.0.1:7200");
+        assert_eq!(cfg.ocsp_url.as_deref(), Some("http://127.0.0.1:7010/ocsp"));
+        assert_eq!(gateway_addr(&common, "shep"), None);
+        // in a container: every address on 0.0.0.0, uc and the gateway by their ids
+        common.bind_host = std::net::IpAddr::from([0, 0, 0, 0]);
+        common.peer_host = Some("{id}".into());
+        let mut cfg = Config::of(&topology, "gbd-fl", "gbd_fl");
+        standalone(&mut cfg, &common).unwrap();
+        assert_eq!(cfg.grpc_addr.to_string(), "0.0.0.0:7200");
+        assert_eq!(cfg.http_addr.to_string(), "0.0.0.0:7201");
+        assert_eq!(cfg.ocsp_url.as_deref(), Some("http://uc:7010/ocsp"));
+        assert_eq!(cfg.crl_url.as_deref(), Some("http://uc:7010/crl"));
+        assert_eq!(
+            gateway_addr(&common, "rshep-almaty").as_deref(),
+            Some("rshep-almaty:7101")
+        );
+        assert_eq!(gateway_addr(&common, "no-such-gateway"), None);
+        // a topology folder that is not there is the error it is
+        common.topology_dir = Some("/no/such/topology".into());
+        let e = standalone(&mut cfg, &common).unwrap_err();
+        assert!(e.contains("EGOV_TOPOLOGY_DIR"), "{e}");
+    }
 
     #[test]
     fn the_message_limit_follows_the_services_a_system_provides() {

@@ -94,6 +94,9 @@ pub struct Config {
     /// Connect to NATS as the gateway's own user (`systems/<id>.nats.pass` of the PKI
     /// folder), for a broker with per-system users (`nats_auth`).
     pub nats_credentials: bool,
+    /// Copies of the inbox stream on a clustered NATS (`EGOV_INBOX_REPLICAS` for the
+    /// `egov-gateway` binary): 1 on one server, 3 on a three-node cluster.
+    pub inbox_replicas: usize,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             head_sign_secs: 10,
             inbox_max_bytes: 1 << 30,
             nats_credentials: false,
+            inbox_replicas: 1,
         }
     }
 }
@@ -233,11 +237,12 @@ impl Gateway {
         .map_err(|e| Error::Nats(format!("{}: {e}", config.nats_url)))?;
         let js = jetstream::new(nats.clone());
         InboxNames::new(&config.nats_prefix)
-            .ensure_stream_limited(
+            .ensure_stream_replicated(
                 &js,
                 Duration::from_secs(600),
                 Duration::from_secs(config.inbox_max_age_hours * 3600),
                 config.inbox_max_bytes,
+                config.inbox_replicas,
             )
             .await
             .map_err(Error::Nats)?;
@@ -554,6 +559,12 @@ impl Config {
         }
         if let Err(var) = self.limits.check("gateway") {
             return Err(egov_config::Error::invalid(&var, "must be more than 0"));
+        }
+        if !(1..=5).contains(&self.inbox_replicas) {
+            return Err(egov_config::Error::invalid(
+                "gateway.inbox_replicas",
+                "must be 1 to 5 (JetStream's limit)",
+            ));
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! `egov-mio-is`: runs one ИС МИО (`EGOV_MIO_SYSTEM`, default `mio-almaty`) alone; the
-//! launcher `egov up` runs all three with the rest.
+//! launcher `egov up` runs all three with the rest. Its employees' accounts are enrolled
+//! beforehand by `egov init` (the registration step, which holds the CA).
 
 use egov_config::{Common, Validate};
 
@@ -48,9 +49,12 @@ async fn main() -> std::process::ExitCode {
                 None => egov_mio_is::Config::for_system(&topology, &system)
                     .ok_or_else(|| format!("{system} is not an ИС МИО of the topology"))?,
             };
-            cfg.system.database_url = s.common.database_url.clone();
-            cfg.system.pki_dir = s.common.pki_dir();
+            egov_system::standalone(&mut cfg.system, &s.common)?;
             cfg.nats_url = s.common.nats_url.clone();
+            cfg.nats_credentials |= s.common.nats_credentials;
+            if let Some(addr) = egov_system::gateway_addr(&s.common, &cfg.gateway_id) {
+                cfg.gateway_addr = addr;
+            }
             if s.mio.is_none() {
                 // the keystore key beside the rest of this machine's data
                 cfg.keystore_key_file = s.common.data_dir.join(format!("{system}-keystore.key"));
@@ -66,9 +70,9 @@ async fn main() -> std::process::ExitCode {
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(grpc = %svc.grpc_addr(), http = %svc.http_addr(), "ИС МИО listening");
-            tracing::warn!(
-                "no employee accounts are seeded by this binary: they need the CA, which \
-                 `egov up` holds as the registration authority"
+            tracing::info!(
+                "no employee accounts are seeded by this binary: they need the CA, which the \
+                 registration step holds (`egov init`, or `egov up` running everything)"
             );
             svc.run(cancel).await.map_err(|e| e.to_string())
         },

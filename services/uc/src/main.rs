@@ -30,6 +30,10 @@ async fn main() -> anyhow::Result<()> {
     };
     settings.uc.database_url = settings.common.database_url.clone();
     settings.uc.pki_dir = settings.common.pki_dir();
+    if !settings.common.bind_host.is_loopback() {
+        settings.uc.http_addr.set_ip(settings.common.bind_host);
+        settings.uc.grpc_addr.set_ip(settings.common.bind_host);
+    }
     let _guard = egov_telemetry::init(&settings.common.telemetry(), "uc")?;
     egov_grpc::install_crypto_provider();
     let uc = egov_uc::Uc::build(settings.uc).await?;
