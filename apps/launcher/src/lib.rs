@@ -20,6 +20,7 @@
 //! | enis | ЕНИС | 7210 / 7211 | gRPC SyncChannel (mTLS) / HTTP health, metrics |
 //! | mio-almaty, mio-atyrau, mio-nko | ИС МИО / АРМ РШЭП | 7300–7302 / 7380–7382 | gRPC SyncChannel (mTLS) / HTTP АРМ (API and web UI), health, metrics |
 //! | con-is | ИС ЦОН / АРМ ИС ЦОН | 7400 / 7480 | gRPC health (mTLS) / HTTP operator API, public status look-up, health, metrics |
+//! | portal | ПЭП | 7501 / 7500 | gRPC health (mTLS) / HTTP citizens' API, health, metrics |
 //!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
@@ -60,6 +61,8 @@ pub struct Settings {
     pub enis: egov_enis::Config,
     /// ИС ЦОН (`EGOV_CON_IS__HTTP_ADDR`, `EGOV_CON_IS__OPERATOR_PASSWORD`, ...).
     pub con_is: egov_con_is::Config,
+    /// ПЭП (`EGOV_PORTAL__HTTP_ADDR`, `EGOV_PORTAL__CORS_ORIGINS`, ...).
+    pub portal: egov_portal::Config,
     /// Residents to seed into an empty ГБД ФЛ at start (`EGOV_SEED_PERSONS`).
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
@@ -136,6 +139,7 @@ impl Default for Settings {
             gbd_fl: egov_gbd_fl::Config::default(),
             enis: egov_enis::Config::default(),
             con_is: egov_con_is::Config::default(),
+            portal: egov_portal::Config::default(),
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
             dev_employee_password: None,
@@ -607,6 +611,32 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             .map_err(|e| service_err("con-is")(&e))?,
     };
 
+    // ПЭП
+    let mut portal_cfg = settings.portal.clone();
+    let url = as_role(portal_cfg.system.schema.clone()).await?;
+    portal_cfg.system = system_cfg(portal_cfg.system, url);
+    portal_cfg.nats_url = env.nats_url().to_string();
+    portal_cfg.nats_prefix = settings.nats_prefix.clone();
+    portal_cfg.nats_credentials = nats_auth;
+    let mut portal = egov_portal::Portal::build(portal_cfg.clone())
+        .await
+        .map_err(|e| service_err("portal")(&e))?;
+    systems.push(("portal".into(), portal.grpc_addr()));
+    endpoints.push(Endpoint {
+        service: "portal".into(),
+        lane: "ПЭП",
+        what: "gRPC health (mTLS)",
+        addr: portal.grpc_addr(),
+        scheme: "https",
+    });
+    endpoints.push(Endpoint {
+        service: "portal".into(),
+        lane: "ПЭП",
+        what: "citizens' API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
+        addr: portal.http_addr(),
+        scheme: "http",
+    });
+
     // ШЭП and each region's РШЭП
     let mut gateways = Vec::new();
     for g in &topology.gateways {
@@ -658,6 +688,16 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         (
             "con-is".into(),
             con.run(token).await.map_err(|e| e.to_string()),
+        )
+    });
+    if let Some((_, addr)) = addrs.iter().find(|(id, _)| *id == portal_cfg.gateway_id) {
+        portal.set_gateway(&addr.to_string());
+    }
+    let token = shutdown.child_token();
+    tasks.spawn(async move {
+        (
+            "portal".into(),
+            portal.run(token).await.map_err(|e| e.to_string()),
         )
     });
     for gw in gateways {
