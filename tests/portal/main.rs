@@ -7,6 +7,8 @@
 //!   expired tokens, errors in Russian and Kazakh, CORS;
 //! - `drafts`: bad input on the draft and its attachments; another's application is 404;
 //! - `signing`: every C-sign failure its own code, nothing sent;
+//! - `notices`: server-sent events, e-mail through a real SMTP server, the inbox's
+//!   deduplication;
 //! - `openapi`: the OpenAPI document and the router agree.
 
 mod auth;
@@ -14,6 +16,7 @@ mod auth;
 mod common;
 mod drafts;
 mod flow;
+mod notices;
 mod openapi;
 mod signing;
 mod world;

@@ -72,8 +72,8 @@ pub async fn record(
         tx.commit().await?;
         return Ok(true);
     }
-    let found: Option<(Uuid, String, String)> = sqlx::query_as(
-        "select id, regulation_id, citizen_iin from applications where message_id = $1 for update",
+    let found: Option<Found> = sqlx::query_as(
+        "select id, regulation_id, citizen_iin, number, notify_email, email from applications where message_id = $1 for update",
     )
     .bind(&u.application_message_id)
     .fetch_optional(&mut *tx)
@@ -81,7 +81,7 @@ pub async fn record(
     if found.is_none() && !last_try {
         return Ok(false);
     }
-    let app = found.filter(|(_, regulation, _)| {
+    let app = found.filter(|Found { regulation_id: regulation, .. }| {
         let ours = core
             .catalog
             .get(regulation)
@@ -91,12 +91,13 @@ pub async fn record(
         }
         ours
     });
-    let Some((app, _, citizen)) = app else {
+    let Some(found) = app else {
         tracing::info!(%sender, %message_id, application = %u.application_message_id, status = %u.status,
             "a status for no application of the portal");
         tx.commit().await?;
         return Ok(true);
     };
+    let (app, citizen) = (found.id, found.citizen_iin.clone());
     let now = core.clock.now();
     let reason = u
         .reason
@@ -157,10 +158,57 @@ pub async fn record(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    let mail = match (&found.email, found.notify_email && core.mail) {
+        (Some(to), true) => {
+            let (subject, body) = letter(&found.number, u);
+            crate::mail::enqueue(&mut tx, app, to, &subject, &body, now).await?;
+            true
+        }
+        _ => false,
+    };
     tx.commit().await?;
+    if mail {
+        core.mail_wake.notify_one();
+    }
     core.announce(app, &citizen, "status");
     metrics::counter!("egov_portal_statuses_total", "status" => u.status.clone()).increment(1);
     Ok(true)
+}
+
+#[derive(sqlx::FromRow)]
+struct Found {
+    id: Uuid,
+    regulation_id: String,
+    citizen_iin: String,
+    number: String,
+    notify_email: bool,
+    email: Option<String>,
+}
+
+/// The mail about a status: the subject and the text, in Russian and Kazakh.
+pub fn letter(number: &str, u: &StatusUpdate) -> (String, String) {
+    let subject = format!(
+        "Заявка № {number}: {} / Өтінім № {number}: {}",
+        u.status_ru, u.status_kk
+    );
+    let mut body = format!(
+        "Статус вашей заявки № {number} на портале электронного правительства: «{}».\n",
+        u.status_ru
+    );
+    if let Some(n) = &u.application_number {
+        body.push_str(&format!("Номер у услугодателя: {n}.\n"));
+    }
+    if let Some(r) = &u.reason {
+        body.push_str(&format!("Причина: {}.\n", r.message));
+    }
+    if u.result.is_some() {
+        body.push_str("Результат оказания услуги доступен в личном кабинете.\n");
+    }
+    body.push_str(&format!(
+        "\nЭлектрондық үкімет порталындағы № {number} өтініміңіздің мәртебесі: «{}».\n",
+        u.status_kk
+    ));
+    (subject, body)
 }
 
 /// A status of an application's history.

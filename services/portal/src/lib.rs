@@ -15,6 +15,8 @@
 //! - [`inbox`]: the statuses and results ИС МИО sends back (`portal.status.update`),
 //!   deduplicated and acknowledged after commit, each change announced to the
 //!   cabinet's server-sent events;
+//! - [`mail`]: e-mail on each status where the citizen asked for it, through an outbox
+//!   and the SMTP relay of the settings;
 //! - [`api`]: the JSON API (`/api/v1`, `openapi.json`), errors in Russian and Kazakh.
 //!
 //! Time comes from an injectable [`egov_calendar::Clock`].
@@ -24,6 +26,7 @@ pub mod applications;
 pub mod catalog;
 pub mod citizens;
 pub mod inbox;
+pub mod mail;
 pub mod outbox;
 
 use std::net::SocketAddr;
@@ -80,6 +83,10 @@ pub struct Config {
     pub max_attachments: usize,
     /// Seconds the inbox consumer has to acknowledge.
     pub ack_wait_secs: u64,
+    /// The SMTP relay (`host:port`) the mail to citizens goes through; none: no mail.
+    pub smtp_addr: Option<String>,
+    /// The sender of that mail.
+    pub mail_from: String,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -123,6 +130,8 @@ impl Config {
             max_attachment_bytes: 5 * 1024 * 1024,
             max_attachments: 20,
             ack_wait_secs: 30,
+            smtp_addr: None,
+            mail_from: "noreply@egov.kz".into(),
         }
     }
 }
@@ -177,6 +186,10 @@ pub struct Core {
     pub changes: broadcast::Sender<Change>,
     /// Wakes the outbox relay after a commit that wrote to it.
     pub wake: Arc<Notify>,
+    /// Whether mail is sent (an SMTP relay is configured).
+    pub mail: bool,
+    /// Wakes the mail relay after a commit that queued mail.
+    pub mail_wake: Arc<Notify>,
 }
 
 impl Core {
@@ -240,6 +253,8 @@ impl Portal {
             max_attachments: config.max_attachments.max(1),
             changes: broadcast::channel(1024).0,
             wake: Arc::new(Notify::new()),
+            mail: config.smtp_addr.is_some(),
+            mail_wake: Arc::new(Notify::new()),
         };
         Ok(Portal {
             bound,
@@ -308,6 +323,15 @@ impl Portal {
             shutdown.clone(),
         );
         let relay = outbox::relay(self.core.clone(), client, shutdown.clone());
+        let mail = async {
+            if let Some(addr) = &cfg.smtp_addr {
+                let relay = mail::Relay {
+                    addr: addr.clone(),
+                    from: cfg.mail_from.clone(),
+                };
+                mail::relay(self.core.clone(), relay, shutdown.clone()).await;
+            }
+        };
         let router =
             api::router(Arc::new(self.core.clone()), &cfg.cors_origins).map_err(Error::Start)?;
         let servers = self.bound.run_sync(
@@ -317,7 +341,7 @@ impl Portal {
             LANE,
             shutdown.clone(),
         );
-        let (c, _, s) = tokio::join!(consumer, relay, servers);
+        let (c, _, _, s) = tokio::join!(consumer, relay, mail, servers);
         if let Err(e) = c {
             return Err(Error::Start(format!("inbox: {e}")));
         }
