@@ -183,6 +183,7 @@ async fn another_citizens_application_is_not_found() {
         format!("{app}/sign-request"),
         format!("{app}/result.pdf"),
         format!("{app}/result.p7s"),
+        format!("{app}/queue-position"),
     ] {
         let (s, v) = other.get(&path).await;
         assert_eq!(

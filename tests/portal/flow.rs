@@ -162,4 +162,27 @@ async fn the_queue_number_and_every_status_reach_the_cabinet_in_order() {
         list["applications"][0]["queue_number"],
         done["queue"]["number"]
     );
+    // the current position, asked of ИС МИО through the sync channel
+    let (s, q) = cab
+        .get(&format!("/api/v1/applications/{number}/queue-position"))
+        .await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["queue_number"], done["queue"]["number"]);
+    assert_eq!(q["mio_number"], app.number.as_str());
+    assert_eq!(
+        (q["position"].as_i64(), q["waiting"].as_i64()),
+        (Some(1), Some(1)),
+        "{q}"
+    );
+    // an application not on the list has no place
+    let reg = portal.regulation("almaty-2013-housing-queue");
+    let draft = cab.draft(&reg, env.clock.today()).await;
+    let (s, v) = cab
+        .get(&format!("/api/v1/applications/{draft}/queue-position"))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("NOT_IN_QUEUE")),
+        "{v}"
+    );
 }

@@ -885,3 +885,59 @@ pub async fn survey(core: &Core, iin: &str, number: &str, s: Survey) -> Result<(
         .await?;
     Ok(())
 }
+
+/// The application's current place on the provider's waiting list, asked of the region's
+/// ИС МИО through the gateway (`mio.queue.position`, sync) with the citizen's IIN.
+pub async fn queue_position(core: &Core, iin: &str, number: &str) -> Result<Value, ApiError> {
+    use egov_contracts::mio::{QueuePositionAnswer, QueuePositionRequest};
+    let app = own(core, iin, number).await?;
+    let not_queued = || {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "NOT_IN_QUEUE",
+            format!("заявка № {number} не поставлена в очередь"),
+            format!("№ {number} өтінім кезекке қойылмаған"),
+        )
+    };
+    let Some(mio_number) = app.mio_number.clone().filter(|_| app.queue.is_some()) else {
+        return Err(not_queued());
+    };
+    let client = core
+        .client()
+        .map_err(|e| ApiError::gateway_unavailable("ИС МИО", e))?;
+    let body = QueuePositionRequest {
+        iin: iin.to_string(),
+    };
+    let reply = client
+        .call(
+            services::QUEUE_POSITION,
+            &app.region,
+            &app.number,
+            serde_json::to_vec(&body).expect("serializes"),
+        )
+        .await
+        .map_err(|e| ApiError::gateway_unavailable("ИС МИО", e))?;
+    if !reply.is_success() {
+        return Err(ApiError::gateway_unavailable(
+            "ИС МИО",
+            format!("the gateway answered {}", reply.code()),
+        ));
+    }
+    let answer: QueuePositionAnswer = serde_json::from_slice(&reply.payload)
+        .map_err(|e| ApiError::gateway_unavailable("ИС МИО", format!("unreadable answer: {e}")))?;
+    let place = answer
+        .places
+        .into_iter()
+        .find(|p| p.application_number == mio_number)
+        .ok_or_else(not_queued)?;
+    Ok(json!({
+        "number": app.number,
+        "mio_number": mio_number,
+        "provider": place.place.provider,
+        "category": place.place.category,
+        "queue_number": place.place.number,
+        "registered": egov_contracts::date::format(place.place.registered),
+        "position": place.position,
+        "waiting": place.waiting,
+    }))
+}

@@ -97,6 +97,10 @@ pub fn router(core: Arc<Core>, origins: &[String]) -> Result<Router, String> {
         .route("/api/v1/applications/{number}/result.pdf", get(result_pdf))
         .route("/api/v1/applications/{number}/result.p7s", get(result_cms))
         .route("/api/v1/applications/{number}/survey", post(survey))
+        .route(
+            "/api/v1/applications/{number}/queue-position",
+            get(queue_position),
+        )
         .route("/api/v1/events", get(events))
         .route(
             "/api/v1/verify",
@@ -461,6 +465,17 @@ async fn survey(
     let c = citizen(&core, &headers).await?;
     applications::survey(&core, &c.iin, &number, body.parsed()?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn queue_position(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let c = citizen(&core, &headers).await?;
+    Ok(axum::Json(
+        applications::queue_position(&core, &c.iin, &number).await?,
+    ))
 }
 
 /// Server-sent events: one `application` event for each change of any of the citizen's
