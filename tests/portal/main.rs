@@ -9,6 +9,7 @@
 //! - `signing`: every C-sign failure its own code, nothing sent;
 //! - `notices`: server-sent events, e-mail through a real SMTP server, the inbox's
 //!   deduplication;
+//! - `outbox`: a send retried with the same messageId until the gateway takes it;
 //! - `openapi`: the OpenAPI document and the router agree.
 
 mod auth;
@@ -18,5 +19,6 @@ mod drafts;
 mod flow;
 mod notices;
 mod openapi;
+mod outbox;
 mod signing;
 mod world;

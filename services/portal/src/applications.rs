@@ -819,8 +819,8 @@ pub async fn sign(
     )
     .await?;
     tx.commit().await?;
-    core.wake.notify_one();
     core.announce(app.id, &app.citizen_iin, "sent");
+    core.wake.notify_one();
     metrics::counter!("egov_portal_signed_total", "regulation" => app.regulation_id.clone())
         .increment(1);
     by_id(&core.pool, app.id)
