@@ -281,6 +281,12 @@ async fn the_catalogue_lists_the_portal_services_in_both_languages() {
     .await;
     assert_eq!(s, 200);
     assert_eq!(one["service"], "housing-queue");
+    let (s, v) = get(format!("{}/api/v1/services?colour=red", portal.http)).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("BAD_REQUEST")),
+        "{v}"
+    );
     let (s, v) = get(format!("{}/api/v1/services/no-such", portal.http)).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),

@@ -199,8 +199,9 @@ struct ServicesQuery {
 /// The catalogue (no login needed), of one region if asked.
 async fn services(
     State(core): S,
-    Query(q): Query<ServicesQuery>,
+    q: Result<Query<ServicesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(&e.body_text()))?;
     let list: Vec<Value> = core
         .catalog
         .regulations
