@@ -187,13 +187,10 @@ pub async fn register(core: &Core, r: Registration) -> Result<Citizen, ApiError>
         return Err(already_registered(&iin));
     }
     let p = person(core, &iin).await?;
-    let address = p.address.as_ref().map(|a| {
-        let mut s = format!("{}, {}, {}, д. {}", a.region, a.locality, a.street, a.house);
-        if let Some(f) = &a.flat {
-            s.push_str(&format!(", кв. {f}"));
-        }
-        s
-    });
+    let address = p
+        .address
+        .as_ref()
+        .map(egov_contracts::gbd_fl::Address::line);
     let hash = egov_accounts::hash_password(&r.password);
     let done = sqlx::query(
         "insert into citizens (iin, password_hash, email, surname, name, patronymic, birth_date, address, created_at)
