@@ -24,6 +24,7 @@
 //!
 //! For a deployment with a process (container) per service, [`init`] is `egov init`: the
 //! registration step that does once what [`start`] does before it starts the services.
+//! | portal | ПЭП | 7501 / 7500 | gRPC health (mTLS) / HTTP citizens' API, health, metrics |
 //!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
@@ -69,6 +70,8 @@ pub struct Settings {
     /// The operators' page (`EGOV_OPS_HTTP_ADDR`, default `127.0.0.1:7090`): the message-log
     /// search and an application's two diagrams, connected as a read-only role.
     pub ops_http_addr: SocketAddr,
+    /// ПЭП (`EGOV_PORTAL__HTTP_ADDR`, `EGOV_PORTAL__CORS_ORIGINS`, ...).
+    pub portal: egov_portal::Config,
     /// Residents to seed into an empty ГБД ФЛ at start (`EGOV_SEED_PERSONS`).
     pub seed_persons: u64,
     /// The seed of the generated registries (`EGOV_SEED`).
@@ -145,6 +148,7 @@ impl Default for Settings {
             gbd_fl: egov_gbd_fl::Config::default(),
             enis: egov_enis::Config::default(),
             con_is: egov_con_is::Config::default(),
+            portal: egov_portal::Config::default(),
             seed_persons: DEFAULT_SEED_PERSONS,
             seed: 1,
             dev_employee_password: None,
@@ -581,6 +585,32 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
             .map_err(|e| service_err("con-is")(&e))?,
     };
 
+    // ПЭП
+    let mut portal_cfg = settings.portal.clone();
+    let url = as_role(portal_cfg.system.schema.clone()).await?;
+    portal_cfg.system = system_cfg(portal_cfg.system, url);
+    portal_cfg.nats_url = env.nats_url().to_string();
+    portal_cfg.nats_prefix = settings.nats_prefix.clone();
+    portal_cfg.nats_credentials = nats_auth;
+    let mut portal = egov_portal::Portal::build(portal_cfg.clone())
+        .await
+        .map_err(|e| service_err("portal")(&e))?;
+    systems.push(("portal".into(), portal.grpc_addr()));
+    endpoints.push(Endpoint {
+        service: "portal".into(),
+        lane: "ПЭП",
+        what: "gRPC health (mTLS)",
+        addr: portal.grpc_addr(),
+        scheme: "https",
+    });
+    endpoints.push(Endpoint {
+        service: "portal".into(),
+        lane: "ПЭП",
+        what: "citizens' API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
+        addr: portal.http_addr(),
+        scheme: "http",
+    });
+
     // ШЭП and each region's РШЭП
     let mut gateways = Vec::new();
     let mut journal_schema = String::new();
@@ -634,6 +664,16 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         (
             "con-is".into(),
             con.run(token).await.map_err(|e| e.to_string()),
+        )
+    });
+    if let Some((_, addr)) = addrs.iter().find(|(id, _)| *id == portal_cfg.gateway_id) {
+        portal.set_gateway(&addr.to_string());
+    }
+    let token = shutdown.child_token();
+    tasks.spawn(async move {
+        (
+            "portal".into(),
+            portal.run(token).await.map_err(|e| e.to_string()),
         )
     });
     for gw in gateways {

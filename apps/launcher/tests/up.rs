@@ -186,6 +186,22 @@ async fn up_serves_and_stops_on_ctrl_c() {
         .await
         .unwrap();
     assert_eq!(openapi["info"]["title"], "АРМ ИС ЦОН");
+    // ПЭП: a citizen registers, the IIN asked of the launched ГБД ФЛ through ШЭП
+    let portal = lines
+        .iter()
+        .find(|l| l.starts_with("portal") && l.contains("http://"))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .map(String::from)
+        .unwrap_or_else(|| panic!("no ПЭП: {text}"));
+    let registered = http_client
+        .post(format!("{portal}/api/v1/auth/register"))
+        .json(&serde_json::json!({"iin": "870312300046", "password": "пароль-портала"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let citizen: serde_json::Value = registered.json().await.unwrap();
+    assert_eq!(citizen["surname"], "Ахметов", "{citizen}");
     for w in &workstations {
         let login = reqwest::get(format!("{w}/login"))
             .await
@@ -228,7 +244,7 @@ async fn up_serves_and_stops_on_ctrl_c() {
         .iter()
         .chain(&registries)
         .chain(&workstations)
-        .chain(std::iter::once(&con))
+        .chain([&con, &portal])
     {
         let h: serde_json::Value = reqwest::get(format!("{g}/health"))
             .await

@@ -180,6 +180,21 @@ pub struct Address {
     pub since: Date,
 }
 
+impl Address {
+    /// The address on one line as forms show it: «г. Алматы, г. Алматы, ул. Абая, д. 1,
+    /// кв. 2».
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{}, {}, {}, д. {}",
+            self.region, self.locality, self.street, self.house
+        );
+        if let Some(f) = &self.flat {
+            s.push_str(&format!(", кв. {f}"));
+        }
+        s
+    }
+}
+
 /// A person as the caller may see it: `iin` and `status` always, the rest by field group.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Person {

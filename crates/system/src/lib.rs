@@ -9,12 +9,16 @@
 //! - [`http_router`]: `/health` (database, own certificate) and `/metrics` (Prometheus);
 //! - [`Config`] and [`Bound`]: the settings every system has (ports, PKI, database,
 //!   schema, OCSP, gateways, limits) and a system built from them (database migrated,
-//!   ports bound) that [`Bound::run_sync`] serves.
+//!   ports bound) that [`Bound::run_sync`] serves;
+//! - [`api`]: what the systems' JSON APIs share (the error shape in Russian and Kazakh,
+//!   the body parsed on demand, the bearer token, hardened headers).
 //!
 //! A system's gRPC server takes messages up to [`Config::max_message_bytes`]: by default
 //! the largest payload of the services the shipped registry says it provides, plus the
 //! envelope's room ([`shipped_max_message_bytes`]); the transport refuses a larger one
 //! before reading it. Its servers run with [`egov_grpc::Limits`].
+
+pub mod api;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -78,6 +78,28 @@ pub async fn env_with(
     systems: &[&str],
     tweak: impl Fn(&mut egov_mio_is::Config),
 ) -> Env {
+    begin(topology_dir, regulation_dirs, systems, tweak)
+        .await
+        .finish()
+        .await
+}
+
+/// A world built but not started: the registries and the ИС МИО registered, so that a
+/// lane can register its own system on the gateways before [`Pending::finish`].
+pub struct Pending {
+    pub w: World,
+    pub clock: Clock,
+    built: Vec<egov_mio_is::MioIs>,
+    registries_http: HashMap<String, String>,
+}
+
+/// The first half of [`env_with`]: everything built and registered, nothing started.
+pub async fn begin(
+    topology_dir: Option<PathBuf>,
+    regulation_dirs: &[PathBuf],
+    systems: &[&str],
+    tweak: impl Fn(&mut egov_mio_is::Config),
+) -> Pending {
     let topology = egov_topology::Topology::open(topology_dir.as_deref()).unwrap();
     let gateways: Vec<&str> = topology.gateways.iter().map(|g| g.id.as_str()).collect();
     let mut opts = egov_testkit::Options::new(&gateways);
@@ -151,32 +173,50 @@ pub async fn env_with(
         w.register(sys, m.grpc_addr());
         built.push(m);
     }
-    w.start();
-    w.ready().await;
-    let mut mio = HashMap::new();
-    for mut m in built {
-        let system = m.system_id().to_string();
-        m.set_gateway(&w.gateway_addr_of(&system));
-        let region = w
-            .topology
-            .system(&system)
-            .and_then(|s| s.region.clone())
-            .expect("a regional system");
-        let entry = Mio {
-            system: system.clone(),
-            region,
-            http: format!("http://{}", m.http_addr()),
-            engine: m.engine(),
-        };
-        w.spawn(m.run(w.cancel.clone()));
-        mio.insert(system, entry);
-    }
-    Env {
+    Pending {
         w,
         clock,
-        mio,
-        http: reqwest::Client::new(),
+        built,
         registries_http,
+    }
+}
+
+impl Pending {
+    /// Starts the gateways and every ИС МИО.
+    pub async fn finish(self) -> Env {
+        let Pending {
+            mut w,
+            clock,
+            built,
+            registries_http,
+        } = self;
+        w.start();
+        w.ready().await;
+        let mut mio = HashMap::new();
+        for mut m in built {
+            let system = m.system_id().to_string();
+            m.set_gateway(&w.gateway_addr_of(&system));
+            let region = w
+                .topology
+                .system(&system)
+                .and_then(|s| s.region.clone())
+                .expect("a regional system");
+            let entry = Mio {
+                system: system.clone(),
+                region,
+                http: format!("http://{}", m.http_addr()),
+                engine: m.engine(),
+            };
+            w.spawn(m.run(w.cancel.clone()));
+            mio.insert(system, entry);
+        }
+        Env {
+            w,
+            clock,
+            mio,
+            http: reqwest::Client::new(),
+            registries_http,
+        }
     }
 }
 

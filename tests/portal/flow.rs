@@ -1,0 +1,188 @@
+//! Channel A through the portal's API, for every regulation with a portal channel: from
+//! the registration to the signed result in the cabinet, the provider's employees
+//! driving the procedure through ИС МИО's АРМ API.
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::common::{Branch, drive, registered};
+use crate::world::*;
+
+/// Registration, the draft, the scans, the signature; the application once ИС МИО has
+/// registered it (its number there).
+async fn submitted(
+    env: &crate::common::Env,
+    portal: &Portal,
+    regulation: &str,
+    citizen_key: &str,
+) -> (Cabinet, String, egov_mio_is::store::Application) {
+    let reg = portal.regulation(regulation);
+    let cab = citizen(portal, citizen_key).await;
+    let number = cab.draft(&reg, env.clock.today()).await;
+    cab.attach_all(&reg, &number).await;
+    let bytes = cab.sign_request(&number).await;
+    let doc: egov_contracts::mio::ApplicationDocument = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc.channel, "portal");
+    assert_eq!(doc.applicant.iin, cab.iin);
+    assert!(doc.applicant.surname.is_some(), "ГБД ФЛ's data: {doc:?}");
+    let (s, v) = cab
+        .sign_with(&number, &cms(&env.citizen(citizen_key), &bytes))
+        .await;
+    assert_eq!(s, 202, "{regulation}: {v}");
+    assert_eq!(v["state"], "sent");
+    assert_eq!(v["signer"]["iin"], cab.iin.as_str());
+    let message_id = v["message_id"].as_str().unwrap().to_string();
+    let app = registered(env, &reg.system, &message_id).await;
+    assert_eq!(app.regulation_id, regulation);
+    assert_eq!(app.applicant_iin, cab.iin);
+    (cab, number, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_a_of_every_regulation_from_registration_to_the_signed_result() {
+    let (env, portal) = world(&["mio-almaty", "mio-atyrau", "mio-nko"]).await;
+    for (regulation, citizen_key) in [
+        ("almaty-2013-housing-queue", "family-father"),
+        ("almaty-2016-housing-assistance", "family-mother"),
+        ("atyrau-2012-housing-queue", "atyrau"),
+        ("atyrau-2014-housing-queue", "family-son"),
+        ("akzhar-2012-housing-queue", "akzhar"),
+    ] {
+        let reg = portal.regulation(regulation);
+        let (cab, number, app) = submitted(&env, &portal, regulation, citizen_key).await;
+        // the gateway took it
+        cab.until(&number, "delivery", |v| v["state"] == "delivered")
+            .await;
+        let shows_statuses = reg
+            .channel("portal")
+            .unwrap()
+            .status_to
+            .iter()
+            .any(|s| s == "portal");
+        if shows_statuses {
+            let v = cab
+                .until(&number, "ИС МИО's registration", |v| {
+                    v["mio_number"] == app.number.as_str()
+                })
+                .await;
+            assert_eq!(v["statuses"][0]["status"], "received", "{v}");
+            assert!(v["due_at"].is_string(), "{v}");
+        }
+        // the provider's procedure, as its employees do it
+        drive(&env, &reg.system, &app.number, Branch::Success).await;
+        let done = cab
+            .until(&number, "the result", |v| v["result"].is_object())
+            .await;
+        assert_eq!(
+            done["status"]["status"], "completed",
+            "{regulation}: {done}"
+        );
+        let (s, pdf) = cab
+            .bytes(&format!("/api/v1/applications/{number}/result.pdf"))
+            .await;
+        assert_eq!(s, 200);
+        assert!(pdf.starts_with(b"%PDF-"), "{regulation}");
+        let (s, sig) = cab
+            .bytes(&format!("/api/v1/applications/{number}/result.p7s"))
+            .await;
+        assert_eq!(s, 200);
+        // the result and the provider's signature check out at the portal's verifier
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let r = env
+            .http
+            .post(format!("{}/api/v1/verify", portal.http))
+            .json(&json!({"document": b64.encode(&pdf), "signature": b64.encode(&sig)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let verdict: Value = r.json().await.unwrap();
+        assert_eq!(verdict["valid"], true, "{verdict}");
+        assert_eq!(verdict["signer"]["iin"], done["result"]["signer_iin"]);
+        let mut tampered = pdf.clone();
+        tampered[10] ^= 1;
+        let verdict: Value = env
+            .http
+            .post(format!("{}/api/v1/verify", portal.http))
+            .json(&json!({"document": b64.encode(&tampered), "signature": b64.encode(&sig)}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(verdict["valid"], false, "{verdict}");
+        assert_eq!(verdict["code"], "SIGNATURE_INVALID", "{verdict}");
+        // the quality survey, once the service is rendered
+        let (s, v) = cab
+            .post(
+                &format!("/api/v1/applications/{number}/survey"),
+                json!({"process": "satisfied", "information": "partly-satisfied"}),
+            )
+            .await;
+        assert_eq!(s, 204, "{v}");
+        // «История получения услуг»
+        let (s, list) = cab.get("/api/v1/applications").await;
+        assert_eq!(s, 200);
+        let row = &list["applications"][0];
+        assert_eq!(row["number"], number.as_str());
+        assert_eq!(row["status"], "completed");
+        assert_eq!(row["result_ready"], true);
+        assert_eq!(row["mio_number"], app.number.as_str());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_number_and_every_status_reach_the_cabinet_in_order() {
+    let (env, portal) = world(&["mio-almaty"]).await;
+    let (cab, number, app) =
+        submitted(&env, &portal, "almaty-2013-housing-queue", "family-father").await;
+    drive(&env, "mio-almaty", &app.number, Branch::Success).await;
+    let done = cab
+        .until(&number, "the result", |v| v["result"].is_object())
+        .await;
+    let history: Vec<&str> = done["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(history.first(), Some(&"received"), "{history:?}");
+    assert_eq!(history.last(), Some(&"completed"), "{history:?}");
+    for s in done["statuses"].as_array().unwrap() {
+        assert!(
+            s["at"].is_string() && s["status_ru"].is_string() && s["status_kk"].is_string(),
+            "{s}"
+        );
+    }
+    // registered on the waiting list: its number there
+    assert!(done["queue"]["number"].as_i64().is_some(), "{done}");
+    let (_, list) = cab.get("/api/v1/applications").await;
+    assert_eq!(
+        list["applications"][0]["queue_number"],
+        done["queue"]["number"]
+    );
+    // the current position, asked of ИС МИО through the sync channel
+    let (s, q) = cab
+        .get(&format!("/api/v1/applications/{number}/queue-position"))
+        .await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["queue_number"], done["queue"]["number"]);
+    assert_eq!(q["mio_number"], app.number.as_str());
+    assert_eq!(
+        (q["position"].as_i64(), q["waiting"].as_i64()),
+        (Some(1), Some(1)),
+        "{q}"
+    );
+    // an application not on the list has no place
+    let reg = portal.regulation("almaty-2013-housing-queue");
+    let draft = cab.draft(&reg, env.clock.today()).await;
+    let (s, v) = cab
+        .get(&format!("/api/v1/applications/{draft}/queue-position"))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("NOT_IN_QUEUE")),
+        "{v}"
+    );
+}

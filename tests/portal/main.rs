@@ -1,0 +1,24 @@
+//! ПЭП end to end: uc, ШЭП and the РШЭП, ГБД ФЛ and ЕНИС with the named test citizens,
+//! the ИС МИО of each test and the portal, on one manual clock (`world`).
+//!
+//! - `flow`: channel A of every regulation that has it, from the registration to the
+//!   signed result in the cabinet, the employees' steps driven through the АРМ API;
+//! - `auth`: registration and login: the IIN asked of ГБД ФЛ, wrong passwords, throttling,
+//!   expired tokens, errors in Russian and Kazakh, CORS;
+//! - `drafts`: bad input on the draft and its attachments; another's application is 404;
+//! - `signing`: every C-sign failure its own code, nothing sent;
+//! - `notices`: server-sent events, e-mail through a real SMTP server, the inbox's
+//!   deduplication;
+//! - `outbox`: a send retried with the same messageId until the gateway takes it;
+//! - `openapi`: the OpenAPI document and the router agree.
+
+mod auth;
+#[path = "../mio-is/common/mod.rs"]
+mod common;
+mod drafts;
+mod flow;
+mod notices;
+mod openapi;
+mod outbox;
+mod signing;
+mod world;
