@@ -83,11 +83,12 @@ async fn every_c_sign_failure_has_its_own_code_and_sends_nothing() {
         },
     )
     .unwrap();
+    // the stranger's CA was made after `now`, valid from a day before its making
     let stranger = issued(
         &stranger_pki,
         &cab.iin,
         CertProfile::Signing,
-        now - Duration::days(1),
+        now - Duration::hours(12),
         now + Duration::days(30),
     );
     let someone_else = env.citizen("family-mother");
