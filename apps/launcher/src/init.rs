@@ -67,7 +67,7 @@ pub fn service_schemas(settings: &Settings, topology: &Topology) -> Vec<(String,
             Kind::Enis => Some(settings.enis.system.schema.clone()),
             Kind::ConIs => Some(settings.con_is.system.schema.clone()),
             Kind::MioIs => mio_config(settings, topology, &s.id).map(|c| c.system.schema),
-            Kind::Portal => None,
+            Kind::Portal => Some(settings.portal.system.schema.clone()),
         };
         if let Some(schema) = schema {
             out.push((s.id.clone(), schema));
