@@ -15,6 +15,7 @@
 mod load;
 mod model;
 mod show;
+pub mod survey;
 
 pub use egov_calendar::Deadline;
 pub use load::{Problem, Problems, load_dir, load_file, load_files, parse};

@@ -38,7 +38,8 @@ pub mod operators;
 pub mod paper;
 pub mod receipt;
 pub mod steps;
-pub mod survey;
+/// The survey of the regulations' last appendix (`egov_regulation::survey`).
+pub use egov_regulation::survey;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1046,6 +1046,16 @@ pub async fn issue(
     }
     tx.commit().await?;
     metrics::counter!("egov_con_results_issued_total", "regulation" => reg.id.clone()).increment(1);
+    for (question, answer) in input.survey.iter().flatten() {
+        metrics::counter!(
+            "egov_survey_answers_total",
+            "system" => crate::SYSTEM_ID,
+            "regulation" => reg.id.clone(),
+            "question" => question.clone(),
+            "answer" => answer.clone()
+        )
+        .increment(1);
+    }
     Ok(paper(&core.pool, app.id).await?)
 }
 

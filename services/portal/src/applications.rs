@@ -828,11 +828,9 @@ pub async fn sign(
         .ok_or_else(|| ApiError::internal("the application just signed is gone"))
 }
 
-/// The survey's answer to each question.
-pub const SURVEY_ANSWERS: [&str; 3] = ["not-satisfied", "partly-satisfied", "satisfied"];
-
-/// The quality survey: (1) the process and the result, (2) the information about the
-/// procedure; once the application has its final status.
+/// The quality survey of the regulation's last appendix (`egov_regulation::survey`): (1)
+/// the process and the result (its question `quality`), (2) the information about the
+/// procedure (`information`); once the application has its final status.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Survey {
@@ -844,22 +842,23 @@ pub struct Survey {
 
 /// Records the survey's answers.
 pub async fn survey(core: &Core, iin: &str, number: &str, s: Survey) -> Result<(), ApiError> {
-    for v in [&s.process, &s.information] {
-        if !SURVEY_ANSWERS.contains(&v.as_str()) {
-            return Err(ApiError::refused(
-                "INVALID_ANSWER",
-                format!(
-                    "ответ «{v}» не из предложенных: {}",
-                    SURVEY_ANSWERS.join(", ")
-                ),
-                format!(
-                    "«{v}» жауабы ұсынылғандардан емес: {}",
-                    SURVEY_ANSWERS.join(", ")
-                ),
-            ));
-        }
-    }
+    let answers: egov_regulation::survey::Answers = [
+        ("quality".to_string(), s.process.clone()),
+        ("information".to_string(), s.information.clone()),
+    ]
+    .into_iter()
+    .collect();
     let app = own(core, iin, number).await?;
+    let reg = regulation(core, &app.regulation_id)?;
+    let Some(form) = egov_regulation::survey::of(&reg) else {
+        return Err(ApiError::refused(
+            "NO_SURVEY",
+            format!("регламент {} не содержит анкеты", reg.id),
+            format!("{} регламентінде сауалнама жоқ", reg.id),
+        ));
+    };
+    egov_regulation::survey::check(form, &answers)
+        .map_err(|(ru, kk)| ApiError::refused("INVALID_ANSWER", ru, kk))?;
     let done = app
         .status
         .as_deref()
@@ -883,6 +882,16 @@ pub async fn survey(core: &Core, iin: &str, number: &str, s: Survey) -> Result<(
         .bind(core.clock.now())
         .execute(&core.pool)
         .await?;
+    for (question, answer) in answers {
+        metrics::counter!(
+            "egov_survey_answers_total",
+            "system" => "portal",
+            "regulation" => reg.id.clone(),
+            "question" => question,
+            "answer" => answer
+        )
+        .increment(1);
+    }
     Ok(())
 }
 

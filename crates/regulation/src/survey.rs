@@ -1,11 +1,12 @@
 //! The survey (анкета) of the regulations' last appendix, given to the citizen with the
-//! result: the questions and answers of the seeds that print one
-//! (`data/surveys.toml`, embedded), found by the regulation's `seed`.
+//! result (at the centre's desk, or in the portal's cabinet): the questions and answers of
+//! the seeds that print one (`data/surveys.toml`, embedded), found by the regulation's
+//! `seed`. One definition for every system that asks it.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use egov_regulation::Regulation;
+use crate::Regulation;
 
 /// A text in Russian and Kazakh.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -101,7 +102,7 @@ mod tests {
 
     #[test]
     fn the_seeds_with_a_survey_have_two_questions_of_three_answers() {
-        let regs = egov_regulation::load_dir(&egov_regulation::shipped_dir()).unwrap();
+        let regs = crate::load_dir(&crate::shipped_dir()).unwrap();
         let with: Vec<&str> = regs
             .iter()
             .filter(|r| of(r).is_some())
