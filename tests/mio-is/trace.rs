@@ -3,28 +3,7 @@
 //! OTLP receiver over the real protocol from the exporter every service runs.
 
 use crate::common::*;
-use egov_testkit::otlp::{Receiver, Span};
-
-/// The lanes of `spans` in the order they began, each run of one lane once.
-fn lanes_in_order(spans: &[Span]) -> Vec<String> {
-    let mut by_start: Vec<&Span> = spans.iter().collect();
-    by_start.sort_by_key(|s| s.start);
-    let mut lanes: Vec<String> = Vec::new();
-    for s in by_start {
-        if let Some(l) = s.attr(egov_telemetry::SFE)
-            && lanes.last().map(String::as_str) != Some(l)
-        {
-            lanes.push(l.to_string());
-        }
-    }
-    lanes
-}
-
-/// Whether `expected` appears in `lanes` in this order (others may come between).
-fn in_order(lanes: &[String], expected: &[&str]) -> bool {
-    let mut it = lanes.iter();
-    expected.iter().all(|e| it.any(|l| l == e))
-}
+use egov_testkit::otlp::{Receiver, Span, in_order, lanes_in_order};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_and_its_statuses_are_one_trace_across_every_lane() {

@@ -21,4 +21,5 @@ mod notices;
 mod openapi;
 mod outbox;
 mod signing;
+mod trace;
 mod world;

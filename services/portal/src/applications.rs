@@ -782,9 +782,19 @@ pub async fn sign(
         "serial": signer.cert.serial_hex,
         "revocation": signer.revocation,
     });
+    // the application's trace begins with the citizen's signature (C-sign, then the send)
+    let span = tracing::info_span!(
+        "portal.sign",
+        egov.sfe = crate::LANE,
+        egov.regulation = %app.regulation_id,
+        egov.step = "sign",
+        egov.application = %app.number,
+    );
+    let trace_parent = span.in_scope(egov_telemetry::current_traceparent);
     let mut tx = core.pool.begin().await?;
     let updated = sqlx::query(
-        "update applications set state = 'sent', signature = $2, signer = $3, message_id = $4, signed_at = $5, updated_at = $5
+        "update applications set state = 'sent', signature = $2, signer = $3, message_id = $4, signed_at = $5, updated_at = $5,
+                trace_parent = $7
          where id = $1 and state = 'draft' and document = $6",
     )
     .bind(app.id)
@@ -793,6 +803,7 @@ pub async fn sign(
     .bind(&message_id)
     .bind(now)
     .bind(&bytes)
+    .bind(&trace_parent)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() != 1 {

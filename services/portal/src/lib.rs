@@ -308,6 +308,7 @@ impl Portal {
         .await
         .map_err(Error::Start)?;
         let mut inbox = InboxConfig::new(&cfg.system.system_id);
+        inbox.lane = LANE.into();
         inbox.ack_wait = Duration::from_secs(cfg.ack_wait_secs.max(1));
         let core = self.core.clone();
         let consumer = egov_shep_client::inbox::consume(

@@ -12,6 +12,7 @@ use egov_shep_client::{Client, codes};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::Core;
@@ -29,8 +30,8 @@ pub async fn enqueue(
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into outbox (application_id, service_id, route_id, correlation_id, payload, message_id, created_at, next_attempt_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $7)",
+        "insert into outbox (application_id, service_id, route_id, correlation_id, payload, message_id, created_at, next_attempt_at, trace_parent)
+         values ($1, $2, $3, $4, $5, $6, $7, $7, (select trace_parent from applications where id = $1))",
     )
     .bind(application)
     .bind(service_id)
@@ -54,6 +55,7 @@ struct Row {
     payload: Vec<u8>,
     message_id: String,
     attempts: i32,
+    trace_parent: Option<String>,
 }
 
 /// Sends due rows until `shutdown`; woken after each commit that wrote one, and every
@@ -81,7 +83,7 @@ pub async fn send_batch(core: &Core, client: &Client) -> sqlx::Result<usize> {
         "update outbox set attempts = attempts + 1, next_attempt_at = $2
          where id in (select id from outbox where sent_at is null and next_attempt_at <= $1
                       order by id limit 16 for update skip locked)
-         returning id, application_id, service_id, route_id, correlation_id, payload, message_id, attempts",
+         returning id, application_id, service_id, route_id, correlation_id, payload, message_id, attempts, trace_parent",
     )
     .bind(now)
     .bind(now + time::Duration::seconds(30))
@@ -104,7 +106,21 @@ async fn send_one(core: &Core, pool: &PgPool, client: &Client, r: Row) -> sqlx::
         &r.correlation_id,
     );
     info.message_id = r.message_id.clone();
-    let result = client.send_async_with(info, r.payload).await;
+    let span = tracing::info_span!(
+        "outbox.send",
+        egov.sfe = crate::LANE,
+        service = %r.service_id,
+        message_id = %r.message_id,
+        egov.correlation = %r.correlation_id,
+    );
+    egov_telemetry::set_parent(
+        &span,
+        egov_telemetry::extract_traceparent(r.trace_parent.as_deref()),
+    );
+    let result = client
+        .send_async_with(info, r.payload)
+        .instrument(span)
+        .await;
     let now = core.clock.now();
     match result {
         Ok(reply) if reply.is_success() => {

@@ -157,3 +157,24 @@ impl TraceService for Collector {
         }))
     }
 }
+
+/// The lanes (`egov.sfe`) of `spans` in the order they began, each run of one lane once.
+pub fn lanes_in_order(spans: &[Span]) -> Vec<String> {
+    let mut by_start: Vec<&Span> = spans.iter().collect();
+    by_start.sort_by_key(|s| s.start);
+    let mut lanes: Vec<String> = Vec::new();
+    for s in by_start {
+        if let Some(l) = s.attr("egov.sfe")
+            && lanes.last().map(String::as_str) != Some(l)
+        {
+            lanes.push(l.to_string());
+        }
+    }
+    lanes
+}
+
+/// Whether `expected` appears in `lanes` in this order (others may come between).
+pub fn in_order(lanes: &[String], expected: &[&str]) -> bool {
+    let mut it = lanes.iter();
+    expected.iter().all(|e| it.any(|l| l == e))
+}
