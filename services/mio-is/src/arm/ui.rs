@@ -127,10 +127,7 @@ struct Page {
 /// who holds the session cookie (the АРМ's own pages) knows it; it lives as long as the
 /// session.
 pub fn csrf_token(session: &str) -> String {
-    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    h.update(b"arm-csrf\0");
-    h.update(session.as_bytes());
-    hex::encode(h.finish().as_ref())
+    egov_accounts::web::csrf_token("arm-csrf", session)
 }
 
 /// The name of the forms' hidden field with the CSRF token.
@@ -179,12 +176,7 @@ pub async fn guard(
     };
     let sent = form_field(&parts, &bytes, CSRF_FIELD).await;
     let expected = session.map(|t| csrf_token(&t)).unwrap_or_default();
-    let ok = sent.is_some_and(|s| {
-        s.len() == expected.len()
-            && aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), expected.as_bytes())
-                .is_ok()
-    });
-    if !ok {
+    if !egov_accounts::web::csrf_matches(sent.as_deref(), &expected) {
         return error_page(&arm, None, &ui, &ApiError::CsrfToken);
     }
     next.run(axum::extract::Request::from_parts(
@@ -349,15 +341,7 @@ async fn switch_language(
     Path(lang): Path<String>,
     Query(q): Query<Back>,
 ) -> Response {
-    let back = q
-        .back
-        .filter(|b| {
-            b.starts_with('/')
-                && !b.starts_with("//")
-                && !b.contains('\\')
-                && !b.chars().any(char::is_control)
-        })
-        .unwrap_or_else(|| "/worklist".into());
+    let back = egov_accounts::web::local_path(q.back, "/worklist");
     let Some(lang) = Lang::parse(&lang) else {
         return Redirect::to(&back).into_response();
     };
