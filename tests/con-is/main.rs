@@ -11,7 +11,12 @@
 //! - `input`: bad input on every endpoint; logins throttled;
 //! - `inbox`: statuses deduplicated by sender and messageId;
 //! - `openapi`: the OpenAPI document and the router agree;
-//! - `sla`: late and open steps flagged on a moved clock.
+//! - `signing`: the operator's signature on their own client (each failed check its
+//!   own code) or by the workstation's sealed keys; the outbox delivering an
+//!   application taken while the gateway was out of reach, once;
+//! - `sla`: late and open steps flagged on a moved clock;
+//! - `ui`: the operator's pages in headless Chromium from the login to the result; the
+//!   forms' CSRF token and origin; errors in the page in the operator's language.
 
 #[path = "../mio-is/common/mod.rs"]
 mod common;
@@ -20,5 +25,7 @@ mod inbox;
 mod input;
 mod openapi;
 mod refusals;
+mod signing;
 mod sla;
+mod ui;
 mod world;

@@ -7,6 +7,10 @@ egov_system::system_main!(
     egov_con_is::ConIs::build,
     "ИС ЦОН",
     |cfg: &mut egov_con_is::Config, common: &egov_config::Common| {
-        cfg.nats_url = common.nats_url.clone()
+        cfg.nats_url = common.nats_url.clone();
+        // the keystore key beside the rest of this machine's data, unless set
+        if cfg.keystore_key_file == egov_con_is::Config::default().keystore_key_file {
+            cfg.keystore_key_file = common.data_dir.join("con-is-keystore.key");
+        }
     }
 );
