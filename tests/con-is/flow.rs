@@ -8,7 +8,7 @@ use crate::world::*;
 
 /// Takes an application of `citizen` for `regulation` at `centre` to ИС МИО's
 /// registration; returns the view at ИС ЦОН once the status «received» is back.
-async fn to_registration(
+pub(crate) async fn to_registration(
     env: &crate::common::Env,
     con: &Con,
     centre: &str,
@@ -192,14 +192,17 @@ async fn a_representative_through_the_commission_to_the_signed_result() {
         .map(|s| s["status"].as_str().unwrap())
         .collect();
     assert_eq!(history.first(), Some(&"received"), "{history:?}");
-    // the leg after the procedure begins at ИС ЦОН: the operator's issue, open
-    let issue = done["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step_id"] == "con-issue")
-        .unwrap_or_else(|| panic!("con-issue not opened: {done}"));
-    assert!(issue["completed_at"].is_null(), "{issue}");
+    // the leg after the procedure: the result waits for the citizen; the issue's step
+    // begins only when the citizen is at the desk (the cover's scan)
+    assert_eq!(done["paper"]["state"], "ready", "{done}");
+    assert!(
+        !done["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["step_id"] == "con-issue"),
+        "{done}"
+    );
     // the result's PDF, and its signature by the provider's authorised person
     let (s, pdf) = desk
         .bytes(&format!("/api/v1/applications/{number}/result.pdf"))

@@ -9,6 +9,9 @@
 //!   an incomplete set at the desk: each refused in the operator's language, nothing
 //!   sent, nothing half-written;
 //! - `input`: bad input on every endpoint; logins throttled;
+//! - `paper`: the register and the courier's hand-over, the return, the cover's barcode
+//!   rendered, rasterized and scanned, the issue with the survey, the archive after a
+//!   month; every refusal on the way;
 //! - `inbox`: statuses deduplicated by sender and messageId;
 //! - `openapi`: the OpenAPI document and the router agree;
 //! - `signing`: the operator's signature on their own client (each failed check its
@@ -24,6 +27,7 @@ mod flow;
 mod inbox;
 mod input;
 mod openapi;
+mod paper;
 mod refusals;
 mod signing;
 mod sla;

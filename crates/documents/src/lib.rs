@@ -6,11 +6,13 @@
 //! advance widths (read from its own `hmtx` and `cmap`) and drawn with exactly those
 //! glyphs and advances, so [`layout`] says where each line lands.
 
+pub mod code128;
+
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use krilla::Document;
-use krilla::geom::Point;
+use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::text::{Font, GlyphId, KrillaGlyph};
@@ -306,9 +308,38 @@ pub fn layout(parts: &[Part]) -> Vec<Line> {
     out
 }
 
+/// Bars drawn on a page: a barcode's modules ([`code128::encode`]), each `module`
+/// points wide and `height` high, the first at `x`, their top at `y` (from the top of
+/// the page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bars {
+    /// The page (from 0).
+    pub page: usize,
+    /// Left edge of the first module.
+    pub x: f32,
+    /// Top of the bars, from the top of the page.
+    pub y: f32,
+    /// A module's width.
+    pub module: f32,
+    /// The bars' height.
+    pub height: f32,
+    /// The modules, `true` for a bar.
+    pub modules: Vec<bool>,
+}
+
 /// Renders the parts (Russian, then Kazakh, one page each) as a PDF made by `creator`, every line where
 /// [`layout`] places it, its glyphs advanced as [`text_width`] measures them.
 pub fn render(parts: &[Part], title: &str, creator: &str) -> Result<Vec<u8>, String> {
+    render_with(parts, &[], title, creator)
+}
+
+/// As [`render`], with `bars` drawn in black on their pages.
+pub fn render_with(
+    parts: &[Part],
+    bars: &[Bars],
+    title: &str,
+    creator: &str,
+) -> Result<Vec<u8>, String> {
     let mut doc = Document::new();
     doc.set_metadata(
         Metadata::new()
@@ -352,6 +383,30 @@ pub fn render(parts: &[Part], title: &str, creator: &str) -> Result<Vec<u8>, Str
                 false,
             );
         }
+        for b in bars.iter().filter(|b| b.page == p) {
+            let mut path = PathBuilder::new();
+            let mut i = 0;
+            while i < b.modules.len() {
+                if !b.modules[i] {
+                    i += 1;
+                    continue;
+                }
+                let run = b.modules[i..].iter().take_while(|m| **m).count();
+                let rect = Rect::from_xywh(
+                    b.x + i as f32 * b.module,
+                    b.y,
+                    run as f32 * b.module,
+                    b.height,
+                )
+                .ok_or("a bar's size")?;
+                path.push_rect(rect);
+                i += run;
+            }
+            if let Some(path) = path.finish() {
+                surface.set_fill(Some(krilla::paint::Fill::default()));
+                surface.draw_path(&path);
+            }
+        }
         surface.finish();
         page.finish();
     }
@@ -376,6 +431,52 @@ mod tests {
             "№ 17, «мүгедектер»"
         );
         assert_eq!(fill("{unknown} {", &v, "ru"), "{unknown} {");
+    }
+
+    /// The bars as an independent reader sees them: poppler rasterizes the page and
+    /// ZBar (`zbarimg`) decodes it, where both are installed.
+    #[test]
+    fn bars_render_a_barcode_another_reader_decodes() {
+        let part = Part {
+            header: "ЦОН".into(),
+            address: String::new(),
+            reference: "№ 1".into(),
+            title: "Обложка".into(),
+            body: "Штрих-код".into(),
+            footer: String::new(),
+        };
+        let text = "ALM-ALM-2026-000001";
+        let bars = Bars {
+            page: 0,
+            x: MARGIN,
+            y: 200.0,
+            module: 1.8,
+            height: 60.0,
+            modules: code128::encode(text).unwrap(),
+        };
+        let pdf = render_with(&[part], &[bars], "t", "t").unwrap();
+        let dir = std::env::temp_dir().join(format!("egov-bars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("c.pdf"), &pdf).unwrap();
+        let rasterized = std::process::Command::new("pdftoppm")
+            .args(["-png", "-r", "150", "-singlefile"])
+            .arg(dir.join("c.pdf"))
+            .arg(dir.join("c"))
+            .status()
+            .is_ok_and(|s| s.success());
+        let read = rasterized
+            .then(|| {
+                std::process::Command::new("zbarimg")
+                    .args(["--quiet", "--raw"])
+                    .arg(dir.join("c.png"))
+                    .output()
+                    .ok()
+            })
+            .flatten();
+        if let Some(out) = read {
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), text, "{out:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! messageId), the status in the application's history and the application's current
 //! status, ИС МИО's number, the due date and the result; the message is acknowledged only
 //! after the commit, and a redelivery finds its row and changes nothing. With the result,
-//! the first step of the channel's leg after the procedure that ИС ЦОН executes (the
-//! courier, the barcode scan, the issue) is opened as a task.
+//! the first step of the channel's leg after the procedure that waits on the centre (the
+//! courier's return, or the barcode mark where no paper travels) is opened as a task
+//! ([`crate::paper::on_result`]); the issue's step begins when the citizen is at the desk.
 //!
 //! A status for a messageId no application has yet is delivered again a few times
 //! ([`UNKNOWN_ATTEMPTS`]): ИС МИО may answer before the transaction that sent the
@@ -158,28 +159,8 @@ pub async fn record(
     // the result is here: the channel's leg after the procedure begins at ИС ЦОН
     if u.result.is_some()
         && let Some(reg) = core.catalog.get(&regulation)
-        && let Some(first) = crate::catalog::con(reg)
-            .after
-            .first()
-            .filter(|s| s.executed_by == crate::steps::EXECUTED_BY)
     {
-        let opened: bool = sqlx::query_scalar(
-            "select exists (select 1 from step_runs where application_id = $1 and step_id = $2)",
-        )
-        .bind(app)
-        .bind(&first.id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if !opened {
-            let rec = crate::steps::Recorder {
-                core,
-                reg,
-                application: app,
-                by: sender,
-                now,
-            };
-            rec.open(&mut tx, first, now).await?;
-        }
+        crate::paper::on_result(core, &mut tx, reg, app, sender, now).await?;
     }
     tx.commit().await?;
     metrics::counter!("egov_con_statuses_total", "status" => u.status.clone()).increment(1);

@@ -20,6 +20,11 @@
 //!   deduplicated by sender and messageId and acknowledged after commit;
 //! - [`receipt`]: the receipt (расписка) and the receipt refusing acceptance, PDF in
 //!   Russian and Kazakh;
+//! - [`paper`]: the paper side: the accumulation sector's register and the courier's
+//!   hand-over, the courier's return, the scan of the cover's barcode, the issue with
+//!   the survey ([`survey`]), the archive after a month;
+//! - [`cover`]: the result's cover sheet with its Code 128 barcode, PDF in Russian and
+//!   Kazakh, and the scanned PNG read back;
 //! - [`api`]: the workstation's JSON API (`/api/v1`, `openapi.json`), with the public
 //!   status look-up;
 //! - [`ui`]: the workstation's pages (`/ui`) in Russian and Kazakh, that need no script.
@@ -29,11 +34,14 @@
 pub mod api;
 pub mod catalog;
 pub mod centres;
+pub mod cover;
 pub mod desk;
 pub mod inbox;
 pub mod operators;
+pub mod paper;
 pub mod receipt;
 pub mod steps;
+pub mod survey;
 pub mod ui;
 
 use std::net::SocketAddr;
@@ -86,7 +94,8 @@ pub struct Config {
     pub passwords_file: Option<PathBuf>,
     /// How long a login lasts, hours.
     pub session_hours: i64,
-    /// How often the SLA monitor scans, seconds.
+    /// How often the SLA monitor scans, and the archive job moves uncollected results,
+    /// seconds.
     pub sla_interval_secs: u64,
     /// Seconds the inbox consumer has to acknowledge.
     pub ack_wait_secs: u64,
@@ -378,6 +387,11 @@ impl ConIs {
             Duration::from_secs(cfg.sla_interval_secs.max(1)),
             shutdown.clone(),
         );
+        let archive = paper::archive_monitor(
+            self.core.clone(),
+            Duration::from_secs(cfg.sla_interval_secs.max(1)),
+            shutdown.clone(),
+        );
         let router = api::router(Arc::new(self.core.clone()));
         let servers = self.bound.run_sync(
             self.identity.clone(),
@@ -386,7 +400,7 @@ impl ConIs {
             LANE,
             shutdown.clone(),
         );
-        let (c, _, _, s) = tokio::join!(consumer, relay, sla, servers);
+        let (c, _, _, _, s) = tokio::join!(consumer, relay, sla, archive, servers);
         if let Err(e) = c {
             return Err(Error::Start(format!("inbox: {e}")));
         }

@@ -218,6 +218,68 @@ impl Recorder<'_> {
         Ok(begun)
     }
 
+    /// Completes `step` now with `outcome`: its open record where it was opened as a
+    /// task (begun and due as then; past its due time it keeps `overdue`), else a record
+    /// begun at `start`. A step already done stays as it was. Returns whether a record
+    /// was completed or written.
+    pub async fn finish(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        step: &ChannelStep,
+        start: OffsetDateTime,
+        outcome: Option<&str>,
+    ) -> sqlx::Result<bool> {
+        let done: Option<(bool, bool)> = sqlx::query_as(
+            "update step_runs set completed_at = $3, completed_by = $4, outcome = $5,
+               overdue = overdue or coalesce(due_at < $3, false),
+               overdue_at = case when not overdue and due_at < $3 then $3 else overdue_at end
+             where application_id = $1 and step_id = $2 and completed_at is null
+             returning overdue, coalesce(overdue_at = $3, false)",
+        )
+        .bind(self.application)
+        .bind(&step.id)
+        .bind(self.now)
+        .bind(self.by)
+        .bind(outcome)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((_, newly)) = done {
+            if newly {
+                metrics::counter!("egov_con_steps_overdue_total", "regulation" => self.reg.id.clone(), "step" => step.id.clone()).increment(1);
+            }
+            return Ok(true);
+        }
+        let recorded: bool = sqlx::query_scalar(
+            "select exists (select 1 from step_runs where application_id = $1 and step_id = $2)",
+        )
+        .bind(self.application)
+        .bind(&step.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if recorded {
+            return Ok(false);
+        }
+        self.done(tx, &[step], start, outcome).await?;
+        Ok(true)
+    }
+
+    /// Sets the outcome of the diamond `step` where it is recorded (decided after the
+    /// step was done: the citizen came for the result, or did not).
+    pub async fn decide(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        step: &ChannelStep,
+        outcome: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query("update step_runs set outcome = $3 where application_id = $1 and step_id = $2")
+            .bind(self.application)
+            .bind(&step.id)
+            .bind(outcome)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
     /// Opens `step` as a task begun at `start`, due by its deadline.
     pub async fn open(
         &self,

@@ -21,6 +21,7 @@ use crate::Core;
 use crate::centres::{self, Centre};
 use crate::desk::{self, Application, NewDraft, SubmitInput};
 use crate::operators::{self, Operator};
+use crate::paper::{self, IssueInput, NewRegister, ScanInput};
 use crate::{inbox, receipt, steps};
 pub use error::ApiError;
 
@@ -76,6 +77,13 @@ pub fn router(core: Arc<Core>) -> Router {
             get(receipt_pdf),
         )
         .route("/api/v1/applications/{number}/result.pdf", get(result_pdf))
+        .route("/api/v1/applications/{number}/cover.pdf", get(cover_pdf))
+        .route("/api/v1/applications/{number}/return", post(return_result))
+        .route("/api/v1/applications/{number}/issue", post(issue))
+        .route("/api/v1/registers", get(registers).post(form_register))
+        .route("/api/v1/registers/{number}", get(register))
+        .route("/api/v1/registers/{number}/handover", post(hand_over))
+        .route("/api/v1/scan", post(scan))
         .route("/api/v1/public/applications/{number}", get(public))
         .fallback(|| async {
             ApiError::new(
@@ -222,6 +230,7 @@ async fn application_view(core: &Core, app: &Application) -> Result<Value, ApiEr
             "pdf": format!("/api/v1/applications/{}/result.pdf", app.number),
         })
     });
+    let paper = paper::paper(&core.pool, app.id).await?;
     Ok(json!({
         "number": app.number,
         "centre": app.centre_id,
@@ -247,6 +256,7 @@ async fn application_view(core: &Core, app: &Application) -> Result<Value, ApiEr
         "receipt": (app.state != "draft").then(|| format!("/api/v1/applications/{}/receipt.pdf", app.number)),
         "steps": steps,
         "statuses": statuses,
+        "paper": paper::view(reg.map(|r| r.as_ref()), app, &paper),
         "created_at": rfc(Some(app.created_at)),
     }))
 }
@@ -426,18 +436,7 @@ pub async fn result(core: &Core, who: &Operator, number: &str) -> Result<Respons
 /// The public look-up: the status of an application by its journal number or ИС МИО's,
 /// with no login and nothing about the person.
 async fn public(State(core): S, Path(number): Path<String>) -> Result<axum::Json<Value>, ApiError> {
-    let valid = !number.is_empty()
-        && number.len() <= 40
-        && number
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
-    if !valid {
-        return Err(ApiError::refused(
-            "INVALID_NUMBER",
-            format!("«{number}» не номер заявления (заглавные латинские буквы, цифры и дефис)"),
-            format!("«{number}» өтініш нөмірі емес (бас латын әріптері, цифрлар және сызықша)"),
-        ));
-    }
+    paper::valid_number(&number)?;
     let app = desk::by_number(&core.pool, &number)
         .await?
         .ok_or_else(|| ApiError::no_application(&number))?;
@@ -448,6 +447,8 @@ async fn public(State(core): S, Path(number): Path<String>) -> Result<axum::Json
                 .ok()
         })
     };
+    let paper = paper::paper(&core.pool, app.id).await?;
+    let result_state = paper::result_state(reg.map(|r| r.as_ref()), &app, &paper);
     let (ru, kk) = match (&app.status_ru, &app.status_kk, app.state.as_str()) {
         (Some(r), Some(k), _) => (r.clone(), k.clone()),
         (_, _, "refused") => (
@@ -471,5 +472,92 @@ async fn public(State(core): S, Path(number): Path<String>) -> Result<axum::Json
         "status_at": rfc(app.status_at.or(app.sent_at)),
         "due_at": rfc(app.due_at),
         "result_ready": app.result.is_some(),
+        "result_state": result_state,
+        "archived_at": rfc(paper.archived_at),
     })))
+}
+
+async fn cover_pdf(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let (who, _, centre) = operator(&core, &headers).await?;
+    let bytes = paper::cover(&core, &who, &centre, &number).await?;
+    Ok(pdf(bytes, &format!("cover-{number}.pdf")))
+}
+
+async fn return_result(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let (who, _, _) = operator(&core, &headers).await?;
+    paper::return_result(&core, &who, &number).await?;
+    let app = desk::own(&core, &who, &number).await?;
+    Ok(axum::Json(application_view(&core, &app).await?))
+}
+
+async fn issue(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    body: Body<IssueInput>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let (who, _, _) = operator(&core, &headers).await?;
+    let input = body.parsed()?;
+    paper::issue(&core, &who, &number, input).await?;
+    let app = desk::own(&core, &who, &number).await?;
+    Ok(axum::Json(application_view(&core, &app).await?))
+}
+
+async fn scan(
+    State(core): S,
+    headers: HeaderMap,
+    body: Body<ScanInput>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let (who, _, _) = operator(&core, &headers).await?;
+    let input = body.parsed()?;
+    let found = paper::scan(&core, &who, input).await?;
+    let app = desk::own(&core, &who, &found.application.number).await?;
+    Ok(axum::Json(json!({
+        "barcode": found.text,
+        "application": application_view(&core, &app).await?,
+    })))
+}
+
+async fn registers(State(core): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+    let (who, _, centre) = operator(&core, &headers).await?;
+    let list = paper::registers(&core, &who).await?;
+    let awaiting = paper::awaiting_register(&core, &centre.id).await?;
+    Ok(axum::Json(json!({"registers": list, "awaiting": awaiting})))
+}
+
+async fn form_register(
+    State(core): S,
+    headers: HeaderMap,
+    body: Body<NewRegister>,
+) -> Result<Response, ApiError> {
+    let (who, _, centre) = operator(&core, &headers).await?;
+    let input = body.parsed()?;
+    let r = paper::form_register(&core, &who, &centre, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(r)).into_response())
+}
+
+async fn register(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<axum::Json<paper::Register>, ApiError> {
+    let (who, _, _) = operator(&core, &headers).await?;
+    Ok(axum::Json(paper::register(&core, &who, &number).await?))
+}
+
+async fn hand_over(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<axum::Json<paper::Register>, ApiError> {
+    let (who, _, _) = operator(&core, &headers).await?;
+    Ok(axum::Json(paper::hand_over(&core, &who, &number).await?))
 }
