@@ -9,8 +9,16 @@
 //   node con-desk.mjs result BASE IIN PASSWORD NUMBER OUTDIR
 //     log in, the centre's list, the application's page with its statuses and the
 //     result document.
-//   node con-desk.mjs paper  BASE IIN PASSWORD NUMBER OUTDIR
-//     the paper screens, as far as the workstation offers them (see the report printed).
+//   node con-desk.mjs register BASE IIN PASSWORD OUTDIR
+//     the accumulation sector forms a register of the applications waiting for one.
+//   node con-desk.mjs handover BASE IIN PASSWORD REGISTER OUTDIR
+//     the courier takes the register to the provider.
+//   node con-desk.mjs return BASE IIN PASSWORD NUMBER OUTDIR
+//     the courier brings the paper result back to the centre.
+//   node con-desk.mjs issue BASE IIN PASSWORD NUMBER RECIPIENT_IIN OTHER_IIN OUTDIR
+//     the issuing inspector scans the cover's barcode (typed as a hand scanner types
+//     it), a number that matches nothing first, then issues the result with the survey
+//     (to OTHER_IIN first, refused).
 //
 // Chromium: $CHROMIUM or /usr/bin/chromium.
 import { chromium } from 'playwright-core';
@@ -98,8 +106,8 @@ try {
     // the receipt
     const receipt = await page.request.get(`${base}/ui/applications/${seen.number}/receipt.pdf`);
     seen.receipt = { status: receipt.status(), type: receipt.headers()['content-type'], pdf: (await receipt.body()).subarray(0, 5).toString() };
-    // ИС МИО's status comes back to the page
-    for (let i = 0; i < 100 && !(await page.locator('#mio-number').count()); i++) {
+    // ИС МИО's status comes back to the page (where the channel sends ИС ЦОН statuses)
+    for (let i = 0; i < 25 && !(await page.locator('#mio-number').count()); i++) {
       await new Promise((r) => setTimeout(r, 200));
       await page.reload();
     }
@@ -119,12 +127,55 @@ try {
     await go('#lang-kk');
     seen.kazakh_status = await text('#status');
     await shot('result-kk');
-  } else if (mode === 'paper') {
+  } else if (mode === 'register') {
+    await go('#nav-registers');
+    seen.awaiting = (await text('#awaiting')) || '';
+    await go('#form-register');
+    seen.error = await text('#error');
+    seen.register = await text('#registers .register');
+    await shot('register');
+  } else if (mode === 'handover') {
+    const [register] = rest;
+    await go('#nav-registers');
+    await go(`#hand-over-${register}`);
+    seen.error = await text('#error');
+    seen.hand_over_left = await page.locator('.hand-over').count();
+    await shot('handover');
+  } else if (mode === 'return') {
     const [number] = rest;
-    seen.paper_links = await page.locator('#nav a').allInnerTexts();
     await page.goto(`${base}/ui/applications/${number}`);
-    seen.status = await text('#status');
-    await shot('paper');
+    seen.before = await text('#paper-state');
+    await go('#return');
+    seen.error = await text('#error');
+    seen.after = await text('#paper-state');
+    await shot('returned');
+  } else if (mode === 'issue') {
+    const [number, recipient, other] = rest;
+    await go('#nav-scan');
+    await page.fill('#barcode', 'ALM-ALM-2026-999999');
+    await go('#scan');
+    seen.unknown_barcode = await text('#error');
+    await page.fill('#barcode', number);
+    await go('#scan');
+    seen.scanned_page = page.url().endsWith(`/ui/applications/${number}`);
+    seen.scanned = await text('#paper-scanned');
+    const cover = await page.request.get(`${base}/ui/applications/${number}/cover.pdf`);
+    seen.cover = { status: cover.status(), pdf: (await cover.body()).subarray(0, 5).toString() };
+    await shot('scanned');
+    // someone else's IIN first: refused in the page
+    await page.fill('#recipient-iin', other);
+    await go('#issue');
+    seen.wrong_recipient = await text('#error');
+    await page.fill('#recipient-iin', recipient);
+    seen.survey_questions = await page.locator('#survey > p').count();
+    for (const radio of await page.locator('#survey input[type="radio"][value="satisfied"]').all()) await radio.check();
+    await shot('issue');
+    await go('#issue');
+    seen.error = await text('#error');
+    seen.state = await text('#paper-state');
+    seen.issued = await text('#paper-issued');
+    seen.issue_form_left = await page.locator('#issue-form').count();
+    await shot('issued');
   }
   // the session ends
   await Promise.all([page.waitForURL('**/ui/login'), page.click('#logout')]);

@@ -169,6 +169,60 @@ pub struct Words {
     pub login_throttled: &'static str,
     /// Yes.
     pub yes: &'static str,
+    /// Registers.
+    pub registers: &'static str,
+    /// Waiting for a register.
+    pub awaiting: &'static str,
+    /// Form a register.
+    pub form_register: &'static str,
+    /// Formed.
+    pub formed: &'static str,
+    /// Handed over.
+    pub handed_over: &'static str,
+    /// Hand the register over.
+    pub hand_over: &'static str,
+    /// The scan page.
+    pub scan_title: &'static str,
+    /// The barcode as text.
+    pub barcode_text: &'static str,
+    /// The scanned image.
+    pub barcode_image: &'static str,
+    /// The scan button.
+    pub scan_button: &'static str,
+    /// The paper side.
+    pub paper_side: &'static str,
+    /// The result's state.
+    pub result_state: &'static str,
+    /// Pending / in transit / ready / issued / archived.
+    pub result_pending: &'static str,
+    /// In transit.
+    pub result_in_transit: &'static str,
+    /// Ready.
+    pub result_ready: &'static str,
+    /// Issued.
+    pub result_issued: &'static str,
+    /// Archived.
+    pub result_archived: &'static str,
+    /// The cover.
+    pub cover: &'static str,
+    /// The courier's return.
+    pub return_result: &'static str,
+    /// Issue.
+    pub issue: &'static str,
+    /// The recipient's IIN.
+    pub recipient_iin: &'static str,
+    /// The survey.
+    pub survey: &'static str,
+    /// Scanned.
+    pub scanned: &'static str,
+    /// The register (a row's heading).
+    pub register_label: &'static str,
+    /// Returned (a row's heading).
+    pub returned_label: &'static str,
+    /// Issued (a row's heading).
+    pub issued_label: &'static str,
+    /// Archived (a row's heading).
+    pub archived_label: &'static str,
 }
 
 /// Russian.
@@ -228,6 +282,33 @@ pub static RU: Words = Words {
     login_refused: "Неверный ИИН или пароль",
     login_throttled: "Слишком много неудачных входов; повторите после {time}",
     yes: "да",
+    registers: "Реестры",
+    awaiting: "Ожидают реестра",
+    form_register: "Сформировать реестр",
+    formed: "Сформирован",
+    handed_over: "Передан услугодателю",
+    hand_over: "Передать услугодателю",
+    scan_title: "Сканирование штрих-кода",
+    barcode_text: "Штрих-код (ввод сканера)",
+    barcode_image: "или изображение скана (PNG)",
+    scan_button: "Сканировать",
+    paper_side: "Бумажный результат",
+    result_state: "Результат",
+    result_pending: "ещё не поступил",
+    result_in_transit: "у курьера",
+    result_ready: "готов к выдаче",
+    result_issued: "выдан",
+    result_archived: "в архиве",
+    cover: "Обложка со штрих-кодом (PDF)",
+    return_result: "Вернуть результат в ЦОН",
+    issue: "Выдать результат",
+    recipient_iin: "ИИН получающего",
+    survey: "Анкета",
+    scanned: "Штрих-код отсканирован",
+    register_label: "Реестр",
+    returned_label: "Возвращён курьером",
+    issued_label: "Выдан",
+    archived_label: "В архиве",
 };
 
 /// Kazakh.
@@ -287,4 +368,31 @@ pub static KK: Words = Words {
     login_refused: "ЖСН немесе құпиясөз қате",
     login_throttled: "Сәтсіз кірулер тым көп; {time} кейін қайталаңыз",
     yes: "иә",
+    registers: "Тізілімдер",
+    awaiting: "Тізілімді күтуде",
+    form_register: "Тізілім жасау",
+    formed: "Жасалды",
+    handed_over: "Көрсетілетін қызметті берушіге берілді",
+    hand_over: "Көрсетілетін қызметті берушіге беру",
+    scan_title: "Штрих-кодты сканерлеу",
+    barcode_text: "Штрих-код (сканер енгізуі)",
+    barcode_image: "немесе скан кескіні (PNG)",
+    scan_button: "Сканерлеу",
+    paper_side: "Қағаз нәтиже",
+    result_state: "Нәтиже",
+    result_pending: "әлі түскен жоқ",
+    result_in_transit: "курьерде",
+    result_ready: "беруге дайын",
+    result_issued: "берілді",
+    result_archived: "мұрағатта",
+    cover: "Штрих-коды бар мұқаба (PDF)",
+    return_result: "Нәтижені ХҚО-ға қайтару",
+    issue: "Нәтижені беру",
+    recipient_iin: "Алушының ЖСН",
+    survey: "Сауалнама",
+    scanned: "Штрих-код сканерленді",
+    register_label: "Тізілім",
+    returned_label: "Курьер қайтарды",
+    issued_label: "Берілді",
+    archived_label: "Мұрағатта",
 };

@@ -4,8 +4,12 @@
 //! the citizen's IIN, a representative's power of attorney: ГБД ФЛ and ЕНИС asked through
 //! the gateway), its documents (paper originals marked, scans uploaded) and its
 //! submission signed by the workstation's keystore, the receipt, and the application's
-//! page with its steps, ИС МИО's statuses and the result. Plain HTML forms, each answered
-//! by a redirect (POST-redirect-GET); an error is shown in the page in its language.
+//! page with its steps, ИС МИО's statuses and the result; the paper side over
+//! [`crate::paper`] by role: the registers (formed by the accumulation sector, handed
+//! over by the courier), the courier's return, the cover's barcode scanned and the
+//! result issued with the survey by the issuing inspector. Plain HTML forms, each
+//! answered by a redirect (POST-redirect-GET); an error is shown in the page in its
+//! language.
 //!
 //! Every form carries the session's CSRF token (`csrf`), and a POST whose `Origin` (or
 //! `Referer`) is another site's is refused, the login's included, as in the АРМ РШЭП
@@ -60,6 +64,17 @@ pub fn router() -> Router<Arc<Core>> {
         )
         .route("/ui/applications/{number}/receipt.pdf", get(receipt_pdf))
         .route("/ui/applications/{number}/result.pdf", get(result_pdf))
+        .route("/ui/applications/{number}/cover.pdf", get(cover_pdf))
+        .route("/ui/applications/{number}/return", post(return_result))
+        .route("/ui/applications/{number}/issue", post(issue))
+        .route("/ui/registers", get(registers).post(form_register))
+        .route("/ui/registers/{number}/handover", post(hand_over))
+        .route(
+            "/ui/scan",
+            get(scan_form)
+                .post(scan)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES)),
+        )
 }
 
 /// Local time as the pages show it.
@@ -82,6 +97,9 @@ pub fn when(t: Option<time::OffsetDateTime>) -> String {
 
 /// Who is signed in, as the header shows them.
 pub struct Who {
+    /// The role (`inspector`, `accumulation`, `courier`, `issuer`): what the
+    /// navigation offers.
+    pub role: &'static str,
     /// Full name.
     pub name: String,
     /// Position.
@@ -174,6 +192,7 @@ fn page(lang: Lang, s: Option<&Session>, here: &str, title: &str) -> Page {
         who: s.map(|s| {
             let (ru, kk) = s.who.role.position();
             Who {
+                role: s.who.role.as_str(),
                 name: s.who.full_name(),
                 position: if l == "kk" { kk } else { ru }.to_string(),
                 centre: s.centre.name.get(l).to_string(),
@@ -585,6 +604,28 @@ struct AppPage {
     fields: Vec<FieldRow>,
     documents: Vec<DocRow>,
     address: String,
+    paper: Option<PaperBlock>,
+}
+
+/// The paper side on the application's page, with what the operator's role may do.
+struct PaperBlock {
+    state: String,
+    register: Option<String>,
+    handed_over: String,
+    returned: String,
+    scanned: String,
+    issued: String,
+    archived: String,
+    cover: bool,
+    can_return: bool,
+    can_issue: bool,
+    survey: Vec<Question>,
+    survey_answers: Vec<Choice>,
+}
+
+struct Question {
+    id: String,
+    text: String,
 }
 
 /// The application's page; `error` shown at the top (a submission refused).
@@ -638,6 +679,11 @@ async fn app_page(
                 desk::Delivery::Refused { code, .. } => format!("{} ({code})", t.gateway_refused),
             }),
         None => None,
+    };
+    let paper = if app.state == "sent" {
+        Some(paper_block(core, lang, s, app, reg.map(|r| r.as_ref())).await?)
+    } else {
+        None
     };
     let draft = app.state == "draft";
     let (categories, fields, documents) = match (draft, reg) {
@@ -696,8 +742,72 @@ async fn app_page(
             fields,
             documents,
             address,
+            paper,
         },
     ))
+}
+
+async fn paper_block(
+    core: &Core,
+    lang: Lang,
+    s: &Session,
+    app: &Application,
+    reg: Option<&Regulation>,
+) -> Result<PaperBlock, ApiError> {
+    use crate::paper::ResultState as R;
+    let t = lang.words();
+    let l = lang.code();
+    let p = crate::paper::paper(&core.pool, app.id).await?;
+    let state = crate::paper::result_state(reg, app, &p);
+    let survey = reg.and_then(crate::survey::of);
+    let role = s.who.role;
+    Ok(PaperBlock {
+        state: match state {
+            R::Pending => t.result_pending,
+            R::InTransit => t.result_in_transit,
+            R::Ready => t.result_ready,
+            R::Issued => t.result_issued,
+            R::Archived => t.result_archived,
+        }
+        .to_string(),
+        register: p.register.clone(),
+        handed_over: when(p.handed_over_at),
+        returned: when(p.returned_at),
+        scanned: when(p.scanned_at),
+        issued: match (&p.issued_at, &p.issued_to_iin) {
+            (Some(at), Some(to)) => format!("{} ({to})", when(Some(*at))),
+            _ => when(p.issued_at),
+        },
+        archived: when(p.archived_at),
+        cover: app.result.is_some(),
+        can_return: role == operators::Role::Courier && state == R::InTransit,
+        can_issue: role == operators::Role::Issuer
+            && matches!(state, R::Ready | R::Archived)
+            && p.scanned_at.is_some(),
+        survey: survey
+            .map(|sv| {
+                sv.questions
+                    .iter()
+                    .map(|q| Question {
+                        id: q.id.clone(),
+                        text: if l == "kk" { &q.text.kk } else { &q.text.ru }.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        survey_answers: survey
+            .map(|sv| {
+                sv.answers
+                    .iter()
+                    .map(|a| Choice {
+                        id: a.id.clone(),
+                        name: if l == "kk" { &a.text.kk } else { &a.text.ru }.clone(),
+                        selected: false,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
 }
 
 /// The submission form of a regulation: its categories, its fields (but the applicant's
@@ -949,6 +1059,326 @@ async fn result_pdf(
     crate::api::result(&core, &s.who, &number)
         .await
         .unwrap_or_else(|e| error_page(lang, Some(&s), "/ui/applications", &e))
+}
+
+async fn cover_pdf(
+    State(core): S,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    let s = match session(&core, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match crate::paper::cover(&core, &s.who, &s.centre, &number).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"cover-{number}.pdf\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => error_page(lang, Some(&s), "/ui/applications", &e),
+    }
+}
+
+/// A POST of the paper side on an application: the session, the form's token, then
+/// `act`; back to the application's page, or the page again with the error.
+async fn on_application<F, Fut>(
+    core: &Core,
+    lang: Lang,
+    headers: &HeaderMap,
+    number: &str,
+    form: &[(String, String)],
+    act: F,
+) -> Response
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: std::future::Future<Output = (Session, Result<(), ApiError>)>,
+{
+    let s = match session(core, headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let here = format!("/ui/applications/{number}");
+    if let Err(e) = guard(headers, Some(&s), Some(field(form, "csrf"))) {
+        return error_page(lang, Some(&s), &here, &e);
+    }
+    let (s, done) = act(s).await;
+    match done {
+        Ok(()) => Redirect::to(&here).into_response(),
+        Err(e) => match desk::own(core, &s.who, number).await {
+            Ok(app) => app_page(
+                core,
+                lang,
+                &s,
+                &app,
+                e.status,
+                Some(e.message(lang.code()).to_string()),
+            )
+            .await
+            .unwrap_or_else(|e| error_page(lang, Some(&s), &here, &e)),
+            Err(_) => error_page(lang, Some(&s), &here, &e),
+        },
+    }
+}
+
+/// The courier brings the paper result back ([`crate::paper::return_result`]).
+async fn return_result(
+    State(core): S,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    axum::Form(f): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let c = core.clone();
+    let n = number.clone();
+    on_application(&core, lang, &headers, &number, &f, |s| async move {
+        let r = crate::paper::return_result(&c, &s.who, &n)
+            .await
+            .map(|_| ());
+        (s, r)
+    })
+    .await
+}
+
+/// The issue to the citizen with the survey ([`crate::paper::issue`]): no answer
+/// chosen is the survey declined.
+async fn issue(
+    State(core): S,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    axum::Form(f): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let answers: crate::survey::Answers = f
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("survey.")
+                .filter(|_| !v.is_empty())
+                .map(|q| (q.to_string(), v.clone()))
+        })
+        .collect();
+    let input = crate::paper::IssueInput {
+        iin: field(&f, "iin").to_string(),
+        survey: (!answers.is_empty()).then_some(answers),
+    };
+    let c = core.clone();
+    let n = number.clone();
+    on_application(&core, lang, &headers, &number, &f, |s| async move {
+        let r = crate::paper::issue(&c, &s.who, &n, input).await.map(|_| ());
+        (s, r)
+    })
+    .await
+}
+
+struct RegisterRow {
+    number: String,
+    formed: String,
+    handed_over: Option<String>,
+    applications: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/registers.html")]
+struct RegistersPage {
+    page: Page,
+    awaiting: Vec<String>,
+    registers: Vec<RegisterRow>,
+    can_form: bool,
+    can_hand_over: bool,
+}
+
+async fn registers_page(
+    core: &Core,
+    lang: Lang,
+    s: &Session,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let awaiting = crate::paper::awaiting_register(core, &s.centre.id).await?;
+    let registers = crate::paper::registers(core, &s.who)
+        .await?
+        .into_iter()
+        .map(|r| RegisterRow {
+            number: r.number,
+            formed: when(Some(r.formed_at)),
+            handed_over: r.handed_over_at.map(|t| when(Some(t))),
+            applications: r.applications.join(", "),
+        })
+        .collect();
+    let mut page = page(lang, Some(s), "/ui/registers", lang.words().registers);
+    page.error = error;
+    Ok(render(
+        status,
+        &RegistersPage {
+            page,
+            awaiting,
+            registers,
+            can_form: s.who.role == operators::Role::Accumulation,
+            can_hand_over: s.who.role == operators::Role::Courier,
+        },
+    ))
+}
+
+async fn registers(State(core): S, lang: Lang, headers: HeaderMap) -> Response {
+    let s = match session(&core, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    registers_page(&core, lang, &s, StatusCode::OK, None)
+        .await
+        .unwrap_or_else(|e| error_page(lang, Some(&s), "/ui/registers", &e))
+}
+
+/// A POST of the registers' page: the session, the token, then `act`; back to the page,
+/// or the page again with the error.
+async fn on_registers<F, Fut>(
+    core: &Core,
+    lang: Lang,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+    act: F,
+) -> Response
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: std::future::Future<Output = (Session, Result<(), ApiError>)>,
+{
+    let s = match session(core, headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(e) = guard(headers, Some(&s), Some(field(form, "csrf"))) {
+        return error_page(lang, Some(&s), "/ui/registers", &e);
+    }
+    let (s, done) = act(s).await;
+    match done {
+        Ok(()) => Redirect::to("/ui/registers").into_response(),
+        Err(e) => registers_page(
+            core,
+            lang,
+            &s,
+            e.status,
+            Some(e.message(lang.code()).to_string()),
+        )
+        .await
+        .unwrap_or_else(|e| error_page(lang, Some(&s), "/ui/registers", &e)),
+    }
+}
+
+/// The accumulation sector forms a register of every application waiting for one.
+async fn form_register(
+    State(core): S,
+    lang: Lang,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let c = core.clone();
+    on_registers(&core, lang, &headers, &f, |s| async move {
+        let r = crate::paper::form_register(
+            &c,
+            &s.who,
+            &s.centre,
+            crate::paper::NewRegister::default(),
+        )
+        .await
+        .map(|_| ());
+        (s, r)
+    })
+    .await
+}
+
+/// The courier takes a register to the provider.
+async fn hand_over(
+    State(core): S,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    axum::Form(f): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let c = core.clone();
+    on_registers(&core, lang, &headers, &f, |s| async move {
+        let r = crate::paper::hand_over(&c, &s.who, &number)
+            .await
+            .map(|_| ());
+        (s, r)
+    })
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "ui/scan.html")]
+struct ScanPage {
+    page: Page,
+    text: String,
+}
+
+fn scan_page(
+    lang: Lang,
+    s: &Session,
+    status: StatusCode,
+    text: &str,
+    error: Option<String>,
+) -> Response {
+    let mut page = page(lang, Some(s), "/ui/scan", lang.words().scan_title);
+    page.error = error;
+    render(
+        status,
+        &ScanPage {
+            page,
+            text: text.to_string(),
+        },
+    )
+}
+
+async fn scan_form(State(core): S, lang: Lang, headers: HeaderMap) -> Response {
+    match session(&core, &headers).await {
+        Ok(s) => scan_page(lang, &s, StatusCode::OK, "", None),
+        Err(r) => r,
+    }
+}
+
+/// The cover's barcode, typed by a hand scanner or as the scanned image: to the
+/// application's page, where the issue follows.
+async fn scan(State(core): S, lang: Lang, headers: HeaderMap, mp: Multipart) -> Response {
+    let s = match session(&core, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let posted = match read_form(mp).await {
+        Ok(p) => p,
+        Err(e) => return error_page(lang, Some(&s), "/ui/scan", &e),
+    };
+    if let Err(e) = guard(&headers, Some(&s), Some(field(&posted.fields, "csrf"))) {
+        return error_page(lang, Some(&s), "/ui/scan", &e);
+    }
+    let text = field(&posted.fields, "text").trim().to_string();
+    let image = posted
+        .files
+        .iter()
+        .find(|f| f.0 == "image")
+        .map(|f| base64::engine::general_purpose::STANDARD.encode(&f.3));
+    let input = crate::paper::ScanInput {
+        text: (image.is_none() || !text.is_empty()).then(|| text.clone()),
+        image,
+    };
+    match crate::paper::scan(&core, &s.who, input).await {
+        Ok(done) => {
+            Redirect::to(&format!("/ui/applications/{}", done.application.number)).into_response()
+        }
+        Err(e) => scan_page(
+            lang,
+            &s,
+            e.status,
+            &text,
+            Some(e.message(lang.code()).to_string()),
+        ),
+    }
 }
 
 #[cfg(test)]
