@@ -254,4 +254,22 @@ async fn a_representative_through_the_commission_to_the_signed_result() {
         );
         assert!(!text.to_lowercase().contains("applicant"), "{text}");
     }
+    // the representative collects the result: scanned, their IIN checked, the survey
+    let issuer = Desk::login(
+        &con,
+        &operator("akzhar", egov_con_is::operators::Role::Issuer, 0),
+    )
+    .await;
+    let (s, found) = issuer.post("/api/v1/scan", json!({"text": number})).await;
+    assert_eq!(s, 200, "{found}");
+    let rep = egov_synth::fixtures::iin_of("representative").as_string();
+    let (s, issued) = issuer
+        .post(
+            &format!("/api/v1/applications/{number}/issue"),
+            json!({"iin": rep, "survey": {"quality": "satisfied", "information": "satisfied"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{issued}");
+    assert_eq!(issued["paper"]["issued_to_iin"], rep.as_str());
+    assert_eq!(issued["paper"]["survey"]["information"], "satisfied");
 }

@@ -77,3 +77,103 @@ async fn the_document_describes_the_router() {
         "operations in the router vs in openapi.json"
     );
 }
+
+/// A property-based fuzzer (schemathesis) against the served document, logged in as each
+/// of the roles whose operations it reaches: every request it makes from the document's
+/// schemas (positive data) gets no 5xx, an answer the document lists, and is never
+/// refused as malformed (400), nor as invalid where the document said it was valid (a
+/// number of the pattern, an image of the scan, a survey's answers). Bounded: a few
+/// examples per operation. Skips only when schemathesis cannot be installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fuzzer_finds_the_document_as_strict_as_the_server() {
+    let cli = match tokio::task::spawn_blocking(crate::common::schemathesis)
+        .await
+        .unwrap()
+    {
+        Ok(cli) => cli,
+        Err(why) => {
+            eprintln!("SKIPPED: schemathesis cannot be installed here: {why}");
+            return;
+        }
+    };
+    let (_env, con) = world(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("openapi.json"), egov_con_is::api::OPENAPI).unwrap();
+    // a schema-valid request may meet the state (404 none of that number, 409 not yet
+    // or done already), another role's or centre's operation (403), or a business rule
+    // (422: an IIN's check digit, an image that is no PNG); never a 400 nor a 5xx
+    std::fs::write(
+        dir.path().join("schemathesis.toml"),
+        r#"
+[checks.positive_data_acceptance]
+expected-statuses = ["2XX", "401", "403", "404", "409", "422", "429", "502"]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("con_checks.py"),
+        r#"
+import schemathesis
+
+
+@schemathesis.check
+def refused_what_the_document_allows(ctx, response, case):
+    if response.status_code != 422:
+        return None
+    try:
+        code = response.json()["error"]["code"]
+    except Exception:
+        return None
+    if code in ("INVALID_NUMBER", "BAD_REQUEST", "INVALID_SURVEY", "INVALID"):
+        raise AssertionError(f"{code} for {case.path_parameters!r} {case.body!r}, which the document allows")
+    return None
+"#,
+    )
+    .unwrap();
+    for role in [
+        egov_con_is::operators::Role::Accumulation,
+        egov_con_is::operators::Role::Courier,
+        egov_con_is::operators::Role::Issuer,
+    ] {
+        let desk = Desk::login(&con, &operator("almaty-almaly", role, 0)).await;
+        let out = tokio::process::Command::new(&cli)
+            .current_dir(dir.path())
+            .env("PYTHONPATH", dir.path())
+            .env("SCHEMATHESIS_HOOKS", "con_checks")
+            .arg("run")
+            .arg(dir.path().join("openapi.json"))
+            .args(["--url", &con.http])
+            .args(["-H", &format!("Authorization: Bearer {}", desk.token)])
+            .args(["--mode", "positive"])
+            .args(["--phases", "examples,fuzzing"])
+            .args(["--max-examples", "6"])
+            .args(["--max-time", "45"])
+            .args(["--seed", "1"])
+            .args(["--workers", "1"])
+            .args(["--generation-database", "none"])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,positive_data_acceptance,refused_what_the_document_allows",
+            ])
+            // logging out would end the fuzzer's own session; the login throttles
+            .args(["--exclude-path", "/api/v1/logout"])
+            .args(["--exclude-path", "/api/v1/login"])
+            .env("NO_COLOR", "1")
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(std::time::Duration::from_secs(240), out)
+            .await
+            .expect("schemathesis finished within its time")
+            .unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "{role:?}: schemathesis found defects:\n{text}"
+        );
+        assert!(text.contains("passed"), "{text}");
+    }
+}

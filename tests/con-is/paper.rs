@@ -141,6 +141,21 @@ async fn to_result(
             .await;
         assert_eq!(s, 200, "{regulation}: {h}");
         assert_eq!(h["handed_over_by"], courier.iin.as_str());
+        // the register on paper, in both languages, with the courier who took it
+        let (s, pdf) = acc
+            .bytes(&format!("/api/v1/registers/{rnum}/register.pdf"))
+            .await;
+        assert_eq!(s, 200);
+        assert!(pdf.starts_with(b"%PDF-"));
+        if let Some(text) = crate::common::pdf_text(&pdf) {
+            assert!(
+                text.contains("Реестр документов, передаваемых услугодателю"),
+                "{text}"
+            );
+            assert!(text.contains("тізілімі"), "{text}");
+            assert!(text.contains(&rnum) && text.contains(&number), "{text}");
+            assert!(text.contains("Принял"), "{text}");
+        }
         let (_, v) = desk.get(&format!("/api/v1/applications/{number}")).await;
         let t = step(&v, &transfer.id).unwrap();
         assert_eq!(t["completed_by"], courier.iin.as_str(), "{t}");
@@ -679,4 +694,78 @@ async fn every_paper_action_refuses_bad_input_and_writes_nothing() {
     let r = issuer.post(&issue, json!({"iin": applicant})).await;
     assert_eq!(code(&r), is(409, "ALREADY_ISSUED"));
     assert_eq!(rows(&con, "surveys").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_hand_over_and_an_unmarked_return_are_flagged() {
+    let (env, con) = world(&["mio-atyrau"]).await;
+    let centre = "atyrau-zhylyoi";
+    let (_, v) = to_registration(
+        &env,
+        &con,
+        centre,
+        "atyrau-2014-housing-queue",
+        "atyrau",
+        None,
+    )
+    .await;
+    let number = v["number"].as_str().unwrap().to_string();
+    // the provider decides at once (its signatures on today's clock)
+    let mio_number = registered(&env, "mio-atyrau", v["message_id"].as_str().unwrap())
+        .await
+        .number;
+    drive(&env, "mio-atyrau", &mio_number, Branch::Success).await;
+    // the register goes a week later, past «one working day»
+    env.clock.advance(time::Duration::days(7));
+    let acc = as_role(&con, centre, Role::Accumulation).await;
+    let (s, r) = acc.post("/api/v1/registers", json!({})).await;
+    assert_eq!(s, 201, "{r}");
+    let rnum = r["number"].as_str().unwrap();
+    let courier = as_role(&con, centre, Role::Courier).await;
+    let (s, _) = courier
+        .post(&format!("/api/v1/registers/{rnum}/handover"), Value::Null)
+        .await;
+    assert_eq!(s, 200);
+    let desk = Desk::inspector(&con, centre).await;
+    let v = desk
+        .until(&number, "the result", |v| v["result"].is_object())
+        .await;
+    let t = step(&v, "con-send-to-provider").unwrap();
+    assert_eq!(t["completed_by"], courier.iin.as_str(), "{t}");
+    assert_eq!(
+        t["overdue"], true,
+        "done a week after, due in a working day: {t}"
+    );
+    // the return; the barcode mark is due the same day
+    let (s, r) = courier
+        .post(
+            &format!("/api/v1/applications/{number}/return"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let mark = step(&r, "con-mark-returned").unwrap();
+    assert!(
+        mark["completed_at"].is_null() && mark["due_at"].is_string(),
+        "{mark}"
+    );
+    let flagged = |o: &[egov_con_is::steps::Overdue]| {
+        o.iter()
+            .filter(|o| o.number == number)
+            .map(|o| o.step_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(flagged(&egov_con_is::steps::scan(&con.core).await.unwrap()).is_empty());
+    env.clock.advance(time::Duration::hours(9));
+    assert_eq!(
+        flagged(&egov_con_is::steps::scan(&con.core).await.unwrap()),
+        ["con-mark-returned"]
+    );
+    // scanned late, it keeps the flag
+    let issuer = as_role(&con, centre, Role::Issuer).await;
+    let (s, found) = issuer.post("/api/v1/scan", json!({"text": number})).await;
+    assert_eq!(s, 200, "{found}");
+    let mark = step(&found["application"], "con-mark-returned").unwrap();
+    assert_eq!(mark["completed_by"], issuer.iin.as_str(), "{mark}");
+    assert_eq!(mark["overdue"], true, "{mark}");
 }

@@ -2,7 +2,6 @@
 //! for a session or a body, it is never 404/405), every route of the router is
 //! documented, and the served document is the file.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::common::*;
@@ -98,45 +97,6 @@ async fn the_document_describes_the_router() {
         routed, operations,
         "operations in the router vs in openapi.json"
     );
-}
-
-/// The schemathesis CLI in a virtualenv under the target folder, installed on first use
-/// (`pip install schemathesis`); None, with the reason, when it cannot be had.
-fn schemathesis() -> Result<PathBuf, String> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .parent()
-                .unwrap()
-                .to_path_buf()
-        });
-    let venv = target.join("py");
-    let cli = venv.join("bin/schemathesis");
-    if cli.exists() {
-        return Ok(cli);
-    }
-    let run = |cmd: &mut std::process::Command| -> Result<(), String> {
-        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
-        }
-    };
-    run(std::process::Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv))?;
-    run(std::process::Command::new(venv.join("bin/pip")).args([
-        "install",
-        "--quiet",
-        "schemathesis",
-    ]))?;
-    if cli.exists() {
-        Ok(cli)
-    } else {
-        Err(format!("pip installed no {}", cli.display()))
-    }
 }
 
 /// A property-based fuzzer (schemathesis) against the served document, logged in: every

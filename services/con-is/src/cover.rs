@@ -152,6 +152,107 @@ pub fn render(app: &Application, reg: &Regulation, centre: &Centre) -> Result<Ve
     )
 }
 
+/// One line of a register: an application's journal number, service, applicant and
+/// provider.
+#[derive(Debug, Clone)]
+pub struct RegisterLine {
+    /// The journal number.
+    pub number: String,
+    /// The service (Russian, Kazakh).
+    pub service: (String, String),
+    /// The applicant's name and IIN.
+    pub applicant: String,
+    /// The provider (Russian, Kazakh).
+    pub provider: (String, String),
+}
+
+/// The register (реестр) as PDF, Russian then Kazakh: its number and date, the
+/// applications it lists, who formed it and the courier who took it, with the lines
+/// to sign at the hand-over.
+pub fn register_pdf(
+    register: &crate::paper::Register,
+    centre: &Centre,
+    lines: &[RegisterLine],
+    formed_by: &str,
+    courier: Option<&str>,
+) -> Result<Vec<u8>, String> {
+    let date = |t: time::OffsetDateTime| {
+        let d = egov_calendar::local_date(t);
+        format!("{:02}.{:02}.{}", d.day(), d.month() as u8, d.year())
+    };
+    let parts: Vec<Part> = ["ru", "kk"]
+        .into_iter()
+        .map(|lang| {
+            let kk = lang == "kk";
+            let body: Vec<String> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    if kk {
+                        format!(
+                            "{}. № {} — «{}»; {}; {}",
+                            i + 1,
+                            l.number,
+                            l.service.1,
+                            l.applicant,
+                            l.provider.1
+                        )
+                    } else {
+                        format!(
+                            "{}. № {} — «{}»; {}; {}",
+                            i + 1,
+                            l.number,
+                            l.service.0,
+                            l.applicant,
+                            l.provider.0
+                        )
+                    }
+                })
+                .collect();
+            let courier = courier.unwrap_or("____________________");
+            Part {
+                header: if kk {
+                    centre.name.kk.clone()
+                } else {
+                    centre.name.ru.clone()
+                },
+                address: centre
+                    .address
+                    .as_ref()
+                    .map(|a| if kk { a.kk.clone() } else { a.ru.clone() })
+                    .unwrap_or_default(),
+                reference: if kk {
+                    format!("№ {} тізілім, {}", register.number, date(register.formed_at))
+                } else {
+                    format!("Реестр № {} от {}", register.number, date(register.formed_at))
+                },
+                title: if kk {
+                    "Көрсетілетін қызметті берушіге берілетін құжаттардың тізілімі".into()
+                } else {
+                    "Реестр документов, передаваемых услугодателю".into()
+                },
+                body: body.join("\n"),
+                footer: if kk {
+                    format!(
+                        "Құжаттар саны: {}. Тапсырды (жинақтаушы сектор): {formed_by}. Қабылдады (курьер): {courier}",
+                        lines.len()
+                    )
+                } else {
+                    format!(
+                        "Всего документов: {}. Сдал (накопительный сектор): {formed_by}. Принял (курьер): {courier}",
+                        lines.len()
+                    )
+                },
+            }
+        })
+        .collect();
+    egov_documents::render(
+        &parts,
+        &format!("Реестр № {}", register.number),
+        "АРМ ИС ЦОН",
+    )
+}
+
 /// A PNG (8 bits a sample: gray, gray with alpha, RGB, RGBA; not interlaced) as gray
 /// pixels, row after row, and its width.
 pub fn gray_png(png: &[u8]) -> Result<(Vec<u8>, usize), String> {

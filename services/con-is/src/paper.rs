@@ -482,6 +482,51 @@ pub async fn registers(core: &Core, who: &Operator) -> Result<Vec<Register>, Api
     Ok(out)
 }
 
+/// The register `number` as PDF (Russian and Kazakh), for any operator of its centre.
+pub async fn register_pdf(
+    core: &Core,
+    who: &Operator,
+    centre: &Centre,
+    number: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let r = register(core, who, number).await?;
+    let mut lines = Vec::with_capacity(r.applications.len());
+    for n in &r.applications {
+        let app = desk::own(core, who, n).await?;
+        let reg = regulation(core, &app)?;
+        let name = ["surname", "name", "patronymic"]
+            .iter()
+            .filter_map(|k| app.applicant.get(*k).and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let provider = reg
+            .provider(&app.provider_id)
+            .map(|p| (p.name.ru.clone(), p.name.kk.clone()))
+            .unwrap_or_else(|| (app.provider_id.clone(), app.provider_id.clone()));
+        lines.push(crate::cover::RegisterLine {
+            number: app.number.clone(),
+            service: (reg.service_name.ru.clone(), reg.service_name.kk.clone()),
+            applicant: format!("{name} ({})", app.applicant_iin),
+            provider,
+        });
+    }
+    let name_of = |iin: &str| {
+        let iin = iin.to_string();
+        async move {
+            crate::operators::get(&core.pool, &iin)
+                .await
+                .map(|o| o.map(|o| o.full_name()).unwrap_or(iin))
+        }
+    };
+    let formed_by = name_of(&r.formed_by).await?;
+    let courier = match &r.handed_over_by {
+        Some(c) => Some(name_of(c).await?),
+        None => None,
+    };
+    crate::cover::register_pdf(&r, centre, &lines, &formed_by, courier.as_deref())
+        .map_err(ApiError::internal)
+}
+
 /// The courier takes the register to the provider: the transfer step of each of its
 /// applications is done. A second hand-over is 409 `ALREADY_HANDED_OVER`.
 pub async fn hand_over(core: &Core, who: &Operator, number: &str) -> Result<Register, ApiError> {

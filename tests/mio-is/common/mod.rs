@@ -733,3 +733,42 @@ pub async fn portal_application(
     let reply = send(env, "portal", &mio.region, &doc, &env.citizen(citizen)).await;
     registered(env, system, &reply.message_id).await
 }
+
+/// The schemathesis CLI in a virtualenv under the target folder, installed on first use
+/// (`pip install schemathesis`); None, with the reason, when it cannot be had.
+pub fn schemathesis() -> Result<PathBuf, String> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .parent()
+                .unwrap()
+                .to_path_buf()
+        });
+    let venv = target.join("py");
+    let cli = venv.join("bin/schemathesis");
+    if cli.exists() {
+        return Ok(cli);
+    }
+    let run = |cmd: &mut std::process::Command| -> Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
+        }
+    };
+    run(std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv))?;
+    run(std::process::Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--quiet",
+        "schemathesis",
+    ]))?;
+    if cli.exists() {
+        Ok(cli)
+    } else {
+        Err(format!("pip installed no {}", cli.display()))
+    }
+}

@@ -83,6 +83,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/api/v1/registers", get(registers).post(form_register))
         .route("/api/v1/registers/{number}", get(register))
         .route("/api/v1/registers/{number}/handover", post(hand_over))
+        .route("/api/v1/registers/{number}/register.pdf", get(register_pdf))
         .route("/api/v1/scan", post(scan))
         .route("/api/v1/public/applications/{number}", get(public))
         .fallback(|| async {
@@ -560,4 +561,14 @@ async fn hand_over(
 ) -> Result<axum::Json<paper::Register>, ApiError> {
     let (who, _, _) = operator(&core, &headers).await?;
     Ok(axum::Json(paper::hand_over(&core, &who, &number).await?))
+}
+
+async fn register_pdf(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let (who, _, centre) = operator(&core, &headers).await?;
+    let bytes = paper::register_pdf(&core, &who, &centre, &number).await?;
+    Ok(pdf(bytes, &format!("register-{number}.pdf")))
 }
