@@ -95,6 +95,8 @@ async fn the_centres_operators_in_chromium_from_the_login_to_the_issued_result()
     assert!(v["awaiting"].as_str().unwrap().contains(&number), "{v}");
     assert_eq!(v["error"], Value::Null, "{v}");
     let register = v["register"].as_str().unwrap().to_string();
+    assert_eq!(v["register_pdf"]["status"], 200, "{v}");
+    assert_eq!(v["register_pdf"]["pdf"], "%PDF-", "{v}");
     let v = chromium(&[
         "handover",
         &con.http,

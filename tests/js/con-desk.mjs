@@ -133,6 +133,8 @@ try {
     await go('#form-register');
     seen.error = await text('#error');
     seen.register = await text('#registers .register');
+    const pdf = await page.request.get(`${base}/ui/registers/${seen.register}/register.pdf`);
+    seen.register_pdf = { status: pdf.status(), pdf: (await pdf.body()).subarray(0, 5).toString() };
     await shot('register');
   } else if (mode === 'handover') {
     const [register] = rest;

@@ -595,7 +595,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     endpoints.push(Endpoint {
         service: "con-is".into(),
         lane: "АРМ",
-        what: "АРМ ИС ЦОН: API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
+        what: "АРМ ИС ЦОН: pages /ui, API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
         addr: con.http_addr(),
         scheme: "http",
     });

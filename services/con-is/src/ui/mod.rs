@@ -69,6 +69,7 @@ pub fn router() -> Router<Arc<Core>> {
         .route("/ui/applications/{number}/issue", post(issue))
         .route("/ui/registers", get(registers).post(form_register))
         .route("/ui/registers/{number}/handover", post(hand_over))
+        .route("/ui/registers/{number}/register.pdf", get(register_pdf))
         .route(
             "/ui/scan",
             get(scan_form)
@@ -1061,6 +1062,38 @@ async fn result_pdf(
         .unwrap_or_else(|e| error_page(lang, Some(&s), "/ui/applications", &e))
 }
 
+/// A PDF answer named `name`.
+fn pdf(bytes: Vec<u8>, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// The register on paper, for the courier to take and sign.
+async fn register_pdf(
+    State(core): S,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    let s = match session(&core, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match crate::paper::register_pdf(&core, &s.who, &s.centre, &number).await {
+        Ok(bytes) => pdf(bytes, &format!("register-{number}.pdf")),
+        Err(e) => error_page(lang, Some(&s), "/ui/registers", &e),
+    }
+}
+
 async fn cover_pdf(
     State(core): S,
     lang: Lang,
@@ -1072,17 +1105,7 @@ async fn cover_pdf(
         Err(r) => return r,
     };
     match crate::paper::cover(&core, &s.who, &s.centre, &number).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "application/pdf".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"cover-{number}.pdf\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => pdf(bytes, &format!("cover-{number}.pdf")),
         Err(e) => error_page(lang, Some(&s), "/ui/applications", &e),
     }
 }
