@@ -353,7 +353,15 @@ async fn every_con_channel_from_the_desk_to_the_issued_result() {
             (409, Some("ALREADY_ISSUED")),
             "{again}"
         );
-        // the public look-up says so
+        // the centre's list and the public look-up say so
+        let (_, list) = issuer.get("/api/v1/applications").await;
+        let mine = list["applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["number"] == number.as_str())
+            .unwrap();
+        assert_eq!(mine["result_state"], "issued", "{mine}");
         let p: Value = env
             .http
             .get(format!("{}/api/v1/public/applications/{number}", con.http))

@@ -191,17 +191,58 @@ pub async fn paper(pool: &sqlx::PgPool, application: Uuid) -> sqlx::Result<Paper
 
 /// Where the result of `app` is.
 pub fn result_state(reg: Option<&Regulation>, app: &Application, p: &Paper) -> ResultState {
-    if p.issued_at.is_some() {
+    state_of(
+        reg,
+        app.result.is_some(),
+        p.returned_at.is_some(),
+        p.issued_at.is_some(),
+        p.archived_at.is_some(),
+    )
+}
+
+fn state_of(
+    reg: Option<&Regulation>,
+    arrived: bool,
+    returned: bool,
+    issued: bool,
+    archived: bool,
+) -> ResultState {
+    if issued {
         ResultState::Issued
-    } else if p.archived_at.is_some() {
+    } else if archived {
         ResultState::Archived
-    } else if app.result.is_none() {
+    } else if !arrived {
         ResultState::Pending
-    } else if reg.is_some_and(by_courier) && p.returned_at.is_none() {
+    } else if reg.is_some_and(by_courier) && !returned {
         ResultState::InTransit
     } else {
         ResultState::Ready
     }
+}
+
+/// Where the results of a centre's applications are, by journal number (the
+/// worklists: results in transit for the courier, ready for the issuing inspector).
+pub async fn result_states(
+    core: &Core,
+    centre: &str,
+) -> sqlx::Result<std::collections::HashMap<String, ResultState>> {
+    let rows: Vec<(String, String, bool, bool, bool, bool)> = sqlx::query_as(
+        "select number, regulation_id, result is not null, returned_at is not null,
+                issued_at is not null, archived_at is not null
+         from applications where centre_id = $1",
+    )
+    .bind(centre)
+    .fetch_all(&core.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(number, regulation, arrived, returned, issued, archived)| {
+                let reg = core.catalog.get(&regulation).map(|r| r.as_ref());
+                (number, state_of(reg, arrived, returned, issued, archived))
+            },
+        )
+        .collect())
 }
 
 /// 403 `WRONG_ROLE`: the action belongs to `role`.

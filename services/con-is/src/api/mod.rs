@@ -265,12 +265,14 @@ async fn application_view(core: &Core, app: &Application) -> Result<Value, ApiEr
 async fn list(State(core): S, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
     let (_, _, centre) = operator(&core, &headers).await?;
     let apps = desk::of_centre(&core.pool, &centre.id).await?;
+    let results = paper::result_states(&core, &centre.id).await?;
     let list: Vec<Value> = apps
         .iter()
         .map(|a| {
             json!({
                 "number": a.number, "regulation": a.regulation_id, "applicant_iin": a.applicant_iin,
                 "state": a.state, "mio_number": a.mio_number, "status": a.status, "status_ru": a.status_ru,
+                "result_state": results.get(&a.number),
             })
         })
         .collect();
