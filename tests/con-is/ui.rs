@@ -160,6 +160,7 @@ async fn the_centres_operators_in_chromium_from_the_login_to_the_issued_result()
     // the result's page: the statuses, the result document, in both languages
     let v = chromium(&["result", &con.http, &inspector, pw, &number, shots]).await;
     assert_eq!(v["listed"], true, "{v}");
+    assert_eq!(v["listed_result"], "выдан", "{v}");
     assert!(!v["statuses"].as_array().unwrap().is_empty(), "{v}");
     assert_eq!(v["result_link"], true, "{v}");
     assert_eq!(v["result"]["status"], 200, "{v}");

@@ -117,6 +117,7 @@ try {
   } else if (mode === 'result') {
     const [number] = rest;
     seen.listed = (await page.locator(`a.number:text-is("${number}")`).count()) === 1;
+    seen.listed_result = await text('#applications .result-state');
     await go(`a.number:text-is("${number}")`);
     seen.statuses = await page.locator('#statuses .status').allInnerTexts();
     seen.status = await text('#status');

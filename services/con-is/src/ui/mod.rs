@@ -389,6 +389,7 @@ struct Row {
     applicant: String,
     state: String,
     status: String,
+    result: String,
     created: String,
 }
 
@@ -407,6 +408,17 @@ fn state_name(t: &Words, state: &str) -> String {
         other => other,
     }
     .to_string()
+}
+
+fn result_state_name(t: &Words, r: crate::paper::ResultState) -> &'static str {
+    use crate::paper::ResultState as R;
+    match r {
+        R::Pending => t.result_pending,
+        R::InTransit => t.result_in_transit,
+        R::Ready => t.result_ready,
+        R::Issued => t.result_issued,
+        R::Archived => t.result_archived,
+    }
 }
 
 fn service_name(core: &Core, regulation: &str, lang: Lang) -> String {
@@ -430,7 +442,10 @@ async fn list(State(core): S, lang: Lang, headers: HeaderMap) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let apps = match desk::of_centre(&core.pool, &s.centre.id).await {
+    let (apps, results) = match tokio::try_join!(
+        desk::of_centre(&core.pool, &s.centre.id),
+        crate::paper::result_states(&core, &s.centre.id)
+    ) {
         Ok(a) => a,
         Err(e) => return error_page(lang, Some(&s), "/ui/applications", &e.into()),
     };
@@ -447,6 +462,10 @@ async fn list(State(core): S, lang: Lang, headers: HeaderMap) -> Response {
                 Lang::Kk => a.status_kk.clone(),
             }
             .unwrap_or_else(|| "—".into()),
+            result: match (a.state.as_str(), results.get(&a.number)) {
+                ("sent", Some(r)) => result_state_name(t, *r).to_string(),
+                _ => "—".into(),
+            },
             created: when(Some(a.created_at)),
         })
         .collect();
@@ -763,14 +782,7 @@ async fn paper_block(
     let survey = reg.and_then(crate::survey::of);
     let role = s.who.role;
     Ok(PaperBlock {
-        state: match state {
-            R::Pending => t.result_pending,
-            R::InTransit => t.result_in_transit,
-            R::Ready => t.result_ready,
-            R::Issued => t.result_issued,
-            R::Archived => t.result_archived,
-        }
-        .to_string(),
+        state: result_state_name(t, state).to_string(),
         register: p.register.clone(),
         handed_over: when(p.handed_over_at),
         returned: when(p.returned_at),
