@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
-use crate::common::{Env, Signer, registered};
+use crate::common::{Env, Signer, cms, registered};
 use crate::world::*;
 
 const REGULATION: &str = "akzhar-2012-housing-queue";
@@ -48,20 +48,6 @@ fn certificate(
         key: issued.key.unwrap(),
         cert: issued.cert,
     }
-}
-
-/// A detached CMS by `signer` over `bytes`, base64.
-fn cms(signer: &Signer, bytes: &[u8]) -> String {
-    let sig = egov_pki::cms::sign(
-        bytes,
-        &signer.key,
-        &signer.cert,
-        &[],
-        true,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    base64::engine::general_purpose::STANDARD.encode(sig)
 }
 
 async fn outbox_rows(con: &Con) -> i64 {
