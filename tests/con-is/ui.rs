@@ -280,6 +280,21 @@ async fn forms_need_the_sessions_token_and_errors_speak_the_operators_language()
         assert!(body.contains(code), "{what}: {body}");
     }
     assert_eq!(rows(&con, "applications").await, 0);
+    // another role's action: refused in the page, nothing formed
+    let r = http
+        .post(format!("{base}/ui/registers"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("реестр формирует накопительный сектор"),
+        "{body}"
+    );
+    assert_eq!(rows(&con, "registers").await, 0);
     // the token: the IIN is checked, the error in the page, the value escaped
     let r = post(form(&token), None).await.unwrap();
     assert_eq!(r.status(), 422);
