@@ -47,6 +47,7 @@ pub(crate) async fn to_registration(
         .await;
     assert_eq!(s, 200, "{regulation}: {sent}");
     assert_eq!(sent["state"], "sent");
+    assert_eq!(sent["delivery"]["state"], "delivered", "{sent}");
     // every step of the desk done, with its time and due time; the next lane's opened
     let steps = sent["steps"].as_array().unwrap();
     for want in plan.draft.iter().chain(&plan.submit) {
@@ -138,9 +139,9 @@ async fn channel_c_of_every_regulation_reaches_the_provider_and_back() {
             assert!(text.contains(number), "{text}");
         }
     }
-    // an operator's key is issued on their first signature, and only then
+    // an operator's key is issued on their first signature, and only then, kept sealed
     let keyed: Vec<String> = sqlx::query_scalar(
-        "select iin from operators where key_pem is not null and centre_id = 'almaty-almaly'",
+        "select iin from operators where key_sealed is not null and key_pem is null and centre_id = 'almaty-almaly'",
     )
     .fetch_all(&con.core.pool)
     .await

@@ -14,7 +14,12 @@
 //!   month; every refusal on the way;
 //! - `inbox`: statuses deduplicated by sender and messageId;
 //! - `openapi`: the OpenAPI document and the router agree;
-//! - `sla`: late and open steps flagged on a moved clock.
+//! - `signing`: the operator's signature on their own client (each failed check its
+//!   own code) or by the workstation's sealed keys; the outbox delivering an
+//!   application taken while the gateway was out of reach, once;
+//! - `sla`: late and open steps flagged on a moved clock;
+//! - `ui`: the operator's pages in headless Chromium from the login to the result; the
+//!   forms' CSRF token and origin; errors in the page in the operator's language.
 
 #[path = "../mio-is/common/mod.rs"]
 mod common;
@@ -24,5 +29,7 @@ mod input;
 mod openapi;
 mod paper;
 mod refusals;
+mod signing;
 mod sla;
+mod ui;
 mod world;

@@ -19,10 +19,92 @@ pub struct Con {
     pub http: String,
     /// What its operations share (database, clock).
     pub core: egov_con_is::Core,
+    /// The relay to its gateway, when asked for ([`Options::switch`]).
+    pub switch: Option<Switch>,
 }
 
-/// A world with the ИС МИО of `systems` and ИС ЦОН.
+/// A world with the ИС МИО of `systems` and ИС ЦОН, whose workstation signs with the
+/// operators' keys it keeps (the development setting).
 pub async fn world(systems: &[&str]) -> (Env, Con) {
+    world_with(systems, Options::default()).await
+}
+
+/// How the world's ИС ЦОН differs from the usual.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Whether its workstation signs for the operators (else they sign on their own
+    /// clients).
+    pub server_keystore: bool,
+    /// Whether it reaches its gateway through a [`Switch`] the test can turn off.
+    pub switch: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            server_keystore: true,
+            switch: false,
+        }
+    }
+}
+
+/// A TCP relay between ИС ЦОН and its gateway that the test can cut (every connection
+/// closed, new ones refused) and restore: the gateway out of reach for ИС ЦОН alone.
+pub struct Switch {
+    /// Where ИС ЦОН connects.
+    pub addr: std::net::SocketAddr,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: std::sync::Arc<std::sync::Mutex<tokio_util::sync::CancellationToken>>,
+}
+
+impl Switch {
+    /// A relay to `target`, on.
+    pub async fn to(target: String) -> Switch {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cut = std::sync::Arc::new(std::sync::Mutex::new(
+            tokio_util::sync::CancellationToken::new(),
+        ));
+        let (u, c) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !u.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                let token = c.lock().unwrap().clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = token.cancelled() => {}
+                    }
+                });
+            }
+        });
+        Switch { addr, up, cut }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    pub fn off(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut c = self.cut.lock().unwrap();
+        c.cancel();
+        *c = tokio_util::sync::CancellationToken::new();
+    }
+
+    /// Relays again.
+    pub fn on(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A world with the ИС МИО of `systems` and ИС ЦОН as `opts` say.
+pub async fn world_with(systems: &[&str], opts: Options) -> (Env, Con) {
     let topology = egov_topology::Topology::shipped();
     let gateways: Vec<&str> = topology.gateways.iter().map(|g| g.id.as_str()).collect();
     let mut w = egov_testkit::World::with(egov_testkit::Options::new(&gateways)).await;
@@ -86,6 +168,8 @@ pub async fn world(systems: &[&str]) -> (Env, Con) {
     cfg.sla_interval_secs = 3600;
     cfg.ack_wait_secs = 5;
     cfg.dev_operator_password = Some(egov_con_is::DEV_OPERATOR_PASSWORD.into());
+    cfg.keystore_key_file = w.dir.path().join("con-is-keystore.key");
+    cfg.dev_server_keystore = opts.server_keystore;
     let mut con = egov_con_is::ConIs::build_with(cfg, clock.clone())
         .await
         .unwrap();
@@ -112,10 +196,18 @@ pub async fn world(systems: &[&str]) -> (Env, Con) {
         w.spawn(m.run(w.cancel.clone()));
         mio.insert(system, entry);
     }
-    con.set_gateway(&w.gateway_addr_of("con-is"));
+    let switch = if opts.switch {
+        let s = Switch::to(w.gateway_addr_of("con-is")).await;
+        con.set_gateway(&s.addr.to_string());
+        Some(s)
+    } else {
+        con.set_gateway(&w.gateway_addr_of("con-is"));
+        None
+    };
     let c = Con {
         http: format!("http://{}", con.http_addr()),
         core: con.core(),
+        switch,
     };
     w.spawn(con.run(w.cancel.clone()));
     let env = Env {

@@ -201,21 +201,6 @@ fn channel_b_body(env: &Env) -> Value {
     })
 }
 
-/// A detached CMS by `signer` over `bytes`, base64.
-fn cms(signer: &Signer, bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    let sig = egov_pki::cms::sign(
-        bytes,
-        &signer.key,
-        &signer.cert,
-        &[],
-        true,
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    base64::engine::general_purpose::STANDARD.encode(sig)
-}
-
 /// The same made by an outside client: `openssl cms -sign` (None when openssl is not
 /// installed).
 fn openssl_cms(signer: &Signer, bytes: &[u8]) -> Option<String> {

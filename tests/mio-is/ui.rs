@@ -781,13 +781,33 @@ async fn the_journey_page_shows_each_hop_beside_the_regulations_diagram() {
     assert!(journey.contains(r#"<section id="expected">"#), "{journey}");
     assert!(journey.contains(r#"<section id="actual">"#));
     assert!(journey.contains(r#"data-step="register""#));
-    for hop in [
-        "<td>shep</td><td>mio.application.submit</td>",
-        "<td>rshep-almaty</td><td>mio.application.submit</td>",
-        "<td>rshep-almaty</td><td>portal.status.update</td>",
+    for (gateway, service) in [
+        ("shep", "mio.application.submit"),
+        ("rshep-almaty", "mio.application.submit"),
+        ("rshep-almaty", "portal.status.update"),
     ] {
-        assert!(journey.contains(hop), "{hop}: {journey}");
+        let row = format!(r#"data-gateway="{gateway}" data-service="{service}""#);
+        assert!(journey.contains(&row), "{row}: {journey}");
     }
+    for (which, has) in [
+        ("expected", r#"data-lane="#),
+        ("actual", r#"data-step="register""#),
+    ] {
+        let (s, svg) = b
+            .get(&format!("/applications/{}/journey/{which}.svg", app.id))
+            .await;
+        assert_eq!(s, 200, "{which}");
+        assert!(
+            svg.starts_with("<svg") || svg.starts_with("<?xml"),
+            "{which}: {svg}"
+        );
+        assert!(svg.contains(has), "{which}: {has}");
+        assert!(svg.contains(&app.number) || which == "expected", "{which}");
+    }
+    let (s, _) = b
+        .get(&format!("/applications/{}/journey/other.svg", app.id))
+        .await;
+    assert_eq!(s, 404);
     assert!(!journey.contains(r#"id="no-journal""#));
     // in Kazakh
     let (_, kk) = b

@@ -211,6 +211,8 @@ pub async fn init(settings: &Settings) -> Result<Report, Error> {
         let passwords = common.data_dir.join("con-is-operator-passwords.txt");
         let had = passwords.exists();
         cfg.passwords_file = Some(passwords.clone());
+        // the keystore key the container's ИС ЦОН opens (its main's default, on the volume)
+        cfg.keystore_key_file = common.data_dir.join("con-is-keystore.key");
         let built = egov_con_is::ConIs::build(cfg)
             .await
             .map_err(|e| launcher_err(format!("{}: {e}", con.id)))?;
@@ -221,9 +223,11 @@ pub async fn init(settings: &Settings) -> Result<Report, Error> {
         let all = egov_con_is::operators::all(built.pool())
             .await
             .map_err(|e| launcher_err(format!("{}: operators: {e}", con.id)))?;
+        let keystore = built.core().keystore;
         for op in &all {
             egov_con_is::operators::keys(
                 built.pool(),
+                &keystore,
                 Some(&authority as &dyn egov_pki::Issuer),
                 op,
                 now,

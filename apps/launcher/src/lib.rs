@@ -553,6 +553,10 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     let con_passwords = common.data_dir.join("con-is-operator-passwords.txt");
     let con_had_accounts = con_passwords.exists();
     con_cfg.passwords_file = Some(con_passwords.clone());
+    // the operators' keys sealed under a key of this machine's data; the workstation
+    // signs with them as the АРМ РШЭП does, a development setting
+    con_cfg.keystore_key_file = common.data_dir.join("con-is-keystore.key");
+    con_cfg.dev_server_keystore = settings.dev_server_keystore;
     let con = egov_con_is::ConIs::build(con_cfg.clone())
         .await
         .map_err(|e| service_err("con-is")(&e))?;
@@ -569,7 +573,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     endpoints.push(Endpoint {
         service: "con-is".into(),
         lane: "АРМ",
-        what: "АРМ ИС ЦОН: API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
+        what: "АРМ ИС ЦОН: pages /ui, API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
         addr: con.http_addr(),
         scheme: "http",
     });

@@ -4,6 +4,9 @@
 //! and shown once, in a file of the owner's alone. A fixed password is a development
 //! setting of each service, never a default.
 
+pub mod keystore;
+pub mod web;
+
 use std::num::NonZeroU32;
 
 use aws_lc_rs::{pbkdf2, rand::SecureRandom};

@@ -95,6 +95,27 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// The code a workstation answers when a signature made on the user's own client
+    /// (NCALayer style) fails this check: a signature over other bytes, a certificate not
+    /// of the test PKI, expired or not yet valid at the server's clock, revoked, of
+    /// unknown status, without signing key usage; `iin_mismatch` names the certificate of
+    /// another person (`SIGNER_NOT_EMPLOYEE` at the АРМ РШЭП, `SIGNER_NOT_OPERATOR` at
+    /// АРМ ИС ЦОН).
+    pub fn client_code(&self, iin_mismatch: &'static str) -> &'static str {
+        use VerifyError as V;
+        match self {
+            V::Malformed(_) => "SIGNATURE_MALFORMED",
+            V::BadSignature(_) => "SIGNATURE_MISMATCH",
+            V::Untrusted(_) | V::ChainTooComplex(_) => "CERT_UNTRUSTED",
+            V::Expired { .. } => "CERT_EXPIRED",
+            V::NotYetValid { .. } => "CERT_NOT_YET_VALID",
+            V::Revoked { .. } => "CERT_REVOKED",
+            V::CrlInvalid(_) | V::CrlExpired(_) | V::RevocationUnknown(_) => "CERT_STATUS_UNKNOWN",
+            V::WrongUsage(_) => "CERT_WRONG_USAGE",
+            V::IinMismatch { .. } => iin_mismatch,
+        }
+    }
+
     /// The stable reason name.
     pub fn reason(&self) -> &'static str {
         match self {

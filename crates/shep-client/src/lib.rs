@@ -4,11 +4,14 @@
 //!   (decoding + verifying) what arrives; the status codes of the interface;
 //! - [`Client`]: calls through the sync channel and sends through the async channel;
 //! - [`inbox`]: consuming the system's JetStream inbox with acknowledgement after the
-//!   recipient's own transaction commits, and deduplication by messageId.
+//!   recipient's own transaction commits, and deduplication by messageId;
+//! - [`outbox`]: messages written in a transaction, sent after commit with retries
+//!   under the same messageId.
 
 pub mod envelope;
 pub mod inbox;
 pub mod nats_auth;
+pub mod outbox;
 pub mod route;
 pub mod server;
 

@@ -14,10 +14,13 @@
 //!    originals marked, scans attached). Completeness against the regulation's
 //!    `[[documents]]` for the category: an incomplete set refuses acceptance (the
 //!    refusal receipt), nothing is sent. A complete one is checked against the form as
-//!    ИС МИО's intake checks it, signed (CMS, detached) with the operator's key from the
-//!    workstation's keystore, and sent to the region's ИС МИО (`mio.application.submit`,
-//!    channel `con`) in the transaction that records it: a send the gateway does not
-//!    accept leaves the draft as it was.
+//!    ИС МИО's intake checks it and signed (CMS, detached) by the operator: with their
+//!    key from the workstation's keystore ([`submit`], a development setting), or on
+//!    their own client over the exact bytes handed out ([`sign_request`], then
+//!    [`signature`], NCALayer style). The application is recorded `sent` with its message
+//!    to the region's ИС МИО (`mio.application.submit`, channel `con`) in the outbox of
+//!    the same transaction; the relay delivers it after commit, retrying with the same
+//!    messageId ([`record`]).
 //!
 //! Statuses and the result come back through the inbox ([`crate::inbox`]).
 
@@ -72,7 +75,7 @@ pub struct RepresentativeInput {
 }
 
 /// What the inspector enters to submit.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitInput {
     /// The applicant's category (one of the regulation's).
@@ -466,6 +469,25 @@ pub async fn draft(
     centre: &Centre,
     n: NewDraft,
 ) -> Result<Application, ApiError> {
+    // the application's trace begins at the desk: the registries' requests, the draft,
+    // and (kept with the application) the send and every status coming back
+    let span = tracing::info_span!(
+        "con.desk",
+        egov.sfe = crate::LANE,
+        egov.regulation = %n.regulation.trim(),
+        egov.step = "draft",
+        egov.application = tracing::field::Empty,
+    );
+    tracing::Instrument::instrument(draft_traced(core, who, session_since, centre, n), span).await
+}
+
+async fn draft_traced(
+    core: &Core,
+    who: &Operator,
+    session_since: OffsetDateTime,
+    centre: &Centre,
+    n: NewDraft,
+) -> Result<Application, ApiError> {
     inspector_only(who)?;
     let reg = regulation_at(core, centre, n.regulation.trim())?;
     let iin = parse_iin(&n.iin, "ИИН получателя", "Алушының ЖСН")?;
@@ -507,8 +529,8 @@ pub async fn draft(
     let id = Uuid::new_v4();
     sqlx::query(
         "insert into applications (id, number, centre_id, operator_iin, regulation_id, service, provider_id, region,
-            applicant_iin, applicant, representative_iin, representative, poa_number, state, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'draft', $14, $14)",
+            applicant_iin, applicant, representative_iin, representative, poa_number, state, created_at, updated_at, trace_parent)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'draft', $14, $14, $15)",
     )
     .bind(id)
     .bind(&number)
@@ -524,6 +546,10 @@ pub async fn draft(
     .bind(&poa)
     .bind(representative.as_ref().map(|r| r.1.clone()))
     .bind(now)
+    .bind({
+        tracing::Span::current().record("egov.application", number.as_str());
+        egov_telemetry::current_traceparent()
+    })
     .execute(&mut *tx)
     .await?;
     let rec = steps::Recorder {
@@ -572,15 +598,27 @@ fn address_of(p: &Person) -> Option<String> {
     })
 }
 
-/// Step 2: completeness, the form, the signature, the sending. Returns the application
-/// as recorded.
-pub async fn submit(
+/// A submission up to its signature: the draft, its regulation and the application
+/// document to sign (the exact bytes).
+pub struct Prepared {
+    /// The draft.
+    pub app: Application,
+    /// Its regulation.
+    pub reg: std::sync::Arc<Regulation>,
+    /// The application document (JSON), the bytes the operator signs.
+    pub bytes: Vec<u8>,
+}
+
+/// Step 2 up to the signature: the state, the category, completeness (an incomplete set
+/// refuses acceptance here, recorded with its steps), the form as ИС МИО's intake will
+/// check it; then the application document to sign.
+pub async fn prepare(
     core: &Core,
     who: &Operator,
     centre: &Centre,
     number: &str,
-    input: SubmitInput,
-) -> Result<Application, ApiError> {
+    input: &SubmitInput,
+) -> Result<Prepared, ApiError> {
     inspector_only(who)?;
     let app = own(core, who, number).await?;
     if app.state != "draft" {
@@ -778,27 +816,275 @@ pub async fn submit(
             format!("нысан қате толтырылған: {}", kk.join("; ")),
         ));
     }
-    let bytes = serde_json::to_vec(&doc).expect("serializes");
-    let (key, cert) =
-        crate::operators::keys(&core.pool, core.issuer.get().map(|i| i.as_ref()), who, now)
-            .await
-            .map_err(ApiError::internal)?;
-    let signature = egov_pki::cms::sign(&bytes, &key, &cert, &core.chain, true, now)
+    Ok(Prepared {
+        app,
+        reg,
+        bytes: serde_json::to_vec(&doc).expect("serializes"),
+    })
+}
+
+/// Step 2 signed by the workstation (its development keystore): [`prepare`], the
+/// operator's key unsealed, the signature, then [`record`]. Without the development
+/// setting the operator signs on their own client ([`sign_request`], [`signature`]).
+pub async fn submit(
+    core: &Core,
+    who: &Operator,
+    centre: &Centre,
+    number: &str,
+    input: SubmitInput,
+) -> Result<(Application, Delivery), ApiError> {
+    if !core.server_keystore {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "SIGN_ON_CLIENT",
+            "АРМ не хранит ключей подписи: подпишите заявление в своём клиенте (sign-request, затем signature)",
+            "АЖО қолтаңба кілттерін сақтамайды: өтінішке өз клиентіңізде қол қойыңыз (sign-request, содан кейін signature)",
+        ));
+    }
+    let p = prepare(core, who, centre, number, &input).await?;
+    let now = core.clock.now();
+    let (key, cert) = crate::operators::keys(
+        &core.pool,
+        &core.keystore,
+        core.issuer.get().map(|i| i.as_ref()),
+        who,
+        now,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let signature = egov_pki::cms::sign(&p.bytes, &key, &cert, &core.chain, true, now)
         .map_err(ApiError::internal)?;
+    record(core, who, p, &input, signature).await
+}
+
+/// How long the bytes handed out for signing are kept.
+pub const SIGN_REQUEST_LIFETIME: time::Duration = time::Duration::minutes(15);
+
+/// The bytes an operator's client is to sign (NCALayer style).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignRequest {
+    /// Its id, to name when the signature comes back.
+    pub request: Uuid,
+    /// What the bytes are.
+    pub media_type: &'static str,
+    /// The bytes, base64.
+    pub bytes: String,
+    /// Their SHA-256, hex (what a signing client shows).
+    pub digest: Value,
+    /// Until when the signature is taken.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Step 2 signed on the operator's own client, first half: [`prepare`], and the
+/// application document kept with what the operator entered for
+/// [`SIGN_REQUEST_LIFETIME`] as a sign request.
+pub async fn sign_request(
+    core: &Core,
+    who: &Operator,
+    centre: &Centre,
+    number: &str,
+    input: SubmitInput,
+) -> Result<SignRequest, ApiError> {
+    let p = prepare(core, who, centre, number, &input).await?;
+    let now = core.clock.now();
+    let id = Uuid::new_v4();
+    let expires_at = now + SIGN_REQUEST_LIFETIME;
+    sqlx::query("delete from sign_requests where expires_at <= $1")
+        .bind(now)
+        .execute(&core.pool)
+        .await?;
+    sqlx::query(
+        "insert into sign_requests (id, operator_iin, application_id, bytes, input, created_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(&who.iin)
+    .bind(p.app.id)
+    .bind(&p.bytes)
+    .bind(serde_json::to_value(&input).expect("serializes"))
+    .bind(now)
+    .bind(expires_at)
+    .execute(&core.pool)
+    .await?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &p.bytes);
+    Ok(SignRequest {
+        request: id,
+        media_type: "application/json",
+        bytes: base64::engine::general_purpose::STANDARD.encode(&p.bytes),
+        digest: json!({"algorithm": "SHA-256", "value": hex::encode(digest.as_ref())}),
+        expires_at,
+    })
+}
+
+/// The signature an operator's client made over a sign request's bytes.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureInput {
+    /// The sign request.
+    pub request: Uuid,
+    /// The detached CMS signature (DER, or OpenSSL's BER), base64.
+    pub signature: String,
+}
+
+/// Step 2 signed on the operator's own client, second half: the signature checked
+/// against exactly the bytes handed out (the chain to the test PKI's root, validity at
+/// the workstation's clock, revocation, signing key usage, the certificate's IIN the
+/// operator's), each failure under its own code; then [`record`] with those bytes.
+pub async fn signature(
+    core: &Core,
+    who: &Operator,
+    number: &str,
+    s: SignatureInput,
+) -> Result<(Application, Delivery), ApiError> {
+    inspector_only(who)?;
+    let app = own(core, who, number).await?;
+    let now = core.clock.now();
+    let kept: Option<(Vec<u8>, Value)> = sqlx::query_as(
+        "select bytes, input from sign_requests
+         where id = $1 and operator_iin = $2 and application_id = $3 and expires_at > $4",
+    )
+    .bind(s.request)
+    .bind(&who.iin)
+    .bind(app.id)
+    .bind(now)
+    .fetch_optional(&core.pool)
+    .await?;
+    let Some((bytes, input)) = kept else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "SIGN_REQUEST_NOT_FOUND",
+            format!(
+                "запроса на подпись {} по заявлению № {} вам не выдавалось, или его срок истёк; запросите данные для подписи снова",
+                s.request, app.number
+            ),
+            format!(
+                "№ {} өтініш бойынша {} қол қою сұрауы сізге берілмеген немесе оның мерзімі өтті; қол қоюға деректерді қайта сұраңыз",
+                app.number, s.request
+            ),
+        ));
+    };
+    let cms = base64::engine::general_purpose::STANDARD
+        .decode(s.signature.trim())
+        .map_err(|e| signature_refused("SIGNATURE_MALFORMED", &format!("base64: {e}")))?;
+    let expected = egov_iin::Iin::parse(&who.iin).map_err(ApiError::internal)?;
+    core.verifier
+        .verify_detached(
+            &bytes,
+            &cms,
+            &egov_pki::VerifyOptions {
+                expected_iin: Some(expected),
+                at: Some(now),
+                require_revocation: true,
+                usage: egov_pki::verify::Usage::Signing,
+            },
+        )
+        .await
+        .map_err(|e| signature_refused(e.client_code("SIGNER_NOT_OPERATOR"), &e.to_string()))?;
+    let input: SubmitInput = serde_json::from_value(input).map_err(ApiError::internal)?;
+    let reg = core
+        .catalog
+        .get(&app.regulation_id)
+        .cloned()
+        .ok_or_else(|| ApiError::internal(format!("regulation {} is gone", app.regulation_id)))?;
+    let done = record(core, who, Prepared { app, reg, bytes }, &input, cms).await?;
+    sqlx::query("delete from sign_requests where id = $1")
+        .bind(s.request)
+        .execute(&core.pool)
+        .await?;
+    Ok(done)
+}
+
+/// A client's signature refused: 422 under the code of the check that failed (503
+/// `CERT_STATUS_UNKNOWN` when the certificate's status cannot be had now), the
+/// verifier's words in the details.
+fn signature_refused(code: &'static str, why: &str) -> ApiError {
+    let (ru, kk) = match code {
+        "SIGNATURE_MALFORMED" => (
+            "подпись не является подписью CMS",
+            "қолтаңба CMS қолтаңбасы емес",
+        ),
+        "SIGNATURE_MISMATCH" => (
+            "подпись сделана не над выданными данными",
+            "қолтаңба берілген деректерге қойылмаған",
+        ),
+        "CERT_UNTRUSTED" => (
+            "сертификат выдан не доверенным УЦ",
+            "сертификатты сенімді КО бермеген",
+        ),
+        "CERT_EXPIRED" => (
+            "срок действия сертификата истёк",
+            "сертификаттың қолданылу мерзімі өтті",
+        ),
+        "CERT_NOT_YET_VALID" => ("сертификат ещё не действует", "сертификат әлі жарамды емес"),
+        "CERT_REVOKED" => ("сертификат отозван", "сертификат кері қайтарылған"),
+        "CERT_STATUS_UNKNOWN" => (
+            "статус сертификата сейчас не проверить; повторите позже",
+            "сертификат мәртебесін қазір тексеру мүмкін емес; кейінірек қайталаңыз",
+        ),
+        "CERT_WRONG_USAGE" => (
+            "сертификат не предназначен для подписи",
+            "сертификат қол қоюға арналмаған",
+        ),
+        _ => (
+            "сертификат выдан не вам: подпишите своим ключом",
+            "сертификат сізге берілмеген: өз кілтіңізбен қол қойыңыз",
+        ),
+    };
+    let status = if code == "CERT_STATUS_UNKNOWN" {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    ApiError::new(
+        status,
+        code,
+        format!("подпись не принята: {ru}"),
+        format!("қолтаңба қабылданбады: {kk}"),
+    )
+    .with_details(json!({"reason": why}))
+}
+
+pub use egov_shep_client::outbox::Delivery;
+
+/// Records the signed application: in one transaction, the application `sent` with its
+/// steps (the next lane's first step opened as a task) and its message to the region's
+/// ИС МИО in the outbox, its messageId fixed there; after commit the relay sends it
+/// through the gateway, again with the same messageId until the gateway takes it. Waits
+/// up to [`Core::send_wait`] for the first delivery; returns the application and where
+/// its message is.
+pub async fn record(
+    core: &Core,
+    who: &Operator,
+    p: Prepared,
+    input: &SubmitInput,
+    signature: Vec<u8>,
+) -> Result<(Application, Delivery), ApiError> {
+    let Prepared { app, reg, bytes } = p;
+    let now = core.clock.now();
+    let plan = steps::plan(&reg);
+    let started: OffsetDateTime = sqlx::query_scalar(
+        "select coalesce(max(completed_at), $2) from step_runs where application_id = $1",
+    )
+    .bind(app.id)
+    .bind(app.created_at)
+    .fetch_one(&core.pool)
+    .await?;
+    let rec = steps::Recorder {
+        core,
+        reg: &reg,
+        application: app.id,
+        by: &who.iin,
+        now,
+    };
     let b64 = base64::engine::general_purpose::STANDARD;
     let payload = serde_json::to_vec(&Submission {
         document: b64.encode(&bytes),
         signature: b64.encode(&signature),
     })
     .expect("serializes");
-    let client = core
-        .client()
-        .map_err(|e| ApiError::gateway_unavailable("ИС МИО", e))?;
-    let info = client.request_info(services::SUBMIT, &app.region, &app.number);
-    let message_id = info.message_id.clone();
+    let message_id = Uuid::new_v4().to_string();
     let due = reg.total_deadline.due(core.calendar, now);
-    // recorded and sent in one transaction: a send the gateway does not take leaves the
-    // draft as it was
     let mut tx = core.pool.begin().await?;
     let updated = sqlx::query(
         "update applications set state = 'sent', category = $2, form = $3, documents = $4, message_id = $5,
@@ -823,33 +1109,48 @@ pub async fn submit(
     if let Some(next) = plan.next_task {
         rec.open(&mut tx, next, at).await?;
     }
-    let reply = client
-        .send_async_with(info, payload)
-        .await
-        .map_err(|e| ApiError::gateway_unavailable("ИС МИО", e))?;
-    if !reply.is_success() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            "GATEWAY_REFUSED",
-            format!(
-                "ШЭП не принял заявление ({}); ничего не отправлено",
-                reply.code()
-            ),
-            format!(
-                "ЭҮШ өтінішті қабылдамады ({}); ештеңе жіберілмеді",
-                reply.code()
-            ),
-        ));
-    }
-    if let Err(e) = tx.commit().await {
-        // sent, not recorded: ИС МИО's statuses for it will find no application here
-        tracing::error!(%message_id, number = %app.number, error = %e, "sent but not recorded");
-        return Err(ApiError::internal(e));
-    }
+    let trace_parent: Option<String> =
+        sqlx::query_scalar("select trace_parent from applications where id = $1")
+            .bind(app.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    egov_shep_client::outbox::enqueue(
+        &mut tx,
+        egov_shep_client::outbox::Outgoing {
+            service_id: services::SUBMIT,
+            route_id: &app.region,
+            message_type: egov_proto::shep::v1::MessageType::Request,
+            correlation_id: &app.number,
+            message_id: message_id.clone(),
+            trace_parent,
+        },
+        &payload,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    core.outbox_wake.notify_one();
     metrics::counter!("egov_con_sent_total", "regulation" => reg.id.clone()).increment(1);
-    by_number(&core.pool, &app.number)
+    let delivery = wait_for_delivery(core, &message_id).await?;
+    let app = by_number(&core.pool, &app.number)
         .await?
-        .ok_or_else(|| ApiError::internal("the application just sent is gone"))
+        .ok_or_else(|| ApiError::internal("the application just recorded is gone"))?;
+    Ok((app, delivery))
+}
+
+/// Where the message `message_id` is, waiting up to [`Core::send_wait`] while it is
+/// still queued.
+async fn wait_for_delivery(core: &Core, message_id: &str) -> Result<Delivery, ApiError> {
+    let deadline = std::time::Instant::now() + core.send_wait;
+    loop {
+        let d = egov_shep_client::outbox::delivery(&core.pool, message_id)
+            .await?
+            .ok_or_else(|| ApiError::internal("the outbox lost a message"))?;
+        if !matches!(d, Delivery::Queued { .. }) || std::time::Instant::now() >= deadline {
+            return Ok(d);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// The documents as recorded: kind, name, paper original seen, scan attached (its size),

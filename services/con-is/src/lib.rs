@@ -11,7 +11,9 @@
 //! - [`desk`]: the operator's flow: the citizen's IIN and a representative's power of
 //!   attorney, one request each to ГБД ФЛ (C-person) and ЕНИС (C-poa) through the
 //!   gateway, completeness against the regulation's documents, the operator's
-//!   signature, the application sent to the provider's ИС МИО (`mio.application.submit`);
+//!   signature (by the workstation's keystore or, NCALayer style, by the operator's own
+//!   client over the bytes handed out), the application recorded with its message in the
+//!   outbox and sent to the provider's ИС МИО (`mio.application.submit`) after commit;
 //! - [`steps`]: every channel step executed here recorded with its start, due time and
 //!   end; open steps past their due time flagged by the SLA monitor;
 //! - [`inbox`]: the statuses and results ИС МИО sends back (`con-is.status.update`),
@@ -24,7 +26,8 @@
 //! - [`cover`]: the result's cover sheet with its Code 128 barcode, PDF in Russian and
 //!   Kazakh, and the scanned PNG read back;
 //! - [`api`]: the workstation's JSON API (`/api/v1`, `openapi.json`), with the public
-//!   status look-up.
+//!   status look-up;
+//! - [`ui`]: the workstation's pages (`/ui`) in Russian and Kazakh, that need no script.
 //!
 //! Time comes from an injectable [`egov_calendar::Clock`].
 
@@ -40,6 +43,7 @@ pub mod receipt;
 pub mod steps;
 /// The survey of the regulations' last appendix (`egov_regulation::survey`).
 pub use egov_regulation::survey;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -100,6 +104,17 @@ pub struct Config {
     /// folder), for a broker with per-system users (`egov_shep_client::nats_auth`).
     #[serde(default)]
     pub nats_credentials: bool,
+    /// The workstation's keystore key (32 random bytes, created 0600 at the first start):
+    /// the operators' private keys are stored sealed under it.
+    pub keystore_key_file: PathBuf,
+    /// A development setting: the workstation signs the operator's application with the
+    /// operator's key from its keystore (`POST .../submit`, the web UI). Without it the
+    /// operator signs on their own client (`.../sign-request`, then `.../signature`) and
+    /// `submit` answers 409 `SIGN_ON_CLIENT`.
+    pub dev_server_keystore: bool,
+    /// How long a submission waits for the gateway to take the application before it
+    /// answers 202 (queued; the outbox keeps sending), milliseconds.
+    pub send_wait_ms: u64,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -143,6 +158,9 @@ impl Config {
             sla_interval_secs: 30,
             ack_wait_secs: 30,
             nats_credentials: false,
+            keystore_key_file: PathBuf::from(".egov").join("con-is-keystore.key"),
+            dev_server_keystore: false,
+            send_wait_ms: 3000,
         }
     }
 }
@@ -182,6 +200,16 @@ pub struct Core {
     /// The registration authority that issues the operators' signing certificates, given
     /// by whoever starts ИС ЦОН ([`ConIs::set_issuer`]): ИС ЦОН never holds the CA's key.
     pub issuer: Arc<std::sync::OnceLock<Arc<dyn egov_pki::Issuer>>>,
+    /// The operators' keys, sealed ([`operators::Keystore`]).
+    pub keystore: Arc<operators::Keystore>,
+    /// Whether the workstation signs with the keys it keeps (development).
+    pub server_keystore: bool,
+    /// Checks the signatures operators make on their own clients.
+    pub verifier: Arc<egov_pki::Verifier>,
+    /// Wakes the outbox relay after a commit that wrote to it.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// How long a submission waits for the gateway to take it.
+    pub send_wait: Duration,
 }
 
 impl Core {
@@ -242,6 +270,17 @@ impl ConIs {
                 .await
                 .map_err(|e| Error::Start(format!("the new accounts' passwords: {e}")))?;
         }
+        let keystore = operators::Keystore::open_or_create(&config.keystore_key_file)
+            .map_err(|e| Error::Start(e.to_string()))?;
+        let sealed = operators::seal_clear_keys(&bound.pool, &keystore)
+            .await
+            .map_err(|e| Error::Start(format!("sealing the operators' keys: {e}")))?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                "operators' keys stored in clear by an earlier version are sealed now"
+            );
+        }
         let core = Core {
             pool: bound.pool.clone(),
             catalog: Arc::new(catalog),
@@ -251,6 +290,11 @@ impl ConIs {
             gateway: Arc::new(std::sync::OnceLock::new()),
             session_lifetime: time::Duration::hours(config.session_hours.max(1)),
             issuer: Arc::new(std::sync::OnceLock::new()),
+            keystore: Arc::new(keystore),
+            server_keystore: config.dev_server_keystore,
+            verifier: identity.verifier.clone(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            send_wait: Duration::from_millis(config.send_wait_ms),
         };
         Ok(ConIs {
             bound,
@@ -305,6 +349,7 @@ impl ConIs {
         )
         .map_err(|e| Error::Start(format!("gateway {}: {e}", cfg.gateway_addr)))?;
         let _ = self.core.gateway.set(client.clone());
+        let relay_client = client.clone();
         let (js, names) = egov_shep_client::inbox::open_inbox(
             &cfg.nats_url,
             &cfg.system.pki_dir,
@@ -331,6 +376,15 @@ impl ConIs {
             },
             shutdown.clone(),
         );
+        let relay = egov_shep_client::outbox::relay(
+            self.core.pool.clone(),
+            relay_client,
+            self.core.clock.clone(),
+            self.core.outbox_wake.clone(),
+            |s| s.to_string(),
+            LANE,
+            shutdown.clone(),
+        );
         let sla = steps::monitor(
             self.core.clone(),
             Duration::from_secs(cfg.sla_interval_secs.max(1)),
@@ -349,7 +403,7 @@ impl ConIs {
             LANE,
             shutdown.clone(),
         );
-        let (c, _, _, s) = tokio::join!(consumer, sla, archive, servers);
+        let (c, _, _, _, s) = tokio::join!(consumer, relay, sla, archive, servers);
         if let Err(e) = c {
             return Err(Error::Start(format!("inbox: {e}")));
         }

@@ -12,5 +12,9 @@ egov_system::system_main!(
         if let Some(addr) = egov_system::gateway_addr(common, &cfg.gateway_id) {
             cfg.gateway_addr = addr;
         }
+        // the keystore key beside the rest of this machine's data, unless set
+        if cfg.keystore_key_file == egov_con_is::Config::default().keystore_key_file {
+            cfg.keystore_key_file = common.data_dir.join("con-is-keystore.key");
+        }
     }
 );

@@ -1,6 +1,6 @@
 //! The operators of the service centres: seeded accounts for every role of every centre,
-//! their passwords (PBKDF2-SHA256, salted), their signing keys (issued by the test PKI
-//! in the name of the State Corporation on their first signature, kept in the
+//! their passwords (argon2id, salted), their signing keys (issued by the test PKI in the
+//! name of the State Corporation on their first signature, kept sealed in the
 //! workstation's keystore as NCALayer would keep them on a token), their sessions, and
 //! the throttling of failed logins.
 
@@ -290,18 +290,29 @@ pub async fn get(pool: &PgPool, iin: &str) -> sqlx::Result<Option<Operator>> {
     Ok(row.and_then(from_row))
 }
 
-/// The operator's signing key and certificate (the workstation's keystore), issued by
+pub use egov_accounts::keystore::Keystore;
+
+/// Seals the operators' private keys an earlier version stored in clear; returns how many.
+pub async fn seal_clear_keys(pool: &PgPool, keystore: &Keystore) -> sqlx::Result<usize> {
+    egov_accounts::keystore::seal_clear_keys(pool, keystore, "operators").await
+}
+
+type Stored = (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
+
+/// The operator's signing key and certificate, the key sealed in the workstation's
+/// keystore (AES-256-GCM under the keystore key, the IIN as associated data), issued by
 /// the test PKI in the State Corporation's name on the first call (the certificate names
 /// the person, the organisation and the BIN of `con-is` in the topology's test PKI).
 pub async fn keys(
     pool: &PgPool,
+    keystore: &Keystore,
     issuer: Option<&dyn Issuer>,
     who: &Operator,
     now: OffsetDateTime,
 ) -> Result<(PrivateKey, CertInfo), String> {
     let stored = || async {
-        sqlx::query_as::<_, (Option<String>, Option<String>)>(
-            "select key_pem, cert_pem from operators where iin = $1",
+        sqlx::query_as::<_, Stored>(
+            "select key_nonce, key_sealed, cert_pem from operators where iin = $1",
         )
         .bind(&who.iin)
         .fetch_optional(pool)
@@ -309,15 +320,58 @@ pub async fn keys(
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "no such operator".to_string())
     };
-    if let (Some(key), Some(cert)) = stored().await? {
-        return Ok((
-            PrivateKey::from_pem(&key).map_err(|e| e.to_string())?,
+    let open = |(nonce, sealed, cert): Stored| -> Result<Option<(PrivateKey, CertInfo)>, String> {
+        let (Some(nonce), Some(sealed), Some(cert)) = (nonce, sealed, cert) else {
+            return Ok(None);
+        };
+        let pem = keystore
+            .open(&who.iin, &nonce, &sealed)
+            .map_err(|e| e.to_string())?;
+        Ok(Some((
+            PrivateKey::from_pem(&pem).map_err(|e| e.to_string())?,
             CertInfo::from_pem(&cert).map_err(|e| e.to_string())?,
-        ));
+        )))
+    };
+    if let Some(k) = open(stored().await?)? {
+        return Ok(k);
     }
     let issuer = issuer.ok_or(
         "no registration authority has given ИС ЦОН an issuer: the operator's signing key cannot be issued",
     )?;
+    let issued = issue(issuer, who, now)?;
+    let key = issued.key.as_ref().ok_or("the PKI returned no key")?;
+    let (nonce, sealed) = keystore.seal(&who.iin, &key.to_pem());
+    // two first signatures at once: the first stored wins, both use it
+    sqlx::query(
+        "update operators set key_nonce = $2, key_sealed = $3, cert_pem = $4
+         where iin = $1 and key_sealed is null",
+    )
+    .bind(&who.iin)
+    .bind(nonce)
+    .bind(sealed)
+    .bind(issued.cert.to_pem())
+    .execute(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    open(stored().await?)?.ok_or_else(|| "the operator's key was not stored".into())
+}
+
+/// The operator's certificate (issued on the first signature; none before).
+pub async fn certificate(pool: &PgPool, iin: &str) -> sqlx::Result<Option<CertInfo>> {
+    let pem: Option<Option<String>> =
+        sqlx::query_scalar("select cert_pem from operators where iin = $1")
+            .bind(iin)
+            .fetch_optional(pool)
+            .await?;
+    Ok(pem.flatten().and_then(|p| CertInfo::from_pem(&p).ok()))
+}
+
+/// A signing certificate of the test PKI for the operator, with its key.
+fn issue(
+    issuer: &dyn Issuer,
+    who: &Operator,
+    now: OffsetDateTime,
+) -> Result<egov_pki::IssuedCert, String> {
     let iin = Iin::parse(&who.iin).map_err(|e| e.to_string())?;
     let spec = SubjectSpec {
         iin: Some(iin),
@@ -326,7 +380,7 @@ pub async fn keys(
         bin: Some(crate::desk::STATE_CORPORATION_BIN.into()),
         dns_names: vec![],
     };
-    let issued = issuer
+    issuer
         .issue(
             &spec,
             CertProfile::Signing,
@@ -334,25 +388,7 @@ pub async fn keys(
             now - Duration::days(1),
             now + Duration::days(365 * 2),
         )
-        .map_err(|e| format!("issuing the certificate of {}: {e}", who.iin))?;
-    let key = issued.key.as_ref().ok_or("the PKI returned no key")?;
-    // two first signatures at once: the first stored wins, both use it
-    sqlx::query(
-        "update operators set key_pem = $2, cert_pem = $3 where iin = $1 and key_pem is null",
-    )
-    .bind(&who.iin)
-    .bind(key.to_pem())
-    .bind(issued.cert.to_pem())
-    .execute(pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    match stored().await? {
-        (Some(key), Some(cert)) => Ok((
-            PrivateKey::from_pem(&key).map_err(|e| e.to_string())?,
-            CertInfo::from_pem(&cert).map_err(|e| e.to_string())?,
-        )),
-        _ => Err("the operator's key was not stored".into()),
-    }
+        .map_err(|e| format!("issuing the certificate of {}: {e}", who.iin))
 }
 
 pub use egov_accounts::{LOGIN_FAILURES, LOGIN_WINDOW, token_hash};

@@ -4,22 +4,21 @@
 //! the gateway and JetStream deduplicate.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use egov_contracts::mio::{QueuePlace, Reason, ResultDocument, StatusUpdate, services};
 use egov_proto::shep::v1::MessageType;
 use egov_regulation::{Regulation, Status};
-use egov_shep_client::{Client, codes};
+use egov_shep_client::Client;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument as _;
 
 use crate::clock::Clock;
 use crate::store::Application;
 
-/// Writes one message to send.
+/// Writes one message to send (a notification, its messageId fixed now), under the trace
+/// of the application it is about (a message about none: the current one).
 pub async fn enqueue(
     conn: &mut PgConnection,
     service_id: &str,
@@ -28,24 +27,28 @@ pub async fn enqueue(
     payload: &[u8],
     now: OffsetDateTime,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into outbox (service_id, route_id, message_type, correlation_id, payload, created_at, next_attempt_at, message_id, trace_parent)
-         values ($1, $2, $3, $4, $5, $6, $6, $7,
-                 coalesce((select trace_parent from applications where correlation_id = $4 and trace_parent is not null
-                           order by registered_at desc limit 1), $8))",
+    let application_trace: Option<String> = sqlx::query_scalar(
+        "select trace_parent from applications where correlation_id = $1 and trace_parent is not null
+         order by registered_at desc limit 1",
     )
-    .bind(service_id)
-    .bind(route_id)
-    .bind(MessageType::Notification as i32)
     .bind(correlation_id)
-    .bind(payload)
-    .bind(now)
-    .bind(uuid::Uuid::new_v4().to_string())
-    // the application's trace; a message about no application joins the current one
-    .bind(egov_telemetry::current_traceparent())
-    .execute(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(())
+    egov_shep_client::outbox::enqueue(
+        conn,
+        egov_shep_client::outbox::Outgoing {
+            service_id,
+            route_id,
+            message_type: MessageType::Notification,
+            correlation_id,
+            message_id: uuid::Uuid::new_v4().to_string(),
+            trace_parent: application_trace.or_else(egov_telemetry::current_traceparent),
+        },
+        payload,
+        now,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// The extras a status message may carry.
@@ -182,26 +185,8 @@ pub async fn notify_rejection(
     enqueue(conn, service, "", correlation_id, &payload, now).await
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    service_id: String,
-    route_id: String,
-    message_type: i32,
-    correlation_id: String,
-    payload: Vec<u8>,
-    attempts: i32,
-    message_id: Option<String>,
-    trace_parent: Option<String>,
-}
-
-/// Codes after which sending again cannot help.
-fn permanent(code: &str) -> bool {
-    !(codes::is_success(code) || codes::is_transient(code))
-}
-
-/// Sends pending rows until `shutdown`; woken by `wake` after each commit that wrote
-/// some, and every second otherwise.
+/// Sends pending rows until `shutdown` (the shared relay,
+/// [`egov_shep_client::outbox::relay`]), log lines masked.
 pub async fn relay(
     pool: PgPool,
     client: Client,
@@ -209,149 +194,16 @@ pub async fn relay(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    loop {
-        match send_batch(&pool, &client, &clock).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %crate::mask::text(&e.to_string()), "outbox relay"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
-}
-
-/// Sends one batch of due rows; returns how many were tried.
-pub async fn send_batch(pool: &PgPool, client: &Client, clock: &Clock) -> sqlx::Result<usize> {
-    let now = clock.now();
-    // lease the rows: a concurrent relay skips them, a crash frees them after 30 s
-    let rows: Vec<Row> = sqlx::query_as(
-        "update outbox set attempts = attempts + 1, next_attempt_at = $2
-         where id in (select id from outbox where sent_at is null and next_attempt_at <= $1
-                      order by id limit 32 for update skip locked)
-         returning id, service_id, route_id, message_type, correlation_id, payload, attempts, message_id, trace_parent",
+    egov_shep_client::outbox::relay(
+        pool,
+        client,
+        clock,
+        wake,
+        crate::mask::text,
+        crate::LANE,
+        shutdown,
     )
-    .bind(now)
-    .bind(now + time::Duration::seconds(30))
-    .fetch_all(pool)
-    .await?;
-    let n = rows.len();
-    // the messages of one application go in order; different applications at once
-    let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
-    let mut rows = rows;
-    rows.sort_by_key(|r| r.id);
-    for r in rows {
-        match groups.iter_mut().find(|(c, _)| *c == r.correlation_id) {
-            Some((_, g)) => g.push(r),
-            None => groups.push((r.correlation_id.clone(), vec![r])),
-        }
-    }
-    let results = futures::future::join_all(groups.into_iter().map(|(_, group)| async move {
-        for r in group {
-            send_one(pool, client, clock, r).await?;
-        }
-        Ok::<(), sqlx::Error>(())
-    }))
-    .await;
-    for r in results {
-        r?;
-    }
-    Ok(n)
-}
-
-/// Sends one row and records the outcome: sent, refused for good, or retried later.
-async fn send_one(pool: &PgPool, client: &Client, clock: &Clock, r: Row) -> sqlx::Result<()> {
-    let mut info = client.signer().request_info(
-        &r.service_id,
-        MessageType::try_from(r.message_type).unwrap_or(MessageType::Notification),
-        &r.route_id,
-        &r.correlation_id,
-    );
-    if let Some(id) = &r.message_id {
-        info.message_id = id.clone();
-    }
-    let span = tracing::info_span!(
-        "outbox.send",
-        egov.sfe = crate::LANE,
-        service = %r.service_id,
-        message_id = %info.message_id,
-        egov.correlation = %r.correlation_id,
-    );
-    egov_telemetry::set_parent(
-        &span,
-        egov_telemetry::extract_traceparent(r.trace_parent.as_deref()),
-    );
-    let result = client
-        .send_async_with(info, r.payload)
-        .instrument(span)
-        .await;
-    let now = clock.now();
-    match result {
-        // a retry of a delivered message is answered with its first outcome (accepted);
-        // SE009 means the gateway holds other content under this messageId: never "sent"
-        Ok(reply) if reply.is_success() => {
-            sqlx::query(
-                "update outbox set sent_at = $2, gateway_code = $3, last_error = null where id = $1",
-            )
-            .bind(r.id)
-            .bind(now)
-            .bind(reply.code())
-            .execute(pool)
-            .await?;
-        }
-        Ok(reply) if permanent(reply.code()) => {
-            tracing::error!(id = r.id, code = reply.code(), service = %r.service_id, "outbox message refused by the gateway; not retried");
-            sqlx::query(
-                "update outbox set gateway_code = $2, last_error = $3, next_attempt_at = $4 where id = $1",
-            )
-            .bind(r.id)
-            .bind(reply.code())
-            .bind(reply.info.status.clone().map(|s| s.message).unwrap_or_default())
-            .bind(now + time::Duration::days(36500))
-            .execute(pool)
-            .await?;
-        }
-        other => {
-            let why = match other {
-                Ok(reply) => format!("{}: {:?}", reply.code(), reply.info.status),
-                Err(e) => e.to_string(),
-            };
-            let backoff = 1i64 << r.attempts.clamp(0, 6);
-            tracing::warn!(id = r.id, attempt = r.attempts, why = %crate::mask::text(&why.to_string()), "outbox send failed, will retry");
-            sqlx::query("update outbox set last_error = $2, next_attempt_at = $3 where id = $1")
-                .bind(r.id)
-                .bind(why)
-                .bind(now + time::Duration::seconds(backoff))
-                .execute(pool)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-/// A message ИС МИО sent (or is still sending) about an application.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Sent {
-    /// Its messageId.
-    pub message_id: String,
-    /// The service it was sent to.
-    pub service_id: String,
-    /// When it was queued.
-    pub created_at: OffsetDateTime,
-    /// When the gateway took it, if it did.
-    pub sent_at: Option<OffsetDateTime>,
-}
-
-/// The messages of the outbox under `correlation_id` (an application's statuses and
-/// results), oldest first: the other half of the application's trail in the message log.
-pub async fn sent_for(pool: &sqlx::PgPool, correlation_id: &str) -> sqlx::Result<Vec<Sent>> {
-    sqlx::query_as(
-        "select message_id, service_id, created_at, sent_at from outbox
-         where correlation_id = $1 and message_id is not null order by id",
-    )
-    .bind(correlation_id)
-    .fetch_all(pool)
     .await
 }
+
+pub use egov_shep_client::outbox::{Sent, sent_for};

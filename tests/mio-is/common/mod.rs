@@ -303,6 +303,20 @@ impl Env {
     }
 }
 
+/// A detached CMS by `signer` over `bytes`, base64: what a client (NCALayer) answers.
+pub fn cms(signer: &Signer, bytes: &[u8]) -> String {
+    let sig = egov_pki::cms::sign(
+        bytes,
+        &signer.key,
+        &signer.cert,
+        &[],
+        true,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(sig)
+}
+
 /// A complete application of `key`'s citizen for `reg`, every required document scanned.
 pub fn application(
     reg: &Regulation,

@@ -56,6 +56,12 @@ impl ApiError {
         }))
     }
 
+    /// The same under another code.
+    pub fn with_code(mut self, code: &str) -> Self {
+        self.0.code = code.into();
+        self
+    }
+
     /// With details.
     pub fn with_details(mut self, details: Value) -> Self {
         self.0.details = Some(details);

@@ -68,6 +68,11 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/api/v1/applications/{number}", get(view))
         .route("/api/v1/applications/{number}/submit", post(submit))
         .route(
+            "/api/v1/applications/{number}/sign-request",
+            post(sign_request),
+        )
+        .route("/api/v1/applications/{number}/signature", post(signature))
+        .route(
             "/api/v1/applications/{number}/receipt.pdf",
             get(receipt_pdf),
         )
@@ -89,6 +94,7 @@ pub fn router(core: Arc<Core>) -> Router {
                 "мұндай мекенжай жоқ",
             )
         })
+        .merge(crate::ui::router())
         .with_state(core)
         .layer(axum::middleware::from_fn(error::localize))
         .layer(axum::middleware::map_response(hardened))
@@ -207,6 +213,10 @@ async fn services(State(core): S, headers: HeaderMap) -> Result<axum::Json<Value
 async fn application_view(core: &Core, app: &Application) -> Result<Value, ApiError> {
     let steps = steps::of(&core.pool, app.id).await?;
     let statuses = inbox::history(&core.pool, app.id).await?;
+    let delivery = match &app.message_id {
+        Some(id) => egov_shep_client::outbox::delivery(&core.pool, id).await?,
+        None => None,
+    };
     let reg = core.catalog.get(&app.regulation_id);
     let rfc = |t: Option<time::OffsetDateTime>| {
         t.and_then(|t| {
@@ -239,6 +249,7 @@ async fn application_view(core: &Core, app: &Application) -> Result<Value, ApiEr
         "refusal": app.refusal_code.as_ref().map(|c| json!({"code": c, "message": app.refusal_message, "missing": app.missing_documents})),
         "message_id": app.message_id,
         "sent_at": rfc(app.sent_at),
+        "delivery": delivery,
         "mio_number": app.mio_number,
         "status": app.status.as_ref().map(|s| json!({"status": s, "stage": app.stage, "ru": app.status_ru, "kk": app.status_kk, "at": rfc(app.status_at)})),
         "due_at": rfc(app.due_at),
@@ -293,16 +304,56 @@ async fn view(
     Ok(axum::Json(application_view(&core, &app).await?))
 }
 
+/// The application recorded and sent: 200 when the gateway took it within the wait,
+/// 202 while the outbox is still sending it (or when the gateway refused it for good:
+/// `delivery` says which).
+async fn sent(
+    core: &Core,
+    app: &Application,
+    delivery: &desk::Delivery,
+) -> Result<Response, ApiError> {
+    let status = match delivery {
+        desk::Delivery::Delivered { .. } => StatusCode::OK,
+        _ => StatusCode::ACCEPTED,
+    };
+    Ok((status, axum::Json(application_view(core, app).await?)).into_response())
+}
+
 async fn submit(
     State(core): S,
     headers: HeaderMap,
     Path(number): Path<String>,
     body: Body<SubmitInput>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (who, _, centre) = operator(&core, &headers).await?;
     let input = body.parsed()?;
-    let app = desk::submit(&core, &who, &centre, &number, input).await?;
-    Ok(axum::Json(application_view(&core, &app).await?))
+    let (app, delivery) = desk::submit(&core, &who, &centre, &number, input).await?;
+    sent(&core, &app, &delivery).await
+}
+
+async fn sign_request(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    body: Body<SubmitInput>,
+) -> Result<axum::Json<desk::SignRequest>, ApiError> {
+    let (who, _, centre) = operator(&core, &headers).await?;
+    let input = body.parsed()?;
+    Ok(axum::Json(
+        desk::sign_request(&core, &who, &centre, &number, input).await?,
+    ))
+}
+
+async fn signature(
+    State(core): S,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    body: Body<desk::SignatureInput>,
+) -> Result<Response, ApiError> {
+    let (who, _, _) = operator(&core, &headers).await?;
+    let input = body.parsed()?;
+    let (app, delivery) = desk::signature(&core, &who, &number, input).await?;
+    sent(&core, &app, &delivery).await
 }
 
 fn pdf(bytes: Vec<u8>, name: &str) -> Response {
@@ -325,7 +376,18 @@ async fn receipt_pdf(
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
     let (who, _, centre) = operator(&core, &headers).await?;
-    let app = desk::own(&core, &who, &number).await?;
+    receipt(&core, &who, &centre, &number).await
+}
+
+/// The receipt of the operator's application `number` as a PDF answer (the API's and
+/// the pages').
+pub async fn receipt(
+    core: &Core,
+    who: &Operator,
+    centre: &Centre,
+    number: &str,
+) -> Result<Response, ApiError> {
+    let app = desk::own(core, who, number).await?;
     let reg = core
         .catalog
         .get(&app.regulation_id)
@@ -333,7 +395,7 @@ async fn receipt_pdf(
     let inspector = operators::get(&core.pool, &app.operator_iin)
         .await?
         .ok_or_else(|| ApiError::internal("the inspector is gone"))?;
-    let parts = receipt::parts(&app, reg, &centre, &inspector).ok_or_else(|| {
+    let parts = receipt::parts(&app, reg, centre, &inspector).ok_or_else(|| {
         ApiError::conflict(
             format!("заявление № {} ещё не подано: расписки нет", app.number),
             format!("№ {} өтініш әлі берілмеген: қолхат жоқ", app.number),
@@ -349,7 +411,13 @@ async fn result_pdf(
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
     let (who, _, _) = operator(&core, &headers).await?;
-    let app = desk::own(&core, &who, &number).await?;
+    result(&core, &who, &number).await
+}
+
+/// The result document of the operator's application `number` as a PDF answer (the
+/// API's and the pages').
+pub async fn result(core: &Core, who: &Operator, number: &str) -> Result<Response, ApiError> {
+    let app = desk::own(core, who, number).await?;
     let b64 = app
         .result
         .as_ref()

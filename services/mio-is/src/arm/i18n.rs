@@ -110,6 +110,14 @@ pub struct Words {
     pub journey: &'static str,
     /// The message log is not connected.
     pub no_journal: &'static str,
+    /// The regulation's diagram.
+    pub journey_expected: &'static str,
+    /// What happened.
+    pub journey_actual: &'static str,
+    /// The steps' table.
+    pub journey_steps: &'static str,
+    /// The hops' table.
+    pub journey_hops: &'static str,
     /// Applicant.
     pub applicant: &'static str,
     /// Action.
@@ -268,6 +276,10 @@ pub static RU: Words = Words {
     application: "Заявление",
     journey: "Путь заявления",
     no_journal: "Журнал сообщений РШЭП не подключен: показаны только шаги",
+    journey_expected: "По регламенту",
+    journey_actual: "Как было",
+    journey_steps: "Шаги",
+    journey_hops: "Переходы через шлюзы",
     applicant: "Заявитель",
     action: "Действие",
     started: "Начато",
@@ -358,6 +370,10 @@ pub static KK: Words = Words {
     application: "Өтініш",
     journey: "Өтініштің жолы",
     no_journal: "РШЭП хабарламалар журналы қосылмаған: тек қадамдар көрсетілген",
+    journey_expected: "Регламент бойынша",
+    journey_actual: "Қалай болды",
+    journey_steps: "Қадамдар",
+    journey_hops: "Шлюздар арқылы өтулер",
     applicant: "Өтініш беруші",
     action: "Әрекет",
     started: "Басталды",

@@ -51,20 +51,6 @@ pub struct Arm {
     pub public_url: Option<String>,
 }
 
-/// `scheme://authority` of a URL (an `Origin` is one already; a `Referer` is cut there).
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if scheme.is_empty() || authority.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "{}://{}",
-        scheme.to_ascii_lowercase(),
-        authority.to_ascii_lowercase()
-    ))
-}
-
 impl Arm {
     /// ` ; Secure` when the cookies travel over TLS only (the public URL is https).
     pub fn cookie_flags(&self) -> &'static str {
@@ -79,24 +65,10 @@ impl Arm {
         }
     }
 
-    /// Whether a request comes from the АРМ's own pages: its `Origin`, or its `Referer`
-    /// when it has no `Origin`, is the АРМ's origin (the public URL's, else
-    /// `http://<Host>`). A request with neither (not from a browser) passes this check.
+    /// Whether a request comes from the АРМ's own pages
+    /// ([`egov_accounts::web::same_origin`] with the public URL).
     pub fn same_origin(&self, headers: &HeaderMap) -> bool {
-        let header = |h| headers.get(h).and_then(|v| v.to_str().ok());
-        let claimed = match header(axum::http::header::ORIGIN) {
-            Some(o) => o,
-            None => match header(axum::http::header::REFERER) {
-                Some(r) => r,
-                None => return true,
-            },
-        };
-        let own = match &self.public_url {
-            Some(u) => origin_of(u),
-            None => header(axum::http::header::HOST)
-                .map(|h| format!("http://{}", h.to_ascii_lowercase())),
-        };
-        matches!((origin_of(claimed), own), (Some(c), Some(o)) if c == o)
+        egov_accounts::web::same_origin(headers, self.public_url.as_deref())
     }
 }
 
@@ -294,18 +266,7 @@ impl ApiError {
 /// a certificate not of the test PKI, expired or not yet valid at the server's clock,
 /// revoked, of unknown status, without signing key usage, or of another person.
 pub fn signature_code(e: &egov_pki::VerifyError) -> &'static str {
-    use egov_pki::VerifyError as V;
-    match e {
-        V::Malformed(_) => "SIGNATURE_MALFORMED",
-        V::BadSignature(_) => "SIGNATURE_MISMATCH",
-        V::Untrusted(_) | V::ChainTooComplex(_) => "CERT_UNTRUSTED",
-        V::Expired { .. } => "CERT_EXPIRED",
-        V::NotYetValid { .. } => "CERT_NOT_YET_VALID",
-        V::Revoked { .. } => "CERT_REVOKED",
-        V::CrlInvalid(_) | V::CrlExpired(_) | V::RevocationUnknown(_) => "CERT_STATUS_UNKNOWN",
-        V::WrongUsage(_) => "CERT_WRONG_USAGE",
-        V::IinMismatch { .. } => "SIGNER_NOT_EMPLOYEE",
-    }
+    e.client_code("SIGNER_NOT_EMPLOYEE")
 }
 
 impl From<Error> for ApiError {
@@ -357,14 +318,7 @@ fn gateway_refused(reply: &Reply) -> ApiError {
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
+    egov_accounts::web::cookie(headers, COOKIE)
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<String> {

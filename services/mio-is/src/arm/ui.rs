@@ -127,10 +127,7 @@ struct Page {
 /// who holds the session cookie (the АРМ's own pages) knows it; it lives as long as the
 /// session.
 pub fn csrf_token(session: &str) -> String {
-    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    h.update(b"arm-csrf\0");
-    h.update(session.as_bytes());
-    hex::encode(h.finish().as_ref())
+    egov_accounts::web::csrf_token("arm-csrf", session)
 }
 
 /// The name of the forms' hidden field with the CSRF token.
@@ -179,12 +176,7 @@ pub async fn guard(
     };
     let sent = form_field(&parts, &bytes, CSRF_FIELD).await;
     let expected = session.map(|t| csrf_token(&t)).unwrap_or_default();
-    let ok = sent.is_some_and(|s| {
-        s.len() == expected.len()
-            && aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), expected.as_bytes())
-                .is_ok()
-    });
-    if !ok {
+    if !egov_accounts::web::csrf_matches(sent.as_deref(), &expected) {
         return error_page(&arm, None, &ui, &ApiError::CsrfToken);
     }
     next.run(axum::extract::Request::from_parts(
@@ -330,6 +322,7 @@ pub fn router() -> Router<Arc<Arm>> {
         .route("/applications/{key}", get(application))
         .route("/applications/{key}/result.pdf", get(result_pdf))
         .route("/applications/{key}/journey", get(journey))
+        .route("/applications/{key}/journey/{which}", get(journey_svg))
         .route("/commission", get(commission).post(schedule))
         .route("/commission/meetings/{id}", get(meeting))
         .route("/commission/meetings/{id}/agenda", post(agenda_add))
@@ -350,15 +343,7 @@ async fn switch_language(
     Path(lang): Path<String>,
     Query(q): Query<Back>,
 ) -> Response {
-    let back = q
-        .back
-        .filter(|b| {
-            b.starts_with('/')
-                && !b.starts_with("//")
-                && !b.contains('\\')
-                && !b.chars().any(char::is_control)
-        })
-        .unwrap_or_else(|| "/worklist".into());
+    let back = egov_accounts::web::local_path(q.back, "/worklist");
     let Some(lang) = Lang::parse(&lang) else {
         return Redirect::to(&back).into_response();
     };
@@ -818,6 +803,28 @@ async fn application(
     }
 }
 
+/// One step of the journey page.
+struct JourneyStep {
+    step: String,
+    started: String,
+    completed: String,
+    due: String,
+    outcome: String,
+    late: bool,
+}
+
+/// One hop of the journey page.
+struct JourneyHop {
+    gateway: String,
+    service: String,
+    sender: String,
+    recipient: String,
+    first: String,
+    last: String,
+    status: String,
+    failed: bool,
+}
+
 #[derive(Template)]
 #[template(path = "arm/journey.html")]
 struct JourneyPage {
@@ -827,24 +834,37 @@ struct JourneyPage {
     regulation: String,
     channel: String,
     journal: bool,
-    body: String,
+    steps: Vec<JourneyStep>,
+    hops: Vec<JourneyHop>,
 }
 
-/// The application's journey: the regulation's diagram of its channel beside what
-/// happened, each step with its times and each hop of its messages through the
-/// gateways (from the РШЭП's message log, when the АРМ reads it).
-async fn journey(State(arm): S, ui: Ui, Session(w): Session, Path(key): Path<String>) -> Response {
-    let app = match store::application(&arm.engine.pool, &key).await {
+/// The application of `key` (the employee's provider's), its journey and its regulation;
+/// or the error page.
+async fn journey_of(
+    arm: &Arm,
+    w: &Employee,
+    ui: &Ui,
+    key: &str,
+) -> Result<
+    (
+        store::Application,
+        egov_diagram::journey::Journey,
+        Arc<Regulation>,
+    ),
+    Response,
+> {
+    let not_found = || {
+        error_page(
+            arm,
+            Some(w),
+            ui,
+            &ApiError::NotFound(format!("no application {key}")),
+        )
+    };
+    let app = match store::application(&arm.engine.pool, key).await {
         Ok(Some(a)) if a.provider_id == w.provider_id => a,
-        Ok(_) => {
-            return error_page(
-                &arm,
-                Some(&w),
-                &ui,
-                &ApiError::NotFound(format!("no application {key}")),
-            );
-        }
-        Err(e) => return error_page(&arm, Some(&w), &ui, &e.into()),
+        Ok(_) => return Err(not_found()),
+        Err(e) => return Err(error_page(arm, Some(w), ui, &e.into())),
     };
     let loaded = match &arm.journal {
         Some(j) => crate::journey::load(&arm.engine.pool, j, &app.number).await,
@@ -852,33 +872,39 @@ async fn journey(State(arm): S, ui: Ui, Session(w): Session, Path(key): Path<Str
     };
     let (j, regulation) = match loaded {
         Ok(Some(x)) => x,
-        Ok(None) => {
-            return error_page(
-                &arm,
-                Some(&w),
-                &ui,
-                &ApiError::NotFound(format!("no application {key}")),
-            );
-        }
+        Ok(None) => return Err(not_found()),
         Err(e) => {
-            tracing::warn!(error = %e, "journey");
-            return error_page(
-                &arm,
-                Some(&w),
-                &ui,
+            tracing::warn!(error = %crate::mask::text(&e.to_string()), "journey");
+            return Err(error_page(
+                arm,
+                Some(w),
+                ui,
                 &ApiError::GatewayUnavailable("the message log does not answer".into()),
-            );
+            ));
         }
     };
-    let Some(reg) = arm.engine.catalog.get(&regulation) else {
-        return error_page(
-            &arm,
-            Some(&w),
-            &ui,
+    let Some(reg) = arm.engine.catalog.get(&regulation).cloned() else {
+        return Err(error_page(
+            arm,
+            Some(w),
+            ui,
             &ApiError::NotFound(format!("no regulation {regulation}")),
-        );
+        ));
+    };
+    Ok((app, j, reg))
+}
+
+/// The application's journey: the regulation's diagram of its channel beside what
+/// happened (both drawn as SVG images, `journey/expected.svg` and `journey/actual.svg`),
+/// each step with its times and each hop of its messages through the gateways (from the
+/// РШЭП's message log, when the АРМ reads it).
+async fn journey(State(arm): S, ui: Ui, Session(w): Session, Path(key): Path<String>) -> Response {
+    let (app, j, reg) = match journey_of(&arm, &w, &ui, &key).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let lang = ui.lang.code();
+    let t = |x: time::OffsetDateTime| x.to_string();
     let p = JourneyPage {
         page: page(
             &arm,
@@ -891,9 +917,80 @@ async fn journey(State(arm): S, ui: Ui, Session(w): Session, Path(key): Path<Str
         regulation: reg.title.get(lang).to_string(),
         channel: j.channel.clone(),
         journal: arm.journal.is_some(),
-        body: egov_diagram::journey::html(&j, reg, lang, None),
+        steps: j
+            .steps
+            .iter()
+            .map(|s| JourneyStep {
+                step: s.step.clone(),
+                started: t(s.started),
+                completed: s.completed.map(t).unwrap_or_default(),
+                due: s.due.map(t).unwrap_or_default(),
+                outcome: s.outcome.clone().unwrap_or_default(),
+                late: s.overdue,
+            })
+            .collect(),
+        hops: j
+            .hops
+            .iter()
+            .map(|h| JourneyHop {
+                gateway: h.gateway.clone(),
+                service: h.service.clone(),
+                sender: h.sender.clone(),
+                recipient: h.recipient.clone().unwrap_or_else(|| "-".into()),
+                first: t(h.first_at),
+                last: t(h.last_at),
+                status: h.status.clone(),
+                failed: h.failed,
+            })
+            .collect(),
     };
     render(StatusCode::OK, &p)
+}
+
+/// One of the journey's two diagrams as SVG: `expected` (the regulation's channel) or
+/// `actual` (what happened).
+async fn journey_svg(
+    State(arm): S,
+    ui: Ui,
+    Session(w): Session,
+    Path((key, which)): Path<(String, String)>,
+) -> Response {
+    let (_, j, reg) = match journey_of(&arm, &w, &ui, &key).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let lang = ui.lang.code();
+    let svg = match which.as_str() {
+        "expected.svg" => {
+            match egov_diagram::draw(&reg, &j.channel, lang, egov_diagram::Format::Svg) {
+                Ok(s) => s,
+                Err(e) => {
+                    return error_page(&arm, Some(&w), &ui, &ApiError::Invalid(e.to_string()));
+                }
+            }
+        }
+        "actual.svg" => egov_diagram::render(
+            &egov_diagram::journey::graph(&j, &reg, lang),
+            &reg.id,
+            egov_diagram::Format::Svg,
+        ),
+        other => {
+            return error_page(
+                &arm,
+                Some(&w),
+                &ui,
+                &ApiError::NotFound(format!("no diagram {other}")),
+            );
+        }
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        svg,
+    )
+        .into_response()
 }
 
 async fn result_pdf(
