@@ -18,6 +18,8 @@
 //!   own code) or by the workstation's sealed keys; the outbox delivering an
 //!   application taken while the gateway was out of reach, once;
 //! - `sla`: late and open steps flagged on a moved clock;
+//! - `trace`: the application's one trace from the desk's draft through ГБД ФЛ, the
+//!   gateways and ИС МИО back to ИС ЦОН's inbox, through an OTLP receiver;
 //! - `ui`: the operator's pages in headless Chromium from the login to the result; the
 //!   forms' CSRF token and origin; errors in the page in the operator's language.
 
@@ -31,5 +33,6 @@ mod paper;
 mod refusals;
 mod signing;
 mod sla;
+mod trace;
 mod ui;
 mod world;

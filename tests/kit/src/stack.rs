@@ -158,6 +158,9 @@ impl Stack {
             cfg.sla_interval_secs = 3600;
             cfg.ack_wait_secs = 5;
             cfg.dev_operator_password = Some(egov_con_is::DEV_OPERATOR_PASSWORD.into());
+            // the desk signs with the operators' keys it keeps sealed (development)
+            cfg.dev_server_keystore = true;
+            cfg.keystore_key_file = w.dir.path().join("con-is-keystore.key");
             let con = egov_con_is::ConIs::build_with(cfg, clock.clone())
                 .await
                 .expect("ИС ЦОН builds");
