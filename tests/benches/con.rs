@@ -30,7 +30,7 @@ use base64::Engine as _;
 use egov_contracts::mio::{Submission, services};
 use egov_pki::keys::KeyAlgorithm;
 use egov_proto::shep::v1::MessageType;
-use egov_testkit::stack::{Stack, StackOptions};
+use egov_testkit::stack::{Stack, StackOptions, submission};
 use egov_tests::bench::{self, Bench, Spec, Timing, op};
 use serde_json::{Value, json};
 
@@ -128,47 +128,6 @@ impl Desk {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-/// A complete submission for `reg`: its first category, every required document on
-/// paper and scanned, every form field filled.
-fn submission(reg: &egov_regulation::Regulation) -> Value {
-    let category = reg.categories[0].id.clone();
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let documents: Vec<Value> = reg
-        .required_documents(&category)
-        .into_iter()
-        .map(|d| {
-            json!({
-                "kind": d.id,
-                "name": format!("{}.pdf", d.id),
-                "media_type": "application/pdf",
-                "content": b64.encode(format!("%PDF-1.4 scan of {}", d.id)),
-                "paper": true,
-            })
-        })
-        .collect();
-    let mut form = serde_json::Map::new();
-    for f in &reg.fields {
-        if f.id.contains('.') || f.id == "category" {
-            continue;
-        }
-        let v = match f.kind {
-            egov_regulation::FieldKind::Number => json!(3),
-            egov_regulation::FieldKind::Date => json!("2020-01-01"),
-            egov_regulation::FieldKind::Bool => json!(true),
-            egov_regulation::FieldKind::Email => json!("applicant@example.kz"),
-            egov_regulation::FieldKind::Phone => json!("+7 701 123 45 67"),
-            _ => json!(format!("{} (тест)", f.name.ru)),
-        };
-        form.insert(f.id.clone(), v);
-    }
-    json!({
-        "category": category,
-        "phone": "+7 701 123 45 67",
-        "form": form,
-        "documents": documents,
-    })
 }
 
 async fn run(mut b: Bench) -> Result<()> {

@@ -3,7 +3,7 @@
 //! statuses back into ИС ЦОН's inbox, collected by an OTLP receiver from the exporter
 //! every service runs.
 
-use egov_testkit::otlp::{Receiver, Span, in_order, lanes_in_order};
+use egov_testkit::otlp::{Receiver, in_order, lanes_in_order};
 use serde_json::json;
 
 use crate::common::registered;
@@ -11,16 +11,7 @@ use crate::world::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_the_desk_through_the_registries_and_the_provider_back_one_trace() {
-    let receiver = Receiver::start().await;
-    let guard = egov_telemetry::init(
-        &egov_telemetry::TelemetryConfig {
-            log_filter: "info,h2=warn,hyper=warn,tonic=warn,async_nats=warn,sqlx=warn".into(),
-            otlp_endpoint: Some(receiver.endpoint.clone()),
-            ..Default::default()
-        },
-        "egov-tests",
-    )
-    .expect("telemetry exports to the receiver");
+    let (receiver, guard) = Receiver::exporting().await;
 
     let (env, con) = world(&["mio-almaty"]).await;
     let regulation = "almaty-2013-housing-queue";
@@ -48,23 +39,12 @@ async fn from_the_desk_through_the_registries_and_the_provider_back_one_trace() 
         v["status"]["status"] == "received"
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    tokio::task::spawn_blocking(move || guard.shutdown())
-        .await
-        .unwrap()
-        .expect("flushed");
-
-    let all = receiver.spans();
-    let root = all
-        .iter()
-        .find(|s| s.name == "con.desk" && s.attr("egov.application") == Some(number.as_str()))
-        .unwrap_or_else(|| panic!("no con.desk span of {number}"));
+    let (root, spans) = receiver
+        .trace_of(guard, |s| {
+            s.name == "con.desk" && s.attr("egov.application") == Some(number.as_str())
+        })
+        .await;
     assert_eq!(root.attr("egov.sfe"), Some(egov_con_is::LANE));
-    let spans: Vec<Span> = all
-        .iter()
-        .filter(|s| s.trace_id == root.trace_id)
-        .cloned()
-        .collect();
     let lanes = lanes_in_order(&spans);
     let expected = [
         egov_con_is::LANE,

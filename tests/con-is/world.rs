@@ -339,56 +339,7 @@ impl Desk {
     }
 }
 
-/// The documents of `category` every required one present: paper original and scan.
-pub fn documents(reg: &egov_regulation::Regulation, category: &str) -> Value {
-    use base64::Engine as _;
-    Value::Array(
-        reg.required_documents(category)
-            .into_iter()
-            .map(|d| {
-                json!({
-                    "kind": d.id,
-                    "name": format!("{}.pdf", d.id),
-                    "media_type": "application/pdf",
-                    "content": base64::engine::general_purpose::STANDARD.encode(format!("%PDF-1.4 scan of {}", d.id)),
-                    "paper": true,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// The form fields of `reg` (those that are neither the applicant's nor the category).
-pub fn form(reg: &egov_regulation::Regulation) -> Value {
-    let mut form = serde_json::Map::new();
-    for f in &reg.fields {
-        if f.id.contains('.') || f.id == "category" {
-            continue;
-        }
-        let v = match f.kind {
-            egov_regulation::FieldKind::Number => json!(3),
-            egov_regulation::FieldKind::Date => json!("2020-01-01"),
-            egov_regulation::FieldKind::Bool => json!(true),
-            egov_regulation::FieldKind::Email => json!("applicant@example.kz"),
-            egov_regulation::FieldKind::Phone => json!("+7 701 123 45 67"),
-            _ => json!(format!("{} (тест)", f.name.ru)),
-        };
-        form.insert(f.id.clone(), v);
-    }
-    Value::Object(form)
-}
-
-/// A complete submission for `reg` and its first category.
-pub fn submission(reg: &egov_regulation::Regulation) -> Value {
-    let category = reg.categories[0].id.clone();
-    json!({
-        "category": category,
-        "phone": "+7 701 123 45 67",
-        "email": "applicant@example.kz",
-        "form": form(reg),
-        "documents": documents(reg, &category),
-    })
-}
+pub use egov_testkit::stack::submission;
 
 /// A regulation of the shipped folder.
 pub fn regulation(id: &str) -> egov_regulation::Regulation {

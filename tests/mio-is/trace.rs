@@ -3,20 +3,11 @@
 //! OTLP receiver over the real protocol from the exporter every service runs.
 
 use crate::common::*;
-use egov_testkit::otlp::{Receiver, Span, in_order, lanes_in_order};
+use egov_testkit::otlp::{Receiver, in_order, lanes_in_order};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_and_its_statuses_are_one_trace_across_every_lane() {
-    let receiver = Receiver::start().await;
-    let guard = egov_telemetry::init(
-        &egov_telemetry::TelemetryConfig {
-            log_filter: "info,h2=warn,hyper=warn,tonic=warn,async_nats=warn,sqlx=warn".into(),
-            otlp_endpoint: Some(receiver.endpoint.clone()),
-            ..Default::default()
-        },
-        "egov-tests",
-    )
-    .expect("telemetry exports to the receiver");
+    let (receiver, guard) = Receiver::exporting().await;
     assert!(guard.is_exporting());
 
     let env = env(&["mio-almaty"]).await;
@@ -59,17 +50,7 @@ async fn an_application_and_its_statuses_are_one_trace_across_every_lane() {
     let inbox = Inbox::open(&env, "portal").await;
     inbox.statuses_until(&reply.message_id, "completed").await;
     // the outbox has sent every status before the spans are flushed
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    tokio::task::spawn_blocking(move || guard.shutdown())
-        .await
-        .unwrap()
-        .expect("flushed");
-
-    let spans: Vec<Span> = receiver
-        .spans()
-        .into_iter()
-        .filter(|s| s.trace_id == trace_id)
-        .collect();
+    let (_, spans) = receiver.trace_of(guard, |s| s.trace_id == trace_id).await;
     let lanes = lanes_in_order(&spans);
     // there: through ШЭП and РШЭП to ИС МИО; back: each status through РШЭП and ШЭП
     let expected = [

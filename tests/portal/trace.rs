@@ -2,23 +2,14 @@
 //! every gateway hop, ИС МИО's intake and each status back into the portal's inbox, in
 //! one trace, collected by an OTLP receiver from the exporter every service runs.
 
-use egov_testkit::otlp::{Receiver, Span, in_order, lanes_in_order};
+use egov_testkit::otlp::{Receiver, in_order, lanes_in_order};
 
 use crate::common::{Branch, drive, registered};
 use crate::world::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_the_citizens_signature_to_the_cabinet_one_trace() {
-    let receiver = Receiver::start().await;
-    let guard = egov_telemetry::init(
-        &egov_telemetry::TelemetryConfig {
-            log_filter: "info,h2=warn,hyper=warn,tonic=warn,async_nats=warn,sqlx=warn".into(),
-            otlp_endpoint: Some(receiver.endpoint.clone()),
-            ..Default::default()
-        },
-        "egov-tests",
-    )
-    .expect("telemetry exports to the receiver");
+    let (receiver, guard) = Receiver::exporting().await;
 
     let (env, portal) = world(&["mio-almaty"]).await;
     let reg = portal.regulation("almaty-2013-housing-queue");
@@ -37,24 +28,13 @@ async fn from_the_citizens_signature_to_the_cabinet_one_trace() {
         v["status"]["status"] == "completed"
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    tokio::task::spawn_blocking(move || guard.shutdown())
-        .await
-        .unwrap()
-        .expect("flushed");
-
-    let all = receiver.spans();
-    let root = all
-        .iter()
-        .find(|s| s.name == "portal.sign" && s.attr("egov.application") == Some(number.as_str()))
-        .unwrap_or_else(|| panic!("no portal.sign span of {number}"));
+    let (root, spans) = receiver
+        .trace_of(guard, |s| {
+            s.name == "portal.sign" && s.attr("egov.application") == Some(number.as_str())
+        })
+        .await;
     assert_eq!(root.attr("egov.sfe"), Some(egov_portal::LANE));
     assert_eq!(root.attr("egov.regulation"), Some(reg.id.as_str()));
-    let spans: Vec<Span> = all
-        .iter()
-        .filter(|s| s.trace_id == root.trace_id)
-        .cloned()
-        .collect();
     let lanes = lanes_in_order(&spans);
     let expected = [
         "ПЭП",

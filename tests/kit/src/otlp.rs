@@ -91,6 +91,48 @@ impl Receiver {
     pub fn spans(&self) -> Vec<Span> {
         self.spans.lock().expect("not poisoned").clone()
     }
+
+    /// A receiver, and this process's telemetry exporting to it (`egov_telemetry::init`
+    /// with the receiver as the OTLP endpoint, the libraries' chatter off): call it
+    /// first in a test, before any system starts.
+    pub async fn exporting() -> (Receiver, egov_telemetry::Guard) {
+        let receiver = Receiver::start().await;
+        let guard = egov_telemetry::init(
+            &egov_telemetry::TelemetryConfig {
+                log_filter: "info,h2=warn,hyper=warn,tonic=warn,async_nats=warn,sqlx=warn".into(),
+                otlp_endpoint: Some(receiver.endpoint.clone()),
+                ..Default::default()
+            },
+            "egov-tests",
+        )
+        .expect("telemetry exports to the receiver");
+        (receiver, guard)
+    }
+
+    /// Waits for the last messages to be sent, flushes the exporter, and returns every
+    /// span of the trace of `root` (the first span `root` accepts).
+    pub async fn trace_of(
+        &self,
+        guard: egov_telemetry::Guard,
+        root: impl Fn(&Span) -> bool,
+    ) -> (Span, Vec<Span>) {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        tokio::task::spawn_blocking(move || guard.shutdown())
+            .await
+            .expect("the flush ran")
+            .expect("flushed");
+        let all = self.spans();
+        let first = all
+            .iter()
+            .find(|s| root(s))
+            .cloned()
+            .expect("the trace's root span was exported");
+        let trace = all
+            .into_iter()
+            .filter(|s| s.trace_id == first.trace_id)
+            .collect();
+        (first, trace)
+    }
 }
 
 struct Collector {
