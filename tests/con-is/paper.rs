@@ -777,3 +777,44 @@ async fn a_late_hand_over_and_an_unmarked_return_are_flagged() {
     assert_eq!(mark["completed_by"], issuer.iin.as_str(), "{mark}");
     assert_eq!(mark["overdue"], true, "{mark}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_providers_refusal_comes_back_to_the_desk_signed_for_every_regulation() {
+    let (env, con) = world(&["mio-almaty", "mio-atyrau", "mio-nko"]).await;
+    for (centre, regulation, citizen) in [
+        (
+            "almaty-almaly",
+            "almaty-2013-housing-queue",
+            "family-father",
+        ),
+        (
+            "almaty-bostandyk",
+            "almaty-2016-housing-assistance",
+            "family-mother",
+        ),
+        ("atyrau-city", "atyrau-2012-housing-queue", "atyrau"),
+        ("atyrau-zhylyoi", "atyrau-2014-housing-queue", "atyrau"),
+        ("akzhar", "akzhar-2012-housing-queue", "akzhar"),
+    ] {
+        // the commission refuses: the motivated refusal is the result the centre issues
+        let (desk, number) =
+            to_result(&env, &con, centre, regulation, citizen, Branch::Refusal).await;
+        let (_, v) = desk.get(&format!("/api/v1/applications/{number}")).await;
+        assert_eq!(v["status"]["status"], "refused", "{regulation}: {v}");
+        // on its way back by courier, or at the centre where nothing travels
+        let state = v["paper"]["state"].as_str().unwrap_or_default();
+        assert!(
+            state == "in_transit" || state == "ready",
+            "{regulation}: {state}"
+        );
+        signature_verifies(&env, &con, &desk, &number).await;
+        // the public look-up says so, in both languages, and that the result is ready
+        let (s, p) = desk
+            .get(&format!("/api/v1/public/applications/{number}"))
+            .await;
+        assert_eq!(s, 200, "{p}");
+        assert_eq!(p["status"], "refused", "{regulation}: {p}");
+        assert_eq!(p["status_kk"], "бас тартылды", "{regulation}: {p}");
+        assert_eq!(p["result_ready"], true, "{regulation}: {p}");
+    }
+}
