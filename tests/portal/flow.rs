@@ -209,3 +209,49 @@ async fn the_queue_number_and_every_status_reach_the_cabinet_in_order() {
         "{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_taken_at_a_centre_is_in_its_applicants_history() {
+    let (env, portal) = world(&["mio-almaty"]).await;
+    let reg = portal.regulation("almaty-2013-housing-queue");
+    let cab = citizen(&portal, "family-father").await;
+    let stranger = citizen(&portal, "family-mother").await;
+    // ИС ЦОН's operator takes the father's application (sent as ИС ЦОН sends it)
+    let mut doc = crate::common::application(&reg, "family-father", "con", env.clock.today());
+    let op = env.operator();
+    crate::common::operator_for(&mut doc, &op);
+    let reply = crate::common::send(&env, "con-is", "almaty", &doc, &op).await;
+    let app = registered(&env, &reg.system, &reply.message_id).await;
+    drive(&env, &reg.system, &app.number, Branch::Success).await;
+    // the regulation shows channel C's statuses on the portal: the father's history has
+    // it under ИС МИО's number, with each status as it came
+    let v = cab
+        .until(&app.number, "the final status", |v| {
+            v["status"]["status"] == "completed"
+        })
+        .await;
+    assert_eq!(v["state"], "at-centre", "{v}");
+    let seen: Vec<&str> = v["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen.first(), Some(&"received"), "{seen:?}");
+    let (_, list) = cab.get("/api/v1/applications").await;
+    assert!(
+        list["applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["number"] == app.number.as_str()),
+        "{list}"
+    );
+    // nobody else sees it
+    let (s, _) = stranger
+        .get(&format!("/api/v1/applications/{}", app.number))
+        .await;
+    assert_eq!(s, 404);
+    let (_, theirs) = stranger.get("/api/v1/applications").await;
+    assert_eq!(theirs["applications"], json!([]));
+}

@@ -8,10 +8,12 @@
 //! streams.
 //!
 //! A status for a messageId no application has yet is delivered again a few times
-//! ([`UNKNOWN_ATTEMPTS`]): the relay may not have recorded the send yet. After that a
-//! status for no application of the portal (an application taken at a ЦОН, whose
-//! statuses the regulation also shows on the portal), or one from another system than
-//! the application's ИС МИО, is logged and acknowledged without effect. A payload that is
+//! ([`UNKNOWN_ATTEMPTS`]): the relay may not have recorded the send yet. An application
+//! taken at a ЦОН (channel `con`), whose statuses the regulation also shows on the portal,
+//! enters the history of its applicant at its first status when the applicant has an
+//! account here (state `at-centre`, under ИС МИО's number). After that a status for no
+//! application of the portal, or one from another system than the application's ИС МИО,
+//! is logged and acknowledged without effect. A payload that is
 //! not a status update is refused for good.
 
 use egov_contracts::mio::{StatusUpdate, services};
@@ -40,15 +42,9 @@ pub async fn handle(core: &Core, d: Delivery) -> Outcome {
         Ok(u) => u,
         Err(e) => return Outcome::Reject(format!("not a status update: {e}")),
     };
-    match record(
-        core,
-        &sender,
-        &message_id,
-        &update,
-        d.attempt >= UNKNOWN_ATTEMPTS,
-    )
-    .await
-    {
+    // an application taken at a centre was never sent from here: nothing to wait for
+    let last_try = d.attempt >= UNKNOWN_ATTEMPTS || update.channel == "con";
+    match record(core, &sender, &message_id, &update, last_try).await {
         Ok(true) => Outcome::Done,
         Ok(false) => Outcome::Retry(format!(
             "no application sent with messageId {} yet",
@@ -81,6 +77,11 @@ pub async fn record(
     if found.is_none() && !last_try {
         return Ok(false);
     }
+    let found = match found {
+        Some(f) => Some(f),
+        None if u.channel == "con" => taken_at_a_centre(core, &mut tx, sender, u).await?,
+        None => None,
+    };
     let app = found.filter(|Found { regulation_id: regulation, .. }| {
         let ours = core
             .catalog
@@ -183,6 +184,48 @@ struct Found {
     number: String,
     notify_email: bool,
     email: Option<String>,
+}
+
+/// An application taken at a ЦОН, entered into its applicant's history at its first status
+/// from the regulation's ИС МИО; `None` when the applicant has no account here (or the
+/// status names no regulation of the portal's catalogue, or comes from another system).
+async fn taken_at_a_centre(
+    core: &Core,
+    tx: &mut sqlx::PgConnection,
+    sender: &str,
+    u: &StatusUpdate,
+) -> sqlx::Result<Option<Found>> {
+    let Some(reg) = u
+        .regulation
+        .as_deref()
+        .and_then(|r| core.catalog.get(r))
+        .filter(|r| r.system == sender)
+    else {
+        return Ok(None);
+    };
+    let Some(number) = u.application_number.clone() else {
+        return Ok(None);
+    };
+    let now = core.clock.now();
+    sqlx::query_as(
+        "insert into applications (id, number, citizen_iin, regulation_id, service, provider_id, region,
+             category, state, channel, message_id, mio_number, created_at, updated_at)
+         select $1, $2, c.iin, $3, $4, $5, $6, '', 'at-centre', 'con', $7, $2, $8, $8
+         from citizens c where c.iin = $9
+         on conflict do nothing
+         returning id, regulation_id, citizen_iin, number, notify_email, email",
+    )
+    .bind(Uuid::new_v4())
+    .bind(&number)
+    .bind(&reg.id)
+    .bind(&u.service)
+    .bind(&u.provider)
+    .bind(&reg.region)
+    .bind(&u.application_message_id)
+    .bind(now)
+    .bind(&u.applicant_iin)
+    .fetch_optional(&mut *tx)
+    .await
 }
 
 /// The mail about a status: the subject and the text, in Russian and Kazakh.
