@@ -96,3 +96,61 @@ async fn an_application_and_its_statuses_are_one_trace_across_every_lane() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_b_application_is_one_trace_from_the_employees_desk() {
+    let (receiver, guard) = Receiver::exporting().await;
+    let env = env(&["mio-almaty"]).await;
+    let reg = env
+        .mio("mio-almaty")
+        .engine
+        .catalog
+        .get("almaty-2013-housing-queue")
+        .unwrap()
+        .clone();
+    let provider = reg.providers[0].id.clone();
+    let office = Arm::login(
+        &env,
+        "mio-almaty",
+        &employees_of(&env, "mio-almaty", &provider, "office").await[0],
+    )
+    .await;
+    let category = "socially-vulnerable";
+    let documents: Vec<serde_json::Value> = reg
+        .required_documents(category)
+        .iter()
+        .map(|d| serde_json::json!({"kind": d.id, "paper": true}))
+        .collect();
+    let (s, v) = office
+        .post(
+            "/api/v1/applications",
+            serde_json::json!({
+                "iin": egov_synth::fixtures::iin_of("family-father").as_string(),
+                "category": category,
+                "phone": "+7 701 555 01 02",
+                "form": {"family_size": 4, "current_housing": "аренда, 42 м²"},
+                "documents": documents,
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (_, spans) = receiver.trace_of(guard, |s| s.name == "arm.submit").await;
+    let lanes = lanes_in_order(&spans);
+    // C-person from the desk through РШЭП and ШЭП to ГБД ФЛ, then the send through РШЭП
+    // into ИС МИО's own inbox
+    let expected = [
+        egov_mio_is::LANE,
+        "РШЭП Алматы",
+        "ШЭП",
+        "ГБД ФЛ",
+        egov_mio_is::LANE,
+        "РШЭП Алматы",
+        egov_mio_is::LANE,
+    ];
+    assert!(in_order(&lanes, &expected), "{lanes:?}");
+    let intake = spans
+        .iter()
+        .find(|s| s.name == "inbox")
+        .unwrap_or_else(|| panic!("the intake is in the trace: {lanes:?}"));
+    assert_eq!(intake.attr("egov.application"), v["number"].as_str());
+}

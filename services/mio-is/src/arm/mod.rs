@@ -534,14 +534,30 @@ impl Arm {
                 "the server holds no signing keys: sign the application on your own client (POST /api/v1/applications/sign-request, then /api/v1/applications/signature)".into(),
             ));
         }
-        let bytes = self.prepare(who, n).await?;
-        let now = self.engine.clock.now();
-        let (key, cert) = employees::keys(&self.engine.pool, &self.engine.keystore, &who.iin)
-            .await
-            .map_err(ApiError::internal)?;
-        let signature = egov_pki::cms::sign(&bytes, &key, &cert, &self.engine.chain, true, now)
-            .map_err(ApiError::internal)?;
-        self.send_signed(bytes, signature, wait).await
+        // the application's trace begins at the employee's desk: the C-person request,
+        // the signature and the send
+        let span = tracing::info_span!(
+            "arm.submit",
+            egov.sfe = crate::LANE,
+            egov.regulation = n.regulation.as_deref().unwrap_or(""),
+            egov.step = "submit",
+        );
+        tracing::Instrument::instrument(
+            async move {
+                let bytes = self.prepare(who, n).await?;
+                let now = self.engine.clock.now();
+                let (key, cert) =
+                    employees::keys(&self.engine.pool, &self.engine.keystore, &who.iin)
+                        .await
+                        .map_err(ApiError::internal)?;
+                let signature =
+                    egov_pki::cms::sign(&bytes, &key, &cert, &self.engine.chain, true, now)
+                        .map_err(ApiError::internal)?;
+                self.send_signed(bytes, signature, wait).await
+            },
+            span,
+        )
+        .await
     }
 
     /// Channel B: builds the application document from ГБД ФЛ's data and the employee's
@@ -709,11 +725,16 @@ impl Arm {
             "",
         );
         let message_id = info.message_id.clone();
-        let reply = self
-            .client
-            .send_async_with(info, payload)
-            .await
-            .map_err(|e| ApiError::GatewayUnavailable(e.to_string()))?;
+        let span = tracing::info_span!(
+            "arm.send",
+            egov.sfe = crate::LANE,
+            egov.step = "send",
+            message_id = %message_id,
+        );
+        let reply =
+            tracing::Instrument::instrument(self.client.send_async_with(info, payload), span)
+                .await
+                .map_err(|e| ApiError::GatewayUnavailable(e.to_string()))?;
         if !reply.is_success() {
             return Err(gateway_refused(&reply));
         }
