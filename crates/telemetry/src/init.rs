@@ -250,7 +250,7 @@ fn otel_targets() -> Targets {
 /// The filter when none is configured: the system's own events from INFO, the
 /// libraries' INFO chatter (each NATS connection announcing itself, every HTTP/2 frame,
 /// each SQL statement) only from WARN.
-pub const DEFAULT_LOG_FILTER: &str = "info,async_nats=warn,h2=warn,hyper=warn,hyper_util=warn,tower=warn,sqlx=warn,rustls=warn,tonic=warn";
+pub const DEFAULT_LOG_FILTER: &str = "info,async_nats=warn,h2=warn,hyper=warn,hyper_util=warn,tower=warn,sqlx=warn,rustls=warn,tonic=warn,opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry-otlp=warn";
 
 /// `RUST_LOG` (when set and non-empty) wins over the configured filter.
 pub(crate) fn build_env_filter(configured: &str) -> Result<EnvFilter, Error> {
@@ -450,11 +450,14 @@ mod tests {
         let out = logged(LogFormat::Pretty, DEFAULT_LOG_FILTER, || {
             tracing::info!(target: "async_nats", "event: connected");
             tracing::info!(target: "sqlx::query", "select 1");
+            // OpenTelemetry's own announcement at the start of every program
+            tracing::info!(target: "opentelemetry", "Global tracer provider is set");
             tracing::warn!(target: "async_nats", "event: disconnected");
             tracing::info!(target: "egov_gateway::core", "accepted");
         });
         assert!(!out.contains("event: connected"), "{out}");
         assert!(!out.contains("select 1"), "{out}");
+        assert!(!out.contains("Global tracer provider"), "{out}");
         assert!(
             out.contains("disconnected"),
             "a library's warning stays: {out}"
