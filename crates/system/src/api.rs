@@ -59,6 +59,12 @@ impl ApiError {
         }))
     }
 
+    /// The same under another code.
+    pub fn with_code(mut self, code: &str) -> Self {
+        self.0.code = code.into();
+        self
+    }
+
     /// With details.
     pub fn with_details(mut self, details: Value) -> Self {
         self.0.details = Some(details);
@@ -122,6 +128,11 @@ impl ApiError {
             ),
             format!("{what_kk} «{value}» жарамсыз (12 цифр, туған күні, бақылау разряды)"),
         )
+    }
+
+    /// 403 `FORBIDDEN`.
+    pub fn forbidden(ru: impl Into<String>, kk: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", ru, kk)
     }
 
     /// 409 `CONFLICT`.

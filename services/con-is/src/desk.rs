@@ -203,7 +203,7 @@ fn inspector_only(who: &Operator) -> Result<(), ApiError> {
 pub async fn own(core: &Core, who: &Operator, number: &str) -> Result<Application, ApiError> {
     let app = by_number(&core.pool, number)
         .await?
-        .ok_or_else(|| ApiError::no_application(number))?;
+        .ok_or_else(|| crate::api::error::no_application(number))?;
     if app.centre_id != who.centre_id {
         return Err(ApiError::forbidden(
             format!("заявление № {} принято в другом ЦОН", app.number),

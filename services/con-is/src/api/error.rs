@@ -1,253 +1,37 @@
-//! The workstation's errors: a stable code, an HTTP status, and a message in Russian and
-//! in Kazakh. The API answers `{"error": {"code", "message", "details"?}}` with the
-//! message in the operator's language (`Accept-Language: kk` for Kazakh, Russian
-//! otherwise), set by [`localize`] in one place for every route.
+//! The workstation's errors: the systems' one error shape (`egov_system::api`: a stable
+//! code, an HTTP status, a message in Russian and in Kazakh, `{"error": {"code",
+//! "message", "details"?}}` in the operator's language set by [`localize`] for every
+//! route), and the two errors whose words are the workstation's own.
 
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use axum::http::StatusCode;
 
-/// What an error says (behind [`ApiError`]'s box, so results stay small).
-#[derive(Debug, Clone)]
-pub struct Inner {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The stable code.
-    pub code: String,
-    /// The message in Russian.
-    pub ru: String,
-    /// The message in Kazakh.
-    pub kk: String,
-    /// What else the operator needs (the missing documents, the refusal receipt).
-    pub details: Option<Value>,
-    /// Seconds until a throttled login is checked again (`Retry-After`).
-    pub retry_after: Option<i64>,
+pub use egov_system::api::{ApiError, lang, localize};
+
+/// 401 `UNAUTHORIZED`: no live session.
+pub fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "войдите в АРМ ИС ЦОН (ИИН и пароль)",
+        "ХҚО АЖ АЖО-ға кіріңіз (ЖСН және құпиясөз)",
+    )
 }
 
-/// An error of the workstation.
-#[derive(Debug, Clone)]
-pub struct ApiError(Box<Inner>);
-
-impl std::ops::Deref for ApiError {
-    type Target = Inner;
-
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-impl ApiError {
-    /// An error of `status` and `code`, its message in both languages.
-    pub fn new(
-        status: StatusCode,
-        code: &str,
-        ru: impl Into<String>,
-        kk: impl Into<String>,
-    ) -> Self {
-        ApiError(Box::new(Inner {
-            status,
-            code: code.into(),
-            ru: ru.into(),
-            kk: kk.into(),
-            details: None,
-            retry_after: None,
-        }))
-    }
-
-    /// The same under another code.
-    pub fn with_code(mut self, code: &str) -> Self {
-        self.0.code = code.into();
-        self
-    }
-
-    /// With details.
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.0.details = Some(details);
-        self
-    }
-
-    /// 400 `BAD_REQUEST`: a body that does not parse (the parser's words).
-    pub fn bad_request(problem: &str) -> Self {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            format!("запрос не разобран: {problem}"),
-            format!("сұраныс талданбады: {problem}"),
-        )
-    }
-
-    /// 401 `UNAUTHORIZED`: no live session.
-    pub fn unauthorized() -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "войдите в АРМ ИС ЦОН (ИИН и пароль)",
-            "ХҚО АЖ АЖО-ға кіріңіз (ЖСН және құпиясөз)",
-        )
-    }
-
-    /// 401 `INVALID_CREDENTIALS`.
-    pub fn invalid_credentials() -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_CREDENTIALS",
-            "неверный ИИН или пароль",
-            "ЖСН немесе құпиясөз қате",
-        )
-    }
-
-    /// 429 `TOO_MANY_ATTEMPTS`.
-    pub fn too_many_attempts(retry_after: i64) -> Self {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOO_MANY_ATTEMPTS",
-            format!("слишком много неудачных входов; повторите через {retry_after} с"),
-            format!("сәтсіз кірулер тым көп; {retry_after} с кейін қайталаңыз"),
-        );
-        e.0.retry_after = Some(retry_after);
-        e
-    }
-
-    /// 422 `INVALID_IIN`: `what` (`ИИН`, `ИИН представителя`) is not an IIN.
-    pub fn invalid_iin(value: &str, what_ru: &str, what_kk: &str) -> Self {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "INVALID_IIN",
-            format!(
-                "{what_ru} «{value}» недействителен (12 цифр, дата рождения, контрольный разряд)"
-            ),
-            format!("{what_kk} «{value}» жарамсыз (12 цифр, туған күні, бақылау разряды)"),
-        )
-    }
-
-    /// 404 `NOT_FOUND`: no application of that number.
-    pub fn no_application(number: &str) -> Self {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("заявление № {number} не найдено"),
-            format!("№ {number} өтініш табылмады"),
-        )
-    }
-
-    /// 403 `FORBIDDEN`.
-    pub fn forbidden(ru: impl Into<String>, kk: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", ru, kk)
-    }
-
-    /// 409 `CONFLICT`.
-    pub fn conflict(ru: impl Into<String>, kk: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::CONFLICT, "CONFLICT", ru, kk)
-    }
-
-    /// 422 under `code`.
-    pub fn refused(code: &str, ru: impl Into<String>, kk: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, ru, kk)
-    }
-
-    /// 502 `GATEWAY_UNAVAILABLE`: `what` (ГБД ФЛ, ЕНИС, ИС МИО) could not be reached;
-    /// nothing was recorded or sent.
-    pub fn gateway_unavailable(what: &str, cause: impl std::fmt::Display) -> Self {
-        tracing::warn!(%what, error = %cause, "the gateway could not be asked");
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "GATEWAY_UNAVAILABLE",
-            format!(
-                "{what} сейчас недоступна через ШЭП; ничего не записано и не отправлено, повторите позже"
-            ),
-            format!(
-                "{what} қазір ЭҮШ арқылы қолжетімсіз; ештеңе жазылмады және жіберілмеді, кейінірек қайталаңыз"
-            ),
-        )
-    }
-
-    /// 500 `INTERNAL`: logs `cause`; the answer never shows it.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "АРМ ИС ЦОН request failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
-            "внутренняя ошибка",
-            "ішкі қате",
-        )
-    }
-
-    /// The message in `lang`.
-    pub fn message(&self, lang: &str) -> &str {
-        if lang == "kk" { &self.kk } else { &self.ru }
-    }
-
-    /// The body in `lang`.
-    pub fn body(&self, lang: &str) -> Value {
-        let mut e = json!({"code": self.code, "message": self.message(lang)});
-        if let Some(d) = &self.details {
-            e["details"] = d.clone();
-        }
-        json!({"error": e})
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::internal(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    /// The Russian body; [`localize`] swaps in the Kazakh one where the request asks.
-    fn into_response(self) -> Response {
-        let mut r = (self.status, axum::Json(self.body("ru"))).into_response();
-        if let Some(s) = self.retry_after {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(s));
-        }
-        r.extensions_mut().insert(self);
-        r
-    }
-}
-
-/// The language a request asks for: `kk` when `Accept-Language` names Kazakh first
-/// among ru/kk, else `ru`.
-pub fn lang(headers: &HeaderMap) -> &'static str {
-    let v = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let kk = v.find("kk");
-    let ru = v.find("ru");
-    match (kk, ru) {
-        (Some(k), Some(r)) if k < r => "kk",
-        (Some(_), None) => "kk",
-        _ => "ru",
-    }
-}
-
-/// Middleware: an error answer in the request's language.
-pub async fn localize(req: Request, next: Next) -> Response {
-    let lang = lang(req.headers());
-    let r = next.run(req).await;
-    if lang == "ru" {
-        return r;
-    }
-    match r.extensions().get::<ApiError>().cloned() {
-        Some(e) => {
-            let (mut parts, _) = r.into_parts();
-            parts.headers.remove(header::CONTENT_LENGTH);
-            Response::from_parts(
-                parts,
-                axum::body::Body::from(serde_json::to_vec(&e.body(lang)).expect("serializes")),
-            )
-        }
-        None => r,
-    }
+/// 404 `NOT_FOUND`: no application of that number.
+pub fn no_application(number: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("заявление № {number} не найдено"),
+        format!("№ {number} өтініш табылмады"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::{HeaderMap, HeaderValue, header};
+    use axum::response::IntoResponse;
 
     #[test]
     fn the_language_follows_accept_language() {
@@ -266,11 +50,11 @@ mod tests {
     #[test]
     fn errors_answer_their_status_code_and_message() {
         for (e, status, code) in [
-            (ApiError::unauthorized(), 401, "UNAUTHORIZED"),
+            (unauthorized(), 401, "UNAUTHORIZED"),
             (ApiError::invalid_credentials(), 401, "INVALID_CREDENTIALS"),
             (ApiError::too_many_attempts(3), 429, "TOO_MANY_ATTEMPTS"),
             (ApiError::invalid_iin("1", "ИИН", "ЖСН"), 422, "INVALID_IIN"),
-            (ApiError::no_application("X"), 404, "NOT_FOUND"),
+            (no_application("X"), 404, "NOT_FOUND"),
             (ApiError::internal("secret cause"), 500, "INTERNAL"),
             (ApiError::bad_request("x"), 400, "BAD_REQUEST"),
         ] {

@@ -6,6 +6,7 @@
 
 pub mod error;
 
+use egov_system::api::bearer;
 use std::sync::Arc;
 
 use axum::Router;
@@ -97,33 +98,11 @@ pub fn router(core: Arc<Core>) -> Router {
         .merge(crate::ui::router())
         .with_state(core)
         .layer(axum::middleware::from_fn(error::localize))
-        .layer(axum::middleware::map_response(hardened))
-}
-
-/// No sniffing, no framing.
-async fn hardened(mut r: Response) -> Response {
-    use axum::http::HeaderValue;
-    let h = r.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
-    r
+        .layer(axum::middleware::map_response(egov_system::api::hardened))
 }
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string())
 }
 
 /// The operator of the request, when the session began, and their centre.
@@ -131,10 +110,10 @@ async fn operator(
     core: &Core,
     headers: &HeaderMap,
 ) -> Result<(Operator, time::OffsetDateTime, Centre), ApiError> {
-    let token = bearer(headers).ok_or_else(ApiError::unauthorized)?;
+    let token = bearer(headers).ok_or_else(error::unauthorized)?;
     let (who, since) = operators::session(&core.pool, &token, core.clock.now())
         .await?
-        .ok_or_else(ApiError::unauthorized)?;
+        .ok_or_else(error::unauthorized)?;
     let centre = centres::get(&core.pool, &who.centre_id)
         .await?
         .ok_or_else(|| ApiError::internal(format!("centre {} is gone", who.centre_id)))?;
@@ -442,7 +421,7 @@ async fn public(State(core): S, Path(number): Path<String>) -> Result<axum::Json
     paper::valid_number(&number)?;
     let app = desk::by_number(&core.pool, &number)
         .await?
-        .ok_or_else(|| ApiError::no_application(&number))?;
+        .ok_or_else(|| crate::api::error::no_application(&number))?;
     let reg = core.catalog.get(&app.regulation_id);
     let rfc = |t: Option<time::OffsetDateTime>| {
         t.and_then(|t| {
