@@ -19,6 +19,7 @@ mod iin;
 mod journey;
 mod pki;
 mod regulation;
+mod scenario;
 mod seed;
 mod shep;
 mod sign;
@@ -84,6 +85,10 @@ enum Command {
     /// The diagram of a real application: each gateway hop and step at its time, from
     /// the message log and its ИС МИО's history; steps past their deadline in red.
     Journey(journey::JourneyArgs),
+    /// The regulations' scenarios as data files, run against a running stack through
+    /// the portal's, ИС ЦОН's and the АРМ's APIs, with JUnit output.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
 }
 
 /// Runs one command, writing its normal output to `out`.
@@ -99,6 +104,7 @@ fn run(command: Command, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Regulation(c) => regulation::run(c, out),
         Command::Diagram(a) => diagram::run(a, out),
         Command::Journey(a) => journey::run(a, out),
+        Command::Scenario(c) => scenario::run(c, out),
     }?;
     out.flush()?;
     Ok(())

@@ -600,6 +600,8 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         .await
         .map_err(|e| service_err("portal")(&e))?;
     systems.push(("portal".into(), portal.grpc_addr()));
+    let portal_url = format!("http://{}", portal.http_addr());
+    let regulation_dirs = portal_cfg.regulation_dirs.clone();
     endpoints.push(Endpoint {
         service: "portal".into(),
         lane: "ПЭП",
@@ -740,6 +742,26 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         )
     });
 
+    let system_regions: BTreeMap<String, String> = topology
+        .systems
+        .iter()
+        .filter_map(|s| s.region.clone().map(|r| (s.id.clone(), r)))
+        .collect();
+    let target = scenario_target(
+        &workstations,
+        &con_workstation,
+        &system_regions,
+        portal_url,
+        (&pki_dir, &ca_dir),
+        regulation_dirs,
+    )
+    .map_err(|e| service_err("launcher")(&e))?;
+    let target_file = common.data_dir.join(STACK_FILE);
+    target.write(&target_file).map_err(|e| Error::Service {
+        service: "launcher".into(),
+        message: format!("{}: {e}", target_file.display()),
+    })?;
+
     Ok(System {
         endpoints,
         pki_dir,
@@ -755,6 +777,76 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         } else {
             settings.grace_secs
         }),
+    })
+}
+
+/// The file in the data folder that tells `egovctl scenario run` where this stack's
+/// doors are and whose accounts open them.
+pub const STACK_FILE: &str = "stack.json";
+
+/// This stack as a scenario run's target.
+fn scenario_target(
+    workstations: &[Workstation],
+    con: &ConWorkstation,
+    regions: &BTreeMap<String, String>,
+    portal_url: String,
+    (pki_dir, ca_dir): (&std::path::Path, &std::path::Path),
+    regulation_dirs: Vec<PathBuf>,
+) -> Result<egov_scenario::Target, String> {
+    let centres = egov_con_is::centres::shipped()?;
+    let mio = workstations
+        .iter()
+        .map(|w| {
+            (
+                w.system.clone(),
+                egov_scenario::target::Workstation {
+                    url: w.url.clone(),
+                    region: regions.get(&w.system).cloned().unwrap_or_default(),
+                    password: w.dev_password.clone(),
+                    passwords_file: w.passwords_file.clone(),
+                    employees: w
+                        .employees
+                        .iter()
+                        .filter(|e| e.active)
+                        .map(|e| egov_scenario::target::Employee {
+                            iin: e.iin.clone(),
+                            provider: e.provider_id.clone(),
+                            role: e.role.clone(),
+                            password: None,
+                        })
+                        .collect(),
+                },
+            )
+        })
+        .collect();
+    let operators = con
+        .operators
+        .iter()
+        .filter(|o| o.active)
+        .map(|o| egov_scenario::target::Operator {
+            iin: o.iin.clone(),
+            centre: o.centre_id.clone(),
+            region: centres
+                .iter()
+                .find(|c| c.id == o.centre_id)
+                .map(|c| c.region.clone())
+                .unwrap_or_default(),
+            role: o.role.as_str().to_string(),
+            password: None,
+        })
+        .collect();
+    Ok(egov_scenario::Target {
+        portal: Some(portal_url),
+        con: Some(egov_scenario::target::Centres {
+            url: con.url.clone(),
+            password: con.dev_password.clone(),
+            passwords_file: con.passwords_file.clone(),
+            operators,
+        }),
+        mio,
+        pki_dir: pki_dir.to_path_buf(),
+        ca_dir: ca_dir.to_path_buf(),
+        regulation_dirs,
     })
 }
 

@@ -240,7 +240,8 @@ pub async fn application_for_update(
     .await
 }
 
-/// An application by id or number.
+/// An application by id, number, or the messageId it arrived with (what its sender knows
+/// it by).
 pub async fn application(pool: &PgPool, key: &str) -> sqlx::Result<Option<Application>> {
     if key.contains('\0') {
         // no number holds a NUL, and PostgreSQL takes none in text
@@ -248,7 +249,7 @@ pub async fn application(pool: &PgPool, key: &str) -> sqlx::Result<Option<Applic
     }
     let by_id = Uuid::parse_str(key).ok();
     sqlx::query_as(&format!(
-        "select {APP_COLUMNS} from applications where id = $1 or number = $2"
+        "select {APP_COLUMNS} from applications where id = $1 or number = $2 or message_id = $2"
     ))
     .bind(by_id)
     .bind(key)

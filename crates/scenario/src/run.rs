@@ -1,0 +1,1059 @@
+//! Running a scenario: the applicant at the door of its channel, the provider's employees
+//! at their АРМ, the result back at the applicant's side; what came out compared with
+//! what the scenario expects.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use egov_regulation::{Regulation, ResultKind, StepKind};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::door::{Door, short};
+use crate::fill;
+use crate::keys::Keys;
+use crate::spec::{Branch, Channel, Scenario};
+use crate::target::Target;
+
+/// How long a run waits for one thing to happen (a delivery, a status, a result).
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// One step of a scenario: at a door (the applicant's or the staff's) or one of the
+/// regulation's steps at ИС МИО with its deadline.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Timed {
+    /// The step: a door action (`portal: sign`), or the regulation's step id.
+    pub step: String,
+    /// How long it took.
+    pub took: Duration,
+    /// The regulation's deadline for it, from its start, when it has one.
+    pub due: Option<Duration>,
+    /// Whether ИС МИО flagged it overdue.
+    pub overdue: bool,
+}
+
+/// The outcome of one scenario.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// The scenario's name.
+    pub name: String,
+    /// The regulation.
+    pub regulation: String,
+    /// The channel.
+    pub channel: Channel,
+    /// Why it failed, if it did.
+    pub failure: Option<String>,
+    /// The whole run.
+    pub took: Duration,
+    /// Each step, in order.
+    pub steps: Vec<Timed>,
+}
+
+impl Outcome {
+    /// Whether it passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// What a channel's door did with the application.
+enum Entry {
+    /// It refused, with the API's code.
+    Refused(String),
+    /// It sent the application on; ИС МИО registered it.
+    Registered(Sent),
+}
+
+/// An application on its way, as the entry side knows it.
+struct Sent {
+    /// The entry side's session and the application's number there (none for channel B).
+    side: Option<(Door, String)>,
+    /// ИС МИО's number.
+    mio_number: String,
+    /// The provider it went to.
+    provider: String,
+}
+
+/// Runs scenarios against one stack.
+pub struct Runner {
+    target: Target,
+    regulations: Vec<Regulation>,
+    keys: Keys,
+    http: reqwest::Client,
+}
+
+/// The stack cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RunnerError(pub String);
+
+impl Runner {
+    /// A runner against `target`, with the regulations of its files.
+    pub fn new(target: Target, regulations: Vec<Regulation>) -> Result<Runner, RunnerError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| RunnerError(e.to_string()))?;
+        Ok(Runner {
+            keys: Keys::new(target.pki_dir.clone(), target.ca_dir.clone()),
+            target,
+            regulations,
+            http,
+        })
+    }
+
+    /// The regulations.
+    pub fn regulations(&self) -> &[Regulation] {
+        &self.regulations
+    }
+
+    /// Runs `s` and compares what came out with what it expects.
+    pub async fn run(&self, s: &Scenario) -> Outcome {
+        let start = Instant::now();
+        let mut steps = Vec::new();
+        let failure = self.exec(s, &mut steps).await.err();
+        Outcome {
+            name: s.name.clone(),
+            regulation: s.regulation.clone(),
+            channel: s.channel,
+            failure,
+            took: start.elapsed(),
+            steps,
+        }
+    }
+
+    fn regulation(&self, id: &str) -> Result<&Regulation, String> {
+        self.regulations
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| format!("the stack runs no regulation {id}"))
+    }
+
+    async fn exec(&self, s: &Scenario, steps: &mut Vec<Timed>) -> Result<(), String> {
+        let reg = self.regulation(&s.regulation)?;
+        let entry = match s.channel {
+            Channel::Portal => self.portal(s, reg, steps).await?,
+            Channel::Con => self.con(s, reg, steps).await?,
+            Channel::Provider => self.provider(s, reg, steps).await?,
+        };
+        let sent = match (entry, &s.expect.error) {
+            (Entry::Refused(code), Some(want)) if &code == want => return Ok(()),
+            (Entry::Refused(code), Some(want)) => {
+                return Err(format!("refused with {code}, expected {want}"));
+            }
+            (Entry::Refused(code), None) => return Err(format!("refused with {code}")),
+            (Entry::Registered(_), Some(want)) => {
+                return Err(format!(
+                    "the application went through; expected the refusal {want}"
+                ));
+            }
+            (Entry::Registered(sent), None) => sent,
+        };
+        // the provider's procedure at the АРМ
+        let t = Instant::now();
+        let view = self
+            .drive(
+                &reg.system,
+                &sent.mio_number,
+                &sent.provider,
+                reg,
+                s.procedure.branch,
+            )
+            .await?;
+        steps.push(timed("АРМ: the procedure", t));
+        for run in view["steps"].as_array().into_iter().flatten() {
+            steps.push(step_time(run));
+        }
+        let status = view["status"].as_str().unwrap_or_default().to_string();
+        if let Some(want) = &s.expect.status
+            && &status != want
+        {
+            return Err(format!("ИС МИО's status is {status}, expected {want}"));
+        }
+        let kind = view["result"]["kind"].as_str().map(str::to_string);
+        if let Some(want) = &s.expect.result
+            && kind.as_deref() != Some(want.as_str())
+        {
+            return Err(format!(
+                "the result is {}, expected {want}",
+                kind.as_deref().unwrap_or("none")
+            ));
+        }
+        let taken: Vec<String> = view["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["step_id"].as_str().map(str::to_string))
+            .collect();
+        if let Some(missing) = not_in_order(&s.expect.steps, &taken) {
+            return Err(format!(
+                "step {missing} was not taken in the order expected; taken: {}",
+                taken.join(", ")
+            ));
+        }
+        // back at the applicant's side
+        let delivered = s.expect.delivered.unwrap_or(kind.is_some());
+        if let Some((door, number)) = &sent.side {
+            let t = Instant::now();
+            match s.channel {
+                Channel::Portal => {
+                    self.portal_result(reg, door, number, &status, s, delivered)
+                        .await?
+                }
+                Channel::Con => {
+                    self.con_result(s, reg, door, number, &status, delivered)
+                        .await?
+                }
+                Channel::Provider => {}
+            }
+            steps.push(timed(&format!("{}: the result", s.channel.id()), t));
+        }
+        Ok(())
+    }
+
+    // ---- channel A: the portal --------------------------------------------------------
+
+    async fn portal(
+        &self,
+        s: &Scenario,
+        reg: &Regulation,
+        steps: &mut Vec<Timed>,
+    ) -> Result<Entry, String> {
+        let base = self
+            .target
+            .portal
+            .as_deref()
+            .ok_or("the stack has no portal")?;
+        let (iin, name) = applicant(s)?;
+        let password = format!("scenario-{iin}");
+        let mut door = Door::new(&self.http, base);
+        let t = Instant::now();
+        let a = door
+            .post(
+                "/api/v1/auth/register",
+                &json!({"iin": iin, "password": password, "email": format!("{iin}@example.kz")}),
+            )
+            .await?;
+        match (a.status, a.code()) {
+            (201, _) | (409, Some("ALREADY_REGISTERED")) => {}
+            (_, Some(code)) => return Ok(Entry::Refused(code.into())),
+            _ => return Err(format!("register: HTTP {}: {}", a.status, short(&a.body))),
+        }
+        steps.push(timed("portal: register", t));
+        let t = Instant::now();
+        let given = if s.applicant.wrong_password {
+            format!("{password}-wrong")
+        } else {
+            password
+        };
+        let a = door
+            .login(
+                "/api/v1/auth/login",
+                &json!({"iin": iin, "password": given}),
+            )
+            .await?;
+        if let Some(code) = a.code() {
+            return Ok(Entry::Refused(code.into()));
+        }
+        a.expect(200, "login")?;
+        steps.push(timed("portal: login (C-auth)", t));
+        let category = s.category(reg);
+        let t = Instant::now();
+        let a = door
+            .post(
+                "/api/v1/applications",
+                &json!({
+                    "regulation": reg.id,
+                    "category": category,
+                    "phone": "+7 701 123 45 67",
+                    "form": fill::form(reg),
+                }),
+            )
+            .await?;
+        if let Some(code) = a.code() {
+            return Ok(Entry::Refused(code.into()));
+        }
+        let draft = a.expect(201, "the draft")?;
+        let number = draft["number"]
+            .as_str()
+            .ok_or("the draft has no number")?
+            .to_string();
+        for d in reg.required_documents(category) {
+            if s.applicant.omit_documents.contains(&d.id) {
+                continue;
+            }
+            let a = door
+                .post(
+                    &format!("/api/v1/applications/{number}/attachments"),
+                    &fill::scan(&d.id),
+                )
+                .await?;
+            if let Some(code) = a.code() {
+                return Ok(Entry::Refused(code.into()));
+            }
+            a.expect(201, "an attachment")?;
+        }
+        steps.push(timed("portal: the draft and its scans", t));
+        let t = Instant::now();
+        let a = door
+            .get(&format!("/api/v1/applications/{number}/sign-request"))
+            .await?;
+        if let Some(code) = a.code() {
+            return Ok(Entry::Refused(code.into()));
+        }
+        let req = a.expect(200, "the sign request")?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(req["document"].as_str().unwrap_or_default())
+            .map_err(|e| format!("the sign request's document: {e}"))?;
+        let other = egov_synth::fixtures::iin_of(if iin == iin_of("family-mother") {
+            "family-father"
+        } else {
+            "family-mother"
+        })
+        .as_string();
+        let signer = self.keys.signer(&iin, &name, s.applicant.key, &other)?;
+        let cms = signer.sign(&bytes)?;
+        let a = door
+            .post(
+                &format!("/api/v1/applications/{number}/signature"),
+                &json!({"signature": base64::engine::general_purpose::STANDARD.encode(cms)}),
+            )
+            .await?;
+        if let Some(code) = a.code() {
+            return Ok(Entry::Refused(code.into()));
+        }
+        let sent = a.expect(202, "the signature")?;
+        steps.push(timed("portal: sign (C-sign)", t));
+        let message_id = sent["message_id"]
+            .as_str()
+            .ok_or("the signed application has no message_id")?
+            .to_string();
+        let t = Instant::now();
+        let (mio_number, provider) = self.registered(&reg.system, &message_id).await?;
+        steps.push(timed("ШЭП → ИС МИО: registered", t));
+        Ok(Entry::Registered(Sent {
+            side: Some((door, number)),
+            mio_number,
+            provider,
+        }))
+    }
+
+    async fn portal_result(
+        &self,
+        reg: &Regulation,
+        door: &Door,
+        number: &str,
+        status: &str,
+        s: &Scenario,
+        delivered: bool,
+    ) -> Result<(), String> {
+        let shows = shows_statuses(reg, Channel::Portal);
+        if !shows && !delivered {
+            return Ok(());
+        }
+        let v = door
+            .until(
+                &format!("/api/v1/applications/{number}"),
+                "the final status and the result in the cabinet",
+                WAIT,
+                |v| {
+                    (!shows || v["status"]["status"] == status)
+                        && (!delivered || v["result"].is_object())
+                },
+            )
+            .await?;
+        let seen: Vec<String> = v["statuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x["status"].as_str().map(str::to_string))
+            .collect();
+        if let Some(missing) = not_in_order(&s.expect.statuses, &seen) {
+            return Err(format!(
+                "the cabinet did not show {missing} in order; it showed {}",
+                seen.join(", ")
+            ));
+        }
+        if delivered {
+            let (st, pdf) = door
+                .bytes(&format!("/api/v1/applications/{number}/result.pdf"))
+                .await?;
+            let (st2, sig) = door
+                .bytes(&format!("/api/v1/applications/{number}/result.p7s"))
+                .await?;
+            if st != 200 || !pdf.starts_with(b"%PDF-") || st2 != 200 {
+                return Err(format!(
+                    "the result in the cabinet: PDF HTTP {st}, CMS HTTP {st2}"
+                ));
+            }
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let verdict = door
+                .post(
+                    "/api/v1/verify",
+                    &json!({"document": b64.encode(&pdf), "signature": b64.encode(&sig)}),
+                )
+                .await?
+                .expect(200, "the result's check")?;
+            if verdict["valid"] != true {
+                return Err(format!(
+                    "the provider's signature over the result does not verify: {}",
+                    short(&verdict)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- channel C: ИС ЦОН --------------------------------------------------------------
+
+    async fn operator(&self, centre: &str, role: &str) -> Result<Door, String> {
+        let con = self.target.con.as_ref().ok_or("the stack has no ИС ЦОН")?;
+        let o = con
+            .operators
+            .iter()
+            .find(|o| o.centre == centre && o.role == role)
+            .ok_or_else(|| format!("no {role} at the centre {centre}"))?;
+        let password = self
+            .target
+            .operator_password(&o.iin)
+            .ok_or_else(|| format!("no password for the operator {}", o.iin))?;
+        let mut door = Door::new(&self.http, &con.url);
+        door.login(
+            "/api/v1/login",
+            &json!({"iin": o.iin, "password": password}),
+        )
+        .await?
+        .expect(200, &format!("the {role}'s login"))?;
+        Ok(door)
+    }
+
+    fn centre(&self, s: &Scenario, reg: &Regulation) -> Result<String, String> {
+        if let Some(c) = &s.procedure.centre {
+            return Ok(c.clone());
+        }
+        let con = self.target.con.as_ref().ok_or("the stack has no ИС ЦОН")?;
+        con.operators
+            .iter()
+            .find(|o| o.region == reg.region && o.role == "inspector")
+            .map(|o| o.centre.clone())
+            .ok_or_else(|| format!("no centre of the region {}", reg.region))
+    }
+
+    async fn con(
+        &self,
+        s: &Scenario,
+        reg: &Regulation,
+        steps: &mut Vec<Timed>,
+    ) -> Result<Entry, String> {
+        let centre = self.centre(s, reg)?;
+        let t = Instant::now();
+        let desk = self.operator(&centre, "inspector").await?;
+        let (iin, _) = applicant(s)?;
+        let mut body = json!({"regulation": reg.id, "iin": iin});
+        if let Some(rep) = representative(s)? {
+            body["representative"] = rep;
+        }
+        let a = desk.post("/api/v1/applications", &body).await?;
+        if let Some(code) = a.code() {
+            return Ok(Entry::Refused(code.into()));
+        }
+        let draft = a.expect(201, "the draft at the desk (C-person, C-poa)")?;
+        let number = draft["number"]
+            .as_str()
+            .ok_or("the draft has no number")?
+            .to_string();
+        steps.push(timed("ЦОН: the draft (C-person, C-poa)", t));
+        let t = Instant::now();
+        let a = desk
+            .post(
+                &format!("/api/v1/applications/{number}/submit"),
+                &fill::submission(reg, s.category(reg), &s.applicant.omit_documents),
+            )
+            .await?;
+        if let Some(code) = a.code() {
+            return Ok(Entry::Refused(code.into()));
+        }
+        let sent = a.expect(200, "the submission")?;
+        steps.push(timed("ЦОН: sign and send", t));
+        // the accumulation sector's register and the courier's hand-over, where the
+        // paper goes by courier
+        let t = Instant::now();
+        if self.hand_over(&centre, &desk, &number).await? {
+            steps.push(timed("ЦОН: register and hand-over", t));
+        }
+        let message_id = sent["message_id"]
+            .as_str()
+            .ok_or("the sent application has no message_id")?
+            .to_string();
+        let t = Instant::now();
+        let (mio_number, provider) = self.registered(&reg.system, &message_id).await?;
+        steps.push(timed("ШЭП → ИС МИО: registered", t));
+        Ok(Entry::Registered(Sent {
+            side: Some((desk, number)),
+            mio_number,
+            provider,
+        }))
+    }
+
+    /// Where the application's paper goes by courier: the register that holds it (formed
+    /// now unless another run at the centre formed one with it) handed over to the
+    /// courier. Whether it goes by courier.
+    async fn hand_over(&self, centre: &str, desk: &Door, number: &str) -> Result<bool, String> {
+        let acc = self.operator(centre, "accumulation").await?;
+        let list = acc
+            .get("/api/v1/registers")
+            .await?
+            .expect(200, "the registers")?;
+        if list["awaiting"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == number))
+        {
+            let a = acc.post("/api/v1/registers", &json!({})).await?;
+            // formed at the same moment by another run: it holds this one too
+            if !(a.status == 201
+                || matches!(
+                    a.code(),
+                    Some("NOT_AWAITING_REGISTER" | "NOTHING_TO_REGISTER")
+                ))
+            {
+                a.expect(201, "the register")?;
+            }
+        }
+        let v = desk
+            .get(&format!("/api/v1/applications/{number}"))
+            .await?
+            .expect(200, "the application at the centre")?;
+        let paper = &v["paper"];
+        let Some(rnum) = paper["register"].as_str() else {
+            return Ok(false);
+        };
+        if paper["handed_over_at"].is_null() {
+            let courier = self.operator(centre, "courier").await?;
+            let a = courier
+                .post(&format!("/api/v1/registers/{rnum}/handover"), &Value::Null)
+                .await?;
+            if a.code() != Some("ALREADY_HANDED_OVER") {
+                a.expect(200, "the hand-over")?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn con_result(
+        &self,
+        s: &Scenario,
+        reg: &Regulation,
+        desk: &Door,
+        number: &str,
+        status: &str,
+        delivered: bool,
+    ) -> Result<(), String> {
+        let path = format!("/api/v1/applications/{number}");
+        let shows = shows_statuses(reg, Channel::Con);
+        if !shows && !delivered {
+            return Ok(());
+        }
+        let v = desk
+            .until(
+                &path,
+                "the final status and the result at the centre",
+                WAIT,
+                |v| {
+                    (!shows || v["status"]["status"] == status)
+                        && (!delivered || v["result"].is_object())
+                },
+            )
+            .await?;
+        let seen: Vec<String> = v["statuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x["status"].as_str().map(str::to_string))
+            .collect();
+        if let Some(missing) = not_in_order(&s.expect.statuses, &seen) {
+            return Err(format!(
+                "the centre did not show {missing} in order; it showed {}",
+                seen.join(", ")
+            ));
+        }
+        if !delivered {
+            return Ok(());
+        }
+        let centre = v["centre"].as_str().unwrap_or_default().to_string();
+        if v["paper"]["state"] == "in_transit" {
+            let courier = self.operator(&centre, "courier").await?;
+            courier
+                .post(&format!("{path}/return"), &Value::Null)
+                .await?
+                .expect(200, "the courier's return")?;
+        }
+        let issuer = self.operator(&centre, "issuer").await?;
+        // the issuing inspector scans the cover's barcode (a hand scanner types the
+        // number)
+        issuer
+            .post("/api/v1/scan", &json!({"text": number}))
+            .await?
+            .expect(200, "the cover's scan")?;
+        let (iin, _) = applicant(s)?;
+        let to = match representative(s)? {
+            Some(r) => r["iin"].as_str().unwrap_or_default().to_string(),
+            None => iin,
+        };
+        let mut body = json!({"iin": to});
+        if !v["paper"]["survey_questions"].is_null() {
+            body["survey"] = json!({"quality": "satisfied", "information": "satisfied"});
+        }
+        let issued = issuer
+            .post(&format!("{path}/issue"), &body)
+            .await?
+            .expect(200, "the issue")?;
+        if issued["paper"]["state"] != "issued" {
+            return Err(format!("not issued: {}", short(&issued["paper"])));
+        }
+        Ok(())
+    }
+
+    // ---- channel B: the provider's desk -------------------------------------------------
+
+    async fn provider(
+        &self,
+        s: &Scenario,
+        reg: &Regulation,
+        steps: &mut Vec<Timed>,
+    ) -> Result<Entry, String> {
+        let provider = &reg.providers[0].id;
+        // the desk's clerk where the provider has one, else any of its employees
+        let w = self
+            .target
+            .mio
+            .get(&reg.system)
+            .ok_or_else(|| format!("the stack has no {}", reg.system))?;
+        let clerk = w
+            .employees
+            .iter()
+            .filter(|e| &e.provider == provider)
+            .min_by_key(|e| e.role != "office")
+            .ok_or_else(|| format!("no account of {provider} at {}", reg.system))?;
+        let t = Instant::now();
+        let office = self.login_employee(&reg.system, &clerk.iin).await?;
+        let (iin, _) = applicant(s)?;
+        let category = s.category(reg);
+        let mut body = fill::submission(reg, category, &s.applicant.omit_documents);
+        body["regulation"] = json!(reg.id);
+        body["iin"] = json!(iin);
+        if let Some(rep) = representative(s)? {
+            body["representative"] = rep;
+        }
+        let a = office.post("/api/v1/applications", &body).await?;
+        if let Some(code) = a.code() {
+            return Ok(Entry::Refused(code.into()));
+        }
+        let mio_number = match a.status {
+            201 => a.body["number"].as_str().map(str::to_string),
+            202 => {
+                let id = a.body["message_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                Some(self.registered(&reg.system, &id).await?.0)
+            }
+            _ => None,
+        }
+        .ok_or_else(|| {
+            format!(
+                "the АРМ's submission: HTTP {}: {}",
+                a.status,
+                short(&a.body)
+            )
+        })?;
+        steps.push(timed("АРМ: taken at the desk", t));
+        Ok(Entry::Registered(Sent {
+            side: None,
+            mio_number,
+            provider: provider.clone(),
+        }))
+    }
+
+    // ---- ИС МИО -----------------------------------------------------------------------
+
+    async fn login_employee(&self, system: &str, iin: &str) -> Result<Door, String> {
+        let w = self
+            .target
+            .mio
+            .get(system)
+            .ok_or_else(|| format!("the stack has no {system}"))?;
+        let password = self
+            .target
+            .employee_password(system, iin)
+            .ok_or_else(|| format!("no password for the employee {iin} of {system}"))?;
+        let mut door = Door::new(&self.http, &w.url);
+        door.login("/api/v1/login", &json!({"iin": iin, "password": password}))
+            .await?
+            .expect(200, &format!("the login of {iin} at {system}"))?;
+        Ok(door)
+    }
+
+    /// ИС МИО's number of the application sent with `message_id`, once registered, and
+    /// the provider it went to.
+    async fn registered(&self, system: &str, message_id: &str) -> Result<(String, String), String> {
+        let w = self
+            .target
+            .mio
+            .get(system)
+            .ok_or_else(|| format!("the stack has no {system}"))?;
+        let any = w.employees.first().ok_or("an АРМ without accounts")?;
+        // any account of the provider that took it may look it up
+        let mut tried = Vec::new();
+        for e in &w.employees {
+            if tried.contains(&e.provider) {
+                continue;
+            }
+            tried.push(e.provider.clone());
+            let door = self.login_employee(system, &e.iin).await?;
+            let v = door
+                .until(
+                    &format!("/api/v1/applications/{message_id}"),
+                    "ИС МИО's registration",
+                    WAIT,
+                    |_| true,
+                )
+                .await;
+            match v {
+                Ok(v) => {
+                    return match (v["number"].as_str(), v["provider_id"].as_str()) {
+                        (Some(n), Some(p)) => Ok((n.to_string(), p.to_string())),
+                        _ => Err(format!("the registered application: {}", short(&v))),
+                    };
+                }
+                Err(e) if e.contains("HTTP 403") => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(format!(
+            "{message_id} was not registered at {system} (asked as {})",
+            any.iin
+        ))
+    }
+
+    /// Completes every task of the application through the АРМ API, choosing the
+    /// outcomes of `branch`, until its status is final; the final view.
+    async fn drive(
+        &self,
+        system: &str,
+        number: &str,
+        provider: &str,
+        reg: &Regulation,
+        branch: Branch,
+    ) -> Result<Value, String> {
+        let mut sessions: HashMap<String, Door> = HashMap::new();
+        let viewer = self.any_of(system, provider, &mut sessions).await?;
+        let path = format!("/api/v1/applications/{number}");
+        let deadline = Instant::now() + WAIT * 2;
+        let mut idle_since: Option<Instant> = None;
+        loop {
+            let view = sessions[&viewer]
+                .get(&path)
+                .await?
+                .expect(200, "the application at the АРМ")?;
+            let open = view["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["status"] == "open" && !r["role"].is_null())
+                .cloned();
+            let status = view["status"].as_str().unwrap_or_default();
+            let final_ = egov_regulation::Status::parse(status).is_some_and(|s| s.is_final());
+            let Some(run) = open else {
+                if final_
+                    && view["steps"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .all(|r| r["status"] != "open")
+                {
+                    return Ok(view);
+                }
+                // a system's step in progress (delivery, the result's sending)
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > WAIT {
+                    return Err(format!(
+                        "the application stalled at the АРМ: {}",
+                        short(&view)
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            idle_since = None;
+            if Instant::now() > deadline {
+                return Err(format!("the procedure did not finish: {}", short(&view)));
+            }
+            let step_id = run["step_id"].as_str().unwrap_or_default();
+            let step = reg
+                .step(step_id)
+                .ok_or_else(|| format!("the АРМ opened {step_id}, not a step of {}", reg.id))?;
+            let role = run["role"].as_str().unwrap_or_default();
+            let who = match run["assignee_iin"].as_str() {
+                Some(a) => a.to_string(),
+                None => self
+                    .target
+                    .mio
+                    .get(system)
+                    .and_then(|w| {
+                        w.employees
+                            .iter()
+                            .find(|e| e.provider == provider && e.role == role)
+                    })
+                    .map(|e| e.iin.clone())
+                    .ok_or_else(|| format!("no {role} of {provider} at {system}"))?,
+            };
+            if !sessions.contains_key(&who) {
+                let d = self.login_employee(system, &who).await?;
+                sessions.insert(who.clone(), d);
+            }
+            let arm = &sessions[&who];
+            let task = run["id"].as_i64().unwrap_or_default();
+            if step.kind == StepKind::Commission {
+                self.commission(arm, reg, step, number, branch).await?;
+                continue;
+            }
+            let t = arm
+                .get(&format!("/api/v1/tasks/{task}"))
+                .await?
+                .expect(200, "the task")?;
+            let mut body = json!({});
+            match step.kind {
+                StepKind::Assign => body["assignee"] = t["candidates"][0]["iin"].clone(),
+                StepKind::Check => {
+                    let o = match branch {
+                        Branch::Result => "complete",
+                        Branch::Incomplete => "incomplete",
+                        Branch::Refusal if step.outcomes.iter().any(|o| o.id == "refuse") => {
+                            "refuse"
+                        }
+                        Branch::Refusal => "complete",
+                    };
+                    body["outcome"] = json!(o);
+                    if o == "refuse" {
+                        body["grounds"] = json!([reg.refusal_grounds[0].id]);
+                    }
+                    if o == "incomplete" {
+                        let category = view["category"].as_str().unwrap_or_default();
+                        let doc = reg
+                            .required_documents(category)
+                            .first()
+                            .map(|d| d.id.clone())
+                            .unwrap_or_else(|| reg.documents[0].id.clone());
+                        body["missing_documents"] = json!([doc]);
+                    }
+                }
+                _ if !step.outcomes.is_empty() => {
+                    // approvals: the way forward (not back)
+                    let o = step
+                        .outcomes
+                        .iter()
+                        .find(|o| o.effect.is_some() || o.result.is_some())
+                        .unwrap_or(&step.outcomes[0]);
+                    body["outcome"] = json!(o.id);
+                }
+                _ => {}
+            }
+            arm.post(&format!("/api/v1/tasks/{task}/complete"), &body)
+                .await?
+                .expect(200, &format!("the step {step_id} ({body})"))?;
+        }
+    }
+
+    async fn any_of(
+        &self,
+        system: &str,
+        provider: &str,
+        sessions: &mut HashMap<String, Door>,
+    ) -> Result<String, String> {
+        let e = self
+            .target
+            .mio
+            .get(system)
+            .and_then(|w| w.employees.iter().find(|e| e.provider == provider))
+            .ok_or_else(|| format!("no account of {provider} at {system}"))?
+            .iin
+            .clone();
+        let d = self.login_employee(system, &e).await?;
+        sessions.insert(e.clone(), d);
+        Ok(e)
+    }
+
+    async fn commission(
+        &self,
+        arm: &Door,
+        reg: &Regulation,
+        step: &egov_regulation::Step,
+        number: &str,
+        branch: Branch,
+    ) -> Result<(), String> {
+        let want: &[ResultKind] = match branch {
+            Branch::Result => &[ResultKind::Registration, ResultKind::Assignment],
+            _ => &[ResultKind::Refusal],
+        };
+        let decision = step
+            .outcomes
+            .iter()
+            .find(|o| {
+                o.result
+                    .as_deref()
+                    .and_then(|r| reg.result(r))
+                    .is_some_and(|r| want.contains(&r.kind))
+            })
+            .unwrap_or(&step.outcomes[0]);
+        let kind = decision
+            .result
+            .as_deref()
+            .and_then(|r| reg.result(r))
+            .map(|r| r.kind);
+        let today = OffsetDateTime::now_utc().date();
+        let m = arm
+            .post(
+                "/api/v1/commission/meetings",
+                &json!({"date": format!("{:04}-{:02}-{:02}", today.year(), today.month() as u8, today.day())}),
+            )
+            .await?
+            .expect(201, "the commission's meeting")?;
+        let id = m["id"].as_str().ok_or("the meeting has no id")?;
+        arm.post(
+            &format!("/api/v1/commission/meetings/{id}/agenda"),
+            &json!({"application": number}),
+        )
+        .await?
+        .expect(200, "the agenda")?;
+        let mut body = json!({"application": number, "decision": decision.id});
+        if kind == Some(ResultKind::Refusal) {
+            body["grounds"] = json!([reg.refusal_grounds[0].id]);
+        }
+        if kind == Some(ResultKind::Assignment) {
+            body["amount"] = json!(18_500);
+        }
+        arm.post(
+            &format!("/api/v1/commission/meetings/{id}/decisions"),
+            &body,
+        )
+        .await?
+        .expect(200, "the decision")?;
+        arm.post(
+            &format!("/api/v1/commission/meetings/{id}/close"),
+            &json!({}),
+        )
+        .await?
+        .expect(200, "the meeting's close")?;
+        Ok(())
+    }
+}
+
+/// Whether the regulation shows the statuses of applications of `channel` at the side
+/// that took them (the portal, ИС ЦОН).
+pub fn shows_statuses(reg: &Regulation, channel: Channel) -> bool {
+    let side = match channel {
+        Channel::Portal => "portal",
+        Channel::Con => "con-is",
+        Channel::Provider => return false,
+    };
+    reg.channel(channel.id())
+        .is_some_and(|c| c.status_to.iter().any(|x| x == side))
+}
+
+fn iin_of(key: &str) -> String {
+    egov_synth::fixtures::iin_of(key).as_string()
+}
+
+/// The applicant's IIN and name (as a certificate names them).
+fn applicant(s: &Scenario) -> Result<(String, String), String> {
+    let today = OffsetDateTime::now_utc().date();
+    let citizens = egov_synth::fixtures::citizens(today);
+    let poa_principal = s.applicant.power_of_attorney.as_ref().and_then(|p| {
+        egov_synth::fixtures::named_poas(today)
+            .into_iter()
+            .find(|n| n.key == p)
+            .map(|n| n.poa.principal.as_string())
+    });
+    let iin = match (&s.applicant.citizen, &s.applicant.iin, poa_principal) {
+        (Some(c), _, _) => iin_of(c),
+        (None, Some(i), _) => i.clone(),
+        (None, None, Some(p)) => p,
+        (None, None, None) => return Err("the scenario names no applicant".into()),
+    };
+    let name = citizens
+        .iter()
+        .find(|c| c.iin.as_string() == iin)
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| "ЗАЯВИТЕЛЬ ТЕСТОВЫЙ".into());
+    Ok((iin, name))
+}
+
+/// The representative of a scenario with a power of attorney: `{iin, poa_number}`.
+fn representative(s: &Scenario) -> Result<Option<Value>, String> {
+    let Some(key) = &s.applicant.power_of_attorney else {
+        return Ok(None);
+    };
+    let today = OffsetDateTime::now_utc().date();
+    let n = egov_synth::fixtures::named_poas(today)
+        .into_iter()
+        .find(|n| n.key == key)
+        .ok_or_else(|| format!("no named power of attorney {key}"))?;
+    Ok(Some(json!({
+        "iin": n.poa.representative.as_string(),
+        "poa_number": n.poa.number,
+    })))
+}
+
+fn timed(step: &str, since: Instant) -> Timed {
+    Timed {
+        step: step.to_string(),
+        took: since.elapsed(),
+        due: None,
+        overdue: false,
+    }
+}
+
+fn parse_time(v: &Value) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(v.as_str()?, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// A step run of ИС МИО's view, timed against its deadline.
+fn step_time(run: &Value) -> Timed {
+    let started = parse_time(&run["started_at"]);
+    let span = |end: Option<OffsetDateTime>| -> Option<Duration> {
+        let d = end? - started?;
+        Duration::try_from(d).ok()
+    };
+    Timed {
+        step: run["step_id"].as_str().unwrap_or_default().to_string(),
+        took: span(parse_time(&run["completed_at"])).unwrap_or_default(),
+        due: span(parse_time(&run["due_at"])),
+        overdue: run["overdue"] == true,
+    }
+}
+
+/// The first of `want` not found in `seen` in order, if any.
+fn not_in_order<'a>(want: &'a [String], seen: &[String]) -> Option<&'a str> {
+    let mut it = seen.iter();
+    want.iter()
+        .find(|w| !it.any(|s| s == *w))
+        .map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_a_subsequence() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let seen = s(&["received", "in_progress", "completed"]);
+        assert_eq!(not_in_order(&s(&["received", "completed"]), &seen), None);
+        assert_eq!(
+            not_in_order(&s(&["completed", "received"]), &seen),
+            Some("received")
+        );
+        assert_eq!(not_in_order(&s(&["refused"]), &seen), Some("refused"));
+    }
+}
