@@ -252,12 +252,7 @@ pub fn new_application(reg: &egov_regulation::Regulation, today: time::Date) -> 
 
 /// A scan (a small PDF) of the document `kind`.
 pub fn scan(kind: &str) -> Value {
-    json!({
-        "kind": kind,
-        "name": format!("{kind}.pdf"),
-        "media_type": "application/pdf",
-        "content": base64::engine::general_purpose::STANDARD.encode(format!("%PDF-1.4 scan of {kind}")),
-    })
+    egov_scenario::fill::scan(kind)
 }
 
 impl Portal {

@@ -225,43 +225,12 @@ impl Stack {
 
 /// The documents of `category` every required one present: paper original and scan.
 pub fn documents(reg: &egov_regulation::Regulation, category: &str) -> serde_json::Value {
-    use base64::Engine as _;
-    use serde_json::json;
-    serde_json::Value::Array(
-        reg.required_documents(category)
-            .into_iter()
-            .map(|d| {
-                json!({
-                    "kind": d.id,
-                    "name": format!("{}.pdf", d.id),
-                    "media_type": "application/pdf",
-                    "content": base64::engine::general_purpose::STANDARD.encode(format!("%PDF-1.4 scan of {}", d.id)),
-                    "paper": true,
-                })
-            })
-            .collect(),
-    )
+    egov_scenario::fill::documents(reg, category, &[])
 }
 
 /// The form fields of `reg` (those that are neither the applicant's nor the category).
 pub fn form(reg: &egov_regulation::Regulation) -> serde_json::Value {
-    use serde_json::json;
-    let mut form = serde_json::Map::new();
-    for f in &reg.fields {
-        if f.id.contains('.') || f.id == "category" {
-            continue;
-        }
-        let v = match f.kind {
-            egov_regulation::FieldKind::Number => json!(3),
-            egov_regulation::FieldKind::Date => json!("2020-01-01"),
-            egov_regulation::FieldKind::Bool => json!(true),
-            egov_regulation::FieldKind::Email => json!("applicant@example.kz"),
-            egov_regulation::FieldKind::Phone => json!("+7 701 123 45 67"),
-            _ => json!(format!("{} (тест)", f.name.ru)),
-        };
-        form.insert(f.id.clone(), v);
-    }
-    serde_json::Value::Object(form)
+    egov_scenario::fill::form(reg)
 }
 
 /// A complete submission for `reg` and its first category.
