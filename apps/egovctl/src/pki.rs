@@ -30,10 +30,12 @@ pub enum PkiCommand {
     /// Issue a person's (or an employee's) certificate from the issuing CA.
     #[command(
         after_help = "Writes PREFIX.key.pem (PKCS#8, mode 0600), PREFIX.cert.pem (the certificate \
-                      alone) and PREFIX.chain.pem (the certificate, then the issuing CA).\n\
-                      No PKCS#12 file is written; make one with\n  \
-                      openssl pkcs12 -export -inkey PREFIX.key.pem -in PREFIX.cert.pem \
-                      -certfile DIR/chain.pem -out PREFIX.p12"
+                      alone), PREFIX.chain.pem (the certificate, then the issuing CA) and \
+                      PREFIX.p12 (mode 0600): the key, the certificate and the issuing CA as \
+                      PKCS#12 under --p12-password (PBES2 with PBKDF2-HMAC-SHA256 and \
+                      AES-256-CBC, HMAC-SHA256 MAC), the file NCALayer and its stand-in \
+                      load and `openssl pkcs12 -in PREFIX.p12 -nodes` reads. Without \
+                      --p12-password the file gets the test password Qwerty12."
     )]
     Issue(IssueArgs),
     /// Revoke a certificate of this PKI and regenerate DIR/crl.pem.
@@ -137,9 +139,19 @@ pub struct IssueArgs {
     /// Key algorithm of the new key. Default: the issuing CA's.
     #[arg(long, value_enum)]
     pub algo: Option<Algo>,
-    /// Path prefix of the files written: PREFIX.key.pem, PREFIX.cert.pem, PREFIX.chain.pem.
+    /// Path prefix of the files written: PREFIX.key.pem, PREFIX.cert.pem, PREFIX.chain.pem,
+    /// PREFIX.p12.
     #[arg(long, value_name = "PREFIX")]
     pub out: PathBuf,
+    /// Password of PREFIX.p12. Default: the test password Qwerty12 (anyone can open the
+    /// file; say so to whoever gets it).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "EGOV_P12_PASSWORD",
+        hide_env_values = true
+    )]
+    pub p12_password: Option<String>,
     /// Overwrite existing output files.
     #[arg(long)]
     pub force: bool,
@@ -341,8 +353,12 @@ fn issue(a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
     let key_path = with_suffix(&a.out, ".key.pem");
     let cert_path = with_suffix(&a.out, ".cert.pem");
     let chain_path = with_suffix(&a.out, ".chain.pem");
+    let p12_path = with_suffix(&a.out, ".p12");
+    if a.p12_password.as_deref() == Some("") {
+        bail!("--p12-password is empty: a PKCS#12 file needs a password");
+    }
     if !a.force {
-        for p in [&key_path, &cert_path, &chain_path] {
+        for p in [&key_path, &cert_path, &chain_path, &p12_path] {
             if p.exists() {
                 bail!(
                     "{} exists: choose another --out or add --force",
@@ -387,6 +403,21 @@ fn issue(a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
     dir.write_issued(&issued, &key_path, &cert_path, false)?;
     let chain = format!("{}{}", issued.cert.to_pem(), dir.issuing.cert.to_pem());
     util::write(&chain_path, chain.as_bytes(), "certificate chain")?;
+    let password = a
+        .p12_password
+        .as_deref()
+        .unwrap_or(egov_pki::pkcs12::TEST_PASSWORD);
+    let key = issued
+        .key
+        .as_ref()
+        .ok_or_else(|| anyhow!("the issued certificate came without its key"))?;
+    let p12 = egov_pki::pkcs12::write(
+        key,
+        &issued.cert,
+        std::slice::from_ref(&dir.issuing.cert),
+        password,
+    )?;
+    egov_pki::dir::write_secret(&p12_path, &p12)?;
     let c = &issued.cert;
     writeln!(
         out,
@@ -416,6 +447,20 @@ fn issue(a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
         "  chain    {} (certificate, issuing CA)",
         chain_path.display()
     )?;
+    writeln!(
+        out,
+        "  p12      {} (PKCS#12: key, certificate, issuing CA; alias {})",
+        p12_path.display(),
+        egov_pki::pkcs12::alias_of(c)
+    )?;
+    match &a.p12_password {
+        Some(_) => writeln!(out, "  password of the .p12 as given (--p12-password)")?,
+        None => writeln!(
+            out,
+            "  password of the .p12: {} (the TEST default: anyone can open it; --p12-password sets another)",
+            egov_pki::pkcs12::TEST_PASSWORD
+        )?,
+    }
     Ok(())
 }
 

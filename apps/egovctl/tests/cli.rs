@@ -1044,6 +1044,125 @@ fn openssl_interop_ecdsa() {
     openssl_interop("ecdsa-p256");
 }
 
+/// The base64 body of the first PEM block tagged `tag` in `text`, line endings aside.
+fn pem_body(text: &str, tag: &str) -> String {
+    let begin = format!("-----BEGIN {tag}-----");
+    let end = format!("-----END {tag}-----");
+    let start = text
+        .find(&begin)
+        .unwrap_or_else(|| panic!("no {tag} in {text}"))
+        + begin.len();
+    let stop = start + text[start..].find(&end).unwrap();
+    text[start..stop].split_whitespace().collect()
+}
+
+fn p12_reads_back_in_openssl(algo: &str, password: Option<&str>) {
+    let env = Env::new();
+    env.ok(&["pki", "init", "--dir", "pki", "--algo", algo]);
+    let extra: Vec<&str> = password.map_or(vec![], |p| vec!["--p12-password", p]);
+    let out = env.issue("pki", "p", &extra);
+    assert!(out.contains("p.p12 (PKCS#12"), "{out}");
+    let pass = password.unwrap_or("Qwerty12");
+    match password {
+        None => assert!(
+            out.contains("password of the .p12: Qwerty12 (the TEST default"),
+            "{out}"
+        ),
+        Some(p) => assert!(!out.contains(p), "the password is not printed: {out}"),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.path("p.p12"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the .p12 is private");
+    }
+    let passin = format!("pass:{pass}");
+    let (ok, text) = openssl(
+        &env,
+        &["pkcs12", "-in", "p.p12", "-passin", &passin, "-nodes"],
+    );
+    assert!(ok, "openssl pkcs12: {text}");
+    let key = std::fs::read_to_string(env.path("p.key.pem")).unwrap();
+    let cert = std::fs::read_to_string(env.path("p.cert.pem")).unwrap();
+    let issuing = std::fs::read_to_string(env.path("pki/issuing.cert.pem")).unwrap();
+    assert_eq!(
+        pem_body(&text, "PRIVATE KEY"),
+        pem_body(&key, "PRIVATE KEY"),
+        "the same key"
+    );
+    assert_eq!(
+        pem_body(&text, "CERTIFICATE"),
+        pem_body(&cert, "CERTIFICATE"),
+        "the certificate first"
+    );
+    assert!(
+        text.split_whitespace()
+            .collect::<String>()
+            .contains(&pem_body(&issuing, "CERTIFICATE")),
+        "the issuing CA in the chain: {text}"
+    );
+    // the modern algorithms, readable without -legacy
+    let (ok, info) = openssl(
+        &env,
+        &[
+            "pkcs12", "-in", "p.p12", "-passin", &passin, "-info", "-noout",
+        ],
+    );
+    assert!(ok, "{info}");
+    assert!(info.contains("MAC: sha256"), "{info}");
+    assert!(
+        info.contains("Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC"),
+        "{info}"
+    );
+    assert!(
+        info.contains("PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC"),
+        "{info}"
+    );
+    assert!(info.contains("hmacWithSHA256"), "{info}");
+    // a wrong password opens nothing
+    let (ok, text) = openssl(
+        &env,
+        &["pkcs12", "-in", "p.p12", "-passin", "pass:wrong", "-nodes"],
+    );
+    assert!(!ok, "a wrong password was accepted: {text}");
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+}
+
+#[test]
+fn pki_issue_writes_a_p12_that_openssl_reads_rsa() {
+    p12_reads_back_in_openssl("rsa-2048", Some("пароль ключа 1"));
+}
+
+#[test]
+fn pki_issue_writes_a_p12_with_the_test_password_by_default() {
+    p12_reads_back_in_openssl("ecdsa-p256", None);
+}
+
+#[test]
+fn an_empty_p12_password_is_refused() {
+    let env = Env::new();
+    env.init("pki", &[]);
+    let line = env.rejected(&[
+        "pki",
+        "issue",
+        "--dir",
+        "pki",
+        "--iin",
+        IIN,
+        "--name",
+        NAME,
+        "--out",
+        "p",
+        "--p12-password",
+        "",
+    ]);
+    assert!(line.contains("--p12-password is empty"), "{line}");
+    assert!(!env.path("p.p12").exists() && !env.path("p.key.pem").exists());
+}
+
 // ---------------------------------------------------------------- misc
 
 #[test]

@@ -169,6 +169,34 @@ impl CertInfo {
             .raw_bytes()
     }
 
+    /// The value (DER, inside the OCTET STRING) of the extension `oid`, when present.
+    pub fn extension(&self, oid: const_oid::ObjectIdentifier) -> Option<&[u8]> {
+        self.cert
+            .tbs_certificate
+            .extensions
+            .iter()
+            .flatten()
+            .find(|e| e.extn_id == oid)
+            .map(|e| e.extn_value.as_bytes())
+    }
+
+    /// The subjectKeyIdentifier, when present and well formed.
+    pub fn subject_key_id(&self) -> Option<Vec<u8>> {
+        let v = self.extension(oids::EXT_SUBJECT_KEY_ID)?;
+        x509_cert::ext::pkix::SubjectKeyIdentifier::from_der(v)
+            .ok()
+            .map(|k| k.0.into_bytes())
+    }
+
+    /// The keyIdentifier of the authorityKeyIdentifier, when present and well formed.
+    pub fn authority_key_id(&self) -> Option<Vec<u8>> {
+        let v = self.extension(oids::EXT_AUTHORITY_KEY_ID)?;
+        x509_cert::ext::pkix::AuthorityKeyIdentifier::from_der(v)
+            .ok()?
+            .key_identifier
+            .map(|k| k.into_bytes())
+    }
+
     /// Subject as an RFC 4514 string.
     pub fn subject_string(&self) -> String {
         self.subject().to_string()
@@ -218,8 +246,9 @@ pub fn serial_hex(bytes: &[u8]) -> String {
     hex::encode_upper(trimmed)
 }
 
-/// Reads a directory string of any of the usual ASN.1 string types.
-pub(crate) fn any_to_string(v: &der::asn1::Any) -> Option<String> {
+/// Reads a directory string of any of the usual ASN.1 string types (UTF8String,
+/// PrintableString, IA5String, TeletexString, BMPString).
+pub fn any_to_string(v: &der::asn1::Any) -> Option<String> {
     use der::asn1::{BmpString, Ia5StringRef, PrintableStringRef, TeletexStringRef, Utf8StringRef};
     if let Ok(s) = v.decode_as::<Utf8StringRef<'_>>() {
         return Some(s.as_str().to_string());

@@ -31,12 +31,50 @@ pub fn sign(
     detached: bool,
     signing_time: OffsetDateTime,
 ) -> Result<Vec<u8>> {
+    let digest = sha2::Sha256::digest(data);
+    signed_data(
+        &digest,
+        (!detached).then_some(data),
+        key,
+        cert,
+        chain,
+        signing_time,
+    )
+}
+
+/// Signs content known only by its SHA-256 `digest` (32 bytes), computed by whoever holds
+/// the content, and returns the detached DER ContentInfo: the messageDigest attribute is
+/// the given digest, so the signature verifies over the content it was computed from.
+pub fn sign_digest(
+    digest: &[u8],
+    key: &PrivateKey,
+    cert: &CertInfo,
+    chain: &[CertInfo],
+    signing_time: OffsetDateTime,
+) -> Result<Vec<u8>> {
+    if digest.len() != 32 {
+        return Err(Error::Invalid(format!(
+            "a SHA-256 digest has 32 bytes, got {}",
+            digest.len()
+        )));
+    }
+    signed_data(digest, None, key, cert, chain, signing_time)
+}
+
+/// The SignedData over content with SHA-256 `digest`, the content encapsulated when given.
+fn signed_data(
+    digest: &[u8],
+    content: Option<&[u8]>,
+    key: &PrivateKey,
+    cert: &CertInfo,
+    chain: &[CertInfo],
+    signing_time: OffsetDateTime,
+) -> Result<Vec<u8>> {
     if key.public_key_raw() != cert.public_key_raw() {
         return Err(Error::Invalid(
             "the key does not belong to the certificate".into(),
         ));
     }
-    let digest = sha2::Sha256::digest(data);
     let attr = |oid, value: Any| -> Result<Attribute> {
         Ok(Attribute {
             oid,
@@ -55,7 +93,7 @@ pub fn sign(
         )?,
         attr(
             oids::MESSAGE_DIGEST,
-            Any::encode_from(&OctetString::new(digest.to_vec()).map_err(enc)?).map_err(enc)?,
+            Any::encode_from(&OctetString::new(digest).map_err(enc)?).map_err(enc)?,
         )?,
     ])
     .map_err(enc)?;
@@ -93,10 +131,9 @@ pub fn sign(
             .iter()
             .map(|c| CertificateChoices::Certificate(c.cert.clone())),
     );
-    let econtent = if detached {
-        None
-    } else {
-        Some(Any::encode_from(&OctetString::new(data.to_vec()).map_err(enc)?).map_err(enc)?)
+    let econtent = match content {
+        None => None,
+        Some(data) => Some(Any::encode_from(&OctetString::new(data).map_err(enc)?).map_err(enc)?),
     };
     let sd = SignedData {
         version: CmsVersion::V1,

@@ -179,6 +179,12 @@ fn write(path: &Path, content: &[u8], secret: bool) -> Result<()> {
     fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
+/// Writes a secret (a private key, a `.p12` file) readable by its owner alone (0600) from
+/// its first byte, replacing any file at `path`.
+pub fn write_secret(path: &Path, content: &[u8]) -> Result<()> {
+    write(path, content, true)
+}
+
 fn read(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| Error::io(path, e))
 }

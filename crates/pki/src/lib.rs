@@ -9,6 +9,7 @@
 //! - [`authority`]: a certification authority that issues certificates and CRLs.
 //! - [`dir`]: the on-disk test PKI (`egovctl pki init`): root CA, issuing CA, CRL, system certificates.
 //! - [`cms`]: CMS SignedData (RFC 5652) signing, detached and attached, interoperable with OpenSSL.
+//! - [`pkcs12`]: password-protected `.p12` key files, as НУЦ РК issues keys and NCALayer loads them.
 //! - [`crl`], [`ocsp`]: revocation by CRL and by OCSP (RFC 6960), client and responder sides.
 //! - [`verify`]: the verifier: signature, chain, validity at signing time, revocation, usage, IIN.
 
@@ -21,6 +22,7 @@ pub mod dir;
 pub mod keys;
 pub mod ocsp;
 pub mod oids;
+pub mod pkcs12;
 pub mod sig;
 pub mod systems;
 pub mod verify;

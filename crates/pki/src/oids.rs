@@ -67,6 +67,8 @@ pub const EXT_CERTIFICATE_POLICIES: Oid = Oid::new_unwrap("2.5.29.32");
 pub const POLICY_REGISTRATION_AUTHORITY: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.13.1");
 /// subjectKeyIdentifier extension.
 pub const EXT_SUBJECT_KEY_ID: Oid = Oid::new_unwrap("2.5.29.14");
+/// authorityKeyIdentifier extension (RFC 5280 §4.2.1.1).
+pub const EXT_AUTHORITY_KEY_ID: Oid = Oid::new_unwrap("2.5.29.35");
 /// cRLNumber (RFC 5280 §5.2.3).
 pub const EXT_CRL_NUMBER: Oid = Oid::new_unwrap("2.5.29.20");
 /// cRLDistributionPoints (RFC 5280 §4.2.1.13).
