@@ -21,10 +21,15 @@
 //! | mio-almaty, mio-atyrau, mio-nko | ИС МИО / АРМ РШЭП | 7300–7302 / 7380–7382 | gRPC SyncChannel (mTLS) / HTTP АРМ (API and web UI), health, metrics |
 //! | con-is | ИС ЦОН / АРМ ИС ЦОН | 7400 / 7480 | gRPC health (mTLS) / HTTP operator API, public status look-up, health, metrics |
 //! | ops | the operators' page | 7090 | HTTP: message-log search, an application's two diagrams (read-only role) |
+//! | ncalayer | the NCALayer stand-in | 13579 | WebSocket over TLS: NCALayer's protocol, test keys (development; `EGOV_DEV_NCALAYER=false` leaves it out) |
 //!
 //! For a deployment with a process (container) per service, [`init`] is `egov init`: the
 //! registration step that does once what [`start`] does before it starts the services.
 //! | portal | ПЭП | 7501 / 7500 | gRPC health (mTLS) / HTTP citizens' API, health, metrics |
+//!
+//! The NCALayer stand-in (`egov_ncalayer`) gets its TLS certificate and the `.p12` keys
+//! of a few named test citizens ([`NCALAYER_CITIZENS`]) in the PKI folder, issued when
+//! missing; `egov up` prints whose keys it holds, where, and their password.
 //!
 //! On a start with an empty ГБД ФЛ the launcher seeds both registries with
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
@@ -87,6 +92,12 @@ pub struct Settings {
     /// Settings of each ИС МИО of the topology, by system id with `_` for `-`
     /// (`EGOV_MIO__MIO_ALMATY__HTTP_ADDR`, ...); the rest comes from the topology.
     pub mio: BTreeMap<String, MioSettings>,
+    /// Development (`EGOV_DEV_NCALAYER`, default on for `egov up`): run the NCALayer
+    /// stand-in with test keys, so that frontends sign as through NCALayer.
+    pub dev_ncalayer: bool,
+    /// The NCALayer stand-in (`EGOV_NCALAYER__ADDR`, `EGOV_NCALAYER__SELECT`,
+    /// `EGOV_NCALAYER__KEYS_PASSWORD`, ...).
+    pub ncalayer: egov_ncalayer::Config,
 }
 
 /// What may be set for one ИС МИО beyond its topology entry.
@@ -155,6 +166,8 @@ impl Default for Settings {
             dev_server_keystore: true,
             mio: BTreeMap::new(),
             ops_http_addr: SocketAddr::from(([127, 0, 0, 1], 7090)),
+            dev_ncalayer: true,
+            ncalayer: egov_ncalayer::Config::default(),
         }
     }
 }
@@ -178,6 +191,7 @@ impl Validate for Settings {
             }
         }
         self.uc.check()?;
+        self.ncalayer.check("ncalayer")?;
         self.gbd_fl.system.check("gbd_fl")?;
         self.enis.system.check("enis")?;
         if self.uc.http_addr == self.uc.grpc_addr && self.uc.http_addr.port() != 0 {
@@ -237,6 +251,32 @@ pub struct ConWorkstation {
     pub operators: Vec<egov_con_is::operators::Operator>,
 }
 
+/// The named test citizens whose keys the NCALayer stand-in holds, by fixture key.
+pub const NCALAYER_CITIZENS: [&str; 5] = [
+    "family-father",
+    "family-mother",
+    "atyrau",
+    "akzhar",
+    "representative",
+];
+
+/// The running NCALayer stand-in and the keys it holds.
+#[derive(Debug, Clone)]
+pub struct NcaLayer {
+    /// Its URL (`wss://…`).
+    pub url: String,
+    /// The root its TLS certificate chains to (a browser must trust it).
+    pub root_cert: PathBuf,
+    /// The password of its key files.
+    pub password: String,
+    /// Whether the password is the test default.
+    pub test_password: bool,
+    /// The key its dialog picks first, when one is set.
+    pub select: Option<String>,
+    /// The keys, in its dialog's order.
+    pub keys: Vec<egov_ncalayer::Listing>,
+}
+
 /// Launcher failures.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -278,6 +318,8 @@ pub struct System {
     pub workstations: Vec<Workstation>,
     /// АРМ ИС ЦОН: its address, the password of its operators and the operators.
     pub con_workstation: ConWorkstation,
+    /// The NCALayer stand-in, unless turned off.
+    pub ncalayer: Option<NcaLayer>,
     /// The database and broker in use (private instances stop when this drops).
     pub env: egov_devenv::Ensured,
     tasks: JoinSet<(String, Result<(), String>)>,
@@ -762,6 +804,44 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         message: format!("{}: {e}", target_file.display()),
     })?;
 
+    // the NCALayer stand-in, holding the keys of a few named test citizens
+    let ncalayer = if settings.dev_ncalayer {
+        let mut cfg = settings.ncalayer.clone();
+        cfg.pki_dir = pki_dir.clone();
+        if settings.ephemeral_ports {
+            cfg.addr = any_port(cfg.addr);
+        }
+        provision_ncalayer(&authority, &cfg).map_err(|e| service_err("ncalayer")(&e))?;
+        let standin = egov_ncalayer::StandIn::build(cfg.clone())
+            .await
+            .map_err(|e| service_err("ncalayer")(&e))?;
+        endpoints.push(Endpoint {
+            service: "ncalayer".into(),
+            lane: "ЭЦП",
+            what: "the NCALayer stand-in: commonUtils, basics (development, test keys)",
+            addr: standin.local_addr(),
+            scheme: "wss",
+        });
+        let info = NcaLayer {
+            url: standin.url(),
+            root_cert: authority.root_cert_path(),
+            test_password: cfg.keys_password == egov_pki::pkcs12::TEST_PASSWORD,
+            password: cfg.keys_password.clone(),
+            select: cfg.select.clone(),
+            keys: standin.keys(),
+        };
+        let token = shutdown.child_token();
+        tasks.spawn(async move {
+            (
+                "ncalayer".into(),
+                standin.run(token).await.map_err(|e| e.to_string()),
+            )
+        });
+        Some(info)
+    } else {
+        None
+    };
+
     Ok(System {
         endpoints,
         pki_dir,
@@ -769,6 +849,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         seeded,
         workstations,
         con_workstation,
+        ncalayer,
         env,
         tasks,
         shutdown,
@@ -848,6 +929,33 @@ fn scenario_target(
         ca_dir: ca_dir.to_path_buf(),
         regulation_dirs,
     })
+}
+
+/// Issues the NCALayer stand-in's TLS certificate and the key files of
+/// [`NCALAYER_CITIZENS`] into its key folder, those missing or about to expire.
+fn provision_ncalayer(ca: &PkiDir, cfg: &egov_ncalayer::Config) -> Result<(), egov_pki::Error> {
+    let now = time::OffsetDateTime::now_utc();
+    if cfg.tls_cert.is_none() && cfg.tls_key.is_none() {
+        egov_ncalayer::provision::tls_identity(ca, now)?;
+    }
+    let citizens = egov_synth::fixtures::citizens(egov_calendar::today());
+    for key in NCALAYER_CITIZENS {
+        let Some(c) = citizens.iter().find(|c| c.key == key) else {
+            continue;
+        };
+        let person = egov_ncalayer::provision::Person {
+            iin: c.iin,
+            name: c.name.clone(),
+        };
+        egov_ncalayer::provision::person_keys(
+            ca,
+            &cfg.keys_dir_path(),
+            &person,
+            &cfg.keys_password,
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 /// Seeds ГБД ФЛ and ЕНИС with [`Settings::seed_persons`] residents when ГБД ФЛ is empty,

@@ -240,6 +240,35 @@ async fn main() {
                     o.full_name()
                 );
             }
+            if let Some(n) = &system.ncalayer {
+                println!(
+                    "egov: the NCALayer stand-in at {} (development: frontends sign through it as through NCALayer; its TLS certificate chains to {}, which a browser must trust: docs/ncalayer.md)",
+                    n.url,
+                    n.root_cert.display()
+                );
+                println!(
+                    "egov: it holds these keys, password {:?}{}; its dialog picks {} (EGOV_NCALAYER__SELECT, or its control module):",
+                    n.password,
+                    if n.test_password {
+                        " (the TEST default)"
+                    } else {
+                        ""
+                    },
+                    n.select.as_deref().map_or_else(
+                        || "the first key that fits".to_string(),
+                        |s| format!("{s:?}")
+                    )
+                );
+                for k in &n.keys {
+                    println!(
+                        "  {}  {:<32} {:<14} {}",
+                        k.iin.as_deref().unwrap_or("-"),
+                        k.name,
+                        k.key_type,
+                        k.file.display()
+                    );
+                }
+            }
             println!("egov: ready; Ctrl-C stops every service");
             use std::io::Write;
             let _ = std::io::stdout().flush();

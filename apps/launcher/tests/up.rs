@@ -118,6 +118,27 @@ async fn up_serves_and_stops_on_ctrl_c() {
         })
         .collect();
     assert_eq!(registries.len(), 2, "{text}");
+    // the NCALayer stand-in, holding the keys of named test citizens, printed with the
+    // password its files open with
+    let ncalayer = lines
+        .iter()
+        .find(|l| l.starts_with("ncalayer") && l.contains("wss://"))
+        .unwrap_or_else(|| panic!("no ncalayer endpoint in {text}"));
+    assert!(ncalayer.contains("wss://127.0.0.1:"), "{ncalayer}");
+    assert!(
+        text.contains("password \"Qwerty12\" (the TEST default)"),
+        "{text}"
+    );
+    let p12 = data.path().join("pki/ncalayer/870312300046-sign.p12");
+    assert!(text.contains(&p12.display().to_string()), "{text}");
+    let held = egov_pki::pkcs12::read(&std::fs::read(&p12).unwrap(), "Qwerty12").unwrap();
+    assert_eq!(held.cert.identity.iin.unwrap().as_string(), "870312300046");
+    assert!(held.cert.allows_document_signing());
+    assert!(
+        data.path()
+            .join("pki/systems/ncalayer.tls.cert.pem")
+            .is_file()
+    );
     // the three ИС МИО with their АРМ РШЭП
     let workstations: Vec<String> = lines
         .iter()
