@@ -117,7 +117,8 @@ pub struct Common {
     /// A file holding the PostgreSQL URL, password included (`EGOV_DATABASE_URL_FILE`): a
     /// secret mounted into a container; it replaces `database_url`.
     pub database_url_file: Option<PathBuf>,
-    /// NATS URL (`EGOV_NATS_URL`).
+    /// NATS URL (`EGOV_NATS_URL`): one server, or the nodes of a cluster separated by
+    /// commas (`nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222`).
     pub nats_url: String,
     /// Folder for local state: the test PKI, private database and broker (`EGOV_DATA_DIR`).
     pub data_dir: PathBuf,
@@ -216,10 +217,18 @@ impl Validate for Common {
                 format!("{:?} is not a postgres:// URL", self.database_url),
             ));
         }
-        if !(self.nats_url.starts_with("nats://") || self.nats_url.starts_with("tls://")) {
+        // one server, or the nodes of a cluster separated by commas
+        let servers: Vec<&str> = self.nats_url.split(',').map(str::trim).collect();
+        if servers
+            .iter()
+            .any(|s| !(s.starts_with("nats://") || s.starts_with("tls://")))
+        {
             return Err(Error::invalid(
                 "nats_url",
-                format!("{:?} is not a nats:// URL", self.nats_url),
+                format!(
+                    "{:?} is not a nats:// URL (or several, separated by commas)",
+                    self.nats_url
+                ),
             ));
         }
         if self.data_dir.as_os_str().is_empty() {
@@ -288,6 +297,27 @@ mod tests {
             jail.set_env("EGOV_CONFIG", "missing.toml");
             let e = load::<Common>().unwrap_err().to_string();
             assert!(e.contains("EGOV_CONFIG"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn nats_url_names_one_server_or_the_nodes_of_a_cluster() {
+        figment::Jail::expect_with(|jail| {
+            let cluster = "nats://10.0.0.1:4222, nats://10.0.0.2:4222,tls://n3:4222";
+            jail.set_env("EGOV_NATS_URL", cluster);
+            let c: Common = load().unwrap();
+            assert_eq!(c.nats_url, cluster);
+            for bad in [
+                "nats://10.0.0.1:4222,http://10.0.0.2:4222",
+                "nats://10.0.0.1:4222,,nats://10.0.0.2:4222",
+                "10.0.0.1:4222",
+            ] {
+                jail.set_env("EGOV_NATS_URL", bad);
+                let e = load::<Common>().unwrap_err().to_string();
+                assert!(e.contains("EGOV_NATS_URL"), "{bad}: {e}");
+            }
             Ok(())
         });
     }

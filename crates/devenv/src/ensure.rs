@@ -91,13 +91,21 @@ pub async fn ensure_services_with(
     nats_config: Option<&Path>,
 ) -> Result<Ensured> {
     let pg = url::parse("database", database_url, 5432)?;
-    let nats = url::parse("NATS", nats_url, 4222)?;
+    // NATS may be a cluster: several servers separated by commas, any one of which
+    // answering will do (the clients find the others)
+    let nats_all = url::parse_all("NATS", nats_url, 4222)?;
+    let nats = nats_all[0].clone();
 
-    let (pg_addr, nats_addr) = (pg.host_port(), nats.host_port());
-    let (pg_up, nats_up) = tokio::join!(
-        tcp_reachable(&pg_addr, PROBE_TIMEOUT),
-        tcp_reachable(&nats_addr, PROBE_TIMEOUT),
-    );
+    let pg_addr = pg.host_port();
+    let nats_probe = async {
+        for node in &nats_all {
+            if tcp_reachable(&node.host_port(), PROBE_TIMEOUT).await {
+                return true;
+            }
+        }
+        false
+    };
+    let (pg_up, nats_up) = tokio::join!(tcp_reachable(&pg_addr, PROBE_TIMEOUT), nats_probe);
 
     // Check everything before starting anything.
     if !pg_up {
@@ -110,6 +118,16 @@ pub async fn ensure_services_with(
         crate::find_postgres_bin_dir().ok_or(Error::PostgresNotFound)?;
     }
     if !nats_up {
+        if nats_all.len() > 1 {
+            return Err(Error::ClusterDown {
+                service: "NATS",
+                addresses: nats_all
+                    .iter()
+                    .map(url::Parsed::host_port)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
         if !nats.is_local() {
             return Err(Error::NotLocal {
                 service: "NATS",

@@ -42,6 +42,19 @@ pub enum Error {
         address: String,
     },
 
+    /// None of the nodes of a cluster URL (several servers separated by commas) answers;
+    /// a private instance stands in for one server only, never for a cluster.
+    #[error(
+        "none of the {service} servers {addresses} is reachable; a private instance is \
+         started only for a URL naming one server, so start the cluster first"
+    )]
+    ClusterDown {
+        /// `NATS`.
+        service: &'static str,
+        /// The `host:port` of every server of the URL, separated by commas.
+        addresses: String,
+    },
+
     /// Something else already listens on the port a private instance should use.
     #[error(
         "cannot start private {service} on port {port}: the port is already in use; \

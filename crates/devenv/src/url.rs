@@ -108,6 +108,27 @@ pub(crate) fn parse<'a>(what: &'static str, url: &'a str, default_port: u16) -> 
     })
 }
 
+/// Parses every entry of a comma-separated list of URLs (the nodes of a cluster), as
+/// [`parse`] does the first; empty entries are refused.
+pub(crate) fn parse_all<'a>(
+    what: &'static str,
+    url: &'a str,
+    default_port: u16,
+) -> Result<Vec<Parsed<'a>>> {
+    url.split(',')
+        .map(|entry| {
+            if entry.trim().is_empty() {
+                return Err(Error::InvalidUrl {
+                    what,
+                    url: url.to_owned(),
+                    reason: "an empty entry in the list of servers".to_owned(),
+                });
+            }
+            parse(what, entry, default_port)
+        })
+        .collect()
+}
+
 /// Replaces the database (path) of a PostgreSQL URL, keeping everything else.
 pub(crate) fn with_database(url: &str, database: &str) -> Result<String> {
     let p = parse("database", url, 5432)?;
@@ -178,6 +199,21 @@ mod tests {
 
         assert!(parse("database", "postgres://h:notaport/x", 5432).is_err());
         assert!(parse("database", "postgres://h:0/x", 5432).is_err());
+    }
+
+    #[test]
+    fn parses_every_server_of_a_cluster_url() {
+        let all = parse_all(
+            "NATS",
+            "nats://127.0.0.1:4301, nats://127.0.0.1:4302,nats://n3",
+            4222,
+        )
+        .unwrap();
+        let addrs: Vec<String> = all.iter().map(Parsed::host_port).collect();
+        assert_eq!(addrs, ["127.0.0.1:4301", "127.0.0.1:4302", "n3:4222"]);
+        assert_eq!(parse_all("NATS", "nats://a:1", 4222).unwrap().len(), 1);
+        assert!(parse_all("NATS", "nats://a:1,,nats://b:2", 4222).is_err());
+        assert!(parse_all("NATS", "nats://a:1,nats://b:notaport", 4222).is_err());
     }
 
     #[test]

@@ -216,6 +216,43 @@ async fn ensure_services_starts_a_private_nats_on_a_free_port() {
 }
 
 #[tokio::test]
+async fn ensure_services_takes_a_cluster_url_when_any_node_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    // the first node is down, the machine's broker answers as the second
+    let down = format!("nats://127.0.0.1:{}", free_port().unwrap());
+    let url = format!("{down}, {}", default_nats_url());
+    let ensured = ensure_services(dir.path(), &default_database_admin_url(), &url)
+        .await
+        .expect("ensure services");
+    assert!(
+        !ensured.nats_is_private(),
+        "no private broker beside a cluster"
+    );
+    assert_eq!(ensured.nats_url(), url);
+
+    // no node answers: nothing is started in the cluster's place
+    let other = format!("nats://127.0.0.1:{}", free_port().unwrap());
+    let err = ensure_services(
+        dir.path(),
+        &default_database_admin_url(),
+        &format!("{down},{other}"),
+    )
+    .await
+    .expect_err("a cluster is never stood in for");
+    assert!(matches!(err, Error::ClusterDown { .. }), "{err}");
+    assert!(!dir.path().join("nats").exists());
+
+    let err = ensure_services(
+        dir.path(),
+        &default_database_admin_url(),
+        &format!("{down},,{other}"),
+    )
+    .await
+    .expect_err("an empty entry");
+    assert!(matches!(err, Error::InvalidUrl { .. }), "{err}");
+}
+
+#[tokio::test]
 async fn ensure_services_rejects_unreachable_remote_hosts() {
     let dir = tempfile::tempdir().unwrap();
     // 192.0.2.0/24 is TEST-NET-1: never routed.

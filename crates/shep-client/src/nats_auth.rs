@@ -101,26 +101,64 @@ pub fn server_config(names: &InboxNames, users: &[User], max_file_store: u64) ->
     out
 }
 
-/// Connects to `url`, as `credentials` (user id, password) with its own reply prefix
-/// when given, else anonymously (a broker without authorization).
+/// The servers of `url`: one URL, or several separated by commas (the nodes of a
+/// cluster: `nats://10.0.0.1:4222,nats://10.0.0.2:4222`), blanks around each dropped
+/// and empty entries skipped.
+pub fn servers(url: &str) -> Vec<&str> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Connects to `url` (one server or several, see [`servers`]: the client starts on any
+/// that answers and moves to another node when its own goes away), as `credentials`
+/// (user id, password) with its own reply prefix when given, else anonymously (a broker
+/// without authorization).
 pub async fn connect(
     url: &str,
     credentials: Option<(&str, &str)>,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
-    match credentials {
+    let mut list = servers(url);
+    if list.is_empty() {
+        // an empty or blank URL: the client's own parse error names it
+        list.push(url);
+    }
+    let options = match credentials {
         Some((id, password)) => {
             async_nats::ConnectOptions::with_user_and_password(id.into(), password.into())
                 .custom_inbox_prefix(inbox_prefix(id))
-                .connect(url)
-                .await
         }
-        None => async_nats::connect(url).await,
-    }
+        None => async_nats::ConnectOptions::new(),
+    };
+    options.connect(list.as_slice()).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_names_one_server_or_several() {
+        assert_eq!(servers("nats://127.0.0.1:4222"), ["nats://127.0.0.1:4222"]);
+        assert_eq!(
+            servers(" nats://10.0.0.1:4222, nats://10.0.0.2:4222,,tls://n3:4222 "),
+            [
+                "nats://10.0.0.1:4222",
+                "nats://10.0.0.2:4222",
+                "tls://n3:4222"
+            ]
+        );
+        assert!(servers(" , ").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_list_with_a_bad_entry_or_none_is_refused() {
+        // a scheme that is not NATS's among the servers, or no server at all
+        for bad in ["nats://127.0.0.1:1,http://127.0.0.1:2", "", " , "] {
+            assert!(connect(bad, None).await.is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_system_may_touch_only_its_own_consumer() {
