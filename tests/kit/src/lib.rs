@@ -65,6 +65,8 @@ pub struct World {
     pub cancel: CancellationToken,
     /// A NATS connection for the test's own checks.
     pub nats: async_nats::Client,
+    /// The broker's URL (one server, or the nodes of a cluster separated by commas).
+    pub nats_url: String,
     /// The OCSP responder of the running uc.
     pub ocsp_url: String,
     /// Where the running uc serves HTTP (CRL, OCSP, CA certificates).
@@ -105,6 +107,11 @@ pub struct Options {
     /// Seconds the gateways use an OCSP "good" answer at most (a revocation test sets
     /// it short).
     pub ocsp_cache_secs: u64,
+    /// The broker (one server, or the nodes of a cluster separated by commas) instead of
+    /// the machine's ([`egov_devenv::default_nats_url`]).
+    pub nats_url: Option<String>,
+    /// Copies of the inbox stream the gateways create (1 on one server, 3 on a cluster).
+    pub inbox_replicas: usize,
 }
 
 impl Options {
@@ -117,6 +124,8 @@ impl Options {
             ack_wait_secs: 5,
             algorithm: KeyAlgorithm::EcdsaP256,
             ocsp_cache_secs: egov_gateway::Config::default().ocsp_cache_secs,
+            nats_url: None,
+            inbox_replicas: 1,
         }
     }
 }
@@ -150,6 +159,10 @@ impl World {
             .await
             .expect("a fresh test database");
         let prefix = egov_devenv::unique_prefix("t");
+        let nats_url = opts
+            .nats_url
+            .clone()
+            .unwrap_or_else(egov_devenv::default_nats_url);
         let cancel = CancellationToken::new();
 
         let uc = egov_uc::Uc::build(egov_uc::Config {
@@ -182,8 +195,9 @@ impl World {
             http_addr: "127.0.0.1:0".parse().expect("addr"),
             pki_dir: pki.clone(),
             database_url: db.url.clone(),
-            nats_url: egov_devenv::default_nats_url(),
+            nats_url: nats_url.clone(),
             nats_prefix: prefix.clone(),
+            inbox_replicas: opts.inbox_replicas,
             ocsp_url: Some(ocsp_url.clone()),
             crl_url: Some(format!("http://{uc_http}/crl")),
             ocsp_cache_secs: opts.ocsp_cache_secs,
@@ -208,7 +222,7 @@ impl World {
             .first()
             .map(|g| g.journal())
             .expect("at least one gateway");
-        let nats = async_nats::connect(egov_devenv::default_nats_url())
+        let nats = egov_shep_client::nats_auth::connect(&nats_url, None)
             .await
             .expect("NATS");
         World {
@@ -219,6 +233,7 @@ impl World {
             prefix,
             cancel,
             nats,
+            nats_url,
             ocsp_url,
             uc_http,
             uc_grpc,
@@ -431,6 +446,7 @@ impl Drop for World {
         self.cancel.cancel();
         let mut streams = vec![self.names().stream()];
         streams.append(&mut self.streams);
+        let nats_url = self.nats_url.clone();
         // the world's runtime may be gone: clean up on a runtime of our own
         let _ = std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -440,7 +456,7 @@ impl Drop for World {
                 rt.block_on(async move {
                     // a connection of this runtime's own: the world's may live on a
                     // runtime that is blocked on this very thread
-                    if let Ok(nats) = async_nats::connect(egov_devenv::default_nats_url()).await {
+                    if let Ok(nats) = egov_shep_client::nats_auth::connect(&nats_url, None).await {
                         let js = async_nats::jetstream::new(nats);
                         for stream in streams {
                             let _ = js.delete_stream(stream).await;
