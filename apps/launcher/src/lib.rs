@@ -66,6 +66,9 @@ pub struct Settings {
     pub ephemeral_ports: bool,
     /// Prefix of the JetStream inbox stream and subjects (`EGOV_NATS_PREFIX`).
     pub nats_prefix: String,
+    /// Copies of the inbox stream the gateways create (`EGOV_INBOX_REPLICAS`, 1 to 5): 1 on
+    /// one server, 3 on a three-node cluster (`EGOV_NATS_URL` naming its nodes).
+    pub inbox_replicas: usize,
     /// ГБД ФЛ (`EGOV_GBD_FL__GRPC_ADDR`, ...).
     pub gbd_fl: egov_gbd_fl::Config,
     /// ЕНИС (`EGOV_ENIS__GRPC_ADDR`, ...).
@@ -156,6 +159,7 @@ impl Default for Settings {
             grace_secs: 0,
             ephemeral_ports: false,
             nats_prefix: String::new(),
+            inbox_replicas: 1,
             gbd_fl: egov_gbd_fl::Config::default(),
             enis: egov_enis::Config::default(),
             con_is: egov_con_is::Config::default(),
@@ -192,6 +196,12 @@ impl Validate for Settings {
         }
         self.uc.check()?;
         self.ncalayer.check("ncalayer")?;
+        if !(1..=5).contains(&self.inbox_replicas) {
+            return Err(egov_config::Error::invalid(
+                "inbox_replicas",
+                format!("{} is not between 1 and 5", self.inbox_replicas),
+            ));
+        }
         self.gbd_fl.system.check("gbd_fl")?;
         self.enis.system.check("enis")?;
         if self.uc.http_addr == self.uc.grpc_addr && self.uc.http_addr.port() != 0 {
@@ -675,6 +685,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         journal_schema = cfg.schema.clone();
         cfg.nats_url = env.nats_url().to_string();
         cfg.nats_prefix = settings.nats_prefix.clone();
+        cfg.inbox_replicas = settings.inbox_replicas;
         cfg.nats_credentials = nats_auth;
         cfg.ocsp_url = Some(ocsp_url.clone());
         cfg.crl_url = Some(crl_url.clone());
@@ -1157,5 +1168,30 @@ impl System {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_take_a_cluster_and_its_inbox_replicas() {
+        let mut s = Settings::default();
+        s.common.nats_url =
+            "nats://127.0.0.1:4301,nats://127.0.0.1:4302,nats://127.0.0.1:4303".into();
+        s.inbox_replicas = 3;
+        s.validate()
+            .expect("a three-node cluster with three copies of the inbox");
+
+        for bad in [0, 6] {
+            s.inbox_replicas = bad;
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains("EGOV_INBOX_REPLICAS"), "{bad}: {e}");
+        }
+        s.inbox_replicas = 3;
+        s.common.nats_url = "nats://127.0.0.1:4301,127.0.0.1:4302".into();
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("EGOV_NATS_URL"), "{e}");
     }
 }
