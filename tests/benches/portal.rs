@@ -302,6 +302,67 @@ async fn prepare_all(
     Ok(())
 }
 
+/// Where the portal's submissions spent their time, from the systems' own timestamps
+/// (one clock): the portal's signature (`signed_at`), the gateways' message log
+/// (`request_in` at the first gateway, `published` into the recipient's inbox), ИС МИО's
+/// registration and the portal's record of the status. What a submission's latency has
+/// beyond them is the citizen's POST up to C-sign's end, and the cabinet's event and GET.
+/// Each stage's median and p99, ms.
+async fn stages(database_url: &str, mio_schema: &str) -> Result<Vec<(&'static str, f64, f64)>> {
+    let pool = sqlx::PgPool::connect(database_url).await?;
+    let first = |id: &str, event: &str| {
+        format!(
+            "(select min(j.at) from gateway.journal j where j.message_id = {id} and j.event = '{event}')"
+        )
+    };
+    let times = format!(
+        "select a.signed_at, {} as send_in, {} as send_published, m.registered_at,
+                {} as status_in, {} as status_published, s.received_at
+         from portal.applications a
+         join portal.statuses s on s.application_id = a.id and s.status = 'received'
+         join {mio_schema}.applications m on m.message_id = a.message_id",
+        first("a.message_id", "request_in"),
+        first("a.message_id", "published"),
+        first("s.message_id", "request_in"),
+        first("s.message_id", "published"),
+    );
+    let mut out = Vec::new();
+    for (name, from, to) in [
+        ("ПЭП relay: signed → at ШЭП", "signed_at", "send_in"),
+        (
+            "ШЭП, РШЭП: → in ИС МИО's inbox",
+            "send_in",
+            "send_published",
+        ),
+        (
+            "ИС МИО: inbox → registered",
+            "send_published",
+            "registered_at",
+        ),
+        (
+            "ИС МИО outbox: registered → at РШЭП",
+            "registered_at",
+            "status_in",
+        ),
+        (
+            "РШЭП, ШЭП: → in ПЭП's inbox",
+            "status_in",
+            "status_published",
+        ),
+        ("ПЭП inbox: → recorded", "status_published", "received_at"),
+    ] {
+        let (p50, p99): (Option<f64>, Option<f64>) = sqlx::query_as(&format!(
+            "select percentile_cont(0.5) within group (order by d), percentile_cont(0.99) within group (order by d)
+             from (select extract(epoch from ({to} - {from})) * 1000 as d from ({times}) t) x"
+        ))
+        .fetch_one(&pool)
+        .await?;
+        out.push((name, p50.unwrap_or(f64::NAN), p99.unwrap_or(f64::NAN)));
+    }
+    pool.close().await;
+    Ok(out)
+}
+
 async fn run(mut b: Bench) -> Result<()> {
     let (rounds, per_round) = match b.mode() {
         Mode::Full => (8, 8),
@@ -401,6 +462,19 @@ async fn run(mut b: Bench) -> Result<()> {
         ));
         b.json("ratio", r.to_json());
     }
+    let breakdown = stages(&stack.w.db.url, &MIO.replace('-', "_")).await?;
+    let mut text =
+        String::from("where a submission's time goes (every submission of the run, ms):");
+    let mut json = serde_json::Map::new();
+    for (name, p50, p99) in &breakdown {
+        text.push_str(&format!("\n  {name:<40} p50 {p50:>7.1}  p99 {p99:>7.1}"));
+        json.insert((*name).to_string(), json!({"p50_ms": p50, "p99_ms": p99}));
+    }
+    text.push_str(
+        "\n  (the rest of a submission: the citizen's POST to C-sign's end, the cabinet's event and GET)",
+    );
+    b.note(text);
+    b.json("stages", Value::Object(json));
     let outcome = b.finish();
     drop(stack);
     outcome
