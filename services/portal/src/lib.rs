@@ -83,6 +83,9 @@ pub struct Config {
     pub max_attachments: usize,
     /// Seconds the inbox consumer has to acknowledge.
     pub ack_wait_secs: u64,
+    /// Statuses handled at once by the inbox (each also reports its delivery to the
+    /// gateway, a round trip the next one need not wait for).
+    pub inbox_concurrency: usize,
     /// The SMTP relay (`host:port`) the mail to citizens goes through; none: no mail.
     pub smtp_addr: Option<String>,
     /// The sender of that mail.
@@ -130,6 +133,7 @@ impl Config {
             max_attachment_bytes: 5 * 1024 * 1024,
             max_attachments: 20,
             ack_wait_secs: 30,
+            inbox_concurrency: 8,
             smtp_addr: None,
             mail_from: "noreply@egov.kz".into(),
         }
@@ -310,6 +314,7 @@ impl Portal {
         let mut inbox = InboxConfig::new(&cfg.system.system_id);
         inbox.lane = LANE.into();
         inbox.ack_wait = Duration::from_secs(cfg.ack_wait_secs.max(1));
+        inbox.concurrency = cfg.inbox_concurrency.max(1);
         let core = self.core.clone();
         let consumer = egov_shep_client::inbox::consume(
             js,
