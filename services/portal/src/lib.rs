@@ -17,6 +17,8 @@
 //!   cabinet's server-sent events;
 //! - [`mail`]: e-mail on each status where the citizen asked for it, through an outbox
 //!   and the SMTP relay of the settings;
+//! - [`tickets`]: single-use tickets that open the event stream from a browser, whose
+//!   `EventSource` cannot send the bearer token;
 //! - [`api`]: the JSON API (`/api/v1`, `openapi.json`), errors in Russian and Kazakh.
 //!
 //! Time comes from an injectable [`egov_calendar::Clock`].
@@ -28,6 +30,7 @@ pub mod citizens;
 pub mod inbox;
 pub mod mail;
 pub mod outbox;
+pub mod tickets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
