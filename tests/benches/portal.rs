@@ -186,12 +186,7 @@ impl Citizen {
                 self.session
                     .post_ok(
                         &format!("/api/v1/applications/{number}/attachments"),
-                        &json!({
-                            "kind": d.id,
-                            "name": format!("{}.pdf", d.id),
-                            "media_type": "application/pdf",
-                            "content": b64.encode(format!("%PDF-1.4 scan of {}", d.id)),
-                        }),
+                        &egov_scenario::fill::scan(&d.id),
                         201,
                     )
                     .await?;
