@@ -29,10 +29,12 @@ use anyhow::{Context, Result, anyhow, ensure};
 use base64::Engine as _;
 use egov_contracts::mio::{Submission, services};
 use egov_pki::keys::KeyAlgorithm;
-use egov_proto::shep::v1::MessageType;
 use egov_testkit::stack::{Stack, StackOptions, submission};
 use egov_tests::bench::{self, Bench, Spec, Timing, op};
 use serde_json::{Value, json};
+use shared::Session;
+
+mod shared;
 
 /// Inspectors at the desk at once (one per centre).
 const IN_FLIGHT: usize = 4;
@@ -60,52 +62,28 @@ fn main() -> ExitCode {
 
 /// An inspector's logged-in session.
 #[derive(Clone)]
-struct Desk {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-}
+struct Desk(Session);
 
 impl Desk {
     async fn login(base: &str, iin: &str) -> Result<Desk> {
-        let http = reqwest::Client::new();
-        let r = http
-            .post(format!("{base}/api/v1/login"))
-            .json(&json!({"iin": iin, "password": egov_con_is::DEV_OPERATOR_PASSWORD}))
-            .send()
-            .await?;
-        ensure!(r.status() == 200, "login {iin}: {}", r.text().await?);
-        let v: Value = r.json().await?;
-        Ok(Desk {
-            base: base.into(),
-            token: v["token"].as_str().context("a token")?.into(),
-            http,
-        })
-    }
-
-    async fn call(&self, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
-        let url = format!("{}{path}", self.base);
-        let req = match body {
-            Some(b) => self.http.post(url).json(b),
-            None => self.http.get(url),
-        };
-        let r = req.bearer_auth(&self.token).send().await?;
-        let status = r.status().as_u16();
-        Ok((status, r.json().await.unwrap_or(Value::Null)))
+        let body = json!({"iin": iin, "password": egov_con_is::DEV_OPERATOR_PASSWORD});
+        Ok(Desk(Session::login(base, "/api/v1/login", &body).await?))
     }
 
     /// One application from the citizen's IIN to ИС МИО's «received» seen at ИС ЦОН.
     async fn take(&self, submission: &Value) -> Result<()> {
         let iin = egov_synth::fixtures::iin_of(CITIZEN).as_string();
-        let (s, draft) = self
-            .call(
+        let draft = self
+            .0
+            .post_ok(
                 "/api/v1/applications",
-                Some(&json!({"regulation": REGULATION, "iin": iin})),
+                &json!({"regulation": REGULATION, "iin": iin}),
+                201,
             )
             .await?;
-        ensure!(s == 201, "draft: {s} {draft}");
         let number = draft["number"].as_str().context("a number")?.to_string();
         let (s, sent) = self
+            .0
             .call(
                 &format!("/api/v1/applications/{number}/submit"),
                 Some(submission),
@@ -114,10 +92,10 @@ impl Desk {
         ensure!(s == 200 || s == 202, "submit: {s} {sent}");
         let start = Instant::now();
         loop {
-            let (s, v) = self
-                .call(&format!("/api/v1/applications/{number}"), None)
+            let v = self
+                .0
+                .get_ok(&format!("/api/v1/applications/{number}"))
                 .await?;
-            ensure!(s == 200, "view: {s} {v}");
             if v["status"]["status"] == "received" {
                 return Ok(());
             }
@@ -197,28 +175,18 @@ async fn run(mut b: Bench) -> Result<()> {
         }),
     )
     .await?;
-    let c = client.clone();
-    let payload = Arc::new(payload);
+    let accepted_by = stack.w.gateway_of("mio-almaty");
     b.closed_loop(
         "bare.submit",
         "con-is → ШЭП → РШЭП → inbox, a signed application (async, accepted)",
         IN_FLIGHT,
-        op(move || {
-            let (c, body) = (c.clone(), payload.clone());
-            async move {
-                let r = c
-                    .send_async(
-                        services::SUBMIT,
-                        "almaty",
-                        MessageType::Request,
-                        "",
-                        body.to_vec(),
-                    )
-                    .await?;
-                ensure!(r.is_success(), "{:?}", r.info.status);
-                Ok(())
-            }
-        }),
+        shared::async_send(
+            client.clone(),
+            services::SUBMIT,
+            "almaty",
+            &accepted_by,
+            Arc::new(payload),
+        ),
     )
     .await?;
     // ИС МИО registers what the bare case sent before the desk's case begins

@@ -57,15 +57,18 @@ use egov_pki::PrivateKey;
 use egov_pki::keys::KeyAlgorithm;
 use egov_proto::shep::v1::sync_channel_server::{SyncChannel, SyncChannelServer};
 use egov_proto::shep::v1::{MessageType, SyncSendMessageRequest, SyncSendMessageResponse};
+use egov_shep_client::Client;
 use egov_shep_client::envelope::{self, SystemSigner, codes};
-use egov_shep_client::{Client, Reply};
 use egov_testkit::World;
 use egov_tests::bench::{
     self, Bench, Case, CpuMeter, CpuTime, Op, Spec, Timing, env_flag, filler, fmt_rate, fmt_secs,
     op,
 };
+use shared::check_reply;
 use time::OffsetDateTime;
 use tokio_stream::StreamExt;
+
+mod shared;
 
 /// The payload of the sync cases and the small async case.
 const PAYLOAD_SMALL: usize = 1024;
@@ -78,6 +81,8 @@ const SYNC_SERVICE: &str = "gbd-fl.person.get";
 /// The async service and region.
 const ASYNC_SERVICE: &str = "mio.application.submit";
 const ASYNC_REGION: &str = "almaty";
+/// The regional gateway that accepts the async sends into the region's inbox.
+const ASYNC_GATEWAY: &str = "rshep-almaty";
 
 const SPEC: Spec = Spec {
     name: "gateway",
@@ -217,25 +222,6 @@ async fn spawn_echo(w: &World, id: &str, nodelay: bool) -> Result<std::net::Sock
     Ok(addr)
 }
 
-fn check_reply(r: &Reply, code: &str, responder: &str) -> Result<()> {
-    ensure!(
-        r.code() == code,
-        "answered {} ({}) instead of {code}",
-        r.code(),
-        r.info
-            .status
-            .as_ref()
-            .map(|s| s.message.as_str())
-            .unwrap_or("")
-    );
-    ensure!(
-        r.responder == responder,
-        "answered by {:?} instead of {responder:?}",
-        r.responder
-    );
-    Ok(())
-}
-
 /// A sync call of `gbd-fl.person.get` that must come back from the gbd-fl echo with the
 /// payload unchanged.
 fn sync_call(client: Client, payload: Arc<Vec<u8>>) -> Op {
@@ -295,22 +281,13 @@ async fn all_cases(b: &mut Bench, w: &mut World, echo: std::net::SocketAddr) -> 
         ("async.1k", "raw.1k", &small, "1 KiB"),
         ("async.16k", "raw.16k", &large, "16 KiB"),
     ] {
-        let (client, payload_a) = (portal.clone(), payload.clone());
-        let send = op(move || {
-            let (client, payload) = (client.clone(), payload_a.clone());
-            async move {
-                let r = client
-                    .send_async(
-                        ASYNC_SERVICE,
-                        ASYNC_REGION,
-                        MessageType::Request,
-                        "",
-                        payload.to_vec(),
-                    )
-                    .await?;
-                check_reply(&r, codes::ACCEPTED, "rshep-almaty")
-            }
-        });
+        let send = shared::async_send(
+            portal.clone(),
+            ASYNC_SERVICE,
+            ASYNC_REGION,
+            ASYNC_GATEWAY,
+            payload.clone(),
+        );
         let label =
             format!("send_async portal → ШЭП → РШЭП → inbox, {size}, {IN_FLIGHT} in flight");
         b.closed_loop(async_id, label, IN_FLIGHT, send).await?;

@@ -127,6 +127,16 @@ async fn attachments_are_limited_in_size_and_type() {
             422,
             "INVALID_FILE_NAME",
         ),
+        (
+            with(&|v| v["name"] = json!("   ")),
+            422,
+            "INVALID_FILE_NAME",
+        ),
+        (
+            with(&|v| v["name"] = json!("ф".repeat(256))),
+            422,
+            "INVALID_FILE_NAME",
+        ),
     ] {
         let (s, v) = cab.post(&path, body).await;
         assert_eq!(
@@ -152,6 +162,21 @@ async fn attachments_are_limited_in_size_and_type() {
             .unwrap()
             .contains(&json!(kind))
     );
+    // a name of 255 characters is taken, however many bytes they are (the document's
+    // maxLength counts characters)
+    let (s, v) = cab
+        .post(&path, with(&|v| v["name"] = json!("ф".repeat(255))))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let r = cab
+        .http
+        .delete(format!("{}{path}/{id}", cab.base))
+        .bearer_auth(&cab.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
     // a JPEG is taken as a JPEG
     let (s, v) = cab
         .post(

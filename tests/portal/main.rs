@@ -10,7 +10,10 @@
 //! - `notices`: server-sent events, e-mail through a real SMTP server, the inbox's
 //!   deduplication;
 //! - `outbox`: a send retried with the same messageId until the gateway takes it;
-//! - `openapi`: the OpenAPI document and the router agree.
+//! - `tickets`: the event stream opened with a single-use ticket, as a browser's
+//!   `EventSource` opens it;
+//! - `openapi`: the OpenAPI document and the router agree, and a property-based fuzzer
+//!   finds the document as strict as the server.
 
 mod auth;
 #[path = "../mio-is/common/mod.rs"]
@@ -21,5 +24,6 @@ mod notices;
 mod openapi;
 mod outbox;
 mod signing;
+mod tickets;
 mod trace;
 mod world;

@@ -299,3 +299,44 @@ async fn a_status_delivered_twice_is_recorded_once_and_only_from_the_application
     );
     assert_eq!(v["status"]["status"], "in_progress");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_first_statuses_of_a_centre_application_handled_at_once_are_both_recorded() {
+    // the inbox handles several statuses at once: the two first statuses of an
+    // application taken at a ЦОН race to enter it into the applicant's history
+    let (env, portal) = world(&[]).await;
+    let reg = portal.regulation(REG);
+    let cab = citizen(&portal, "family-father").await;
+    let at = env.clock.now();
+    let update = |status: &str, seconds: i64| -> egov_contracts::mio::StatusUpdate {
+        serde_json::from_value(json!({
+            "application_number": "ALM-2026-0000042",
+            "application_message_id": "centre-message-1",
+            "service": reg.service,
+            "provider": reg.providers[0].id,
+            "regulation": reg.id,
+            "channel": "con",
+            "applicant_iin": cab.iin,
+            "status": status,
+            "status_ru": status,
+            "status_kk": status,
+            "at": (at + time::Duration::seconds(seconds))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+        }))
+        .unwrap()
+    };
+    let (first, second) = (update("received", 0), update("in-progress", 1));
+    let (a, b) = tokio::join!(
+        egov_portal::inbox::record(&portal.core, &reg.system, "status-1", &first, true),
+        egov_portal::inbox::record(&portal.core, &reg.system, "status-2", &second, true),
+    );
+    assert!(a.unwrap() && b.unwrap());
+    let v = cab
+        .until("ALM-2026-0000042", "both statuses", |v| {
+            v["statuses"].as_array().is_some_and(|s| s.len() == 2)
+        })
+        .await;
+    assert_eq!(v["state"], "at-centre", "{v}");
+    assert_eq!(v["status"]["status"], "in-progress", "{v}");
+}

@@ -353,6 +353,69 @@ impl Bench {
         Ok(())
     }
 
+    /// Calls each of `ops` (a worker each, all at once) once, unmeasured: the warm-up of
+    /// cases measured in rounds.
+    pub async fn warm_up(&mut self, label: &str, ops: Vec<Op>) -> Result<()> {
+        let rules = self.rules();
+        tokio::time::timeout(self.limit(), measure::counted(&rules, ops, 1))
+            .await
+            .map_err(|_| anyhow!("warm-up of {label}: did not finish"))?
+            .with_context(|| format!("warm-up of {label}"))?;
+        Ok(())
+    }
+
+    /// Measures one round of the case `id`: each of `ops` on a worker of its own, all
+    /// starting together, `per_worker` calls each. The first round adds the case (in the
+    /// current section); each further one adds its operations, time and latencies to it
+    /// and its rate to [`Case::rounds`]. Rounds of several cases taken in turn give
+    /// ratios measured under the same conditions ([`Bench::round_ratios`]).
+    pub async fn round(
+        &mut self,
+        id: &str,
+        label: impl Into<String>,
+        ops: Vec<Op>,
+        per_worker: usize,
+    ) -> Result<()> {
+        if !self.selects(id) {
+            return Ok(());
+        }
+        let label = label.into();
+        let load = Load::InFlight(ops.len());
+        let rules = self.rules();
+        let run = tokio::time::timeout(self.limit(), measure::counted(&rules, ops, per_worker))
+            .await
+            .map_err(|_| anyhow!("{label}: a round did not finish"))?
+            .with_context(|| label.clone())?;
+        let mut round = Case::from_run(id, label, Some(load), run);
+        match self.cases.iter_mut().find(|c| c.id == id) {
+            Some(case) => {
+                let n = case.rounds.len() + 1;
+                eprintln!("{} (round {n})", report::progress(&round));
+                case.add_round(round);
+            }
+            None => {
+                round.rounds.push(round.rate());
+                round.section = self.sections.len();
+                eprintln!("{} (round 1)", report::progress(&round));
+                self.cases.push(round);
+            }
+        }
+        Ok(())
+    }
+
+    /// The rate of the case `id` over that of `base`, round by round, for two cases
+    /// measured in the same rounds; `None` unless both ran.
+    pub fn round_ratios(&self, id: &str, base: &str) -> Option<Spread> {
+        let (a, b) = (self.case(id)?, self.case(base)?);
+        let each: Vec<f64> = a
+            .rounds
+            .iter()
+            .zip(&b.rounds)
+            .map(|(x, y)| x / y.max(1e-9))
+            .collect();
+        Spread::of(each)
+    }
+
     /// Measures `op` started `rate` times a second, in an open loop.
     pub async fn open_loop(
         &mut self,
@@ -440,6 +503,46 @@ impl Bench {
     }
 }
 
+/// Figures of one ratio taken round by round: the median and the spread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spread {
+    /// Each round's, in the order of the rounds.
+    pub each: Vec<f64>,
+    /// The median (of an even count, the mean of the two middle ones).
+    pub median: f64,
+    /// The lowest.
+    pub min: f64,
+    /// The highest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The figures of `each`; `None` when it is empty.
+    pub fn of(each: Vec<f64>) -> Option<Spread> {
+        let mut sorted = each.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = match n {
+            0 => return None,
+            n if n % 2 == 1 => sorted[n / 2],
+            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        };
+        Some(Spread {
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+            each,
+        })
+    }
+
+    /// As the JSON report gives it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "median": self.median, "min": self.min, "max": self.max, "rounds": self.each,
+        })
+    }
+}
+
 /// Deterministic filler bytes (xorshift), distinct per seed: documents and payloads that
 /// are the same from run to run and do not compress.
 pub fn filler(len: usize, seed: u64) -> Vec<u8> {
@@ -517,6 +620,54 @@ mod tests {
         assert_eq!(json["cases"][1]["ratio_to_one_base"], "one");
         assert_eq!(json["cases"][2]["ops_per_sec"], 10.0);
         assert_eq!(json["sections"][1], "2. second");
+    }
+
+    #[test]
+    fn a_spread_has_its_median_and_bounds() {
+        let s = Spread::of(vec![0.6, 0.4, 0.5]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (0.5, 0.4, 0.6));
+        assert_eq!(s.each, [0.6, 0.4, 0.5]);
+        assert_eq!(Spread::of(vec![1.0, 3.0]).unwrap().median, 2.0);
+        assert_eq!(Spread::of(Vec::new()), None);
+        assert_eq!(s.to_json()["rounds"][1], 0.4);
+    }
+
+    #[tokio::test]
+    async fn cases_in_rounds_add_up_and_give_their_ratio_round_by_round() {
+        let mut b = bench(&["--bench", "--quick"]);
+        b.section("rounds");
+        let slow = || {
+            op(|| async {
+                tokio::time::sleep(Duration::from_millis(4)).await;
+                Ok(())
+            })
+        };
+        b.warm_up("slow", vec![slow()]).await.unwrap();
+        for _ in 0..3 {
+            b.round("fast", "fast", vec![op(|| async { Ok(()) }); 2], 5)
+                .await
+                .unwrap();
+            b.round("slow", "slow", vec![slow(); 2], 5).await.unwrap();
+        }
+        let fast = b.case("fast").unwrap();
+        assert_eq!((fast.iterations, fast.rounds.len()), (30, 3));
+        assert_eq!(fast.section, 1);
+        let slow = b.case("slow").unwrap();
+        assert_eq!((slow.iterations, slow.latencies.len()), (30, 30));
+        let r = b.round_ratios("slow", "fast").unwrap();
+        assert_eq!(r.each.len(), 3);
+        assert!(
+            r.median < 1.0 && r.min <= r.median && r.median <= r.max,
+            "{r:?}"
+        );
+        assert_eq!(
+            b.report()["cases"][0]["round_rates"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(b.round_ratios("slow", "none").is_none());
     }
 
     #[test]

@@ -18,7 +18,11 @@
 //!   ШЭП, async sends into a JetStream inbox beside raw publishes, the RSA-2048 bound;
 //! - `registries`: seeding a million persons, and person look-ups straight and through
 //!   ШЭП, closed loop and at a fixed rate;
-//! - `mio`: applications registered per second by ИС МИО from its inbox.
+//! - `mio`: applications registered per second by ИС МИО from its inbox;
+//! - `con`: applications taken at ИС ЦОН's desk beside the bare gateway path;
+//! - `portal`: signed submissions through ПЭП to «поступившие» beside the bare async
+//!   path, in alternating rounds (`tests/benches/shared` holds the bare path and the API
+//!   session the benches share).
 //!
 //! Run one with `cargo bench -p egov-tests --bench <name>`; add `-- --quick` for a short
 //! run, `-- --help` for its options, `-- WORD` to run only the cases whose id contains

@@ -430,7 +430,7 @@ pub async fn attach(
     }
     let name = a.name.trim();
     if name.is_empty()
-        || name.len() > 255
+        || name.chars().count() > 255
         || name.contains(['/', '\\'])
         || name.chars().any(char::is_control)
     {

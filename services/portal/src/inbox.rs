@@ -7,6 +7,10 @@
 //! and changes nothing. Each recorded status is announced to the cabinet's event
 //! streams.
 //!
+//! Statuses are handled several at once (`inbox_concurrency`); those of one application
+//! wait for each other on its row, and the current status is the latest by ИС МИО's
+//! time whatever order they are recorded in.
+//!
 //! A status for a messageId no application has yet is delivered again a few times
 //! ([`UNKNOWN_ATTEMPTS`]): the relay may not have recorded the send yet. An application
 //! taken at a ЦОН (channel `con`), whose statuses the regulation also shows on the portal,
@@ -207,7 +211,7 @@ async fn taken_at_a_centre(
         return Ok(None);
     };
     let now = core.clock.now();
-    sqlx::query_as(
+    let entered: Option<Found> = sqlx::query_as(
         "insert into applications (id, number, citizen_iin, regulation_id, service, provider_id, region,
              category, state, channel, message_id, mio_number, created_at, updated_at)
          select $1, $2, c.iin, $3, $4, $5, $6, '', 'at-centre', 'con', $7, $2, $8, $8
@@ -224,6 +228,17 @@ async fn taken_at_a_centre(
     .bind(&u.application_message_id)
     .bind(now)
     .bind(&u.applicant_iin)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if entered.is_some() {
+        return Ok(entered);
+    }
+    // another status of the same application, handled at the same time, entered it
+    // first (the insert waited for its commit): this one is recorded on it
+    sqlx::query_as(
+        "select id, regulation_id, citizen_iin, number, notify_email, email from applications where message_id = $1 for update",
+    )
+    .bind(&u.application_message_id)
     .fetch_optional(&mut *tx)
     .await
 }

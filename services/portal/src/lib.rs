@@ -17,6 +17,8 @@
 //!   cabinet's server-sent events;
 //! - [`mail`]: e-mail on each status where the citizen asked for it, through an outbox
 //!   and the SMTP relay of the settings;
+//! - [`tickets`]: single-use tickets that open the event stream from a browser, whose
+//!   `EventSource` cannot send the bearer token;
 //! - [`api`]: the JSON API (`/api/v1`, `openapi.json`), errors in Russian and Kazakh.
 //!
 //! Time comes from an injectable [`egov_calendar::Clock`].
@@ -28,6 +30,7 @@ pub mod citizens;
 pub mod inbox;
 pub mod mail;
 pub mod outbox;
+pub mod tickets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,6 +86,9 @@ pub struct Config {
     pub max_attachments: usize,
     /// Seconds the inbox consumer has to acknowledge.
     pub ack_wait_secs: u64,
+    /// Statuses handled at once by the inbox (each also reports its delivery to the
+    /// gateway, a round trip the next one need not wait for).
+    pub inbox_concurrency: usize,
     /// The SMTP relay (`host:port`) the mail to citizens goes through; none: no mail.
     pub smtp_addr: Option<String>,
     /// The sender of that mail.
@@ -130,6 +136,7 @@ impl Config {
             max_attachment_bytes: 5 * 1024 * 1024,
             max_attachments: 20,
             ack_wait_secs: 30,
+            inbox_concurrency: 8,
             smtp_addr: None,
             mail_from: "noreply@egov.kz".into(),
         }
@@ -310,6 +317,7 @@ impl Portal {
         let mut inbox = InboxConfig::new(&cfg.system.system_id);
         inbox.lane = LANE.into();
         inbox.ack_wait = Duration::from_secs(cfg.ack_wait_secs.max(1));
+        inbox.concurrency = cfg.inbox_concurrency.max(1);
         let core = self.core.clone();
         let consumer = egov_shep_client::inbox::consume(
             js,

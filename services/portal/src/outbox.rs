@@ -4,13 +4,20 @@
 //! (the gateway and JetStream deduplicate it), backing off while the gateway cannot take
 //! it. When the gateway takes it the application is `delivered`; a refusal that sending
 //! again cannot change is recorded on the row and not retried.
+//!
+//! Each row is one application's, so the relay sends rows at once ([`SENDS_AT_ONCE`] at
+//! most), each as soon as it is leased: a signature committed while other applications
+//! are on their way is sent without waiting for them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use egov_proto::shep::v1::MessageType;
 use egov_shep_client::{Client, codes};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -58,42 +65,81 @@ struct Row {
     trace_parent: Option<String>,
 }
 
-/// Sends due rows until `shutdown`; woken after each commit that wrote one, and every
-/// second otherwise.
+/// Rows on their way through the gateway at once, at most.
+pub const SENDS_AT_ONCE: usize = 16;
+
+/// Sends due rows until `shutdown`, each on a task of its own as soon as it is leased;
+/// woken after each commit that wrote one, when a send ends, and every second otherwise.
+/// On shutdown the sends under way are finished.
 pub async fn relay(core: Core, client: Client, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(SENDS_AT_ONCE));
+    let mut sending = JoinSet::new();
     loop {
-        match send_batch(&core, &client).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "portal outbox relay"),
+        while sending.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        if free > 0 {
+            match lease(&core, free).await {
+                Ok(rows) if !rows.is_empty() => {
+                    for r in rows {
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        let (core, client) = (core.clone(), client.clone());
+                        sending.spawn(async move {
+                            if let Err(e) = send_one(&core, &core.pool, &client, r).await {
+                                tracing::warn!(error = %e, "portal outbox relay");
+                            }
+                            drop(slot);
+                        });
+                    }
+                    // more may be due
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "portal outbox relay"),
+            }
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
             _ = core.wake.notified() => {}
+            Some(_) = sending.join_next(), if !sending.is_empty() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
+    while sending.join_next().await.is_some() {}
 }
 
-/// Sends one batch of due rows, in order; returns how many were tried.
-pub async fn send_batch(core: &Core, client: &Client) -> sqlx::Result<usize> {
+/// Leases up to `limit` due rows, oldest first: a concurrent relay skips them, and a
+/// crash frees them after 30 s.
+async fn lease(core: &Core, limit: usize) -> sqlx::Result<Vec<Row>> {
     let now = core.clock.now();
-    // leased: a concurrent relay skips them, a crash frees them after 30 s
-    let rows: Vec<Row> = sqlx::query_as(
+    let mut rows: Vec<Row> = sqlx::query_as(
         "update outbox set attempts = attempts + 1, next_attempt_at = $2
          where id in (select id from outbox where sent_at is null and next_attempt_at <= $1
-                      order by id limit 16 for update skip locked)
+                      order by id limit $3 for update skip locked)
          returning id, application_id, service_id, route_id, correlation_id, payload, message_id, attempts, trace_parent",
     )
     .bind(now)
     .bind(now + time::Duration::seconds(30))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(&core.pool)
     .await?;
-    let n = rows.len();
-    let mut rows = rows;
     rows.sort_by_key(|r| r.id);
-    for r in rows {
-        send_one(core, &core.pool, client, r).await?;
+    Ok(rows)
+}
+
+/// Sends one batch of due rows ([`SENDS_AT_ONCE`] at most) at once and waits for them;
+/// returns how many were tried.
+pub async fn send_batch(core: &Core, client: &Client) -> sqlx::Result<usize> {
+    let rows = lease(core, SENDS_AT_ONCE).await?;
+    let n = rows.len();
+    let sent = futures::future::join_all(
+        rows.into_iter()
+            .map(|r| send_one(core, &core.pool, client, r)),
+    )
+    .await;
+    for r in sent {
+        r?;
     }
     Ok(n)
 }

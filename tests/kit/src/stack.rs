@@ -1,6 +1,6 @@
 //! The information systems on top of a [`World`]: ГБД ФЛ and ЕНИС with seeded registries,
-//! the ИС МИО asked for and ИС ЦОН, each a real server on loopback ports, registered on
-//! the gateways, all on one clock. What the end-to-end tests and the benchmarks of the
+//! the ИС МИО asked for, ИС ЦОН and ПЭП, each a real server on loopback ports, registered
+//! on the gateways, all on one clock. What the end-to-end tests and the benchmarks of the
 //! channels start from.
 
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ pub struct StackOptions {
     pub mio: Vec<String>,
     /// Whether ИС ЦОН runs.
     pub con: bool,
+    /// Whether ПЭП (the portal) runs.
+    pub portal: bool,
     /// Synthetic residents seeded into ГБД ФЛ and ЕНИС besides the named test citizens.
     pub seed_persons: u64,
     /// The regulation folders ИС МИО runs (ИС ЦОН runs the shipped ones).
@@ -33,8 +35,8 @@ pub struct StackOptions {
 }
 
 impl StackOptions {
-    /// Every gateway of the shipped topology, the given ИС МИО, ИС ЦОН, 40 residents,
-    /// the shipped regulations, a manual clock.
+    /// Every gateway of the shipped topology, the given ИС МИО, ИС ЦОН (not the portal),
+    /// 40 residents, the shipped regulations, a manual clock.
     pub fn new(mio: &[&str]) -> Self {
         let topology = egov_topology::Topology::shipped();
         let gateways: Vec<&str> = topology.gateways.iter().map(|g| g.id.as_str()).collect();
@@ -42,6 +44,7 @@ impl StackOptions {
             world: Options::new(&gateways),
             mio: mio.iter().map(|s| s.to_string()).collect(),
             con: true,
+            portal: false,
             seed_persons: 40,
             regulation_dirs: vec![egov_regulation::shipped_dir()],
             employee_password: "egov-test".into(),
@@ -72,6 +75,15 @@ pub struct Con {
     pub core: egov_con_is::Core,
 }
 
+/// The running portal.
+#[derive(Clone)]
+pub struct Portal {
+    /// Its API's base URL.
+    pub http: String,
+    /// What its operations share (database, clock, catalogue).
+    pub core: egov_portal::Core,
+}
+
 /// The running systems.
 pub struct Stack {
     /// The world under them (PKI, database, NATS, uc, gateways).
@@ -82,6 +94,8 @@ pub struct Stack {
     pub mio: BTreeMap<String, Mio>,
     /// ИС ЦОН, if asked for.
     pub con: Option<Con>,
+    /// ПЭП, if asked for.
+    pub portal: Option<Portal>,
     /// The registries' HTTP bases (health, metrics) by system id.
     pub registries_http: BTreeMap<String, String>,
 }
@@ -171,6 +185,25 @@ impl Stack {
         } else {
             None
         };
+        let portal = if opts.portal {
+            let mut cfg = egov_portal::Config::of(&w.topology);
+            let base = w.system_config("portal", egov_portal::SCHEMA);
+            cfg.system.pki_dir = base.pki_dir;
+            cfg.system.database_url = base.database_url;
+            cfg.system.ocsp_url = base.ocsp_url;
+            cfg.system.any_ports();
+            cfg.nats_url = egov_devenv::default_nats_url();
+            cfg.nats_prefix = w.prefix.clone();
+            cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
+            cfg.ack_wait_secs = 5;
+            let portal = egov_portal::Portal::build_with(cfg, clock.clone())
+                .await
+                .expect("ПЭП builds");
+            w.register("portal", portal.grpc_addr());
+            Some(portal)
+        } else {
+            None
+        };
         w.start();
         w.ready().await;
         let mut mio = BTreeMap::new();
@@ -203,6 +236,16 @@ impl Stack {
             w.spawn(con.run(w.cancel.clone()));
             c
         });
+        let portal = portal.map(|mut portal| {
+            portal.set_gateway(&w.gateway_addr_of("portal"));
+            let p = Portal {
+                http: format!("http://{}", portal.http_addr()),
+                core: portal.core(),
+            };
+            workstations.push(p.http.clone());
+            w.spawn(portal.run(w.cancel.clone()));
+            p
+        });
         // the workstations answer once they run
         let http = reqwest::Client::new();
         for base in &workstations {
@@ -218,6 +261,7 @@ impl Stack {
             clock,
             mio,
             con,
+            portal,
             registries_http,
         }
     }

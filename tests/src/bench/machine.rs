@@ -95,6 +95,15 @@ impl CpuTime {
         }
     }
 
+    /// The sum of two spans' times.
+    pub fn plus(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            process: self.process + other.process,
+            postgres: self.postgres + other.postgres,
+            nats: self.nats + other.nats,
+        }
+    }
+
     /// Each figure divided by `n` (at least 1).
     pub fn per(self, n: usize) -> CpuTime {
         let n = n.max(1) as f64;

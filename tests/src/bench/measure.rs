@@ -2,7 +2,8 @@
 //! bench's own task), on N workers in a closed loop (each calls again as soon as its call
 //! returns: the throughput bound), or started on a fixed schedule in an open loop (the
 //! latency at a given rate, counted from the scheduled start so that a stall counts
-//! against every call it delays). What comes out is a [`Case`].
+//! against every call it delays), or a fixed number of times per worker in one round of
+//! a case measured in alternating rounds. What comes out is a [`Case`].
 
 use std::fmt;
 use std::future::Future;
@@ -73,6 +74,11 @@ pub struct Case {
     pub first_error: Option<String>,
     /// CPU time spent during the measured part, where the bench measures it.
     pub cpu: Option<CpuTime>,
+    /// The rate of each round, for a case measured in rounds ([`Bench::round`]); empty
+    /// for one measured at once.
+    ///
+    /// [`Bench::round`]: super::Bench::round
+    pub rounds: Vec<f64>,
 }
 
 impl Case {
@@ -96,6 +102,7 @@ impl Case {
             errors: 0,
             first_error: None,
             cpu: None,
+            rounds: Vec::new(),
         }
     }
 
@@ -120,6 +127,24 @@ impl Case {
             cpu: run.cpu,
             ..Case::new(id, label, load, run.elapsed, run.tally.latencies)
         }
+    }
+
+    /// Adds the figures of another round of the same case: its operations, time,
+    /// latencies, failures and CPU time, and its rate to [`Case::rounds`].
+    pub fn add_round(&mut self, round: Case) {
+        self.rounds.push(round.rate());
+        self.iterations += round.iterations;
+        self.elapsed += round.elapsed;
+        self.latencies.extend(round.latencies);
+        self.latencies.sort_unstable();
+        self.errors += round.errors;
+        if self.first_error.is_none() {
+            self.first_error = round.first_error;
+        }
+        self.cpu = match (self.cpu, round.cpu) {
+            (Some(a), Some(b)) => Some(a.plus(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// Successful operations per second.
@@ -342,6 +367,54 @@ pub(crate) async fn closed(rules: &Rules, ops: Vec<Op>) -> Result<Run> {
     })
 }
 
+/// Runs each op on a worker of its own, all starting together, `per_worker` times each
+/// (no warm-up: the bench warms up before its first round). The measured time is from
+/// the start until the last worker is done.
+pub(crate) async fn counted(rules: &Rules, ops: Vec<Op>, per_worker: usize) -> Result<Run> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(ops.len() + 1));
+    let mut workers = JoinSet::new();
+    for op in ops {
+        let (barrier, strict) = (barrier.clone(), rules.strict);
+        workers.spawn(async move {
+            barrier.wait().await;
+            let mut tally = Tally::default();
+            for _ in 0..per_worker {
+                let t = Instant::now();
+                let outcome = op().await;
+                tally.add(t.elapsed(), outcome, strict)?;
+                tokio::task::yield_now().await;
+            }
+            Ok::<_, anyhow::Error>(tally)
+        });
+    }
+    let cpu = rules.meter.as_ref().map(CpuMeter::sample);
+    barrier.wait().await;
+    let start = Instant::now();
+    let mut tally = Tally::default();
+    let mut failure = None;
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(Ok(t)) => tally.merge(t),
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Err(e) => {
+                failure.get_or_insert(anyhow!("worker task: {e}"));
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    let cpu = rules.cpu_since(cpu);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(Run {
+        tally,
+        elapsed,
+        cpu,
+    })
+}
+
 /// Starts `op` `rate` times a second for the budget (after the warm-up at the same rate),
 /// each call on a task of its own; a call's latency counts from its scheduled start, and
 /// the measured time runs until the last answer (a backlog stretches it).
@@ -497,6 +570,42 @@ mod tests {
         // 30 ms at 1000/s after the warm-up: 30 calls measured
         assert!((25..=31).contains(&run.tally.latencies.len()), "{run:?}");
         assert!(run.elapsed >= ms(30));
+    }
+
+    #[tokio::test]
+    async fn a_counted_round_makes_its_count_per_worker() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = calls.clone();
+        let count = op(move || {
+            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async { Ok(()) }
+        });
+        let run = counted(&rules(true), vec![count.clone(); 3], 4)
+            .await
+            .unwrap();
+        assert_eq!(run.tally.latencies.len(), 12);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 12);
+        let err = counted(&rules(true), vec![flaky()], 5).await.unwrap_err();
+        assert!(format!("{err:#}").contains("failed"), "{err:#}");
+        let run = counted(&rules(false), vec![flaky()], 6).await.unwrap();
+        assert_eq!((run.tally.latencies.len(), run.tally.errors), (4, 2));
+    }
+
+    #[test]
+    fn rounds_add_up_into_one_case() {
+        let mut case = Case::new("c", "c", None, ms(1000), vec![ms(30), ms(10)]);
+        case.rounds.push(case.rate());
+        case.add_round(Case::new(
+            "c",
+            "c",
+            None,
+            ms(500),
+            vec![ms(20), ms(40), ms(5)],
+        ));
+        assert_eq!(case.iterations, 5);
+        assert_eq!(case.elapsed, ms(1500));
+        assert_eq!(case.latencies, [ms(5), ms(10), ms(20), ms(30), ms(40)]);
+        assert_eq!(case.rounds, [2.0, 6.0]);
     }
 
     #[tokio::test]

@@ -232,6 +232,9 @@ pub(crate) fn json(b: &Bench) -> serde_json::Value {
                 case[cmp.key] = serde_json::json!(compared.map(|(_, r)| r));
                 case[format!("{}_base", cmp.key)] = serde_json::json!(compared.map(|(b, _)| b));
             }
+            if !c.rounds.is_empty() {
+                case["round_rates"] = serde_json::json!(c.rounds);
+            }
             if let Some(cpu) = c.cpu_per_op() {
                 case["cpu_us_per_op"] = serde_json::json!({
                     "process": cpu.process * 1e6,

@@ -27,6 +27,7 @@ use crate::applications::{self, Application, NewApplication, NewAttachment, Surv
 use crate::catalog;
 use crate::citizens::{self, Citizen, Registration};
 use crate::inbox;
+use crate::tickets::{self, Redeemed};
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -102,6 +103,7 @@ pub fn router(core: Arc<Core>, origins: &[String]) -> Result<Router, String> {
             get(queue_position),
         )
         .route("/api/v1/events", get(events))
+        .route("/api/v1/events/ticket", post(event_ticket))
         .route(
             "/api/v1/verify",
             post(verify).layer(DefaultBodyLimit::max(attachment_limit * 2)),
@@ -479,15 +481,70 @@ async fn queue_position(
     ))
 }
 
+/// A ticket that opens the event stream once without the `Authorization` header (a
+/// browser's `EventSource` cannot send it), for the session of the request.
+async fn event_ticket(State(core): S, headers: HeaderMap) -> Result<Response, ApiError> {
+    citizen(&core, &headers).await?;
+    let token = bearer(&headers).ok_or_else(unauthorized)?;
+    let (ticket, expires) = tickets::issue(&core.pool, &token, core.clock.now()).await?;
+    let url = format!("/api/v1/events?ticket={ticket}");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"ticket": ticket, "expires_at": rfc(Some(expires)), "url": url})),
+    )
+        .into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    #[serde(default)]
+    ticket: Option<String>,
+}
+
+/// The citizen of an event stream's ticket, each refusal its own code.
+async fn ticket_holder(core: &Core, ticket: &str) -> Result<String, ApiError> {
+    let refused =
+        |code: &str, ru: &str, kk: &str| Err(ApiError::new(StatusCode::UNAUTHORIZED, code, ru, kk));
+    match tickets::redeem(&core.pool, ticket, core.clock.now()).await? {
+        Redeemed::Citizen(iin) => Ok(iin),
+        Redeemed::Used => refused(
+            "TICKET_USED",
+            "билет уже использован: получите новый",
+            "билет пайдаланылған: жаңасын алыңыз",
+        ),
+        Redeemed::Expired => refused(
+            "TICKET_EXPIRED",
+            "срок билета истёк: получите новый",
+            "билеттің мерзімі өтті: жаңасын алыңыз",
+        ),
+        Redeemed::SessionExpired => refused(
+            "TOKEN_EXPIRED",
+            "сеанс истёк: войдите снова",
+            "сеанс аяқталды: қайта кіріңіз",
+        ),
+        Redeemed::Unknown => refused(
+            "TICKET_INVALID",
+            "такого билета нет: получите новый",
+            "мұндай билет жоқ: жаңасын алыңыз",
+        ),
+    }
+}
+
 /// Server-sent events: one `application` event for each change of any of the citizen's
-/// applications (sent, delivered, a new status), with its summary.
+/// applications (sent, delivered, a new status), with its summary. The citizen is the
+/// bearer token's, or the ticket's (`?ticket=`, [`tickets`]).
 async fn events(
     State(core): S,
     headers: HeaderMap,
+    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let c = citizen(&core, &headers).await?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request(&e.body_text()))?;
+    let iin = match q.ticket {
+        Some(t) => ticket_holder(&core, &t).await?,
+        None => citizen(&core, &headers).await?.iin,
+    };
     let rx = tokio_stream::wrappers::BroadcastStream::new(core.changes.subscribe());
-    let iin = c.iin.clone();
     let stream = rx
         .filter_map(move |m| m.ok().filter(|ch| ch.citizen_iin == iin))
         .then(move |ch| {
