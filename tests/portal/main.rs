@@ -10,7 +10,9 @@
 //! - `notices`: server-sent events, e-mail through a real SMTP server, the inbox's
 //!   deduplication;
 //! - `outbox`: a send retried with the same messageId until the gateway takes it;
-//! - `openapi`: the OpenAPI document and the router agree.
+//! - `openapi`: the OpenAPI document and the router agree;
+//! - `ui`: the cabinet's pages over HTTP: refusals in the page in Russian and Kazakh,
+//!   CSRF and origin checks, another's application 404.
 
 mod auth;
 #[path = "../mio-is/common/mod.rs"]
@@ -22,4 +24,5 @@ mod openapi;
 mod outbox;
 mod signing;
 mod trace;
+mod ui;
 mod world;

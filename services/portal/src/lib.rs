@@ -17,7 +17,9 @@
 //!   cabinet's server-sent events;
 //! - [`mail`]: e-mail on each status where the citizen asked for it, through an outbox
 //!   and the SMTP relay of the settings;
-//! - [`api`]: the JSON API (`/api/v1`, `openapi.json`), errors in Russian and Kazakh.
+//! - [`api`]: the JSON API (`/api/v1`, `openapi.json`), errors in Russian and Kazakh;
+//! - [`ui`]: the reference web UI (`/ui`), server-rendered pages in Russian and Kazakh,
+//!   signing through the citizen's NCALayer.
 //!
 //! Time comes from an injectable [`egov_calendar::Clock`].
 
@@ -28,6 +30,7 @@ pub mod citizens;
 pub mod inbox;
 pub mod mail;
 pub mod outbox;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,6 +90,9 @@ pub struct Config {
     pub smtp_addr: Option<String>,
     /// The sender of that mail.
     pub mail_from: String,
+    /// Where the citizens' NCALayer listens (`wss://host:port`): the one address the
+    /// signing page's script may connect to.
+    pub ncalayer_url: String,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -132,6 +138,7 @@ impl Config {
             ack_wait_secs: 30,
             smtp_addr: None,
             mail_from: "noreply@egov.kz".into(),
+            ncalayer_url: "wss://127.0.0.1:13579".into(),
         }
     }
 }
@@ -190,6 +197,8 @@ pub struct Core {
     pub mail: bool,
     /// Wakes the mail relay after a commit that queued mail.
     pub mail_wake: Arc<Notify>,
+    /// The citizens' NCALayer (`wss://host:port`), for the signing page.
+    pub ncalayer_url: String,
 }
 
 impl Core {
@@ -239,6 +248,7 @@ impl Portal {
         api::cors(&config.cors_origins)
             .map(drop)
             .map_err(Error::Start)?;
+        let ncalayer_url = ui::ncalayer_source(&config.ncalayer_url).map_err(Error::Start)?;
         let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
         let identity = bound.identity()?;
         let core = Core {
@@ -255,6 +265,7 @@ impl Portal {
             wake: Arc::new(Notify::new()),
             mail: config.smtp_addr.is_some(),
             mail_wake: Arc::new(Notify::new()),
+            ncalayer_url,
         };
         Ok(Portal {
             bound,
