@@ -1,16 +1,155 @@
-//! The cabinet's pages over HTTP, as a browser without script sends them: the login
-//! refused in Russian and Kazakh, forms refused without the session's CSRF token or from
-//! another site with nothing written, a form missing a field and a bad upload refused in
-//! the page, the signing form given a bad CMS showing its code, another citizen's
-//! application 404; the session cookie and the pages' Content-Security-Policy.
+//! The cabinet's pages. In headless Chromium, a citizen from the registration to the
+//! saved result, signing in the NCALayer stand-in through the page's own script. Over
+//! HTTP, as a browser without script posts them: the login refused in Russian and Kazakh,
+//! forms refused without the session's CSRF token or from another site with nothing
+//! written, a form missing a field and a bad upload refused in the page, the signing form
+//! given a bad CMS showing its code, another citizen's application 404; the session
+//! cookie and the pages' Content-Security-Policy.
+
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::multipart::{Form, Part};
 
+use crate::common::{Branch, Env, drive, registered};
 use crate::world::*;
 
 const REG: &str = "almaty-2013-housing-queue";
+
+/// The password of the citizen's key files.
+const KEY_PASSWORD: &str = "Qwerty12";
+
+/// The NCALayer stand-in at `addr` holding the keys of the fixture citizen `key`, issued
+/// by the world's PKI as `egov up` issues them; its TLS certificate's file.
+async fn ncalayer(env: &Env, key: &str, addr: std::net::SocketAddr) -> PathBuf {
+    let ca = env.w.authority();
+    let now = time::OffsetDateTime::now_utc();
+    egov_ncalayer::provision::tls_identity(&ca, now).unwrap();
+    let c = egov_synth::fixtures::citizens(env.clock.today())
+        .into_iter()
+        .find(|c| c.key == key)
+        .unwrap();
+    let person = egov_ncalayer::provision::Person {
+        iin: c.iin,
+        name: c.name.clone(),
+    };
+    let keys = egov_ncalayer::provision::keys_dir(&env.w.pki);
+    egov_ncalayer::provision::person_keys(&ca, &keys, &person, KEY_PASSWORD, now).unwrap();
+    let standin = egov_ncalayer::StandIn::build(egov_ncalayer::Config {
+        addr,
+        pki_dir: env.w.pki.clone(),
+        keys_password: KEY_PASSWORD.into(),
+        select: Some(c.iin.as_string()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    env.w.spawn(standin.run(env.w.cancel.clone()));
+    egov_ncalayer::provision::tls_paths(&env.w.pki).0
+}
+
+/// A citizen in headless Chromium from the registration to the saved result: the form,
+/// the scans, «отправить запрос», the certificate chosen and the request signed in the
+/// NCALayer stand-in by the page's script, «поступившие»; after the provider's employees
+/// (through ИС МИО's АРМ API), «обновить статус», «просмотр результата», «сохранить».
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_in_chromium_signs_in_ncalayer_and_saves_the_result() {
+    // NCALayer's address is the portal's setting: a port of its own, known first
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("wss://{addr}");
+    let (env, portal) = world_with(&["mio-almaty"], |c| c.ncalayer_url = url.clone()).await;
+    let cert = ncalayer(&env, "family-father", addr).await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artefacts/portal-ui");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shots = shots.to_str().unwrap();
+    let cert = cert.to_str().unwrap();
+    let iin = egov_synth::fixtures::iin_of("family-father").as_string();
+
+    let v = crate::common::node(
+        "portal-cabinet.mjs",
+        &["apply", &portal.http, &iin, PASSWORD, REG, cert, shots],
+    )
+    .await;
+    assert_eq!(v["failure"], serde_json::Value::Null, "{v}");
+    assert_eq!(
+        v["login_refused"], "неверный ИИН или пароль INVALID_CREDENTIALS",
+        "{v}"
+    );
+    assert!(
+        v["missing_field"]
+            .as_str()
+            .unwrap()
+            .contains("не заполнено поле"),
+        "{v}"
+    );
+    assert!(v["who"].as_str().unwrap().contains(&iin), "{v}");
+    assert_eq!(v["form_iin"], iin.as_str(), "{v}");
+    assert!(!v["form_name"].as_str().unwrap().is_empty(), "{v}");
+    assert_eq!(v["missing_code"], "INVALID_FORM", "{v}");
+    assert_eq!(v["phone_kept"], "+7 701 123 45 67", "{v}");
+    assert_eq!(v["sign_iin"], iin.as_str(), "{v}");
+    // «выбрать сертификат»: the key NCALayer holds
+    assert_eq!(v["ncalayer_error"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["cert_iin"], iin.as_str(), "{v}");
+    assert!(!v["cert_owner"].as_str().unwrap().is_empty(), "{v}");
+    assert!(v["cert_valid"].as_str().unwrap().contains('–'), "{v}");
+    // signed: the regulation's screen
+    let number = v["number"].as_str().unwrap().to_string();
+    assert_eq!(v["screen"]["iin"], iin.as_str(), "{v}");
+    assert_eq!(v["screen"]["number"], number.as_str(), "{v}");
+    assert!(!v["screen"]["service"].as_str().unwrap().is_empty(), "{v}");
+    assert!(!v["screen"]["due"].as_str().unwrap().is_empty(), "{v}");
+    assert_eq!(v["status"], "поступившие", "{v}");
+    assert!(v["errors"].as_array().unwrap().is_empty(), "{v}");
+    // the CMS the page's script got from NCALayer is over the exact bytes, by the citizen
+    let app = egov_portal::applications::by_number(&portal.core.pool, &number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.signer.as_ref().unwrap()["iin"], iin.as_str());
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, app.document.as_deref().unwrap());
+    assert_eq!(v["sha256"], hex::encode(digest.as_ref()), "{v}");
+    assert_eq!(v["mio_number"], app.mio_number.as_deref().unwrap(), "{v}");
+
+    // the provider's employees
+    let at_mio = registered(&env, "mio-almaty", app.message_id.as_deref().unwrap()).await;
+    drive(&env, "mio-almaty", &at_mio.number, Branch::Success).await;
+
+    let v = crate::common::node(
+        "portal-cabinet.mjs",
+        &["result", &portal.http, &iin, PASSWORD, &number, cert, shots],
+    )
+    .await;
+    assert_eq!(v["failure"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["listed"], true, "{v}");
+    let app = egov_portal::applications::by_number(&portal.core.pool, &number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(app.result.is_some());
+    assert_eq!(v["status"], app.status_ru.as_deref().unwrap(), "{v}");
+    assert_eq!(v["kazakh_status"], app.status_kk.as_deref().unwrap(), "{v}");
+    assert_eq!(v["statuses"][0], "поступившие", "{v}");
+    assert_eq!(v["view"]["status"], 200, "{v}");
+    assert_eq!(v["view"]["type"], "application/pdf", "{v}");
+    assert!(
+        v["view"]["disposition"]
+            .as_str()
+            .unwrap()
+            .starts_with("inline"),
+        "{v}"
+    );
+    assert_eq!(v["view"]["pdf"], "%PDF-", "{v}");
+    assert_eq!(v["saved"]["name"], format!("result-{number}.pdf"), "{v}");
+    assert_eq!(v["saved"]["pdf"], "%PDF-", "{v}");
+    assert_eq!(v["kazakh_title"], "Қызмет алу тарихы", "{v}");
+    assert!(v["errors"].as_array().unwrap().is_empty(), "{v}");
+}
 
 /// A browser with no script: keeps the cookies it is given, follows no redirect.
 struct Browser {
