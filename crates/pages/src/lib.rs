@@ -162,6 +162,13 @@ impl Lang {
         }
     }
 
+    /// The language kept in the cookie `cookie` of a request, else Russian.
+    pub fn from_cookie(headers: &HeaderMap, cookie: &str) -> Lang {
+        egov_accounts::web::cookie(headers, cookie)
+            .and_then(|v| Lang::parse(v.trim()))
+            .unwrap_or_default()
+    }
+
     /// One of two things (texts, sets of words): `ru` or `kk`.
     pub fn pick<'a, T: ?Sized>(self, ru: &'a T, kk: &'a T) -> &'a T {
         match self {
@@ -179,8 +186,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
         Ok(parts
             .extensions
             .get::<Site>()
-            .and_then(|site| egov_accounts::web::cookie(&parts.headers, site.lang_cookie))
-            .and_then(|v| Lang::parse(v.trim()))
+            .map(|site| Lang::from_cookie(&parts.headers, site.lang_cookie))
             .unwrap_or_default())
     }
 }
@@ -323,29 +329,30 @@ pub fn pdf(bytes: Vec<u8>, name: &str, save: bool) -> Response {
         .into_response()
 }
 
-/// The templates of `dir` that turn askama's escaping off (`|safe`, `escape`): none
-/// should, every value of a page is escaped. An error when `dir` holds no template.
-pub fn unescaping_templates(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+/// Checks that no template of `dir` turns askama's escaping off (`|safe`, `escape`):
+/// every value of a page is escaped. The number of templates read, or what is wrong (the
+/// templates that do, a folder with none).
+pub fn check_escaping(dir: &std::path::Path) -> Result<usize, String> {
     let mut read = 0;
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+    let mut unescaping = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
         if path.extension().is_none_or(|e| e != "html") {
             continue;
         }
-        let text = std::fs::read_to_string(&path)?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         read += 1;
         if text.contains("|safe") || text.contains("| safe") || text.contains("escape") {
-            found.push(path);
+            unescaping.push(path.display().to_string());
         }
     }
-    if read == 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("no template in {}", dir.display()),
-        ));
+    match (read, unescaping.is_empty()) {
+        (0, _) => Err(format!("no template in {}", dir.display())),
+        (n, true) => Ok(n),
+        (_, false) => Err(format!("escaping turned off in {}", unescaping.join(", "))),
     }
-    Ok(found)
 }
 
 #[cfg(test)]
@@ -438,6 +445,22 @@ mod tests {
         );
         assert_eq!(Lang::Kk.pick("а", "ә"), "ә");
         assert_eq!(Lang::parse("en"), None);
+    }
+
+    #[test]
+    fn the_shared_partials_escape_every_value() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/pages");
+        assert_eq!(check_escaping(&dir), Ok(3));
+        let other = tempfile_dir();
+        std::fs::write(other.join("bad.html"), "{{ x|safe }}").unwrap();
+        assert!(check_escaping(&other).unwrap_err().contains("bad.html"));
+        std::fs::remove_dir_all(&other).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("egov-pages-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
 
     #[test]
