@@ -15,37 +15,22 @@
 // NCALAYER_CERT is the stand-in's TLS certificate (PEM): Chromium trusts exactly its key
 // (--ignore-certificate-errors-spki-list), nothing else. Chromium: $CHROMIUM or
 // /usr/bin/chromium.
-import { chromium } from 'playwright-core';
 import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { open } from './browser.mjs';
 
 const [mode, base, iin, password, subject, certPath, out] = process.argv.slice(2);
 const spki = createHash('sha256')
   .update(new X509Certificate(readFileSync(certPath)).publicKey.export({ type: 'spki', format: 'der' }))
   .digest('base64');
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', `--ignore-certificate-errors-spki-list=${spki}`],
+const seen = { mode };
+const { browser, page, shot, go, text } = await open(out, {
+  args: [`--ignore-certificate-errors-spki-list=${spki}`],
+  context: { acceptDownloads: true },
+  seen,
 });
-const seen = { mode, errors: [], shots: [] };
 try {
-  const context = await browser.newContext({ viewport: { width: 1300, height: 1000 }, acceptDownloads: true });
-  const page = await context.newPage();
-  // the answers the test provokes (401, 422) are logged as failed loads: not errors; a
-  // refused inline script or connection (CSP) is one
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) seen.errors.push(m.text());
-  });
-  page.on('pageerror', (e) => seen.errors.push(String(e)));
-  let n = 0;
-  const shot = async (name) => {
-    const path = join(out, `${String(++n).padStart(2, '0')}-${name}.png`);
-    await page.screenshot({ path, fullPage: true });
-    seen.shots.push(path);
-  };
-  const go = (sel) => Promise.all([page.waitForNavigation(), page.click(sel)]);
-  const text = async (sel) => ((await page.locator(sel).count()) ? (await page.locator(sel).first().innerText()).trim() : null);
   const login = async () => {
     await page.goto(`${base}/ui/login`);
     await page.fill('#iin', iin);

@@ -2,15 +2,49 @@
 //! (the IIN asked of ГБД ФЛ, [`crate::citizens::register`]) and the logout. A login
 //! opens one of the portal's own sessions; its token is the cookie's.
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::response::Response;
-use egov_pages::{Lang, field, render};
+use egov_pages::{Lang, field, render, upload};
 use egov_system::api::ApiError;
 
-use super::{Page, Posted, S, SITE, error_page, i18n};
+use super::{Page, Posted, S, SITE, error_page, i18n, lang_of};
 use crate::Core;
 use crate::citizens::{self, Login, Registration};
+
+/// A form of a page without a session (the login, the registration): its fields;
+/// refused, the error page (from another site 403 `FOREIGN_ORIGIN`, not a form 400).
+pub struct Public {
+    lang: Lang,
+    form: Vec<(String, String)>,
+}
+
+impl FromRequest<Arc<Core>> for Public {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, core: &Arc<Core>) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let lang = lang_of(&mut parts).await;
+        let here = parts.uri.path().to_string();
+        if let Err(e) = SITE.guard(&parts.headers, None, None) {
+            return Err(error_page(lang, None, &here, &e));
+        }
+        match axum::Form::<Vec<(String, String)>>::from_request(
+            Request::from_parts(parts, body),
+            core,
+        )
+        .await
+        {
+            Ok(axum::Form(form)) => Ok(Public { lang, form }),
+            Err(e) => {
+                let e = upload::unread(e.status(), &e.body_text());
+                Err(error_page(lang, None, &here, &e))
+            }
+        }
+    }
+}
 
 #[derive(askama::Template)]
 #[template(path = "ui/login.html")]
@@ -55,16 +89,14 @@ async fn open(core: &Core, lang: Lang, iin: &str, password: &str) -> Response {
 }
 
 /// The login (C-auth): to the catalogue, or the page again with the refusal.
-pub async fn login(
-    State(core): S,
-    lang: Lang,
-    headers: HeaderMap,
-    axum::Form(f): axum::Form<Vec<(String, String)>>,
-) -> Response {
-    if let Err(e) = SITE.guard(&headers, None, None) {
-        return error_page(lang, None, SITE.login, &e);
-    }
-    open(&core, lang, field(&f, "iin").trim(), field(&f, "password")).await
+pub async fn login(State(core): S, Public { lang, form }: Public) -> Response {
+    open(
+        &core,
+        lang,
+        field(&form, "iin").trim(),
+        field(&form, "password"),
+    )
+    .await
 }
 
 #[derive(askama::Template)]
@@ -96,15 +128,7 @@ pub async fn register_form(lang: Lang) -> Response {
 
 /// The registration, then the login; refused, the page again with the reason (the IIN
 /// unknown to ГБД ФЛ, registered already, a weak password), nothing written.
-pub async fn register(
-    State(core): S,
-    lang: Lang,
-    headers: HeaderMap,
-    axum::Form(f): axum::Form<Vec<(String, String)>>,
-) -> Response {
-    if let Err(e) = SITE.guard(&headers, None, None) {
-        return error_page(lang, None, "/ui/register", &e);
-    }
+pub async fn register(State(core): S, Public { lang, form: f }: Public) -> Response {
     let password = field(&f, "password");
     if password != field(&f, "password_again") {
         let e = ApiError::refused(
