@@ -54,6 +54,8 @@ pub const LANE: &str = "ПЭП";
 pub const SYSTEM_ID: &str = "portal";
 /// The default schema.
 pub const SCHEMA: &str = "portal";
+/// Where NCALayer listens on a citizen's computer: the signing page's default.
+pub const NCALAYER_URL: &str = "wss://127.0.0.1:13579";
 
 /// Settings (`EGOV_PORTAL__*`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -138,7 +140,7 @@ impl Config {
             ack_wait_secs: 30,
             smtp_addr: None,
             mail_from: "noreply@egov.kz".into(),
-            ncalayer_url: "wss://127.0.0.1:13579".into(),
+            ncalayer_url: NCALAYER_URL.into(),
         }
     }
 }
