@@ -119,7 +119,7 @@ async fn app_page(
         lang,
         Some(s),
         &format!("/ui/applications/{}", app.number),
-        &format!("{} № {}", t.number, app.number),
+        &format!("{} № {}", t.request, app.number),
     );
     if let Some(e) = error {
         page = page.failed(e);

@@ -84,6 +84,8 @@ pub struct Words {
     pub scan: &'static str,
     /// «отправить запрос».
     pub send_request: &'static str,
+    /// A request (the title of its screen).
+    pub request: &'static str,
     /// The request number.
     pub number: &'static str,
     /// The request's status.
@@ -190,6 +192,7 @@ pub static RU: Words = Words {
     form: "Сведения запроса",
     scan: "скан (PDF, JPEG, PNG)",
     send_request: "Отправить запрос",
+    request: "Запрос",
     number: "Номер запроса",
     status: "Статус запроса",
     service_due: "Срок оказания услуги",
@@ -262,6 +265,7 @@ pub static KK: Words = Words {
     form: "Сұрау мәліметтері",
     scan: "скан (PDF, JPEG, PNG)",
     send_request: "Сұрауды жіберу",
+    request: "Сұрау",
     number: "Сұрау нөмірі",
     status: "Сұрау мәртебесі",
     service_due: "Қызмет көрсету мерзімі",
