@@ -15,21 +15,7 @@ const REGULATION_PAPER: &str = "almaty-2013-housing-queue";
 
 /// Runs `tests/js/con-desk.mjs` with `args`; its JSON line.
 async fn chromium(args: &[&str]) -> Value {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
-    let out = tokio::process::Command::new("node")
-        .current_dir(&root)
-        .arg("con-desk.mjs")
-        .args(args)
-        .output()
-        .await
-        .expect("node runs (bash deploy/local/prepare.sh --services installs it and Chromium)");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::common::node("con-desk.mjs", args).await
 }
 
 /// The centre's operators in headless Chromium, from the inspector's login to the

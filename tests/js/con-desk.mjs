@@ -21,33 +21,18 @@
 //     (to OTHER_IIN first, refused).
 //
 // Chromium: $CHROMIUM or /usr/bin/chromium.
-import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { open } from './browser.mjs';
 
 const [mode, base, iin, password, ...rest] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu'],
+const out = rest[rest.length - 1];
+const seen = { mode };
+const { browser, page, shot, go, text } = await open(out, {
+  context: { viewport: { width: 1400, height: 1000 }, javaScriptEnabled: false },
+  seen,
 });
-const seen = { mode, errors: [], shots: [] };
 try {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, javaScriptEnabled: false });
-  const page = await context.newPage();
-  // the error answers the test provokes (401, 422) are logged as failed loads: not errors
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) seen.errors.push(m.text());
-  });
-  const out = rest[rest.length - 1];
-  let n = 0;
-  const shot = async (name) => {
-    const path = join(out, `${String(++n).padStart(2, '0')}-${name}.png`);
-    await page.screenshot({ path, fullPage: true });
-    seen.shots.push(path);
-  };
-  // a click that posts a form or follows a link, and the page it leads to
-  const go = (sel) => Promise.all([page.waitForNavigation(), page.click(sel)]);
-  const text = async (sel) => ((await page.locator(sel).count()) ? (await page.locator(sel).first().innerText()).trim() : null);
 
   // login
   await page.goto(`${base}/ui/login`);

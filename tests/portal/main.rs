@@ -13,7 +13,9 @@
 //! - `tickets`: the event stream opened with a single-use ticket, as a browser's
 //!   `EventSource` opens it;
 //! - `openapi`: the OpenAPI document and the router agree, and a property-based fuzzer
-//!   finds the document as strict as the server.
+//!   finds the document as strict as the server;
+//! - `ui`: the cabinet's pages over HTTP: refusals in the page in Russian and Kazakh,
+//!   CSRF and origin checks, another's application 404.
 
 mod auth;
 #[path = "../mio-is/common/mod.rs"]
@@ -26,4 +28,5 @@ mod outbox;
 mod signing;
 mod tickets;
 mod trace;
+mod ui;
 mod world;

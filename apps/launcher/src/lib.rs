@@ -25,7 +25,7 @@
 //!
 //! For a deployment with a process (container) per service, [`init`] is `egov init`: the
 //! registration step that does once what [`start`] does before it starts the services.
-//! | portal | ПЭП | 7501 / 7500 | gRPC health (mTLS) / HTTP citizens' API, health, metrics |
+//! | portal | ПЭП | 7501 / 7500 | gRPC health (mTLS) / HTTP citizens' API, the cabinet's pages, health, metrics |
 //!
 //! The NCALayer stand-in (`egov_ncalayer`) gets its TLS certificate and the `.p12` keys
 //! of a few named test citizens ([`NCALAYER_CITIZENS`]) in the PKI folder, issued when
@@ -648,6 +648,13 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     portal_cfg.nats_url = env.nats_url().to_string();
     portal_cfg.nats_prefix = settings.nats_prefix.clone();
     portal_cfg.nats_credentials = nats_auth;
+    // the cabinet's signing page connects to the stand-in this launcher runs
+    if settings.dev_ncalayer
+        && !settings.ephemeral_ports
+        && portal_cfg.ncalayer_url == egov_portal::NCALAYER_URL
+    {
+        portal_cfg.ncalayer_url = format!("wss://127.0.0.1:{}", settings.ncalayer.addr.port());
+    }
     let mut portal = egov_portal::Portal::build(portal_cfg.clone())
         .await
         .map_err(|e| service_err("portal")(&e))?;
@@ -664,7 +671,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     endpoints.push(Endpoint {
         service: "portal".into(),
         lane: "ПЭП",
-        what: "citizens' API /api/v1 (OpenAPI /api/openapi.json), /health, /metrics",
+        what: "citizens' API /api/v1 (OpenAPI /api/openapi.json), the cabinet /ui, /health, /metrics",
         addr: portal.http_addr(),
         scheme: "http",
     });

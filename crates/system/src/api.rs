@@ -87,6 +87,16 @@ impl ApiError {
         )
     }
 
+    /// 413 `PAYLOAD_TOO_LARGE`: a body past the route's limit.
+    pub fn payload_too_large() -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "запрос больше допустимого размера",
+            "сұраныс рұқсат етілген өлшемнен үлкен",
+        )
+    }
+
     /// 404 `NOT_FOUND`: no such path.
     pub fn no_route() -> Self {
         ApiError::new(
@@ -288,12 +298,7 @@ impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for Body<T> {
                 .map(|axum::Json(v)| v)
                 .map_err(|e| {
                     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        ApiError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            "PAYLOAD_TOO_LARGE",
-                            "запрос больше допустимого размера",
-                            "сұраныс рұқсат етілген өлшемнен үлкен",
-                        )
+                        ApiError::payload_too_large()
                     } else {
                         ApiError::bad_request(&e.body_text())
                     }

@@ -81,6 +81,19 @@ pub struct NewAttachment {
     pub content: String,
 }
 
+/// A scan as received: the cabinet's uploaded file, or an API attachment decoded.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    /// Which document of the regulation's list.
+    pub kind: String,
+    /// File name.
+    pub name: String,
+    /// `application/pdf`, `image/jpeg` or `image/png`.
+    pub media_type: String,
+    /// The content.
+    pub content: Vec<u8>,
+}
+
 /// An application as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Application {
@@ -264,6 +277,18 @@ pub async fn create(
     citizen: &Citizen,
     n: NewApplication,
 ) -> Result<Application, ApiError> {
+    create_with(core, citizen, n, Vec::new()).await
+}
+
+/// Steps 1 and 2 at once, as the cabinet's order form sends them: the draft with its
+/// scans, each checked as [`attach`] checks it before anything is written; one refused,
+/// nothing is.
+pub async fn create_with(
+    core: &Core,
+    citizen: &Citizen,
+    n: NewApplication,
+    scans: Vec<Scan>,
+) -> Result<Application, ApiError> {
     let reg = regulation(core, n.regulation.trim())?;
     let provider = match n.provider.as_deref().map(str::trim) {
         Some(p) => reg.provider(p).map(|p| p.id.clone()).ok_or_else(|| {
@@ -329,6 +354,13 @@ pub async fn create(
     if !problems.is_empty() {
         return Err(invalid_form(&problems));
     }
+    for scan in &scans {
+        check_label(&reg, &scan.kind, &scan.name, &scan.media_type)?;
+        check_content(core, scan)?;
+    }
+    if scans.len() > core.max_attachments {
+        return Err(too_many(core.max_attachments));
+    }
     let mut tx = core.pool.begin().await?;
     let year = now.year();
     let value: i64 = sqlx::query_scalar(
@@ -359,6 +391,9 @@ pub async fn create(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    for scan in &scans {
+        insert_scan(&mut tx, app.id, scan, now).await?;
+    }
     tx.commit().await?;
     metrics::counter!("egov_portal_drafts_total", "regulation" => reg.id.clone()).increment(1);
     Ok(app)
@@ -400,63 +435,8 @@ pub async fn attach(
     number: &str,
     a: NewAttachment,
 ) -> Result<AttachmentInfo, ApiError> {
-    let app = own(core, iin, number).await?;
-    if app.state != "draft" {
-        return Err(not_draft(&app));
-    }
-    let reg = regulation(core, &app.regulation_id)?;
-    if !reg.documents.iter().any(|d| d.id == a.kind) {
-        return Err(ApiError::refused(
-            "UNKNOWN_DOCUMENT",
-            format!(
-                "вида документа «{}» нет в регламенте; виды: {}",
-                a.kind,
-                reg.documents
-                    .iter()
-                    .map(|d| d.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            format!(
-                "«{}» құжат түрі регламентте жоқ; түрлері: {}",
-                a.kind,
-                reg.documents
-                    .iter()
-                    .map(|d| d.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    let name = a.name.trim();
-    if name.is_empty()
-        || name.chars().count() > 255
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
-    {
-        return Err(ApiError::refused(
-            "INVALID_FILE_NAME",
-            format!("«{}» не имя файла (1–255 символов, без «/» и «\\»)", a.name),
-            format!(
-                "«{}» файл атауы емес (1–255 таңба, «/» және «\\» жоқ)",
-                a.name
-            ),
-        ));
-    }
-    let Some((_, magic)) = MEDIA_TYPES.iter().find(|(t, _)| *t == a.media_type) else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            format!(
-                "тип файла «{}» не принимается: только PDF, JPEG, PNG",
-                a.media_type
-            ),
-            format!(
-                "«{}» файл түрі қабылданбайды: тек PDF, JPEG, PNG",
-                a.media_type
-            ),
-        ));
-    };
+    let (app, reg) = draft_of(core, iin, number).await?;
+    check_label(&reg, &a.kind, &a.name, &a.media_type)?;
     let max = core.max_attachment_bytes;
     // a base64 text longer than the largest file's can be refused unread
     if a.content.len() > max.div_ceil(3) * 4 + 4 {
@@ -469,17 +449,49 @@ pub async fn attach(
             "файл мазмұны base64 емес",
         )
     })?;
-    if content.len() > max {
-        return Err(too_large(max));
+    let scan = Scan {
+        kind: a.kind,
+        name: a.name.trim().to_string(),
+        media_type: a.media_type,
+        content,
+    };
+    store_scan(core, &app, scan).await
+}
+
+/// Step 2 from the cabinet's page: an uploaded scan, checked as [`attach`] checks it.
+pub async fn attach_scan(
+    core: &Core,
+    iin: &str,
+    number: &str,
+    scan: Scan,
+) -> Result<AttachmentInfo, ApiError> {
+    let (app, reg) = draft_of(core, iin, number).await?;
+    check_label(&reg, &scan.kind, &scan.name, &scan.media_type)?;
+    store_scan(core, &app, scan).await
+}
+
+/// The citizen's own draft and its regulation.
+async fn draft_of(
+    core: &Core,
+    iin: &str,
+    number: &str,
+) -> Result<(Application, std::sync::Arc<Regulation>), ApiError> {
+    let app = own(core, iin, number).await?;
+    if app.state != "draft" {
+        return Err(not_draft(&app));
     }
-    if !content.starts_with(magic) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "MEDIA_TYPE_MISMATCH",
-            format!("содержимое файла «{name}» не {}", a.media_type),
-            format!("«{name}» файлының мазмұны {} емес", a.media_type),
-        ));
-    }
+    let reg = regulation(core, &app.regulation_id)?;
+    Ok((app, reg))
+}
+
+/// A scan whose label is checked: its content checked, then added to the draft (the
+/// sign request voided) unless the draft has the most it may.
+async fn store_scan(
+    core: &Core,
+    app: &Application,
+    scan: Scan,
+) -> Result<AttachmentInfo, ApiError> {
+    check_content(core, &scan)?;
     let mut tx = core.pool.begin().await?;
     let locked: Option<i64> = sqlx::query_scalar(
         "select (select count(*) from attachments where application_id = $1) from applications
@@ -489,36 +501,13 @@ pub async fn attach(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(count) = locked else {
-        return Err(not_draft(&app));
+        return Err(not_draft(app));
     };
     if count as usize >= core.max_attachments {
-        return Err(ApiError::refused(
-            "TOO_MANY_ATTACHMENTS",
-            format!(
-                "к заявке можно приложить не более {} файлов",
-                core.max_attachments
-            ),
-            format!(
-                "өтінімге {} файлдан артық тіркеуге болмайды",
-                core.max_attachments
-            ),
-        ));
+        return Err(too_many(core.max_attachments));
     }
-    let id = Uuid::new_v4();
     let now = core.clock.now();
-    sqlx::query(
-        "insert into attachments (id, application_id, kind, name, media_type, content, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(app.id)
-    .bind(&a.kind)
-    .bind(name)
-    .bind(&a.media_type)
-    .bind(&content)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let id = insert_scan(&mut tx, app.id, &scan, now).await?;
     // what was asked to be signed no longer is the application
     sqlx::query("update applications set document = null, updated_at = $2 where id = $1")
         .bind(app.id)
@@ -528,11 +517,104 @@ pub async fn attach(
     tx.commit().await?;
     Ok(AttachmentInfo {
         id,
-        kind: a.kind,
-        name: name.to_string(),
-        media_type: a.media_type,
-        size: content.len() as i32,
+        kind: scan.kind,
+        name: scan.name,
+        media_type: scan.media_type,
+        size: scan.content.len() as i32,
     })
+}
+
+/// A scan's document kind (one of the regulation's), file name and media type (PDF,
+/// JPEG, PNG).
+fn check_label(reg: &Regulation, kind: &str, name: &str, media_type: &str) -> Result<(), ApiError> {
+    if !reg.documents.iter().any(|d| d.id == kind) {
+        let kinds = reg
+            .documents
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(ApiError::refused(
+            "UNKNOWN_DOCUMENT",
+            format!("вида документа «{kind}» нет в регламенте; виды: {kinds}"),
+            format!("«{kind}» құжат түрі регламентте жоқ; түрлері: {kinds}"),
+        ));
+    }
+    let trimmed = name.trim();
+    if trimmed.is_empty()
+        || trimmed.chars().count() > 255
+        || trimmed.contains(['/', '\\'])
+        || trimmed.chars().any(char::is_control)
+    {
+        return Err(ApiError::refused(
+            "INVALID_FILE_NAME",
+            format!("«{name}» не имя файла (1–255 символов, без «/» и «\\»)"),
+            format!("«{name}» файл атауы емес (1–255 таңба, «/» және «\\» жоқ)"),
+        ));
+    }
+    if !MEDIA_TYPES.iter().any(|(t, _)| *t == media_type) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            format!("тип файла «{media_type}» не принимается: только PDF, JPEG, PNG"),
+            format!("«{media_type}» файл түрі қабылданбайды: тек PDF, JPEG, PNG"),
+        ));
+    }
+    Ok(())
+}
+
+/// A scan's size (at most [`crate::Config::max_attachment_bytes`]) and content (it
+/// begins as its media type's files do).
+fn check_content(core: &Core, scan: &Scan) -> Result<(), ApiError> {
+    if scan.content.len() > core.max_attachment_bytes {
+        return Err(too_large(core.max_attachment_bytes));
+    }
+    let magic = MEDIA_TYPES
+        .iter()
+        .find(|(t, _)| *t == scan.media_type)
+        .map(|(_, m)| *m)
+        .unwrap_or_default();
+    if magic.is_empty() || !scan.content.starts_with(magic) {
+        let name = scan.name.trim();
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "MEDIA_TYPE_MISMATCH",
+            format!("содержимое файла «{name}» не {}", scan.media_type),
+            format!("«{name}» файлының мазмұны {} емес", scan.media_type),
+        ));
+    }
+    Ok(())
+}
+
+async fn insert_scan(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    application: Uuid,
+    scan: &Scan,
+    now: OffsetDateTime,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into attachments (id, application_id, kind, name, media_type, content, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(application)
+    .bind(&scan.kind)
+    .bind(scan.name.trim())
+    .bind(&scan.media_type)
+    .bind(&scan.content)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+fn too_many(max: usize) -> ApiError {
+    ApiError::refused(
+        "TOO_MANY_ATTACHMENTS",
+        format!("к заявке можно приложить не более {max} файлов"),
+        format!("өтінімге {max} файлдан артық тіркеуге болмайды"),
+    )
 }
 
 fn too_large(max: usize) -> ApiError {

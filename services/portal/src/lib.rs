@@ -19,7 +19,9 @@
 //!   and the SMTP relay of the settings;
 //! - [`tickets`]: single-use tickets that open the event stream from a browser, whose
 //!   `EventSource` cannot send the bearer token;
-//! - [`api`]: the JSON API (`/api/v1`, `openapi.json`), errors in Russian and Kazakh.
+//! - [`api`]: the JSON API (`/api/v1`, `openapi.json`), errors in Russian and Kazakh;
+//! - [`ui`]: the reference web UI (`/ui`), server-rendered pages in Russian and Kazakh,
+//!   signing through the citizen's NCALayer.
 //!
 //! Time comes from an injectable [`egov_calendar::Clock`].
 
@@ -31,6 +33,7 @@ pub mod inbox;
 pub mod mail;
 pub mod outbox;
 pub mod tickets;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +57,8 @@ pub const LANE: &str = "ПЭП";
 pub const SYSTEM_ID: &str = "portal";
 /// The default schema.
 pub const SCHEMA: &str = "portal";
+/// Where NCALayer listens on a citizen's computer: the signing page's default.
+pub const NCALAYER_URL: &str = "wss://127.0.0.1:13579";
 
 /// Settings (`EGOV_PORTAL__*`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -93,6 +98,9 @@ pub struct Config {
     pub smtp_addr: Option<String>,
     /// The sender of that mail.
     pub mail_from: String,
+    /// Where the citizens' NCALayer listens (`wss://host:port`): the one address the
+    /// signing page's script may connect to.
+    pub ncalayer_url: String,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -139,6 +147,7 @@ impl Config {
             inbox_concurrency: 8,
             smtp_addr: None,
             mail_from: "noreply@egov.kz".into(),
+            ncalayer_url: NCALAYER_URL.into(),
         }
     }
 }
@@ -197,6 +206,8 @@ pub struct Core {
     pub mail: bool,
     /// Wakes the mail relay after a commit that queued mail.
     pub mail_wake: Arc<Notify>,
+    /// The citizens' NCALayer (`wss://host:port`), for the signing page.
+    pub ncalayer_url: String,
 }
 
 impl Core {
@@ -246,6 +257,7 @@ impl Portal {
         api::cors(&config.cors_origins)
             .map(drop)
             .map_err(Error::Start)?;
+        let ncalayer_url = ui::ncalayer_source(&config.ncalayer_url).map_err(Error::Start)?;
         let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
         let identity = bound.identity()?;
         let core = Core {
@@ -262,6 +274,7 @@ impl Portal {
             wake: Arc::new(Notify::new()),
             mail: config.smtp_addr.is_some(),
             mail_wake: Arc::new(Notify::new()),
+            ncalayer_url,
         };
         Ok(Portal {
             bound,

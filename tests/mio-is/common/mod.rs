@@ -837,3 +837,29 @@ pub fn schemathesis() -> Result<PathBuf, String> {
         Err(format!("pip installed no {}", cli.display()))
     }
 }
+
+/// Runs `node <script> <args>` in `tests/js` (the outside clients and the headless
+/// Chromium scripts); the one JSON line it prints.
+pub async fn node(script: &str, args: &[&str]) -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
+    let out = tokio::process::Command::new("node")
+        .current_dir(&root)
+        .arg(script)
+        .args(args)
+        .output()
+        .await
+        .expect("node runs (bash deploy/local/prepare.sh --services installs it and Chromium)");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script}: {e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

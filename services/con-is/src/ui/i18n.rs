@@ -1,59 +1,16 @@
 //! The pages' languages: every word АРМ ИС ЦОН's pages show, in Russian and in Kazakh
 //! (one struct, so a word missing in one language does not compile). The errors come
-//! with both texts already ([`crate::api::ApiError`]).
+//! with both texts already ([`crate::api::ApiError`]); the language of a request is
+//! [`egov_pages::Lang`], kept in the cookie [`COOKIE`].
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
+pub use egov_pages::Lang;
 
 /// The cookie that keeps the pages' language.
 pub const COOKIE: &str = "con_lang";
 
-/// A language of the pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Russian (the default).
-    #[default]
-    Ru,
-    /// Kazakh.
-    Kk,
-}
-
-impl Lang {
-    /// `ru` or `kk`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Ru => "ru",
-            Lang::Kk => "kk",
-        }
-    }
-
-    /// The language of a code.
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s {
-            "ru" => Some(Lang::Ru),
-            "kk" => Some(Lang::Kk),
-            _ => None,
-        }
-    }
-
-    /// Its words.
-    pub fn words(self) -> &'static Words {
-        match self {
-            Lang::Ru => &RU,
-            Lang::Kk => &KK,
-        }
-    }
-}
-
-/// The language of a request: the cookie the switch sets, else Russian.
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(egov_accounts::web::cookie(&parts.headers, COOKIE)
-            .and_then(|v| Lang::parse(v.trim()))
-            .unwrap_or_default())
-    }
+/// The words of `lang`.
+pub fn words(lang: Lang) -> &'static Words {
+    lang.pick(&RU, &KK)
 }
 
 /// Every word of the pages in one language.

@@ -12,8 +12,8 @@
 //! language.
 //!
 //! Every form carries the session's CSRF token (`csrf`), and a POST whose `Origin` (or
-//! `Referer`) is another site's is refused, the login's included, as in the АРМ РШЭП
-//! (`egov_accounts::web`). Pages are askama templates under
+//! `Referer`) is another site's is refused, the login's included ([`egov_pages::Site`],
+//! shared with the portal's pages). Pages are askama templates under
 //! `services/con-is/templates/ui/`, escaping every value; none is marked safe.
 
 pub mod i18n;
@@ -22,14 +22,16 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use egov_contracts::mio::Attachment;
-use egov_regulation::{FieldKind, Regulation};
-use serde_json::Value;
+use egov_pages::form::{Choice, Document as DocRow, Field as FieldRow};
+use egov_pages::upload::{self, Posted};
+use egov_pages::{Site, field, render, when};
+use egov_regulation::Regulation;
 
 use crate::Core;
 use crate::api::ApiError;
@@ -41,8 +43,17 @@ use i18n::{Lang, Words};
 
 /// The session cookie of the pages.
 pub const COOKIE: &str = "con_session";
-/// The label of the pages' CSRF tokens.
-const CSRF_LABEL: &str = "con-csrf";
+
+/// The pages as a site: their cookies, CSRF tokens, login and home.
+pub const SITE: Site = Site {
+    name: "АРМ ИС ЦОН",
+    lang_cookie: i18n::COOKIE,
+    session_cookie: COOKIE,
+    csrf_label: "con-csrf",
+    prefix: "/ui",
+    home: "/ui/applications",
+    login: "/ui/login",
+};
 /// Largest form the pages take (an application with its scans).
 const MAX_FORM_BYTES: usize = 32 << 20;
 
@@ -50,9 +61,8 @@ type S = State<Arc<Core>>;
 
 /// The pages' routes.
 pub fn router() -> Router<Arc<Core>> {
-    Router::new()
-        .route("/ui", get(|| async { Redirect::to("/ui/applications") }))
-        .route("/ui/lang/{lang}", get(switch_language))
+    let routes = Router::new()
+        .route("/ui", get(|| async { Redirect::to(SITE.home) }))
         .route("/ui/login", get(login_form).post(login))
         .route("/ui/logout", post(logout))
         .route("/ui/applications", get(list).post(create))
@@ -75,25 +85,8 @@ pub fn router() -> Router<Arc<Core>> {
             get(scan_form)
                 .post(scan)
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES)),
-        )
-}
-
-/// Local time as the pages show it.
-pub fn when(t: Option<time::OffsetDateTime>) -> String {
-    match t {
-        None => "—".into(),
-        Some(t) => {
-            let l = t.to_offset(egov_calendar::LOCAL_OFFSET);
-            format!(
-                "{:02}.{:02}.{} {:02}:{:02}",
-                l.day(),
-                l.month() as u8,
-                l.year(),
-                l.hour(),
-                l.minute()
-            )
-        }
-    }
+        );
+    SITE.mount(routes)
 }
 
 /// Who is signed in, as the header shows them.
@@ -110,22 +103,7 @@ pub struct Who {
 }
 
 /// What `layout.html` shows around every page.
-pub struct Page {
-    /// `ru` or `kk`.
-    pub lang: &'static str,
-    /// The words.
-    pub t: &'static Words,
-    /// Title.
-    pub title: String,
-    /// The operator.
-    pub who: Option<Who>,
-    /// This page's path (the language switch comes back to it).
-    pub here: String,
-    /// The session's CSRF token, a hidden field of every form.
-    pub csrf: String,
-    /// An error to show at the top.
-    pub error: Option<String>,
-}
+pub type Page = egov_pages::Page<Words, Who>;
 
 /// The operator of a page's session, their session's start and centre, and the
 /// session's CSRF token.
@@ -142,8 +120,8 @@ pub struct Session {
 
 /// The session of the request's cookie; none: the page sends to the login.
 async fn session(core: &Core, headers: &HeaderMap) -> Result<Session, Response> {
-    let to_login = || Redirect::to("/ui/login").into_response();
-    let token = egov_accounts::web::cookie(headers, COOKIE).ok_or_else(to_login)?;
+    let to_login = || SITE.to_login();
+    let token = SITE.token(headers).ok_or_else(to_login)?;
     let (who, since) = operators::session(&core.pool, &token, core.clock.now())
         .await
         .ok()
@@ -158,59 +136,30 @@ async fn session(core: &Core, headers: &HeaderMap) -> Result<Session, Response> 
         who,
         centre,
         since,
-        csrf: egov_accounts::web::csrf_token(CSRF_LABEL, &token),
+        csrf: SITE.csrf(&token),
     })
 }
 
 /// A POST of the pages: refused when posted from another site, or, with a session,
 /// without the session's CSRF token.
 fn guard(headers: &HeaderMap, s: Option<&Session>, sent: Option<&str>) -> Result<(), ApiError> {
-    if !egov_accounts::web::same_origin(headers, None) {
-        return Err(ApiError::forbidden(
-            "форма отправлена с другого сайта",
-            "нысан басқа сайттан жіберілген",
-        )
-        .with_code("FOREIGN_ORIGIN"));
-    }
-    if let Some(s) = s
-        && !egov_accounts::web::csrf_matches(sent, &s.csrf)
-    {
-        return Err(ApiError::forbidden(
-            "в форме нет токена CSRF этой сессии; откройте страницу заново",
-            "нысанда осы сессияның CSRF токені жоқ; бетті қайта ашыңыз",
-        )
-        .with_code("CSRF_TOKEN"));
-    }
-    Ok(())
+    SITE.guard(headers, s.map(|s| s.csrf.as_str()), sent)
 }
 
 fn page(lang: Lang, s: Option<&Session>, here: &str, title: &str) -> Page {
     let l = lang.code();
-    Page {
-        lang: l,
-        t: lang.words(),
-        title: title.to_string(),
-        who: s.map(|s| {
+    let page = Page::new(lang, i18n::words(lang), here, title);
+    match s {
+        None => page,
+        Some(s) => {
             let (ru, kk) = s.who.role.position();
-            Who {
+            let who = Who {
                 role: s.who.role.as_str(),
                 name: s.who.full_name(),
-                position: if l == "kk" { kk } else { ru }.to_string(),
+                position: lang.pick(ru, kk).to_string(),
                 centre: s.centre.name.get(l).to_string(),
-            }
-        }),
-        here: here.to_string(),
-        csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
-        error: None,
-    }
-}
-
-fn render(status: StatusCode, t: &impl Template) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "АРМ ИС ЦОН page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            };
+            page.of(who, &s.csrf)
         }
     }
 }
@@ -224,7 +173,7 @@ struct ErrorPage {
 
 /// An error as a page in the request's language: its status, its code and its message.
 fn error_page(lang: Lang, s: Option<&Session>, here: &str, e: &ApiError) -> Response {
-    let mut page = page(lang, s, here, lang.words().error);
+    let mut page = page(lang, s, here, i18n::words(lang).error);
     page.error = Some(e.message(lang.code()).to_string());
     render(
         e.status,
@@ -235,34 +184,6 @@ fn error_page(lang: Lang, s: Option<&Session>, here: &str, e: &ApiError) -> Resp
     )
 }
 
-#[derive(serde::Deserialize)]
-struct Back {
-    back: Option<String>,
-}
-
-/// The language switch: keeps the language in a cookie and goes back to the page.
-async fn switch_language(Path(lang): Path<String>, Query(q): Query<Back>) -> Response {
-    let back = egov_accounts::web::local_path(q.back, "/ui/applications");
-    let Some(lang) = Lang::parse(&lang) else {
-        return Redirect::to(&back).into_response();
-    };
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::LOCATION, back),
-            (
-                header::SET_COOKIE,
-                format!(
-                    "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
-                    i18n::COOKIE,
-                    lang.code()
-                ),
-            ),
-        ],
-    )
-        .into_response()
-}
-
 #[derive(Template)]
 #[template(path = "ui/login.html")]
 struct LoginPage {
@@ -271,7 +192,7 @@ struct LoginPage {
 }
 
 async fn login_form(lang: Lang) -> Response {
-    let page = page(lang, None, "/ui/login", lang.words().login_title);
+    let page = page(lang, None, "/ui/login", i18n::words(lang).login_title);
     render(
         StatusCode::OK,
         &LoginPage {
@@ -279,14 +200,6 @@ async fn login_form(lang: Lang) -> Response {
             iin: String::new(),
         },
     )
-}
-
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 async fn login(
@@ -299,7 +212,7 @@ async fn login(
         return error_page(lang, None, "/ui/login", &e);
     }
     let iin = field(&f, "iin").trim().to_string();
-    let t = lang.words();
+    let t = i18n::words(lang);
     let again = |status: StatusCode, error: String| {
         let mut page = page(lang, None, "/ui/login", t.login_title);
         page.error = Some(error);
@@ -324,20 +237,9 @@ async fn login(
     )
     .await
     {
-        Ok(operators::Login::Ok(token, _)) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, "/ui/applications".to_string()),
-                (
-                    header::SET_COOKIE,
-                    format!(
-                        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-                        core.session_lifetime.whole_seconds()
-                    ),
-                ),
-            ],
-        )
-            .into_response(),
+        Ok(operators::Login::Ok(token, _)) => {
+            SITE.open_session(SITE.home, &token, core.session_lifetime)
+        }
         Ok(operators::Login::Refused) => {
             again(StatusCode::UNAUTHORIZED, t.login_refused.to_string())
         }
@@ -366,20 +268,10 @@ async fn logout(
     if let Err(e) = guard(&headers, Some(&s), Some(field(&f, "csrf"))) {
         return error_page(lang, Some(&s), "/ui/applications", &e);
     }
-    if let Some(t) = egov_accounts::web::cookie(&headers, COOKIE) {
+    if let Some(t) = SITE.token(&headers) {
         let _ = operators::logout(&core.pool, &t).await;
     }
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::LOCATION, "/ui/login".to_string()),
-            (
-                header::SET_COOKIE,
-                format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-            ),
-        ],
-    )
-        .into_response()
+    SITE.close_session()
 }
 
 /// A row of the centre's applications.
@@ -449,7 +341,7 @@ async fn list(State(core): S, lang: Lang, headers: HeaderMap) -> Response {
         Ok(a) => a,
         Err(e) => return error_page(lang, Some(&s), "/ui/applications", &e.into()),
     };
-    let t = lang.words();
+    let t = i18n::words(lang);
     let rows = apps
         .iter()
         .map(|a| Row {
@@ -471,13 +363,6 @@ async fn list(State(core): S, lang: Lang, headers: HeaderMap) -> Response {
         .collect();
     let page = page(lang, Some(&s), "/ui/applications", t.applications);
     render(StatusCode::OK, &ListPage { page, rows })
-}
-
-/// An id and its name in the page's language.
-struct Choice {
-    id: String,
-    name: String,
-    selected: bool,
 }
 
 #[derive(Template)]
@@ -513,7 +398,7 @@ fn new_page(
         lang,
         Some(s),
         "/ui/applications/new",
-        lang.words().new_application,
+        i18n::words(lang).new_application,
     );
     page.error = error;
     render(
@@ -587,19 +472,6 @@ struct StatusRow {
     at: String,
 }
 
-struct DocRow {
-    id: String,
-    name: String,
-    required: bool,
-}
-
-struct FieldRow {
-    id: String,
-    name: String,
-    input: &'static str,
-    required: bool,
-}
-
 #[derive(Template)]
 #[template(path = "ui/application.html")]
 struct AppPage {
@@ -657,7 +529,7 @@ async fn app_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Response, ApiError> {
-    let t = lang.words();
+    let t = i18n::words(lang);
     let l = lang.code();
     let reg = core.catalog.get(&app.regulation_id);
     let steps = steps::of(&core.pool, app.id).await?;
@@ -775,7 +647,7 @@ async fn paper_block(
     reg: Option<&Regulation>,
 ) -> Result<PaperBlock, ApiError> {
     use crate::paper::ResultState as R;
-    let t = lang.words();
+    let t = i18n::words(lang);
     let l = lang.code();
     let p = crate::paper::paper(&core.pool, app.id).await?;
     let state = crate::paper::result_state(reg, app, &p);
@@ -826,44 +698,11 @@ async fn paper_block(
 /// The submission form of a regulation: its categories, its fields (but the applicant's
 /// and the category), its documents.
 fn form_of(reg: &Regulation, l: &str) -> (Vec<Choice>, Vec<FieldRow>, Vec<DocRow>) {
-    let categories = reg
-        .categories
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Choice {
-            id: c.id.clone(),
-            name: c.name.get(l).to_string(),
-            selected: i == 0,
-        })
-        .collect();
-    let fields = reg
-        .fields
-        .iter()
-        .filter(|f| !f.id.contains('.') && f.kind != FieldKind::Category)
-        .map(|f| FieldRow {
-            id: f.id.clone(),
-            name: f.name.get(l).to_string(),
-            input: match f.kind {
-                FieldKind::Number => "number",
-                FieldKind::Date => "date",
-                FieldKind::Bool => "checkbox",
-                FieldKind::Email => "email",
-                FieldKind::Phone => "tel",
-                _ => "text",
-            },
-            required: f.required,
-        })
-        .collect();
-    let documents = reg
-        .documents
-        .iter()
-        .map(|d| DocRow {
-            id: d.id.clone(),
-            name: d.name.get(l).to_string(),
-            required: d.required,
-        })
-        .collect();
-    (categories, fields, documents)
+    (
+        egov_pages::form::categories(reg, l, ""),
+        egov_pages::form::fields(reg, l, &[]),
+        egov_pages::form::documents(reg, l),
+    )
 }
 
 /// The session's own application `number` (another centre's: 403), or the error page.
@@ -892,72 +731,11 @@ async fn view(
         .unwrap_or_else(|e| error_page(lang, Some(&s), "/ui/applications", &e))
 }
 
-/// What a multipart submission form holds: its text fields and its files.
-struct Posted {
-    fields: Vec<(String, String)>,
-    files: Vec<(String, String, String, Vec<u8>)>,
-}
-
-async fn read_form(mut mp: Multipart) -> Result<Posted, ApiError> {
-    let mut p = Posted {
-        fields: vec![],
-        files: vec![],
-    };
-    while let Some(f) = mp
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(&e.body_text()))?
-    {
-        let name = f.name().unwrap_or("").to_string();
-        match f.file_name().map(str::to_string) {
-            Some(file) => {
-                let kind = f
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_string();
-                let bytes = f
-                    .bytes()
-                    .await
-                    .map_err(|e| ApiError::bad_request(&e.body_text()))?;
-                if !bytes.is_empty() {
-                    p.files.push((name, file, kind, bytes.to_vec()));
-                }
-            }
-            None => {
-                let v = f
-                    .text()
-                    .await
-                    .map_err(|e| ApiError::bad_request(&e.body_text()))?;
-                p.fields.push((name, v));
-            }
-        }
-    }
-    Ok(p)
-}
-
 /// The submission the form describes: the category, contacts, the regulation's fields
 /// by their kinds, the documents (paper marks `paper`, scans `scan.<document>`).
 fn submission(reg: &Regulation, p: &Posted) -> SubmitInput {
     let opt = |k: &str| Some(field(&p.fields, k).trim().to_string()).filter(|v| !v.is_empty());
-    let mut form = serde_json::Map::new();
-    for f in reg.fields.iter().filter(|f| !f.id.contains('.')) {
-        let key = format!("form.{}", f.id);
-        let raw = field(&p.fields, &key).trim();
-        let value = match f.kind {
-            FieldKind::Bool => Some(Value::Bool(!raw.is_empty())),
-            _ if raw.is_empty() => None,
-            FieldKind::Number => Some(
-                raw.parse::<i64>()
-                    .map(Value::from)
-                    .or_else(|_| raw.parse::<f64>().map(Value::from))
-                    .unwrap_or_else(|_| Value::String(raw.to_string())),
-            ),
-            _ => Some(Value::String(raw.to_string())),
-        };
-        if let Some(v) = value {
-            form.insert(f.id.clone(), v);
-        }
-    }
+    let form = egov_pages::form::values(reg, &p.fields);
     let b64 = base64::engine::general_purpose::STANDARD;
     let documents = reg
         .documents
@@ -967,12 +745,12 @@ fn submission(reg: &Regulation, p: &Posted) -> SubmitInput {
             let scan = p
                 .files
                 .iter()
-                .find(|(k, ..)| k.strip_prefix("scan.") == Some(d.id.as_str()));
+                .find(|f| f.input.strip_prefix("scan.") == Some(d.id.as_str()));
             (paper || scan.is_some()).then(|| Attachment {
                 kind: d.id.clone(),
-                name: scan.map(|s| s.1.clone()).unwrap_or_default(),
-                media_type: scan.map(|s| s.2.clone()).unwrap_or_default(),
-                content: scan.map(|s| b64.encode(&s.3)),
+                name: scan.map(|s| s.name.clone()).unwrap_or_default(),
+                media_type: scan.map(|s| s.media_type.clone()).unwrap_or_default(),
+                content: scan.map(|s| b64.encode(&s.bytes)),
                 paper,
             })
         })
@@ -1002,7 +780,7 @@ async fn submit(
         Err(r) => return r,
     };
     let here = format!("/ui/applications/{number}");
-    let posted = match read_form(mp).await {
+    let posted = match upload::read(mp).await {
         Ok(p) => p,
         Err(e) => return error_page(lang, Some(&s), &here, &e),
     };
@@ -1074,21 +852,6 @@ async fn result_pdf(
         .unwrap_or_else(|e| error_page(lang, Some(&s), "/ui/applications", &e))
 }
 
-/// A PDF answer named `name`.
-fn pdf(bytes: Vec<u8>, name: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// The register on paper, for the courier to take and sign.
 async fn register_pdf(
     State(core): S,
@@ -1101,7 +864,7 @@ async fn register_pdf(
         Err(r) => return r,
     };
     match crate::paper::register_pdf(&core, &s.who, &s.centre, &number).await {
-        Ok(bytes) => pdf(bytes, &format!("register-{number}.pdf")),
+        Ok(bytes) => egov_pages::pdf(bytes, &format!("register-{number}.pdf"), false),
         Err(e) => error_page(lang, Some(&s), "/ui/registers", &e),
     }
 }
@@ -1117,7 +880,7 @@ async fn cover_pdf(
         Err(r) => return r,
     };
     match crate::paper::cover(&core, &s.who, &s.centre, &number).await {
-        Ok(bytes) => pdf(bytes, &format!("cover-{number}.pdf")),
+        Ok(bytes) => egov_pages::pdf(bytes, &format!("cover-{number}.pdf"), false),
         Err(e) => error_page(lang, Some(&s), "/ui/applications", &e),
     }
 }
@@ -1247,7 +1010,7 @@ async fn registers_page(
             applications: r.applications.join(", "),
         })
         .collect();
-    let mut page = page(lang, Some(s), "/ui/registers", lang.words().registers);
+    let mut page = page(lang, Some(s), "/ui/registers", i18n::words(lang).registers);
     page.error = error;
     Ok(render(
         status,
@@ -1360,7 +1123,7 @@ fn scan_page(
     text: &str,
     error: Option<String>,
 ) -> Response {
-    let mut page = page(lang, Some(s), "/ui/scan", lang.words().scan_title);
+    let mut page = page(lang, Some(s), "/ui/scan", i18n::words(lang).scan_title);
     page.error = error;
     render(
         status,
@@ -1385,7 +1148,7 @@ async fn scan(State(core): S, lang: Lang, headers: HeaderMap, mp: Multipart) -> 
         Ok(s) => s,
         Err(r) => return r,
     };
-    let posted = match read_form(mp).await {
+    let posted = match upload::read(mp).await {
         Ok(p) => p,
         Err(e) => return error_page(lang, Some(&s), "/ui/scan", &e),
     };
@@ -1396,8 +1159,8 @@ async fn scan(State(core): S, lang: Lang, headers: HeaderMap, mp: Multipart) -> 
     let image = posted
         .files
         .iter()
-        .find(|f| f.0 == "image")
-        .map(|f| base64::engine::general_purpose::STANDARD.encode(&f.3));
+        .find(|f| f.input == "image")
+        .map(|f| base64::engine::general_purpose::STANDARD.encode(&f.bytes));
     let input = crate::paper::ScanInput {
         text: (image.is_none() || !text.is_empty()).then(|| text.clone()),
         image,
@@ -1421,14 +1184,6 @@ mod tests {
     #[test]
     fn no_template_turns_escaping_off() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/ui");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let text = std::fs::read_to_string(&path).unwrap();
-            assert!(
-                !text.contains("|safe") && !text.contains("| safe") && !text.contains("escape"),
-                "{} turns escaping off",
-                path.display()
-            );
-        }
+        egov_pages::check_escaping(&dir).unwrap();
     }
 }

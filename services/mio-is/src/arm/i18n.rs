@@ -2,72 +2,20 @@
 //! struct, so a word missing in one language does not compile), and the one mapping
 //! from an error code to its text on a page. The JSON API keeps its English messages.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
+pub use egov_pages::Lang;
 
 /// The cookie that keeps the UI's language.
 pub const COOKIE: &str = "arm_lang";
 
-/// A language of the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Russian (the default).
-    #[default]
-    Ru,
-    /// Kazakh.
-    Kk,
-}
-
-impl Lang {
-    /// `ru` or `kk`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Ru => "ru",
-            Lang::Kk => "kk",
-        }
-    }
-
-    /// The language of a code (`ru`, `kk`).
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s {
-            "ru" => Some(Lang::Ru),
-            "kk" => Some(Lang::Kk),
-            _ => None,
-        }
-    }
-
+/// The words of a language.
+pub trait Speak {
     /// The words of the language.
-    pub fn words(self) -> &'static Words {
-        match self {
-            Lang::Ru => &RU,
-            Lang::Kk => &KK,
-        }
-    }
-
-    /// One of two texts: `ru` or `kk`.
-    pub fn pick<'a>(self, ru: &'a str, kk: &'a str) -> &'a str {
-        match self {
-            Lang::Ru => ru,
-            Lang::Kk => kk,
-        }
-    }
+    fn words(self) -> &'static Words;
 }
 
-/// The language of a request: the cookie the language switch sets, else Russian.
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .filter(|(k, _)| *k == COOKIE)
-            .find_map(|(_, v)| Lang::parse(v.trim()))
-            .unwrap_or_default())
+impl Speak for Lang {
+    fn words(self) -> &'static Words {
+        self.pick(&RU, &KK)
     }
 }
 

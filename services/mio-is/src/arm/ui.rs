@@ -23,7 +23,7 @@ use base64::Engine as _;
 use egov_regulation::Regulation;
 use uuid::Uuid;
 
-use super::i18n::{self, Lang, Words};
+use super::i18n::{self, Lang, Speak as _, Words};
 use super::views;
 use super::{ApiError, Arm, Lookup, NewApplication};
 use crate::commission::MeetingStatus;
@@ -31,26 +31,10 @@ use crate::employees::{self, Employee};
 use crate::engine::Completion;
 use crate::queue::QueueStatus;
 use crate::store::{self, Channel, RunKind, RunStatus};
+use egov_pages::when;
 
 type S = State<Arc<Arm>>;
 type Pairs = axum::Form<Vec<(String, String)>>;
-
-fn when(t: Option<time::OffsetDateTime>) -> String {
-    match t {
-        None => "—".into(),
-        Some(t) => {
-            let l = t.to_offset(egov_calendar::LOCAL_OFFSET);
-            format!(
-                "{:02}.{:02}.{} {:02}:{:02}",
-                l.day(),
-                l.month() as u8,
-                l.year(),
-                l.hour(),
-                l.minute()
-            )
-        }
-    }
-}
 
 /// The language of a request, the page to come back to after switching it, and the
 /// session's CSRF token for the page's forms.
@@ -63,8 +47,8 @@ struct Ui {
 impl<St: Send + Sync> FromRequestParts<St> for Ui {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
-        let lang = Lang::from_request_parts(parts, state).await?;
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        let lang = Lang::from_cookie(&parts.headers, i18n::COOKIE);
         Ok(Ui {
             lang,
             here: page_of(parts.uri.path()),

@@ -108,6 +108,7 @@ pub fn router(core: Arc<Core>, origins: &[String]) -> Result<Router, String> {
             "/api/v1/verify",
             post(verify).layer(DefaultBodyLimit::max(attachment_limit * 2)),
         )
+        .merge(crate::ui::router(&core))
         .fallback(|| async { ApiError::no_route() })
         .with_state(core)
         .layer(axum::middleware::from_fn(egov_system::api::localize))

@@ -1,0 +1,472 @@
+//! What the systems' server-rendered pages share (АРМ ИС ЦОН's, the portal's cabinet):
+//!
+//! - a [`Site`]: the names of its cookies and CSRF tokens, its login and home pages, the
+//!   session cookie set and cleared, the check of every posted form ([`Site::guard`]:
+//!   its `Origin` this site's, its CSRF token the session's) and the language switch;
+//! - the page's language ([`Lang`], kept in the site's cookie), Russian or Kazakh;
+//! - a regulation's form as fields to fill and the values posted back ([`form`]), a
+//!   multipart form with its files ([`upload`]);
+//! - askama templates rendered into answers ([`render`]), local times as the pages show
+//!   them ([`when`]), PDF answers ([`pdf`]).
+//!
+//! Sessions, tokens and the origin check are those of [`egov_accounts::web`]; errors are
+//! [`egov_system::api::ApiError`], shown in the page in its language.
+
+pub mod form;
+pub mod upload;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Extension, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use egov_system::api::ApiError;
+
+/// A site of server-rendered pages: what its cookies and tokens are called and where
+/// its pages are. Mounted with [`Site::mount`], which also lets [`Lang`] find its cookie.
+#[derive(Debug, Clone, Copy)]
+pub struct Site {
+    /// Its name in logs.
+    pub name: &'static str,
+    /// The cookie that keeps the pages' language.
+    pub lang_cookie: &'static str,
+    /// The cookie that holds the session's token.
+    pub session_cookie: &'static str,
+    /// The label its CSRF tokens are derived with.
+    pub csrf_label: &'static str,
+    /// The pages' prefix (`/ui`).
+    pub prefix: &'static str,
+    /// The first page after the login (and of the language switch without `back`).
+    pub home: &'static str,
+    /// The login page.
+    pub login: &'static str,
+}
+
+impl Site {
+    /// `routes` with the language switch (`<prefix>/lang/{lang}?back=`) and the site
+    /// known to every handler (so that [`Lang`] reads its cookie).
+    pub fn mount<S: Clone + Send + Sync + 'static>(self, routes: Router<S>) -> Router<S> {
+        routes
+            .route(
+                &format!("{}/lang/{{lang}}", self.prefix),
+                get(switch_language),
+            )
+            .layer(Extension(self))
+    }
+
+    /// The session token of the request's cookie.
+    pub fn token(&self, headers: &HeaderMap) -> Option<String> {
+        egov_accounts::web::cookie(headers, self.session_cookie).filter(|t| !t.is_empty())
+    }
+
+    /// The CSRF token of the session `token`: a hidden field of every form.
+    pub fn csrf(&self, token: &str) -> String {
+        egov_accounts::web::csrf_token(self.csrf_label, token)
+    }
+
+    /// To the login page.
+    pub fn to_login(&self) -> Response {
+        Redirect::to(self.login).into_response()
+    }
+
+    /// 303 to `to`, with the session cookie holding `token`: HttpOnly, SameSite=Strict,
+    /// living as long as the session.
+    pub fn open_session(&self, to: &str, token: &str, lifetime: time::Duration) -> Response {
+        let cookie = format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+            self.session_cookie,
+            lifetime.whole_seconds().max(1)
+        );
+        (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, to.to_string()),
+                (header::SET_COOKIE, cookie),
+            ],
+        )
+            .into_response()
+    }
+
+    /// 303 to the login page, the session cookie cleared.
+    pub fn close_session(&self) -> Response {
+        let cookie = format!(
+            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+            self.session_cookie
+        );
+        (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, self.login.to_string()),
+                (header::SET_COOKIE, cookie),
+            ],
+        )
+            .into_response()
+    }
+
+    /// A posted form: refused (403 `FOREIGN_ORIGIN`) when its `Origin` (or `Referer`) is
+    /// another site's, the login's included; with a session (`expected`, its CSRF token),
+    /// refused (403 `CSRF_TOKEN`) without that token in the form (`sent`).
+    pub fn guard(
+        &self,
+        headers: &HeaderMap,
+        expected: Option<&str>,
+        sent: Option<&str>,
+    ) -> Result<(), ApiError> {
+        if !egov_accounts::web::same_origin(headers, None) {
+            return Err(ApiError::forbidden(
+                "форма отправлена с другого сайта",
+                "нысан басқа сайттан жіберілген",
+            )
+            .with_code("FOREIGN_ORIGIN"));
+        }
+        if let Some(expected) = expected
+            && !egov_accounts::web::csrf_matches(sent, expected)
+        {
+            return Err(ApiError::forbidden(
+                "в форме нет токена CSRF этой сессии; откройте страницу заново",
+                "нысанда осы сессияның CSRF токені жоқ; бетті қайта ашыңыз",
+            )
+            .with_code("CSRF_TOKEN"));
+        }
+        Ok(())
+    }
+}
+
+/// A language of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Russian (the default).
+    #[default]
+    Ru,
+    /// Kazakh.
+    Kk,
+}
+
+impl Lang {
+    /// `ru` or `kk`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::Kk => "kk",
+        }
+    }
+
+    /// The language of a code (`ru`, `kk`).
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "ru" => Some(Lang::Ru),
+            "kk" => Some(Lang::Kk),
+            _ => None,
+        }
+    }
+
+    /// The language kept in the cookie `cookie` of a request, else Russian.
+    pub fn from_cookie(headers: &HeaderMap, cookie: &str) -> Lang {
+        egov_accounts::web::cookie(headers, cookie)
+            .and_then(|v| Lang::parse(v.trim()))
+            .unwrap_or_default()
+    }
+
+    /// One of two things (texts, sets of words): `ru` or `kk`.
+    pub fn pick<'a, T: ?Sized>(self, ru: &'a T, kk: &'a T) -> &'a T {
+        match self {
+            Lang::Ru => ru,
+            Lang::Kk => kk,
+        }
+    }
+}
+
+/// The language of a request: the site's cookie the switch sets, else Russian.
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Site>()
+            .map(|site| Lang::from_cookie(&parts.headers, site.lang_cookie))
+            .unwrap_or_default())
+    }
+}
+
+/// What a site's layout shows around every page: the language and its words (`W`, the
+/// site's own), the title, who is signed in (`Who`, as the site shows them), the page's
+/// path (the language switch comes back to it), the session's CSRF token (a hidden field
+/// of every form) and an error with its code.
+#[derive(Debug, Clone)]
+pub struct Page<W: 'static, Who> {
+    /// `ru` or `kk`.
+    pub lang: &'static str,
+    /// The words.
+    pub t: &'static W,
+    /// Title.
+    pub title: String,
+    /// Who is signed in.
+    pub who: Option<Who>,
+    /// This page's path.
+    pub here: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// An error to show at the top.
+    pub error: Option<String>,
+    /// Its code.
+    pub code: Option<String>,
+}
+
+impl<W, Who> Page<W, Who> {
+    /// A page in `lang` with its words `t`, no one signed in.
+    pub fn new(lang: Lang, t: &'static W, here: &str, title: &str) -> Self {
+        Page {
+            lang: lang.code(),
+            t,
+            title: title.to_string(),
+            who: None,
+            here: here.to_string(),
+            csrf: String::new(),
+            error: None,
+            code: None,
+        }
+    }
+
+    /// Signed in as `who`, with the session's CSRF token.
+    pub fn of(mut self, who: Who, csrf: &str) -> Self {
+        self.who = Some(who);
+        self.csrf = csrf.to_string();
+        self
+    }
+
+    /// With `e` shown at the top in the page's language, with its code.
+    pub fn failed(mut self, e: &ApiError) -> Self {
+        self.error = Some(e.message(self.lang).to_string());
+        self.code = Some(e.code.clone());
+        self
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Back {
+    back: Option<String>,
+}
+
+/// The language switch: keeps the language in the site's cookie and goes back to the
+/// page (of this site only).
+async fn switch_language(
+    Extension(site): Extension<Site>,
+    Path(lang): Path<String>,
+    Query(q): Query<Back>,
+) -> Response {
+    let back = egov_accounts::web::local_path(q.back, site.home);
+    let Some(lang) = Lang::parse(&lang) else {
+        return Redirect::to(&back).into_response();
+    };
+    let cookie = format!(
+        "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+        site.lang_cookie,
+        lang.code()
+    );
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, back), (header::SET_COOKIE, cookie)],
+    )
+        .into_response()
+}
+
+/// A page: the template rendered with `status`; a template that fails is a bare 500 and
+/// a log line.
+pub fn render(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// Local time (`egov_calendar::LOCAL_OFFSET`) as the pages show it, `—` for none.
+pub fn when(t: Option<time::OffsetDateTime>) -> String {
+    match t {
+        None => "—".into(),
+        Some(t) => {
+            let l = t.to_offset(egov_calendar::LOCAL_OFFSET);
+            format!(
+                "{:02}.{:02}.{} {:02}:{:02}",
+                l.day(),
+                l.month() as u8,
+                l.year(),
+                l.hour(),
+                l.minute()
+            )
+        }
+    }
+}
+
+/// The value of the posted field `name` (the first), empty when absent.
+pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// A PDF answer named `name`: shown in the browser, or, `save`, downloaded
+/// (`Content-Disposition: attachment`).
+pub fn pdf(bytes: Vec<u8>, name: &str, save: bool) -> Response {
+    let disposition = if save { "attachment" } else { "inline" };
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Checks that no template of `dir` turns askama's escaping off (`|safe`, `escape`):
+/// every value of a page is escaped. The number of templates read, or what is wrong (the
+/// templates that do, a folder with none).
+pub fn check_escaping(dir: &std::path::Path) -> Result<usize, String> {
+    let mut read = 0;
+    let mut unescaping = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_none_or(|e| e != "html") {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        read += 1;
+        if text.contains("|safe") || text.contains("| safe") || text.contains("escape") {
+            unescaping.push(path.display().to_string());
+        }
+    }
+    match (read, unescaping.is_empty()) {
+        (0, _) => Err(format!("no template in {}", dir.display())),
+        (n, true) => Ok(n),
+        (_, false) => Err(format!("escaping turned off in {}", unescaping.join(", "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SITE: Site = Site {
+        name: "test",
+        lang_cookie: "t_lang",
+        session_cookie: "t_session",
+        csrf_label: "t-csrf",
+        prefix: "/ui",
+        home: "/ui/home",
+        login: "/ui/login",
+    };
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_form_from_another_site_or_without_the_token_is_refused() {
+        let token = SITE.csrf("secret");
+        let own = headers(&[("host", "p:1"), ("origin", "http://p:1")]);
+        assert!(SITE.guard(&own, Some(&token), Some(&token)).is_ok());
+        assert!(
+            SITE.guard(&own, None, None).is_ok(),
+            "the login has no token"
+        );
+        let e = SITE.guard(&own, Some(&token), None).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code.as_str()), (403, "CSRF_TOKEN"));
+        let e = SITE
+            .guard(&own, Some(&token), Some(&SITE.csrf("other")))
+            .unwrap_err();
+        assert_eq!(e.code, "CSRF_TOKEN");
+        let foreign = headers(&[("host", "p:1"), ("origin", "http://evil")]);
+        let e = SITE
+            .guard(&foreign, Some(&token), Some(&token))
+            .unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.code.as_str()),
+            (403, "FOREIGN_ORIGIN")
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_http_only_strict_and_lives_with_the_session() {
+        let r = SITE.open_session("/ui/home", "tok", time::Duration::minutes(30));
+        assert_eq!(r.status(), 303);
+        let c = r.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert_eq!(
+            c,
+            "t_session=tok; Path=/; HttpOnly; SameSite=Strict; Max-Age=1800"
+        );
+        let r = SITE.close_session();
+        assert_eq!(r.headers()[header::LOCATION], "/ui/login");
+        assert!(
+            r.headers()[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+        assert_eq!(
+            SITE.token(&headers(&[("cookie", "a=1; t_session=tok")])),
+            Some("tok".into())
+        );
+        assert_eq!(SITE.token(&headers(&[("cookie", "t_session=")])), None);
+    }
+
+    #[tokio::test]
+    async fn the_language_is_the_sites_cookie() {
+        let (mut parts, _) = axum::http::Request::builder()
+            .header("cookie", "t_lang=kk; other_lang=ru")
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert_eq!(
+            Lang::from_request_parts(&mut parts, &()).await.unwrap(),
+            Lang::Ru,
+            "no site: the default"
+        );
+        parts.extensions.insert(SITE);
+        assert_eq!(
+            Lang::from_request_parts(&mut parts, &()).await.unwrap(),
+            Lang::Kk
+        );
+        assert_eq!(Lang::Kk.pick("а", "ә"), "ә");
+        assert_eq!(Lang::parse("en"), None);
+    }
+
+    #[test]
+    fn the_shared_partials_escape_every_value() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/pages");
+        assert_eq!(check_escaping(&dir), Ok(3));
+        let other = tempfile_dir();
+        std::fs::write(other.join("bad.html"), "{{ x|safe }}").unwrap();
+        assert!(check_escaping(&other).unwrap_err().contains("bad.html"));
+        std::fs::remove_dir_all(&other).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("egov-pages-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn times_are_local() {
+        let t = time::macros::datetime!(2024-03-01 20:30 UTC);
+        assert_eq!(when(Some(t)), "02.03.2024 01:30");
+        assert_eq!(when(None), "—");
+    }
+}
