@@ -758,6 +758,45 @@ async fn an_invalid_record_is_refused_before_the_database() {
     db.drop().await;
 }
 
+/// The writer keeps a connection of its own between batches. When the server ends it,
+/// the batch that meets the loss fails like any other (no row, no gap) and the next
+/// append opens a new connection and continues the chain.
+#[tokio::test]
+async fn the_writer_opens_a_new_connection_when_its_own_is_lost() {
+    let db = Db::new().await;
+    let journal = db.journal(JournalOptions::default()).await;
+    assert_eq!(journal.append(record("shep", "m1")).await.unwrap(), 1);
+    let writers = "select pid from pg_stat_activity \
+                   where application_name = $1 and datname = current_database()";
+    let pids: Vec<i32> = sqlx::query_scalar(writers)
+        .bind(WRITER_APPLICATION_NAME)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(pids.len(), 1, "one connection of its own: {pids:?}");
+    let ended: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
+        .bind(pids[0])
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(ended);
+    let lost = journal.append(record("shep", "m2")).await;
+    assert!(matches!(lost, Err(Error::Database(_))), "{lost:?}");
+    assert_eq!(journal.append(record("shep", "m3")).await.unwrap(), 2);
+    let again: Vec<i32> = sqlx::query_scalar(writers)
+        .bind(WRITER_APPLICATION_NAME)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_ne!(again[0], pids[0]);
+    assert_eq!(db.seqs("shep").await, [1, 2]);
+    let report = journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    journal.shutdown().await;
+    db.drop().await;
+}
+
 /// Not supported, but safe: a second writer of the same chain gets errors,
 /// never a fork.
 #[tokio::test]

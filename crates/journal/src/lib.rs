@@ -53,6 +53,11 @@
 //! cached for the batch's gateways, reloading them from the database for
 //! the next batch, so a failed batch leaves no gap.
 //!
+//! The writer holds a connection of its own ([`WRITER_APPLICATION_NAME`]), opened
+//! with the pool's settings and kept between batches: a commit costs the statement's
+//! one round trip and the server's flush, nothing else. A batch that loses the
+//! connection fails like any other, and the next one opens a new connection.
+//!
 //! Records are checked before they are queued ([`Error::InvalidRecord`]), so
 //! one malformed record cannot fail the batch it would have shared with
 //! well-formed ones.
@@ -136,6 +141,7 @@ pub use heads::{HeadSigner, SignedHead, head_message};
 pub use query::{DEFAULT_SEARCH_LIMIT, Filter, MAX_SEARCH_LIMIT};
 pub use record::{Channel, Event, Record, StoredRecord};
 pub use verify::{ChainReport, Problem, VerifyReport};
+pub use writer::WRITER_APPLICATION_NAME;
 
 use record::{normalize, validate};
 use writer::Msg;

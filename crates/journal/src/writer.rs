@@ -4,13 +4,22 @@
 //! statement ([`Columns`] turns a batch into the statement's arrays); chain
 //! tails come from [`load_tail`] the first time a chain is written, and again
 //! after a batch fails.
+//!
+//! The writer keeps a connection of its own ([`WRITER_APPLICATION_NAME`]),
+//! opened with the pool's settings, rather than taking one from the pool for
+//! every batch: a pool checks an idle connection with a round trip before
+//! handing it out, which doubled the round trips of every commit, and each of
+//! the pool's connections prepared the statement anew. A batch that fails on
+//! anything but an error the server reported (a lost connection, a server
+//! shutting the session down) drops the connection; the next batch opens
+//! another.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{ConnectOptions as _, PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -59,6 +68,10 @@ const LOAD_TAIL: &str = "select seq, hash from ( \
     union all select 2, seq, hash from journal_anchor where gateway_id = $1 \
     ) t order by seq desc, prio limit 1";
 
+/// The `application_name` of the writer's connection: how an operator (or a
+/// test) finds it among the server's sessions.
+pub const WRITER_APPLICATION_NAME: &str = "egov-journal-writer";
+
 /// What the appenders send the writer.
 #[derive(Debug)]
 pub(super) enum Msg {
@@ -87,6 +100,7 @@ pub(super) fn spawn(
 ) -> JoinHandle<()> {
     let writer = Writer {
         pool,
+        conn: None,
         rx,
         underway,
         committed,
@@ -112,7 +126,10 @@ struct Tail {
 /// The writer task: its queue, its batching settings and the chain tails
 /// it continues.
 struct Writer {
+    /// Where the connection's settings come from.
     pool: PgPool,
+    /// The writer's own connection, while it works.
+    conn: Option<PgConnection>,
     rx: mpsc::Receiver<Msg>,
     /// See [`Inner::underway`](super::Inner::underway).
     underway: Arc<AtomicUsize>,
@@ -140,6 +157,9 @@ impl Writer {
             if !batch.is_empty() {
                 self.write(&mut batch).await;
             }
+        }
+        if let Some(conn) = self.conn.take() {
+            let _ = sqlx::Connection::close(conn).await;
         }
         tracing::debug!("journal writer stopped");
     }
@@ -223,16 +243,44 @@ impl Writer {
     /// Writes the batch in one statement (one transaction); returns the seqs
     /// in batch order. Cached tails move only if it succeeds.
     async fn commit(&mut self, batch: &[Pending]) -> Result<Vec<i64>, Error> {
-        let mut conn = self.pool.acquire().await?;
-        let mut next: HashMap<&str, Tail> = HashMap::new();
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => connect(&self.pool).await?,
+        };
+        let outcome = self.insert(&mut conn, batch).await;
+        match &outcome {
+            Err(e) if !keeps_connection(e) => {
+                // a broken session: the next batch opens another
+                drop(conn);
+            }
+            _ => self.conn = Some(conn),
+        }
+        let (next, seqs) = outcome?;
+        if let Ok(mut committed) = self.committed.lock() {
+            for (g, t) in &next {
+                committed.insert(g.clone(), (t.seq, t.hash.clone()));
+            }
+        }
+        self.tails.extend(next);
+        Ok(seqs)
+    }
+
+    /// The statement of one batch on `conn`: the seqs in batch order, and where each
+    /// chain it extends then ends.
+    async fn insert(
+        &self,
+        conn: &mut PgConnection,
+        batch: &[Pending],
+    ) -> Result<(HashMap<String, Tail>, Vec<i64>), sqlx::Error> {
+        let mut next: HashMap<String, Tail> = HashMap::new();
         for (record, _) in batch {
             let g = record.gateway_id.as_str();
             if !next.contains_key(g) {
                 let tail = match self.tails.get(g) {
                     Some(t) => t.clone(),
-                    None => load_tail(&mut conn, g).await?,
+                    None => load_tail(conn, g).await?,
                 };
-                next.insert(g, tail);
+                next.insert(g.to_owned(), tail);
             }
         }
 
@@ -283,20 +331,33 @@ impl Writer {
             .bind(c.hash)
             .execute(&mut *conn)
             .await?;
-
-        if let Ok(mut committed) = self.committed.lock() {
-            for (g, t) in &next {
-                committed.insert((*g).to_owned(), (t.seq, t.hash.clone()));
-            }
-        }
-        for (g, t) in next {
-            self.tails.insert(g.to_owned(), t);
-        }
-        Ok(seqs)
+        Ok((next, seqs))
     }
 }
 
-async fn load_tail(conn: &mut PgConnection, gateway_id: &str) -> Result<Tail, Error> {
+/// Opens the writer's connection with the pool's settings.
+async fn connect(pool: &PgPool) -> Result<PgConnection, sqlx::Error> {
+    (*pool.connect_options())
+        .clone()
+        .application_name(WRITER_APPLICATION_NAME)
+        .connect()
+        .await
+}
+
+/// Whether a connection is still good after `e`: an error the server reported for the
+/// statement (a constraint, a clash of two writers) leaves the session usable; a lost
+/// connection, a protocol error, or the server ending the session (SQLSTATE class 08,
+/// connection exception; 57, operator intervention) does not.
+fn keeps_connection(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => !d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
+    }
+}
+
+async fn load_tail(conn: &mut PgConnection, gateway_id: &str) -> Result<Tail, sqlx::Error> {
     let row: Option<(i64, String)> = sqlx::query_as(LOAD_TAIL)
         .bind(gateway_id)
         .fetch_optional(conn)
