@@ -168,6 +168,68 @@ async fn a_retry_after_the_message_log_failed_is_delivered_once() {
     assert!(report.ok(), "{report:?}");
 }
 
+/// The message log fails for this message at РШЭП, the gateway that publishes into the
+/// inbox and records the delivery state while it logs: SE014, nothing in the inbox, and
+/// no delivery state left behind; the retry is logged, published and delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_the_message_log_failed_at_the_publishing_gateway_is_delivered_once() {
+    let w = world().await;
+    let portal = w.portal();
+    let info = submit(&portal);
+    let payload = b"{\"application\":\"log at rshep\"}".to_vec();
+    let pool = egov_db::pool(&w.db.url, &w.config.schema, 1).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "create function fail_one() returns trigger language plpgsql as $$
+         begin
+           if new.message_id = '{id}' and new.gateway_id = 'rshep-almaty' then
+             raise exception 'injected failure';
+           end if;
+           return new;
+         end $$;
+         create trigger fail_one before insert on journal for each row execute function fail_one();",
+        id = info.message_id
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let states = async || -> Vec<String> {
+        sqlx::query_scalar("select status from deliveries where message_id = $1")
+            .bind(&info.message_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    let r = portal
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::INTERNAL, "{:?}", r.info);
+    assert_eq!(r.responder, "rshep-almaty");
+    assert_eq!(
+        in_inboxes(&w).await,
+        0,
+        "nothing forwarded that is not logged"
+    );
+    assert_eq!(
+        states().await,
+        Vec::<String>::new(),
+        "no delivery state for a message that went nowhere"
+    );
+    sqlx::raw_sql("drop trigger fail_one on journal; drop function fail_one();")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = portal
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "{:?}", r.info);
+    assert_eq!(in_inboxes(&w).await, 1);
+    assert_eq!(states().await, ["ON_DELIVERY"]);
+    let report = w.journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+}
+
 /// Two systems may pick the same messageId: each message is delivered, and the
 /// recipient's deduplication tells them apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -144,6 +144,43 @@ impl Async {
         Ok(ack.duplicate)
     }
 
+    /// Records that the message is on its way to `recipient` (ON_DELIVERY), unless a
+    /// state of it is there already; whether this call made the row.
+    async fn record_delivery(
+        &self,
+        accepted: &crate::core::Accepted,
+        sender: &str,
+        recipient: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "insert into deliveries (message_id, sender_id, recipient_id, service_id, gateway_id, status)
+             values ($1, $2, $3, $4, $5, 'ON_DELIVERY') on conflict (sender_id, message_id) do nothing",
+        )
+        .bind(&accepted.info.message_id)
+        .bind(sender)
+        .bind(recipient)
+        .bind(&accepted.info.service_id)
+        .bind(&self.core.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Drops the ON_DELIVERY state of a message that went nowhere (its row could not be
+    /// logged, or the inbox refused it): the sender's retry records it again.
+    async fn forget_delivery(&self, sender: &str, message_id: &str) {
+        let gone = sqlx::query(
+            "delete from deliveries where sender_id = $1 and message_id = $2 and status = 'ON_DELIVERY'",
+        )
+        .bind(sender)
+        .bind(message_id)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = gone {
+            tracing::error!(error = %e, "the delivery state of an undelivered message stays");
+        }
+    }
+
     async fn pipeline(&self, env: Option<Envelope>, trail: &Trail) -> Envelope {
         let core = &self.core;
         let accepted = match core.check(env.as_ref(), trail).await {
@@ -168,79 +205,77 @@ impl Async {
         if let Some(previous) = &accepted.previous {
             return self.answer_retry(&accepted, previous, &env, trail).await;
         }
-        let mut rec = match core
-            .log_accepted(Channel::Async, &accepted, &env, trail)
-            .await
-        {
+        let sender = accepted
+            .info
+            .sender
+            .as_ref()
+            .map(|s| s.sender_id.clone())
+            .unwrap_or_default();
+        // The request's row, and for a recipient of this gateway the delivery state, are
+        // both written before anything goes onward: at once, so that the message waits
+        // for one commit rather than two in a row.
+        let logged = core.log_accepted(Channel::Async, &accepted, &env, trail);
+        let (logged, delivery) = match &accepted.hop {
+            Hop::System { id } => {
+                let (logged, delivery) =
+                    tokio::join!(logged, self.record_delivery(&accepted, &sender, id));
+                (logged, Some(delivery))
+            }
+            Hop::Gateway { .. } => (logged.await, None),
+        };
+        let mut rec = match logged {
             Ok(r) => r,
             Err(refusal) => {
+                // not logged, so not delivered: no delivery state is left to say otherwise
+                if let Some(Ok(true)) = delivery {
+                    self.forget_delivery(&sender, &accepted.info.message_id)
+                        .await;
+                }
                 core.settle(&accepted, None);
                 return refusal;
             }
         };
         let (code, message, relayed) = match &accepted.hop {
-            Hop::System { id } => {
-                let sender = accepted
-                    .info
-                    .sender
-                    .as_ref()
-                    .map(|s| s.sender_id.clone())
-                    .unwrap_or_default();
-                let row = sqlx::query(
-                    "insert into deliveries (message_id, sender_id, recipient_id, service_id, gateway_id, status)
-                     values ($1, $2, $3, $4, $5, 'ON_DELIVERY') on conflict (sender_id, message_id) do nothing",
-                )
-                .bind(&accepted.info.message_id)
-                .bind(&sender)
-                .bind(id)
-                .bind(&accepted.info.service_id)
-                .bind(&core.id)
-                .execute(&self.pool)
-                .await;
-                match row {
-                    Err(e) => {
-                        tracing::error!(error = %e, "delivery state not recorded");
+            Hop::System { id } => match delivery.expect("a recipient of this gateway") {
+                Err(e) => {
+                    tracing::error!(error = %e, "delivery state not recorded");
+                    (
+                        codes::INTERNAL,
+                        "the delivery state could not be recorded".to_string(),
+                        None,
+                    )
+                }
+                Ok(_) => match self.publish(&accepted, &env, &trail.route).await {
+                    Ok(duplicate) => {
+                        rec.event = Event::Published;
+                        let note = if duplicate {
+                            " (already in the inbox)"
+                        } else {
+                            ""
+                        };
                         (
-                            codes::INTERNAL,
-                            "the delivery state could not be recorded".to_string(),
+                            codes::ACCEPTED,
+                            format!("accepted for delivery to {id}{note}"),
                             None,
                         )
                     }
-                    Ok(_) => match self.publish(&accepted, &env, &trail.route).await {
-                        Ok(duplicate) => {
-                            rec.event = Event::Published;
-                            let note = if duplicate {
-                                " (already in the inbox)"
-                            } else {
-                                ""
-                            };
-                            (
-                                codes::ACCEPTED,
-                                format!("accepted for delivery to {id}{note}"),
-                                None,
-                            )
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "publish into the inbox failed");
-                            let _ = sqlx::query("delete from deliveries where sender_id = $1 and message_id = $2 and status = 'ON_DELIVERY'")
-                                .bind(&sender)
-                                .bind(&accepted.info.message_id)
-                                .execute(&self.pool)
-                                .await;
-                            (
-                                codes::UNAVAILABLE,
-                                format!("the inbox of {id} is unavailable"),
-                                None,
-                            )
-                        }
-                    },
-                }
-            }
+                    Err(e) => {
+                        tracing::error!(error = %e, "publish into the inbox failed");
+                        self.forget_delivery(&sender, &accepted.info.message_id)
+                            .await;
+                        (
+                            codes::UNAVAILABLE,
+                            format!("the inbox of {id} is unavailable"),
+                            None,
+                        )
+                    }
+                },
+            },
             hop @ Hop::Gateway { id } => match core.channel(hop, Duration::from_secs(60)) {
                 Err(r) => (r.code, r.message, None),
                 Ok(ch) => {
                     let mut req = Request::new(AsyncSendMessageRequest {
-                        envelope: Some(env.clone()),
+                        envelope: Some(env),
                     });
                     req.set_timeout(Duration::from_millis(accepted.service.deadline_ms));
                     egov_telemetry::inject_grpc(req.metadata_mut());
@@ -296,10 +331,16 @@ impl Async {
         rec.status_code = status_code.clone();
         rec.status_message = message;
         rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
-        if let Err(e) = core.journal.append(rec.clone()).await {
+        if let Err(e) = core.journal.append(rec).await {
             tracing::error!(error = %e, "message log write failed");
         }
-        observe(core, Channel::Async, &rec.service_id, &status_code, trail);
+        observe(
+            core,
+            Channel::Async,
+            &accepted.info.service_id,
+            &status_code,
+            trail,
+        );
         out
     }
 
@@ -543,17 +584,21 @@ impl AsyncChannel for Async {
                 &r.detail,
             )
             .await?;
-        let current: Option<(String,)> = sqlx::query_as(
-            "select status from deliveries where message_id = $1 and recipient_id = $2
-               and ($3 = '' or sender_id = $3) order by updated_at desc limit 1",
-        )
-        .bind(&r.message_id)
-        .bind(&r.recipient_id)
-        .bind(&r.sender_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| e.to_status("delivery status look-up failed"))?;
-        let Some((status,)) = current else {
+        // the row just moved says where it stands; otherwise look it up
+        let current: Option<String> = match &updated {
+            Some(status) => Some(status.clone()),
+            None => sqlx::query_scalar(
+                "select status from deliveries where message_id = $1 and recipient_id = $2
+                   and ($3 = '' or sender_id = $3) order by updated_at desc limit 1",
+            )
+            .bind(&r.message_id)
+            .bind(&r.recipient_id)
+            .bind(&r.sender_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| e.to_status("delivery status look-up failed"))?,
+        };
+        let Some(status) = current else {
             return Err(Status::not_found(format!(
                 "unknown-message: no async message {} for {}",
                 r.message_id, r.recipient_id

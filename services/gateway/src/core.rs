@@ -106,6 +106,8 @@ pub struct Accepted {
     pub signer_serial: String,
     /// Its key among the marks (sender and messageId).
     pub key: String,
+    /// The hex SHA-256 of its payload, computed once for the mark and the log rows.
+    pub payload_sha256: String,
     /// The outcome of an earlier attempt with the same content that was delivered: this
     /// one is a retry, answered with it and not delivered again.
     pub previous: Option<replay::Outcome>,
@@ -356,9 +358,10 @@ impl Core {
             .map_err(|e| fail(Refusal::new(codes::INTERNAL, format!("{e:?}"))))?;
         // taken last, once every other check passed: a refused message leaves no mark
         let key = replay::key(&sender, &info.message_id);
+        let payload_sha256 = payload_digest(&env.payload);
         let previous = match self.marks.take(
             &key,
-            &replay::fingerprint_of(&info, env),
+            &replay::fingerprint_with(&info, &payload_sha256),
             now,
             now - self.max_skew * 2,
         ) {
@@ -390,6 +393,7 @@ impl Core {
             hop,
             signer_serial: signer.cert.serial_hex.clone(),
             key,
+            payload_sha256,
             previous,
         })
     }
@@ -490,6 +494,20 @@ impl Core {
         env: Option<&Envelope>,
         trail: &Trail,
     ) -> Record {
+        let digest = payload_digest(env.map(|e| e.payload.as_slice()).unwrap_or_default());
+        self.record_with_digest(event, channel, info, env, digest, trail)
+    }
+
+    /// [`Core::record`] for an envelope whose payload's digest is known.
+    fn record_with_digest(
+        &self,
+        event: journal::Event,
+        channel: journal::Channel,
+        info: Option<&RequestInfo>,
+        env: Option<&Envelope>,
+        payload_sha256: String,
+        trail: &Trail,
+    ) -> Record {
         let sender = info
             .and_then(|i| i.sender.as_ref())
             .map(|s| s.sender_id.clone())
@@ -514,7 +532,7 @@ impl Core {
             route: trail.route.clone(),
             payload_size: env.map(|e| e.payload.len() as i64).unwrap_or(0),
             signature_size: env.map(|e| e.signature.len() as i64).unwrap_or(0),
-            payload_sha256: payload_digest(env.map(|e| e.payload.as_slice()).unwrap_or_default()),
+            payload_sha256,
             signer_serial: None,
             verification: String::new(),
             status_code: String::new(),
@@ -538,7 +556,14 @@ impl Core {
         env: &Envelope,
         trail: &Trail,
     ) -> Record {
-        let mut rec = self.record(event, channel, Some(&accepted.info), Some(env), trail);
+        let mut rec = self.record_with_digest(
+            event,
+            channel,
+            Some(&accepted.info),
+            Some(env),
+            accepted.payload_sha256.clone(),
+            trail,
+        );
         rec.recipient_id = Some(accepted.recipient.clone());
         rec.signer_serial = Some(accepted.signer_serial.clone());
         rec.verification = Verification::Ok.to_string();

@@ -48,6 +48,12 @@ pub fn fingerprint(
 
 /// The fingerprint of a request as it arrives.
 pub fn fingerprint_of(info: &RequestInfo, env: &Envelope) -> String {
+    fingerprint_with(info, &crate::core::payload_digest(&env.payload))
+}
+
+/// The fingerprint of a request whose payload's SHA-256 (hex) is already known: the
+/// gateway hashes a payload once, for the mark and the message log alike.
+pub fn fingerprint_with(info: &RequestInfo, payload_sha256: &str) -> String {
     let message_type = MessageType::try_from(info.message_type)
         .map(|t| t.as_str_name())
         .unwrap_or_default();
@@ -56,7 +62,7 @@ pub fn fingerprint_of(info: &RequestInfo, env: &Envelope) -> String {
         &info.route_id,
         message_type,
         &info.correlation_id,
-        &crate::core::payload_digest(&env.payload),
+        payload_sha256,
     )
 }
 

@@ -247,10 +247,16 @@ async fn finish(
     rec.status_message = message.to_string();
     rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
     rec.trace_id = egov_telemetry::current_trace_id();
-    if let Err(e) = core.journal.append(rec.clone()).await {
+    if let Err(e) = core.journal.append(rec).await {
         tracing::error!(error = %e, "message log write failed for the response");
     }
-    observe(core, Channel::Sync, &rec.service_id, &status_code, trail);
+    observe(
+        core,
+        Channel::Sync,
+        &accepted.info.service_id,
+        &status_code,
+        trail,
+    );
     out
 }
 
