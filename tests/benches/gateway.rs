@@ -466,11 +466,23 @@ impl Slice {
         Some(percentile(&self.latencies, 50.0)?.as_secs_f64())
     }
 
-    /// CPU seconds per operation, all three meters together.
-    fn cpu_per_op(&self) -> Option<f64> {
-        let total = self.cpu?.total();
+    /// CPU seconds per operation charged to the case `id` (see [`charged`]).
+    fn cpu_per_op(&self, id: &str) -> Option<f64> {
+        let total = charged(self.cpu?, id);
         (total > 0.0 && !self.latencies.is_empty()).then(|| total / self.latencies.len() as f64)
     }
+}
+
+/// The CPU time charged to the case `id`: this process and PostgreSQL's backends, and
+/// NATS for the cases that use it (the async sends, the raw publishes). The machine's
+/// NATS server serves others too, whose work would otherwise be charged to sync paths.
+fn charged(cpu: CpuTime, id: &str) -> f64 {
+    let nats = if id.starts_with("async.") || id.starts_with("raw.") {
+        cpu.nats
+    } else {
+        0.0
+    };
+    cpu.process + cpu.postgres + nats
 }
 
 /// The rounds of a run: the plan, and every slice of every case run in rounds, by case
@@ -568,16 +580,16 @@ impl Rounds {
             .collect()
     }
 
-    /// The per-round ratios of the CPU time per operation (this process, PostgreSQL,
-    /// NATS) of `base` and `id`: the ratio of the rates each would reach on cores of its
-    /// own, which other processes taking the cores do not move.
+    /// The per-round ratios of the CPU time per operation ([`charged`]) of `base` and
+    /// `id`: the ratio of the rates each would reach on cores of its own, which other
+    /// processes taking the cores do not move.
     fn cpu_ratios(&self, id: &str, base: &str) -> Vec<f64> {
         let (Some(a), Some(b)) = (self.slices.get(id), self.slices.get(base)) else {
             return Vec::new();
         };
         a.iter()
             .zip(b)
-            .filter_map(|(a, b)| Some(b.cpu_per_op()? / a.cpu_per_op()?))
+            .filter_map(|(a, b)| Some(b.cpu_per_op(base)? / a.cpu_per_op(id)?))
             .collect()
     }
 
@@ -965,11 +977,11 @@ struct PathFigures {
 }
 
 impl PathFigures {
-    /// The RSA work's share of all the CPU a message took (this process, PostgreSQL,
-    /// NATS): what the path would reach of its bound on cores it had to itself. Unlike
-    /// the measured rate, CPU time does not shrink when other processes take the cores.
+    /// The RSA work's share of all the CPU a message took ([`charged`]): what the path
+    /// would reach of its bound on cores it had to itself. Unlike the measured rate, CPU
+    /// time does not shrink when other processes take the cores.
     fn rsa_share(&self) -> Option<f64> {
-        let total = self.cpu_per_msg?.total();
+        let total = charged(self.cpu_per_msg?, self.cost.case);
         (total > 0.0 && self.crypto_cpu > 0.0).then(|| self.crypto_cpu / total)
     }
 }
@@ -995,7 +1007,7 @@ impl Ratio {
         base: &'static str,
     ) -> Self {
         let cpu = |id: &str| {
-            let c = b.case(id)?.cpu_per_op()?.total();
+            let c = charged(b.case(id)?.cpu_per_op()?, id);
             (c > 0.0).then_some(c)
         };
         Ratio {
@@ -1238,8 +1250,8 @@ impl Analysis {
         out.push_str(
             "Ratios per round, median (quartiles) [min–max] of the rounds; pooled: over all rounds.\n\
              rate: a case's rate over its base's in the same round; cpu: the base's CPU time per\n\
-             message over the case's (this process + PostgreSQL + NATS), the rate ratio on cores of\n\
-             their own, which other processes on the machine do not move:\n",
+             message over the case's (this process + PostgreSQL, + NATS for the async and raw cases),\n\
+             the rate ratio on cores of their own, which other processes on the machine do not move:\n",
         );
         let opt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
         let spread = |s: Option<Spread>| {
@@ -1317,8 +1329,9 @@ impl Analysis {
              every core busy; measured, cpu/msg, pg/msg: the 16-in-flight case of the path (CPU time of\n\
              this process and of PostgreSQL per message); of bound: measured / crypto bound, per round;\n\
              cores: the cores those kept busy (measured x (cpu + pg + nats)/msg): well below {} means the\n\
-             path waits rather than computes; rsa/cpu: crypto/msg over (cpu + pg + nats)/msg, what the\n\
-             path would reach of its bound on cores of its own (CPU time is not taken by other processes).\n",
+             path waits rather than computes; rsa/cpu: crypto/msg over (cpu + pg)/msg (+ nats for the\n\
+             async path), what the path would reach of its bound on cores of its own (CPU time is not\n\
+             taken by other processes).\n",
             self.nproc
         ));
         let p50 = |id: &str| cost_of(b, id);
