@@ -352,29 +352,14 @@ impl Runner {
         if !shows && !delivered {
             return Ok(());
         }
-        let v = door
-            .until(
-                &format!("/api/v1/applications/{number}"),
-                "the final status and the result in the cabinet",
-                WAIT,
-                |v| {
-                    (!shows || v["status"]["status"] == status)
-                        && (!delivered || v["result"].is_object())
-                },
-            )
-            .await?;
-        let seen: Vec<String> = v["statuses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x["status"].as_str().map(str::to_string))
-            .collect();
-        if let Some(missing) = not_in_order(&s.expect.statuses, &seen) {
-            return Err(format!(
-                "the cabinet did not show {missing} in order; it showed {}",
-                seen.join(", ")
-            ));
-        }
+        final_view(
+            door,
+            &format!("/api/v1/applications/{number}"),
+            "the cabinet",
+            (shows, status, delivered),
+            &s.expect.statuses,
+        )
+        .await?;
         if delivered {
             let (st, pdf) = door
                 .bytes(&format!("/api/v1/applications/{number}/result.pdf"))
@@ -554,29 +539,14 @@ impl Runner {
         if !shows && !delivered {
             return Ok(());
         }
-        let v = desk
-            .until(
-                &path,
-                "the final status and the result at the centre",
-                WAIT,
-                |v| {
-                    (!shows || v["status"]["status"] == status)
-                        && (!delivered || v["result"].is_object())
-                },
-            )
-            .await?;
-        let seen: Vec<String> = v["statuses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x["status"].as_str().map(str::to_string))
-            .collect();
-        if let Some(missing) = not_in_order(&s.expect.statuses, &seen) {
-            return Err(format!(
-                "the centre did not show {missing} in order; it showed {}",
-                seen.join(", ")
-            ));
-        }
+        let v = final_view(
+            desk,
+            &path,
+            "the centre",
+            (shows, status, delivered),
+            &s.expect.statuses,
+        )
+        .await?;
         if !delivered {
             return Ok(());
         }
@@ -947,6 +917,42 @@ impl Runner {
         .expect(200, "the meeting's close")?;
         Ok(())
     }
+}
+
+/// The entry side's view of the application once it shows the final `status` (where
+/// it `shows` statuses) and the result (when `delivered`), its statuses checked against
+/// `expected` in order.
+async fn final_view(
+    door: &Door,
+    path: &str,
+    side: &str,
+    (shows, status, delivered): (bool, &str, bool),
+    expected: &[String],
+) -> Result<Value, String> {
+    let v = door
+        .until(
+            path,
+            &format!("the final status and the result at {side}"),
+            WAIT,
+            |v| {
+                (!shows || v["status"]["status"] == status)
+                    && (!delivered || v["result"].is_object())
+            },
+        )
+        .await?;
+    let seen: Vec<String> = v["statuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["status"].as_str().map(str::to_string))
+        .collect();
+    if let Some(missing) = not_in_order(expected, &seen) {
+        return Err(format!(
+            "{side} did not show {missing} in order; it showed {}",
+            seen.join(", ")
+        ));
+    }
+    Ok(v)
 }
 
 /// Whether the regulation shows the statuses of applications of `channel` at the side
