@@ -101,6 +101,24 @@ async fn late_and_open_steps_are_flagged_on_a_moved_clock() {
             .is_empty(),
         "flagged once"
     );
+    // counted for the dashboards' panel of open late steps
+    let page = reqwest::get(format!("{}/metrics", con.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("egov_con_steps_overdue_total{")
+                && l.contains(r#"step="con-transfer""#)),
+        "{page}"
+    );
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("egov_con_open_overdue_steps") && l.ends_with(" 1")),
+        "{page}"
+    );
     // the session of 8 hours has ended; a new one sees the flag
     let desk = Desk::inspector(&con, "almaty-almaly").await;
     let (_, v) = desk.get(&format!("/api/v1/applications/{number}")).await;

@@ -16,7 +16,11 @@ fn root() -> PathBuf {
 
 /// Families exported by systems the world of this lane does not run (ПЭП, ИС ЦОН), each
 /// with the test that reads it from that system's page.
-const ELSEWHERE: &[(&str, &str)] = &[("egov_survey_answers", "tests/portal/flow.rs")];
+const ELSEWHERE: &[(&str, &str)] = &[
+    ("egov_survey_answers", "tests/portal/flow.rs"),
+    ("egov_con_open_overdue_steps", "tests/con-is/sla.rs"),
+    ("egov_portal_open_overdue_steps", "tests/portal/steps.rs"),
+];
 
 /// The parsed pages by URL, through the outside parser.
 fn parse(urls: &[String]) -> BTreeMap<String, Value> {

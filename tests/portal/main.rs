@@ -9,6 +9,8 @@
 //! - `signing`: every C-sign failure its own code, nothing sent;
 //! - `notices`: server-sent events, e-mail through a real SMTP server, the inbox's
 //!   deduplication;
+//! - `steps`: the portal channel's steps on each application, a refused signature and
+//!   a send past its deadline flagged by the SLA scan;
 //! - `outbox`: a send retried with the same messageId until the gateway takes it;
 //! - `tickets`: the event stream opened with a single-use ticket, as a browser's
 //!   `EventSource` opens it;
@@ -26,6 +28,7 @@ mod notices;
 mod openapi;
 mod outbox;
 mod signing;
+mod steps;
 mod tickets;
 mod trace;
 mod ui;

@@ -552,13 +552,7 @@ async fn draft_traced(
     })
     .execute(&mut *tx)
     .await?;
-    let rec = steps::Recorder {
-        core,
-        reg: &reg,
-        application: id,
-        by: &who.iin,
-        now,
-    };
+    let rec = steps::recorder(core, &reg, id, &who.iin, now);
     let diamond = plan.draft.last().is_some_and(|s| !s.conditions.is_empty());
     rec.done(
         &mut tx,
@@ -682,13 +676,7 @@ pub async fn prepare(
     .bind(app.created_at)
     .fetch_one(&core.pool)
     .await?;
-    let rec = steps::Recorder {
-        core,
-        reg: &reg,
-        application: app.id,
-        by: &who.iin,
-        now,
-    };
+    let rec = steps::recorder(core, &reg, app.id, &who.iin, now);
     // completeness at the desk
     let absent = missing(&reg, &input.category, &input.documents);
     if !absent.is_empty() {
@@ -1070,13 +1058,7 @@ pub async fn record(
     .bind(app.created_at)
     .fetch_one(&core.pool)
     .await?;
-    let rec = steps::Recorder {
-        core,
-        reg: &reg,
-        application: app.id,
-        by: &who.iin,
-        now,
-    };
+    let rec = steps::recorder(core, &reg, app.id, &who.iin, now);
     let b64 = base64::engine::general_purpose::STANDARD;
     let payload = serde_json::to_vec(&Submission {
         document: b64.encode(&bytes),

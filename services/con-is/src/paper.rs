@@ -46,7 +46,7 @@ use crate::catalog::con;
 use crate::centres::Centre;
 use crate::desk::{self, Application};
 use crate::operators::{Operator, Role};
-use crate::steps::{self, EXECUTED_BY, Recorder};
+use crate::steps::{self, EXECUTED_BY};
 use crate::survey;
 
 /// The steps of a channel's leg after the procedure that ИС ЦОН executes, by the
@@ -607,13 +607,7 @@ pub async fn hand_over(core: &Core, who: &Operator, number: &str) -> Result<Regi
             continue;
         };
         if let Some(step) = steps::plan(r).next_task {
-            let rec = Recorder {
-                core,
-                reg: r,
-                application: id,
-                by: &who.iin,
-                now,
-            };
+            let rec = steps::recorder(core, r, id, &who.iin, now);
             rec.finish(&mut tx, step, now, None).await?;
         }
     }
@@ -688,13 +682,7 @@ async fn open_once(
     .fetch_one(&mut *tx)
     .await?;
     if !opened {
-        let rec = Recorder {
-            core,
-            reg,
-            application,
-            by,
-            now,
-        };
+        let rec = steps::recorder(core, reg, application, by, now);
         rec.open(tx, step, now).await?;
     }
     Ok(())
@@ -764,13 +752,7 @@ pub async fn return_result(core: &Core, who: &Operator, number: &str) -> Result<
         ));
     }
     let l = leg(&reg);
-    let rec = Recorder {
-        core,
-        reg: &reg,
-        application: app.id,
-        by: &who.iin,
-        now,
-    };
+    let rec = steps::recorder(core, &reg, app.id, &who.iin, now);
     let begun = app.status_at.unwrap_or(now);
     for s in &l.courier {
         rec.finish(&mut tx, s, begun, None).await?;
@@ -908,13 +890,7 @@ pub async fn scan(core: &Core, who: &Operator, input: ScanInput) -> Result<Scann
         .bind(&who.iin)
         .execute(&mut *tx)
         .await?;
-        let rec = Recorder {
-            core,
-            reg: &reg,
-            application: app.id,
-            by: &who.iin,
-            now,
-        };
+        let rec = steps::recorder(core, &reg, app.id, &who.iin, now);
         let begun = p.returned_at.or(p.result_at).unwrap_or(now);
         for m in leg(&reg).marks {
             rec.finish(&mut tx, m, begun, None).await?;
@@ -1027,13 +1003,7 @@ pub async fn issue(
             .await?;
     }
     let l = leg(&reg);
-    let rec = Recorder {
-        core,
-        reg: &reg,
-        application: app.id,
-        by: &who.iin,
-        now,
-    };
+    let rec = steps::recorder(core, &reg, app.id, &who.iin, now);
     // from the archive, the leg ended there: the issue is recorded on the application only
     let via_archive = p.archived_at.is_some() && l.archive.is_some();
     if !via_archive {
@@ -1120,13 +1090,7 @@ pub async fn archive_due(core: &Core) -> sqlx::Result<Vec<String>> {
             continue;
         }
         let l = leg(reg);
-        let rec = Recorder {
-            core,
-            reg,
-            application: id,
-            by: crate::SYSTEM_ID,
-            now,
-        };
+        let rec = steps::recorder(core, reg, id, crate::SYSTEM_ID, now);
         if let Some(c) = l.collect {
             rec.decide(&mut tx, c, "no").await?;
         }

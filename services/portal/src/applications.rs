@@ -394,6 +394,7 @@ pub async fn create_with(
     for scan in &scans {
         insert_scan(&mut tx, app.id, scan, now).await?;
     }
+    crate::steps::drafted(core, &mut tx, &reg, app.id, &citizen.iin, now).await?;
     tx.commit().await?;
     metrics::counter!("egov_portal_drafts_total", "regulation" => reg.id.clone()).increment(1);
     Ok(app)
@@ -800,6 +801,14 @@ pub fn sign_error(e: &VerifyError) -> ApiError {
     .with_details(json!({"reason": e.reason()}))
 }
 
+/// Records C-sign's refusal on the application's steps; a failure to record is logged,
+/// the citizen's answer is the refusal either way.
+async fn sign_refused(core: &Core, reg: &Regulation, app: &Application, iin: &str) {
+    if let Err(e) = crate::steps::sign_refused(core, reg, app.id, iin, core.clock.now()).await {
+        tracing::warn!(application = %app.number, error = %e, "recording C-sign's refusal");
+    }
+}
+
 /// Step 4: the citizen's detached CMS (base64) over the bytes of the last sign request.
 pub async fn sign(
     core: &Core,
@@ -823,17 +832,20 @@ pub async fn sign(
             ),
         ));
     };
-    let signature = B64.decode(signature_b64.trim()).map_err(|_| {
-        ApiError::refused(
+    let reg = regulation(core, &app.regulation_id)?;
+    let Ok(signature) = B64.decode(signature_b64.trim()) else {
+        metrics::counter!("egov_portal_sign_refused_total", "reason" => "malformed").increment(1);
+        sign_refused(core, &reg, &app, &citizen.iin).await;
+        return Err(ApiError::refused(
             "SIGNATURE_INVALID",
             "ЭЦП не подтверждена: подпись не в base64",
             "ЭЦҚ расталмады: қолтаңба base64 емес",
         )
-        .with_details(json!({"reason": "malformed"}))
-    })?;
+        .with_details(json!({"reason": "malformed"})));
+    };
     // C-sign
     let expected = egov_iin::Iin::parse(&citizen.iin).map_err(ApiError::internal)?;
-    let signer = core
+    let verdict = core
         .verifier
         .verify_detached(
             &bytes,
@@ -845,12 +857,24 @@ pub async fn sign(
                 at: Some(core.clock.now()),
             },
         )
-        .await
-        .map_err(|e| {
+        .await;
+    let signer = match verdict {
+        Ok(signer) => signer,
+        Err(e) => {
             metrics::counter!("egov_portal_sign_refused_total", "reason" => e.reason())
                 .increment(1);
-            sign_error(&e)
-        })?;
+            // an unknown revocation status decides nothing: the citizen tries again
+            if !matches!(
+                e,
+                VerifyError::RevocationUnknown(_)
+                    | VerifyError::CrlInvalid(_)
+                    | VerifyError::CrlExpired(_)
+            ) {
+                sign_refused(core, &reg, &app, &citizen.iin).await;
+            }
+            return Err(sign_error(&e));
+        }
+    };
     let now = core.clock.now();
     let submission = Submission {
         document: B64.encode(&bytes),
@@ -911,6 +935,7 @@ pub async fn sign(
         now,
     )
     .await?;
+    crate::steps::signed(core, &mut tx, &reg, app.id, &citizen.iin, now).await?;
     tx.commit().await?;
     core.announce(app.id, &app.citizen_iin, "sent");
     core.wake.notify_one();

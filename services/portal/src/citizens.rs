@@ -237,8 +237,17 @@ pub async fn login(core: &Core, iin: &str, password: &str) -> sqlx::Result<Login
             .await?
         {
             egov_accounts::Attempt::Ok(token) => Login::Ok(token, now + core.session_lifetime),
-            egov_accounts::Attempt::Refused => Login::Refused,
-            egov_accounts::Attempt::Throttled { until } => Login::Throttled { until },
+            egov_accounts::Attempt::Refused => {
+                // C-auth's `no` (`portal-auth-refused`): no application to record it on
+                metrics::counter!("egov_portal_login_refused_total", "reason" => "password")
+                    .increment(1);
+                Login::Refused
+            }
+            egov_accounts::Attempt::Throttled { until } => {
+                metrics::counter!("egov_portal_login_refused_total", "reason" => "throttled")
+                    .increment(1);
+                Login::Throttled { until }
+            }
         },
     )
 }

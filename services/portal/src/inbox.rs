@@ -81,6 +81,8 @@ pub async fn record(
     if found.is_none() && !last_try {
         return Ok(false);
     }
+    // sent from here (its portal channel's steps are the portal's), or taken at a centre
+    let sent_here = found.is_some();
     let found = match found {
         Some(f) => Some(f),
         None if u.channel == "con" => taken_at_a_centre(core, &mut tx, sender, u).await?,
@@ -163,6 +165,14 @@ pub async fn record(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    let answered = u.result.is_some()
+        || egov_regulation::Status::parse(&u.status).is_some_and(|s| s.is_final());
+    if sent_here
+        && answered
+        && let Some(reg) = core.catalog.get(&found.regulation_id)
+    {
+        crate::steps::answered(core, &mut tx, reg, app, u.at, now).await?;
+    }
     let mail = match (&found.email, found.notify_email && core.mail) {
         (Some(to), true) => {
             let (subject, body) = letter(&found.number, u);

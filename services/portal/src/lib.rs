@@ -15,6 +15,8 @@
 //! - [`inbox`]: the statuses and results ИС МИО sends back (`portal.status.update`),
 //!   deduplicated and acknowledged after commit, each change announced to the
 //!   cabinet's server-sent events;
+//! - [`steps`]: the portal channel's steps recorded on each application with their due
+//!   times, and the SLA monitor that flags those past due;
 //! - [`mail`]: e-mail on each status where the citizen asked for it, through an outbox
 //!   and the SMTP relay of the settings;
 //! - [`tickets`]: single-use tickets that open the event stream from a browser, whose
@@ -32,6 +34,7 @@ pub mod citizens;
 pub mod inbox;
 pub mod mail;
 pub mod outbox;
+pub mod steps;
 pub mod tickets;
 pub mod ui;
 
@@ -101,6 +104,8 @@ pub struct Config {
     /// Where the citizens' NCALayer listens (`wss://host:port`): the one address the
     /// signing page's script may connect to.
     pub ncalayer_url: String,
+    /// How often the SLA monitor looks for steps past their due time, seconds.
+    pub sla_interval_secs: u64,
 }
 
 fn default_regulations() -> Vec<PathBuf> {
@@ -148,6 +153,7 @@ impl Config {
             smtp_addr: None,
             mail_from: "noreply@egov.kz".into(),
             ncalayer_url: NCALAYER_URL.into(),
+            sla_interval_secs: 30,
         }
     }
 }
@@ -304,7 +310,8 @@ impl Portal {
         self.config.gateway_addr = addr.to_string();
     }
 
-    /// Serves until `shutdown`: the inbox, the outbox relay, gRPC health and the API.
+    /// Serves until `shutdown`: the inbox, the outbox relay, the SLA monitor, gRPC health
+    /// and the API.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
         let cfg = self.config.clone();
         let client = Client::connect(
@@ -354,6 +361,14 @@ impl Portal {
                 mail::relay(self.core.clone(), relay, shutdown.clone()).await;
             }
         };
+        let clock = self.core.clock.clone();
+        let sla = egov_steps::monitor(
+            steps::SLA,
+            self.core.pool.clone(),
+            move || clock.now(),
+            Duration::from_secs(cfg.sla_interval_secs.max(1)),
+            shutdown.clone(),
+        );
         let router =
             api::router(Arc::new(self.core.clone()), &cfg.cors_origins).map_err(Error::Start)?;
         let servers = self.bound.run_sync(
@@ -363,7 +378,7 @@ impl Portal {
             LANE,
             shutdown.clone(),
         );
-        let (c, _, _, s) = tokio::join!(consumer, relay, mail, servers);
+        let (c, _, _, _, s) = tokio::join!(consumer, relay, mail, sla, servers);
         if let Err(e) = c {
             return Err(Error::Start(format!("inbox: {e}")));
         }

@@ -177,16 +177,21 @@ async fn send_one(core: &Core, pool: &PgPool, client: &Client, r: Row) -> sqlx::
                 .bind(reply.code())
                 .execute(&mut *tx)
                 .await?;
-            let owner: Option<String> = sqlx::query_scalar(
+            let owner: Option<(String, String)> = sqlx::query_as(
                 "update applications set state = 'delivered', delivered_at = $2, updated_at = $2
-                 where id = $1 and state = 'sent' returning citizen_iin",
+                 where id = $1 and state = 'sent' returning citizen_iin, regulation_id",
             )
             .bind(r.application_id)
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
+            if let Some((iin, reg)) = &owner
+                && let Some(reg) = core.catalog.get(reg)
+            {
+                crate::steps::delivered(core, &mut tx, reg, r.application_id, iin, now).await?;
+            }
             tx.commit().await?;
-            if let Some(iin) = owner {
+            if let Some((iin, _)) = owner {
                 core.announce(r.application_id, &iin, "delivered");
             }
             metrics::counter!("egov_portal_outbox_sent_total").increment(1);

@@ -27,6 +27,7 @@ use crate::applications::{self, Application, NewApplication, NewAttachment, Surv
 use crate::catalog;
 use crate::citizens::{self, Citizen, Registration};
 use crate::inbox;
+use crate::steps;
 use crate::tickets::{self, Redeemed};
 
 /// The OpenAPI document of this API.
@@ -235,6 +236,7 @@ async fn application_view(core: &Core, app: &Application) -> Result<Value, ApiEr
     let reg = core.catalog.get(&app.regulation_id);
     let statuses = inbox::history(&core.pool, app.id).await?;
     let files = applications::attachments(&core.pool, app.id).await?;
+    let steps = steps::of(&core.pool, app.id).await?;
     let base = format!("/api/v1/applications/{}", app.number);
     let result = app.result.as_ref().map(|r| {
         json!({
@@ -267,6 +269,7 @@ async fn application_view(core: &Core, app: &Application) -> Result<Value, ApiEr
             "status": s, "stage": app.stage, "ru": app.status_ru, "kk": app.status_kk, "at": rfc(app.status_at),
         })),
         "statuses": statuses,
+        "steps": steps,
         "due_at": rfc(app.due_at),
         "queue": app.queue,
         "reason": app.reason,
@@ -324,6 +327,7 @@ async fn view(
 ) -> Result<axum::Json<Value>, ApiError> {
     let c = citizen(&core, &headers).await?;
     let app = applications::own(&core, &c.iin, &number).await?;
+    steps::received_by(&core, &app).await;
     Ok(axum::Json(application_view(&core, &app).await?))
 }
 
@@ -411,6 +415,7 @@ async fn result_part(
 ) -> Result<Vec<u8>, ApiError> {
     let c = citizen(core, headers).await?;
     let app = applications::own(core, &c.iin, number).await?;
+    steps::received_by(core, &app).await;
     let b64 = app
         .result
         .as_ref()

@@ -88,8 +88,19 @@ struct AppPage {
     reason: Option<String>,
     result: bool,
     statuses: Vec<StatusRow>,
+    steps: Vec<StepRow>,
     scans: Vec<ScanRow>,
     documents: Vec<egov_pages::form::Document>,
+}
+
+/// A step of the portal channel as the request's screen lists it.
+struct StepRow {
+    id: String,
+    name: String,
+    started: String,
+    due: String,
+    done: String,
+    overdue: bool,
 }
 
 /// The request's screen; `error` shown at the top (with the answer's status).
@@ -104,6 +115,14 @@ async fn app_page(
     let l = lang.code();
     let reg = core.catalog.get(&app.regulation_id);
     let history = crate::inbox::history(&core.pool, app.id).await?;
+    crate::steps::received_by(core, app).await;
+    let steps = crate::steps::of(&core.pool, app.id).await?;
+    let step_name = |id: &str| {
+        reg.and_then(|r| r.channel(crate::catalog::PORTAL))
+            .and_then(|c| c.step(id))
+            .map(|s| s.completion.get(l).to_string())
+            .unwrap_or_else(|| id.to_string())
+    };
     let files = applications::attachments(&core.pool, app.id).await?;
     let document_name = |kind: &str| {
         reg.and_then(|r| r.documents.iter().find(|d| d.id == kind))
@@ -147,6 +166,17 @@ async fn app_page(
                     name: lang.pick(&h.status_ru, &h.status_kk).clone(),
                     at: when(Some(h.at)),
                     reason: reason(&h.reason),
+                })
+                .collect(),
+            steps: steps
+                .iter()
+                .map(|r| StepRow {
+                    id: r.step_id.clone(),
+                    name: step_name(&r.step_id),
+                    started: when(Some(r.started_at)),
+                    due: when(r.due_at),
+                    done: when(r.completed_at),
+                    overdue: r.overdue,
                 })
                 .collect(),
             scans: files

@@ -102,6 +102,12 @@ pub struct Words {
     pub output_document: &'static str,
     /// The statuses' table.
     pub statuses: &'static str,
+    /// The table of the portal channel's steps.
+    pub steps: &'static str,
+    /// A step past its due time.
+    pub overdue: &'static str,
+    /// «срок» of a step.
+    pub due: &'static str,
     /// Date.
     pub date: &'static str,
     /// An empty history.
@@ -201,6 +207,9 @@ pub static RU: Words = Words {
     save: "Сохранить",
     output_document: "Просмотреть выходной документ",
     statuses: "Ход исполнения",
+    steps: "Этапы на портале",
+    overdue: "просрочен",
+    due: "срок",
     date: "Дата",
     none_yet: "Вы ещё не заказывали услуг",
     state_draft: "черновик: не подписан",
@@ -274,6 +283,9 @@ pub static KK: Words = Words {
     save: "Сақтау",
     output_document: "Шығыс құжатты қарау",
     statuses: "Орындалу барысы",
+    steps: "Порталдағы кезеңдер",
+    overdue: "мерзімі өтті",
+    due: "мерзімі",
     date: "Күні",
     none_yet: "Сіз әлі қызметке тапсырыс бермегенсіз",
     state_draft: "жоба: қол қойылмаған",
