@@ -393,3 +393,100 @@ async fn a_representative_needs_a_power_of_attorney_that_enis_confirms() {
         .unwrap();
     assert!(asked >= 3, "{asked}");
 }
+
+/// The relay sends each message as soon as it can go, and the messages of one
+/// correlation id in order: one waits while an older one of its application is pending,
+/// and goes once that is sent or given up; another application's does not wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_keeps_each_applications_messages_in_order() {
+    let env = env(&["mio-almaty"]).await;
+    let mio = env.mio("mio-almaty");
+    let client = env.client("mio-almaty");
+    let pool = &mio.engine.pool;
+    let now = env.clock.now();
+    let put = |corr: &'static str, due: time::OffsetDateTime, id: String| async move {
+        sqlx::query(
+            "insert into outbox (service_id, route_id, message_type, correlation_id, payload, created_at, next_attempt_at, message_id)
+             values ('portal.status.update', '', $1, $2, $3, $4, $5, $6)",
+        )
+        .bind(egov_proto::shep::v1::MessageType::Notification as i32)
+        .bind(corr)
+        .bind(format!("{{\"message\":\"{id}\"}}").into_bytes())
+        .bind(now)
+        .bind(due)
+        .bind(&id)
+        .execute(pool)
+        .await
+        .unwrap();
+        id
+    };
+    let sent = |id: String| async move {
+        sqlx::query_as::<_, (Option<time::OffsetDateTime>, Option<String>)>(
+            "select sent_at, gateway_code from outbox where message_id = $1",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let until = |id: String, what: &'static str| async move {
+        for _ in 0..200 {
+            let row = sent(id.clone()).await;
+            if row.1.is_some() {
+                return row;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{what}: never tried");
+    };
+    let new_id = || uuid::Uuid::new_v4().to_string();
+    // the first of application 1 not due for an hour; its second due now; application 2's
+    // one due now
+    let first = put("corr-order-1", now + time::Duration::hours(1), new_id()).await;
+    let second = put("corr-order-1", now, new_id()).await;
+    let other = put("corr-order-2", now, new_id()).await;
+    mio.engine.wake();
+    let o = until(other.clone(), "another application's").await;
+    assert!(o.0.is_some(), "{o:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        sent(second.clone()).await,
+        (None, None),
+        "waits behind the first"
+    );
+    // the first due: sent, then the second
+    sqlx::query("update outbox set next_attempt_at = $2 where message_id = $1")
+        .bind(&first)
+        .bind(now)
+        .execute(pool)
+        .await
+        .unwrap();
+    mio.engine.wake();
+    let s2 = until(second.clone(), "the second").await;
+    let s1 = sent(first.clone()).await;
+    assert!(s1.0.is_some() && s2.0.is_some(), "{s1:?} {s2:?}");
+    assert!(s1.0 <= s2.0, "in order: {s1:?} {s2:?}");
+
+    // an older message the gateway refuses for good (other content under its messageId)
+    // does not hold the next one back
+    let taken = new_id();
+    let mut info = client.signer().request_info(
+        "portal.status.update",
+        egov_proto::shep::v1::MessageType::Notification,
+        "",
+        "corr-order-3",
+    );
+    info.message_id = taken.clone();
+    let r = client
+        .send_async_with(info, b"{\"other\":true}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), egov_shep_client::codes::ACCEPTED, "{:?}", r.info);
+    let refused = put("corr-order-3", env.clock.now(), taken).await;
+    let next = put("corr-order-3", env.clock.now(), new_id()).await;
+    mio.engine.wake();
+    let r = until(refused, "the refused one").await;
+    assert_eq!((r.0, r.1.as_deref()), (None, Some("SE009")));
+    let n = until(next, "the one after it").await;
+    assert!(n.0.is_some(), "{n:?}");
+}

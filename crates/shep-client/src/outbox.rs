@@ -2,8 +2,8 @@
 //! (ИС МИО's statuses, ИС ЦОН's applications): every message a transaction must send is
 //! a row of that transaction's `outbox` table, with its messageId fixed at that moment; a
 //! relay sends the rows through the gateway after commit (woken by the commit, and every
-//! second), the messages of one correlation id in order and different ones at once,
-//! retrying transient failures with back-off. A resend carries the same messageId, which
+//! second), each as soon as it is leased, the messages of one correlation id in order and
+//! different ones at once, retrying transient failures with back-off. A resend carries the same messageId, which
 //! the gateway and JetStream deduplicate, so a message is delivered once however often it
 //! is sent.
 //!
@@ -29,7 +29,8 @@ use egov_calendar::Clock;
 use egov_proto::shep::v1::MessageType;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Client, codes};
@@ -96,9 +97,14 @@ fn permanent(code: &str) -> bool {
 /// How a log line shows an error (a system masks personal data in it).
 pub type Mask = fn(&str) -> String;
 
-/// Sends pending rows until `shutdown`; woken by `wake` after each commit that wrote
-/// some, and every second otherwise. `lane` names the sending system's lane in the spans
-/// (`egov.sfe`).
+/// Messages on their way through the gateway at once, at most.
+pub const SENDS_AT_ONCE: usize = 16;
+
+/// Sends pending rows until `shutdown`, each on a task of its own as soon as it is
+/// leased (no send waits for another's answer unless they share a correlation id); woken
+/// by `wake` after each commit that wrote some, when a send ends, and every second
+/// otherwise. On shutdown the sends under way are finished. `lane` names the sending
+/// system's lane in the spans (`egov.sfe`).
 pub async fn relay(
     pool: PgPool,
     client: Client,
@@ -108,21 +114,72 @@ pub async fn relay(
     lane: &'static str,
     shutdown: CancellationToken,
 ) {
+    let slots = Arc::new(Semaphore::new(SENDS_AT_ONCE));
+    let mut sending = JoinSet::new();
     loop {
-        match send_batch(&pool, &client, &clock, mask, lane).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %mask(&e.to_string()), "outbox relay"),
+        while sending.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        if free > 0 {
+            match lease(&pool, &clock, free).await {
+                Ok(rows) if !rows.is_empty() => {
+                    for r in rows {
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        let (pool, client, clock) = (pool.clone(), client.clone(), clock.clone());
+                        sending.spawn(async move {
+                            if let Err(e) = send_one(&pool, &client, &clock, mask, lane, r).await {
+                                tracing::warn!(error = %mask(&e.to_string()), "outbox relay");
+                            }
+                            drop(slot);
+                        });
+                    }
+                    // more may be due
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %mask(&e.to_string()), "outbox relay"),
+            }
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
             _ = wake.notified() => {}
+            Some(_) = sending.join_next(), if !sending.is_empty() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
+    while sending.join_next().await.is_some() {}
 }
 
-/// Sends one batch of due rows; returns how many were tried.
+/// Leases up to `limit` due rows, oldest first, each the oldest pending one of its
+/// correlation id (the next of a correlation is leased once the one before it is sent or
+/// given up, so the messages of one application go in order, also across relays): a
+/// concurrent relay skips them, and a crash frees them after 30 s.
+async fn lease(pool: &PgPool, clock: &Clock, limit: usize) -> sqlx::Result<Vec<Row>> {
+    let now = clock.now();
+    let mut rows: Vec<Row> = sqlx::query_as(
+        "update outbox set attempts = attempts + 1, next_attempt_at = $2
+         where id in (
+            select o.id from outbox o
+            where o.sent_at is null and o.next_attempt_at <= $1
+              and not exists (
+                select 1 from outbox e
+                where e.correlation_id = o.correlation_id and e.id < o.id
+                  and e.sent_at is null and e.gateway_code is null)
+            order by o.id limit $3 for update skip locked)
+         returning id, service_id, route_id, message_type, correlation_id, payload, attempts, message_id, trace_parent",
+    )
+    .bind(now)
+    .bind(now + time::Duration::seconds(30))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Sends the due rows that can go now ([`SENDS_AT_ONCE`] at most, one per correlation id)
+/// at once and waits for them; returns how many were tried.
 pub async fn send_batch(
     pool: &PgPool,
     client: &Client,
@@ -130,35 +187,12 @@ pub async fn send_batch(
     mask: Mask,
     lane: &'static str,
 ) -> sqlx::Result<usize> {
-    let now = clock.now();
-    // lease the rows: a concurrent relay skips them, a crash frees them after 30 s
-    let rows: Vec<Row> = sqlx::query_as(
-        "update outbox set attempts = attempts + 1, next_attempt_at = $2
-         where id in (select id from outbox where sent_at is null and next_attempt_at <= $1
-                      order by id limit 32 for update skip locked)
-         returning id, service_id, route_id, message_type, correlation_id, payload, attempts, message_id, trace_parent",
-    )
-    .bind(now)
-    .bind(now + time::Duration::seconds(30))
-    .fetch_all(pool)
-    .await?;
+    let rows = lease(pool, clock, SENDS_AT_ONCE).await?;
     let n = rows.len();
-    // the messages of one correlation id go in order; different ones at once
-    let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
-    let mut rows = rows;
-    rows.sort_by_key(|r| r.id);
-    for r in rows {
-        match groups.iter_mut().find(|(c, _)| *c == r.correlation_id) {
-            Some((_, g)) => g.push(r),
-            None => groups.push((r.correlation_id.clone(), vec![r])),
-        }
-    }
-    let results = futures::future::join_all(groups.into_iter().map(|(_, group)| async move {
-        for r in group {
-            send_one(pool, client, clock, mask, lane, r).await?;
-        }
-        Ok::<(), sqlx::Error>(())
-    }))
+    let results = futures::future::join_all(
+        rows.into_iter()
+            .map(|r| send_one(pool, client, clock, mask, lane, r)),
+    )
     .await;
     for r in results {
         r?;
