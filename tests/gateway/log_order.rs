@@ -214,3 +214,98 @@ async fn an_async_message_is_logged_before_it_enters_the_inbox_and_its_acceptanc
     let report = w.journal.verify(None).await.unwrap();
     assert!(report.ok(), "{report:?}");
 }
+
+/// Makes ШЭП's log refuse the `response_out` rows of `service` until the returned SQL
+/// drops the trigger.
+async fn fail_answers_at_shep(w: &egov_testkit::World, service: &str) -> sqlx::PgPool {
+    let cfg = w.gateway_config("shep");
+    let pool = egov_db::pool(&w.db.url, &cfg.schema, 1).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "create function fail_answers() returns trigger language plpgsql as $$
+         begin
+           if new.gateway_id = 'shep' and new.event = 'response_out' and new.service_id = '{service}' then
+             raise exception 'injected failure';
+           end if;
+           return new;
+         end $$;
+         create trigger fail_answers before insert on journal for each row execute function fail_answers();"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool
+}
+
+async fn mend_answers(pool: &sqlx::PgPool) {
+    sqlx::raw_sql("drop trigger fail_answers on journal; drop function fail_answers();")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// A sync answer ШЭП cannot log is not relayed: the caller gets SE014 (transient), and its
+/// retry goes to the recipient again and comes back logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_answer_the_log_cannot_take_is_not_relayed() {
+    let (w, seen, portal, _) = world_watching().await;
+    let pool = fail_answers_at_shep(&w, "gbd-fl.person.get").await;
+    let client = &portal;
+    let mut info = client
+        .signer()
+        .request_info("gbd-fl.person.get", MessageType::Request, "", "");
+    info.message_id = uuid::Uuid::new_v4().to_string();
+    let payload = b"{\"iin\":\"1\"}".to_vec();
+    let r = client
+        .call_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::INTERNAL, "{:?}", r.info);
+    assert!(
+        seen.lock().unwrap().remove(&info.message_id).is_some(),
+        "ГБД ФЛ answered"
+    );
+    let rows = rows_now(&w.journal, &info.message_id).await;
+    assert!(!holds(&rows, "shep", Event::ResponseOut), "{rows:?}");
+    mend_answers(&pool).await;
+    let r = client.call_with(info.clone(), payload).await.unwrap();
+    assert_eq!(r.code(), codes::SUCCESS, "the retry: {:?}", r.info);
+    let rows = rows_now(&w.journal, &info.message_id).await;
+    assert!(holds(&rows, "shep", Event::ResponseOut), "{rows:?}");
+    let report = w.journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+}
+
+/// An async acceptance ШЭП cannot log is not relayed: the sender gets SE014 and retries;
+/// the message, already in the inbox, is not delivered again, and the retry's answer is
+/// logged before it comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_acceptance_the_log_cannot_take_is_not_relayed() {
+    let (w, _, portal, _) = world_watching().await;
+    let pool = fail_answers_at_shep(&w, "mio.application.submit").await;
+    let mut info = portal.signer().request_info(
+        "mio.application.submit",
+        MessageType::Request,
+        "almaty",
+        "corr-log",
+    );
+    info.message_id = uuid::Uuid::new_v4().to_string();
+    let payload = b"{\"application\":\"unlogged acceptance\"}".to_vec();
+    let r = portal
+        .send_async_with(info.clone(), payload.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), codes::INTERNAL, "{:?}", r.info);
+    assert!(codes::is_transient(r.code()));
+    mend_answers(&pool).await;
+    let r = portal.send_async_with(info.clone(), payload).await.unwrap();
+    assert_eq!(r.code(), codes::ACCEPTED, "the retry: {:?}", r.info);
+    let rows = rows_now(&w.journal, &info.message_id).await;
+    assert!(holds(&rows, "shep", Event::ResponseOut), "{rows:?}");
+    let published = rows
+        .iter()
+        .filter(|(g, e)| g == "rshep-almaty" && *e == Event::Published)
+        .count();
+    assert_eq!(published, 1, "in the inbox once: {rows:?}");
+    let report = w.journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+}

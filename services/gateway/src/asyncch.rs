@@ -331,8 +331,24 @@ impl Async {
         rec.status_code = status_code.clone();
         rec.status_message = message;
         rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
+        // every answer is in the log before it goes back: one that cannot be logged is
+        // not relayed; the sender retries (SE014 is transient) and a retry of a message
+        // delivered onward is answered, and logged, by `answer_retry`
         if let Err(e) = core.journal.append(rec).await {
-            tracing::error!(error = %e, "message log write failed");
+            tracing::error!(error = %e, "message log write failed for the answer; not relayed");
+            observe(
+                core,
+                Channel::Async,
+                &accepted.info.service_id,
+                codes::INTERNAL,
+                trail,
+            );
+            return core.own_response(
+                Some(&accepted.info),
+                codes::INTERNAL,
+                "the message log is unavailable: the answer was not relayed",
+                &trail.route,
+            );
         }
         observe(
             core,
@@ -383,7 +399,20 @@ impl Async {
         rec.response_out_at = Some(OffsetDateTime::now_utc());
         rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
         if let Err(e) = core.journal.append(rec).await {
-            tracing::error!(error = %e, "message log write failed");
+            tracing::error!(error = %e, "message log write failed for a retry's answer; not relayed");
+            observe(
+                core,
+                Channel::Async,
+                &accepted.info.service_id,
+                codes::INTERNAL,
+                trail,
+            );
+            return core.own_response(
+                Some(&accepted.info),
+                codes::INTERNAL,
+                "the message log is unavailable: the answer was not relayed",
+                &trail.route,
+            );
         }
         observe(
             core,

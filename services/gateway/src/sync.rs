@@ -214,7 +214,9 @@ async fn pipeline(core: &Core, env: Option<Envelope>, trail: &Trail) -> Envelope
 
 /// Logs the outcome and returns what goes back: the recipient's answer, or the
 /// gateway's own signed status. The message's mark is kept when the recipient answered,
-/// dropped when the gateway could not get an answer (so that a retry goes through).
+/// dropped when the gateway could not get an answer (so that a retry goes through). An
+/// outcome the log cannot take is not relayed: the caller gets `SE014` and its retry goes
+/// through.
 async fn finish(
     core: &Core,
     accepted: &crate::core::Accepted,
@@ -232,13 +234,6 @@ async fn finish(
             code.to_string(),
         ),
     };
-    core.settle(
-        accepted,
-        answered.then(|| crate::replay::Outcome {
-            code: status_code.clone(),
-            message: message.to_string(),
-        }),
-    );
     let now = OffsetDateTime::now_utc();
     rec.event = Event::ResponseOut;
     rec.at = now;
@@ -247,9 +242,32 @@ async fn finish(
     rec.status_message = message.to_string();
     rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
     rec.trace_id = egov_telemetry::current_trace_id();
+    // every answer is in the log before it goes back: one that cannot be logged is not
+    // relayed, and the message's mark is dropped so that the caller's retry goes through
     if let Err(e) = core.journal.append(rec).await {
-        tracing::error!(error = %e, "message log write failed for the response");
+        tracing::error!(error = %e, "message log write failed for the response; not relayed");
+        core.settle(accepted, None);
+        observe(
+            core,
+            Channel::Sync,
+            &accepted.info.service_id,
+            codes::INTERNAL,
+            trail,
+        );
+        return core.own_response(
+            Some(&accepted.info),
+            codes::INTERNAL,
+            "the message log is unavailable: the answer was not relayed",
+            &trail.route,
+        );
     }
+    core.settle(
+        accepted,
+        answered.then(|| crate::replay::Outcome {
+            code: status_code.clone(),
+            message: message.to_string(),
+        }),
+    );
     observe(
         core,
         Channel::Sync,
