@@ -113,6 +113,10 @@ pub struct Accepted {
     pub previous: Option<replay::Outcome>,
 }
 
+/// How long past its service's deadline an attempt in flight is held before a retry may
+/// take its mark anew: the time a gateway may still spend logging its outcome.
+pub const ABANDONED_MARGIN: time::Duration = time::Duration::seconds(10);
+
 /// Shared state of one gateway instance.
 pub struct Core {
     /// This gateway's id (`shep`, `rshep-almaty`, ...).
@@ -359,11 +363,16 @@ impl Core {
         // taken last, once every other check passed: a refused message leaves no mark
         let key = replay::key(&sender, &info.message_id);
         let payload_sha256 = payload_digest(&env.payload);
+        // an attempt in flight for longer than its deadline allows was abandoned
+        let abandoned_before = now
+            - time::Duration::milliseconds(i64::try_from(service.deadline_ms).unwrap_or(i64::MAX))
+            - ABANDONED_MARGIN;
         let previous = match self.marks.take(
             &key,
             &replay::fingerprint_with(&info, &payload_sha256),
             now,
             now - self.max_skew * 2,
+            abandoned_before,
         ) {
             replay::Taken::New => None,
             replay::Taken::Done(o) => Some(o),

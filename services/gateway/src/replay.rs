@@ -11,7 +11,11 @@
 //!   the first attempt's outcome, and is not delivered twice;
 //! - the same messageId from the same sender with other content is a replay (SE009);
 //! - while the first attempt is still in flight, a retry is told to come back later
-//!   (SE011, which senders retry), never refused for good.
+//!   (SE011, which senders retry), never refused for good;
+//! - a mark in flight for longer than its message could be ([`Marks::take`]'s
+//!   `abandoned_before`: the service's deadline and a margin) was abandoned (the call
+//!   that held it was dropped, its caller gone), and a retry takes it anew, rather than
+//!   being told to come back later for ever.
 //!
 //! After a restart the marks of delivered messages within the replay window come back
 //! from the message log ([`Marks::preload`]).
@@ -117,23 +121,26 @@ const PRUNE_ABOVE: usize = 200_000;
 
 impl Marks {
     /// Takes `key` with `fingerprint` at `now`; settled marks older than `horizon` are
-    /// pruned when the map grows large.
+    /// pruned when the map grows large. A mark in flight since before `abandoned_before`
+    /// is taken anew.
     pub fn take(
         &self,
         key: &str,
         fingerprint: &str,
         now: OffsetDateTime,
         horizon: OffsetDateTime,
+        abandoned_before: OffsetDateTime,
     ) -> Taken {
         let mut marks = self.inner.lock().expect("marks lock");
         if let Some(m) = marks.get(key) {
             if m.fingerprint != fingerprint {
                 return Taken::Conflict;
             }
-            return match &m.state {
-                State::InFlight => Taken::InFlight,
-                State::Done(o) => Taken::Done(o.clone()),
-            };
+            match &m.state {
+                State::InFlight if m.at < abandoned_before => {}
+                State::InFlight => return Taken::InFlight,
+                State::Done(o) => return Taken::Done(o.clone()),
+            }
         }
         if marks.len() > PRUNE_ABOVE {
             marks.retain(|_, m| matches!(m.state, State::InFlight) || m.at > horizon);
@@ -214,19 +221,58 @@ mod tests {
     fn a_failed_attempt_leaves_no_mark_and_a_delivered_one_answers_retries() {
         let m = Marks::default();
         let now = OffsetDateTime::now_utc();
-        assert_eq!(m.take("portal/1", "a", now, now), Taken::New);
-        assert_eq!(m.take("portal/1", "a", now, now), Taken::InFlight);
-        assert_eq!(m.take("portal/1", "b", now, now), Taken::Conflict);
+        assert_eq!(m.take("portal/1", "a", now, now, now), Taken::New);
+        assert_eq!(m.take("portal/1", "a", now, now, now), Taken::InFlight);
+        assert_eq!(m.take("portal/1", "b", now, now, now), Taken::Conflict);
         m.settle("portal/1", None);
-        assert_eq!(m.take("portal/1", "a", now, now), Taken::New, "taken anew");
+        assert_eq!(
+            m.take("portal/1", "a", now, now, now),
+            Taken::New,
+            "taken anew"
+        );
         m.settle("portal/1", Some(ok()));
-        assert_eq!(m.take("portal/1", "a", now, now), Taken::Done(ok()));
-        assert_eq!(m.take("portal/1", "b", now, now), Taken::Conflict);
+        assert_eq!(m.take("portal/1", "a", now, now, now), Taken::Done(ok()));
+        assert_eq!(m.take("portal/1", "b", now, now, now), Taken::Conflict);
         // a failure reported late never drops a delivered mark
         m.settle("portal/1", None);
-        assert_eq!(m.take("portal/1", "a", now, now), Taken::Done(ok()));
+        assert_eq!(m.take("portal/1", "a", now, now, now), Taken::Done(ok()));
         // the same id from another sender is another message
-        assert_eq!(m.take("con-is/1", "b", now, now), Taken::New);
+        assert_eq!(m.take("con-is/1", "b", now, now, now), Taken::New);
+    }
+
+    #[test]
+    fn a_mark_in_flight_past_its_deadline_was_abandoned_and_is_taken_anew() {
+        let m = Marks::default();
+        let t0 = OffsetDateTime::now_utc();
+        assert_eq!(m.take("portal/1", "a", t0, t0, t0), Taken::New);
+        // the call that held it was dropped without settling it
+        let later = t0 + time::Duration::seconds(5);
+        assert_eq!(
+            m.take("portal/1", "a", later, later, t0),
+            Taken::InFlight,
+            "still within its deadline"
+        );
+        let much_later = t0 + time::Duration::seconds(60);
+        let cutoff = much_later - time::Duration::seconds(40);
+        assert_eq!(
+            m.take("portal/1", "a", much_later, much_later, cutoff),
+            Taken::New
+        );
+        assert_eq!(
+            m.take("portal/1", "a", much_later, much_later, cutoff),
+            Taken::InFlight,
+            "the new attempt holds it now"
+        );
+        assert_eq!(
+            m.take("portal/1", "b", much_later, much_later, cutoff),
+            Taken::Conflict,
+            "other content is still a replay"
+        );
+        m.settle("portal/1", Some(ok()));
+        assert_eq!(
+            m.take("portal/1", "a", much_later, much_later, much_later),
+            Taken::Done(ok())
+        );
     }
 
     #[test]
