@@ -8,8 +8,6 @@
 //! test is its own cluster, not the machine's NATS.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -17,6 +15,7 @@ use std::time::{Duration, Instant};
 use egov_proto::shep::v1::MessageType;
 use egov_shep_client::codes;
 use egov_shep_client::inbox::{self, Delivery, InboxConfig, Outcome};
+use egov_testkit::nats::Cluster;
 use egov_testkit::{Options, World};
 use futures::StreamExt as _;
 use sqlx::PgPool;
@@ -26,184 +25,6 @@ use tokio_util::sync::CancellationToken;
 const MESSAGES: usize = 300;
 /// Sends in flight at once.
 const IN_FLIGHT: usize = 4;
-
-/// One node of the cluster.
-struct Node {
-    name: String,
-    client_port: u16,
-    cluster_port: u16,
-    http_port: u16,
-    store: PathBuf,
-    log: PathBuf,
-    process: Option<Child>,
-}
-
-/// Three `nats-server` processes routed to each other, each with its own store.
-struct Cluster {
-    nodes: Vec<Node>,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let port = || egov_devenv::free_port().expect("a free port");
-        let mut nodes: Vec<Node> = (1..=3)
-            .map(|i| Node {
-                name: format!("n{i}"),
-                client_port: port(),
-                cluster_port: port(),
-                http_port: port(),
-                store: dir.path().join(format!("n{i}")),
-                log: dir.path().join(format!("n{i}.log")),
-                process: None,
-            })
-            .collect();
-        let routes = nodes
-            .iter()
-            .map(|n| format!("nats://127.0.0.1:{}", n.cluster_port))
-            .collect::<Vec<_>>()
-            .join(",");
-        for n in &mut nodes {
-            n.start(&routes);
-        }
-        Cluster { nodes, _dir: dir }
-    }
-
-    fn routes(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|n| format!("nats://127.0.0.1:{}", n.cluster_port))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// The client URL: every node, separated by commas.
-    fn url(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|n| format!("nats://127.0.0.1:{}", n.client_port))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    fn node(&self, name: &str) -> usize {
-        self.nodes
-            .iter()
-            .position(|n| n.name == name)
-            .unwrap_or_else(|| panic!("no node {name}"))
-    }
-
-    fn kill(&mut self, i: usize) {
-        let n = &mut self.nodes[i];
-        let mut child = n.process.take().expect("the node runs");
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
-    }
-
-    fn restart(&mut self, i: usize) {
-        let routes = self.routes();
-        self.nodes[i].start(&routes);
-    }
-
-    /// Waits until every running node knows the JetStream meta leader.
-    async fn wait_for_meta_leader(&self) {
-        for n in self.nodes.iter().filter(|n| n.process.is_some()) {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let leader = monitor(n.http_port, "jsz")
-                    .await
-                    .and_then(|j| j["meta_cluster"]["leader"].as_str().map(str::to_owned))
-                    .filter(|l| !l.is_empty());
-                if leader.is_some() {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "{} knows no meta leader; its log: {}",
-                    n.name,
-                    n.log_tail()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-
-    /// Waits until node `i` reports its JetStream assets current (`/healthz`).
-    async fn wait_healthy(&self, i: usize) {
-        let n = &self.nodes[i];
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ok = monitor(n.http_port, "healthz")
-                .await
-                .is_some_and(|j| j["status"] == "ok");
-            if ok {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not become healthy; its log: {}",
-                n.name,
-                n.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for n in &mut self.nodes {
-            if let Some(mut child) = n.process.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-}
-
-impl Node {
-    fn start(&mut self, routes: &str) {
-        let bin = egov_devenv::find_nats_server().expect("nats-server installed");
-        let child = Command::new(bin)
-            .args(["--server_name", &self.name, "-a", "127.0.0.1"])
-            .args(["-p", &self.client_port.to_string()])
-            .args(["-m", &self.http_port.to_string()])
-            .args(["-js", "-sd"])
-            .arg(&self.store)
-            .args(["--cluster_name", "egov-test"])
-            .args([
-                "--cluster",
-                &format!("nats://127.0.0.1:{}", self.cluster_port),
-            ])
-            .args(["--routes", routes])
-            .arg("-l")
-            .arg(&self.log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        self.process = Some(child);
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-/// A monitoring endpoint's JSON, or none while the node does not answer.
-async fn monitor(port: u16, path: &str) -> Option<serde_json::Value> {
-    let r = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/{path}"))
-        .timeout(Duration::from_secs(1))
-        .send()
-        .await
-        .ok()?;
-    r.json().await.ok()
-}
 
 /// What the recipient saw.
 #[derive(Default)]
@@ -384,7 +205,7 @@ async fn part_with<F: std::future::Future<Output = ()>>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_lost_and_another_loses_nothing_and_processes_nothing_twice() {
     let started = Instant::now();
-    let cluster = Cluster::start();
+    let cluster = Cluster::start(3);
     cluster.wait_for_meta_leader().await;
 
     let mut opts = Options::new(&["shep", "rshep-almaty"]);
@@ -442,9 +263,8 @@ async fn a_node_lost_and_another_loses_nothing_and_processes_nothing_twice() {
         now
     } else {
         let c = cluster.lock().await;
-        c.nodes
-            .iter()
-            .map(|n| n.name.clone())
+        c.names()
+            .into_iter()
             .find(|n| *n != first)
             .expect("three nodes")
     };
@@ -460,12 +280,7 @@ async fn a_node_lost_and_another_loses_nothing_and_processes_nothing_twice() {
     assert_ne!(first, second);
     {
         let c = cluster.lock().await;
-        let down: Vec<&str> = c
-            .nodes
-            .iter()
-            .filter(|n| n.process.is_none())
-            .map(|n| n.name.as_str())
-            .collect();
+        let down = c.down();
         assert_eq!(
             down,
             [second.as_str()],

@@ -25,7 +25,10 @@
 
 use egov_grpc::Listening as _;
 pub mod echo;
+pub mod nats;
 pub mod otlp;
+pub mod postgres;
+pub mod process;
 pub mod stack;
 
 use std::collections::BTreeMap;
@@ -88,6 +91,10 @@ pub struct World {
     pending: Vec<Gateway>,
     /// Streams made by the test besides the inbox, deleted with the world.
     streams: Vec<String>,
+    /// Where each registered system listens (what a restarted gateway is told again).
+    endpoints: Vec<(String, String)>,
+    /// The gateways started by [`World::start_crashable`], each in a runtime of its own.
+    gateway_processes: BTreeMap<String, process::Process>,
 }
 
 /// Options of a world.
@@ -112,6 +119,10 @@ pub struct Options {
     pub nats_url: Option<String>,
     /// Copies of the inbox stream the gateways create (1 on one server, 3 on a cluster).
     pub inbox_replicas: usize,
+    /// The PostgreSQL server's administrator URL (a server of the test's own,
+    /// [`postgres::Server`]) instead of the machine's
+    /// ([`egov_devenv::default_database_admin_url`]).
+    pub database_admin_url: Option<String>,
 }
 
 impl Options {
@@ -126,6 +137,7 @@ impl Options {
             ocsp_cache_secs: egov_gateway::Config::default().ocsp_cache_secs,
             nats_url: None,
             inbox_replicas: 1,
+            database_admin_url: None,
         }
     }
 }
@@ -155,7 +167,11 @@ impl World {
             },
         )
         .expect("test PKI");
-        let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "t")
+        let admin_url = opts
+            .database_admin_url
+            .clone()
+            .unwrap_or_else(egov_devenv::default_database_admin_url);
+        let db = egov_devenv::fresh_database(&admin_url, "t")
             .await
             .expect("a fresh test database");
         let prefix = egov_devenv::unique_prefix("t");
@@ -245,6 +261,8 @@ impl World {
             journal,
             pending,
             streams: Vec::new(),
+            endpoints: Vec::new(),
+            gateway_processes: BTreeMap::new(),
         }
     }
 
@@ -296,6 +314,8 @@ impl World {
         for g in &mut self.pending {
             g.set_endpoint(system_id, &addr.to_string());
         }
+        self.endpoints
+            .push((system_id.to_string(), addr.to_string()));
     }
 
     /// Wires the gateways to each other and runs them.
@@ -315,29 +335,102 @@ impl World {
         }
     }
 
+    /// Like [`World::start`], but each gateway is built and run in a runtime of its own
+    /// ([`process::Process`]) on the addresses it was given, so that a test can crash it
+    /// ([`World::crash_gateway`]) and start it again ([`World::restart_gateway`]).
+    pub async fn start_crashable(&mut self) {
+        let ids: Vec<String> = self.pending.drain(..).map(|g| g.id().to_string()).collect();
+        for id in ids {
+            self.restart_gateway(&id).await;
+        }
+    }
+
+    /// Kills gateway `id` (started by [`World::start_crashable`]) where it stands.
+    pub fn crash_gateway(&mut self, id: &str) {
+        self.gateway_processes
+            .get_mut(id)
+            .unwrap_or_else(|| panic!("gateway {id} was not started crashable"))
+            .crash();
+    }
+
+    /// Builds and runs gateway `id` in a runtime of its own, on its addresses, told where
+    /// every other gateway and every registered system listens; waits until it serves.
+    /// Retries while its old ports are still being let go.
+    pub async fn restart_gateway(&mut self, id: &str) {
+        let mut cfg = self.gateway_config(id);
+        cfg.grpc_addr = self.gateway_addrs[id];
+        cfg.http_addr = self.gateway_http[id];
+        let mut peers: Vec<(String, String)> = self
+            .gateway_addrs
+            .iter()
+            .filter(|(g, _)| *g != id)
+            .map(|(g, a)| (g.clone(), a.to_string()))
+            .collect();
+        peers.extend(self.endpoints.iter().cloned());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let process = loop {
+            let (cfg, peers, cancel) = (cfg.clone(), peers.clone(), self.cancel.clone());
+            let (p, built) = process::Process::start(id, move || async move {
+                match Gateway::build(cfg).await {
+                    Ok(mut g) => {
+                        for (peer, addr) in &peers {
+                            g.set_endpoint(peer, addr);
+                        }
+                        let run: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> =
+                            Box::pin(async move {
+                                let _ = g.run(cancel).await;
+                            });
+                        (Ok(()), run)
+                    }
+                    Err(e) => {
+                        let run: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> =
+                            Box::pin(async {});
+                        (Err(e.to_string()), run)
+                    }
+                }
+            })
+            .await;
+            match built {
+                Ok(()) => break p,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("gateway {id} does not start again: {e}"),
+            }
+        };
+        self.gateway_processes.insert(id.to_string(), process);
+        self.serving(id).await;
+    }
+
     /// Waits until every gateway of the world serves (its `/health` answers): a gateway
     /// loads its identity when it starts running, so a test that changes the PKI (revokes,
     /// issues) waits for this first. Panics after ten seconds, naming the gateway.
     pub async fn ready(&self) {
+        for id in self.gateway_http.keys() {
+            self.serving(id).await;
+        }
+    }
+
+    /// Waits until gateway `id` serves (its `/health` answers); panics after ten seconds.
+    pub async fn serving(&self, id: &str) {
         let http = reqwest::Client::new();
-        for (id, addr) in &self.gateway_http {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                let answered = http
-                    .get(format!("http://{addr}/health"))
-                    .timeout(Duration::from_secs(1))
-                    .send()
-                    .await
-                    .is_ok();
-                if answered {
-                    break;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "gateway {id} did not start serving"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
+        let addr = self.gateway_http[id];
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let answered = http
+                .get(format!("http://{addr}/health"))
+                .timeout(Duration::from_secs(1))
+                .send()
+                .await
+                .is_ok();
+            if answered {
+                break;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gateway {id} did not start serving"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use egov_calendar::Clock;
 use egov_grpc::Listening as _;
 
+use crate::process::Process;
 use crate::{Options, World};
 
 /// What to start.
@@ -32,6 +33,9 @@ pub struct StackOptions {
     pub employee_password: String,
     /// The clock of every system (manual for tests that move time).
     pub clock: Clock,
+    /// Each gateway and each ИС МИО in a runtime of its own, so that the test can crash
+    /// it and start it again ([`Stack::crash_mio`], [`World::crash_gateway`]).
+    pub crashable: bool,
 }
 
 impl StackOptions {
@@ -49,6 +53,7 @@ impl StackOptions {
             regulation_dirs: vec![egov_regulation::shipped_dir()],
             employee_password: "egov-test".into(),
             clock: Clock::manual(),
+            crashable: false,
         }
     }
 }
@@ -98,6 +103,8 @@ pub struct Stack {
     pub portal: Option<Portal>,
     /// The registries' HTTP bases (health, metrics) by system id.
     pub registries_http: BTreeMap<String, String>,
+    /// The crashable ИС МИО: each one's runtime and settings (on its first addresses).
+    processes: BTreeMap<String, (Process, egov_mio_is::Config)>,
 }
 
 impl Stack {
@@ -133,6 +140,8 @@ impl Stack {
         w.spawn(enis.run(w.cancel.clone()));
 
         let mut built = Vec::new();
+        let mut processes = BTreeMap::new();
+        let mut crashable = Vec::new();
         for sys in &opts.mio {
             let mut cfg = egov_mio_is::Config::for_system(&w.topology, sys)
                 .unwrap_or_else(|| panic!("{sys} is not an ИС МИО of the topology"));
@@ -141,7 +150,7 @@ impl Stack {
             cfg.system.database_url = base.database_url;
             cfg.system.ocsp_url = base.ocsp_url;
             cfg.system.any_ports();
-            cfg.nats_url = egov_devenv::default_nats_url();
+            cfg.nats_url = w.nats_url.clone();
             cfg.nats_prefix = w.prefix.clone();
             cfg.regulation_dirs = opts.regulation_dirs.clone();
             cfg.sla_interval_secs = 3600;
@@ -150,6 +159,26 @@ impl Stack {
             // the driver's signatures: the server-held keys (development)
             cfg.dev_server_keystore = true;
             cfg.keystore_key_file = w.dir.path().join(format!("{sys}-keystore.key"));
+            if opts.crashable {
+                let (gateway, cancel) = (w.gateway_addr_of(sys), w.cancel.clone());
+                let region = region_of(&w, sys);
+                let (process, running) = start_mio(
+                    cfg.clone(),
+                    clock.clone(),
+                    gateway,
+                    cancel,
+                    Some(w.authority()),
+                    region,
+                )
+                .await
+                .expect("ИС МИО builds");
+                cfg.system.grpc_addr = running.grpc;
+                cfg.system.http_addr = running.http;
+                w.register(sys, running.grpc);
+                processes.insert(sys.clone(), (process, cfg));
+                crashable.push(running);
+                continue;
+            }
             let mut m = egov_mio_is::MioIs::build(cfg, clock.clone())
                 .await
                 .expect("ИС МИО builds");
@@ -166,7 +195,7 @@ impl Stack {
             cfg.system.database_url = base.database_url;
             cfg.system.ocsp_url = base.ocsp_url;
             cfg.system.any_ports();
-            cfg.nats_url = egov_devenv::default_nats_url();
+            cfg.nats_url = w.nats_url.clone();
             cfg.nats_prefix = w.prefix.clone();
             cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
             cfg.sla_interval_secs = 3600;
@@ -192,7 +221,7 @@ impl Stack {
             cfg.system.database_url = base.database_url;
             cfg.system.ocsp_url = base.ocsp_url;
             cfg.system.any_ports();
-            cfg.nats_url = egov_devenv::default_nats_url();
+            cfg.nats_url = w.nats_url.clone();
             cfg.nats_prefix = w.prefix.clone();
             cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
             cfg.ack_wait_secs = 5;
@@ -204,10 +233,18 @@ impl Stack {
         } else {
             None
         };
-        w.start();
+        if opts.crashable {
+            w.start_crashable().await;
+        } else {
+            w.start();
+        }
         w.ready().await;
         let mut mio = BTreeMap::new();
         let mut workstations = Vec::new();
+        for running in crashable {
+            workstations.push(running.entry.http.clone());
+            mio.insert(running.entry.system.clone(), running.entry);
+        }
         for mut m in built {
             let system = m.system_id().to_string();
             m.set_gateway(&w.gateway_addr_of(&system));
@@ -263,8 +300,124 @@ impl Stack {
             con,
             portal,
             registries_http,
+            processes,
         }
     }
+
+    /// Kills ИС МИО `system` (of a crashable stack) where it stands.
+    pub fn crash_mio(&mut self, system: &str) {
+        self.processes
+            .get_mut(system)
+            .unwrap_or_else(|| panic!("{system} was not started crashable"))
+            .0
+            .crash();
+    }
+
+    /// Starts ИС МИО `system` again, on its addresses and database (its employees kept);
+    /// retries while its old ports are still being let go. Its entry in [`Stack::mio`]
+    /// is the new instance's.
+    pub async fn restart_mio(&mut self, system: &str) {
+        let cfg = self.processes[system].1.clone();
+        let gateway = self.w.gateway_addr_of(system);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let (process, running) = loop {
+            match start_mio(
+                cfg.clone(),
+                self.clock.clone(),
+                gateway.clone(),
+                self.w.cancel.clone(),
+                None,
+                region_of(&self.w, system),
+            )
+            .await
+            {
+                Ok(r) => break r,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{system} does not start again: {e}"),
+            }
+        };
+        self.processes.insert(system.to_string(), (process, cfg));
+        let http = reqwest::Client::new();
+        for _ in 0..400 {
+            let up = http
+                .get(format!("{}/health", running.entry.http))
+                .send()
+                .await
+                .is_ok();
+            if up {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.mio.insert(system.to_string(), running.entry);
+    }
+}
+
+/// The region of ИС МИО `system` (the routeId of its applications).
+fn region_of(w: &World, system: &str) -> String {
+    w.topology
+        .system(system)
+        .and_then(|s| s.region.clone())
+        .expect("an ИС МИО has a region")
+}
+
+/// An ИС МИО started in a runtime of its own.
+struct Running {
+    entry: Mio,
+    grpc: std::net::SocketAddr,
+    http: std::net::SocketAddr,
+}
+
+/// Builds ИС МИО on `cfg` in a runtime of its own (its employees enrolled by `issuer`
+/// when given) and runs it there against the gateway at `gateway`.
+async fn start_mio(
+    cfg: egov_mio_is::Config,
+    clock: Clock,
+    gateway: String,
+    cancel: tokio_util::sync::CancellationToken,
+    issuer: Option<egov_pki::PkiDir>,
+    region: String,
+) -> Result<(Process, Running), String> {
+    let system = cfg.system.system_id.clone();
+    let (process, built) = Process::start(&system, move || async move {
+        let m = match egov_mio_is::MioIs::build(cfg, clock).await {
+            Ok(m) => m,
+            Err(e) => {
+                let idle: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async {});
+                return (Err(e.to_string()), idle);
+            }
+        };
+        let mut m = m;
+        if let Some(issuer) = issuer
+            && let Err(e) = m.seed_employees(&issuer).await
+        {
+            let idle: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async {});
+            return (Err(e.to_string()), idle);
+        }
+        m.set_gateway(&gateway);
+        let known = (m.grpc_addr(), m.http_addr(), m.engine());
+        let run: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+            let _ = m.run(cancel).await;
+        });
+        (Ok(known), run)
+    })
+    .await;
+    let (grpc, http, engine) = built?;
+    Ok((
+        process,
+        Running {
+            entry: Mio {
+                system: system.clone(),
+                region,
+                http: format!("http://{http}"),
+                engine,
+            },
+            grpc,
+            http,
+        },
+    ))
 }
 
 /// The documents of `category` every required one present: paper original and scan.

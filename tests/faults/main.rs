@@ -1,0 +1,482 @@
+//! Faults in the middle of a load. Citizens of ПЭП submit signed applications to ИС МИО
+//! Алматы (through ШЭП and РШЭП Алматы) through the portal's API, as its frontends do,
+//! four at once, in six parts; in each part, once a third of it is through, one fault
+//! strikes:
+//!
+//! 1. ИС МИО is killed and started again on its database;
+//! 2. РШЭП Алматы is killed and started again;
+//! 3. ШЭП is killed and started again;
+//! 4. every connection to the test's database is terminated;
+//! 5. the PostgreSQL server (one of the test's own: the machine's is shared by the tests
+//!    running at once) is killed (SIGKILL to every process of it) and started again,
+//!    recovering from its write-ahead log;
+//! 6. the broker (a `nats-server` of the test's own, JetStream on disk) is killed
+//!    (SIGKILL) and started again.
+//!
+//! A kill drops the service's runtime where it stands ([`egov_testkit::process`]): its
+//! open transactions roll back, its unacknowledged messages are delivered again, nothing
+//! it held in memory survives. A citizen whose request fails (a connection refused, a
+//! 5xx) tries again, as a person presses again; a signature whose answer was lost and
+//! that went through is found sent.
+//!
+//! Then, once the system has settled, for every application the portal took (signed):
+//! ИС МИО registered it exactly once, and registered nothing else; its «поступившие»
+//! status reached the cabinet, once; both sides' numbers are gap-free; both outboxes are
+//! empty; the gateways' message-log chains verify.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use egov_scenario::door::{Answer, Door};
+use egov_scenario::fill;
+use egov_scenario::keys::{Keys, Signer};
+use egov_scenario::spec::Key;
+use egov_testkit::nats::Cluster;
+use egov_testkit::postgres::Server;
+use egov_testkit::stack::{Stack, StackOptions};
+use serde_json::{Value, json};
+
+/// The regulation of the load.
+const REGULATION: &str = "almaty-2013-housing-queue";
+/// ИС МИО under load.
+const MIO: &str = "mio-almaty";
+/// The citizens, one per sender: four applications at once.
+const CITIZENS: &[&str] = &["family-father", "family-mother", "family-son", "atyrau"];
+/// Applications per citizen in each part.
+const PER_CITIZEN: usize = 6;
+/// The password the citizens register with.
+const PASSWORD: &str = "пароль-нагрузки-1";
+/// How long a citizen keeps trying one request while the system fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A citizen at the cabinet.
+struct Citizen {
+    door: Door,
+    signer: Signer,
+}
+
+impl Citizen {
+    async fn enrol(http: &reqwest::Client, portal: &str, keys: &Keys, key: &str) -> Citizen {
+        let today = egov_calendar::local_date(time::OffsetDateTime::now_utc());
+        let person = egov_synth::fixtures::citizens(today)
+            .into_iter()
+            .find(|c| c.key == key)
+            .unwrap_or_else(|| panic!("no named citizen {key}"));
+        let iin = person.iin.as_string();
+        let mut door = Door::new(http, portal);
+        let body = json!({"iin": iin, "password": PASSWORD});
+        door.post("/api/v1/auth/register", &body)
+            .await
+            .unwrap()
+            .expect(201, "registration")
+            .unwrap();
+        door.login("/api/v1/auth/login", &body)
+            .await
+            .unwrap()
+            .expect(200, "login")
+            .unwrap();
+        let signer = keys.signer(&iin, &person.name, Key::Valid, "").unwrap();
+        Citizen { door, signer }
+    }
+
+    /// One request, tried again while it fails for the system's sake (no answer, 5xx);
+    /// any other answer is returned.
+    async fn patiently(&self, what: &str, post: Option<&Value>, path: &str) -> Answer {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let a = match post {
+                Some(body) => self.door.post(path, body).await,
+                None => self.door.get(path).await,
+            };
+            match a {
+                Ok(a) if a.status < 500 => return a,
+                other if Instant::now() >= deadline => {
+                    panic!("{what}: the system did not recover in {PATIENCE:?}: {other:?}")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+
+    /// An application from the draft to the signature the portal took; its number.
+    async fn submit(&self, reg: &egov_regulation::Regulation) -> String {
+        let category = &reg.categories[0].id;
+        let body = json!({
+            "regulation": reg.id,
+            "category": category,
+            "phone": "+7 701 123 45 67",
+            "form": fill::form(reg),
+        });
+        let a = self
+            .patiently("the draft", Some(&body), "/api/v1/applications")
+            .await;
+        let number = a.expect(201, "the draft").unwrap()["number"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for d in reg.required_documents(category) {
+            let path = format!("/api/v1/applications/{number}/attachments");
+            let a = self
+                .patiently("a scan", Some(&fill::scan(&d.id)), &path)
+                .await;
+            a.expect(201, "a scan").unwrap();
+        }
+        let path = format!("/api/v1/applications/{number}/sign-request");
+        let req = self
+            .patiently("the sign request", None, &path)
+            .await
+            .expect(200, "the sign request")
+            .unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(req["document"].as_str().unwrap())
+            .unwrap();
+        let cms = self.signer.sign(&bytes).unwrap();
+        let body = json!({"signature": base64::engine::general_purpose::STANDARD.encode(cms)});
+        let path = format!("/api/v1/applications/{number}/signature");
+        let a = self.patiently("the signature", Some(&body), &path).await;
+        if a.status == 409 {
+            // an earlier try went through and its answer was lost: the application is sent
+            let path = format!("/api/v1/applications/{number}");
+            let v = self
+                .patiently("the application", None, &path)
+                .await
+                .expect(200, "the application")
+                .unwrap();
+            assert_ne!(v["state"], "draft", "the signature of {number}: {a:?}");
+        } else {
+            assert_eq!(a.status, 202, "the signature of {number}: {a:?}");
+        }
+        number
+    }
+}
+
+/// One part of the load: every citizen submits [`PER_CITIZEN`] applications; `done`
+/// counts those the portal took.
+fn part(
+    citizens: &Arc<Vec<Citizen>>,
+    reg: &Arc<egov_regulation::Regulation>,
+    done: &Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
+    (0..citizens.len())
+        .map(|i| {
+            let (citizens, reg, done) = (citizens.clone(), reg.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut numbers = Vec::new();
+                for _ in 0..PER_CITIZEN {
+                    numbers.push(citizens[i].submit(&reg).await);
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                numbers
+            })
+        })
+        .collect()
+}
+
+/// The faults, one per part.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Mio,
+    Rshep,
+    Shep,
+    Connections,
+    Postgres,
+    Nats,
+}
+
+async fn strike(fault: Fault, stack: &mut Stack, nats: &mut Cluster, pg: &mut Server) {
+    match fault {
+        Fault::Mio => {
+            stack.crash_mio(MIO);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stack.restart_mio(MIO).await;
+        }
+        Fault::Rshep | Fault::Shep => {
+            let id = if matches!(fault, Fault::Shep) {
+                "shep"
+            } else {
+                "rshep-almaty"
+            };
+            stack.w.crash_gateway(id);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stack.w.restart_gateway(id).await;
+        }
+        Fault::Postgres => {
+            pg.kill();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            pg.restart().await;
+        }
+        Fault::Connections => {
+            let pool = egov_db::pool(&stack.w.db.url, "public", 1).await.unwrap();
+            let ended: Vec<bool> = sqlx::query_scalar(
+                "select pg_terminate_backend(pid) from pg_stat_activity
+                 where datname = current_database() and pid <> pg_backend_pid()",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert!(
+                ended.len() > 5,
+                "the services' connections: {}",
+                ended.len()
+            );
+        }
+        Fault::Nats => {
+            nats.kill(0);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            nats.restart(0);
+            nats.wait_healthy(0).await;
+        }
+    }
+}
+
+/// An outbox row as the diagnosis shows it: the message (or service), attempts, the
+/// gateway's code, the last error, whether it was sent.
+type OutboxRow = (String, i32, Option<String>, Option<String>, bool);
+
+/// Where the messages of the applications `waiting` (their messageIds) stand: the
+/// portal's outbox, ИС МИО's registration and its outbox.
+async fn stuck(portal: &sqlx::PgPool, mio: &sqlx::PgPool, waiting: &[String]) -> String {
+    let mut out = String::new();
+    let rows: Vec<OutboxRow> = sqlx::query_as(
+        "select message_id, attempts, gateway_code, last_error, sent_at is not null from outbox",
+    )
+    .fetch_all(portal)
+    .await
+    .unwrap_or_default();
+    for r in rows
+        .iter()
+        .filter(|r| r.1 > 1 || !r.4 || waiting.contains(&r.0))
+    {
+        out.push_str(&format!("portal outbox {r:?}\n"));
+    }
+    for id in waiting {
+        let number: Option<String> =
+            sqlx::query_scalar("select number from applications where message_id = $1")
+                .bind(id)
+                .fetch_optional(mio)
+                .await
+                .unwrap_or_default();
+        out.push_str(&format!("{id}: at ИС МИО {number:?}\n"));
+    }
+    let rows: Vec<OutboxRow> = sqlx::query_as(
+        "select correlation_id || ' ' || service_id, attempts, gateway_code, last_error, sent_at is not null from outbox
+         where sent_at is null or attempts > 1",
+    )
+    .fetch_all(mio)
+    .await
+    .unwrap_or_default();
+    for r in rows {
+        out.push_str(&format!("ИС МИО outbox {r:?}\n"));
+    }
+    out
+}
+
+/// The trailing number of each of `numbers`, sorted.
+fn serials(numbers: &[String]) -> Vec<u64> {
+    let mut v: Vec<u64> = numbers
+        .iter()
+        .map(|n| {
+            let digits: String = n
+                .chars()
+                .rev()
+                .take_while(char::is_ascii_digit)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            digits.parse().unwrap_or_else(|_| panic!("number {n}"))
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
+    // declared first, dropped last: the world deletes its streams on it
+    let mut nats = Cluster::start(1);
+    nats.wait_healthy(0).await;
+    let mut pg = Server::start().await;
+    let mut opts = StackOptions::new(&[MIO]);
+    opts.world.nats_url = Some(nats.url());
+    opts.world.database_admin_url = Some(pg.admin_url());
+    opts.con = false;
+    opts.portal = true;
+    opts.crashable = true;
+    let mut stack = Stack::start(opts).await;
+    let portal = stack.portal.clone().expect("the portal runs");
+    let reg = portal.core.catalog.get(REGULATION).unwrap().clone();
+    let keys = Keys::new(stack.w.pki.clone(), stack.w.ca.clone());
+    let http = reqwest::Client::new();
+    let mut citizens = Vec::new();
+    for key in CITIZENS {
+        citizens.push(Citizen::enrol(&http, &portal.http, &keys, key).await);
+    }
+    let citizens = Arc::new(citizens);
+    let done = Arc::new(AtomicUsize::new(0));
+    let per_part = CITIZENS.len() * PER_CITIZEN;
+    let started = Instant::now();
+    let mut taken: Vec<String> = Vec::new();
+    let mut timeline = Vec::new();
+    for (i, fault) in [
+        Fault::Mio,
+        Fault::Rshep,
+        Fault::Shep,
+        Fault::Connections,
+        Fault::Postgres,
+        Fault::Nats,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let load = part(&citizens, &reg, &done);
+        let strike_at = i * per_part + per_part / 3;
+        while done.load(Ordering::SeqCst) < strike_at {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let t = Instant::now();
+        strike(fault, &mut stack, &mut nats, &mut pg).await;
+        timeline.push(format!("{fault:?}: {:.1} s", t.elapsed().as_secs_f64()));
+        for h in load {
+            taken.extend(h.await.unwrap());
+        }
+    }
+    let load_time = started.elapsed();
+
+    // settled: every application the portal took delivered, registered and answered
+    // with «поступившие»; the clock moved on so that no back-off waits long
+    let pool = portal.core.pool.clone();
+    let mio_pool = egov_db::pool(&stack.w.db.url, &MIO.replace('-', "_"), 2)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "select a.message_id from applications a
+             where a.state in ('sent', 'delivered')
+               and not exists (select 1 from statuses s where s.application_id = a.id and s.status = 'received')",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut unsent = 0;
+        for p in [&pool, &mio_pool] {
+            let n: i64 = sqlx::query_scalar("select count(*) from outbox where sent_at is null")
+                .fetch_one(p)
+                .await
+                .unwrap();
+            unsent += n;
+        }
+        if waiting.is_empty() && unsent == 0 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "not settled: {} applications without «поступившие», {unsent} messages unsent; faults: {timeline:?}\n{}",
+                waiting.len(),
+                stuck(&pool, &mio_pool, &waiting).await
+            );
+        }
+        stack.clock.advance(time::Duration::seconds(5));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let settled = started.elapsed();
+
+    // the portal's side
+    let signed: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select number, message_id, mio_number from applications where state in ('sent', 'delivered') order by number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let all_numbers: Vec<String> = sqlx::query_scalar("select number from applications")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(signed.len(), taken.len(), "every signature the portal took");
+    let signed_numbers: BTreeSet<&str> = signed.iter().map(|s| s.0.as_str()).collect();
+    for n in &taken {
+        assert!(
+            signed_numbers.contains(n.as_str()),
+            "{n} taken but not sent"
+        );
+    }
+    assert_eq!(
+        serials(&all_numbers),
+        (1..=all_numbers.len() as u64).collect::<Vec<_>>(),
+        "the portal's numbers are gap-free"
+    );
+    let received: Vec<i64> = sqlx::query_scalar(
+        "select count(*) from statuses where status = 'received' group by application_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(received.len(), signed.len());
+    assert!(
+        received.iter().all(|n| *n == 1),
+        "«поступившие» recorded once each"
+    );
+
+    // ИС МИО's side: exactly the signed applications, once each, numbered without gaps
+    let registered: Vec<(String, String)> =
+        sqlx::query_as("select message_id, number from applications")
+            .fetch_all(&mio_pool)
+            .await
+            .unwrap();
+    let by_message: BTreeMap<&str, &str> = registered
+        .iter()
+        .map(|(m, n)| (m.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(by_message.len(), registered.len());
+    assert_eq!(
+        registered.len(),
+        signed.len(),
+        "registered exactly the signed applications"
+    );
+    for (number, message_id, mio_number) in &signed {
+        let at_mio = by_message
+            .get(message_id.as_str())
+            .unwrap_or_else(|| panic!("{number} was never registered"));
+        assert_eq!(mio_number.as_deref(), Some(*at_mio), "{number}");
+    }
+    let mio_numbers: Vec<String> = registered.iter().map(|r| r.1.clone()).collect();
+    assert_eq!(
+        serials(&mio_numbers),
+        (1..=mio_numbers.len() as u64).collect::<Vec<_>>(),
+        "ИС МИО's numbers are gap-free"
+    );
+    for (who, p) in [("ИС МИО", &mio_pool), ("the portal", &pool)] {
+        let unsent: i64 = sqlx::query_scalar("select count(*) from outbox where sent_at is null")
+            .fetch_one(p)
+            .await
+            .unwrap();
+        assert_eq!(unsent, 0, "{who}'s outbox is empty");
+    }
+    let report = stack.w.journal.verify(None).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    // the faults struck messages on their way: sends that had to be tried again
+    let mut retried = Vec::new();
+    for p in [&pool, &mio_pool] {
+        let n: i64 = sqlx::query_scalar("select count(*) from outbox where attempts > 1")
+            .fetch_one(p)
+            .await
+            .unwrap();
+        retried.push(n);
+    }
+    assert!(
+        retried[0] > 0,
+        "no send of the portal was struck: {timeline:?}"
+    );
+    println!(
+        "{} applications in {:.1} s ({:.1} s to settle), faults {timeline:?}; sends tried again: portal {}, ИС МИО {}",
+        signed.len(),
+        load_time.as_secs_f64(),
+        settled.as_secs_f64(),
+        retried[0],
+        retried[1]
+    );
+}
