@@ -31,8 +31,8 @@ use egov_contracts::mio::{Submission, services};
 use egov_pki::keys::KeyAlgorithm;
 use egov_testkit::stack::{Stack, StackOptions, submission};
 use egov_tests::bench::{self, Bench, Spec, Timing, op};
-use serde_json::{Value, json};
-use shared::Session;
+use serde_json::json;
+use shared::desk::Desk;
 
 mod shared;
 
@@ -58,54 +58,6 @@ const SPEC: Spec = Spec {
 
 fn main() -> ExitCode {
     bench::main(&SPEC, run)
-}
-
-/// An inspector's logged-in session.
-#[derive(Clone)]
-struct Desk(Session);
-
-impl Desk {
-    async fn login(base: &str, iin: &str) -> Result<Desk> {
-        let body = json!({"iin": iin, "password": egov_con_is::DEV_OPERATOR_PASSWORD});
-        Ok(Desk(Session::login(base, "/api/v1/login", &body).await?))
-    }
-
-    /// One application from the citizen's IIN to ИС МИО's «received» seen at ИС ЦОН.
-    async fn take(&self, submission: &Value) -> Result<()> {
-        let iin = egov_synth::fixtures::iin_of(CITIZEN).as_string();
-        let draft = self
-            .0
-            .post_ok(
-                "/api/v1/applications",
-                &json!({"regulation": REGULATION, "iin": iin}),
-                201,
-            )
-            .await?;
-        let number = draft["number"].as_str().context("a number")?.to_string();
-        let (s, sent) = self
-            .0
-            .call(
-                &format!("/api/v1/applications/{number}/submit"),
-                Some(submission),
-            )
-            .await?;
-        ensure!(s == 200 || s == 202, "submit: {s} {sent}");
-        let start = Instant::now();
-        loop {
-            let v = self
-                .0
-                .get_ok(&format!("/api/v1/applications/{number}"))
-                .await?;
-            if v["status"]["status"] == "received" {
-                return Ok(());
-            }
-            ensure!(
-                start.elapsed() < Duration::from_secs(60),
-                "{number}: no «received» from ИС МИО within 60 s: {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
 }
 
 async fn run(mut b: Bench) -> Result<()> {
@@ -143,7 +95,7 @@ async fn run(mut b: Bench) -> Result<()> {
     .await?;
     let sub = submission(&reg);
     desk0
-        .take(&sub)
+        .take(REGULATION, CITIZEN, &sub)
         .await
         .context("one application at the desk")?;
     // the bytes ИС ЦОН sent, as ИС МИО registered them
@@ -229,7 +181,7 @@ async fn run(mut b: Bench) -> Result<()> {
             let sub = sub.clone();
             op(move || {
                 let (d, sub) = (d.clone(), sub.clone());
-                async move { d.take(&sub).await }
+                async move { d.take(REGULATION, CITIZEN, &sub).await }
             })
         })
         .collect();

@@ -30,21 +30,17 @@
 //! ```
 //! Figures go to stdout and `target/bench-portal.json` (or `BENCH_PORTAL_JSON`).
 
-use std::collections::VecDeque;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, ensure};
-use base64::Engine as _;
+use anyhow::{Context, Result, ensure};
 use egov_contracts::mio::services;
 use egov_pki::keys::KeyAlgorithm;
-use egov_pki::{CertInfo, CertProfile, PrivateKey, SubjectSpec};
-use egov_testkit::stack::{Portal, Stack, StackOptions};
-use egov_tests::bench::{self, Bench, CpuMeter, Kind, Mode, Op, Opt, Spec, Timing, op};
+use egov_testkit::stack::{Stack, StackOptions};
+use egov_tests::bench::{self, Bench, CpuMeter, Kind, Mode, Opt, Spec, Timing};
 use serde_json::{Value, json};
-use shared::Session;
-use tokio::sync::{Mutex, mpsc};
+use shared::cabinet::{Citizen, prepare_all, submit_ops};
 
 mod shared;
 
@@ -62,9 +58,6 @@ const CITIZENS: [&str; IN_FLIGHT] = [
     "family-son",
     "family-daughter",
 ];
-const PASSWORD: &str = "пароль-портала-1";
-/// How long one submission may take before the case fails.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 const SPEC: Spec = Spec {
     name: "portal",
@@ -94,207 +87,6 @@ const SPEC: Spec = Spec {
 
 fn main() -> ExitCode {
     bench::main(&SPEC, run)
-}
-
-/// A draft signed and ready to send.
-struct Signed {
-    number: String,
-    signature: String,
-}
-
-/// A citizen at the cabinet: the session, the signing key, the event stream, and the
-/// drafts of the coming round.
-#[derive(Clone)]
-struct Citizen {
-    session: Session,
-    key: Arc<PrivateKey>,
-    cert: Arc<CertInfo>,
-    events: Arc<Mutex<mpsc::UnboundedReceiver<Value>>>,
-    ready: Arc<std::sync::Mutex<VecDeque<Signed>>>,
-}
-
-impl Citizen {
-    /// Registers the fixture citizen `key`, logs in, opens the event stream, and has
-    /// the world's PKI issue a signing certificate for the IIN.
-    async fn enrol(stack: &Stack, portal: &Portal, key: &str) -> Result<Citizen> {
-        let person = egov_synth::fixtures::citizens(stack.clock.today())
-            .into_iter()
-            .find(|c| c.key == key)
-            .context("a named citizen")?;
-        let iin = person.iin.as_string();
-        let http = reqwest::Client::new();
-        let r = http
-            .post(format!("{}/api/v1/auth/register", portal.http))
-            .json(&json!({"iin": iin, "password": PASSWORD}))
-            .send()
-            .await?;
-        ensure!(r.status() == 201, "register {key}: {}", r.text().await?);
-        let session = Session::login(
-            &portal.http,
-            "/api/v1/auth/login",
-            &json!({"iin": iin, "password": PASSWORD}),
-        )
-        .await?;
-        let pki = stack.w.authority();
-        let now = time::OffsetDateTime::now_utc();
-        let issued = pki.issue(
-            &SubjectSpec::person(person.iin, &person.name),
-            CertProfile::Signing,
-            pki.issuing.key.algorithm(),
-            now - time::Duration::days(1),
-            now + time::Duration::days(365),
-        )?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let stream = session
-            .http
-            .get(format!("{}/api/v1/events", portal.http))
-            .bearer_auth(&session.token)
-            .send()
-            .await?;
-        ensure!(stream.status() == 200, "events: {}", stream.status());
-        tokio::spawn(read_events(stream, tx));
-        Ok(Citizen {
-            session,
-            key: Arc::new(issued.key.context("the issued key")?),
-            cert: Arc::new(issued.cert),
-            events: Arc::new(Mutex::new(rx)),
-            ready: Arc::default(),
-        })
-    }
-
-    /// Makes `n` drafts of `reg` (form, every required scan, the sign request) and signs
-    /// each, as the citizen's client does before the citizen presses «подписать».
-    async fn prepare(&self, reg: &egov_regulation::Regulation, n: usize) -> Result<()> {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let category = reg.categories[0].id.clone();
-        for _ in 0..n {
-            let draft = self
-                .session
-                .post_ok(
-                    "/api/v1/applications",
-                    &json!({
-                        "regulation": reg.id,
-                        "category": category,
-                        "phone": "+7 701 123 45 67",
-                        "form": egov_testkit::stack::form(reg),
-                    }),
-                    201,
-                )
-                .await?;
-            let number = draft["number"].as_str().context("a number")?.to_string();
-            for d in reg.required_documents(&category) {
-                self.session
-                    .post_ok(
-                        &format!("/api/v1/applications/{number}/attachments"),
-                        &egov_scenario::fill::scan(&d.id),
-                        201,
-                    )
-                    .await?;
-            }
-            let request = self
-                .session
-                .get_ok(&format!("/api/v1/applications/{number}/sign-request"))
-                .await?;
-            let bytes = b64.decode(request["document"].as_str().context("a document")?)?;
-            let cms = egov_pki::cms::sign(
-                &bytes,
-                &self.key,
-                &self.cert,
-                &[],
-                true,
-                time::OffsetDateTime::now_utc(),
-            )?;
-            self.ready
-                .lock()
-                .map_err(|_| anyhow!("poisoned"))?
-                .push_back(Signed {
-                    number,
-                    signature: b64.encode(cms),
-                });
-        }
-        Ok(())
-    }
-
-    /// Sends the next signed draft and waits until the cabinet shows «поступившие».
-    async fn submit(&self) -> Result<()> {
-        let next = self
-            .ready
-            .lock()
-            .map_err(|_| anyhow!("poisoned"))?
-            .pop_front()
-            .context("no signed draft left for this round")?;
-        let number = next.number;
-        self.session
-            .post_ok(
-                &format!("/api/v1/applications/{number}/signature"),
-                &json!({"signature": next.signature}),
-                202,
-            )
-            .await?;
-        let start = Instant::now();
-        let mut events = self.events.lock().await;
-        loop {
-            // the status's event, or half a second, whichever first; then the GET
-            let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-            while let Ok(Some(e)) = tokio::time::timeout_at(deadline, events.recv()).await {
-                if e["number"] == number.as_str() && e["change"] == "status" {
-                    break;
-                }
-            }
-            let v = self
-                .session
-                .get_ok(&format!("/api/v1/applications/{number}"))
-                .await?;
-            if v["status"]["status"] == "received" {
-                return Ok(());
-            }
-            ensure!(
-                start.elapsed() < PATIENCE,
-                "{number}: no «поступившие» within {} s: {v}",
-                PATIENCE.as_secs()
-            );
-        }
-    }
-}
-
-/// Reads the cabinet's server-sent events into `tx`, each event's data as JSON, until
-/// the stream or the receiver ends.
-async fn read_events(mut stream: reqwest::Response, tx: mpsc::UnboundedSender<Value>) {
-    let mut buffer = String::new();
-    while let Ok(Some(chunk)) = stream.chunk().await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            let data = event.lines().find_map(|l| l.strip_prefix("data: "));
-            if let Some(v) = data.and_then(|d| serde_json::from_str(d).ok())
-                && tx.send(v).is_err()
-            {
-                return;
-            }
-        }
-    }
-}
-
-fn submit_ops(citizens: &[Citizen]) -> Vec<Op> {
-    citizens
-        .iter()
-        .map(|c| {
-            let c = c.clone();
-            op(move || {
-                let c = c.clone();
-                async move { c.submit().await }
-            })
-        })
-        .collect()
-}
-
-async fn prepare_all(
-    citizens: &[Citizen],
-    reg: &egov_regulation::Regulation,
-    n: usize,
-) -> Result<()> {
-    futures::future::try_join_all(citizens.iter().map(|c| c.prepare(reg, n))).await?;
-    Ok(())
 }
 
 /// Where the portal's submissions spent their time, from the systems' own timestamps

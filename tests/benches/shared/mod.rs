@@ -5,6 +5,9 @@
 
 #![allow(dead_code)]
 
+pub mod cabinet;
+pub mod desk;
+
 use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};

@@ -1,0 +1,310 @@
+//! The load generator: many citizens at the portal and inspectors at ИС ЦОН's desks at
+//! once, against the whole stack (uc, ГБД ФЛ, ЕНИС, ШЭП, РШЭП Алматы, ИС МИО Алматы,
+//! ИС ЦОН, ПЭП, on an RSA-2048 test PKI with OCSP), beside the bare gateway path, in one
+//! run:
+//!
+//! - **bare**: signed applications from the portal's own client through ШЭП → РШЭП Атырау
+//!   into the inbox of ИС МИО Атырау (not running: the inbox only fills), done when РШЭП
+//!   accepts (the gateway bench's async case), as many at once as the load's workers;
+//! - **load**: every citizen (a worker each) sends a signed draft and waits until the
+//!   cabinet shows ИС МИО's «поступившие», and every inspector (a worker each) takes an
+//!   application at the desk (C-person, the operator's signature) and waits until ИС ЦОН
+//!   shows «received»: both entry doors at once, registering at one ИС МИО.
+//!
+//! The two cases run in alternating rounds (bare, load, load, bare, ...) of a fixed number
+//! of operations per worker, bounded in count and in time; the ratio load ÷ bare is taken
+//! round by round. Then the message log gives each gateway's own time per message (from
+//! its request in to its answer out, less the time it waited on the next hop) by channel
+//! and service, p50 and p99, over every message of the run.
+//!
+//! Needs PostgreSQL and NATS (as the tests).
+//!
+//! ```text
+//! cargo bench -p egov-tests --bench load                            # 6 rounds of 4, 8 citizens, 4 inspectors
+//! cargo bench -p egov-tests --bench load -- --quick                 # 3 rounds of 2
+//! cargo bench -p egov-tests --bench load -- --citizens 16 --inspectors 8
+//! ```
+//! Figures go to stdout and `target/bench-load.json` (or `BENCH_LOAD_JSON`).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use egov_contracts::mio::services;
+use egov_pki::keys::KeyAlgorithm;
+use egov_testkit::stack::{Stack, StackOptions, submission};
+use egov_tests::bench::{self, Bench, CpuMeter, Kind, Mode, Op, Opt, Spec, Timing, op};
+use serde_json::json;
+use shared::cabinet::{Citizen, prepare_all, submit_ops};
+use shared::desk::Desk;
+
+mod shared;
+
+/// The regulation of both doors, and the ИС МИО that runs it.
+const REGULATION: &str = "almaty-2013-housing-queue";
+const MIO: &str = "mio-almaty";
+/// The ИС МИО whose inbox the bare case fills (not started).
+const BARE_MIO: &str = "mio-atyrau";
+/// The named citizens the portal's first workers are (residents of ГБД ФЛ's synthetic
+/// population the others).
+const CITIZENS: &[&str] = &[
+    "family-father",
+    "family-mother",
+    "family-son",
+    "family-daughter",
+    "atyrau",
+    "akzhar",
+];
+/// The applicant of the desk's applications.
+const APPLICANT: &str = "family-father";
+
+const SPEC: Spec = Spec {
+    name: "load",
+    title: "load: citizens at ПЭП and inspectors at ИС ЦОН at once (RSA-2048, OCSP)",
+    quick: "3 rounds of 2 operations per worker instead of 6 of 4",
+    full: Timing::NONE,
+    fast: Timing::NONE,
+    smoke: Timing::NONE,
+    options: &[
+        Opt {
+            name: "citizens",
+            kind: Kind::Count,
+            help: "citizens submitting at the portal at once (default 8)",
+        },
+        Opt {
+            name: "inspectors",
+            kind: Kind::Count,
+            help: "inspectors taking applications at ИС ЦОН's desks at once (default 4)",
+        },
+        Opt {
+            name: "rounds",
+            kind: Kind::Count,
+            help: "rounds of each case (default 6; 3 with --quick)",
+        },
+        Opt {
+            name: "per-round",
+            kind: Kind::Count,
+            help: "operations per worker in a round (default 4; 2 with --quick)",
+        },
+    ],
+    notes: &[
+        "Needs PostgreSQL at EGOV_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)",
+        "and NATS with JetStream at EGOV_TEST_NATS_URL (default nats://127.0.0.1:4222).",
+    ],
+    worker_threads: Some(2),
+};
+
+fn main() -> ExitCode {
+    bench::main(&SPEC, run)
+}
+
+/// Each gateway's own time per message from the message log (the gateways' `schema`), by
+/// gateway, channel and service: (gateway, channel, service, messages, p50 ms, p99 ms).
+async fn hops(
+    database_url: &str,
+    schema: &str,
+) -> Result<Vec<(String, String, String, i64, f64, f64)>> {
+    let pool = egov_db::pool(database_url, schema, 1).await?;
+    let rows = sqlx::query_as(
+        "with own as (
+            select gateway_id, channel, service_id,
+                   extract(epoch from (response_out_at - request_in_at))::float8
+                   - coalesce(extract(epoch from (response_in_at - request_out_at))::float8, 0) as secs
+            from journal
+            where event in ('response_out', 'published') and request_in_at is not null
+              and response_out_at is not null)
+         select gateway_id, channel, service_id, count(*),
+                1000 * percentile_cont(0.5) within group (order by secs),
+                1000 * percentile_cont(0.99) within group (order by secs)
+         from own group by 1, 2, 3 order by 1, 2, 3",
+    )
+    .fetch_all(&pool)
+    .await?;
+    Ok(rows)
+}
+
+async fn run(mut b: Bench) -> Result<()> {
+    let (rounds, per_round) = match b.mode() {
+        Mode::Full => (6, 4),
+        Mode::Quick => (3, 2),
+        Mode::Smoke => (1, 1),
+    };
+    let count = |b: &Bench, name: &str, default: usize| {
+        b.args().count(name).map_or(default, |n| n as usize)
+    };
+    let rounds = count(&b, "rounds", rounds);
+    let per_round = count(&b, "per-round", per_round);
+    let n_citizens = count(&b, "citizens", 8);
+    let n_inspectors = count(&b, "inspectors", 4);
+    ensure!(
+        rounds > 0 && per_round > 0 && n_citizens + n_inspectors > 0,
+        "--rounds, --per-round and the workers must be above 0"
+    );
+    let t = Instant::now();
+    let mut opts = StackOptions::new(&[MIO]);
+    opts.world = egov_testkit::Options::new(&["shep", "rshep-almaty", "rshep-atyrau"]);
+    opts.world.algorithm = KeyAlgorithm::Rsa2048;
+    opts.clock = egov_calendar::Clock::System;
+    opts.con = true;
+    opts.portal = true;
+    let stack = Stack::start(opts).await;
+    let portal = stack.portal.clone().context("the portal runs")?;
+    let con = stack.con.clone().context("ИС ЦОН runs")?;
+    let reg = portal
+        .core
+        .catalog
+        .get(REGULATION)
+        .context("the regulation is in the portal's catalogue")?
+        .clone();
+
+    // the workers: citizens at the portal, inspectors at the centres of Almaty
+    // the named citizens first, then residents of ГБД ФЛ's synthetic population
+    let mut citizens = Vec::new();
+    for key in CITIZENS.iter().take(n_citizens) {
+        citizens.push(Citizen::enrol(&stack, &portal, key).await?);
+    }
+    if n_citizens > CITIZENS.len() {
+        let named: Vec<String> = egov_synth::fixtures::citizens(stack.clock.today())
+            .into_iter()
+            .map(|c| c.iin.as_string())
+            .collect();
+        let gbd = egov_db::pool(&stack.w.db.url, "gbd_fl", 1).await?;
+        let residents: Vec<(String, String)> = sqlx::query_as(
+            "select iin, surname || ' ' || name from persons
+             where status = 'alive' and citizenship = 'KZ' and doc_kind = 'id-card'
+               and (doc_expires is null or doc_expires > current_date)
+               and birth_date < current_date - interval '18 years' and not (iin = any($1))
+             order by iin limit $2",
+        )
+        .bind(&named)
+        .bind(i64::try_from(n_citizens - CITIZENS.len())?)
+        .fetch_all(&gbd)
+        .await?;
+        ensure!(
+            residents.len() == n_citizens - CITIZENS.len(),
+            "ГБД ФЛ has {} adult residents to enrol, {} wanted (raise the seed)",
+            residents.len(),
+            n_citizens - CITIZENS.len()
+        );
+        for (iin, name) in residents {
+            let iin = egov_iin::Iin::parse(&iin)?;
+            citizens.push(Citizen::enrol_person(&stack, &portal, iin, &name).await?);
+        }
+    }
+    let centres: Vec<String> =
+        sqlx::query_scalar("select id from centres where region = $1 order by id")
+            .bind(&reg.region)
+            .fetch_all(&con.core.pool)
+            .await
+            .context("the centres of the regulation's region")?;
+    ensure!(!centres.is_empty(), "no centre in {}", reg.region);
+    let mut desks = Vec::new();
+    for i in 0..n_inspectors {
+        let centre = &centres[i % centres.len()];
+        let iin = egov_con_is::operators::operator_iin(
+            centre,
+            egov_con_is::operators::Role::Inspector,
+            u32::try_from(i / centres.len()).unwrap_or(0),
+        )
+        .as_string();
+        desks.push(Desk::login(&con.http, &iin).await?);
+    }
+    let sub = Arc::new(submission(&reg));
+    let desk_ops: Vec<Op> = desks
+        .iter()
+        .map(|d| {
+            let (d, sub) = (d.clone(), sub.clone());
+            op(move || {
+                let (d, sub) = (d.clone(), sub.clone());
+                async move { d.take(REGULATION, APPLICANT, &sub).await }
+            })
+        })
+        .collect();
+    let workers = n_citizens + n_inspectors;
+    b.measure_cpu(CpuMeter::new().postgres(&stack.w.db.name).nats());
+    b.fixture("citizens", n_citizens);
+    b.fixture("inspectors", n_inspectors);
+    b.fixture("regulation", REGULATION);
+    b.fixture("rounds", rounds);
+    b.fixture("per_worker_per_round", per_round);
+    b.fixture("setup_secs", t.elapsed().as_secs_f64());
+    b.line(format!(
+        "{rounds} rounds, {per_round} operations per worker per round; {n_citizens} citizens \
+         and {n_inspectors} inspectors at once, against {workers} bare senders"
+    ));
+
+    // the warm-up: one of each; the portal's first signed application is the bare payload
+    prepare_all(&citizens, &reg, 1).await?;
+    let mut warm = submit_ops(&citizens);
+    warm.extend(desk_ops.iter().cloned());
+    b.warm_up("load", warm).await?;
+    let payload: Vec<u8> =
+        sqlx::query_scalar("select payload from outbox where service_id = $1 order by id limit 1")
+            .bind(services::SUBMIT)
+            .fetch_one(&portal.core.pool)
+            .await?;
+    // into the inbox of an ИС МИО that does not run, so that the bare sends leave no work
+    // behind for the load's rounds
+    let accepted_by = stack.w.gateway_of(BARE_MIO);
+    let region = stack
+        .w
+        .topology
+        .system(BARE_MIO)
+        .and_then(|s| s.region.clone())
+        .context("the bare case's ИС МИО has a region")?;
+    let bare = shared::async_send(
+        stack.w.client("portal"),
+        services::SUBMIT,
+        &region,
+        &accepted_by,
+        Arc::new(payload),
+    );
+    b.warm_up("bare", vec![bare.clone(); workers]).await?;
+
+    b.section("both entry doors at once, and the bare gateway path");
+    let bare_label = "bare: portal → ШЭП → РШЭП Атырау → inbox (async, accepted)";
+    let load_label = "load: portal signatures and ЦОН desk applications → «поступившие»";
+    for r in 0..rounds {
+        prepare_all(&citizens, &reg, per_round).await?;
+        let bare_first = r % 2 == 0;
+        for is_bare in [bare_first, !bare_first] {
+            if is_bare {
+                b.round("bare", bare_label, vec![bare.clone(); workers], per_round)
+                    .await?;
+            } else {
+                let mut ops = submit_ops(&citizens);
+                ops.extend(desk_ops.iter().cloned());
+                b.round("load", load_label, ops, per_round).await?;
+            }
+        }
+    }
+    if let Some(r) = b.round_ratios("load", "bare") {
+        b.note(format!(
+            "load ÷ bare = {:.3} (median of {} rounds; lowest {:.3}, highest {:.3}): applications \
+             to «поступившие» per second over bare async sends, with as many at once",
+            r.median,
+            r.each.len(),
+            r.min,
+            r.max
+        ));
+        b.json("ratio", r.to_json());
+    }
+    let per_hop = hops(&stack.w.db.url, &stack.w.gateway_config("shep").schema).await?;
+    let mut text = String::from(
+        "each gateway's own time per message, from the message log (every message of the run, ms):",
+    );
+    let mut json = Vec::new();
+    for (gateway, channel, service, n, p50, p99) in &per_hop {
+        text.push_str(&format!(
+            "\n  {gateway:<14} {channel:<6} {service:<28} {n:>6}  p50 {p50:>7.2}  p99 {p99:>7.2}"
+        ));
+        json.push(json!({
+            "gateway": gateway, "channel": channel, "service": service,
+            "messages": n, "p50_ms": p50, "p99_ms": p99,
+        }));
+    }
+    b.note(text);
+    b.json("hops", json);
+    b.finish()
+}
