@@ -161,23 +161,13 @@ async fn a_refused_signature_and_a_send_past_its_deadline_are_on_the_application
     assert!(steps::scan(&core).await.unwrap().is_empty(), "flagged once");
     // counted for the dashboards' panel of open late steps (one recorder per process:
     // the running portal's page shows it)
-    let page = reqwest::get(format!("{}/metrics", running.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let late = egov_testkit::metric_lines(&running.http, "egov_portal_steps_overdue_total").await;
     assert!(
-        page.lines()
-            .any(|l| l.starts_with("egov_portal_steps_overdue_total{")
-                && l.contains(r#"step="portal-send""#)),
-        "{page}"
+        late.iter().any(|l| l.contains(r#"step="portal-send""#)),
+        "{late:?}"
     );
-    assert!(
-        page.lines()
-            .any(|l| l.starts_with("egov_portal_open_overdue_steps") && l.ends_with(" 1")),
-        "{page}"
-    );
+    let open = egov_testkit::metric_lines(&running.http, "egov_portal_open_overdue_steps").await;
+    assert!(open.iter().any(|l| l.ends_with(" 1")), "{open:?}");
     // the gateway back: the send done by the portal, still marked late
     let before_delivery = env.clock.now();
     assert_eq!(outbox::send_batch(&core, &live).await.unwrap(), 1);

@@ -125,7 +125,26 @@ pub struct Recorder<'a> {
     pub now: OffsetDateTime,
 }
 
-impl Recorder<'_> {
+impl<'a> Recorder<'a> {
+    /// A recorder of `application`'s steps of `sla`'s channel, done by `by` at `now`.
+    pub fn new(
+        sla: &'a Sla,
+        calendar: &'a Calendar,
+        reg: &'a Regulation,
+        application: Uuid,
+        by: &'a str,
+        now: OffsetDateTime,
+    ) -> Recorder<'a> {
+        Recorder {
+            sla,
+            calendar,
+            reg,
+            application,
+            by,
+            now,
+        }
+    }
+
     fn due(&self, step: &ChannelStep, start: OffsetDateTime) -> Option<OffsetDateTime> {
         due(self.calendar, self.reg, self.sla.channel, step, start)
     }
@@ -192,24 +211,7 @@ impl Recorder<'_> {
         start: OffsetDateTime,
         outcome: Option<&str>,
     ) -> sqlx::Result<bool> {
-        let done: Option<(bool, bool)> = sqlx::query_as(
-            "update step_runs set completed_at = $3, completed_by = $4, outcome = $5,
-               overdue = overdue or coalesce(due_at < $3, false),
-               overdue_at = case when not overdue and due_at < $3 then $3 else overdue_at end
-             where application_id = $1 and step_id = $2 and completed_at is null
-             returning overdue, coalesce(overdue_at = $3, false)",
-        )
-        .bind(self.application)
-        .bind(&step.id)
-        .bind(self.now)
-        .bind(self.by)
-        .bind(outcome)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((_, newly)) = done {
-            if newly {
-                self.count_overdue(step);
-            }
+        if self.complete(tx, step, outcome, false).await? {
             return Ok(true);
         }
         let recorded: bool = sqlx::query_scalar(
@@ -224,6 +226,39 @@ impl Recorder<'_> {
         }
         self.done(tx, &[step], start, outcome).await?;
         Ok(true)
+    }
+
+    /// Completes the record of `step` now with `outcome` (keeping its start and due time;
+    /// past its due time it is marked `overdue`, counted once) where it is open, or,
+    /// `again`, where it was closed with `no` (a diamond decided again: a signature tried
+    /// again after a refusal). Returns whether a record was completed.
+    pub async fn complete(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        step: &ChannelStep,
+        outcome: Option<&str>,
+        again: bool,
+    ) -> sqlx::Result<bool> {
+        let newly: Option<bool> = sqlx::query_scalar(
+            "update step_runs set completed_at = $3, completed_by = $4, outcome = $5,
+               overdue = overdue or coalesce(due_at < $3, false),
+               overdue_at = case when not overdue and due_at < $3 then $3 else overdue_at end
+             where application_id = $1 and step_id = $2
+               and (completed_at is null or ($6 and outcome = 'no'))
+             returning coalesce(overdue_at = $3, false)",
+        )
+        .bind(self.application)
+        .bind(&step.id)
+        .bind(self.now)
+        .bind(self.by)
+        .bind(outcome)
+        .bind(again)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if newly == Some(true) {
+            self.count_overdue(step);
+        }
+        Ok(newly.is_some())
     }
 
     /// Sets the outcome of the diamond `step` where it is recorded (decided after the

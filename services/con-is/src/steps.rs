@@ -128,14 +128,7 @@ pub fn recorder<'a>(
     by: &'a str,
     now: OffsetDateTime,
 ) -> Recorder<'a> {
-    Recorder {
-        sla: &SLA,
-        calendar: core.calendar,
-        reg,
-        application,
-        by,
-        now,
-    }
+    Recorder::new(&SLA, core.calendar, reg, application, by, now)
 }
 
 /// The steps of an application, in order.

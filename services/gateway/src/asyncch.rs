@@ -335,20 +335,7 @@ impl Async {
         // not relayed; the sender retries (SE014 is transient) and a retry of a message
         // delivered onward is answered, and logged, by `answer_retry`
         if let Err(e) = core.journal.append(rec).await {
-            tracing::error!(error = %e, "message log write failed for the answer; not relayed");
-            observe(
-                core,
-                Channel::Async,
-                &accepted.info.service_id,
-                codes::INTERNAL,
-                trail,
-            );
-            return core.own_response(
-                Some(&accepted.info),
-                codes::INTERNAL,
-                "the message log is unavailable: the answer was not relayed",
-                &trail.route,
-            );
+            return core.unlogged_answer(&accepted, Channel::Async, trail, &e);
         }
         observe(
             core,
@@ -399,20 +386,7 @@ impl Async {
         rec.response_out_at = Some(OffsetDateTime::now_utc());
         rec.duration_ms = Some(trail.started.elapsed().as_millis() as i64);
         if let Err(e) = core.journal.append(rec).await {
-            tracing::error!(error = %e, "message log write failed for a retry's answer; not relayed");
-            observe(
-                core,
-                Channel::Async,
-                &accepted.info.service_id,
-                codes::INTERNAL,
-                trail,
-            );
-            return core.own_response(
-                Some(&accepted.info),
-                codes::INTERNAL,
-                "the message log is unavailable: the answer was not relayed",
-                &trail.route,
-            );
+            return core.unlogged_answer(accepted, Channel::Async, trail, &e);
         }
         observe(
             core,

@@ -228,6 +228,31 @@ impl Core {
 
     /// Settles the mark of an accepted message: kept with `delivered` when it was
     /// logged and delivered onward, dropped when anything failed (see [`replay`]).
+    /// What goes back instead of an answer the message log could not take (`why`): SE014,
+    /// which the caller retries, counted and logged; the answer itself is not relayed.
+    pub fn unlogged_answer(
+        &self,
+        accepted: &Accepted,
+        channel: journal::Channel,
+        trail: &Trail,
+        why: &dyn fmt::Display,
+    ) -> Envelope {
+        tracing::error!(error = %why, "message log write failed for the answer; not relayed");
+        crate::sync::observe(
+            self,
+            channel,
+            &accepted.info.service_id,
+            codes::INTERNAL,
+            trail,
+        );
+        self.own_response(
+            Some(&accepted.info),
+            codes::INTERNAL,
+            "the message log is unavailable: the answer was not relayed",
+            &trail.route,
+        )
+    }
+
     pub fn settle(&self, accepted: &Accepted, delivered: Option<replay::Outcome>) {
         if accepted.previous.is_none() {
             self.marks.settle(&accepted.key, delivered);

@@ -245,21 +245,8 @@ async fn finish(
     // every answer is in the log before it goes back: one that cannot be logged is not
     // relayed, and the message's mark is dropped so that the caller's retry goes through
     if let Err(e) = core.journal.append(rec).await {
-        tracing::error!(error = %e, "message log write failed for the response; not relayed");
         core.settle(accepted, None);
-        observe(
-            core,
-            Channel::Sync,
-            &accepted.info.service_id,
-            codes::INTERNAL,
-            trail,
-        );
-        return core.own_response(
-            Some(&accepted.info),
-            codes::INTERNAL,
-            "the message log is unavailable: the answer was not relayed",
-            &trail.route,
-        );
+        return core.unlogged_answer(accepted, Channel::Sync, trail, &e);
     }
     core.settle(
         accepted,

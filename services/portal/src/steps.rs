@@ -129,14 +129,7 @@ fn recorder<'a>(
     by: &'a str,
     now: OffsetDateTime,
 ) -> Recorder<'a> {
-    Recorder {
-        sla: &SLA,
-        calendar: core.calendar,
-        reg,
-        application,
-        by,
-        now,
-    }
+    Recorder::new(&SLA, core.calendar, reg, application, by, now)
 }
 
 /// A new draft: the registration (on the citizen's first application), the login when
@@ -194,40 +187,11 @@ pub async fn sign_refused(
     let mut tx = core.pool.begin().await?;
     let rec = recorder(core, reg, application, citizen, now);
     if let Some(sign) = p.sign {
-        close(&mut tx, &rec, sign, Some("no")).await?;
+        rec.complete(&mut tx, sign, Some("no"), true).await?;
     }
     rec.done(&mut tx, &p.sign_refused, now, None).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Completes `step` now with `outcome` where it is open or was closed with `no` (a
-/// signature tried again), keeping its start and due time.
-async fn close(
-    tx: &mut sqlx::PgConnection,
-    rec: &Recorder<'_>,
-    step: &ChannelStep,
-    outcome: Option<&str>,
-) -> sqlx::Result<bool> {
-    let newly: Option<bool> = sqlx::query_scalar(
-        "update step_runs set completed_at = $3, completed_by = $4, outcome = $5,
-           overdue = overdue or coalesce(due_at < $3, false),
-           overdue_at = case when not overdue and due_at < $3 then $3 else overdue_at end
-         where application_id = $1 and step_id = $2
-           and (completed_at is null or outcome = 'no')
-         returning coalesce(overdue_at = $3, false)",
-    )
-    .bind(rec.application)
-    .bind(&step.id)
-    .bind(rec.now)
-    .bind(rec.by)
-    .bind(outcome)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if newly == Some(true) {
-        metrics::counter!(SLA.overdue_total, "regulation" => rec.reg.id.clone(), "step" => step.id.clone()).increment(1);
-    }
-    Ok(newly.is_some())
 }
 
 /// The citizen's signature passed C-sign: the form's steps done (the first where it is
@@ -245,7 +209,7 @@ pub async fn signed(
     let mut rest = &p.form[..];
     if let Some((first, tail)) = p.form.split_first() {
         let outcome = (!first.conditions.is_empty()).then_some("yes");
-        if !close(tx, &rec, first, outcome).await? {
+        if !rec.complete(tx, first, outcome, true).await? {
             rec.finish(tx, first, now, outcome).await?;
         }
         rest = tail;
@@ -320,22 +284,10 @@ pub async fn received(
     if after.is_empty() {
         return Ok(());
     }
-    let now = core.clock.now();
-    let rec = recorder(core, reg, application, citizen, now);
+    let rec = recorder(core, reg, application, citizen, core.clock.now());
     let mut tx = core.pool.begin().await?;
     for s in after {
-        sqlx::query(
-            "update step_runs set completed_at = $3, completed_by = $4,
-               overdue = overdue or coalesce(due_at < $3, false),
-               overdue_at = case when not overdue and due_at < $3 then $3 else overdue_at end
-             where application_id = $1 and step_id = $2 and completed_at is null",
-        )
-        .bind(rec.application)
-        .bind(&s.id)
-        .bind(now)
-        .bind(citizen)
-        .execute(&mut *tx)
-        .await?;
+        rec.complete(&mut tx, s, None, false).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -51,6 +51,24 @@ use tokio_util::sync::CancellationToken;
 
 pub use egov_devenv::TestDatabase;
 
+/// The lines of the Prometheus page at `<base>/metrics` whose sample is of `family` (its
+/// name, with or without labels).
+pub async fn metric_lines(base: &str, family: &str) -> Vec<String> {
+    let page = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("the metrics page answers")
+        .text()
+        .await
+        .expect("the metrics page reads");
+    page.lines()
+        .filter(|l| {
+            l.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// The running world of one test.
 pub struct World {
     /// Temporary files (the PKI lives under it).
