@@ -15,3 +15,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked --no-fail-fast
 fi
+# every fuzz target for a bounded time (fuzz/README.md)
+bash deploy/local/fuzz.sh

@@ -72,3 +72,25 @@ fn seed_ocsp_answers_check_out() {
     );
     assert_eq!(s.crl.check(&s.issuing, fixtures::NOW), Ok(()));
 }
+
+#[test]
+fn the_regulation_seeds_load_and_the_application_seeds_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    for e in std::fs::read_dir(dir.join("regulation_parse")).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        egov_regulation::parse("seed.toml", &text)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", p.display()));
+    }
+    let regs = egov_regulation::load_dir(&egov_regulation::shipped_dir()).unwrap();
+    for e in std::fs::read_dir(dir.join("application_body")).unwrap() {
+        let p = e.unwrap().path();
+        let doc: egov_contracts::mio::ApplicationDocument =
+            serde_json::from_slice(&std::fs::read(&p).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        // the form check runs over it for every regulation (its verdicts are the targets')
+        for r in &regs {
+            let _ = egov_contracts::mio::form::check(r, &doc);
+        }
+    }
+}
