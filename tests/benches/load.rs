@@ -36,7 +36,7 @@ use egov_pki::keys::KeyAlgorithm;
 use egov_testkit::stack::{Stack, StackOptions, submission};
 use egov_tests::bench::{self, Bench, CpuMeter, Kind, Mode, Op, Opt, Spec, Timing, op};
 use serde_json::json;
-use shared::cabinet::{Citizen, prepare_all, submit_ops};
+use shared::cabinet::{Citizen, alternate, bare_send, prepare_all, submit_ops};
 use shared::desk::Desk;
 
 mod shared;
@@ -246,50 +246,28 @@ async fn run(mut b: Bench) -> Result<()> {
             .await?;
     // into the inbox of an ИС МИО that does not run, so that the bare sends leave no work
     // behind for the load's rounds
-    let accepted_by = stack.w.gateway_of(BARE_MIO);
-    let region = stack
-        .w
-        .topology
-        .system(BARE_MIO)
-        .and_then(|s| s.region.clone())
-        .context("the bare case's ИС МИО has a region")?;
-    let bare = shared::async_send(
-        stack.w.client("portal"),
-        services::SUBMIT,
-        &region,
-        &accepted_by,
-        Arc::new(payload),
-    );
+    let bare = bare_send(&stack, BARE_MIO, payload)?;
     b.warm_up("bare", vec![bare.clone(); workers]).await?;
 
     b.section("both entry doors at once, and the bare gateway path");
     let bare_label = "bare: portal → ШЭП → РШЭП Атырау → inbox (async, accepted)";
     let load_label = "load: portal signatures and ЦОН desk applications → «поступившие»";
-    for r in 0..rounds {
-        prepare_all(&citizens, &reg, per_round).await?;
-        let bare_first = r % 2 == 0;
-        for is_bare in [bare_first, !bare_first] {
-            if is_bare {
-                b.round("bare", bare_label, vec![bare.clone(); workers], per_round)
-                    .await?;
-            } else {
-                let mut ops = submit_ops(&citizens);
-                ops.extend(desk_ops.iter().cloned());
-                b.round("load", load_label, ops, per_round).await?;
-            }
-        }
-    }
-    if let Some(r) = b.round_ratios("load", "bare") {
-        b.note(format!(
-            "load ÷ bare = {:.3} (median of {} rounds; lowest {:.3}, highest {:.3}): applications \
-             to «поступившие» per second over bare async sends, with as many at once",
-            r.median,
-            r.each.len(),
-            r.min,
-            r.max
-        ));
-        b.json("ratio", r.to_json());
-    }
+    let load_ops = || {
+        let mut ops = submit_ops(&citizens);
+        ops.extend(desk_ops.iter().cloned());
+        ops
+    };
+    alternate(
+        &mut b,
+        rounds,
+        per_round,
+        &citizens,
+        &reg,
+        (bare_label, vec![bare; workers]),
+        ("load", load_label, &load_ops),
+        "applications to «поступившие» per second over bare async sends, with as many at once",
+    )
+    .await?;
     let per_hop = hops(&stack.w.db.url, &stack.w.gateway_config("shep").schema).await?;
     let mut text = String::from(
         "each gateway's own time per message, from the message log (every message of the run, ms):",

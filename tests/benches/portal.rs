@@ -31,16 +31,14 @@
 //! Figures go to stdout and `target/bench-portal.json` (or `BENCH_PORTAL_JSON`).
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use egov_contracts::mio::services;
 use egov_pki::keys::KeyAlgorithm;
 use egov_testkit::stack::{Stack, StackOptions};
 use egov_tests::bench::{self, Bench, CpuMeter, Kind, Mode, Opt, Spec, Timing};
 use serde_json::{Value, json};
-use shared::cabinet::{Citizen, prepare_all, submit_ops};
+use shared::cabinet::{Citizen, alternate, bare_send, prepare_all, submit_ops};
 
 mod shared;
 
@@ -202,53 +200,28 @@ async fn run(mut b: Bench) -> Result<()> {
     let payload: Vec<u8> = sqlx::query_scalar("select payload from outbox order by id limit 1")
         .fetch_one(&portal.core.pool)
         .await?;
-    let region = stack
-        .w
-        .topology
-        .system(BARE_MIO)
-        .and_then(|s| s.region.clone())
-        .context("the bare case's ИС МИО has a region")?;
     let accepted_by = stack.w.gateway_of(BARE_MIO);
     ensure!(
         accepted_by == bare_gateway,
         "{BARE_MIO} is on {accepted_by}"
     );
-    let bare = shared::async_send(
-        stack.w.client("portal"),
-        services::SUBMIT,
-        &region,
-        &accepted_by,
-        Arc::new(payload),
-    );
+    let bare = bare_send(&stack, BARE_MIO, payload)?;
     b.warm_up("bare", vec![bare.clone(); IN_FLIGHT]).await?;
 
     b.section("signed applications, the bare gateway path and through ПЭП to «поступившие»");
     let bare_label = "bare: portal → ШЭП → РШЭП → inbox (async, accepted)";
     let portal_label = "portal: signature (C-sign) → ИС МИО → «поступившие» in GET";
-    for r in 0..rounds {
-        prepare_all(&citizens, &reg, per_round).await?;
-        let bare_first = r % 2 == 0;
-        for is_bare in [bare_first, !bare_first] {
-            if is_bare {
-                b.round("bare", bare_label, vec![bare.clone(); IN_FLIGHT], per_round)
-                    .await?;
-            } else {
-                b.round("portal", portal_label, submit_ops(&citizens), per_round)
-                    .await?;
-            }
-        }
-    }
-    if let Some(r) = b.round_ratios("portal", "bare") {
-        b.note(format!(
-            "portal ÷ bare = {:.3} (median of {} rounds; lowest {:.3}, highest {:.3}): \
-             signed submissions to «поступившие» per second over bare async sends",
-            r.median,
-            r.each.len(),
-            r.min,
-            r.max
-        ));
-        b.json("ratio", r.to_json());
-    }
+    alternate(
+        &mut b,
+        rounds,
+        per_round,
+        &citizens,
+        &reg,
+        (bare_label, vec![bare; IN_FLIGHT]),
+        ("portal", portal_label, &|| submit_ops(&citizens)),
+        "signed submissions to «поступившие» per second over bare async sends",
+    )
+    .await?;
     let breakdown = stages(&stack.w.db.url, &MIO.replace('-', "_")).await?;
     let mut text =
         String::from("where a submission's time goes (every submission of the run, ms):");

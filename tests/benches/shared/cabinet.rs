@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, ensure};
 use base64::Engine as _;
 use egov_pki::{CertInfo, CertProfile, PrivateKey, SubjectSpec};
 use egov_testkit::stack::{Portal, Stack};
-use egov_tests::bench::{Op, op};
+use egov_tests::bench::{Bench, Op, op};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
 
@@ -231,5 +231,66 @@ pub async fn prepare_all(
     n: usize,
 ) -> Result<()> {
     futures::future::try_join_all(citizens.iter().map(|c| c.prepare(reg, n))).await?;
+    Ok(())
+}
+
+/// The bare case of the benches that compare a path through the portal with the gateway
+/// path alone: `payload` sent again and again (a new messageId each time) by the portal's
+/// own client into the inbox of ИС МИО `mio`, done when its regional gateway accepts.
+pub fn bare_send(stack: &Stack, mio: &str, payload: Vec<u8>) -> Result<Op> {
+    let region = stack
+        .w
+        .topology
+        .system(mio)
+        .and_then(|s| s.region.clone())
+        .context("the bare case's ИС МИО has a region")?;
+    Ok(super::async_send(
+        stack.w.client("portal"),
+        egov_contracts::mio::services::SUBMIT,
+        &region,
+        &stack.w.gateway_of(mio),
+        Arc::new(payload),
+    ))
+}
+
+/// `rounds` rounds of the bare case and of the case measured, in turn (bare, case, case,
+/// bare, ...), `per_round` operations per worker each; the citizens' drafts of a round are
+/// made and signed first, unmeasured. Then the case's rate over the bare one's, round by
+/// round, as a note (`what` says what the ratio compares) and in the JSON (`ratio`).
+#[allow(clippy::too_many_arguments)]
+pub async fn alternate(
+    b: &mut Bench,
+    rounds: usize,
+    per_round: usize,
+    citizens: &[Citizen],
+    reg: &egov_regulation::Regulation,
+    bare: (&str, Vec<Op>),
+    case: (&str, &str, &dyn Fn() -> Vec<Op>),
+    what: &str,
+) -> Result<()> {
+    let (bare_label, bare_ops) = bare;
+    let (id, label, ops) = case;
+    for r in 0..rounds {
+        prepare_all(citizens, reg, per_round).await?;
+        let bare_first = r % 2 == 0;
+        for is_bare in [bare_first, !bare_first] {
+            if is_bare {
+                b.round("bare", bare_label, bare_ops.clone(), per_round)
+                    .await?;
+            } else {
+                b.round(id, label, ops(), per_round).await?;
+            }
+        }
+    }
+    if let Some(r) = b.round_ratios(id, "bare") {
+        b.note(format!(
+            "{id} ÷ bare = {:.3} (median of {} rounds; lowest {:.3}, highest {:.3}): {what}",
+            r.median,
+            r.each.len(),
+            r.min,
+            r.max
+        ));
+        b.json("ratio", r.to_json());
+    }
     Ok(())
 }
