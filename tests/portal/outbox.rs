@@ -4,25 +4,15 @@
 
 use egov_portal::{applications, citizens, outbox};
 
-use crate::common::{egov_devenv_nats_url, registered};
+use crate::common::registered;
 use crate::world::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_is_retried_with_the_same_message_id_until_the_gateway_takes_it() {
     let (env, _running) = world(&["mio-almaty"]).await;
     // a second portal, not running: this test drives its relay by hand
-    let mut cfg = egov_portal::Config::of(&env.w.topology);
-    let base = env.w.system_config("portal", "portal_outbox");
-    cfg.system = base;
-    cfg.system.any_ports();
-    cfg.nats_url = egov_devenv_nats_url();
-    cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
-    let portal = egov_portal::Portal::build_with(cfg, env.clock.clone())
-        .await
-        .unwrap();
-    let core = portal.core();
+    let core = idle_portal(&env, "portal_outbox").await;
     let live = env.w.client("portal");
-    let _ = core.gateway.set(live.clone());
     let iin = egov_synth::fixtures::iin_of("family-father").as_string();
     let citizen = citizens::register(
         &core,

@@ -6,7 +6,6 @@
 use base64::Engine as _;
 use egov_portal::{applications, citizens, outbox, steps};
 
-use crate::common::egov_devenv_nats_url;
 use crate::world::*;
 
 /// Whether `t` is within `lo..=hi` (the manual clock runs on with real time).
@@ -30,17 +29,8 @@ async fn a_refused_signature_and_a_send_past_its_deadline_are_on_the_application
     // this test reads the gauge the two portals of this process share
     let (env, running) = world_with(&["mio-almaty"], |c| c.sla_interval_secs = 3600).await;
     // a second portal, not running: this test drives its relay and its SLA scan by hand
-    let mut cfg = egov_portal::Config::of(&env.w.topology);
-    cfg.system = env.w.system_config("portal", "portal_steps");
-    cfg.system.any_ports();
-    cfg.nats_url = egov_devenv_nats_url();
-    cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
-    let portal = egov_portal::Portal::build_with(cfg, env.clock.clone())
-        .await
-        .unwrap();
-    let core = portal.core();
+    let core = idle_portal(&env, "portal_steps").await;
     let live = env.w.client("portal");
-    let _ = core.gateway.set(live.clone());
     let iin = egov_synth::fixtures::iin_of("family-mother").as_string();
     let before_registration = env.clock.now();
     let citizen = citizens::register(

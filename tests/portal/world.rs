@@ -65,6 +65,22 @@ pub async fn world_with(
     (env, pt)
 }
 
+/// A second portal of the world, built but not running, on its own schema: a test drives
+/// its relay, inbox or SLA scan by hand. Its gateway client is the world's live one.
+pub async fn idle_portal(env: &Env, schema: &str) -> egov_portal::Core {
+    let mut cfg = egov_portal::Config::of(&env.w.topology);
+    cfg.system = env.w.system_config("portal", schema);
+    cfg.system.any_ports();
+    cfg.nats_url = egov_devenv_nats_url();
+    cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
+    let portal = egov_portal::Portal::build_with(cfg, env.clock.clone())
+        .await
+        .unwrap();
+    let core = portal.core();
+    let _ = core.gateway.set(env.w.client("portal"));
+    core
+}
+
 /// A world with the ИС МИО of `systems` and the portal.
 pub async fn world(systems: &[&str]) -> (Env, Portal) {
     world_with(systems, |_| {}).await
