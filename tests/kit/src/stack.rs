@@ -284,14 +284,8 @@ impl Stack {
             p
         });
         // the workstations answer once they run
-        let http = reqwest::Client::new();
         for base in &workstations {
-            for _ in 0..200 {
-                if http.get(format!("{base}/health")).send().await.is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
+            answers(base, Duration::from_secs(5)).await;
         }
         Stack {
             w,
@@ -339,19 +333,19 @@ impl Stack {
             }
         };
         self.processes.insert(system.to_string(), (process, cfg));
-        let http = reqwest::Client::new();
-        for _ in 0..400 {
-            let up = http
-                .get(format!("{}/health", running.entry.http))
-                .send()
-                .await
-                .is_ok();
-            if up {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        answers(&running.entry.http, Duration::from_secs(10)).await;
         self.mio.insert(system.to_string(), running.entry);
+    }
+}
+
+/// Waits, at most `within`, until the server at `base` answers `/health`.
+async fn answers(base: &str, within: Duration) {
+    let http = reqwest::Client::new();
+    for _ in 0..within.as_millis() / 25 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
