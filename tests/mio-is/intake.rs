@@ -490,3 +490,84 @@ async fn the_outbox_keeps_each_applications_messages_in_order() {
     let n = until(next, "the one after it").await;
     assert!(n.0.is_some(), "{n:?}");
 }
+
+/// A lease runs out on the system's clock, which a test or a demonstration moves by a
+/// month at a stroke: a message still on its way then is due again by that clock, and
+/// the relay must not send it a second time beside the first. The gateway here is a
+/// black hole (it takes the connection and never answers), so the send stays under way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_on_its_way_is_not_sent_again_when_the_clock_jumps() {
+    let env = env(&["mio-almaty"]).await;
+    let pool = egov_db::pool(&env.w.db.url, "relay_jump", 4).await.unwrap();
+    sqlx::raw_sql(
+        "create table outbox (
+            id bigserial primary key, service_id text not null, route_id text not null default '',
+            message_type int not null, correlation_id text not null, payload bytea not null,
+            created_at timestamptz not null, attempts int not null default 0,
+            next_attempt_at timestamptz not null, sent_at timestamptz, message_id text,
+            gateway_code text, last_error text, trace_parent text)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = hole.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = hole.accept().await {
+            conns.push(c);
+        }
+    });
+    let client = env.w.client_to("mio-almaty", "mio-almaty", "shep", addr);
+    let clock = env.clock.clone();
+    let mut tx = pool.begin().await.unwrap();
+    egov_shep_client::outbox::enqueue(
+        &mut tx,
+        egov_shep_client::outbox::Outgoing {
+            service_id: "portal.status.update",
+            route_id: "",
+            message_type: egov_proto::shep::v1::MessageType::Notification,
+            correlation_id: "corr-jump",
+            message_id: uuid::Uuid::new_v4().to_string(),
+            trace_parent: None,
+        },
+        b"{}",
+        clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let relay = tokio::spawn(egov_shep_client::outbox::relay(
+        pool.clone(),
+        client,
+        clock.clone(),
+        wake.clone(),
+        |s| s.to_string(),
+        "test",
+        stop.clone(),
+    ));
+    let attempts = || async {
+        sqlx::query_scalar::<_, i32>("select attempts from outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let mut leased = false;
+    for _ in 0..100 {
+        if attempts().await == 1 {
+            leased = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(leased, "the relay leased the message");
+    // a month passes while the gateway holds the send
+    clock.advance(time::Duration::days(31));
+    wake.notify_one();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(attempts().await, 1, "leased again while on its way");
+    relay.abort();
+    held.abort();
+}

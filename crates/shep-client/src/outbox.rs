@@ -116,21 +116,24 @@ pub async fn relay(
 ) {
     let slots = Arc::new(Semaphore::new(SENDS_AT_ONCE));
     let mut sending = JoinSet::new();
+    let in_flight = InFlight::default();
     loop {
         while sending.try_join_next().is_some() {}
         let free = slots.available_permits();
         if free > 0 {
-            match lease(&pool, &clock, free).await {
+            match lease(&pool, &clock, free, &in_flight.ids()).await {
                 Ok(rows) if !rows.is_empty() => {
                     for r in rows {
                         let Ok(slot) = slots.clone().try_acquire_owned() else {
                             break;
                         };
                         let (pool, client, clock) = (pool.clone(), client.clone(), clock.clone());
+                        let sending_row = in_flight.take(r.id);
                         sending.spawn(async move {
                             if let Err(e) = send_one(&pool, &client, &clock, mask, lane, r).await {
                                 tracing::warn!(error = %mask(&e.to_string()), "outbox relay");
                             }
+                            drop(sending_row);
                             drop(slot);
                         });
                     }
@@ -151,17 +154,59 @@ pub async fn relay(
     while sending.join_next().await.is_some() {}
 }
 
+/// The rows a relay is sending now. A lease runs out on the system's clock, which tests
+/// and demonstrations move forward by days at a stroke; a row still on its way is then
+/// due again by the clock, and this keeps the relay from sending it a second time
+/// beside the first (the gateway would refuse the copy as a replay).
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<std::sync::Mutex<std::collections::HashSet<i64>>>);
+
+impl InFlight {
+    /// The ids being sent, for the lease to pass over.
+    pub fn ids(&self) -> Vec<i64> {
+        self.0
+            .lock()
+            .expect("in-flight set")
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    /// Marks row `id` as being sent until the returned guard is dropped.
+    pub fn take(&self, id: i64) -> Sending {
+        self.0.lock().expect("in-flight set").insert(id);
+        Sending(self.clone(), id)
+    }
+}
+
+/// A row being sent: removed from its [`InFlight`] set when dropped.
+pub struct Sending(InFlight, i64);
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if let Ok(mut set) = (self.0).0.lock() {
+            set.remove(&self.1);
+        }
+    }
+}
+
 /// Leases up to `limit` due rows, oldest first, each the oldest pending one of its
 /// correlation id (the next of a correlation is leased once the one before it is sent or
-/// given up, so the messages of one application go in order, also across relays): a
-/// concurrent relay skips them, and a crash frees them after 30 s.
-async fn lease(pool: &PgPool, clock: &Clock, limit: usize) -> sqlx::Result<Vec<Row>> {
+/// given up, so the messages of one application go in order, also across relays), none
+/// of `sending` (the rows this relay has on their way): a concurrent relay skips them,
+/// and a crash frees them after 30 s.
+async fn lease(
+    pool: &PgPool,
+    clock: &Clock,
+    limit: usize,
+    sending: &[i64],
+) -> sqlx::Result<Vec<Row>> {
     let now = clock.now();
     let mut rows: Vec<Row> = sqlx::query_as(
         "update outbox set attempts = attempts + 1, next_attempt_at = $2
          where id in (
             select o.id from outbox o
-            where o.sent_at is null and o.next_attempt_at <= $1
+            where o.sent_at is null and o.next_attempt_at <= $1 and o.id <> all($4)
               and not exists (
                 select 1 from outbox e
                 where e.correlation_id = o.correlation_id and e.id < o.id
@@ -172,6 +217,7 @@ async fn lease(pool: &PgPool, clock: &Clock, limit: usize) -> sqlx::Result<Vec<R
     .bind(now)
     .bind(now + time::Duration::seconds(30))
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(sending)
     .fetch_all(pool)
     .await?;
     rows.sort_by_key(|r| r.id);
@@ -187,7 +233,7 @@ pub async fn send_batch(
     mask: Mask,
     lane: &'static str,
 ) -> sqlx::Result<usize> {
-    let rows = lease(pool, clock, SENDS_AT_ONCE).await?;
+    let rows = lease(pool, clock, SENDS_AT_ONCE, &[]).await?;
     let n = rows.len();
     let results = futures::future::join_all(
         rows.into_iter()

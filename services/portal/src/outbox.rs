@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use egov_proto::shep::v1::MessageType;
+use egov_shep_client::outbox::InFlight;
 use egov_shep_client::{Client, codes};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -74,21 +75,24 @@ pub const SENDS_AT_ONCE: usize = 16;
 pub async fn relay(core: Core, client: Client, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(SENDS_AT_ONCE));
     let mut sending = JoinSet::new();
+    let in_flight = InFlight::default();
     loop {
         while sending.try_join_next().is_some() {}
         let free = slots.available_permits();
         if free > 0 {
-            match lease(&core, free).await {
+            match lease(&core, free, &in_flight.ids()).await {
                 Ok(rows) if !rows.is_empty() => {
                     for r in rows {
                         let Ok(slot) = slots.clone().try_acquire_owned() else {
                             break;
                         };
                         let (core, client) = (core.clone(), client.clone());
+                        let sending_row = in_flight.take(r.id);
                         sending.spawn(async move {
                             if let Err(e) = send_one(&core, &core.pool, &client, r).await {
                                 tracing::warn!(error = %e, "portal outbox relay");
                             }
+                            drop(sending_row);
                             drop(slot);
                         });
                     }
@@ -109,19 +113,21 @@ pub async fn relay(core: Core, client: Client, shutdown: CancellationToken) {
     while sending.join_next().await.is_some() {}
 }
 
-/// Leases up to `limit` due rows, oldest first: a concurrent relay skips them, and a
-/// crash frees them after 30 s.
-async fn lease(core: &Core, limit: usize) -> sqlx::Result<Vec<Row>> {
+/// Leases up to `limit` due rows, oldest first, none of `sending` (the rows this relay
+/// has on their way, see [`InFlight`]): a concurrent relay skips them, and a crash frees
+/// them after 30 s.
+async fn lease(core: &Core, limit: usize, sending: &[i64]) -> sqlx::Result<Vec<Row>> {
     let now = core.clock.now();
     let mut rows: Vec<Row> = sqlx::query_as(
         "update outbox set attempts = attempts + 1, next_attempt_at = $2
          where id in (select id from outbox where sent_at is null and next_attempt_at <= $1
-                      order by id limit $3 for update skip locked)
+                      and id <> all($4) order by id limit $3 for update skip locked)
          returning id, application_id, service_id, route_id, correlation_id, payload, message_id, attempts, trace_parent",
     )
     .bind(now)
     .bind(now + time::Duration::seconds(30))
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(sending)
     .fetch_all(&core.pool)
     .await?;
     rows.sort_by_key(|r| r.id);
@@ -131,7 +137,7 @@ async fn lease(core: &Core, limit: usize) -> sqlx::Result<Vec<Row>> {
 /// Sends one batch of due rows ([`SENDS_AT_ONCE`] at most) at once and waits for them;
 /// returns how many were tried.
 pub async fn send_batch(core: &Core, client: &Client) -> sqlx::Result<usize> {
-    let rows = lease(core, SENDS_AT_ONCE).await?;
+    let rows = lease(core, SENDS_AT_ONCE, &[]).await?;
     let n = rows.len();
     let sent = futures::future::join_all(
         rows.into_iter()
