@@ -13,22 +13,23 @@ pub const NOW: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00 UTC);
 /// A valid test IIN (the vector of `egov-iin`'s unit tests).
 pub const TEST_IIN: &str = "870312300046";
 
-/// A root CA and an issuing CA signed by it, both ECDSA P-256, valid 5 years from `now`.
+/// A root CA and an issuing CA signed by it, both ECDSA P-256, valid 20 years from `now`
+/// (the verifier checks validity at the wall-clock time, and the seeds are committed).
 pub fn build_cas(prefix: &str, now: OffsetDateTime) -> (Authority, Authority) {
-    let root = Authority::new_root(&format!("{prefix} Root"), KeyAlgorithm::EcdsaP256, now, 5)
+    let root = Authority::new_root(&format!("{prefix} Root"), KeyAlgorithm::EcdsaP256, now, 20)
         .expect("root CA");
     let issuing = root
         .new_issuing(
             &format!("{prefix} Issuing"),
             KeyAlgorithm::EcdsaP256,
             now,
-            5,
+            20,
         )
         .expect("issuing CA");
     (root, issuing)
 }
 
-/// A certificate of `profile` for the test person, valid one year from `now`.
+/// A certificate of `profile` for the test person, valid ten years from `now`.
 pub fn issue_person(
     ca: &Authority,
     profile: CertProfile,
@@ -41,7 +42,7 @@ pub fn issue_person(
         profile,
         KeyAlgorithm::EcdsaP256,
         now,
-        now + Duration::days(365),
+        now + Duration::days(3650),
     )
     .expect("leaf certificate")
 }

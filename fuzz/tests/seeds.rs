@@ -94,3 +94,24 @@ fn the_regulation_seeds_load_and_the_application_seeds_parse() {
         }
     }
 }
+
+#[test]
+fn the_envelope_seeds_open_as_the_gateways_open_them() {
+    use egov_proto::shep::v1::Envelope;
+    use egov_shep_client::envelope::{OpenError, open_request, open_response};
+    use prost::Message;
+    let v = &pki::pki().verifier;
+    let env = |name: &str| Envelope::decode(seed("envelope_open", name).as_slice()).unwrap();
+    let opened = block_on(open_request(&env("request.pb"), v)).expect("the request opens");
+    assert_eq!(opened.signer.identity.common_name.as_deref(), Some("TESTOV SEED"));
+    assert_eq!(opened.header.service_id, "mio.application.submit");
+    block_on(open_response(&env("response.pb"), v)).expect("the response opens");
+    assert!(matches!(
+        block_on(open_request(&env("request-other-sender.pb"), v)),
+        Err(OpenError::SenderMismatch { .. })
+    ));
+    assert!(matches!(
+        block_on(open_request(&env("request-tampered.pb"), v)),
+        Err(OpenError::Signature(_))
+    ));
+}

@@ -9,13 +9,20 @@
 //!   under the same messageId.
 
 pub mod envelope;
+#[cfg(feature = "io")]
 pub mod inbox;
+#[cfg(feature = "io")]
 pub mod nats_auth;
+#[cfg(feature = "io")]
 pub mod outbox;
+#[cfg(feature = "io")]
 pub mod route;
+#[cfg(feature = "io")]
 pub mod server;
 
+#[cfg(feature = "io")]
 mod client;
 
+#[cfg(feature = "io")]
 pub use client::{Client, ClientError, Reply};
 pub use envelope::{OpenError, Opened, SystemSigner, codes};

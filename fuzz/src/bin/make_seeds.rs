@@ -23,6 +23,8 @@ use std::process::Command;
 use egov_pki::authority::{CertProfile, RevokedEntry};
 use egov_pki::ocsp::{self, Status};
 use egov_pki::{cms, pem_encode};
+use egov_proto::shep::v1::{Envelope, MessageType, RequestInfo, ResponseInfo, SenderInfo};
+use prost::Message;
 use fixtures::NOW;
 use time::Duration;
 
@@ -243,6 +245,61 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&tmp);
+
+    // --- envelope_open: envelopes sealed by the seed leaf, whose CN is the sender ---
+    let c = d("envelope_open");
+    let cn = "TESTOV SEED";
+    let seal = |header: Vec<u8>, payload: &[u8]| {
+        let input = egov_shep_client::envelope::signing_input(&header, payload);
+        let signature =
+            cms::sign(&input, leaf_key, &leaf.cert, &chain, true, NOW + Duration::hours(2))
+                .expect("sign");
+        Envelope {
+            header,
+            payload: payload.to_vec(),
+            signature,
+        }
+        .encode_to_vec()
+    };
+    let request = |sender: &str| RequestInfo {
+        message_id: "7a0c6f0e-0000-4000-8000-000000000001".into(),
+        correlation_id: "7a0c6f0e-0000-4000-8000-000000000001".into(),
+        service_id: "mio.application.submit".into(),
+        message_type: MessageType::Request as i32,
+        route_id: "almaty".into(),
+        message_date: Some(egov_shep_client::envelope::timestamp(NOW)),
+        sender: Some(SenderInfo {
+            sender_id: sender.into(),
+            password: leaf.cert.serial_hex.clone(),
+        }),
+        properties: vec![],
+        session_id: String::new(),
+    };
+    let body = br#"{"regulation":"almaty-2013-housing-queue"}"#;
+    write(&c, "request.pb", &seal(request(cn).encode_to_vec(), body));
+    write(
+        &c,
+        "request-other-sender.pb",
+        &seal(request("portal").encode_to_vec(), body),
+    );
+    let response = ResponseInfo {
+        message_id: "7a0c6f0e-0000-4000-8000-000000000002".into(),
+        correlation_id: "7a0c6f0e-0000-4000-8000-000000000001".into(),
+        response_date: Some(egov_shep_client::envelope::timestamp(NOW)),
+        status: Some(egov_proto::shep::v1::Status {
+            code: "SCSS002".into(),
+            message: "accepted".into(),
+        }),
+        session_id: String::new(),
+        responder_id: cn.into(),
+        error_info: None,
+        route: vec!["shep".into(), "rshep-almaty".into()],
+    };
+    write(&c, "response.pb", &seal(response.encode_to_vec(), b""));
+    let mut tampered = Envelope::decode(seal(request(cn).encode_to_vec(), body).as_slice())
+        .expect("own envelope decodes");
+    tampered.payload.push(b' ');
+    write(&c, "request-tampered.pb", &tampered.encode_to_vec());
 
     // --- self-check: the seeds reach the verifier's checks after chain building ---
     let crl = egov_pki::crl::Crl::from_der(&crl).expect("seed CRL parses");
