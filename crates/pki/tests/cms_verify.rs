@@ -194,6 +194,21 @@ async fn validity_at_the_verifiers_clock_not_the_claimed_signing_time() {
         .unwrap_err();
     assert_eq!(e.reason(), "malformed", "{e}");
     assert!(e.to_string().contains("signingTime"), "{e}");
+    // a verifier on a clock moved forward (checking at that time) takes what a signer on
+    // the same clock signed, and still refuses a signingTime ahead of that time
+    let mut moved = opts();
+    moved.at = Some(now() + Duration::hours(2));
+    fx.verifier()
+        .verify_detached(DATA, &ahead, &moved)
+        .await
+        .unwrap();
+    moved.at = Some(now() + Duration::minutes(10));
+    let e = fx
+        .verifier()
+        .verify_detached(DATA, &ahead, &moved)
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "malformed", "{e}");
 
     let future = fx.person_valid(
         CertProfile::Signing,

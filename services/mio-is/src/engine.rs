@@ -1041,6 +1041,8 @@ impl Engine {
                 &egov_pki::VerifyOptions {
                     expected_iin: egov_iin::Iin::parse(&who.iin).ok(),
                     usage: egov_pki::verify::Usage::Signing,
+                    // at the system's time, at which it was signed
+                    at: Some(now),
                     ..Default::default()
                 },
             )

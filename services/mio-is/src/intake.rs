@@ -182,6 +182,8 @@ impl Engine {
                 &egov_pki::VerifyOptions {
                     usage: egov_pki::verify::Usage::Signing,
                     require_revocation: true,
+                    // at the system's time, as the portal and ИС ЦОН check it
+                    at: Some(self.clock.now()),
                     ..Default::default()
                 },
             )

@@ -602,6 +602,8 @@ async fn verify(
             &egov_pki::VerifyOptions {
                 usage: egov_pki::verify::Usage::Signing,
                 require_revocation: true,
+                // at the system's time (the stack's, where it is moved)
+                at: Some(core.clock.now()),
                 ..Default::default()
             },
         )
