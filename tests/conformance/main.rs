@@ -29,6 +29,10 @@ async fn up(data: &Path) -> (tokio_util::sync::CancellationToken, Target) {
     settings.dev_employee_password = Some("conformance-employee".into());
     settings.con_is.dev_operator_password = Some("conformance-operator".into());
     settings.dev_server_keystore = true;
+    // the clock a run moves to let a month pass (the uncollected result's archive), and
+    // ИС ЦОН's archive job looking every second
+    settings.dev_clock_addr = Some("127.0.0.1:0".parse().unwrap());
+    settings.con_is.sla_interval_secs = 1;
     let system = egov_launcher::start(settings)
         .await
         .expect("the system starts");
@@ -59,6 +63,7 @@ async fn every_scenario_passes_against_the_system_egov_up_starts_and_a_wrong_one
     assert!(target.portal.is_some());
     assert!(target.con.as_ref().is_some_and(|c| !c.operators.is_empty()));
     assert!(target.mio.values().all(|w| !w.employees.is_empty()));
+    assert!(target.clock.is_some(), "the movable clock is named");
     let regs = regulations(&target);
     let scenarios = egov_scenario::spec::load(&[scenarios_dir()], &regs).unwrap();
     // every regulation × every channel it has × every branch
@@ -77,6 +82,28 @@ async fn every_scenario_passes_against_the_system_egov_up_starts_and_a_wrong_one
             }
         }
     }
+    // a scenario that lets a month pass fails at once against a stack whose clock
+    // cannot be moved, and says why
+    let uncollected = scenarios
+        .iter()
+        .find(|s| s.moves_clock())
+        .expect("a scenario of the archive after a month");
+    let fixed = Runner::new(
+        Target {
+            clock: None,
+            ..target.clone()
+        },
+        regs.clone(),
+    )
+    .unwrap();
+    let o = fixed.run(uncollected).await;
+    assert!(
+        o.failure
+            .as_deref()
+            .is_some_and(|f| f.contains("clock cannot be moved")),
+        "{:?}",
+        o.failure
+    );
     let runner = Runner::new(target, regs.clone()).unwrap();
     wrong_expectations_fail(&runner, &regs).await;
     let outcomes = egov_scenario::run_all(&runner, &scenarios, 4, |o| {

@@ -22,6 +22,7 @@
 //! | con-is | ИС ЦОН / АРМ ИС ЦОН | 7400 / 7480 | gRPC health (mTLS) / HTTP operator API, public status look-up, health, metrics |
 //! | ops | the operators' page | 7090 | HTTP: message-log search, an application's two diagrams (read-only role) |
 //! | ncalayer | the NCALayer stand-in | 13579 | WebSocket over TLS: NCALayer's protocol, test keys (development; `EGOV_DEV_NCALAYER=false` leaves it out) |
+//! | clock | the stack's movable clock | `EGOV_DEV_CLOCK_ADDR` (unset: none) | HTTP: `GET /clock`, `POST /clock/advance` (development and tests; [`clock`]) |
 //!
 //! For a deployment with a process (container) per service, [`init`] is `egov init`: the
 //! registration step that does once what [`start`] does before it starts the services.
@@ -35,6 +36,7 @@
 //! `EGOV_SEED_PERSONS` synthetic residents (default 2000; 0 seeds nothing) from
 //! `EGOV_SEED` (default 1), and the named test citizens.
 
+pub mod clock;
 pub mod init;
 
 use egov_grpc::Listening as _;
@@ -101,6 +103,11 @@ pub struct Settings {
     /// The NCALayer stand-in (`EGOV_NCALAYER__ADDR`, `EGOV_NCALAYER__SELECT`,
     /// `EGOV_NCALAYER__KEYS_PASSWORD`, ...).
     pub ncalayer: egov_ncalayer::Config,
+    /// Development and tests only (`EGOV_DEV_CLOCK_ADDR`, unset by default): ИС МИО,
+    /// ИС ЦОН and the portal share one movable clock, moved forward through the HTTP
+    /// server at this address ([`clock`]); `stack.json` names it, so that a scenario
+    /// run can let a month pass.
+    pub dev_clock_addr: Option<SocketAddr>,
 }
 
 /// What may be set for one ИС МИО beyond its topology entry.
@@ -172,6 +179,7 @@ impl Default for Settings {
             ops_http_addr: SocketAddr::from(([127, 0, 0, 1], 7090)),
             dev_ncalayer: true,
             ncalayer: egov_ncalayer::Config::default(),
+            dev_clock_addr: None,
         }
     }
 }
@@ -527,6 +535,13 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         )
     });
 
+    // the clock of the systems that keep the regulations' time: movable in development
+    let stack_clock = if settings.dev_clock_addr.is_some() {
+        egov_calendar::Clock::manual()
+    } else {
+        egov_calendar::Clock::System
+    };
+
     // each region's ИС МИО with its АРМ РШЭП (they run once the gateways are bound)
     let mut mios = Vec::new();
     let mut mio_schemas = Vec::new();
@@ -552,7 +567,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
                 .data_dir
                 .join(format!("{}-employee-passwords.txt", sys.id)),
         );
-        let mut mio = egov_mio_is::MioIs::build(cfg.clone(), egov_mio_is::clock::Clock::System)
+        let mut mio = egov_mio_is::MioIs::build(cfg.clone(), stack_clock.clone())
             .await
             .map_err(|e| service_err("mio-is")(&e))?;
         let employees = mio
@@ -609,7 +624,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     // signs with them as the АРМ РШЭП does, a development setting
     con_cfg.keystore_key_file = common.data_dir.join("con-is-keystore.key");
     con_cfg.dev_server_keystore = settings.dev_server_keystore;
-    let con = egov_con_is::ConIs::build(con_cfg.clone())
+    let con = egov_con_is::ConIs::build_with(con_cfg.clone(), stack_clock.clone())
         .await
         .map_err(|e| service_err("con-is")(&e))?;
     // the operators' signing certificates come from the registration authority
@@ -655,7 +670,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     {
         portal_cfg.ncalayer_url = format!("wss://127.0.0.1:{}", settings.ncalayer.addr.port());
     }
-    let mut portal = egov_portal::Portal::build(portal_cfg.clone())
+    let mut portal = egov_portal::Portal::build_with(portal_cfg.clone(), stack_clock.clone())
         .await
         .map_err(|e| service_err("portal")(&e))?;
     systems.push(("portal".into(), portal.grpc_addr()));
@@ -807,7 +822,39 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         .iter()
         .filter_map(|s| s.region.clone().map(|r| (s.id.clone(), r)))
         .collect();
-    let target = scenario_target(
+    let clock_url = match settings.dev_clock_addr {
+        Some(addr) => {
+            let addr = if settings.ephemeral_ports {
+                any_port(addr)
+            } else {
+                addr
+            };
+            let server = clock::ClockServer::bind(addr, stack_clock.clone())
+                .await
+                .map_err(|e| Error::Service {
+                    service: "clock".into(),
+                    message: format!("bind {addr}: {e}"),
+                })?;
+            endpoints.push(Endpoint {
+                service: "clock".into(),
+                lane: "dev",
+                what: "the stack's movable clock: GET /clock, POST /clock/advance (development)",
+                addr: server.addr(),
+                scheme: "http",
+            });
+            let url = format!("http://{}", server.addr());
+            let token = shutdown.child_token();
+            tasks.spawn(async move {
+                (
+                    "clock".into(),
+                    server.run(token).await.map_err(|e| e.to_string()),
+                )
+            });
+            Some(url)
+        }
+        None => None,
+    };
+    let mut target = scenario_target(
         &workstations,
         &con_workstation,
         &system_regions,
@@ -816,6 +863,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         regulation_dirs,
     )
     .map_err(|e| service_err("launcher")(&e))?;
+    target.clock = clock_url;
     let target_file = common.data_dir.join(STACK_FILE);
     target.write(&target_file).map_err(|e| Error::Service {
         service: "launcher".into(),
@@ -946,6 +994,7 @@ fn scenario_target(
         pki_dir: pki_dir.to_path_buf(),
         ca_dir: ca_dir.to_path_buf(),
         regulation_dirs,
+        clock: None,
     })
 }
 

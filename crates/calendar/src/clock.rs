@@ -39,6 +39,19 @@ impl Clock {
         }
     }
 
+    /// How far a manual clock is ahead of the system clock (zero for the system clock).
+    pub fn offset(&self) -> Duration {
+        match self {
+            Clock::System => Duration::ZERO,
+            Clock::Manual(off) => *off.lock().expect("clock lock"),
+        }
+    }
+
+    /// Whether [`Clock::advance`] moves it.
+    pub fn is_manual(&self) -> bool {
+        matches!(self, Clock::Manual(_))
+    }
+
     /// Today in Kazakhstan.
     pub fn today(&self) -> time::Date {
         crate::local_date(self.now())
@@ -55,6 +68,8 @@ mod tests {
         let a = c.now();
         c.advance(Duration::days(31));
         assert!(c.now() - a >= Duration::days(31));
+        assert_eq!(c.offset(), Duration::days(31));
+        assert!(c.is_manual() && !Clock::System.is_manual());
         let s = Clock::System;
         s.advance(Duration::days(1));
         assert!(s.now() - OffsetDateTime::now_utc() < Duration::seconds(1));

@@ -25,7 +25,10 @@ pub use spec::Scenario;
 pub use target::Target;
 
 /// Runs `scenarios`, `jobs` at a time, calling `done` as each finishes (in the order
-/// they finish); the outcomes in the scenarios' order.
+/// they finish); the outcomes in the scenarios' order. Those that move the stack's
+/// clock ([`Scenario::moves_clock`]) run last, one at a time: a month passing in the
+/// middle of another run would change what that run sees (its deadlines, a
+/// certificate's validity at the portal).
 pub async fn run_all(
     runner: &Runner,
     scenarios: &[Scenario],
@@ -33,10 +36,19 @@ pub async fn run_all(
     mut done: impl FnMut(&Outcome),
 ) -> Vec<Outcome> {
     let mut out: Vec<Option<Outcome>> = vec![None; scenarios.len()];
-    let mut stream = futures::stream::iter(scenarios.iter().enumerate())
+    let (alone, together): (Vec<_>, Vec<_>) = scenarios
+        .iter()
+        .enumerate()
+        .partition(|(_, s)| s.moves_clock());
+    let mut stream = futures::stream::iter(together)
         .map(|(i, s)| async move { (i, runner.run(s).await) })
         .buffer_unordered(jobs.max(1));
     while let Some((i, o)) = stream.next().await {
+        done(&o);
+        out[i] = Some(o);
+    }
+    for (i, s) in alone {
+        let o = runner.run(s).await;
         done(&o);
         out[i] = Some(o);
     }

@@ -19,6 +19,13 @@ use crate::target::Target;
 /// How long a run waits for one thing to happen (a delivery, a status, a result).
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// How far an uncollected result's run moves the stack's clock: 32 days, past any
+/// calendar month from the day the result was ready.
+pub const MONTH_AND_A_DAY: i64 = 32 * 86_400;
+
+/// How long a run that expects a result not archived watches that it is not.
+const NOT_ARCHIVED_WATCH: Duration = Duration::from_secs(10);
+
 /// One step of a scenario: at a door (the applicant's or the staff's) or one of the
 /// regulation's steps at ИС МИО with its deadline.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -132,6 +139,12 @@ impl Runner {
 
     async fn exec(&self, s: &Scenario, steps: &mut Vec<Timed>) -> Result<(), String> {
         let reg = self.regulation(&s.regulation)?;
+        if s.moves_clock() && self.target.clock.is_none() {
+            return Err(
+                "the scenario lets a month pass, and this stack's clock cannot be moved (start it with EGOV_DEV_CLOCK_ADDR)"
+                    .into(),
+            );
+        }
         let entry = match s.channel {
             Channel::Portal => self.portal(s, reg, steps).await?,
             Channel::Con => self.con(s, reg, steps).await?,
@@ -202,7 +215,7 @@ impl Runner {
                         .await?
                 }
                 Channel::Con => {
-                    self.con_result(s, reg, door, number, &status, delivered)
+                    self.con_result(s, reg, door, number, &status, delivered, steps)
                         .await?
                 }
                 Channel::Provider => {}
@@ -525,6 +538,7 @@ impl Runner {
         Ok(true)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn con_result(
         &self,
         s: &Scenario,
@@ -533,6 +547,7 @@ impl Runner {
         number: &str,
         status: &str,
         delivered: bool,
+        steps: &mut Vec<Timed>,
     ) -> Result<(), String> {
         let path = format!("/api/v1/applications/{number}");
         let shows = shows_statuses(reg, Channel::Con);
@@ -558,6 +573,13 @@ impl Runner {
                 .await?
                 .expect(200, "the courier's return")?;
         }
+        if !s.procedure.collect {
+            let t = Instant::now();
+            self.uncollected(&centre, &path, s.expect.archived.unwrap_or(true))
+                .await?;
+            steps.push(timed("ЦОН: a month uncollected, the archive", t));
+            return Ok(());
+        }
         let issuer = self.operator(&centre, "issuer").await?;
         // the issuing inspector scans the cover's barcode (a hand scanner types the
         // number)
@@ -580,6 +602,45 @@ impl Runner {
             .expect(200, "the issue")?;
         if issued["paper"]["state"] != "issued" {
             return Err(format!("not issued: {}", short(&issued["paper"])));
+        }
+        Ok(())
+    }
+
+    /// Nobody comes for the result ready at the centre: the stack's clock moves past a
+    /// month, and the result must (or must not, `archived` false) go to the centre's
+    /// archive.
+    async fn uncollected(&self, centre: &str, path: &str, archived: bool) -> Result<(), String> {
+        let clock = self
+            .target
+            .clock
+            .as_deref()
+            .ok_or("this stack's clock cannot be moved")?;
+        Door::new(&self.http, clock)
+            .post("/clock/advance", &json!({"seconds": MONTH_AND_A_DAY}))
+            .await?
+            .expect(200, "moving the stack's clock past a month")?;
+        // the sessions opened before have expired by the clock: a new one
+        let desk = self.operator(centre, "inspector").await?;
+        let is_archived = |v: &Value| v["paper"]["state"] == "archived";
+        if archived {
+            desk.until(
+                path,
+                "the result in the centre's archive a month after it was ready",
+                WAIT,
+                is_archived,
+            )
+            .await?;
+        } else {
+            let until = Instant::now() + NOT_ARCHIVED_WATCH;
+            while Instant::now() < until {
+                let v = desk.get(path).await?.expect(200, "the application")?;
+                if is_archived(&v) {
+                    return Err(
+                        "the result went to the centre's archive; expected it not to".into(),
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
         Ok(())
     }

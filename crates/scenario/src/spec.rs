@@ -106,7 +106,7 @@ pub struct Applicant {
 }
 
 /// The provider's procedure.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Procedure {
     /// What the employees decide.
@@ -115,6 +115,27 @@ pub struct Procedure {
     /// The centre (ИС ЦОН) where channel C takes the application (default: the first
     /// of the regulation's region).
     pub centre: Option<String>,
+    /// Whether the applicant comes to the centre for the result (channel C; default
+    /// yes). `false`: nobody comes, and the run moves the stack's clock past a month
+    /// after the result is ready there, when it goes to the centre's archive. Needs a
+    /// stack with a movable clock (`EGOV_DEV_CLOCK_ADDR`); such scenarios run alone,
+    /// after the others.
+    #[serde(default = "yes")]
+    pub collect: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Procedure {
+    fn default() -> Self {
+        Procedure {
+            branch: Branch::default(),
+            centre: None,
+            collect: true,
+        }
+    }
 }
 
 /// What must come out.
@@ -139,6 +160,9 @@ pub struct Expect {
     /// The result document reaches the applicant's side (the cabinet's PDF, the centre's
     /// issue); default: when a result is expected.
     pub delivered: Option<bool>,
+    /// Whether the result, not collected, is in the centre's archive a month after it
+    /// was ready (channel C with `procedure.collect = false`).
+    pub archived: Option<bool>,
 }
 
 /// One scenario.
@@ -254,12 +278,27 @@ impl Scenario {
         if a.wrong_password && s.channel != Channel::Portal {
             return Err(err("applicant.wrong_password applies to the portal".into()));
         }
+        if !s.procedure.collect && s.channel != Channel::Con {
+            return Err(err(
+                "procedure.collect applies to channel C: the result collected at a centre".into(),
+            ));
+        }
+        if s.expect.archived.is_some() && s.procedure.collect {
+            return Err(err(
+                "expect.archived needs procedure.collect = false: a collected result is issued, not archived".into(),
+            ));
+        }
         if s.expect.error.is_some() && (s.expect.status.is_some() || s.expect.result.is_some()) {
             return Err(err(
                 "expect.error stops the scenario at the door: no status or result follows".into(),
             ));
         }
         Ok(s)
+    }
+
+    /// Whether its run moves the stack's clock (so runs alone, after the others).
+    pub fn moves_clock(&self) -> bool {
+        !self.procedure.collect
     }
 
     /// The category applied for.
@@ -350,6 +389,15 @@ mod tests {
             (
                 ok.replace("[expect]", "[expect]\nerror = \"X\""),
                 "stops the scenario",
+            ),
+            (
+                ok.replace("[expect]", "[procedure]\ncollect = false\n[expect]"),
+                "applies to channel C",
+            ),
+            (
+                ok.replace("\"portal\"", "\"con\"")
+                    .replace("[expect]", "[expect]\narchived = true"),
+                "needs procedure.collect = false",
             ),
         ] {
             let e = Scenario::parse(Path::new("x.toml"), &text, &regs).unwrap_err();

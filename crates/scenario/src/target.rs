@@ -81,6 +81,10 @@ pub struct Target {
     pub ca_dir: PathBuf,
     /// The regulation files the stack runs.
     pub regulation_dirs: Vec<PathBuf>,
+    /// The stack's movable clock (`GET /clock`, `POST /clock/advance`), where it has one
+    /// (`EGOV_DEV_CLOCK_ADDR`): scenarios that let a month pass need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
 }
 
 /// A descriptor that cannot be used.
