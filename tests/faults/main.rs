@@ -1,7 +1,9 @@
 //! Faults in the middle of a load. Citizens of ПЭП submit signed applications to ИС МИО
 //! Алматы (through ШЭП and РШЭП Алматы) through the portal's API, as its frontends do,
-//! four at once, in six parts; in each part, once a third of it is through, one fault
-//! strikes:
+//! four at once, and inspectors at two of Almaty's service centres take applications
+//! through ИС ЦОН's operator API (C-person through the gateways, the operator's
+//! signature), two at once, in six parts; in each part, once a third of the citizens'
+//! share is through, one fault strikes:
 //!
 //! 1. ИС МИО is killed and started again on its database;
 //! 2. РШЭП Алматы is killed and started again;
@@ -19,10 +21,11 @@
 //! 5xx) tries again, as a person presses again; a signature whose answer was lost and
 //! that went through is found sent.
 //!
-//! Then, once the system has settled, for every application the portal took (signed):
-//! ИС МИО registered it exactly once, and registered nothing else; its «поступившие»
-//! status reached the cabinet, once; both sides' numbers are gap-free; both outboxes are
-//! empty; the gateways' message-log chains verify.
+//! Then, once the system has settled, for every application the portal took (signed) and
+//! every one ИС ЦОН sent: ИС МИО registered it exactly once, and registered nothing else;
+//! its «поступившие» status reached the cabinet or the centre, once; the three systems'
+//! numbers are gap-free; the three outboxes are empty; the gateways' message-log chains
+//! verify.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -47,6 +50,12 @@ const MIO: &str = "mio-almaty";
 const CITIZENS: &[&str] = &["family-father", "family-mother", "family-son", "atyrau"];
 /// Applications per citizen in each part.
 const PER_CITIZEN: usize = 6;
+/// The inspectors, one at each of the first centres of Almaty.
+const INSPECTORS: usize = 2;
+/// Applications per inspector in each part.
+const PER_INSPECTOR: usize = 3;
+/// The applicant at the centres' desks.
+const DESK_APPLICANT: &str = "family-daughter";
 /// The password the citizens register with.
 const PASSWORD: &str = "пароль-нагрузки-1";
 /// How long a citizen keeps trying one request while the system fails.
@@ -82,23 +91,8 @@ impl Citizen {
         Citizen { door, signer }
     }
 
-    /// One request, tried again while it fails for the system's sake (no answer, 5xx);
-    /// any other answer is returned.
     async fn patiently(&self, what: &str, post: Option<&Value>, path: &str) -> Answer {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let a = match post {
-                Some(body) => self.door.post(path, body).await,
-                None => self.door.get(path).await,
-            };
-            match a {
-                Ok(a) if a.status < 500 => return a,
-                other if Instant::now() >= deadline => {
-                    panic!("{what}: the system did not recover in {PATIENCE:?}: {other:?}")
-                }
-                _ => tokio::time::sleep(Duration::from_millis(250)).await,
-            }
-        }
+        patiently(&self.door, what, post, path).await
     }
 
     /// An application from the draft to the signature the portal took; its number.
@@ -151,6 +145,98 @@ impl Citizen {
         }
         number
     }
+}
+
+/// One request at `door`, tried again while it fails for the system's sake (no answer,
+/// 5xx); any other answer is returned.
+async fn patiently(door: &Door, what: &str, post: Option<&Value>, path: &str) -> Answer {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let a = match post {
+            Some(body) => door.post(path, body).await,
+            None => door.get(path).await,
+        };
+        match a {
+            Ok(a) if a.status < 500 => return a,
+            other if Instant::now() >= deadline => {
+                panic!("{what}: the system did not recover in {PATIENCE:?}: {other:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// An inspector at a centre's desk (ИС ЦОН's operator API).
+struct Inspector {
+    door: Door,
+}
+
+impl Inspector {
+    async fn login(http: &reqwest::Client, con: &str, iin: &str) -> Inspector {
+        let mut door = Door::new(http, con);
+        let body = json!({"iin": iin, "password": egov_con_is::DEV_OPERATOR_PASSWORD});
+        door.login("/api/v1/login", &body)
+            .await
+            .unwrap()
+            .expect(200, "the inspector's login")
+            .unwrap();
+        Inspector { door }
+    }
+
+    /// An application from the citizen's IIN (C-person) to the desk's signature and its
+    /// sending; its number at the centre.
+    async fn take(&self, reg: &egov_regulation::Regulation) -> String {
+        let iin = egov_synth::fixtures::iin_of(DESK_APPLICANT).as_string();
+        let body = json!({"regulation": reg.id, "iin": iin});
+        let a = patiently(
+            &self.door,
+            "the desk's draft",
+            Some(&body),
+            "/api/v1/applications",
+        )
+        .await;
+        let number = a.expect(201, "the desk's draft").unwrap()["number"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let sub = fill::submission(reg, &reg.categories[0].id, &[]);
+        let path = format!("/api/v1/applications/{number}/submit");
+        let a = patiently(&self.door, "the desk's submission", Some(&sub), &path).await;
+        if a.status == 409 {
+            // an earlier try went through and its answer was lost: the application is sent
+            let path = format!("/api/v1/applications/{number}");
+            let v = patiently(&self.door, "the desk's application", None, &path)
+                .await
+                .expect(200, "the desk's application")
+                .unwrap();
+            assert_eq!(v["state"], "sent", "the submission of {number}: {a:?}");
+        } else {
+            assert!(
+                a.status == 200 || a.status == 202,
+                "the submission of {number}: {a:?}"
+            );
+        }
+        number
+    }
+}
+
+/// One part of the desks' load: every inspector takes [`PER_INSPECTOR`] applications.
+fn desk_part(
+    inspectors: &Arc<Vec<Inspector>>,
+    reg: &Arc<egov_regulation::Regulation>,
+) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
+    (0..inspectors.len())
+        .map(|i| {
+            let (inspectors, reg) = (inspectors.clone(), reg.clone());
+            tokio::spawn(async move {
+                let mut numbers = Vec::new();
+                for _ in 0..PER_INSPECTOR {
+                    numbers.push(inspectors[i].take(&reg).await);
+                }
+                numbers
+            })
+        })
+        .collect()
 }
 
 /// One part of the load: every citizen submits [`PER_CITIZEN`] applications; `done`
@@ -303,7 +389,7 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     let mut opts = StackOptions::new(&[MIO]);
     opts.world.nats_url = Some(nats.url());
     opts.world.database_admin_url = Some(pg.admin_url());
-    opts.con = false;
+    opts.con = true;
     opts.portal = true;
     opts.crashable = true;
     let mut stack = Stack::start(opts).await;
@@ -316,6 +402,26 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         citizens.push(Citizen::enrol(&http, &portal.http, &keys, key).await);
     }
     let citizens = Arc::new(citizens);
+    let con = stack.con.clone().expect("ИС ЦОН runs");
+    let centres: Vec<String> =
+        sqlx::query_scalar("select id from centres where region = $1 order by id")
+            .bind(&reg.region)
+            .fetch_all(&con.core.pool)
+            .await
+            .unwrap();
+    let mut inspectors = Vec::new();
+    for centre in centres.iter().take(INSPECTORS) {
+        let iin = egov_con_is::operators::operator_iin(
+            centre,
+            egov_con_is::operators::Role::Inspector,
+            0,
+        )
+        .as_string();
+        inspectors.push(Inspector::login(&http, &con.http, &iin).await);
+    }
+    assert_eq!(inspectors.len(), INSPECTORS, "centres in {}", reg.region);
+    let inspectors = Arc::new(inspectors);
+    let mut desk_taken: Vec<String> = Vec::new();
     let done = Arc::new(AtomicUsize::new(0));
     let per_part = CITIZENS.len() * PER_CITIZEN;
     let started = Instant::now();
@@ -333,6 +439,7 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     .enumerate()
     {
         let load = part(&citizens, &reg, &done);
+        let desks = desk_part(&inspectors, &reg);
         let strike_at = i * per_part + per_part / 3;
         while done.load(Ordering::SeqCst) < strike_at {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -343,6 +450,9 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         for h in load {
             taken.extend(h.await.unwrap());
         }
+        for h in desks {
+            desk_taken.extend(h.await.unwrap());
+        }
     }
     let load_time = started.elapsed();
 
@@ -352,8 +462,17 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     let mio_pool = egov_db::pool(&stack.w.db.url, &MIO.replace('-', "_"), 2)
         .await
         .unwrap();
+    let con_pool = con.core.pool.clone();
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
+        let desk_waiting: Vec<String> = sqlx::query_scalar(
+            "select a.number from applications a
+             where a.state = 'sent'
+               and not exists (select 1 from statuses s where s.application_id = a.id and s.status = 'received')",
+        )
+        .fetch_all(&con_pool)
+        .await
+        .unwrap();
         let waiting: Vec<String> = sqlx::query_scalar(
             "select a.message_id from applications a
              where a.state in ('sent', 'delivered')
@@ -363,20 +482,21 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         .await
         .unwrap();
         let mut unsent = 0;
-        for p in [&pool, &mio_pool] {
+        for p in [&pool, &mio_pool, &con_pool] {
             let n: i64 = sqlx::query_scalar("select count(*) from outbox where sent_at is null")
                 .fetch_one(p)
                 .await
                 .unwrap();
             unsent += n;
         }
-        if waiting.is_empty() && unsent == 0 {
+        if waiting.is_empty() && desk_waiting.is_empty() && unsent == 0 {
             break;
         }
         if Instant::now() >= deadline {
             panic!(
-                "not settled: {} applications without «поступившие», {unsent} messages unsent; faults: {timeline:?}\n{}",
+                "not settled: {} applications without «поступившие» at the portal, {} at the centres ({desk_waiting:?}), {unsent} messages unsent; faults: {timeline:?}\n{}",
                 waiting.len(),
+                desk_waiting.len(),
                 stuck(&pool, &mio_pool, &waiting).await
             );
         }
@@ -421,7 +541,50 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         "«поступившие» recorded once each"
     );
 
-    // ИС МИО's side: exactly the signed applications, once each, numbered without gaps
+    // the centres' side: every application the desks sent, with «поступившие» once each,
+    // numbered without gaps at each centre (drafts given up count: the number is taken
+    // with the draft)
+    let sent_at_desks: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select number, message_id, mio_number from applications where state = 'sent' order by number",
+    )
+    .fetch_all(&con_pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        sent_at_desks.len(),
+        desk_taken.len(),
+        "every application the desks sent"
+    );
+    let sent_numbers: BTreeSet<&str> = sent_at_desks.iter().map(|s| s.0.as_str()).collect();
+    for n in &desk_taken {
+        assert!(sent_numbers.contains(n.as_str()), "{n} taken but not sent");
+    }
+    let by_centre: Vec<(String, Vec<String>)> =
+        sqlx::query_as("select centre_id, array_agg(number) from applications group by centre_id")
+            .fetch_all(&con_pool)
+            .await
+            .unwrap();
+    for (centre, numbers) in &by_centre {
+        assert_eq!(
+            serials(numbers),
+            (1..=numbers.len() as u64).collect::<Vec<_>>(),
+            "{centre}'s numbers are gap-free"
+        );
+    }
+    let received_at_desks: Vec<i64> = sqlx::query_scalar(
+        "select count(*) from statuses where status = 'received' group by application_id",
+    )
+    .fetch_all(&con_pool)
+    .await
+    .unwrap();
+    assert_eq!(received_at_desks.len(), sent_at_desks.len());
+    assert!(
+        received_at_desks.iter().all(|n| *n == 1),
+        "«поступившие» recorded once each at the centres"
+    );
+
+    // ИС МИО's side: exactly the signed and sent applications, once each, numbered
+    // without gaps
     let registered: Vec<(String, String)> =
         sqlx::query_as("select message_id, number from applications")
             .fetch_all(&mio_pool)
@@ -434,10 +597,10 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     assert_eq!(by_message.len(), registered.len());
     assert_eq!(
         registered.len(),
-        signed.len(),
-        "registered exactly the signed applications"
+        signed.len() + sent_at_desks.len(),
+        "registered exactly the signed applications and those the desks sent"
     );
-    for (number, message_id, mio_number) in &signed {
+    for (number, message_id, mio_number) in signed.iter().chain(&sent_at_desks) {
         let at_mio = by_message
             .get(message_id.as_str())
             .unwrap_or_else(|| panic!("{number} was never registered"));
@@ -449,7 +612,11 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         (1..=mio_numbers.len() as u64).collect::<Vec<_>>(),
         "ИС МИО's numbers are gap-free"
     );
-    for (who, p) in [("ИС МИО", &mio_pool), ("the portal", &pool)] {
+    for (who, p) in [
+        ("ИС МИО", &mio_pool),
+        ("the portal", &pool),
+        ("ИС ЦОН", &con_pool),
+    ] {
         let unsent: i64 = sqlx::query_scalar("select count(*) from outbox where sent_at is null")
             .fetch_one(p)
             .await
@@ -460,7 +627,7 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     assert!(report.ok(), "{report:?}");
     // the faults struck messages on their way: sends that had to be tried again
     let mut retried = Vec::new();
-    for p in [&pool, &mio_pool] {
+    for p in [&pool, &mio_pool, &con_pool] {
         let n: i64 = sqlx::query_scalar("select count(*) from outbox where attempts > 1")
             .fetch_one(p)
             .await
@@ -472,11 +639,13 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         "no send of the portal was struck: {timeline:?}"
     );
     println!(
-        "{} applications in {:.1} s ({:.1} s to settle), faults {timeline:?}; sends tried again: portal {}, ИС МИО {}",
+        "{} applications at the portal and {} at the desks in {:.1} s ({:.1} s to settle), faults {timeline:?}; sends tried again: portal {}, ИС МИО {}, ИС ЦОН {}",
         signed.len(),
+        sent_at_desks.len(),
         load_time.as_secs_f64(),
         settled.as_secs_f64(),
         retried[0],
-        retried[1]
+        retried[1],
+        retried[2]
     );
 }
