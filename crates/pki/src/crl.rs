@@ -12,6 +12,18 @@ use x509_cert::crl::CertificateList;
 use crate::cert::{CertInfo, serial_hex};
 use crate::{Error, Result};
 
+/// The SHA-256 of `issuer`'s SubjectPublicKeyInfo.
+fn issuer_key_digest(issuer: &CertInfo) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
+    let spki = issuer
+        .cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .ok()?;
+    Some(sha2::Sha256::digest(&spki).into())
+}
+
 /// A parsed CRL.
 #[derive(Debug, Clone)]
 pub struct Crl {
@@ -25,6 +37,10 @@ pub struct Crl {
     pub revoked: HashMap<String, OffsetDateTime>,
     /// Its cRLNumber, big-endian without leading zeros, when it has one.
     pub number: Option<Vec<u8>>,
+    /// The SHA-256 of the issuer key (SubjectPublicKeyInfo) whose signature over this
+    /// list verified: a list held for hours is checked on every verification, and its
+    /// signature needs verifying once per key, not every time.
+    signed_by: std::sync::OnceLock<[u8; 32]>,
 }
 
 /// Why a CRL cannot be used.
@@ -78,6 +94,7 @@ impl Crl {
             next_update,
             revoked,
             number,
+            signed_by: std::sync::OnceLock::new(),
         })
     }
 
@@ -106,12 +123,31 @@ impl Crl {
         &self.list.tbs_cert_list.issuer == issuer.subject()
     }
 
-    /// Checks the CRL's signature by `issuer` and that it is current at `at`.
+    /// Checks the CRL's signature by `issuer` (verified once per issuer key, then
+    /// remembered) and that it is current at `at`.
     pub fn check(&self, issuer: &CertInfo, at: OffsetDateTime) -> Result<(), CrlError> {
         let who = issuer.subject_string();
         if !self.is_from(issuer) || !issuer.allows_crl_signing() {
             return Err(CrlError::WrongIssuer(who));
         }
+        let key = issuer_key_digest(issuer).ok_or_else(|| CrlError::WrongIssuer(who.clone()))?;
+        if self.signed_by.get() != Some(&key) {
+            self.verify_signature(issuer, &who)?;
+            let _ = self.signed_by.set(key);
+        }
+        if at < self.this_update - time::Duration::minutes(5) {
+            return Err(CrlError::NotYetValid(self.this_update));
+        }
+        if let Some(next) = self.next_update
+            && at > next
+        {
+            return Err(CrlError::Expired(next));
+        }
+        Ok(())
+    }
+
+    fn verify_signature(&self, issuer: &CertInfo, who: &str) -> Result<(), CrlError> {
+        let who = who.to_string();
         let tbs = self
             .list
             .tbs_cert_list
@@ -129,16 +165,7 @@ impl Crl {
             &tbs,
             sig,
         )
-        .map_err(|_| CrlError::WrongIssuer(who))?;
-        if at < self.this_update - time::Duration::minutes(5) {
-            return Err(CrlError::NotYetValid(self.this_update));
-        }
-        if let Some(next) = self.next_update
-            && at > next
-        {
-            return Err(CrlError::Expired(next));
-        }
-        Ok(())
+        .map_err(|_| CrlError::WrongIssuer(who))
     }
 
     /// The revocation time of `serial_hex`, when listed.
@@ -386,6 +413,36 @@ mod tests {
     use crate::authority::{Authority, CertProfile, Endpoints, SubjectSpec};
     use crate::keys::KeyAlgorithm;
     use time::Duration as D;
+
+    #[test]
+    fn a_signature_remembered_for_one_key_does_not_pass_another_of_the_same_name() {
+        let now = OffsetDateTime::now_utc();
+        let alg = KeyAlgorithm::EcdsaP256;
+        let ca = Authority::new_root("Root", alg, now - D::days(1), 2).unwrap();
+        let impostor = Authority::new_root("Root", alg, now - D::days(1), 2).unwrap();
+        assert_eq!(ca.cert.subject(), impostor.cert.subject());
+        let der = ca.crl(&[], 1, now, now + D::days(1)).unwrap();
+        // the true issuer first, then the impostor, then the true one again
+        let crl = Crl::from_der(&der).unwrap();
+        assert_eq!(crl.check(&ca.cert, now), Ok(()));
+        assert!(matches!(
+            crl.check(&impostor.cert, now),
+            Err(CrlError::WrongIssuer(_))
+        ));
+        assert_eq!(crl.check(&ca.cert, now), Ok(()));
+        // the impostor first, on a list nobody checked yet
+        let crl = Crl::from_der(&der).unwrap();
+        assert!(matches!(
+            crl.check(&impostor.cert, now),
+            Err(CrlError::WrongIssuer(_))
+        ));
+        assert_eq!(crl.check(&ca.cert, now), Ok(()));
+        // remembered or not, the times are checked every time
+        assert!(matches!(
+            crl.check(&ca.cert, now + D::days(2)),
+            Err(CrlError::Expired(_))
+        ));
+    }
 
     #[test]
     fn a_certificate_names_its_distribution_point_and_lists_order_by_time_then_number() {

@@ -662,16 +662,15 @@ impl Verifier {
         }
         let mut last_err = None;
         for crl in crls {
-            if let (Err(CrlError::Expired(why)), Some(ocsp)) =
-                (crl.check(issuer, now), ocsp_failure.as_ref())
-            {
+            let checked = crl.check(issuer, now);
+            if let (Err(CrlError::Expired(why)), Some(ocsp)) = (&checked, ocsp_failure.as_ref()) {
                 // OCSP failed and the CRL is past its nextUpdate: the status is unknown
                 // for now, not bad
                 return Err(VerifyError::RevocationUnknown(format!(
                     "OCSP failed ({ocsp}) and the CRL is out of date ({why})"
                 )));
             }
-            match crl.check(issuer, now) {
+            match checked {
                 Ok(()) => {
                     if let Some(at) = crl.revoked_at(&cert.serial_hex) {
                         return Err(VerifyError::Revoked {
