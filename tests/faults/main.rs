@@ -360,6 +360,35 @@ async fn stuck(portal: &sqlx::PgPool, mio: &sqlx::PgPool, waiting: &[String]) ->
     out
 }
 
+/// `numbers` (of `whose`) run 1..n without a gap.
+fn gap_free(numbers: &[String], whose: &str) {
+    assert_eq!(
+        serials(numbers),
+        (1..=numbers.len() as u64).collect::<Vec<_>>(),
+        "{whose}: the numbers are gap-free"
+    );
+}
+
+/// The side of `pool` (`whose`) recorded «поступившие» once for each of its `sent`
+/// applications.
+async fn received_once(pool: &sqlx::PgPool, sent: usize, whose: &str) {
+    let received: Vec<i64> = sqlx::query_scalar(
+        "select count(*) from statuses where status = 'received' group by application_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        received.len(),
+        sent,
+        "{whose}: applications with «поступившие»"
+    );
+    assert!(
+        received.iter().all(|n| *n == 1),
+        "{whose}: «поступившие» recorded once each"
+    );
+}
+
 /// The trailing number of each of `numbers`, sorted.
 fn serials(numbers: &[String]) -> Vec<u64> {
     let mut v: Vec<u64> = numbers
@@ -524,22 +553,8 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
             "{n} taken but not sent"
         );
     }
-    assert_eq!(
-        serials(&all_numbers),
-        (1..=all_numbers.len() as u64).collect::<Vec<_>>(),
-        "the portal's numbers are gap-free"
-    );
-    let received: Vec<i64> = sqlx::query_scalar(
-        "select count(*) from statuses where status = 'received' group by application_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(received.len(), signed.len());
-    assert!(
-        received.iter().all(|n| *n == 1),
-        "«поступившие» recorded once each"
-    );
+    gap_free(&all_numbers, "the portal");
+    received_once(&pool, signed.len(), "the portal").await;
 
     // the centres' side: every application the desks sent, with «поступившие» once each,
     // numbered without gaps at each centre (drafts given up count: the number is taken
@@ -565,23 +580,9 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
             .await
             .unwrap();
     for (centre, numbers) in &by_centre {
-        assert_eq!(
-            serials(numbers),
-            (1..=numbers.len() as u64).collect::<Vec<_>>(),
-            "{centre}'s numbers are gap-free"
-        );
+        gap_free(numbers, centre);
     }
-    let received_at_desks: Vec<i64> = sqlx::query_scalar(
-        "select count(*) from statuses where status = 'received' group by application_id",
-    )
-    .fetch_all(&con_pool)
-    .await
-    .unwrap();
-    assert_eq!(received_at_desks.len(), sent_at_desks.len());
-    assert!(
-        received_at_desks.iter().all(|n| *n == 1),
-        "«поступившие» recorded once each at the centres"
-    );
+    received_once(&con_pool, sent_at_desks.len(), "the centres").await;
 
     // ИС МИО's side: exactly the signed and sent applications, once each, numbered
     // without gaps
@@ -607,11 +608,7 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         assert_eq!(mio_number.as_deref(), Some(*at_mio), "{number}");
     }
     let mio_numbers: Vec<String> = registered.iter().map(|r| r.1.clone()).collect();
-    assert_eq!(
-        serials(&mio_numbers),
-        (1..=mio_numbers.len() as u64).collect::<Vec<_>>(),
-        "ИС МИО's numbers are gap-free"
-    );
+    gap_free(&mio_numbers, "ИС МИО");
     for (who, p) in [
         ("ИС МИО", &mio_pool),
         ("the portal", &pool),
