@@ -8,7 +8,8 @@
 //! - `GET /clock` → `{"now": "2026-12-07T10:00:00Z", "offset_seconds": 0}`;
 //! - `POST /clock/advance` with `{"seconds": N}` (1 s to 400 days) → the same, moved.
 //!
-//! A bad body is answered 400 in the APIs' error shape (`{"error": {"code", "message"}}`).
+//! A bad body is answered 400 in the APIs' error shape (`egov_system::api::ApiError`,
+//! in Russian or Kazakh by `Accept-Language`).
 //! The clock only moves forward. Gateways, the certification authority and the
 //! registries keep the system clock: certificates and message dates stay real.
 
@@ -17,11 +18,10 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use egov_calendar::Clock;
+use egov_system::api::{ApiError, Body};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -62,7 +62,8 @@ pub fn router(clock: Clock) -> Router {
         .route("/clock", get(show))
         .route("/clock/advance", post(advance))
         .route("/health", get(|| async { "ok" }))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such path") })
+        .fallback(|| async { ApiError::no_route() })
+        .layer(axum::middleware::from_fn(egov_system::api::localize))
         .with_state(clock)
 }
 
@@ -72,14 +73,6 @@ fn view(clock: &Clock) -> Json<serde_json::Value> {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     Json(json!({"now": now, "offset_seconds": clock.offset().whole_seconds()}))
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message, "details": {}}})),
-    )
-        .into_response()
 }
 
 async fn show(State(clock): State<Clock>) -> Json<serde_json::Value> {
@@ -94,26 +87,16 @@ struct Advance {
 
 async fn advance(
     State(clock): State<Clock>,
-    body: Result<Json<Advance>, JsonRejection>,
-) -> Response {
-    let seconds = match body {
-        Ok(Json(a)) => a.seconds,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!("the body must be {{\"seconds\": N}}: {}", e.body_text()),
-            );
-        }
-    };
+    body: Body<Advance>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let seconds = body.parsed()?.seconds;
     if !(1..=MAX_STEP_SECONDS).contains(&seconds) {
-        return error(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "BAD_STEP",
-            &format!(
-                "seconds must be between 1 and {MAX_STEP_SECONDS}: the clock only moves forward"
-            ),
-        );
+            format!("seconds — от 1 до {MAX_STEP_SECONDS}: часы идут только вперёд"),
+            format!("seconds — 1-ден {MAX_STEP_SECONDS}-ге дейін: сағат тек алға жүреді"),
+        ));
     }
     clock.advance(time::Duration::seconds(seconds));
     tracing::warn!(
@@ -121,7 +104,7 @@ async fn advance(
         offset = clock.offset().whole_seconds(),
         "the stack's clock moved forward"
     );
-    view(&clock).into_response()
+    Ok(view(&clock))
 }
 
 #[cfg(test)]

@@ -47,11 +47,6 @@ impl Clock {
         }
     }
 
-    /// Whether [`Clock::advance`] moves it.
-    pub fn is_manual(&self) -> bool {
-        matches!(self, Clock::Manual(_))
-    }
-
     /// Today in Kazakhstan.
     pub fn today(&self) -> time::Date {
         crate::local_date(self.now())
@@ -69,7 +64,6 @@ mod tests {
         c.advance(Duration::days(31));
         assert!(c.now() - a >= Duration::days(31));
         assert_eq!(c.offset(), Duration::days(31));
-        assert!(c.is_manual() && !Clock::System.is_manual());
         let s = Clock::System;
         s.advance(Duration::days(1));
         assert!(s.now() - OffsetDateTime::now_utc() < Duration::seconds(1));
