@@ -2,8 +2,11 @@
 //! Алматы (through ШЭП and РШЭП Алматы) through the portal's API, as its frontends do,
 //! four at once, and inspectors at two of Almaty's service centres take applications
 //! through ИС ЦОН's operator API (C-person through the gateways, the operator's
-//! signature), two at once, in six parts; in each part, once a third of the citizens'
-//! share is through, one fault strikes:
+//! signature), two at once, in eight parts, while the provider's employees work some
+//! applications of the part before through the whole procedure at their АРМ (the
+//! commission's meeting, the registration on the waiting list with its queue number, the
+//! result); in each part, once a third of the citizens' share is through, one fault
+//! strikes:
 //!
 //! 1. ИС МИО is killed and started again on its database;
 //! 2. РШЭП Алматы is killed and started again;
@@ -13,7 +16,9 @@
 //!    running at once) is killed (SIGKILL to every process of it) and started again,
 //!    recovering from its write-ahead log;
 //! 6. the broker (a `nats-server` of the test's own, JetStream on disk) is killed
-//!    (SIGKILL) and started again.
+//!    (SIGKILL) and started again;
+//! 7. the portal is killed and started again;
+//! 8. ИС ЦОН is killed and started again.
 //!
 //! A kill drops the service's runtime where it stands ([`egov_testkit::process`]): its
 //! open transactions roll back, its unacknowledged messages are delivered again, nothing
@@ -24,8 +29,10 @@
 //! Then, once the system has settled, for every application the portal took (signed) and
 //! every one ИС ЦОН sent: ИС МИО registered it exactly once, and registered nothing else;
 //! its «поступившие» status reached the cabinet or the centre, once; the three systems'
-//! numbers are gap-free; the three outboxes are empty; the gateways' message-log chains
-//! verify.
+//! numbers are gap-free; every worked application has one place on the waiting list, the
+//! queue numbers are unique and gap-free, and its final status (and at the cabinet its
+//! queue number) reached its side; the three outboxes are empty; the gateways'
+//! message-log chains verify.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -33,10 +40,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use egov_scenario::door::{Answer, Door};
+use egov_scenario::arm::Arm;
+use egov_scenario::door::Door;
 use egov_scenario::fill;
 use egov_scenario::keys::{Keys, Signer};
-use egov_scenario::spec::Key;
+use egov_scenario::spec::{Branch, Key};
+use egov_scenario::target::{Employee, Workstation};
 use egov_testkit::nats::Cluster;
 use egov_testkit::postgres::Server;
 use egov_testkit::stack::{Stack, StackOptions};
@@ -60,6 +69,12 @@ const DESK_APPLICANT: &str = "family-daughter";
 const PASSWORD: &str = "пароль-нагрузки-1";
 /// How long a citizen keeps trying one request while the system fails.
 const PATIENCE: Duration = Duration::from_secs(60);
+/// Applications of each part that ИС МИО's employees work through the whole procedure
+/// during the next part: this many of the citizens' and of the desks'.
+const WORKED: usize = 2;
+
+/// An application the entry side sent: its number there and the messageId it went with.
+type Sent = (String, String);
 
 /// A citizen at the cabinet.
 struct Citizen {
@@ -75,7 +90,7 @@ impl Citizen {
             .find(|c| c.key == key)
             .unwrap_or_else(|| panic!("no named citizen {key}"));
         let iin = person.iin.as_string();
-        let mut door = Door::new(http, portal);
+        let mut door = Door::new(http, portal).patient(PATIENCE);
         let body = json!({"iin": iin, "password": PASSWORD});
         door.post("/api/v1/auth/register", &body)
             .await
@@ -91,12 +106,9 @@ impl Citizen {
         Citizen { door, signer }
     }
 
-    async fn patiently(&self, what: &str, post: Option<&Value>, path: &str) -> Answer {
-        patiently(&self.door, what, post, path).await
-    }
-
-    /// An application from the draft to the signature the portal took; its number.
-    async fn submit(&self, reg: &egov_regulation::Regulation) -> String {
+    /// An application from the draft to the signature the portal took; its number and
+    /// messageId.
+    async fn submit(&self, reg: &egov_regulation::Regulation) -> Sent {
         let category = &reg.categories[0].id;
         let body = json!({
             "regulation": reg.id,
@@ -104,24 +116,22 @@ impl Citizen {
             "phone": "+7 701 123 45 67",
             "form": fill::form(reg),
         });
-        let a = self
-            .patiently("the draft", Some(&body), "/api/v1/applications")
-            .await;
+        let a = self.door.post("/api/v1/applications", &body).await.unwrap();
         let number = a.expect(201, "the draft").unwrap()["number"]
             .as_str()
             .unwrap()
             .to_string();
         for d in reg.required_documents(category) {
             let path = format!("/api/v1/applications/{number}/attachments");
-            let a = self
-                .patiently("a scan", Some(&fill::scan(&d.id)), &path)
-                .await;
+            let a = self.door.post(&path, &fill::scan(&d.id)).await.unwrap();
             a.expect(201, "a scan").unwrap();
         }
         let path = format!("/api/v1/applications/{number}/sign-request");
         let req = self
-            .patiently("the sign request", None, &path)
+            .door
+            .get(&path)
             .await
+            .unwrap()
             .expect(200, "the sign request")
             .unwrap();
         let bytes = base64::engine::general_purpose::STANDARD
@@ -130,40 +140,35 @@ impl Citizen {
         let cms = self.signer.sign(&bytes).unwrap();
         let body = json!({"signature": base64::engine::general_purpose::STANDARD.encode(cms)});
         let path = format!("/api/v1/applications/{number}/signature");
-        let a = self.patiently("the signature", Some(&body), &path).await;
-        if a.status == 409 {
+        let a = self.door.post(&path, &body).await.unwrap();
+        let sent = if a.status == 409 {
             // an earlier try went through and its answer was lost: the application is sent
-            let path = format!("/api/v1/applications/{number}");
-            let v = self
-                .patiently("the application", None, &path)
-                .await
-                .expect(200, "the application")
-                .unwrap();
+            let v = sent_view(&self.door, &number).await;
             assert_ne!(v["state"], "draft", "the signature of {number}: {a:?}");
+            v
         } else {
             assert_eq!(a.status, 202, "the signature of {number}: {a:?}");
-        }
-        number
+            a.body
+        };
+        (number, message_id(&sent))
     }
 }
 
-/// One request at `door`, tried again while it fails for the system's sake (no answer,
-/// 5xx); any other answer is returned.
-async fn patiently(door: &Door, what: &str, post: Option<&Value>, path: &str) -> Answer {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let a = match post {
-            Some(body) => door.post(path, body).await,
-            None => door.get(path).await,
-        };
-        match a {
-            Ok(a) if a.status < 500 => return a,
-            other if Instant::now() >= deadline => {
-                panic!("{what}: the system did not recover in {PATIENCE:?}: {other:?}")
-            }
-            _ => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
+/// The application `number` at the entry side of `door`.
+async fn sent_view(door: &Door, number: &str) -> Value {
+    door.get(&format!("/api/v1/applications/{number}"))
+        .await
+        .unwrap()
+        .expect(200, "the application")
+        .unwrap()
+}
+
+/// The messageId an answer or a view gives.
+fn message_id(v: &Value) -> String {
+    v["message_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a sent application without its messageId: {v}"))
+        .to_string()
 }
 
 /// An inspector at a centre's desk (ИС ЦОН's operator API).
@@ -173,7 +178,7 @@ struct Inspector {
 
 impl Inspector {
     async fn login(http: &reqwest::Client, con: &str, iin: &str) -> Inspector {
-        let mut door = Door::new(http, con);
+        let mut door = Door::new(http, con).patient(PATIENCE);
         let body = json!({"iin": iin, "password": egov_con_is::DEV_OPERATOR_PASSWORD});
         door.login("/api/v1/login", &body)
             .await
@@ -184,39 +189,31 @@ impl Inspector {
     }
 
     /// An application from the citizen's IIN (C-person) to the desk's signature and its
-    /// sending; its number at the centre.
-    async fn take(&self, reg: &egov_regulation::Regulation) -> String {
+    /// sending; its number at the centre and messageId.
+    async fn take(&self, reg: &egov_regulation::Regulation) -> Sent {
         let iin = egov_synth::fixtures::iin_of(DESK_APPLICANT).as_string();
         let body = json!({"regulation": reg.id, "iin": iin});
-        let a = patiently(
-            &self.door,
-            "the desk's draft",
-            Some(&body),
-            "/api/v1/applications",
-        )
-        .await;
+        let a = self.door.post("/api/v1/applications", &body).await.unwrap();
         let number = a.expect(201, "the desk's draft").unwrap()["number"]
             .as_str()
             .unwrap()
             .to_string();
         let sub = fill::submission(reg, &reg.categories[0].id, &[]);
         let path = format!("/api/v1/applications/{number}/submit");
-        let a = patiently(&self.door, "the desk's submission", Some(&sub), &path).await;
-        if a.status == 409 {
+        let a = self.door.post(&path, &sub).await.unwrap();
+        let sent = if a.status == 409 {
             // an earlier try went through and its answer was lost: the application is sent
-            let path = format!("/api/v1/applications/{number}");
-            let v = patiently(&self.door, "the desk's application", None, &path)
-                .await
-                .expect(200, "the desk's application")
-                .unwrap();
+            let v = sent_view(&self.door, &number).await;
             assert_eq!(v["state"], "sent", "the submission of {number}: {a:?}");
+            v
         } else {
             assert!(
                 a.status == 200 || a.status == 202,
                 "the submission of {number}: {a:?}"
             );
-        }
-        number
+            a.body
+        };
+        (number, message_id(&sent))
     }
 }
 
@@ -224,7 +221,7 @@ impl Inspector {
 fn desk_part(
     inspectors: &Arc<Vec<Inspector>>,
     reg: &Arc<egov_regulation::Regulation>,
-) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
+) -> Vec<tokio::task::JoinHandle<Vec<Sent>>> {
     (0..inspectors.len())
         .map(|i| {
             let (inspectors, reg) = (inspectors.clone(), reg.clone());
@@ -245,7 +242,7 @@ fn part(
     citizens: &Arc<Vec<Citizen>>,
     reg: &Arc<egov_regulation::Regulation>,
     done: &Arc<AtomicUsize>,
-) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
+) -> Vec<tokio::task::JoinHandle<Vec<Sent>>> {
     (0..citizens.len())
         .map(|i| {
             let (citizens, reg, done) = (citizens.clone(), reg.clone(), done.clone());
@@ -261,6 +258,68 @@ fn part(
         .collect()
 }
 
+/// An application worked through the whole procedure at ИС МИО.
+#[derive(Debug)]
+struct Worked {
+    /// Its number at the entry side.
+    entry: String,
+    /// ИС МИО's number.
+    mio: String,
+    /// Its final status.
+    status: String,
+}
+
+/// ИС МИО's employees work `sent` (the entry side's applications), each at once, through
+/// every step of the procedure down the result's branch: the commission registers each
+/// on the waiting list.
+fn work(
+    arm: &Arc<Arm>,
+    reg: &Arc<egov_regulation::Regulation>,
+    sent: &[Sent],
+) -> Vec<tokio::task::JoinHandle<Worked>> {
+    sent.iter()
+        .cloned()
+        .map(|(entry, message_id)| {
+            let (arm, reg) = (arm.clone(), reg.clone());
+            tokio::spawn(async move {
+                let (mio, provider) = arm.registered(&message_id).await.unwrap();
+                let view = arm
+                    .drive(&mio, &provider, &reg, Branch::Result)
+                    .await
+                    .unwrap_or_else(|e| panic!("{entry} ({mio}) worked: {e}"));
+                let status = view["status"].as_str().unwrap_or_default().to_string();
+                Worked { entry, mio, status }
+            })
+        })
+        .collect()
+}
+
+/// The first [`WORKED`] of the last `part` of `all`.
+fn first_of_last(all: &[Sent], part: usize) -> &[Sent] {
+    let last = &all[all.len().saturating_sub(part)..];
+    &last[..last.len().min(WORKED)]
+}
+
+/// The numbers of `worked` whose final status the side of `pool` does not show yet.
+async fn not_final<'a>(
+    pool: &sqlx::PgPool,
+    worked: impl Iterator<Item = &'a Worked>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in worked {
+        let status: Option<String> =
+            sqlx::query_scalar("select status from applications where number = $1")
+                .bind(&w.entry)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        if status.as_deref() != Some(w.status.as_str()) {
+            out.push(w.entry.clone());
+        }
+    }
+    out
+}
+
 /// The faults, one per part.
 #[derive(Debug, Clone, Copy)]
 enum Fault {
@@ -270,14 +329,21 @@ enum Fault {
     Connections,
     Postgres,
     Nats,
+    Portal,
+    Con,
 }
 
 async fn strike(fault: Fault, stack: &mut Stack, nats: &mut Cluster, pg: &mut Server) {
     match fault {
-        Fault::Mio => {
-            stack.crash_mio(MIO);
+        Fault::Mio | Fault::Portal | Fault::Con => {
+            let system = match fault {
+                Fault::Mio => MIO,
+                Fault::Portal => "portal",
+                _ => "con-is",
+            };
+            stack.crash(system);
             tokio::time::sleep(Duration::from_secs(1)).await;
-            stack.restart_mio(MIO).await;
+            stack.restart(system).await;
         }
         Fault::Rshep | Fault::Shep => {
             let id = if matches!(fault, Fault::Shep) {
@@ -421,9 +487,18 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     opts.con = true;
     opts.portal = true;
     opts.crashable = true;
+    let employee_password = opts.employee_password.clone();
     let mut stack = Stack::start(opts).await;
     let portal = stack.portal.clone().expect("the portal runs");
-    let reg = portal.core.catalog.get(REGULATION).unwrap().clone();
+    let reg = Arc::new(portal.core.catalog.get(REGULATION).unwrap().clone());
+    // the test's own pools: the services' die with them
+    let db = |schema: String| {
+        let url = stack.w.db.url.clone();
+        async move { egov_db::pool(&url, &schema, 2).await.unwrap() }
+    };
+    let pool = db(egov_portal::SCHEMA.to_string()).await;
+    let mio_pool = db(MIO.replace('-', "_")).await;
+    let con_pool = db(egov_con_is::SCHEMA.to_string()).await;
     let keys = Keys::new(stack.w.pki.clone(), stack.w.ca.clone());
     let http = reqwest::Client::new();
     let mut citizens = Vec::new();
@@ -435,7 +510,7 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     let centres: Vec<String> =
         sqlx::query_scalar("select id from centres where region = $1 order by id")
             .bind(&reg.region)
-            .fetch_all(&con.core.pool)
+            .fetch_all(&con_pool)
             .await
             .unwrap();
     let mut inspectors = Vec::new();
@@ -450,11 +525,34 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     }
     assert_eq!(inspectors.len(), INSPECTORS, "centres in {}", reg.region);
     let inspectors = Arc::new(inspectors);
-    let mut desk_taken: Vec<String> = Vec::new();
+    // ИС МИО's employees at their АРМ, patient as the citizens
+    let employees: Vec<(String, String, String)> =
+        sqlx::query_as("select iin, provider_id, role from employees order by iin")
+            .fetch_all(&mio_pool)
+            .await
+            .unwrap();
+    let station = Workstation {
+        url: stack.mio[MIO].http.clone(),
+        region: stack.mio[MIO].region.clone(),
+        password: Some(employee_password),
+        passwords_file: None,
+        employees: employees
+            .into_iter()
+            .map(|(iin, provider, role)| Employee {
+                iin,
+                provider,
+                role,
+                password: None,
+            })
+            .collect(),
+    };
+    let arm = Arc::new(Arm::new(&http, MIO, station).patient(PATIENCE));
+    let mut desk_taken: Vec<Sent> = Vec::new();
     let done = Arc::new(AtomicUsize::new(0));
     let per_part = CITIZENS.len() * PER_CITIZEN;
     let started = Instant::now();
-    let mut taken: Vec<String> = Vec::new();
+    let mut taken: Vec<Sent> = Vec::new();
+    let mut worked: Vec<(bool, Worked)> = Vec::new();
     let mut timeline = Vec::new();
     for (i, fault) in [
         Fault::Mio,
@@ -463,14 +561,26 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         Fault::Connections,
         Fault::Postgres,
         Fault::Nats,
+        Fault::Portal,
+        Fault::Con,
     ]
     .into_iter()
     .enumerate()
     {
         let load = part(&citizens, &reg, &done);
         let desks = desk_part(&inspectors, &reg);
+        // the part before's first applications of each side, worked through this part
+        let clerks = (
+            work(&arm, &reg, first_of_last(&taken, per_part)),
+            work(
+                &arm,
+                &reg,
+                first_of_last(&desk_taken, INSPECTORS * PER_INSPECTOR),
+            ),
+        );
         let strike_at = i * per_part + per_part / 3;
-        while done.load(Ordering::SeqCst) < strike_at {
+        // (a citizen that gave up ends early: its panic is told at the join below)
+        while done.load(Ordering::SeqCst) < strike_at && !load.iter().any(|h| h.is_finished()) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let t = Instant::now();
@@ -482,16 +592,17 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         for h in desks {
             desk_taken.extend(h.await.unwrap());
         }
+        for (portal_side, handles) in [(true, clerks.0), (false, clerks.1)] {
+            for h in handles {
+                worked.push((portal_side, h.await.unwrap()));
+            }
+        }
     }
     let load_time = started.elapsed();
 
     // settled: every application the portal took delivered, registered and answered
-    // with «поступившие»; the clock moved on so that no back-off waits long
-    let pool = portal.core.pool.clone();
-    let mio_pool = egov_db::pool(&stack.w.db.url, &MIO.replace('-', "_"), 2)
-        .await
-        .unwrap();
-    let con_pool = con.core.pool.clone();
+    // with «поступившие», every worked one's final status at its side; the clock moved
+    // on so that no back-off waits long
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let desk_waiting: Vec<String> = sqlx::query_scalar(
@@ -518,12 +629,14 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
                 .unwrap();
             unsent += n;
         }
-        if waiting.is_empty() && desk_waiting.is_empty() && unsent == 0 {
+        let mut unfinished = not_final(&pool, worked.iter().filter(|w| w.0).map(|w| &w.1)).await;
+        unfinished.extend(not_final(&con_pool, worked.iter().filter(|w| !w.0).map(|w| &w.1)).await);
+        if waiting.is_empty() && desk_waiting.is_empty() && unsent == 0 && unfinished.is_empty() {
             break;
         }
         if Instant::now() >= deadline {
             panic!(
-                "not settled: {} applications without «поступившие» at the portal, {} at the centres ({desk_waiting:?}), {unsent} messages unsent; faults: {timeline:?}\n{}",
+                "not settled: {} applications without «поступившие» at the portal, {} at the centres ({desk_waiting:?}), worked ones without their final status {unfinished:?}, {unsent} messages unsent; faults: {timeline:?}\n{}",
                 waiting.len(),
                 desk_waiting.len(),
                 stuck(&pool, &mio_pool, &waiting).await
@@ -547,7 +660,7 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         .unwrap();
     assert_eq!(signed.len(), taken.len(), "every signature the portal took");
     let signed_numbers: BTreeSet<&str> = signed.iter().map(|s| s.0.as_str()).collect();
-    for n in &taken {
+    for (n, _) in &taken {
         assert!(
             signed_numbers.contains(n.as_str()),
             "{n} taken but not sent"
@@ -571,7 +684,7 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         "every application the desks sent"
     );
     let sent_numbers: BTreeSet<&str> = sent_at_desks.iter().map(|s| s.0.as_str()).collect();
-    for n in &desk_taken {
+    for (n, _) in &desk_taken {
         assert!(sent_numbers.contains(n.as_str()), "{n} taken but not sent");
     }
     let by_centre: Vec<(String, Vec<String>)> =
@@ -609,6 +722,60 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     }
     let mio_numbers: Vec<String> = registered.iter().map(|r| r.1.clone()).collect();
     gap_free(&mio_numbers, "ИС МИО");
+
+    // the waiting list: each worked application in it once, the queue numbers unique and
+    // gap-free on each list; at the cabinet the same number, at each side the final
+    // status once
+    let queue: Vec<(String, i64, String)> = sqlx::query_as(
+        "select a.number, q.number, q.provider_id || '/' || q.category from queue_entries q
+         join applications a on a.id = q.application_id order by q.number",
+    )
+    .fetch_all(&mio_pool)
+    .await
+    .unwrap();
+    let mut on_list: Vec<&str> = queue.iter().map(|q| q.0.as_str()).collect();
+    on_list.sort_unstable();
+    let mut worked_numbers: Vec<&str> = worked.iter().map(|w| w.1.mio.as_str()).collect();
+    worked_numbers.sort_unstable();
+    assert_eq!(
+        on_list, worked_numbers,
+        "the waiting list holds each worked application once"
+    );
+    let mut lists: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (_, n, list) in &queue {
+        lists.entry(list).or_default().push(*n);
+    }
+    for (list, numbers) in &lists {
+        assert_eq!(
+            numbers,
+            &(1..=numbers.len() as i64).collect::<Vec<_>>(),
+            "{list}: the queue numbers are unique and gap-free"
+        );
+    }
+    for (portal_side, w) in &worked {
+        let side = if *portal_side { &pool } else { &con_pool };
+        let finals: i64 = sqlx::query_scalar(
+            "select count(*) from statuses s join applications a on a.id = s.application_id
+             where a.number = $1 and s.status = $2",
+        )
+        .bind(&w.entry)
+        .bind(&w.status)
+        .fetch_one(side)
+        .await
+        .unwrap();
+        assert_eq!(finals, 1, "{w:?}: the final status at its side, once");
+        if *portal_side {
+            let at_cabinet: Option<i64> = sqlx::query_scalar(
+                "select (queue->>'number')::bigint from applications where number = $1",
+            )
+            .bind(&w.entry)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            let at_mio = queue.iter().find(|q| q.0 == w.mio).map(|q| q.1);
+            assert_eq!(at_cabinet, at_mio, "{w:?}: the queue number at the cabinet");
+        }
+    }
     for (who, p) in [
         ("ИС МИО", &mio_pool),
         ("the portal", &pool),
@@ -636,11 +803,12 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         "no send of the portal was struck: {timeline:?}"
     );
     println!(
-        "{} applications at the portal and {} at the desks in {:.1} s ({:.1} s to settle), faults {timeline:?}; sends tried again: portal {}, ИС МИО {}, ИС ЦОН {}",
+        "{} applications at the portal and {} at the desks in {:.1} s ({:.1} s to settle), {} worked to the waiting list, faults {timeline:?}; sends tried again: portal {}, ИС МИО {}, ИС ЦОН {}",
         signed.len(),
         sent_at_desks.len(),
         load_time.as_secs_f64(),
         settled.as_secs_f64(),
+        worked.len(),
         retried[0],
         retried[1],
         retried[2]

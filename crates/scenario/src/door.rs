@@ -51,6 +51,7 @@ pub struct Door {
     /// The bearer token.
     pub token: Option<String>,
     http: reqwest::Client,
+    patience: Option<Duration>,
 }
 
 impl Door {
@@ -60,6 +61,35 @@ impl Door {
             base: base.trim_end_matches('/').to_string(),
             token: None,
             http: http.clone(),
+            patience: None,
+        }
+    }
+
+    /// The same session, patient: a request that gets no answer or a 5xx is sent again,
+    /// every quarter of a second, as a person presses again, for `within` at most; then
+    /// its last answer (or failure) is returned.
+    pub fn patient(mut self, within: Duration) -> Door {
+        self.patience = Some(within);
+        self
+    }
+
+    /// `once` tried again while it fails for the system's sake, if the door is patient.
+    async fn tried<F, Fut>(&self, once: F) -> Result<Answer, String>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Answer, String>>,
+    {
+        let Some(patience) = self.patience else {
+            return once().await;
+        };
+        let deadline = Instant::now() + patience;
+        loop {
+            let a = once().await;
+            match &a {
+                Ok(x) if x.status < 500 => return a,
+                _ if Instant::now() >= deadline => return a,
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
         }
     }
 
@@ -84,20 +114,24 @@ impl Door {
     /// GET `path`.
     pub async fn get(&self, path: &str) -> Result<Answer, String> {
         let what = format!("GET {}{path}", self.base);
-        Self::answer(
-            self.req(self.http.get(format!("{}{path}", self.base))),
-            &what,
-        )
+        self.tried(|| {
+            Self::answer(
+                self.req(self.http.get(format!("{}{path}", self.base))),
+                &what,
+            )
+        })
         .await
     }
 
     /// POST `body` as JSON to `path`.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Answer, String> {
         let what = format!("POST {}{path}", self.base);
-        Self::answer(
-            self.req(self.http.post(format!("{}{path}", self.base)).json(body)),
-            &what,
-        )
+        self.tried(|| {
+            Self::answer(
+                self.req(self.http.post(format!("{}{path}", self.base)).json(body)),
+                &what,
+            )
+        })
         .await
     }
 
@@ -156,5 +190,49 @@ impl Door {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A server that answers 503 twice, then 200, then 503 twice again, ...
+    async fn flaky() -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            for n in 1.. {
+                let (mut s, _) = l.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let answer: &[u8] = if n % 3 == 0 {
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}"
+                } else {
+                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                };
+                let _ = s.write_all(answer).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_patient_door_asks_again_through_5xx_and_an_impatient_one_does_not() {
+        let base = flaky().await;
+        let http = reqwest::Client::new();
+        let door = Door::new(&http, &base);
+        assert_eq!(door.get("/x").await.unwrap().status, 503);
+        let patient = door.clone().patient(Duration::from_secs(10));
+        // the second try of the impatient door was the server's second 503; the third is 200
+        let a = patient.post("/x", &serde_json::json!({})).await.unwrap();
+        assert_eq!((a.status, a.body["ok"].as_bool()), (200, Some(true)));
+        // patience runs out: the last answer is returned
+        let brief = door.patient(Duration::from_millis(1));
+        assert_eq!(brief.get("/x").await.unwrap().status, 503);
+        // nobody listening: the failure itself once patience is over
+        let gone = Door::new(&http, "http://127.0.0.1:9").patient(Duration::from_millis(300));
+        assert!(gone.get("/x").await.is_err());
     }
 }

@@ -8,8 +8,11 @@
 //!   the employees' branch, what must come out), checked against the regulation files;
 //! - [`target`]: the stack's doors and accounts (`stack.json`, written by `egov up`);
 //! - [`run`]: the run of one scenario, timed step by step against the deadlines;
+//! - [`arm`]: the provider's employees working an application's procedure at their АРМ
+//!   (patiently, through failures, for the fault tests);
 //! - [`report`]: a line per scenario and JUnit XML.
 
+pub mod arm;
 pub mod door;
 pub mod fill;
 pub mod keys;

@@ -2,14 +2,14 @@
 //! at their АРМ, the result back at the applicant's side; what came out compared with
 //! what the scenario expects.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use egov_regulation::{Regulation, ResultKind, StepKind};
+use egov_regulation::Regulation;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::arm::Arm;
 use crate::door::{Door, short};
 use crate::fill;
 use crate::keys::Keys;
@@ -708,63 +708,24 @@ impl Runner {
 
     // ---- ИС МИО -----------------------------------------------------------------------
 
-    async fn login_employee(&self, system: &str, iin: &str) -> Result<Door, String> {
+    /// The АРМ of `system`.
+    fn arm(&self, system: &str) -> Result<Arm, String> {
         let w = self
             .target
             .mio
             .get(system)
             .ok_or_else(|| format!("the stack has no {system}"))?;
-        let password = self
-            .target
-            .employee_password(system, iin)
-            .ok_or_else(|| format!("no password for the employee {iin} of {system}"))?;
-        let mut door = Door::new(&self.http, &w.url);
-        door.login("/api/v1/login", &json!({"iin": iin, "password": password}))
-            .await?
-            .expect(200, &format!("the login of {iin} at {system}"))?;
-        Ok(door)
+        Ok(Arm::new(&self.http, system, w.clone()))
+    }
+
+    async fn login_employee(&self, system: &str, iin: &str) -> Result<Door, String> {
+        self.arm(system)?.login(iin).await
     }
 
     /// ИС МИО's number of the application sent with `message_id`, once registered, and
     /// the provider it went to.
     async fn registered(&self, system: &str, message_id: &str) -> Result<(String, String), String> {
-        let w = self
-            .target
-            .mio
-            .get(system)
-            .ok_or_else(|| format!("the stack has no {system}"))?;
-        let any = w.employees.first().ok_or("an АРМ without accounts")?;
-        // any account of the provider that took it may look it up
-        let mut tried = Vec::new();
-        for e in &w.employees {
-            if tried.contains(&e.provider) {
-                continue;
-            }
-            tried.push(e.provider.clone());
-            let door = self.login_employee(system, &e.iin).await?;
-            let v = door
-                .until(
-                    &format!("/api/v1/applications/{message_id}"),
-                    "ИС МИО's registration",
-                    WAIT,
-                    |_| true,
-                )
-                .await;
-            match v {
-                Ok(v) => {
-                    return match (v["number"].as_str(), v["provider_id"].as_str()) {
-                        (Some(n), Some(p)) => Ok((n.to_string(), p.to_string())),
-                        _ => Err(format!("the registered application: {}", short(&v))),
-                    };
-                }
-                Err(e) if e.contains("HTTP 403") => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(format!(
-            "{message_id} was not registered at {system} (asked as {})",
-            any.iin
-        ))
+        self.arm(system)?.registered(message_id).await
     }
 
     /// Completes every task of the application through the АРМ API, choosing the
@@ -777,206 +738,7 @@ impl Runner {
         reg: &Regulation,
         branch: Branch,
     ) -> Result<Value, String> {
-        let mut sessions: HashMap<String, Door> = HashMap::new();
-        let viewer = self.any_of(system, provider, &mut sessions).await?;
-        let path = format!("/api/v1/applications/{number}");
-        let deadline = Instant::now() + WAIT * 2;
-        let mut idle_since: Option<Instant> = None;
-        loop {
-            let view = sessions[&viewer]
-                .get(&path)
-                .await?
-                .expect(200, "the application at the АРМ")?;
-            let open = view["steps"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r["status"] == "open" && !r["role"].is_null())
-                .cloned();
-            let status = view["status"].as_str().unwrap_or_default();
-            let final_ = egov_regulation::Status::parse(status).is_some_and(|s| s.is_final());
-            let Some(run) = open else {
-                if final_
-                    && view["steps"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .all(|r| r["status"] != "open")
-                {
-                    return Ok(view);
-                }
-                // a system's step in progress (delivery, the result's sending)
-                let since = *idle_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > WAIT {
-                    return Err(format!(
-                        "the application stalled at the АРМ: {}",
-                        short(&view)
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            idle_since = None;
-            if Instant::now() > deadline {
-                return Err(format!("the procedure did not finish: {}", short(&view)));
-            }
-            let step_id = run["step_id"].as_str().unwrap_or_default();
-            let step = reg
-                .step(step_id)
-                .ok_or_else(|| format!("the АРМ opened {step_id}, not a step of {}", reg.id))?;
-            let role = run["role"].as_str().unwrap_or_default();
-            let who = match run["assignee_iin"].as_str() {
-                Some(a) => a.to_string(),
-                None => self
-                    .target
-                    .mio
-                    .get(system)
-                    .and_then(|w| {
-                        w.employees
-                            .iter()
-                            .find(|e| e.provider == provider && e.role == role)
-                    })
-                    .map(|e| e.iin.clone())
-                    .ok_or_else(|| format!("no {role} of {provider} at {system}"))?,
-            };
-            if !sessions.contains_key(&who) {
-                let d = self.login_employee(system, &who).await?;
-                sessions.insert(who.clone(), d);
-            }
-            let arm = &sessions[&who];
-            let task = run["id"].as_i64().unwrap_or_default();
-            if step.kind == StepKind::Commission {
-                self.commission(arm, reg, step, number, branch).await?;
-                continue;
-            }
-            let t = arm
-                .get(&format!("/api/v1/tasks/{task}"))
-                .await?
-                .expect(200, "the task")?;
-            let mut body = json!({});
-            match step.kind {
-                StepKind::Assign => body["assignee"] = t["candidates"][0]["iin"].clone(),
-                StepKind::Check => {
-                    let o = match branch {
-                        Branch::Result => "complete",
-                        Branch::Incomplete => "incomplete",
-                        Branch::Refusal if step.outcomes.iter().any(|o| o.id == "refuse") => {
-                            "refuse"
-                        }
-                        Branch::Refusal => "complete",
-                    };
-                    body["outcome"] = json!(o);
-                    if o == "refuse" {
-                        body["grounds"] = json!([reg.refusal_grounds[0].id]);
-                    }
-                    if o == "incomplete" {
-                        let category = view["category"].as_str().unwrap_or_default();
-                        let doc = reg
-                            .required_documents(category)
-                            .first()
-                            .map(|d| d.id.clone())
-                            .unwrap_or_else(|| reg.documents[0].id.clone());
-                        body["missing_documents"] = json!([doc]);
-                    }
-                }
-                _ if !step.outcomes.is_empty() => {
-                    // approvals: the way forward (not back)
-                    let o = step
-                        .outcomes
-                        .iter()
-                        .find(|o| o.effect.is_some() || o.result.is_some())
-                        .unwrap_or(&step.outcomes[0]);
-                    body["outcome"] = json!(o.id);
-                }
-                _ => {}
-            }
-            arm.post(&format!("/api/v1/tasks/{task}/complete"), &body)
-                .await?
-                .expect(200, &format!("the step {step_id} ({body})"))?;
-        }
-    }
-
-    async fn any_of(
-        &self,
-        system: &str,
-        provider: &str,
-        sessions: &mut HashMap<String, Door>,
-    ) -> Result<String, String> {
-        let e = self
-            .target
-            .mio
-            .get(system)
-            .and_then(|w| w.employees.iter().find(|e| e.provider == provider))
-            .ok_or_else(|| format!("no account of {provider} at {system}"))?
-            .iin
-            .clone();
-        let d = self.login_employee(system, &e).await?;
-        sessions.insert(e.clone(), d);
-        Ok(e)
-    }
-
-    async fn commission(
-        &self,
-        arm: &Door,
-        reg: &Regulation,
-        step: &egov_regulation::Step,
-        number: &str,
-        branch: Branch,
-    ) -> Result<(), String> {
-        let want: &[ResultKind] = match branch {
-            Branch::Result => &[ResultKind::Registration, ResultKind::Assignment],
-            _ => &[ResultKind::Refusal],
-        };
-        let decision = step
-            .outcomes
-            .iter()
-            .find(|o| {
-                o.result
-                    .as_deref()
-                    .and_then(|r| reg.result(r))
-                    .is_some_and(|r| want.contains(&r.kind))
-            })
-            .unwrap_or(&step.outcomes[0]);
-        let kind = decision
-            .result
-            .as_deref()
-            .and_then(|r| reg.result(r))
-            .map(|r| r.kind);
-        let today = OffsetDateTime::now_utc().date();
-        let m = arm
-            .post(
-                "/api/v1/commission/meetings",
-                &json!({"date": format!("{:04}-{:02}-{:02}", today.year(), today.month() as u8, today.day())}),
-            )
-            .await?
-            .expect(201, "the commission's meeting")?;
-        let id = m["id"].as_str().ok_or("the meeting has no id")?;
-        arm.post(
-            &format!("/api/v1/commission/meetings/{id}/agenda"),
-            &json!({"application": number}),
-        )
-        .await?
-        .expect(200, "the agenda")?;
-        let mut body = json!({"application": number, "decision": decision.id});
-        if kind == Some(ResultKind::Refusal) {
-            body["grounds"] = json!([reg.refusal_grounds[0].id]);
-        }
-        if kind == Some(ResultKind::Assignment) {
-            body["amount"] = json!(18_500);
-        }
-        arm.post(
-            &format!("/api/v1/commission/meetings/{id}/decisions"),
-            &body,
-        )
-        .await?
-        .expect(200, "the decision")?;
-        arm.post(
-            &format!("/api/v1/commission/meetings/{id}/close"),
-            &json!({}),
-        )
-        .await?
-        .expect(200, "the meeting's close")?;
-        Ok(())
+        self.arm(system)?.drive(number, provider, reg, branch).await
     }
 }
 

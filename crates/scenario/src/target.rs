@@ -35,6 +35,18 @@ pub struct Workstation {
     pub employees: Vec<Employee>,
 }
 
+impl Workstation {
+    /// The password of its employee `iin`: the account's own, else the one in the
+    /// passwords file, else the common one.
+    pub fn password_of(&self, iin: &str) -> Option<String> {
+        let e = self.employees.iter().find(|e| e.iin == iin)?;
+        e.password
+            .clone()
+            .or_else(|| from_file(self.passwords_file.as_deref(), iin))
+            .or_else(|| self.password.clone())
+    }
+}
+
 /// An operator account of ИС ЦОН.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Operator {
@@ -114,12 +126,7 @@ impl Target {
 
     /// The password of the employee `iin` of `system`.
     pub fn employee_password(&self, system: &str, iin: &str) -> Option<String> {
-        let w = self.mio.get(system)?;
-        let e = w.employees.iter().find(|e| e.iin == iin)?;
-        e.password
-            .clone()
-            .or_else(|| from_file(w.passwords_file.as_deref(), iin))
-            .or_else(|| w.password.clone())
+        self.mio.get(system)?.password_of(iin)
     }
 
     /// The password of the operator `iin`.

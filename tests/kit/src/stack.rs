@@ -4,12 +4,16 @@
 //! channels start from.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use egov_calendar::Clock;
 use egov_grpc::Listening as _;
+use tokio_util::sync::CancellationToken;
 
 use crate::process::Process;
 use crate::{Options, World};
@@ -33,8 +37,9 @@ pub struct StackOptions {
     pub employee_password: String,
     /// The clock of every system (manual for tests that move time).
     pub clock: Clock,
-    /// Each gateway and each ИС МИО in a runtime of its own, so that the test can crash
-    /// it and start it again ([`Stack::crash_mio`], [`World::crash_gateway`]).
+    /// Each gateway, each ИС МИО, ИС ЦОН and the portal in a runtime of its own, so that
+    /// the test can crash it and start it again ([`Stack::crash`],
+    /// [`World::crash_gateway`]).
     pub crashable: bool,
 }
 
@@ -76,7 +81,9 @@ pub struct Mio {
 pub struct Con {
     /// Its workstation's base URL.
     pub http: String,
-    /// What its operations share (database, clock).
+    /// What its operations share (database, clock). Of a crashable stack, its pool lives
+    /// in the service's runtime and dies with it: a test that crashes ИС ЦОН opens its
+    /// own pool on [`egov_con_is::SCHEMA`].
     pub core: egov_con_is::Core,
 }
 
@@ -85,8 +92,16 @@ pub struct Con {
 pub struct Portal {
     /// Its API's base URL.
     pub http: String,
-    /// What its operations share (database, clock, catalogue).
+    /// What its operations share (database, clock, catalogue). Of a crashable stack, its
+    /// pool lives in the service's runtime and dies with it (as [`Con::core`]'s).
     pub core: egov_portal::Core,
+}
+
+/// How a crashable service is started again: its settings, on its first addresses.
+enum Restart {
+    Mio(Box<egov_mio_is::Config>),
+    Con(Box<egov_con_is::Config>),
+    Portal(Box<egov_portal::Config>),
 }
 
 /// The running systems.
@@ -103,8 +118,8 @@ pub struct Stack {
     pub portal: Option<Portal>,
     /// The registries' HTTP bases (health, metrics) by system id.
     pub registries_http: BTreeMap<String, String>,
-    /// The crashable ИС МИО: each one's runtime and settings (on its first addresses).
-    processes: BTreeMap<String, (Process, egov_mio_is::Config)>,
+    /// The crashable services by system id: each one's runtime and how to start it again.
+    processes: BTreeMap<String, (Process, Restart)>,
 }
 
 impl Stack {
@@ -175,7 +190,7 @@ impl Stack {
                 cfg.system.grpc_addr = running.grpc;
                 cfg.system.http_addr = running.http;
                 w.register(sys, running.grpc);
-                processes.insert(sys.clone(), (process, cfg));
+                processes.insert(sys.clone(), (process, Restart::Mio(Box::new(cfg))));
                 crashable.push(running);
                 continue;
             }
@@ -204,13 +219,30 @@ impl Stack {
             // the desk signs with the operators' keys it keeps sealed (development)
             cfg.dev_server_keystore = true;
             cfg.keystore_key_file = w.dir.path().join("con-is-keystore.key");
-            let con = egov_con_is::ConIs::build_with(cfg, clock.clone())
+            if opts.crashable {
+                let (process, con, grpc, http) = start_con(
+                    cfg.clone(),
+                    clock.clone(),
+                    w.gateway_addr_of("con-is"),
+                    w.cancel.clone(),
+                    w.authority(),
+                )
                 .await
                 .expect("ИС ЦОН builds");
-            // the world issues the operators' certificates as the registration authority
-            con.set_issuer(Arc::new(w.authority()));
-            w.register("con-is", con.grpc_addr());
-            Some(con)
+                cfg.system.grpc_addr = grpc;
+                cfg.system.http_addr = http;
+                w.register("con-is", grpc);
+                processes.insert("con-is".into(), (process, Restart::Con(Box::new(cfg))));
+                Some(Err(con))
+            } else {
+                let con = egov_con_is::ConIs::build_with(cfg, clock.clone())
+                    .await
+                    .expect("ИС ЦОН builds");
+                // the world issues the operators' certificates as the registration authority
+                con.set_issuer(Arc::new(w.authority()));
+                w.register("con-is", con.grpc_addr());
+                Some(Ok(con))
+            }
         } else {
             None
         };
@@ -225,11 +257,27 @@ impl Stack {
             cfg.nats_prefix = w.prefix.clone();
             cfg.regulation_dirs = vec![egov_regulation::shipped_dir()];
             cfg.ack_wait_secs = 5;
-            let portal = egov_portal::Portal::build_with(cfg, clock.clone())
+            if opts.crashable {
+                let (process, portal, grpc, http) = start_portal(
+                    cfg.clone(),
+                    clock.clone(),
+                    w.gateway_addr_of("portal"),
+                    w.cancel.clone(),
+                )
                 .await
                 .expect("ПЭП builds");
-            w.register("portal", portal.grpc_addr());
-            Some(portal)
+                cfg.system.grpc_addr = grpc;
+                cfg.system.http_addr = http;
+                w.register("portal", grpc);
+                processes.insert("portal".into(), (process, Restart::Portal(Box::new(cfg))));
+                Some(Err(portal))
+            } else {
+                let portal = egov_portal::Portal::build_with(cfg, clock.clone())
+                    .await
+                    .expect("ПЭП builds");
+                w.register("portal", portal.grpc_addr());
+                Some(Ok(portal))
+            }
         } else {
             None
         };
@@ -263,24 +311,36 @@ impl Stack {
             w.spawn(m.run(w.cancel.clone()));
             mio.insert(system, entry);
         }
-        let con = con.map(|mut con| {
-            con.set_gateway(&w.gateway_addr_of("con-is"));
-            let c = Con {
-                http: format!("http://{}", con.http_addr()),
-                core: con.core(),
+        let con = con.map(|con| {
+            let c = match con {
+                Ok(mut con) => {
+                    con.set_gateway(&w.gateway_addr_of("con-is"));
+                    let c = Con {
+                        http: format!("http://{}", con.http_addr()),
+                        core: con.core(),
+                    };
+                    w.spawn(con.run(w.cancel.clone()));
+                    c
+                }
+                Err(running) => running,
             };
             workstations.push(c.http.clone());
-            w.spawn(con.run(w.cancel.clone()));
             c
         });
-        let portal = portal.map(|mut portal| {
-            portal.set_gateway(&w.gateway_addr_of("portal"));
-            let p = Portal {
-                http: format!("http://{}", portal.http_addr()),
-                core: portal.core(),
+        let portal = portal.map(|portal| {
+            let p = match portal {
+                Ok(mut portal) => {
+                    portal.set_gateway(&w.gateway_addr_of("portal"));
+                    let p = Portal {
+                        http: format!("http://{}", portal.http_addr()),
+                        core: portal.core(),
+                    };
+                    w.spawn(portal.run(w.cancel.clone()));
+                    p
+                }
+                Err(running) => running,
             };
             workstations.push(p.http.clone());
-            w.spawn(portal.run(w.cancel.clone()));
             p
         });
         // the workstations answer once they run
@@ -298,8 +358,9 @@ impl Stack {
         }
     }
 
-    /// Kills ИС МИО `system` (of a crashable stack) where it stands.
-    pub fn crash_mio(&mut self, system: &str) {
+    /// Kills `system` (an ИС МИО, `con-is` or `portal` of a crashable stack) where it
+    /// stands.
+    pub fn crash(&mut self, system: &str) {
         self.processes
             .get_mut(system)
             .unwrap_or_else(|| panic!("{system} was not started crashable"))
@@ -307,34 +368,64 @@ impl Stack {
             .crash();
     }
 
-    /// Starts ИС МИО `system` again, on its addresses and database (its employees kept);
-    /// retries while its old ports are still being let go. Its entry in [`Stack::mio`]
-    /// is the new instance's.
-    pub async fn restart_mio(&mut self, system: &str) {
-        let cfg = self.processes[system].1.clone();
+    /// Starts `system` again (after [`Stack::crash`]), on its addresses and database;
+    /// retries while its old ports are still being let go. Its entry in the stack
+    /// ([`Stack::mio`], [`Stack::con`], [`Stack::portal`]) is the new instance's.
+    pub async fn restart(&mut self, system: &str) {
         let gateway = self.w.gateway_addr_of(system);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let (process, running) = loop {
-            match start_mio(
-                cfg.clone(),
-                self.clock.clone(),
-                gateway.clone(),
-                self.w.cancel.clone(),
-                None,
-                region_of(&self.w, system),
-            )
-            .await
-            {
-                Ok(r) => break r,
+        loop {
+            let (clock, cancel) = (self.clock.clone(), self.w.cancel.clone());
+            let started = match &self.processes[system].1 {
+                Restart::Mio(cfg) => {
+                    let region = region_of(&self.w, system);
+                    start_mio(
+                        (**cfg).clone(),
+                        clock,
+                        gateway.clone(),
+                        cancel,
+                        None,
+                        region,
+                    )
+                    .await
+                    .map(|(p, running)| {
+                        let http = running.entry.http.clone();
+                        self.mio.insert(system.to_string(), running.entry);
+                        (p, http)
+                    })
+                }
+                Restart::Con(cfg) => {
+                    let issuer = self.w.authority();
+                    start_con((**cfg).clone(), clock, gateway.clone(), cancel, issuer)
+                        .await
+                        .map(|(p, con, ..)| {
+                            let http = con.http.clone();
+                            self.con = Some(con);
+                            (p, http)
+                        })
+                }
+                Restart::Portal(cfg) => {
+                    start_portal((**cfg).clone(), clock, gateway.clone(), cancel)
+                        .await
+                        .map(|(p, portal, ..)| {
+                            let http = portal.http.clone();
+                            self.portal = Some(portal);
+                            (p, http)
+                        })
+                }
+            };
+            match started {
+                Ok((process, http)) => {
+                    self.processes.get_mut(system).expect("crashable").0 = process;
+                    answers(&http, Duration::from_secs(10)).await;
+                    return;
+                }
                 Err(_) if std::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => panic!("{system} does not start again: {e}"),
             }
-        };
-        self.processes.insert(system.to_string(), (process, cfg));
-        answers(&running.entry.http, Duration::from_secs(10)).await;
-        self.mio.insert(system.to_string(), running.entry);
+        }
     }
 }
 
@@ -360,8 +451,37 @@ fn region_of(w: &World, system: &str) -> String {
 /// An ИС МИО started in a runtime of its own.
 struct Running {
     entry: Mio,
-    grpc: std::net::SocketAddr,
-    http: std::net::SocketAddr,
+    grpc: SocketAddr,
+    http: SocketAddr,
+}
+
+/// The future that runs a service.
+type Run = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What a service's build gives the test: its gRPC and HTTP addresses and what the test
+/// keeps of it, with the future that runs it.
+type Built<T> = Result<(SocketAddr, SocketAddr, T, Run), String>;
+
+/// Builds a service with `build` in a runtime of its own ([`Process`]) and runs it
+/// there; its addresses and what the test keeps of it.
+async fn start_process<T, B, K>(
+    name: &str,
+    build: B,
+) -> Result<(Process, SocketAddr, SocketAddr, T), String>
+where
+    B: FnOnce() -> K + Send + 'static,
+    K: Future<Output = Built<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (process, built) = Process::start(name, move || async move {
+        match build().await {
+            Ok((grpc, http, kept, run)) => (Ok((grpc, http, kept)), run),
+            Err(e) => (Err(e), Box::pin(async {}) as Run),
+        }
+    })
+    .await;
+    let (grpc, http, kept) = built?;
+    Ok((process, grpc, http, kept))
 }
 
 /// Builds ИС МИО on `cfg` in a runtime of its own (its employees enrolled by `issuer`
@@ -370,35 +490,26 @@ async fn start_mio(
     cfg: egov_mio_is::Config,
     clock: Clock,
     gateway: String,
-    cancel: tokio_util::sync::CancellationToken,
+    cancel: CancellationToken,
     issuer: Option<egov_pki::PkiDir>,
     region: String,
 ) -> Result<(Process, Running), String> {
     let system = cfg.system.system_id.clone();
-    let (process, built) = Process::start(&system, move || async move {
-        let m = match egov_mio_is::MioIs::build(cfg, clock).await {
-            Ok(m) => m,
-            Err(e) => {
-                let idle: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async {});
-                return (Err(e.to_string()), idle);
-            }
-        };
-        let mut m = m;
-        if let Some(issuer) = issuer
-            && let Err(e) = m.seed_employees(&issuer).await
-        {
-            let idle: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async {});
-            return (Err(e.to_string()), idle);
+    let (process, grpc, http, engine) = start_process(&system, move || async move {
+        let mut m = egov_mio_is::MioIs::build(cfg, clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(issuer) = issuer {
+            m.seed_employees(&issuer).await.map_err(|e| e.to_string())?;
         }
         m.set_gateway(&gateway);
-        let known = (m.grpc_addr(), m.http_addr(), m.engine());
-        let run: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+        let (grpc, http, engine) = (m.grpc_addr(), m.http_addr(), m.engine());
+        let run: Run = Box::pin(async move {
             let _ = m.run(cancel).await;
         });
-        (Ok(known), run)
+        Ok((grpc, http, engine, run))
     })
-    .await;
-    let (grpc, http, engine) = built?;
+    .await?;
     Ok((
         process,
         Running {
@@ -412,6 +523,62 @@ async fn start_mio(
             http,
         },
     ))
+}
+
+/// Builds ИС ЦОН on `cfg` in a runtime of its own (the operators' certificates issued by
+/// `issuer`) and runs it there against the gateway at `gateway`.
+async fn start_con(
+    cfg: egov_con_is::Config,
+    clock: Clock,
+    gateway: String,
+    cancel: CancellationToken,
+    issuer: egov_pki::PkiDir,
+) -> Result<(Process, Con, SocketAddr, SocketAddr), String> {
+    let (process, grpc, http, core) = start_process("con-is", move || async move {
+        let mut con = egov_con_is::ConIs::build_with(cfg, clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        con.set_issuer(Arc::new(issuer));
+        con.set_gateway(&gateway);
+        let (grpc, http, core) = (con.grpc_addr(), con.http_addr(), con.core());
+        let run: Run = Box::pin(async move {
+            let _ = con.run(cancel).await;
+        });
+        Ok((grpc, http, core, run))
+    })
+    .await?;
+    let con = Con {
+        http: format!("http://{http}"),
+        core,
+    };
+    Ok((process, con, grpc, http))
+}
+
+/// Builds the portal on `cfg` in a runtime of its own and runs it there against the
+/// gateway at `gateway`.
+async fn start_portal(
+    cfg: egov_portal::Config,
+    clock: Clock,
+    gateway: String,
+    cancel: CancellationToken,
+) -> Result<(Process, Portal, SocketAddr, SocketAddr), String> {
+    let (process, grpc, http, core) = start_process("portal", move || async move {
+        let mut portal = egov_portal::Portal::build_with(cfg, clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        portal.set_gateway(&gateway);
+        let (grpc, http, core) = (portal.grpc_addr(), portal.http_addr(), portal.core());
+        let run: Run = Box::pin(async move {
+            let _ = portal.run(cancel).await;
+        });
+        Ok((grpc, http, core, run))
+    })
+    .await?;
+    let portal = Portal {
+        http: format!("http://{http}"),
+        core,
+    };
+    Ok((process, portal, grpc, http))
 }
 
 /// The documents of `category` every required one present: paper original and scan.
