@@ -144,6 +144,7 @@ pub async fn init(settings: &Settings) -> Result<Report, Error> {
         &ca_dir,
         &topology,
         &format!("http://{}", common.peer_addr("uc", uc_port)),
+        settings.pki_algorithm,
     )?;
     let nats_config = crate::write_nats_config(&common.data_dir, &pki_dir, &topology, settings)?;
 

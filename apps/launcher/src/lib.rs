@@ -108,6 +108,11 @@ pub struct Settings {
     /// server at this address ([`clock`]); `stack.json` names it, so that a scenario
     /// run can let a month pass.
     pub dev_clock_addr: Option<SocketAddr>,
+    /// The key algorithm of a test PKI this start creates (`EGOV_PKI_ALGORITHM`:
+    /// `rsa2048`, the default, as НУЦ РК's RSA certificates, or `ecdsa-p256`): its CAs,
+    /// the systems' certificates and every employee's and operator's key follow it. A
+    /// PKI that exists keeps its own.
+    pub pki_algorithm: egov_pki::keys::KeyAlgorithm,
 }
 
 /// What may be set for one ИС МИО beyond its topology entry.
@@ -180,6 +185,7 @@ impl Default for Settings {
             dev_ncalayer: true,
             ncalayer: egov_ncalayer::Config::default(),
             dev_clock_addr: None,
+            pki_algorithm: egov_pki::keys::KeyAlgorithm::Rsa2048,
         }
     }
 }
@@ -375,6 +381,7 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
         &ca_dir,
         &topology,
         &format!("http://{}:{uc_port}", settings.uc.http_addr.ip()),
+        settings.pki_algorithm,
     )?;
 
     // a private NATS (started when none answers) runs with a user per gateway and
@@ -1059,14 +1066,15 @@ async fn seed_registries(
 }
 
 /// Opens the test PKI at `pki_dir` with its CA folder `ca_dir`, or creates both when the
-/// PKI is missing (certificates for every gateway and system of `topology`, naming
-/// `uc_base` as their CRL and OCSP location). Returns the registration authority and
-/// whether it was created now.
+/// PKI is missing (keys of `algorithm`, certificates for every gateway and system of
+/// `topology`, naming `uc_base` as their CRL and OCSP location). Returns the registration
+/// authority and whether it was created now.
 fn open_or_create_pki(
     pki_dir: &std::path::Path,
     ca_dir: &std::path::Path,
     topology: &egov_topology::Topology,
     uc_base: &str,
+    algorithm: egov_pki::keys::KeyAlgorithm,
 ) -> Result<(PkiDir, bool), Error> {
     if PkiDir::exists(pki_dir) {
         return Ok((PkiDir::open(pki_dir, ca_dir)?, false));
@@ -1080,6 +1088,7 @@ fn open_or_create_pki(
                 ocsp_url: Some(format!("{uc_base}/ocsp")),
             },
             systems: topology.identities(),
+            algorithm,
             ..Default::default()
         },
     )?;
