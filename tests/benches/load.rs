@@ -1,11 +1,14 @@
 //! The load generator: many citizens at the portal and inspectors at ИС ЦОН's desks at
-//! once, against the whole stack (uc, ГБД ФЛ, ЕНИС, ШЭП, РШЭП Алматы, ИС МИО Алматы,
-//! ИС ЦОН, ПЭП, on an RSA-2048 test PKI with OCSP), beside the bare gateway path, in one
-//! run:
+//! once, against the system as `egov up` starts it (`egov_launcher::start`, in this
+//! process: uc, ГБД ФЛ, ЕНИС, ШЭП and every РШЭП, ИС МИО Алматы and ИС МИО СКО, ИС ЦОН,
+//! ПЭП, the ops page, on the launcher's default RSA-2048 test PKI with OCSP; free ports,
+//! a fresh database and NATS prefix), beside the bare gateway path, in one run:
 //!
-//! - **bare**: signed applications from the portal's own client through ШЭП → РШЭП Атырау
-//!   into the inbox of ИС МИО Атырау (not running: the inbox only fills), done when РШЭП
-//!   accepts (the gateway bench's async case), as many at once as the load's workers;
+//! - **bare**: signed applications from the portal's own client (its key and TLS identity
+//!   from the stack's PKI folder) through ШЭП → РШЭП Атырау into the inbox of ИС МИО
+//!   Атырау (not started, `EGOV_MIO__MIO_ATYRAU__ENABLED=false`: the inbox only fills),
+//!   done when РШЭП accepts (the gateway bench's async case), as many at once as the
+//!   load's workers;
 //! - **load**: every citizen (a worker each) sends a signed draft and waits until the
 //!   cabinet shows ИС МИО's «поступившие», and every inspector (a worker each) takes an
 //!   application at the desk (C-person, the operator's signature) and waits until ИС ЦОН
@@ -26,14 +29,16 @@
 //! ```
 //! Figures go to stdout and `target/bench-load.json` (or `BENCH_LOAD_JSON`).
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use egov_contracts::mio::services;
-use egov_pki::keys::KeyAlgorithm;
-use egov_testkit::stack::{Stack, StackOptions, submission};
+use egov_pki::PkiDir;
+use egov_scenario::Target;
+use egov_testkit::stack::submission;
 use egov_tests::bench::{self, Bench, CpuMeter, Kind, Mode, Op, Opt, Spec, Timing, op};
 use serde_json::json;
 use shared::cabinet::{Citizen, alternate, bare_send, prepare_all, submit_ops};
@@ -99,6 +104,50 @@ fn main() -> ExitCode {
     bench::main(&SPEC, run)
 }
 
+/// The system as `egov up` runs it, in this process: on free ports, in a fresh database
+/// (dropped with the returned handle) and NATS prefix, ИС МИО Атырау not started; the
+/// target it wrote (`stack.json`) and the running system.
+async fn up(
+    data: &Path,
+) -> Result<(
+    egov_launcher::System,
+    egov_devenv::TestDatabase,
+    Target,
+    String,
+)> {
+    let db =
+        egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "load").await?;
+    let mut settings = egov_launcher::Settings::default();
+    settings.common.data_dir = data.to_path_buf();
+    settings.common.database_url = db.url.clone();
+    settings.common.nats_url = egov_devenv::default_nats_url();
+    settings.common.log_filter = "warn".into();
+    settings.ephemeral_ports = true;
+    settings.nats_prefix = egov_devenv::unique_prefix("load");
+    settings.dev_employee_password = Some("load-employee".into());
+    settings.con_is.dev_operator_password = Some(egov_con_is::DEV_OPERATOR_PASSWORD.into());
+    settings.dev_ncalayer = false;
+    settings.mio.insert(
+        BARE_MIO.replace('-', "_"),
+        egov_launcher::MioSettings {
+            enabled: Some(false),
+            ..Default::default()
+        },
+    );
+    let system = egov_launcher::start(settings)
+        .await
+        .context("the system starts")?;
+    let target = Target::read(&data.join(egov_launcher::STACK_FILE))?;
+    let shep = system
+        .endpoints
+        .iter()
+        .find(|e| e.service == "shep" && e.scheme == "https")
+        .context("ШЭП's gRPC address")?
+        .addr
+        .to_string();
+    Ok((system, db, target, shep))
+}
+
 /// Each gateway's own time per message from the message log (the gateways' `schema`), by
 /// gateway, channel and service: (gateway, channel, service, messages, p50 ms, p99 ms).
 async fn hops(
@@ -142,34 +191,48 @@ async fn run(mut b: Bench) -> Result<()> {
         "--rounds, --per-round and the workers must be above 0"
     );
     let t = Instant::now();
-    let mut opts = StackOptions::new(&[MIO]);
-    opts.world = egov_testkit::Options::new(&["shep", "rshep-almaty", "rshep-atyrau"]);
-    opts.world.algorithm = KeyAlgorithm::Rsa2048;
-    opts.clock = egov_calendar::Clock::System;
-    opts.con = true;
-    opts.portal = true;
-    let stack = Stack::start(opts).await;
-    let portal = stack.portal.clone().context("the portal runs")?;
-    let con = stack.con.clone().context("ИС ЦОН runs")?;
-    let reg = portal
-        .core
-        .catalog
-        .get(REGULATION)
-        .context("the regulation is in the portal's catalogue")?
-        .clone();
+    let data = tempfile::tempdir()?;
+    let (system, db, target, shep) = up(data.path()).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = {
+        let stop = stop.clone();
+        tokio::spawn(async move { system.run_until(stop.cancelled_owned()).await })
+    };
+    let portal = target.portal.clone().context("the portal runs")?;
+    let con = target.con.clone().context("ИС ЦОН runs")?;
+    ensure!(
+        target.mio.contains_key(MIO) && !target.mio.contains_key(BARE_MIO),
+        "{MIO} runs and {BARE_MIO} does not: {:?}",
+        target.mio.keys().collect::<Vec<_>>()
+    );
+    let regs: Vec<egov_regulation::Regulation> = target
+        .regulation_dirs
+        .iter()
+        .map(|d| egov_regulation::load_dir(d))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let reg = regs
+        .into_iter()
+        .find(|r| r.id == REGULATION)
+        .context("the regulation is among the stack's")?;
+    let authority = PkiDir::open(&target.pki_dir, &target.ca_dir)?;
+    let topology = egov_topology::Topology::shipped();
 
     // the workers: citizens at the portal, inspectors at the centres of Almaty
     // the named citizens first, then residents of ГБД ФЛ's synthetic population
     let mut citizens = Vec::new();
     for key in CITIZENS.iter().take(n_citizens) {
-        citizens.push(Citizen::enrol(&stack, &portal, key).await?);
+        citizens.push(Citizen::enrol(&portal, &authority, key).await?);
     }
     if n_citizens > CITIZENS.len() {
-        let named: Vec<String> = egov_synth::fixtures::citizens(stack.clock.today())
+        let today = egov_calendar::local_date(time::OffsetDateTime::now_utc());
+        let named: Vec<String> = egov_synth::fixtures::citizens(today)
             .into_iter()
             .map(|c| c.iin.as_string())
             .collect();
-        let gbd = egov_db::pool(&stack.w.db.url, "gbd_fl", 1).await?;
+        let gbd = egov_db::pool(&db.url, "gbd_fl", 1).await?;
         let residents: Vec<(String, String)> = sqlx::query_as(
             "select iin, surname || ' ' || name from persons
              where status = 'alive' and citizenship = 'KZ' and doc_kind = 'id-card'
@@ -189,13 +252,13 @@ async fn run(mut b: Bench) -> Result<()> {
         );
         for (iin, name) in residents {
             let iin = egov_iin::Iin::parse(&iin)?;
-            citizens.push(Citizen::enrol_person(&stack, &portal, iin, &name).await?);
+            citizens.push(Citizen::enrol_person(&portal, &authority, iin, &name).await?);
         }
     }
     let centres: Vec<String> =
         sqlx::query_scalar("select id from centres where region = $1 order by id")
             .bind(&reg.region)
-            .fetch_all(&con.core.pool)
+            .fetch_all(&egov_db::pool(&db.url, egov_con_is::SCHEMA, 1).await?)
             .await
             .context("the centres of the regulation's region")?;
     ensure!(!centres.is_empty(), "no centre in {}", reg.region);
@@ -208,7 +271,7 @@ async fn run(mut b: Bench) -> Result<()> {
             u32::try_from(i / centres.len()).unwrap_or(0),
         )
         .as_string();
-        desks.push(Desk::login(&con.http, &iin).await?);
+        desks.push(Desk::login(&con.url, &iin).await?);
     }
     let sub = Arc::new(submission(&reg));
     let desk_ops: Vec<Op> = desks
@@ -222,7 +285,7 @@ async fn run(mut b: Bench) -> Result<()> {
         })
         .collect();
     let workers = n_citizens + n_inspectors;
-    b.measure_cpu(CpuMeter::new().postgres(&stack.w.db.name).nats());
+    b.measure_cpu(CpuMeter::new().postgres(&db.name).nats());
     b.fixture("citizens", n_citizens);
     b.fixture("inspectors", n_inspectors);
     b.fixture("regulation", REGULATION);
@@ -242,11 +305,20 @@ async fn run(mut b: Bench) -> Result<()> {
     let payload: Vec<u8> =
         sqlx::query_scalar("select payload from outbox where service_id = $1 order by id limit 1")
             .bind(services::SUBMIT)
-            .fetch_one(&portal.core.pool)
+            .fetch_one(&egov_db::pool(&db.url, egov_portal::SCHEMA, 1).await?)
             .await?;
     // into the inbox of an ИС МИО that does not run, so that the bare sends leave no work
     // behind for the load's rounds
-    let bare = bare_send(&stack, BARE_MIO, payload)?;
+    let pki = &target.pki_dir;
+    let client = egov_shep_client::Client::connect(
+        &shep,
+        "shep",
+        &egov_grpc::TlsIdentity::load(pki, "portal")?,
+        Arc::new(egov_shep_client::SystemSigner::load(pki, "portal")?),
+        egov_shep_client::envelope::pki_verifier(pki, None)?,
+        Duration::from_secs(10),
+    )?;
+    let bare = bare_send(client, &topology, BARE_MIO, payload)?;
     b.warm_up("bare", vec![bare.clone(); workers]).await?;
 
     b.section("both entry doors at once, and the bare gateway path");
@@ -268,7 +340,7 @@ async fn run(mut b: Bench) -> Result<()> {
         "applications to «поступившие» per second over bare async sends, with as many at once",
     )
     .await?;
-    let per_hop = hops(&stack.w.db.url, &stack.w.gateway_config("shep").schema).await?;
+    let per_hop = hops(&db.url, &egov_gateway::Config::default().schema).await?;
     let mut text = String::from(
         "each gateway's own time per message, from the message log (every message of the run, ms):",
     );
@@ -284,5 +356,8 @@ async fn run(mut b: Bench) -> Result<()> {
     }
     b.note(text);
     b.json("hops", json);
+    stop.cancel();
+    running.await??;
+    drop(db);
     b.finish()
 }

@@ -181,7 +181,7 @@ async fn run(mut b: Bench) -> Result<()> {
         .clone();
     let mut citizens = Vec::new();
     for key in CITIZENS {
-        citizens.push(Citizen::enrol(&stack, &portal, key).await?);
+        citizens.push(Citizen::enrol(&portal.http, &stack.w.authority(), key).await?);
     }
     b.measure_cpu(CpuMeter::new().postgres(&stack.w.db.name).nats());
     b.fixture("in_flight", IN_FLIGHT);
@@ -205,7 +205,12 @@ async fn run(mut b: Bench) -> Result<()> {
         accepted_by == bare_gateway,
         "{BARE_MIO} is on {accepted_by}"
     );
-    let bare = bare_send(&stack, BARE_MIO, payload)?;
+    let bare = bare_send(
+        stack.w.client("portal"),
+        &stack.w.topology,
+        BARE_MIO,
+        payload,
+    )?;
     b.warm_up("bare", vec![bare.clone(); IN_FLIGHT]).await?;
 
     b.section("signed applications, the bare gateway path and through ПЭП to «поступившие»");

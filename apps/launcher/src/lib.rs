@@ -135,6 +135,9 @@ pub struct MioSettings {
     /// The АРМ's public URL behind a proxy (its forms' one origin; https: `Secure`
     /// cookies).
     pub public_url: Option<String>,
+    /// `false`: `egov up` does not start this ИС МИО (its region's applications wait in
+    /// its inbox, which РШЭП still fills); started by default.
+    pub enabled: Option<bool>,
 }
 
 impl MioSettings {
@@ -554,9 +557,14 @@ pub async fn start(settings: Settings) -> Result<System, Error> {
     let mut mio_schemas = Vec::new();
     let mut workstations = Vec::new();
     for sys in topology.systems_of(egov_topology::Kind::MioIs) {
+        let over = settings.mio.get(&sys.id.replace('-', "_"));
+        if over.is_some_and(|o| o.enabled == Some(false)) {
+            tracing::info!(system = %sys.id, "not started (EGOV_MIO__<SYSTEM>__ENABLED=false)");
+            continue;
+        }
         let mut cfg =
             egov_mio_is::Config::for_system(&topology, &sys.id).expect("an ИС МИО of the topology");
-        if let Some(over) = settings.mio.get(&sys.id.replace('-', "_")) {
+        if let Some(over) = over {
             over.apply(&mut cfg);
         }
         let url = as_role(cfg.system.schema.clone()).await?;

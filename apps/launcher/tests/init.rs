@@ -210,4 +210,15 @@ fn init_without_a_database_fails_and_marks_nothing_done() {
         "{err}"
     );
     assert!(!data.path().join("other").exists());
+    // an ИС МИО neither on nor off
+    let out = Command::new(env!("CARGO_BIN_EXE_egov"))
+        .arg("init")
+        .env("EGOV_DATA_DIR", data.path().join("other"))
+        .env("EGOV_MIO__MIO_ATYRAU__ENABLED", "sometimes")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(err.contains("EGOV_MIO__MIO_ATYRAU__ENABLED"), "{err}");
+    assert!(!data.path().join("other").exists());
 }

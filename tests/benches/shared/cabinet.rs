@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
 use base64::Engine as _;
-use egov_pki::{CertInfo, CertProfile, PrivateKey, SubjectSpec};
-use egov_testkit::stack::{Portal, Stack};
+use egov_pki::{CertInfo, CertProfile, PkiDir, PrivateKey, SubjectSpec};
+use egov_shep_client::Client;
 use egov_tests::bench::{Bench, Op, op};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
@@ -39,21 +39,23 @@ pub struct Citizen {
 }
 
 impl Citizen {
-    /// Registers the fixture citizen `key`, logs in, opens the event stream, and has
-    /// the world's PKI issue a signing certificate for the IIN.
-    pub async fn enrol(stack: &Stack, portal: &Portal, key: &str) -> Result<Citizen> {
-        let person = egov_synth::fixtures::citizens(stack.clock.today())
+    /// Registers the fixture citizen `key` at the portal at `portal`, logs in, opens the
+    /// event stream, and has the test PKI's `authority` issue a signing certificate for
+    /// the IIN.
+    pub async fn enrol(portal: &str, authority: &PkiDir, key: &str) -> Result<Citizen> {
+        let today = egov_calendar::local_date(time::OffsetDateTime::now_utc());
+        let person = egov_synth::fixtures::citizens(today)
             .into_iter()
             .find(|c| c.key == key)
             .context("a named citizen")?;
-        Citizen::enrol_person(stack, portal, person.iin, &person.name).await
+        Citizen::enrol_person(portal, authority, person.iin, &person.name).await
     }
 
     /// Registers the resident `iin` (ГБД ФЛ knows them) named `name`, logs in, opens the
-    /// event stream, and has the world's PKI issue a signing certificate for the IIN.
+    /// event stream, and has `authority` issue a signing certificate for the IIN.
     pub async fn enrol_person(
-        stack: &Stack,
-        portal: &Portal,
+        portal: &str,
+        authority: &PkiDir,
         iin: egov_iin::Iin,
         name: &str,
     ) -> Result<Citizen> {
@@ -61,18 +63,18 @@ impl Citizen {
         let iin = key.clone();
         let http = reqwest::Client::new();
         let r = http
-            .post(format!("{}/api/v1/auth/register", portal.http))
+            .post(format!("{portal}/api/v1/auth/register"))
             .json(&json!({"iin": iin, "password": PASSWORD}))
             .send()
             .await?;
         ensure!(r.status() == 201, "register {key}: {}", r.text().await?);
         let session = Session::login(
-            &portal.http,
+            portal,
             "/api/v1/auth/login",
             &json!({"iin": iin, "password": PASSWORD}),
         )
         .await?;
-        let pki = stack.w.authority();
+        let pki = authority;
         let now = time::OffsetDateTime::now_utc();
         let issued = pki.issue(
             &SubjectSpec::person(egov_iin::Iin::parse(&iin)?, name),
@@ -84,7 +86,7 @@ impl Citizen {
         let (tx, rx) = mpsc::unbounded_channel();
         let stream = session
             .http
-            .get(format!("{}/api/v1/events", portal.http))
+            .get(format!("{portal}/api/v1/events"))
             .bearer_auth(&session.token)
             .send()
             .await?;
@@ -236,19 +238,26 @@ pub async fn prepare_all(
 
 /// The bare case of the benches that compare a path through the portal with the gateway
 /// path alone: `payload` sent again and again (a new messageId each time) by the portal's
-/// own client into the inbox of ИС МИО `mio`, done when its regional gateway accepts.
-pub fn bare_send(stack: &Stack, mio: &str, payload: Vec<u8>) -> Result<Op> {
-    let region = stack
-        .w
-        .topology
+/// own `client` into the inbox of ИС МИО `mio` (of `topology`), done when its regional
+/// gateway accepts.
+pub fn bare_send(
+    client: Client,
+    topology: &egov_topology::Topology,
+    mio: &str,
+    payload: Vec<u8>,
+) -> Result<Op> {
+    let sys = topology
         .system(mio)
-        .and_then(|s| s.region.clone())
+        .context("the bare case's ИС МИО is in the topology")?;
+    let region = sys
+        .region
+        .clone()
         .context("the bare case's ИС МИО has a region")?;
     Ok(super::async_send(
-        stack.w.client("portal"),
+        client,
         egov_contracts::mio::services::SUBMIT,
         &region,
-        &stack.w.gateway_of(mio),
+        &sys.gateway,
         Arc::new(payload),
     ))
 }
