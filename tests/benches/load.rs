@@ -29,7 +29,6 @@
 //! ```
 //! Figures go to stdout and `target/bench-load.json` (or `BENCH_LOAD_JSON`).
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +36,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use egov_contracts::mio::services;
 use egov_pki::PkiDir;
-use egov_scenario::Target;
 use egov_testkit::stack::submission;
 use egov_tests::bench::{self, Bench, CpuMeter, Kind, Mode, Op, Opt, Spec, Timing, op};
 use serde_json::json;
@@ -104,50 +102,6 @@ fn main() -> ExitCode {
     bench::main(&SPEC, run)
 }
 
-/// The system as `egov up` runs it, in this process: on free ports, in a fresh database
-/// (dropped with the returned handle) and NATS prefix, ИС МИО Атырау not started; the
-/// target it wrote (`stack.json`) and the running system.
-async fn up(
-    data: &Path,
-) -> Result<(
-    egov_launcher::System,
-    egov_devenv::TestDatabase,
-    Target,
-    String,
-)> {
-    let db =
-        egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "load").await?;
-    let mut settings = egov_launcher::Settings::default();
-    settings.common.data_dir = data.to_path_buf();
-    settings.common.database_url = db.url.clone();
-    settings.common.nats_url = egov_devenv::default_nats_url();
-    settings.common.log_filter = "warn".into();
-    settings.ephemeral_ports = true;
-    settings.nats_prefix = egov_devenv::unique_prefix("load");
-    settings.dev_employee_password = Some("load-employee".into());
-    settings.con_is.dev_operator_password = Some(egov_con_is::DEV_OPERATOR_PASSWORD.into());
-    settings.dev_ncalayer = false;
-    settings.mio.insert(
-        BARE_MIO.replace('-', "_"),
-        egov_launcher::MioSettings {
-            enabled: Some(false),
-            ..Default::default()
-        },
-    );
-    let system = egov_launcher::start(settings)
-        .await
-        .context("the system starts")?;
-    let target = Target::read(&data.join(egov_launcher::STACK_FILE))?;
-    let shep = system
-        .endpoints
-        .iter()
-        .find(|e| e.service == "shep" && e.scheme == "https")
-        .context("ШЭП's gRPC address")?
-        .addr
-        .to_string();
-    Ok((system, db, target, shep))
-}
-
 /// Each gateway's own time per message from the message log (the gateways' `schema`), by
 /// gateway, channel and service: (gateway, channel, service, messages, p50 ms, p99 ms).
 async fn hops(
@@ -192,7 +146,22 @@ async fn run(mut b: Bench) -> Result<()> {
     );
     let t = Instant::now();
     let data = tempfile::tempdir()?;
-    let (system, db, target, shep) = up(data.path()).await?;
+    // ИС МИО Атырау not started: the bare case fills its inbox
+    let up = egov_testkit::launcher::up(data.path(), "load", |settings| {
+        settings.dev_employee_password = Some("load-employee".into());
+        settings.con_is.dev_operator_password = Some(egov_con_is::DEV_OPERATOR_PASSWORD.into());
+        settings.dev_ncalayer = false;
+        settings.mio.insert(
+            BARE_MIO.replace('-', "_"),
+            egov_launcher::MioSettings {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let shep = up.gateway_addr("shep").context("ШЭП's gRPC address")?;
+    let egov_testkit::launcher::Up { system, db, target } = up;
     let stop = tokio_util::sync::CancellationToken::new();
     let running = {
         let stop = stop.clone();

@@ -15,35 +15,27 @@ fn scenarios_dir() -> PathBuf {
 /// The system as `egov up` runs it (in this process, on free ports, a fresh database
 /// and NATS prefix), and the target it wrote for scenario runs.
 async fn up(data: &Path) -> (tokio_util::sync::CancellationToken, Target) {
-    let db = egov_devenv::fresh_database(&egov_devenv::default_database_admin_url(), "conf")
-        .await
-        .unwrap();
-    let mut settings = egov_launcher::Settings::default();
-    settings.common.data_dir = data.to_path_buf();
-    settings.common.database_url = db.url.clone();
-    settings.common.nats_url = egov_devenv::default_nats_url();
-    settings.common.log_filter = "warn".into();
-    settings.ephemeral_ports = true;
-    settings.nats_prefix = egov_devenv::unique_prefix("conf");
-    settings.seed_persons = 50;
-    settings.dev_employee_password = Some("conformance-employee".into());
-    settings.con_is.dev_operator_password = Some("conformance-operator".into());
-    settings.dev_server_keystore = true;
-    // P-256 keys, as the rest of the suite: RSA-2048 key generation for every system and
-    // account was half of this test's CPU (`egov up`'s own test keeps the default RSA)
-    settings.pki_algorithm = egov_pki::KeyAlgorithm::EcdsaP256;
-    // the clock a run moves to let a month pass (the uncollected result's archive), and
-    // ИС ЦОН's archive job looking every second
-    settings.dev_clock_addr = Some("127.0.0.1:0".parse().unwrap());
-    settings.con_is.sla_interval_secs = 1;
-    let system = egov_launcher::start(settings)
-        .await
-        .expect("the system starts");
-    let target = Target::read(&data.join(egov_launcher::STACK_FILE)).expect("stack.json");
+    let up = egov_testkit::launcher::up(data, "conf", |settings| {
+        settings.seed_persons = 50;
+        settings.dev_employee_password = Some("conformance-employee".into());
+        settings.con_is.dev_operator_password = Some("conformance-operator".into());
+        settings.dev_server_keystore = true;
+        // P-256 keys, as the rest of the suite: RSA-2048 key generation for every system
+        // and account was half of this test's CPU (`egov up`'s own test keeps the default
+        // RSA)
+        settings.pki_algorithm = egov_pki::KeyAlgorithm::EcdsaP256;
+        // the clock a run moves to let a month pass (the uncollected result's archive),
+        // and ИС ЦОН's archive job looking every second
+        settings.dev_clock_addr = Some("127.0.0.1:0".parse().unwrap());
+        settings.con_is.sla_interval_secs = 1;
+    })
+    .await;
+    let target = up.target.clone();
     let stop = tokio_util::sync::CancellationToken::new();
     let s = stop.clone();
     tokio::spawn(async move {
         // the database lives as long as the system
+        let egov_testkit::launcher::Up { system, db, .. } = up;
         let _db = db;
         let _ = system.run_until(s.cancelled_owned()).await;
     });

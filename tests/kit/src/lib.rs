@@ -25,6 +25,7 @@
 
 use egov_grpc::Listening as _;
 pub mod echo;
+pub mod launcher;
 pub mod nats;
 pub mod otlp;
 pub mod postgres;
