@@ -22,7 +22,10 @@
 //! - `con`: applications taken at ИС ЦОН's desk beside the bare gateway path;
 //! - `portal`: signed submissions through ПЭП to «поступившие» beside the bare async
 //!   path, in alternating rounds (`tests/benches/shared` holds the bare path and the API
-//!   session the benches share).
+//!   session the benches share);
+//! - `load`: citizens at ПЭП and inspectors at ИС ЦОН at once beside the bare path, on
+//!   the system as `egov up` starts it (`egov_testkit::launcher`), not on the test world,
+//!   with each gateway's own time per message from the message log.
 //!
 //! Run one with `cargo bench -p egov-tests --bench <name>`; add `-- --quick` for a short
 //! run, `-- --help` for its options, `-- WORD` to run only the cases whose id contains
