@@ -220,7 +220,8 @@ impl Arm {
 
     /// The commission's meeting over `number`, from where it stands: scheduled (unless a
     /// patient run finds an open meeting with it on the agenda), the application on the
-    /// agenda, the decision of `branch`, the protocol closed.
+    /// agenda, the decision of `branch`, the protocol closed (every meeting found is
+    /// open, and a new one is).
     async fn commission(
         &self,
         arm: &Door,
@@ -248,12 +249,18 @@ impl Arm {
             .as_deref()
             .and_then(|r| reg.result(r))
             .map(|r| r.kind);
+        // where the meeting stands: a patient run carries on an open one that holds the
+        // application; else a new one, its agenda empty
         let found = match self.patience {
             Some(_) => open_meeting_with(arm, number).await?,
             None => None,
         };
-        let id = match found {
-            Some(id) => id,
+        let (id, on_agenda, decided) = match found {
+            Some((id, m)) => {
+                let i = item(&m, number);
+                let decided = i.is_some_and(|i| !i["decision"].is_null());
+                (id, i.is_some(), decided)
+            }
             None => {
                 let today = OffsetDateTime::now_utc().date();
                 let m = arm
@@ -263,20 +270,19 @@ impl Arm {
                     )
                     .await?
                     .expect(201, "the commission's meeting")?;
-                m["id"].as_str().ok_or("the meeting has no id")?.to_string()
+                let id = m["id"].as_str().ok_or("the meeting has no id")?;
+                (id.to_string(), false, false)
             }
         };
         let at = format!("/api/v1/commission/meetings/{id}");
-        let m = arm.get(&at).await?.expect(200, "the meeting")?;
-        if item(&m, number).is_none() {
+        if !on_agenda {
             let a = arm
                 .post(&format!("{at}/agenda"), &json!({"application": number}))
                 .await?;
             self.done_or(arm, &at, a, "the agenda", |m| item(m, number).is_some())
                 .await?;
         }
-        let m = arm.get(&at).await?.expect(200, "the meeting")?;
-        if item(&m, number).is_some_and(|i| i["decision"].is_null()) {
+        if !decided {
             let mut body = json!({"application": number, "decision": decision.id});
             if kind == Some(ResultKind::Refusal) {
                 body["grounds"] = json!([reg.refusal_grounds[0].id]);
@@ -290,15 +296,11 @@ impl Arm {
             })
             .await?;
         }
-        let m = arm.get(&at).await?.expect(200, "the meeting")?;
-        if m["meeting"]["status"] == "open" {
-            let a = arm.post(&format!("{at}/close"), &json!({})).await?;
-            self.done_or(arm, &at, a, "the meeting's close", |m| {
-                m["meeting"]["status"] != "open"
-            })
-            .await?;
-        }
-        Ok(())
+        let a = arm.post(&format!("{at}/close"), &json!({})).await?;
+        self.done_or(arm, &at, a, "the meeting's close", |m| {
+            m["meeting"]["status"] != "open"
+        })
+        .await
     }
 
     /// `a` if it is a 200; else, for a patient run, nothing if the meeting at `at` shows
@@ -388,8 +390,8 @@ fn item<'a>(m: &'a Value, number: &str) -> Option<&'a Value> {
         .find(|i| i["number"] == number)
 }
 
-/// The open meeting whose agenda holds `number`, if there is one.
-async fn open_meeting_with(arm: &Door, number: &str) -> Result<Option<String>, String> {
+/// The open meeting whose agenda holds `number`, if there is one: its id and view.
+async fn open_meeting_with(arm: &Door, number: &str) -> Result<Option<(String, Value)>, String> {
     let all = arm
         .get("/api/v1/commission/meetings")
         .await?
@@ -403,7 +405,7 @@ async fn open_meeting_with(arm: &Door, number: &str) -> Result<Option<String>, S
             .await?
             .expect(200, "the meeting")?;
         if item(&v, number).is_some() {
-            return Ok(Some(id.to_string()));
+            return Ok(Some((id.to_string(), v)));
         }
     }
     Ok(None)

@@ -65,19 +65,20 @@ impl Door {
         }
     }
 
-    /// The same session, patient: a request that gets no answer or a 5xx is sent again,
-    /// every quarter of a second, as a person presses again, for `within` at most; then
-    /// its last answer (or failure) is returned.
+    /// The same session, patient: a request (any of its methods) that gets no answer or a
+    /// 5xx is sent again, every quarter of a second, as a person presses again, for
+    /// `within` at most; then its last answer (or failure) is returned.
     pub fn patient(mut self, within: Duration) -> Door {
         self.patience = Some(within);
         self
     }
 
-    /// `once` tried again while it fails for the system's sake, if the door is patient.
-    async fn tried<F, Fut>(&self, once: F) -> Result<Answer, String>
+    /// `once` tried again while it fails for the system's sake (no answer, or a 5xx by
+    /// `status`), if the door is patient.
+    async fn tried<T, F, Fut>(&self, once: F, status: fn(&T) -> u16) -> Result<T, String>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<Answer, String>>,
+        Fut: std::future::Future<Output = Result<T, String>>,
     {
         let Some(patience) = self.patience else {
             return once().await;
@@ -86,7 +87,7 @@ impl Door {
         loop {
             let a = once().await;
             match &a {
-                Ok(x) if x.status < 500 => return a,
+                Ok(x) if status(x) < 500 => return a,
                 _ if Instant::now() >= deadline => return a,
                 _ => tokio::time::sleep(Duration::from_millis(250)).await,
             }
@@ -113,39 +114,44 @@ impl Door {
 
     /// GET `path`.
     pub async fn get(&self, path: &str) -> Result<Answer, String> {
-        let what = format!("GET {}{path}", self.base);
-        self.tried(|| {
-            Self::answer(
-                self.req(self.http.get(format!("{}{path}", self.base))),
-                &what,
-            )
-        })
+        let url = format!("{}{path}", self.base);
+        let what = format!("GET {url}");
+        self.tried(
+            || Self::answer(self.req(self.http.get(&url)), &what),
+            |a| a.status,
+        )
         .await
     }
 
     /// POST `body` as JSON to `path`.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Answer, String> {
-        let what = format!("POST {}{path}", self.base);
-        self.tried(|| {
-            Self::answer(
-                self.req(self.http.post(format!("{}{path}", self.base)).json(body)),
-                &what,
-            )
-        })
+        let url = format!("{}{path}", self.base);
+        let what = format!("POST {url}");
+        self.tried(
+            || Self::answer(self.req(self.http.post(&url).json(body)), &what),
+            |a| a.status,
+        )
         .await
     }
 
     /// GET `path` as bytes, with the status.
     pub async fn bytes(&self, path: &str) -> Result<(u16, Vec<u8>), String> {
-        let what = format!("GET {}{path}", self.base);
-        let resp = self
-            .req(self.http.get(format!("{}{path}", self.base)))
-            .send()
-            .await
-            .map_err(|e| format!("{what}: {e}"))?;
-        let status = resp.status().as_u16();
-        let b = resp.bytes().await.map_err(|e| format!("{what}: {e}"))?;
-        Ok((status, b.to_vec()))
+        let url = format!("{}{path}", self.base);
+        let what = format!("GET {url}");
+        self.tried(
+            || async {
+                let resp = self
+                    .req(self.http.get(&url))
+                    .send()
+                    .await
+                    .map_err(|e| format!("{what}: {e}"))?;
+                let status = resp.status().as_u16();
+                let b = resp.bytes().await.map_err(|e| format!("{what}: {e}"))?;
+                Ok((status, b.to_vec()))
+            },
+            |a| a.0,
+        )
+        .await
     }
 
     /// Logs in at `path` with `body`; the token of the answer (`token`).
@@ -231,6 +237,9 @@ mod tests {
         // patience runs out: the last answer is returned
         let brief = door.patient(Duration::from_millis(1));
         assert_eq!(brief.get("/x").await.unwrap().status, 503);
+        // bytes too: the fifth answer is a 503, the sixth the 200
+        let (status, body) = patient.bytes("/x").await.unwrap();
+        assert_eq!((status, body.as_slice()), (200, &b"{\"ok\":true}"[..]));
         // nobody listening: the failure itself once patience is over
         let gone = Door::new(&http, "http://127.0.0.1:9").patient(Duration::from_millis(300));
         assert!(gone.get("/x").await.is_err());

@@ -124,11 +124,6 @@ impl Target {
         write_private(path, text.as_bytes())
     }
 
-    /// The password of the employee `iin` of `system`.
-    pub fn employee_password(&self, system: &str, iin: &str) -> Option<String> {
-        self.mio.get(system)?.password_of(iin)
-    }
-
     /// The password of the operator `iin`.
     pub fn operator_password(&self, iin: &str) -> Option<String> {
         let c = self.con.as_ref()?;
