@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use egov_scenario::arm::Arm;
-use egov_scenario::door::Door;
+use egov_scenario::door::{Answer, Door};
 use egov_scenario::fill;
 use egov_scenario::keys::{Keys, Signer};
 use egov_scenario::spec::{Branch, Key};
@@ -141,34 +141,38 @@ impl Citizen {
         let body = json!({"signature": base64::engine::general_purpose::STANDARD.encode(cms)});
         let path = format!("/api/v1/applications/{number}/signature");
         let a = self.door.post(&path, &body).await.unwrap();
-        let sent = if a.status == 409 {
-            // an earlier try went through and its answer was lost: the application is sent
-            let v = sent_view(&self.door, &number).await;
-            assert_ne!(v["state"], "draft", "the signature of {number}: {a:?}");
-            v
-        } else {
-            assert_eq!(a.status, 202, "the signature of {number}: {a:?}");
-            a.body
-        };
-        (number, message_id(&sent))
+        sent(&self.door, number, a, &[202], |v| v["state"] != "draft").await
     }
 }
 
-/// The application `number` at the entry side of `door`.
-async fn sent_view(door: &Door, number: &str) -> Value {
-    door.get(&format!("/api/v1/applications/{number}"))
-        .await
-        .unwrap()
-        .expect(200, "the application")
-        .unwrap()
-}
-
-/// The messageId an answer or a view gives.
-fn message_id(v: &Value) -> String {
-    v["message_id"]
+/// The application `number` as sent, from `a`, the answer to its sending: one of `ok`; or
+/// a 409 when an earlier try went through and its answer was lost, and then its view at
+/// the entry side of `door`, which must show it `sent`. Its number and messageId.
+async fn sent(
+    door: &Door,
+    number: String,
+    a: Answer,
+    ok: &[u16],
+    is_sent: impl Fn(&Value) -> bool,
+) -> Sent {
+    let v = if a.status == 409 {
+        let v = door
+            .get(&format!("/api/v1/applications/{number}"))
+            .await
+            .unwrap()
+            .expect(200, "the application")
+            .unwrap();
+        assert!(is_sent(&v), "the sending of {number}: {a:?}, then {v}");
+        v
+    } else {
+        assert!(ok.contains(&a.status), "the sending of {number}: {a:?}");
+        a.body
+    };
+    let message_id = v["message_id"]
         .as_str()
         .unwrap_or_else(|| panic!("a sent application without its messageId: {v}"))
-        .to_string()
+        .to_string();
+    (number, message_id)
 }
 
 /// An inspector at a centre's desk (ИС ЦОН's operator API).
@@ -201,19 +205,7 @@ impl Inspector {
         let sub = fill::submission(reg, &reg.categories[0].id, &[]);
         let path = format!("/api/v1/applications/{number}/submit");
         let a = self.door.post(&path, &sub).await.unwrap();
-        let sent = if a.status == 409 {
-            // an earlier try went through and its answer was lost: the application is sent
-            let v = sent_view(&self.door, &number).await;
-            assert_eq!(v["state"], "sent", "the submission of {number}: {a:?}");
-            v
-        } else {
-            assert!(
-                a.status == 200 || a.status == 202,
-                "the submission of {number}: {a:?}"
-            );
-            a.body
-        };
-        (number, message_id(&sent))
+        sent(&self.door, number, a, &[200, 202], |v| v["state"] == "sent").await
     }
 }
 

@@ -97,6 +97,13 @@ pub struct Portal {
     pub core: egov_portal::Core,
 }
 
+/// ИС ЦОН or the portal before the gateways run: built here and run once they do, or
+/// (crashable) already running in a runtime of its own.
+enum Started<B, R> {
+    Built(B),
+    Running(R),
+}
+
 /// How a crashable service is started again: its settings, on its first addresses.
 enum Restart {
     Mio(Box<egov_mio_is::Config>),
@@ -233,7 +240,7 @@ impl Stack {
                 cfg.system.http_addr = http;
                 w.register("con-is", grpc);
                 processes.insert("con-is".into(), (process, Restart::Con(Box::new(cfg))));
-                Some(Err(con))
+                Some(Started::Running(con))
             } else {
                 let con = egov_con_is::ConIs::build_with(cfg, clock.clone())
                     .await
@@ -241,7 +248,7 @@ impl Stack {
                 // the world issues the operators' certificates as the registration authority
                 con.set_issuer(Arc::new(w.authority()));
                 w.register("con-is", con.grpc_addr());
-                Some(Ok(con))
+                Some(Started::Built(con))
             }
         } else {
             None
@@ -270,13 +277,13 @@ impl Stack {
                 cfg.system.http_addr = http;
                 w.register("portal", grpc);
                 processes.insert("portal".into(), (process, Restart::Portal(Box::new(cfg))));
-                Some(Err(portal))
+                Some(Started::Running(portal))
             } else {
                 let portal = egov_portal::Portal::build_with(cfg, clock.clone())
                     .await
                     .expect("ПЭП builds");
                 w.register("portal", portal.grpc_addr());
-                Some(Ok(portal))
+                Some(Started::Built(portal))
             }
         } else {
             None
@@ -313,7 +320,7 @@ impl Stack {
         }
         let con = con.map(|con| {
             let c = match con {
-                Ok(mut con) => {
+                Started::Built(mut con) => {
                     con.set_gateway(&w.gateway_addr_of("con-is"));
                     let c = Con {
                         http: format!("http://{}", con.http_addr()),
@@ -322,14 +329,14 @@ impl Stack {
                     w.spawn(con.run(w.cancel.clone()));
                     c
                 }
-                Err(running) => running,
+                Started::Running(running) => running,
             };
             workstations.push(c.http.clone());
             c
         });
         let portal = portal.map(|portal| {
             let p = match portal {
-                Ok(mut portal) => {
+                Started::Built(mut portal) => {
                     portal.set_gateway(&w.gateway_addr_of("portal"));
                     let p = Portal {
                         http: format!("http://{}", portal.http_addr()),
@@ -338,7 +345,7 @@ impl Stack {
                     w.spawn(portal.run(w.cancel.clone()));
                     p
                 }
-                Err(running) => running,
+                Started::Running(running) => running,
             };
             workstations.push(p.http.clone());
             p
