@@ -157,6 +157,8 @@ struct Browser {
     base: String,
     /// `name=value` of each cookie set.
     cookies: Vec<String>,
+    /// Whether the portal marks its cookies `Secure`.
+    secure: bool,
 }
 
 /// An answer: status, headers, body.
@@ -197,6 +199,7 @@ impl Browser {
                 .unwrap(),
             base: portal.http.clone(),
             cookies: Vec::new(),
+            secure: portal.core.public_url.is_https(),
         }
     }
 
@@ -272,6 +275,12 @@ impl Browser {
     async fn speak(&mut self, lang: &str) {
         let a = self.get(&format!("/ui/lang/{lang}?back=/ui/login")).await;
         assert_eq!(a.status, 303);
+        let set = a.headers[SET_COOKIE].to_str().unwrap();
+        assert_eq!(
+            set.ends_with("; Secure"),
+            self.secure,
+            "the language cookie is Secure as the session's is: {set}"
+        );
     }
 }
 
@@ -336,9 +345,14 @@ async fn count(portal: &Portal, table: &str) -> i64 {
         .unwrap()
 }
 
+/// Where a test's cabinet is reached as if behind a TLS front.
+const PUBLIC_URL: &str = "https://cabinet.example.kz";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_refused_in_the_citizens_language() {
-    let (_env, portal) = world(&[]).await;
+    // served as behind a TLS front: every cookie the pages set is `Secure`, and the
+    // public URL is the forms' one origin
+    let (_env, portal) = world_with(&[], |c| c.public_url = Some(PUBLIC_URL.to_uppercase())).await;
     let mut b = Browser::register(&portal, "family-father").await;
     let cookie = b.cookies.join("; ");
     assert!(cookie.starts_with("portal_session="), "{cookie}");
@@ -391,15 +405,29 @@ async fn a_wrong_password_is_refused_in_the_citizens_language() {
         .await;
     assert_eq!((a.status, a.code()), (422, Some("INVALID_IIN")));
     assert!(a.body.contains("жарамсыз"), "{}", a.body);
-    // the right password: a session, HttpOnly, SameSite=Strict, living as the token
+    // posted from the server's own address rather than the public one: foreign
     let a = b
-        .post("/ui/login", &[("iin", &iin), ("password", PASSWORD)], None)
+        .post(
+            "/ui/login",
+            &[("iin", &iin), ("password", PASSWORD)],
+            Some(&portal.http),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (403, Some("FOREIGN_ORIGIN")));
+    // the right password: a session, HttpOnly, SameSite=Strict, Secure, living as the token
+    let a = b
+        .post(
+            "/ui/login",
+            &[("iin", &iin), ("password", PASSWORD)],
+            Some(PUBLIC_URL),
+        )
         .await;
     assert_eq!((a.status, a.location()), (303, "/ui/services"));
     let set = a.headers[SET_COOKIE].to_str().unwrap();
     assert!(
         set.contains("HttpOnly")
             && set.contains("SameSite=Strict")
+            && set.ends_with("; Secure")
             && set.contains(&format!(
                 "Max-Age={}",
                 portal.core.session_lifetime.whole_seconds()

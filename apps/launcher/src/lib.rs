@@ -220,6 +220,18 @@ impl Validate for Settings {
             ));
         }
         self.gbd_fl.system.check("gbd_fl")?;
+        let public = [
+            ("portal.public_url".to_string(), &self.portal.public_url),
+            ("con_is.public_url".to_string(), &self.con_is.public_url),
+        ];
+        let mio = self
+            .mio
+            .iter()
+            .map(|(id, m)| (format!("mio.{id}.public_url"), &m.public_url));
+        for (field, url) in public.into_iter().chain(mio) {
+            egov_pages::PublicUrl::parse(url.as_deref())
+                .map_err(|e| egov_config::Error::invalid(&field, e))?;
+        }
         self.enis.system.check("enis")?;
         if self.uc.http_addr == self.uc.grpc_addr && self.uc.http_addr.port() != 0 {
             return Err(egov_config::Error::invalid(

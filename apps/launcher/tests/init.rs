@@ -210,15 +210,25 @@ fn init_without_a_database_fails_and_marks_nothing_done() {
         "{err}"
     );
     assert!(!data.path().join("other").exists());
-    // an ИС МИО neither on nor off
-    let out = Command::new(env!("CARGO_BIN_EXE_egov"))
-        .arg("init")
-        .env("EGOV_DATA_DIR", data.path().join("other"))
-        .env("EGOV_MIO__MIO_ATYRAU__ENABLED", "sometimes")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(64), "{err}");
-    assert!(err.contains("EGOV_MIO__MIO_ATYRAU__ENABLED"), "{err}");
-    assert!(!data.path().join("other").exists());
+    // an ИС МИО neither on nor off; public URLs that are not an http(s) origin
+    for (setting, value) in [
+        ("EGOV_MIO__MIO_ATYRAU__ENABLED", "sometimes"),
+        ("EGOV_PORTAL__PUBLIC_URL", "cabinet.example.kz"),
+        ("EGOV_CON_IS__PUBLIC_URL", "ftp://con.example.kz"),
+        (
+            "EGOV_MIO__MIO_ALMATY__PUBLIC_URL",
+            "https://arm.example.kz/arm",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_egov"))
+            .arg("init")
+            .env("EGOV_DATA_DIR", data.path().join("other"))
+            .env(setting, value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{setting}: {err}");
+        assert!(err.contains(setting), "{err}");
+        assert!(!data.path().join("other").exists());
+    }
 }

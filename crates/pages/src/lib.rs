@@ -46,14 +46,19 @@ pub struct Site {
 
 impl Site {
     /// `routes` with the language switch (`<prefix>/lang/{lang}?back=`) and the site
-    /// known to every handler (so that [`Lang`] reads its cookie).
-    pub fn mount<S: Clone + Send + Sync + 'static>(self, routes: Router<S>) -> Router<S> {
+    /// known to every handler (so that [`Lang`] reads its cookie), served at `public`.
+    pub fn mount<S: Clone + Send + Sync + 'static>(
+        self,
+        routes: Router<S>,
+        public: PublicUrl,
+    ) -> Router<S> {
         routes
             .route(
                 &format!("{}/lang/{{lang}}", self.prefix),
                 get(switch_language),
             )
             .layer(Extension(self))
+            .layer(Extension(public))
     }
 
     /// The session token of the request's cookie.
@@ -72,12 +77,20 @@ impl Site {
     }
 
     /// 303 to `to`, with the session cookie holding `token`: HttpOnly, SameSite=Strict,
-    /// living as long as the session.
-    pub fn open_session(&self, to: &str, token: &str, lifetime: time::Duration) -> Response {
+    /// living as long as the session, and `Secure` when the site is served at an
+    /// `https` public URL.
+    pub fn open_session(
+        &self,
+        to: &str,
+        token: &str,
+        lifetime: time::Duration,
+        public: &PublicUrl,
+    ) -> Response {
         let cookie = format!(
-            "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
             self.session_cookie,
-            lifetime.whole_seconds().max(1)
+            lifetime.whole_seconds().max(1),
+            public.cookie_flags()
         );
         (
             StatusCode::SEE_OTHER,
@@ -89,11 +102,13 @@ impl Site {
             .into_response()
     }
 
-    /// 303 to the login page, the session cookie cleared.
-    pub fn close_session(&self) -> Response {
+    /// 303 to the login page, the session cookie cleared (with the attributes it was
+    /// set with).
+    pub fn close_session(&self, public: &PublicUrl) -> Response {
         let cookie = format!(
-            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-            self.session_cookie
+            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            self.session_cookie,
+            public.cookie_flags()
         );
         (
             StatusCode::SEE_OTHER,
@@ -106,15 +121,17 @@ impl Site {
     }
 
     /// A posted form: refused (403 `FOREIGN_ORIGIN`) when its `Origin` (or `Referer`) is
-    /// another site's, the login's included; with a session (`expected`, its CSRF token),
-    /// refused (403 `CSRF_TOKEN`) without that token in the form (`sent`).
+    /// not the site's own (`public`'s, else `http://` and the request's `Host`), the
+    /// login's included; with a session (`expected`, its CSRF token), refused (403
+    /// `CSRF_TOKEN`) without that token in the form (`sent`).
     pub fn guard(
         &self,
         headers: &HeaderMap,
+        public: &PublicUrl,
         expected: Option<&str>,
         sent: Option<&str>,
     ) -> Result<(), ApiError> {
-        if !egov_accounts::web::same_origin(headers, None) {
+        if !egov_accounts::web::same_origin(headers, public.origin()) {
             return Err(ApiError::forbidden(
                 "форма отправлена с другого сайта",
                 "нысан басқа сайттан жіберілген",
@@ -250,10 +267,64 @@ struct Back {
     back: Option<String>,
 }
 
+/// Where browsers reach a site's pages when it runs behind a proxy or a TLS front
+/// (`https://cabinet.example.kz`): the one origin its forms may be posted from, and, when
+/// `https`, every cookie it sets is `Secure`. The default (none): `http://` and the
+/// request's own `Host`, cookies without `Secure`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicUrl(Option<String>);
+
+impl PublicUrl {
+    /// A public URL as configured: `http` or `https`, a host (and port), nothing after
+    /// but a `/`. The error says what is wrong with it.
+    pub fn parse(url: Option<&str>) -> Result<PublicUrl, String> {
+        let Some(url) = url else {
+            return Ok(PublicUrl(None));
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("{url:?} is not a URL (https://host[:port])"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("{url:?}: the scheme must be http or https"));
+        }
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty()
+            || authority
+                .chars()
+                .any(|c| matches!(c, '/' | '?' | '#' | '@' | '\\') || c.is_whitespace())
+        {
+            return Err(format!(
+                "{url:?}: only scheme://host[:port], no path, query or user"
+            ));
+        }
+        Ok(PublicUrl(Some(format!(
+            "{scheme}://{}",
+            authority.to_ascii_lowercase()
+        ))))
+    }
+
+    /// The origin (`scheme://host[:port]`), when set.
+    pub fn origin(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    /// Whether browsers reach the site over HTTPS only.
+    pub fn is_https(&self) -> bool {
+        self.0.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// `; Secure` for a site served over HTTPS, else nothing: the end of each cookie.
+    pub fn cookie_flags(&self) -> &'static str {
+        if self.is_https() { "; Secure" } else { "" }
+    }
+}
+
 /// The language switch: keeps the language in the site's cookie and goes back to the
 /// page (of this site only).
 async fn switch_language(
     Extension(site): Extension<Site>,
+    Extension(public): Extension<PublicUrl>,
     Path(lang): Path<String>,
     Query(q): Query<Back>,
 ) -> Response {
@@ -262,9 +333,10 @@ async fn switch_language(
         return Redirect::to(&back).into_response();
     };
     let cookie = format!(
-        "{}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+        "{}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
         site.lang_cookie,
-        lang.code()
+        lang.code(),
+        public.cookie_flags()
     );
     (
         StatusCode::SEE_OTHER,
@@ -381,20 +453,30 @@ mod tests {
     fn a_form_from_another_site_or_without_the_token_is_refused() {
         let token = SITE.csrf("secret");
         let own = headers(&[("host", "p:1"), ("origin", "http://p:1")]);
-        assert!(SITE.guard(&own, Some(&token), Some(&token)).is_ok());
         assert!(
-            SITE.guard(&own, None, None).is_ok(),
+            SITE.guard(&own, &PublicUrl::default(), Some(&token), Some(&token))
+                .is_ok()
+        );
+        assert!(
+            SITE.guard(&own, &PublicUrl::default(), None, None).is_ok(),
             "the login has no token"
         );
-        let e = SITE.guard(&own, Some(&token), None).unwrap_err();
+        let e = SITE
+            .guard(&own, &PublicUrl::default(), Some(&token), None)
+            .unwrap_err();
         assert_eq!((e.status.as_u16(), e.code.as_str()), (403, "CSRF_TOKEN"));
         let e = SITE
-            .guard(&own, Some(&token), Some(&SITE.csrf("other")))
+            .guard(
+                &own,
+                &PublicUrl::default(),
+                Some(&token),
+                Some(&SITE.csrf("other")),
+            )
             .unwrap_err();
         assert_eq!(e.code, "CSRF_TOKEN");
         let foreign = headers(&[("host", "p:1"), ("origin", "http://evil")]);
         let e = SITE
-            .guard(&foreign, Some(&token), Some(&token))
+            .guard(&foreign, &PublicUrl::default(), Some(&token), Some(&token))
             .unwrap_err();
         assert_eq!(
             (e.status.as_u16(), e.code.as_str()),
@@ -404,26 +486,110 @@ mod tests {
 
     #[test]
     fn the_session_cookie_is_http_only_strict_and_lives_with_the_session() {
-        let r = SITE.open_session("/ui/home", "tok", time::Duration::minutes(30));
+        let r = SITE.open_session(
+            "/ui/home",
+            "tok",
+            time::Duration::minutes(30),
+            &PublicUrl::default(),
+        );
         assert_eq!(r.status(), 303);
         let c = r.headers()[header::SET_COOKIE].to_str().unwrap();
         assert_eq!(
             c,
             "t_session=tok; Path=/; HttpOnly; SameSite=Strict; Max-Age=1800"
         );
-        let r = SITE.close_session();
+        let r = SITE.close_session(&PublicUrl::default());
         assert_eq!(r.headers()[header::LOCATION], "/ui/login");
-        assert!(
-            r.headers()[header::SET_COOKIE]
-                .to_str()
-                .unwrap()
-                .contains("Max-Age=0")
+        assert_eq!(
+            r.headers()[header::SET_COOKIE].to_str().unwrap(),
+            "t_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
         );
         assert_eq!(
             SITE.token(&headers(&[("cookie", "a=1; t_session=tok")])),
             Some("tok".into())
         );
         assert_eq!(SITE.token(&headers(&[("cookie", "t_session=")])), None);
+    }
+
+    #[test]
+    fn behind_tls_the_session_cookie_is_secure_set_and_cleared() {
+        let https = PublicUrl::parse(Some("https://Cabinet.example.kz/")).unwrap();
+        assert_eq!(https.origin(), Some("https://cabinet.example.kz"));
+        let r = SITE.open_session("/ui/home", "tok", time::Duration::minutes(30), &https);
+        assert_eq!(
+            r.headers()[header::SET_COOKIE].to_str().unwrap(),
+            "t_session=tok; Path=/; HttpOnly; SameSite=Strict; Max-Age=1800; Secure"
+        );
+        let r = SITE.close_session(&https);
+        assert_eq!(
+            r.headers()[header::SET_COOKIE].to_str().unwrap(),
+            "t_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_language_switch_marks_its_cookie_secure_as_the_site_is_mounted() {
+        use tower::ServiceExt;
+        for (public, expected) in [
+            (None, "t_lang=kk; Path=/; SameSite=Lax; Max-Age=31536000"),
+            (
+                Some("http://cabinet.example.kz:8080"),
+                "t_lang=kk; Path=/; SameSite=Lax; Max-Age=31536000",
+            ),
+            (
+                Some("https://cabinet.example.kz"),
+                "t_lang=kk; Path=/; SameSite=Lax; Max-Age=31536000; Secure",
+            ),
+        ] {
+            let app = SITE.mount(Router::new(), PublicUrl::parse(public).unwrap());
+            let r = app
+                .oneshot(
+                    axum::http::Request::get("/ui/lang/kk?back=/ui/home")
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            assert_eq!(r.headers()[header::LOCATION], "/ui/home");
+            assert_eq!(r.headers()[header::SET_COOKIE].to_str().unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn a_public_url_is_a_bare_http_or_https_origin() {
+        for bad in [
+            "cabinet.example.kz",
+            "ftp://cabinet.example.kz",
+            "https://",
+            "https://cabinet.example.kz/ui",
+            "https://cabinet.example.kz?x=1",
+            "https://user@cabinet.example.kz",
+            "https://cabinet example.kz",
+        ] {
+            let e = PublicUrl::parse(Some(bad)).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+        assert_eq!(PublicUrl::parse(None).unwrap(), PublicUrl::default());
+        assert!(!PublicUrl::default().is_https());
+    }
+
+    #[test]
+    fn behind_a_proxy_the_forms_origin_is_the_public_one() {
+        let https = PublicUrl::parse(Some("https://cabinet.example.kz")).unwrap();
+        let ok = headers(&[
+            ("host", "10.0.0.5:7500"),
+            ("origin", "https://cabinet.example.kz"),
+        ]);
+        assert!(SITE.guard(&ok, &https, None, None).is_ok());
+        // the same request is foreign to a site that knows no public URL
+        let e = SITE
+            .guard(&ok, &PublicUrl::default(), None, None)
+            .unwrap_err();
+        assert_eq!(e.code.as_str(), "FOREIGN_ORIGIN");
+        // and plain HTTP is not the HTTPS site
+        let plain = headers(&[("host", "x"), ("origin", "http://cabinet.example.kz")]);
+        assert!(SITE.guard(&plain, &https, None, None).is_err());
     }
 
     #[tokio::test]

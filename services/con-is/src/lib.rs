@@ -95,6 +95,10 @@ pub struct Config {
     pub passwords_file: Option<PathBuf>,
     /// How long a login lasts, hours.
     pub session_hours: i64,
+    /// The workstation's public URL behind a proxy or TLS front (`https://host[:port]`):
+    /// the one origin its forms may be posted from, and `https` makes its cookies
+    /// `Secure`. Unset: `http://` and the request's own `Host`.
+    pub public_url: Option<String>,
     /// How often the SLA monitor scans, and the archive job moves uncollected results,
     /// seconds.
     pub sla_interval_secs: u64,
@@ -155,6 +159,7 @@ impl Config {
             dev_operator_password: None,
             passwords_file: None,
             session_hours: 8,
+            public_url: None,
             sla_interval_secs: 30,
             ack_wait_secs: 30,
             nats_credentials: false,
@@ -197,6 +202,8 @@ pub struct Core {
     pub gateway: Arc<std::sync::OnceLock<Client>>,
     /// How long a login lasts.
     pub session_lifetime: time::Duration,
+    /// Where browsers reach the pages ([`Config::public_url`]).
+    pub public_url: egov_pages::PublicUrl,
     /// The registration authority that issues the operators' signing certificates, given
     /// by whoever starts ИС ЦОН ([`ConIs::set_issuer`]): ИС ЦОН never holds the CA's key.
     pub issuer: Arc<std::sync::OnceLock<Arc<dyn egov_pki::Issuer>>>,
@@ -249,6 +256,8 @@ impl ConIs {
     /// binds.
     pub async fn build_with(config: Config, clock: Clock) -> Result<Self, Error> {
         let catalog = Catalog::load(&config.regulation_dirs).map_err(Error::Regulations)?;
+        let public_url = egov_pages::PublicUrl::parse(config.public_url.as_deref())
+            .map_err(|e| Error::Start(format!("public URL: {e}")))?;
         let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
         let identity = bound.identity()?;
         let issuing = egov_pki::Trust::open(&config.system.pki_dir)
@@ -289,6 +298,7 @@ impl ConIs {
             chain: vec![issuing],
             gateway: Arc::new(std::sync::OnceLock::new()),
             session_lifetime: time::Duration::hours(config.session_hours.max(1)),
+            public_url,
             issuer: Arc::new(std::sync::OnceLock::new()),
             keystore: Arc::new(keystore),
             server_keystore: config.dev_server_keystore,

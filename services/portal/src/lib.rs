@@ -86,6 +86,10 @@ pub struct Config {
     pub regulation_dirs: Vec<PathBuf>,
     /// How long a login lasts, minutes.
     pub session_minutes: i64,
+    /// The cabinet's public URL behind a proxy or TLS front (`https://host[:port]`): the
+    /// one origin its forms may be posted from, and `https` makes its cookies `Secure`.
+    /// Unset: `http://` and the request's own `Host`.
+    pub public_url: Option<String>,
     /// The origins whose pages may call the API from a browser (CORS); empty: none.
     pub cors_origins: Vec<String>,
     /// The largest attachment, bytes.
@@ -145,6 +149,7 @@ impl Config {
             nats_credentials: false,
             regulation_dirs: default_regulations(),
             session_minutes: 30,
+            public_url: None,
             cors_origins: Vec::new(),
             max_attachment_bytes: 5 * 1024 * 1024,
             max_attachments: 20,
@@ -200,6 +205,8 @@ pub struct Core {
     pub verifier: Arc<egov_pki::Verifier>,
     /// How long a login lasts.
     pub session_lifetime: time::Duration,
+    /// Where browsers reach the pages ([`Config::public_url`]).
+    pub public_url: egov_pages::PublicUrl,
     /// The largest attachment, bytes.
     pub max_attachment_bytes: usize,
     /// The most attachments of one application.
@@ -264,6 +271,8 @@ impl Portal {
             .map(drop)
             .map_err(Error::Start)?;
         let ncalayer_url = ui::ncalayer_source(&config.ncalayer_url).map_err(Error::Start)?;
+        let public_url = egov_pages::PublicUrl::parse(config.public_url.as_deref())
+            .map_err(|e| Error::Start(format!("public URL: {e}")))?;
         let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
         let identity = bound.identity()?;
         let core = Core {
@@ -274,6 +283,7 @@ impl Portal {
             gateway: Arc::new(std::sync::OnceLock::new()),
             verifier: identity.verifier.clone(),
             session_lifetime: time::Duration::minutes(config.session_minutes.max(1)),
+            public_url,
             max_attachment_bytes: config.max_attachment_bytes.max(1),
             max_attachments: config.max_attachments.max(1),
             changes: broadcast::channel(1024).0,

@@ -95,7 +95,7 @@ pub fn router(core: Arc<Core>) -> Router {
                 "мұндай мекенжай жоқ",
             )
         })
-        .merge(crate::ui::router())
+        .merge(crate::ui::router(core.public_url.clone()))
         .with_state(core)
         .layer(axum::middleware::from_fn(error::localize))
         .layer(axum::middleware::map_response(egov_system::api::hardened))

@@ -59,8 +59,8 @@ const MAX_FORM_BYTES: usize = 32 << 20;
 
 type S = State<Arc<Core>>;
 
-/// The pages' routes.
-pub fn router() -> Router<Arc<Core>> {
+/// The pages' routes, served at `public` ([`crate::Config::public_url`]).
+pub fn router(public: egov_pages::PublicUrl) -> Router<Arc<Core>> {
     let routes = Router::new()
         .route("/ui", get(|| async { Redirect::to(SITE.home) }))
         .route("/ui/login", get(login_form).post(login))
@@ -86,7 +86,7 @@ pub fn router() -> Router<Arc<Core>> {
                 .post(scan)
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES)),
         );
-    SITE.mount(routes)
+    SITE.mount(routes, public)
 }
 
 /// Who is signed in, as the header shows them.
@@ -142,8 +142,13 @@ async fn session(core: &Core, headers: &HeaderMap) -> Result<Session, Response> 
 
 /// A POST of the pages: refused when posted from another site, or, with a session,
 /// without the session's CSRF token.
-fn guard(headers: &HeaderMap, s: Option<&Session>, sent: Option<&str>) -> Result<(), ApiError> {
-    SITE.guard(headers, s.map(|s| s.csrf.as_str()), sent)
+fn guard(
+    core: &Core,
+    headers: &HeaderMap,
+    s: Option<&Session>,
+    sent: Option<&str>,
+) -> Result<(), ApiError> {
+    SITE.guard(headers, &core.public_url, s.map(|s| s.csrf.as_str()), sent)
 }
 
 fn page(lang: Lang, s: Option<&Session>, here: &str, title: &str) -> Page {
@@ -208,7 +213,7 @@ async fn login(
     headers: HeaderMap,
     axum::Form(f): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(e) = guard(&headers, None, None) {
+    if let Err(e) = guard(&core, &headers, None, None) {
         return error_page(lang, None, "/ui/login", &e);
     }
     let iin = field(&f, "iin").trim().to_string();
@@ -238,7 +243,7 @@ async fn login(
     .await
     {
         Ok(operators::Login::Ok(token, _)) => {
-            SITE.open_session(SITE.home, &token, core.session_lifetime)
+            SITE.open_session(SITE.home, &token, core.session_lifetime, &core.public_url)
         }
         Ok(operators::Login::Refused) => {
             again(StatusCode::UNAUTHORIZED, t.login_refused.to_string())
@@ -265,13 +270,13 @@ async fn logout(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(e) = guard(&headers, Some(&s), Some(field(&f, "csrf"))) {
+    if let Err(e) = guard(&core, &headers, Some(&s), Some(field(&f, "csrf"))) {
         return error_page(lang, Some(&s), "/ui/applications", &e);
     }
     if let Some(t) = SITE.token(&headers) {
         let _ = operators::logout(&core.pool, &t).await;
     }
-    SITE.close_session()
+    SITE.close_session(&core.public_url)
 }
 
 /// A row of the centre's applications.
@@ -432,7 +437,7 @@ async fn create(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(e) = guard(&headers, Some(&s), Some(field(&f, "csrf"))) {
+    if let Err(e) = guard(&core, &headers, Some(&s), Some(field(&f, "csrf"))) {
         return error_page(lang, Some(&s), "/ui/applications/new", &e);
     }
     let rep_iin = field(&f, "representative_iin").trim();
@@ -784,7 +789,12 @@ async fn submit(
         Ok(p) => p,
         Err(e) => return error_page(lang, Some(&s), &here, &e),
     };
-    if let Err(e) = guard(&headers, Some(&s), Some(field(&posted.fields, "csrf"))) {
+    if let Err(e) = guard(
+        &core,
+        &headers,
+        Some(&s),
+        Some(field(&posted.fields, "csrf")),
+    ) {
         return error_page(lang, Some(&s), &here, &e);
     }
     let app = match own(&core, lang, &s, &number).await {
@@ -904,7 +914,7 @@ where
         Err(r) => return r,
     };
     let here = format!("/ui/applications/{number}");
-    if let Err(e) = guard(headers, Some(&s), Some(field(form, "csrf"))) {
+    if let Err(e) = guard(core, headers, Some(&s), Some(field(form, "csrf"))) {
         return error_page(lang, Some(&s), &here, &e);
     }
     let (s, done) = act(s).await;
@@ -1051,7 +1061,7 @@ where
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(e) = guard(headers, Some(&s), Some(field(form, "csrf"))) {
+    if let Err(e) = guard(core, headers, Some(&s), Some(field(form, "csrf"))) {
         return error_page(lang, Some(&s), "/ui/registers", &e);
     }
     let (s, done) = act(s).await;
@@ -1152,7 +1162,12 @@ async fn scan(State(core): S, lang: Lang, headers: HeaderMap, mp: Multipart) -> 
         Ok(p) => p,
         Err(e) => return error_page(lang, Some(&s), "/ui/scan", &e),
     };
-    if let Err(e) = guard(&headers, Some(&s), Some(field(&posted.fields, "csrf"))) {
+    if let Err(e) = guard(
+        &core,
+        &headers,
+        Some(&s),
+        Some(field(&posted.fields, "csrf")),
+    ) {
         return error_page(lang, Some(&s), "/ui/scan", &e);
     }
     let text = field(&posted.fields, "text").trim().to_string();

@@ -28,7 +28,7 @@ impl FromRequest<Arc<Core>> for Public {
         let (mut parts, body) = req.into_parts();
         let lang = lang_of(&mut parts).await;
         let here = parts.uri.path().to_string();
-        if let Err(e) = SITE.guard(&parts.headers, None, None) {
+        if let Err(e) = SITE.guard(&parts.headers, &core.public_url, None, None) {
             return Err(error_page(lang, None, &here, &e));
         }
         match axum::Form::<Vec<(String, String)>>::from_request(
@@ -79,7 +79,9 @@ async fn open(core: &Core, lang: Lang, iin: &str, password: &str) -> Response {
         Err(e) => return refused(e),
     };
     match citizens::login(core, &valid, password).await {
-        Ok(Login::Ok(token, _)) => SITE.open_session(SITE.home, &token, core.session_lifetime),
+        Ok(Login::Ok(token, _)) => {
+            SITE.open_session(SITE.home, &token, core.session_lifetime, &core.public_url)
+        }
         Ok(Login::Refused) => refused(ApiError::invalid_credentials()),
         Ok(Login::Throttled { until }) => refused(ApiError::too_many_attempts(
             (until - core.clock.now()).whole_seconds().max(1),
@@ -153,7 +155,7 @@ pub async fn register(State(core): S, Public { lang, form: f }: Public) -> Respo
 /// The session ended, the cookie cleared.
 pub async fn logout(State(core): S, Posted { s, lang, .. }: Posted) -> Response {
     match citizens::logout(&core.pool, &s.token).await {
-        Ok(()) => SITE.close_session(),
+        Ok(()) => SITE.close_session(&core.public_url),
         Err(e) => error_page(lang, Some(&s), SITE.home, &e.into()),
     }
 }

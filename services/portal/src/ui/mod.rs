@@ -116,7 +116,7 @@ pub fn router(core: &Core) -> Router<Arc<Core>> {
             post(signing::signature).layer(DefaultBodyLimit::max(256 * 1024)),
         )
         .route("/ui/applications/{number}/result.pdf", get(cabinet::result));
-    SITE.mount(routes)
+    SITE.mount(routes, core.public_url.clone())
         .layer(axum::middleware::map_response(move |r: Response| {
             let policy = policy.clone();
             async move { with_policy(r, policy) }
@@ -280,8 +280,13 @@ impl FromRequest<Arc<Core>> for Posted {
                 .map_err(|e| upload::unread(e.status(), &e.body_text()))
         };
         let checked = form.and_then(|form| {
-            SITE.guard(&headers, Some(&s.csrf), Some(form.field("csrf")))
-                .map(|()| form)
+            SITE.guard(
+                &headers,
+                &core.public_url,
+                Some(&s.csrf),
+                Some(form.field("csrf")),
+            )
+            .map(|()| form)
         });
         match checked {
             Ok(form) => Ok(Posted { s, lang, form }),
