@@ -200,9 +200,10 @@ struct Found {
     email: Option<String>,
 }
 
-/// An application taken at a ЦОН, entered into its applicant's history at its first status
-/// from the regulation's ИС МИО; `None` when the applicant has no account here (or the
-/// status names no regulation of the portal's catalogue, or comes from another system).
+/// An application taken at a ЦОН, entered into its applicant's history (by IIN, whether or
+/// not they have an account here yet) at its first status from the regulation's ИС МИО;
+/// `None` when the status names no regulation of the portal's catalogue, or comes from
+/// another system than the regulation's.
 async fn taken_at_a_centre(
     core: &Core,
     tx: &mut sqlx::PgConnection,
@@ -220,12 +221,15 @@ async fn taken_at_a_centre(
     let Some(number) = u.application_number.clone() else {
         return Ok(None);
     };
+    let Ok(applicant) = egov_iin::Iin::parse(&u.applicant_iin) else {
+        tracing::warn!(number = %number, "a centre's application without a valid applicant IIN");
+        return Ok(None);
+    };
     let now = core.clock.now();
     let entered: Option<Found> = sqlx::query_as(
         "insert into applications (id, number, citizen_iin, regulation_id, service, provider_id, region,
              category, state, channel, message_id, mio_number, created_at, updated_at)
-         select $1, $2, c.iin, $3, $4, $5, $6, '', 'at-centre', 'con', $7, $2, $8, $8
-         from citizens c where c.iin = $9
+         values ($1, $2, $9, $3, $4, $5, $6, '', 'at-centre', 'con', $7, $2, $8, $8)
          on conflict do nothing
          returning id, regulation_id, citizen_iin, number, notify_email, email",
     )
@@ -237,7 +241,7 @@ async fn taken_at_a_centre(
     .bind(&reg.region)
     .bind(&u.application_message_id)
     .bind(now)
-    .bind(&u.applicant_iin)
+    .bind(applicant.as_string())
     .fetch_optional(&mut *tx)
     .await?;
     if entered.is_some() {

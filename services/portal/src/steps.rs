@@ -146,7 +146,8 @@ pub async fn drafted(
     let (registered, first, session): (OffsetDateTime, bool, Option<OffsetDateTime>) =
         sqlx::query_as(
             "select c.created_at,
-                    not exists (select 1 from applications a where a.citizen_iin = c.iin and a.id <> $2),
+                    not exists (select 1 from applications a
+                                where a.citizen_iin = c.iin and a.id <> $2 and a.channel = 'portal'),
                     (select max(s.created_at) from sessions s where s.citizen_iin = c.iin and s.created_at <= $3)
              from citizens c where c.iin = $1",
         )
