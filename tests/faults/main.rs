@@ -428,11 +428,12 @@ fn gap_free(numbers: &[String], whose: &str) {
 }
 
 /// The side of `pool` (`whose`) recorded «поступившие» once for each of its `sent`
-/// applications.
-async fn received_once(pool: &sqlx::PgPool, sent: usize, whose: &str) {
-    let received: Vec<i64> = sqlx::query_scalar(
-        "select count(*) from statuses where status = 'received' group by application_id",
-    )
+/// applications (those its `applications` table holds `where` that condition, if any).
+async fn received_once(pool: &sqlx::PgPool, sent: usize, whose: &str, condition: &str) {
+    let received: Vec<i64> = sqlx::query_scalar(&format!(
+        "select count(*) from statuses s join applications a on a.id = s.application_id
+         where s.status = 'received' {condition} group by s.application_id"
+    ))
     .fetch_all(pool)
     .await
     .unwrap();
@@ -646,10 +647,12 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    let all_numbers: Vec<String> = sqlx::query_scalar("select number from applications")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    // the portal's own numbers: a centre's applications are kept under ИС МИО's
+    let all_numbers: Vec<String> =
+        sqlx::query_scalar("select number from applications where channel = 'portal'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(signed.len(), taken.len(), "every signature the portal took");
     let signed_numbers: BTreeSet<&str> = signed.iter().map(|s| s.0.as_str()).collect();
     for (n, _) in &taken {
@@ -659,7 +662,27 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
         );
     }
     gap_free(&all_numbers, "the portal");
-    received_once(&pool, signed.len(), "the portal").await;
+    received_once(
+        &pool,
+        signed.len(),
+        "the portal",
+        "and a.channel = 'portal'",
+    )
+    .await;
+    // the centres' applications whose statuses the regulation shows on the portal too,
+    // kept by the applicant's IIN: «поступившие» once each there as well
+    let at_centres: i64 =
+        sqlx::query_scalar("select count(*) from applications where channel = 'con'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    received_once(
+        &pool,
+        at_centres as usize,
+        "the portal, a centre's applications",
+        "and a.channel = 'con'",
+    )
+    .await;
 
     // the centres' side: every application the desks sent, with «поступившие» once each,
     // numbered without gaps at each centre (drafts given up count: the number is taken
@@ -687,7 +710,7 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     for (centre, numbers) in &by_centre {
         gap_free(numbers, centre);
     }
-    received_once(&con_pool, sent_at_desks.len(), "the centres").await;
+    received_once(&con_pool, sent_at_desks.len(), "the centres", "").await;
 
     // ИС МИО's side: exactly the signed and sent applications, once each, numbered
     // without gaps
