@@ -512,10 +512,8 @@ impl Verifier {
                 "signingTime {t} lies ahead of the verifier's clock ({latest})"
             )));
         }
-        let mut pool = parsed.certificates.clone();
-        pool.extend(self.intermediates.iter().cloned());
         let (chain, revocation) = self
-            .check_chain(&signer_cert, &pool, checked_at, opts)
+            .check_chain(&signer_cert, &parsed.certificates, checked_at, opts)
             .await?;
         Ok(Signer {
             identity: signer_cert.identity.clone(),
@@ -536,19 +534,19 @@ impl Verifier {
         at: OffsetDateTime,
         opts: &VerifyOptions,
     ) -> Result<(Vec<CertInfo>, Revocation), VerifyError> {
-        let mut pool = extra.to_vec();
-        pool.extend(self.intermediates.iter().cloned());
-        self.check_chain(cert, &pool, at, opts).await
+        self.check_chain(cert, extra, at, opts).await
     }
 
+    /// The chain of `leaf` to a trust anchor through `extra` (the certificates a
+    /// signature carries) and the verifier's intermediates, checked at `at`.
     async fn check_chain(
         &self,
         leaf: &CertInfo,
-        pool: &[CertInfo],
+        extra: &[CertInfo],
         at: OffsetDateTime,
         opts: &VerifyOptions,
     ) -> Result<(Vec<CertInfo>, Revocation), VerifyError> {
-        let chain = self.build_chain(leaf, pool)?;
+        let chain = self.build_chain(leaf, extra)?;
         for c in &chain {
             if at < c.not_before {
                 return Err(VerifyError::NotYetValid {
@@ -693,13 +691,13 @@ impl Verifier {
     fn build_chain(
         &self,
         leaf: &CertInfo,
-        pool: &[CertInfo],
+        extra: &[CertInfo],
     ) -> Result<Vec<CertInfo>, VerifyError> {
         let key: [u8; 32] = sha2::Sha256::digest(&leaf.der).into();
         if let Some(chain) = self.chains.lock().expect("chain cache").get(&key) {
             return Ok(chain.clone());
         }
-        let chain = self.build_chain_uncached(leaf, pool)?;
+        let chain = self.build_chain_uncached(leaf, extra)?;
         let mut cache = self.chains.lock().expect("chain cache");
         if cache.len() >= CHAIN_CACHE_MAX {
             cache.clear();
@@ -708,10 +706,12 @@ impl Verifier {
         Ok(chain)
     }
 
+    /// The chain built by trying issuers among the roots, `extra`, then the intermediates
+    /// (nothing is copied to try them: a chain found is cached).
     fn build_chain_uncached(
         &self,
         leaf: &CertInfo,
-        pool: &[CertInfo],
+        extra: &[CertInfo],
     ) -> Result<Vec<CertInfo>, VerifyError> {
         let mut chain = vec![leaf.clone()];
         let mut cur = leaf.clone();
@@ -726,7 +726,12 @@ impl Verifier {
                 )));
             }
             let mut issuer = None;
-            for c in self.roots.iter().chain(pool.iter()) {
+            for c in self
+                .roots
+                .iter()
+                .chain(extra.iter())
+                .chain(self.intermediates.iter())
+            {
                 if c.subject() != cur.issuer() || c.der == cur.der {
                     continue;
                 }
