@@ -336,16 +336,27 @@ pub async fn ensure_database(url: &str) -> Result<(), Error> {
 /// machine (`localhost`, `127.0.0.1`, `::1`, or a Unix socket) connects without TLS:
 /// encrypting traffic that never leaves the machine protects nothing, and it cost a
 /// sixth of the CPU of a message through the gateways on the benchmarks. Any other host
-/// keeps sqlx's default (`prefer`: TLS when the server offers it), and an explicit
-/// `sslmode` is always taken as written.
+/// keeps sqlx's default (`prefer`: TLS when the server offers it), and a mode named in
+/// the URL (`sslmode` or `ssl-mode`, in any spelling) or in `PGSSLMODE` is always taken
+/// as written: a loopback address that forwards elsewhere (a tunnel, a proxy) says
+/// `sslmode=require`.
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, Error> {
     let opts = PgConnectOptions::from_str(url).map_err(|source| Error::Url {
         url: hide_password(url),
         source,
     })?;
-    let named = url
-        .split_once('?')
-        .is_some_and(|(_, query)| query.split('&').any(|p| p.starts_with("sslmode=")));
+    let named = std::env::var_os("PGSSLMODE").is_some()
+        || url.split_once('?').is_some_and(|(_, query)| {
+            query.split('&').any(|pair| {
+                let key = pair
+                    .split('=')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                // a percent-encoded key might spell it: taken as named
+                key == "sslmode" || key == "ssl-mode" || key.contains('%')
+            })
+        });
     let local = opts.get_socket().is_some()
         || matches!(opts.get_host(), "localhost" | "127.0.0.1" | "::1" | "[::1]")
         || opts.get_host().starts_with('/');
@@ -492,6 +503,15 @@ mod tests {
         assert!(matches!(
             mode("postgres://postgres@10.0.0.5/egov?application_name=a&sslmode=verify-full"),
             PgSslMode::VerifyFull
+        ));
+        // sqlx's other spelling, and a key it would decode
+        assert!(matches!(
+            mode("postgres://postgres@127.0.0.1/egov?ssl-mode=require"),
+            PgSslMode::Require
+        ));
+        assert!(matches!(
+            mode("postgres://postgres@127.0.0.1/egov?ssl%6Dode=require"),
+            PgSslMode::Require
         ));
         assert!(matches!(
             connect_options("postgres://x/egov?sslmode=sometimes").unwrap_err(),
