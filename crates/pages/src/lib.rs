@@ -298,10 +298,53 @@ impl PublicUrl {
                 "{url:?}: only scheme://host[:port], no path, query or user"
             ));
         }
-        Ok(PublicUrl(Some(format!(
-            "{scheme}://{}",
-            authority.to_ascii_lowercase()
-        ))))
+        let authority = authority.to_ascii_lowercase();
+        // the host, and the port after it (an IPv6 host is bracketed)
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (host, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| format!("{url:?}: an IPv6 host without its ']'"))?;
+                let port =
+                    match after {
+                        "" => None,
+                        p => Some(p.strip_prefix(':').ok_or_else(|| {
+                            format!("{url:?}: only a port may follow the IPv6 host")
+                        })?),
+                    };
+                if host.is_empty()
+                    || !host
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+                {
+                    return Err(format!("{url:?}: not an IPv6 host"));
+                }
+                (format!("[{host}]"), port)
+            }
+            None => {
+                let (host, port) = match authority.rsplit_once(':') {
+                    Some((h, p)) => (h.to_string(), Some(p)),
+                    None => (authority.clone(), None),
+                };
+                if host.is_empty() || host.contains([':', '[', ']']) {
+                    return Err(format!("{url:?}: no host"));
+                }
+                (host, port)
+            }
+        };
+        let port = match port {
+            None => None,
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err(format!("{url:?}: the port must be 1 to 65535")),
+            },
+        };
+        // a browser's Origin leaves the scheme's own port out
+        let default = if scheme == "https" { 443 } else { 80 };
+        Ok(PublicUrl(Some(match port {
+            Some(p) if p != default => format!("{scheme}://{host}:{p}"),
+            _ => format!("{scheme}://{host}"),
+        })))
     }
 
     /// The origin (`scheme://host[:port]`), when set.
@@ -566,11 +609,37 @@ mod tests {
             "https://cabinet.example.kz?x=1",
             "https://user@cabinet.example.kz",
             "https://cabinet example.kz",
+            "https://:443",
+            "https://cabinet.example.kz:abc",
+            "https://cabinet.example.kz:99999",
+            "https://cabinet.example.kz:0",
+            "https://[::1",
+            "https://[::1]x",
         ] {
             let e = PublicUrl::parse(Some(bad)).unwrap_err();
             assert!(e.contains(bad), "{e}");
         }
         assert_eq!(PublicUrl::parse(None).unwrap(), PublicUrl::default());
+        // as a browser's Origin says it: the scheme's own port left out, others kept
+        for (url, origin) in [
+            (
+                "HTTPS://Cabinet.Example.kz:443/",
+                "https://cabinet.example.kz",
+            ),
+            ("http://cabinet.example.kz:80", "http://cabinet.example.kz"),
+            (
+                "https://cabinet.example.kz:8443",
+                "https://cabinet.example.kz:8443",
+            ),
+            ("http://[::1]:7500", "http://[::1]:7500"),
+            ("https://[2001:db8::1]", "https://[2001:db8::1]"),
+        ] {
+            assert_eq!(
+                PublicUrl::parse(Some(url)).unwrap().origin(),
+                Some(origin),
+                "{url}"
+            );
+        }
         assert!(!PublicUrl::default().is_https());
     }
 

@@ -203,6 +203,8 @@ impl MioIs {
             &config.regulation_files,
         )
         .map_err(Error::Regulations)?;
+        egov_pages::PublicUrl::parse(config.public_url.as_deref())
+            .map_err(|e| Error::Start(format!("public URL: {e}")))?;
         let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
         let identity = bound.identity()?;
         let issuing = egov_pki::Trust::open(&config.system.pki_dir)
@@ -383,7 +385,10 @@ impl MioIs {
             client,
             region: cfg.region.clone(),
             session_lifetime: time::Duration::hours(cfg.session_hours.max(1)),
-            public_url: cfg.public_url.clone(),
+            // checked at build; kept as the origin a browser sends
+            public_url: egov_pages::PublicUrl::parse(cfg.public_url.as_deref())
+                .ok()
+                .and_then(|p| p.origin().map(str::to_string)),
         });
         let handler = Arc::new(queue::Handler {
             pool: self.bound.pool.clone(),

@@ -14,8 +14,9 @@
 //! A status for a messageId no application has yet is delivered again a few times
 //! ([`UNKNOWN_ATTEMPTS`]): the relay may not have recorded the send yet. An application
 //! taken at a ЦОН (channel `con`), whose statuses the regulation also shows on the portal,
-//! enters the history of its applicant at its first status when the applicant has an
-//! account here (state `at-centre`, under ИС МИО's number). After that a status for no
+//! enters the history of its applicant at its first status, kept by the applicant's IIN
+//! whether or not they have an account here yet (state `at-centre`, under ИС МИО's
+//! number). After that a status for no
 //! application of the portal, or one from another system than the application's ИС МИО,
 //! is logged and acknowledged without effect. A payload that is
 //! not a status update is refused for good.

@@ -4,7 +4,8 @@
 //!
 //! - [`account`]: the login with IIN and password (C-auth), the registration, the
 //!   logout; the session is the portal's own token in the cookie `portal_session`
-//!   (HttpOnly, SameSite=Strict), expiring with it;
+//!   (HttpOnly, SameSite=Strict, and Secure behind an https public URL), expiring with
+//!   it;
 //! - [`catalogue`]: the services, a service's passport with «Заказать услугу онлайн»,
 //!   the order form (the IIN and the name from the account, the regulation's form, the
 //!   scans uploaded) sent with «отправить запрос»;
