@@ -105,7 +105,8 @@ async fn stages(database_url: &str, mio_schema: &str) -> Result<Vec<(&'static st
                 {} as status_in, {} as status_published, s.received_at
          from portal.applications a
          join portal.statuses s on s.application_id = a.id and s.status = 'received'
-         join {mio_schema}.applications m on m.message_id = a.message_id",
+         join {mio_schema}.applications m on m.message_id = a.message_id
+         where a.channel = 'portal'",
         first("a.message_id", "request_in"),
         first("a.message_id", "published"),
         first("s.message_id", "request_in"),
