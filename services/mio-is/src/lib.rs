@@ -187,6 +187,8 @@ pub struct MioIs {
     engine: Engine,
     identity: egov_system::Identity,
     new_passwords: Vec<(String, String)>,
+    /// The АРМ's public URL, checked at build.
+    public_url: egov_pages::PublicUrl,
 }
 
 /// The migrations of the schema.
@@ -203,7 +205,7 @@ impl MioIs {
             &config.regulation_files,
         )
         .map_err(Error::Regulations)?;
-        egov_pages::PublicUrl::parse(config.public_url.as_deref())
+        let public_url = egov_pages::PublicUrl::parse(config.public_url.as_deref())
             .map_err(|e| Error::Start(format!("public URL: {e}")))?;
         let bound = egov_system::Bound::build(config.system.clone(), &MIGRATOR).await?;
         let identity = bound.identity()?;
@@ -238,6 +240,7 @@ impl MioIs {
             engine,
             identity,
             new_passwords: Vec::new(),
+            public_url,
         })
     }
 
@@ -385,10 +388,7 @@ impl MioIs {
             client,
             region: cfg.region.clone(),
             session_lifetime: time::Duration::hours(cfg.session_hours.max(1)),
-            // checked at build; kept as the origin a browser sends
-            public_url: egov_pages::PublicUrl::parse(cfg.public_url.as_deref())
-                .ok()
-                .and_then(|p| p.origin().map(str::to_string)),
+            public_url: self.public_url.clone(),
         });
         let handler = Arc::new(queue::Handler {
             pool: self.bound.pool.clone(),

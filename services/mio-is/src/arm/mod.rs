@@ -45,30 +45,22 @@ pub struct Arm {
     pub region: String,
     /// How long a login lasts.
     pub session_lifetime: time::Duration,
-    /// The АРМ's public URL (`scheme://host[:port]`) when configured: the one origin its
-    /// forms may be posted from, and `https` makes its cookies `Secure`. Unset: the
-    /// request's own `Host` over plain HTTP.
-    pub public_url: Option<String>,
+    /// The АРМ's public URL when configured: the one origin its forms may be posted
+    /// from, and `https` makes its cookies `Secure`. Unset: the request's own `Host` over
+    /// plain HTTP.
+    pub public_url: egov_pages::PublicUrl,
 }
 
 impl Arm {
     /// ` ; Secure` when the cookies travel over TLS only (the public URL is https).
     pub fn cookie_flags(&self) -> &'static str {
-        if self
-            .public_url
-            .as_deref()
-            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
-        {
-            "; Secure"
-        } else {
-            ""
-        }
+        self.public_url.cookie_flags()
     }
 
     /// Whether a request comes from the АРМ's own pages
     /// ([`egov_accounts::web::same_origin`] with the public URL).
     pub fn same_origin(&self, headers: &HeaderMap) -> bool {
-        egov_accounts::web::same_origin(headers, self.public_url.as_deref())
+        egov_accounts::web::same_origin(headers, self.public_url.origin())
     }
 }
 
