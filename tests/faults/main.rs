@@ -708,6 +708,10 @@ async fn crashes_mid_load_lose_nothing_and_do_nothing_twice() {
     .fetch_all(&pool)
     .await
     .unwrap();
+    assert!(
+        !kept.is_empty(),
+        "{REGULATION} shows channel C's statuses on the portal: none kept there"
+    );
     let desk_ids: BTreeSet<&str> = sent_at_desks.iter().map(|s| s.1.as_str()).collect();
     for (id, received) in &kept {
         assert!(
